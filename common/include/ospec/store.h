@@ -1,0 +1,91 @@
+/*
+ * store.h - a thin LMDB wrapper shared by the coordinator and the agent.
+ *
+ * One environment per directory, locked with flock so two processes cannot
+ * share it, an explicit map size, mdb_reader_check at open, named databases
+ * and a schema version in the "meta" database. MDB_MAP_FULL becomes
+ * OSP_EMAPFULL, an error the operator sees, never a crash.
+ *
+ * Values returned by osp_store_get are valid only inside their transaction:
+ * copy them out before commit or abort.
+ */
+#ifndef OSPEC_STORE_H
+#define OSPEC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ospec/err.h"
+
+typedef struct osp_store osp_store;
+typedef struct osp_txn osp_txn;
+
+#define OSP_STORE_MAX_DBS 16
+
+typedef struct osp_store_opts {
+	const char *dir;        /* created (0700) if missing */
+	uint64_t map_size;      /* bytes; 0 means 1 GiB */
+	const char *const *dbs; /* names of the databases besides "meta" */
+	size_t ndbs;
+	uint32_t schema;        /* expected schema version; written on first open */
+	bool nometasync;        /* MDB_NOMETASYNC (durable at the next synced commit) */
+} osp_store_opts;
+
+/* osp_store_open opens (or creates) the store. err says what went wrong:
+ * OSP_ELOCKED (another process), OSP_ESCHEMA (found version N), OSP_ESTORE. */
+osp_err osp_store_open(const osp_store_opts *o, osp_store **out, char *err, size_t errlen);
+
+/* osp_store_close closes the environment and releases the lock; accepts NULL.
+ * No transaction may be open. */
+void osp_store_close(osp_store *s);
+
+/* osp_store_txn_begin starts a read (write=false) or write transaction. */
+osp_err osp_store_txn_begin(osp_store *s, bool write, osp_txn **t);
+
+/* osp_store_txn_commit commits and frees t; on failure t is freed as well.
+ * OSP_EMAPFULL when the map is full. */
+osp_err osp_store_txn_commit(osp_txn *t);
+
+/* osp_store_txn_abort discards and frees t; accepts NULL. */
+void osp_store_txn_abort(osp_txn *t);
+
+/* osp_store_get looks key up in db. *val points into the map (read-only, valid
+ * until the transaction ends). OSP_ENOENT if absent. */
+osp_err osp_store_get(osp_txn *t, const char *db, const void *key, size_t klen,
+	const void **val, size_t *vlen);
+
+/* osp_store_put stores key=val in db. OSP_EMAPFULL when full. */
+osp_err osp_store_put(osp_txn *t, const char *db, const void *key, size_t klen,
+	const void *val, size_t vlen);
+
+/* osp_store_del deletes key; OSP_ENOENT if absent. */
+osp_err osp_store_del(osp_txn *t, const char *db, const void *key, size_t klen);
+
+/* osp_store_iter_fn returns 0 to go on, 1 to stop, <0 to stop with an error. */
+typedef int (*osp_store_iter_fn)(void *arg, const void *key, size_t klen, const void *val,
+	size_t vlen);
+
+/* osp_store_foreach calls fn for each key starting with prefix (plen may be 0),
+ * in key order, or in reverse when reverse is true. */
+osp_err osp_store_foreach(osp_txn *t, const char *db, const void *prefix, size_t plen,
+	bool reverse, osp_store_iter_fn fn, void *arg);
+
+/* osp_store_foreach_from is osp_store_foreach (forward) starting at the first
+ * key >= from (which should itself start with prefix). */
+osp_err osp_store_foreach_from(osp_txn *t, const char *db, const void *prefix, size_t plen,
+	const void *from, size_t flen, osp_store_iter_fn fn, void *arg);
+
+/* osp_store_del_prefix deletes every key starting with prefix; *count (may be
+ * NULL) gets how many. */
+osp_err osp_store_del_prefix(osp_txn *t, const char *db, const void *prefix, size_t plen,
+	size_t *count);
+
+/* osp_store_count returns the number of entries in db. */
+osp_err osp_store_count(osp_txn *t, const char *db, uint64_t *n);
+
+/* Big-endian uint64 keys sort in numeric order. */
+void osp_be64_put(uint8_t out[8], uint64_t v);
+uint64_t osp_be64_get(const uint8_t in[8]);
+
+#endif

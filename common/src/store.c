@@ -1,0 +1,373 @@
+/* store.c - the LMDB wrapper: open with lock and schema check, txns, iteration. */
+#include "ospec/store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ospec/log.h"
+#include "ospec/util.h"
+
+struct osp_store {
+	MDB_env *env;
+	int lock_fd;
+	size_t ndbs;
+	const char *names[OSP_STORE_MAX_DBS + 1];
+	MDB_dbi dbis[OSP_STORE_MAX_DBS + 1];
+};
+
+struct osp_txn {
+	osp_store *s;
+	MDB_txn *txn;
+};
+
+static osp_err store_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return OSP_OK;
+	case MDB_NOTFOUND:
+		return OSP_ENOENT;
+	case MDB_MAP_FULL:
+		return OSP_EMAPFULL;
+	case MDB_KEYEXIST:
+		return OSP_EEXIST;
+	case ENOMEM:
+		return OSP_ENOMEM;
+	default:
+		return OSP_ESTORE;
+	}
+}
+
+static int store_dbi(osp_store *s, const char *db, MDB_dbi *dbi)
+{
+	for (size_t i = 0; i < s->ndbs; i++) {
+		if (strcmp(s->names[i], db) == 0) {
+			*dbi = s->dbis[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* store_schema_check writes the schema version on first open, checks it after. */
+static osp_err store_schema_check(osp_store *s, uint32_t schema, char *err, size_t errlen)
+{
+	osp_txn *t = NULL;
+	const void *v;
+	size_t vl;
+	uint8_t be[8];
+	osp_err rv;
+
+	if ((rv = osp_store_txn_begin(s, true, &t)) != OSP_OK)
+		goto out;
+	rv = osp_store_get(t, "meta", "schema", 6, &v, &vl);
+	if (rv == OSP_ENOENT) {
+		osp_be64_put(be, schema);
+		if ((rv = osp_store_put(t, "meta", "schema", 6, be, 8)) != OSP_OK)
+			goto out;
+		rv = osp_store_txn_commit(t);
+		t = NULL;
+		goto out;
+	}
+	if (rv != OSP_OK)
+		goto out;
+	if (vl != 8 || osp_be64_get(v) != schema) {
+		snprintf(err, errlen, "store schema version %llu, this program knows %u",
+			vl == 8 ? (unsigned long long)osp_be64_get(v) : 0ULL, schema);
+		rv = OSP_ESCHEMA;
+	}
+out:
+	osp_store_txn_abort(t);
+	if (rv != OSP_OK && rv != OSP_ESCHEMA)
+		snprintf(err, errlen, "store schema check: %s", osp_strerror(rv));
+	return rv;
+}
+
+osp_err osp_store_open(const osp_store_opts *o, osp_store **out, char *err, size_t errlen)
+{
+	osp_store *s = NULL;
+	MDB_txn *txn = NULL;
+	unsigned flags = MDB_NOTLS;
+	int rc, dead = 0;
+	osp_err rv;
+
+	if (o->ndbs > OSP_STORE_MAX_DBS) {
+		snprintf(err, errlen, "too many databases");
+		return OSP_EINVAL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return OSP_ENOMEM;
+	s->lock_fd = -1;
+	if ((rv = osp_mkdir_p(o->dir, 0700)) != OSP_OK) {
+		snprintf(err, errlen, "cannot create '%s': %s", o->dir, strerror(errno));
+		goto fail;
+	}
+	rv = osp_dir_lock(o->dir, "ospec.lock", &s->lock_fd);
+	if (rv != OSP_OK) {
+		snprintf(err, errlen, "'%s' %s", o->dir,
+			rv == OSP_ELOCKED ? "is in use by another process" : "cannot be locked");
+		goto fail;
+	}
+	rv = OSP_ESTORE;
+	if ((rc = mdb_env_create(&s->env)) != 0 ||
+		(rc = mdb_env_set_maxdbs(s->env, OSP_STORE_MAX_DBS + 1)) != 0 ||
+		(rc = mdb_env_set_mapsize(s->env, o->map_size ? o->map_size : 1ULL << 30)) != 0)
+		goto lmdb_fail;
+	if (o->nometasync)
+		flags |= MDB_NOMETASYNC;
+	if ((rc = mdb_env_open(s->env, o->dir, flags, 0600)) != 0)
+		goto lmdb_fail;
+	mdb_reader_check(s->env, &dead);
+	if (dead > 0)
+		OSP_WARN("OSP-STORE-READERS", "cleared %d stale reader slots in '%s'", dead, o->dir);
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		goto lmdb_fail;
+	s->names[0] = "meta";
+	for (size_t i = 0; i < o->ndbs; i++)
+		s->names[i + 1] = o->dbs[i];
+	s->ndbs = o->ndbs + 1;
+	for (size_t i = 0; i < s->ndbs; i++)
+		if ((rc = mdb_dbi_open(txn, s->names[i], MDB_CREATE, &s->dbis[i])) != 0)
+			goto lmdb_fail;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0)
+		goto lmdb_fail;
+	if ((rv = store_schema_check(s, o->schema, err, errlen)) != OSP_OK)
+		goto fail;
+	*out = s;
+	return OSP_OK;
+lmdb_fail:
+	rv = store_err(rc);
+	if (rv == OSP_ENOENT)
+		rv = OSP_ESTORE;
+	snprintf(err, errlen, "store '%s': %s", o->dir, mdb_strerror(rc));
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	osp_store_close(s);
+	return rv;
+}
+
+void osp_store_close(osp_store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	free(s);
+}
+
+osp_err osp_store_txn_begin(osp_store *s, bool write, osp_txn **t)
+{
+	osp_txn *x = calloc(1, sizeof(*x));
+	int rc;
+
+	if (x == NULL)
+		return OSP_ENOMEM;
+	x->s = s;
+	if ((rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &x->txn)) != 0) {
+		free(x);
+		return store_err(rc);
+	}
+	*t = x;
+	return OSP_OK;
+}
+
+osp_err osp_store_txn_commit(osp_txn *t)
+{
+	int rc = mdb_txn_commit(t->txn);
+
+	free(t);
+	if (rc != 0)
+		OSP_ERROR("OSP-STORE-COMMIT", "commit failed: %s", mdb_strerror(rc));
+	return store_err(rc);
+}
+
+void osp_store_txn_abort(osp_txn *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+osp_err osp_store_get(osp_txn *t, const char *db, const void *key, size_t klen,
+	const void **val, size_t *vlen)
+{
+	MDB_dbi dbi;
+	MDB_val k = { klen, (void *)key }, v;
+	int rc;
+
+	if (store_dbi(t->s, db, &dbi) != 0)
+		return OSP_EINVAL;
+	if ((rc = mdb_get(t->txn, dbi, &k, &v)) != 0)
+		return store_err(rc);
+	*val = v.mv_data;
+	*vlen = v.mv_size;
+	return OSP_OK;
+}
+
+osp_err osp_store_put(osp_txn *t, const char *db, const void *key, size_t klen,
+	const void *val, size_t vlen)
+{
+	MDB_dbi dbi;
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+
+	if (store_dbi(t->s, db, &dbi) != 0)
+		return OSP_EINVAL;
+	return store_err(mdb_put(t->txn, dbi, &k, &v, 0));
+}
+
+osp_err osp_store_del(osp_txn *t, const char *db, const void *key, size_t klen)
+{
+	MDB_dbi dbi;
+	MDB_val k = { klen, (void *)key };
+
+	if (store_dbi(t->s, db, &dbi) != 0)
+		return OSP_EINVAL;
+	return store_err(mdb_del(t->txn, dbi, &k, NULL));
+}
+
+static bool store_has_prefix(const MDB_val *k, const void *prefix, size_t plen)
+{
+	return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
+}
+
+/* store_seek_last positions c on the last key with prefix (for reverse scans). */
+static int store_seek_last(MDB_cursor *c, const void *prefix, size_t plen, MDB_val *k,
+	MDB_val *v)
+{
+	uint8_t upper[512];
+	size_t n = plen;
+	int rc;
+
+	if (plen == 0)
+		return mdb_cursor_get(c, k, v, MDB_LAST);
+	if (plen > sizeof(upper))
+		return EINVAL;
+	memcpy(upper, prefix, plen);
+	/* the smallest key greater than every key with the prefix */
+	while (n > 0 && upper[n - 1] == 0xff)
+		n--;
+	if (n == 0)
+		return mdb_cursor_get(c, k, v, MDB_LAST);
+	upper[n - 1]++;
+	k->mv_size = n;
+	k->mv_data = upper;
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		return mdb_cursor_get(c, k, v, MDB_LAST);
+	if (rc != 0)
+		return rc;
+	return mdb_cursor_get(c, k, v, MDB_PREV);
+}
+
+static osp_err store_scan(osp_txn *t, const char *db, const void *prefix, size_t plen,
+	const void *from, size_t flen, bool reverse, osp_store_iter_fn fn, void *arg)
+{
+	MDB_dbi dbi;
+	MDB_cursor *c = NULL;
+	MDB_val k = { flen, (void *)from }, v;
+	osp_err rv = OSP_OK;
+	int rc;
+
+	if (store_dbi(t->s, db, &dbi) != 0)
+		return OSP_EINVAL;
+	if ((rc = mdb_cursor_open(t->txn, dbi, &c)) != 0)
+		return store_err(rc);
+	if (reverse)
+		rc = store_seek_last(c, prefix, plen, &k, &v);
+	else
+		rc = mdb_cursor_get(c, &k, &v, flen ? MDB_SET_RANGE : MDB_FIRST);
+	while (rc == 0 && store_has_prefix(&k, prefix, plen)) {
+		int r = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+		if (r < 0)
+			rv = OSP_EINVAL;
+		if (r != 0)
+			goto out;
+		rc = mdb_cursor_get(c, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		rv = store_err(rc);
+out:
+	mdb_cursor_close(c);
+	return rv;
+}
+
+osp_err osp_store_foreach(osp_txn *t, const char *db, const void *prefix, size_t plen,
+	bool reverse, osp_store_iter_fn fn, void *arg)
+{
+	return store_scan(t, db, prefix, plen, prefix, plen, reverse, fn, arg);
+}
+
+osp_err osp_store_foreach_from(osp_txn *t, const char *db, const void *prefix, size_t plen,
+	const void *from, size_t flen, osp_store_iter_fn fn, void *arg)
+{
+	return store_scan(t, db, prefix, plen, from, flen, false, fn, arg);
+}
+
+osp_err osp_store_del_prefix(osp_txn *t, const char *db, const void *prefix, size_t plen,
+	size_t *count)
+{
+	MDB_dbi dbi;
+	MDB_cursor *c = NULL;
+	MDB_val k = { plen, (void *)prefix }, v;
+	size_t n = 0;
+	int rc;
+
+	if (store_dbi(t->s, db, &dbi) != 0)
+		return OSP_EINVAL;
+	if ((rc = mdb_cursor_open(t->txn, dbi, &c)) != 0)
+		return store_err(rc);
+	rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+	while (rc == 0 && store_has_prefix(&k, prefix, plen)) {
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		n++;
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+		if (rc == MDB_NOTFOUND || rc == EINVAL)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (count != NULL)
+		*count = n;
+	return rc == 0 || rc == MDB_NOTFOUND ? OSP_OK : store_err(rc);
+}
+
+osp_err osp_store_count(osp_txn *t, const char *db, uint64_t *n)
+{
+	MDB_dbi dbi;
+	MDB_stat st;
+	int rc;
+
+	if (store_dbi(t->s, db, &dbi) != 0)
+		return OSP_EINVAL;
+	if ((rc = mdb_stat(t->txn, dbi, &st)) != 0)
+		return store_err(rc);
+	*n = st.ms_entries;
+	return OSP_OK;
+}
+
+void osp_be64_put(uint8_t out[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		out[i] = (uint8_t)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+uint64_t osp_be64_get(const uint8_t in[8])
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | in[i];
+	return v;
+}

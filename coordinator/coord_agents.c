@@ -1,0 +1,547 @@
+/*
+ * coord_agents.c - the agent protocol server: a rep0 socket with a pool of
+ * nng contexts (async aio, no thread per agent). A poll without commands is
+ * held in its context until commands arrive or poll_hold passes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "coord.h"
+#include "coord_engine_hooks.h"
+
+#define COORD_CTX_INITIAL 16
+#define COORD_CTX_GROW 16
+#define COORD_PIPE_MAX_BAD 8
+
+static void coord_ctx_cb(void *arg);
+
+static osp_err coord_ctx_add(coord *c)
+{
+	coord_ctx *x = calloc(1, sizeof(*x));
+	int rv;
+
+	if (x == NULL)
+		return OSP_ENOMEM;
+	x->c = c;
+	if ((rv = nng_ctx_open(&x->ctx, c->agents)) != 0) {
+		free(x);
+		return osp_nng_err(rv);
+	}
+	if ((rv = nng_aio_alloc(&x->aio, coord_ctx_cb, x)) != 0) {
+		nng_ctx_close(x->ctx);
+		free(x);
+		return osp_nng_err(rv);
+	}
+	x->next = c->ctxs;
+	c->ctxs = x;
+	c->nctx++;
+	x->state = COORD_CTX_RECV;
+	nng_ctx_recv(x->ctx, x->aio);
+	return OSP_OK;
+}
+
+/* coord_ctx_send sends m as the reply of x (x goes to SEND). */
+static void coord_ctx_send(coord_ctx *x, nng_msg *m)
+{
+	x->state = COORD_CTX_SEND;
+	nng_aio_set_msg(x->aio, m);
+	nng_ctx_send(x->ctx, x->aio);
+}
+
+static void coord_ctx_send_error(coord_ctx *x, Ospec__V1__ErrorCode code, const char *text)
+{
+	nng_msg *m = NULL;
+
+	if (osp_wire_error_msg(code, text, &m) != OSP_OK) {
+		x->state = COORD_CTX_RECV;
+		nng_ctx_recv(x->ctx, x->aio);
+		return;
+	}
+	coord_ctx_send(x, m);
+}
+
+static void coord_ctx_send_env(coord_ctx *x, osp_env *env)
+{
+	nng_msg *m = NULL;
+
+	if (osp_wire_encode(env, &m) != OSP_OK) {
+		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "reply too big");
+		return;
+	}
+	coord_ctx_send(x, m);
+}
+
+/* coord_agents_reply_cmds answers a poll with the commands after cursor
+ * (possibly none). */
+static void coord_agents_reply_cmds(coord *c, coord_ctx *x, coord_node *n, uint64_t cursor,
+	uint32_t max)
+{
+	osp_env env;
+	Ospec__V1__Commands cmds;
+	Ospec__V1__Command **list = NULL;
+	size_t nlist = 0;
+	osp_txn *t = NULL;
+
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	ospec__v1__commands__init(&cmds);
+	if (n != NULL && n->log_end > cursor && osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
+		if (coord_db_cmd_read(c, t, n->id, cursor, max, &list, &nlist) != OSP_OK) {
+			list = NULL;
+			nlist = 0;
+		}
+		osp_store_txn_abort(t);
+	}
+	cmds.n_entries = nlist;
+	cmds.entries = list;
+	cmds.has_log_end = 1;
+	cmds.log_end = n ? n->log_end : 0;
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_COMMANDS;
+	env.commands = &cmds;
+	coord_ctx_send_env(x, &env);
+	coord_db_cmds_free(list, nlist);
+}
+
+/* coord_agents_grow adds contexts when few are left to receive. */
+static void coord_agents_grow(coord *c)
+{
+	size_t free_ctx = c->nctx - c->nheld;
+
+	if (free_ctx > 4 || c->nctx >= c->cfg.max_contexts || atomic_load(&c->stopping))
+		return;
+	for (int i = 0; i < COORD_CTX_GROW && c->nctx < c->cfg.max_contexts; i++)
+		if (coord_ctx_add(c) != OSP_OK)
+			break;
+}
+
+static void coord_agents_hold(coord *c, coord_ctx *x, coord_node *n, uint32_t pipe,
+	uint64_t cursor, uint32_t max)
+{
+	x->state = COORD_CTX_HELD;
+	x->held_node = n;
+	x->held_pipe = pipe;
+	x->held_cursor = cursor;
+	x->held_max = max;
+	x->held_until = osp_now_mono_ms() + c->cfg.poll_hold;
+	c->nheld++;
+	coord_agents_grow(c);
+}
+
+static void coord_agents_release(coord *c, coord_ctx *x)
+{
+	coord_node *n = x->held_node;
+
+	c->nheld--;
+	x->held_node = NULL;
+	coord_agents_reply_cmds(c, x, n, x->held_cursor, x->held_max);
+}
+
+void coord_agents_kick(coord *c, coord_node *n)
+{
+	for (coord_ctx *x = c->ctxs; x != NULL; x = x->next)
+		if (x->state == COORD_CTX_HELD && x->held_node == n && n->log_end > x->held_cursor)
+			coord_agents_release(c, x);
+}
+
+void coord_agents_tick(coord *c, int64_t now_mono)
+{
+	for (coord_ctx *x = c->ctxs; x != NULL; x = x->next)
+		if (x->state == COORD_CTX_HELD && now_mono >= x->held_until)
+			coord_agents_release(c, x);
+}
+
+static void coord_agents_refuse(coord *c, coord_ctx *x, const char *node, const char *why)
+{
+	osp_txn *t = NULL;
+
+	c->stats.refused++;
+	OSP_WARN("COORD-REGISTER-REFUSED", "register of node '%s' refused: %s", node, why);
+	if (osp_store_txn_begin(c->store, true, &t) == OSP_OK) {
+		if (coord_db_event(c, t, "node.refused", node, NULL, NULL, "coordinator", "%s",
+			    why) == OSP_OK)
+			coord_db_commit(c, t, "event");
+		else
+			osp_store_txn_abort(t);
+	}
+	coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_REFUSED, why);
+}
+
+static void coord_agents_hello(coord *c, coord_ctx *x, coord_pipe *p)
+{
+	osp_env env;
+	Ospec__V1__Challenge ch;
+
+	(void)c;
+	if (osp_random_bytes(p->nonce, sizeof(p->nonce)) != OSP_OK) {
+		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "no randomness");
+		return;
+	}
+	p->has_nonce = true;
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	ospec__v1__challenge__init(&ch);
+	ch.nonce.data = p->nonce;
+	ch.nonce.len = sizeof(p->nonce);
+	ch.has_proof_required = 1;
+	ch.proof_required = 0;
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_CHALLENGE;
+	env.challenge = &ch;
+	coord_ctx_send_env(x, &env);
+}
+
+/* coord_agents_bind records a registered node's facts and binds the pipe. */
+static osp_err coord_agents_bind(coord *c, coord_pipe *p, coord_node *n, bool is_new,
+	const osp_env *e)
+{
+	const Ospec__V1__Register *r = e->register_;
+	osp_labels labels = { 0 };
+	osp_txn *t = NULL;
+	osp_err rv = OSP_OK;
+
+	for (size_t i = 0; i < r->n_labels && rv == OSP_OK; i++)
+		rv = osp_labels_set(&labels, r->labels[i]->key, r->labels[i]->value);
+	if (rv == OSP_OK)
+		rv = osp_labels_copy(&n->labels, &labels);
+	osp_labels_fini(&labels);
+	if (rv != OSP_OK)
+		return rv;
+	osp_strlcpy(n->hostname, r->hostname ? r->hostname : "", sizeof(n->hostname));
+	osp_strlcpy(n->agent_version, r->agent_version ? r->agent_version : "",
+		sizeof(n->agent_version));
+	coord_node_set_apps(n, r->apps, r->n_apps);
+	if (is_new)
+		n->first_seen_ms = osp_now_wall_ms();
+	if (r->cursor > n->log_end) {
+		/* the agent executed more than this store knows (a restored
+		 * backup?): new commands must come after its cursor */
+		OSP_WARN("COORD-CURSOR-AHEAD", "node '%s' reports cursor %llu past log end %llu",
+			n->id, (unsigned long long)r->cursor, (unsigned long long)n->log_end);
+		n->log_end = r->cursor;
+	}
+	n->acked = r->cursor;
+	n->last_seen_wall = osp_now_wall_ms();
+	if ((rv = osp_store_txn_begin(c->store, true, &t)) != OSP_OK)
+		return rv;
+	if ((rv = coord_db_save_node(c, t, n)) != OSP_OK ||
+		(rv = coord_db_event(c, t, "node.registered", n->id, NULL, NULL, "coordinator",
+			 "%s instance %s, %zu labels, cursor %llu", is_new ? "new" : "known",
+			 n->uuid, n->labels.n, (unsigned long long)r->cursor)) != OSP_OK) {
+		osp_store_txn_abort(t);
+		return rv;
+	}
+	if ((rv = coord_db_commit(c, t, "node")) != OSP_OK)
+		return rv;
+	p->node = n;
+	p->has_nonce = false; /* one register per nonce */
+	n->pipe_id = p->id;
+	coord_node_seen(c, n);
+	return OSP_OK;
+}
+
+static void coord_agents_register(coord *c, coord_ctx *x, coord_pipe *p, const osp_env *e)
+{
+	const Ospec__V1__Register *r = e->register_;
+	coord_node *n;
+	osp_env env;
+	Ospec__V1__Registered ok;
+	char why[512];
+	bool is_new = false;
+
+	if (!p->has_nonce || memcmp(r->nonce.data, p->nonce, sizeof(p->nonce)) != 0) {
+		coord_agents_refuse(c, x, e->node_id ? e->node_id : "?",
+			"register without the nonce of this connection");
+		return;
+	}
+	if (e->node_id == NULL || !osp_valid_id(e->node_id) || e->instance_uuid == NULL ||
+		strlen(e->instance_uuid) != OSP_UUID_LEN) {
+		coord_agents_refuse(c, x, "?", "register without a valid node id and instance uuid");
+		return;
+	}
+	n = coord_node_find(c, e->node_id);
+	if (n != NULL && strcmp(n->uuid, e->instance_uuid) != 0) {
+		snprintf(why, sizeof(why),
+			"node '%s' is known with instance %s, not %s: a second agent with the "
+			"same id is refused (if the host was reinstalled, run 'ospecctl forget %s')",
+			n->id, n->uuid, e->instance_uuid, n->id);
+		coord_agents_refuse(c, x, e->node_id, why);
+		return;
+	}
+	if (n == NULL) {
+		if ((n = coord_node_add(c, e->node_id, e->instance_uuid)) == NULL) {
+			coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "out of memory");
+			return;
+		}
+		is_new = true;
+	}
+	if (coord_agents_bind(c, p, n, is_new, e) != OSP_OK) {
+		if (is_new)
+			coord_node_remove(c, n);
+		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
+			"cannot record the node");
+		return;
+	}
+	OSP_INFO("COORD-NODE-REGISTERED", "node '%s' registered (instance %s, cursor %llu)",
+		n->id, n->uuid, (unsigned long long)r->cursor);
+	coord_engine_on_register(c, n, r);
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	ospec__v1__registered__init(&ok);
+	ok.heartbeat_ms = (uint32_t)c->cfg.heartbeat;
+	ok.has_poll_hold_ms = 1;
+	ok.poll_hold_ms = (uint32_t)c->cfg.poll_hold;
+	ok.has_cursor = 1;
+	ok.cursor = n->acked;
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_REGISTERED;
+	env.registered = &ok;
+	coord_ctx_send_env(x, &env);
+}
+
+static void coord_agents_ack(coord_ctx *x, uint64_t seq)
+{
+	osp_env env;
+	Ospec__V1__Ack ack;
+
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	ospec__v1__ack__init(&ack);
+	ack.has_seq = 1;
+	ack.seq = seq;
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_ACK;
+	env.ack = &ack;
+	coord_ctx_send_env(x, &env);
+}
+
+static void coord_agents_heartbeat(coord *c, coord_ctx *x, coord_node *n, const osp_env *e)
+{
+	osp_env env;
+	Ospec__V1__HeartbeatAck ack;
+
+	(void)c;
+	if (e->heartbeat->n_apps > 0)
+		coord_node_set_apps(n, e->heartbeat->apps, e->heartbeat->n_apps);
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	ospec__v1__heartbeat_ack__init(&ack);
+	ack.has_heartbeat_ms = 1;
+	ack.heartbeat_ms = (uint32_t)c->cfg.heartbeat;
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_HEARTBEAT_ACK;
+	env.heartbeat_ack = &ack;
+	coord_ctx_send_env(x, &env);
+}
+
+static void coord_agents_event(coord *c, coord_ctx *x, coord_node *n, const osp_env *e)
+{
+	osp_txn *t = NULL;
+	char kind[80];
+
+	snprintf(kind, sizeof(kind), "agent.%s", e->event->kind);
+	if (osp_store_txn_begin(c->store, true, &t) == OSP_OK) {
+		if (coord_db_event(c, t, kind, n->id, NULL, e->event->app, "node", "%s",
+			    e->event->message ? e->event->message : "") == OSP_OK)
+			coord_db_commit(c, t, "event");
+		else
+			osp_store_txn_abort(t);
+	}
+	coord_agents_ack(x, 0);
+}
+
+/* coord_agents_dispatch handles one decoded request from a registered pipe. */
+static void coord_agents_dispatch(coord *c, coord_ctx *x, coord_pipe *p, const osp_env *e)
+{
+	coord_node *n = p->node;
+
+	if (e->body_case == OSPEC__V1__ENVELOPE__BODY_HELLO) {
+		coord_agents_hello(c, x, p);
+		return;
+	}
+	if (e->body_case == OSPEC__V1__ENVELOPE__BODY_REGISTER) {
+		coord_agents_register(c, x, p, e);
+		return;
+	}
+	if (n == NULL || e->node_id == NULL || strcmp(e->node_id, n->id) != 0 ||
+		e->instance_uuid == NULL || strcmp(e->instance_uuid, n->uuid) != 0) {
+		c->stats.not_registered++;
+		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_NOT_REGISTERED,
+			"register first");
+		return;
+	}
+	coord_node_seen(c, n);
+	switch (e->body_case) {
+	case OSPEC__V1__ENVELOPE__BODY_HEARTBEAT:
+		coord_agents_heartbeat(c, x, n, e);
+		return;
+	case OSPEC__V1__ENVELOPE__BODY_POLL:
+		if (e->poll->cursor > n->acked)
+			n->acked = e->poll->cursor;
+		if (n->log_end > e->poll->cursor)
+			coord_agents_reply_cmds(c, x, n, e->poll->cursor, e->poll->max_entries);
+		else
+			coord_agents_hold(c, x, n, p->id, e->poll->cursor, e->poll->max_entries);
+		return;
+	case OSPEC__V1__ENVELOPE__BODY_RESULT:
+		coord_engine_on_result(c, n, e->result);
+		coord_agents_ack(x, e->result->seq);
+		return;
+	case OSPEC__V1__ENVELOPE__BODY_EVENT:
+		coord_agents_event(c, x, n, e);
+		return;
+	default:
+		c->stats.decode_errors++;
+		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INVALID,
+			"not a request an agent may send");
+		return;
+	}
+}
+
+/* coord_agents_bad counts an undecodable request; true if the pipe should go. */
+static bool coord_agents_bad(coord *c, coord_pipe *p, osp_err rv, const char *err)
+{
+	if (rv == OSP_EVERSION)
+		c->stats.version_errors++;
+	else if (rv == OSP_ETOOBIG)
+		c->stats.too_big++;
+	else
+		c->stats.decode_errors++;
+	if (p == NULL)
+		return false;
+	p->bad++;
+	OSP_WARN("COORD-BAD-MESSAGE", "connection %u%s%s%s: %s (%u so far)", p->id,
+		p->node ? " of node '" : "", p->node ? p->node->id : "", p->node ? "'" : "", err,
+		p->bad);
+	return p->bad >= COORD_PIPE_MAX_BAD;
+}
+
+/* coord_agents_request handles one received message; returns a pipe to close or 0. */
+static uint32_t coord_agents_request(coord *c, coord_ctx *x, nng_msg *m)
+{
+	nng_pipe np = nng_msg_get_pipe(m);
+	uint32_t pid = (uint32_t)nng_pipe_id(np);
+	coord_pipe *p = coord_pipe_get(c, pid, true);
+	osp_env *e = NULL;
+	char err[256];
+	osp_err rv;
+	uint32_t close_pipe = 0;
+
+	c->stats.requests++;
+	rv = osp_wire_decode(nng_msg_body(m), nng_msg_len(m), &e, err, sizeof(err));
+	nng_msg_free(m);
+	if (rv != OSP_OK) {
+		if (coord_agents_bad(c, p, rv, err))
+			close_pipe = pid;
+		coord_ctx_send_error(x,
+			rv == OSP_EVERSION ? OSPEC__V1__ERROR_CODE__ERR_VERSION
+			: rv == OSP_ETOOBIG ? OSPEC__V1__ERROR_CODE__ERR_TOO_BIG
+			: rv == OSP_EINVAL  ? OSPEC__V1__ERROR_CODE__ERR_INVALID
+					    : OSPEC__V1__ERROR_CODE__ERR_DECODE,
+			err);
+		osp_wire_free(e);
+		return close_pipe;
+	}
+	if (p != NULL && e->has_msg_id && !coord_pipe_seen_msg(p, e->msg_id)) {
+		c->stats.replays++;
+		OSP_WARN("COORD-REPLAY", "connection %u: message %llu seen already, ignored", pid,
+			(unsigned long long)e->msg_id);
+		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_REPLAY, "message id seen already");
+	} else if (p == NULL) {
+		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "out of memory");
+	} else {
+		coord_agents_dispatch(c, x, p, e);
+	}
+	osp_wire_free(e);
+	return close_pipe;
+}
+
+static void coord_ctx_cb(void *arg)
+{
+	coord_ctx *x = arg;
+	coord *c = x->c;
+	int rv = nng_aio_result(x->aio);
+	uint32_t close_pipe = 0;
+
+	pthread_mutex_lock(&c->mtx);
+	if (x->state == COORD_CTX_SEND) {
+		if (rv != 0)
+			nng_msg_free(nng_aio_get_msg(x->aio));
+	} else if (x->state == COORD_CTX_RECV && rv == 0) {
+		close_pipe = coord_agents_request(c, x, nng_aio_get_msg(x->aio));
+		if (x->state != COORD_CTX_RECV) {
+			pthread_mutex_unlock(&c->mtx);
+			goto out;
+		}
+	}
+	if (rv == NNG_ECLOSED || atomic_load(&c->stopping)) {
+		pthread_mutex_unlock(&c->mtx);
+		return;
+	}
+	x->state = COORD_CTX_RECV;
+	nng_ctx_recv(x->ctx, x->aio);
+	pthread_mutex_unlock(&c->mtx);
+out:
+	if (close_pipe != 0) {
+		nng_pipe np;
+		OSP_WARN("COORD-PIPE-CLOSED", "connection %u closed after %d bad messages",
+			close_pipe, COORD_PIPE_MAX_BAD);
+		/* nng_pipe is a struct with one id; rebuild it from the id */
+		np.id = close_pipe;
+		nng_pipe_close(np);
+	}
+}
+
+static void coord_agents_pipe_cb(nng_pipe np, nng_pipe_ev ev, void *arg)
+{
+	coord *c = arg;
+	uint32_t id = (uint32_t)nng_pipe_id(np);
+
+	if (ev != NNG_PIPE_EV_REM_POST)
+		return;
+	pthread_mutex_lock(&c->mtx);
+	/* polls held for this connection can never be answered: free them */
+	for (coord_ctx *x = c->ctxs; x != NULL; x = x->next)
+		if (x->state == COORD_CTX_HELD && x->held_pipe == id)
+			coord_agents_release(c, x);
+	coord_pipe_drop(c, id);
+	pthread_mutex_unlock(&c->mtx);
+}
+
+osp_err coord_agents_start(coord *c, char *err, size_t errlen)
+{
+	int rv;
+
+	if ((rv = nng_rep0_open(&c->agents)) != 0) {
+		snprintf(err, errlen, "cannot open the agent socket: %s", nng_strerror(rv));
+		return osp_nng_err(rv);
+	}
+	nng_socket_set_size(c->agents, NNG_OPT_RECVMAXSZ, OSP_WIRE_MAX_MSG);
+	nng_pipe_notify(c->agents, NNG_PIPE_EV_REM_POST, coord_agents_pipe_cb, c);
+	if ((rv = nng_listen(c->agents, c->cfg.listen, NULL, 0)) != 0) {
+		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, nng_strerror(rv));
+		return osp_nng_err(rv);
+	}
+	pthread_mutex_lock(&c->mtx);
+	for (int i = 0; i < COORD_CTX_INITIAL; i++)
+		coord_ctx_add(c);
+	pthread_mutex_unlock(&c->mtx);
+	return OSP_OK;
+}
+
+void coord_agents_stop(coord *c)
+{
+	coord_ctx *x;
+
+	/* stop issuing first, then close (DEPENDENCIES.md: nng close ordering).
+	 * With stopping set no callback re-arms or adds contexts, so the list
+	 * is stable once we hold the lock; aio_stop runs without it because a
+	 * callback in flight needs it to finish. */
+	atomic_store(&c->stopping, true);
+	pthread_mutex_lock(&c->mtx);
+	x = c->ctxs;
+	pthread_mutex_unlock(&c->mtx);
+	for (; x != NULL; x = x->next)
+		nng_aio_stop(x->aio);
+	nng_close(c->agents);
+	while ((x = c->ctxs) != NULL) {
+		c->ctxs = x->next;
+		nng_aio_free(x->aio);
+		free(x);
+	}
+	c->nctx = c->nheld = 0;
+}

@@ -1,0 +1,323 @@
+/* coord_db.c - the coordinator's records in LMDB: nodes, command logs, events. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord.h"
+
+static const char *const coord_db_names[] = {
+	"nodes", "cmdlog", "events", "requests", "rollouts", "steps", "switches", "results",
+};
+
+osp_err coord_db_open(coord *c, char *err, size_t errlen)
+{
+	osp_store_opts o = {
+		.dir = c->cfg.data,
+		.map_size = c->cfg.map_size,
+		.dbs = coord_db_names,
+		.ndbs = sizeof(coord_db_names) / sizeof(coord_db_names[0]),
+		.schema = COORD_SCHEMA,
+	};
+	osp_err rv;
+
+	if ((rv = osp_store_open(&o, &c->store, err, errlen)) != OSP_OK)
+		return rv;
+	c->event_seq = 0; /* found at the first event write */
+	return OSP_OK;
+}
+
+osp_err coord_db_commit(coord *c, osp_txn *t, const char *what)
+{
+	osp_err rv = osp_store_txn_commit(t);
+
+	(void)c;
+	if (rv == OSP_EMAPFULL)
+		OSP_ERROR("COORD-STORE-FULL",
+			"store is full while saving %s: raise map_size and restart", what);
+	else if (rv != OSP_OK)
+		OSP_ERROR("COORD-STORE-FAIL", "cannot save %s: %s", what, osp_strerror(rv));
+	return rv;
+}
+
+static void coord_db_rec_from_node(const coord_node *n, Ospec__V1__NodeRecord *r,
+	Ospec__V1__Label *lbl, Ospec__V1__Label **lblp)
+{
+	ospec__v1__node_record__init(r);
+	r->id = (char *)n->id;
+	r->instance_uuid = (char *)n->uuid;
+	for (size_t i = 0; i < n->labels.n; i++) {
+		ospec__v1__label__init(&lbl[i]);
+		lbl[i].key = n->labels.keys[i];
+		lbl[i].value = n->labels.vals[i];
+		lblp[i] = &lbl[i];
+	}
+	r->n_labels = n->labels.n;
+	r->labels = lblp;
+	r->has_cordoned = 1;
+	r->cordoned = n->cordoned;
+	r->has_first_seen_ms = 1;
+	r->first_seen_ms = n->first_seen_ms;
+	r->has_last_seen_ms = 1;
+	r->last_seen_ms = n->last_seen_wall;
+	r->hostname = (char *)n->hostname;
+	r->agent_version = (char *)n->agent_version;
+	r->n_apps = n->n_apps;
+	r->apps = n->apps;
+	r->has_log_end = 1;
+	r->log_end = n->log_end;
+	r->has_acked = 1;
+	r->acked = n->acked;
+}
+
+osp_err coord_db_save_node(coord *c, osp_txn *t, const coord_node *n)
+{
+	Ospec__V1__NodeRecord r;
+	Ospec__V1__Label lbl[OSP_LABELS_MAX];
+	Ospec__V1__Label *lblp[OSP_LABELS_MAX];
+	uint8_t *buf;
+	size_t len;
+	osp_err rv;
+
+	(void)c;
+	coord_db_rec_from_node(n, &r, lbl, lblp);
+	len = ospec__v1__node_record__get_packed_size(&r);
+	if ((buf = malloc(len ? len : 1)) == NULL)
+		return OSP_ENOMEM;
+	ospec__v1__node_record__pack(&r, buf);
+	rv = osp_store_put(t, "nodes", n->id, strlen(n->id), buf, len);
+	free(buf);
+	return rv;
+}
+
+osp_err coord_db_delete_node(coord *c, osp_txn *t, const char *id)
+{
+	uint8_t prefix[OSP_WIRE_MAX_ID + 2];
+	size_t idl = strlen(id);
+	osp_err rv;
+
+	(void)c;
+	memcpy(prefix, id, idl);
+	prefix[idl] = '\0';
+	if ((rv = osp_store_del(t, "nodes", id, idl)) != OSP_OK && rv != OSP_ENOENT)
+		return rv;
+	if ((rv = osp_store_del_prefix(t, "cmdlog", prefix, idl + 1, NULL)) != OSP_OK)
+		return rv;
+	return osp_store_del_prefix(t, "results", prefix, idl + 1, NULL);
+}
+
+/* coord_db_load_node_cb restores one NodeRecord into the registry (down). */
+static int coord_db_load_node_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	coord *c = arg;
+	Ospec__V1__NodeRecord *r;
+	coord_node *n;
+
+	(void)k;
+	(void)kl;
+	r = ospec__v1__node_record__unpack(NULL, vl, v);
+	if (r == NULL) {
+		OSP_ERROR("COORD-STORE-CORRUPT", "undecodable node record skipped");
+		return 0;
+	}
+	if (!osp_valid_id(r->id) || (n = coord_node_add(c, r->id, r->instance_uuid)) == NULL) {
+		ospec__v1__node_record__free_unpacked(r, NULL);
+		return 0;
+	}
+	for (size_t i = 0; i < r->n_labels; i++)
+		osp_labels_set(&n->labels, r->labels[i]->key, r->labels[i]->value);
+	n->cordoned = r->cordoned;
+	n->first_seen_ms = r->first_seen_ms;
+	n->last_seen_wall = r->last_seen_ms;
+	osp_strlcpy(n->hostname, r->hostname ? r->hostname : "", sizeof(n->hostname));
+	osp_strlcpy(n->agent_version, r->agent_version ? r->agent_version : "",
+		sizeof(n->agent_version));
+	n->log_end = r->log_end;
+	n->acked = r->acked;
+	coord_node_set_apps(n, r->apps, r->n_apps);
+	ospec__v1__node_record__free_unpacked(r, NULL);
+	return 0;
+}
+
+osp_err coord_db_load_nodes(coord *c)
+{
+	osp_txn *t = NULL;
+	osp_err rv;
+
+	if ((rv = osp_store_txn_begin(c->store, false, &t)) != OSP_OK)
+		return rv;
+	rv = osp_store_foreach(t, "nodes", NULL, 0, false, coord_db_load_node_cb, c);
+	osp_store_txn_abort(t);
+	return rv;
+}
+
+/* coord_db_last_event_cb remembers the first (highest) key of a reverse scan. */
+static int coord_db_last_event_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)v;
+	(void)vl;
+	if (kl == 8)
+		*(uint64_t *)arg = osp_be64_get(k);
+	return 1;
+}
+
+osp_err coord_db_event(coord *c, osp_txn *t, const char *kind, const char *node,
+	const char *rollout, const char *app, const char *actor, const char *fmt, ...)
+{
+	Ospec__V1__EventRecord e;
+	char msg[OSP_WIRE_MAX_TEXT];
+	uint8_t key[8], *buf;
+	size_t len;
+	va_list ap;
+	osp_err rv;
+
+	if (c->event_seq == 0)
+		osp_store_foreach(t, "events", NULL, 0, true, coord_db_last_event_cb,
+			&c->event_seq);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ospec__v1__event_record__init(&e);
+	e.ts_ms = osp_now_wall_ms();
+	e.kind = (char *)kind;
+	e.node = (char *)node;
+	e.rollout = (char *)rollout;
+	e.app = (char *)app;
+	e.actor = (char *)actor;
+	e.message = msg;
+	len = ospec__v1__event_record__get_packed_size(&e);
+	if ((buf = malloc(len)) == NULL)
+		return OSP_ENOMEM;
+	ospec__v1__event_record__pack(&e, buf);
+	osp_be64_put(key, c->event_seq + 1);
+	rv = osp_store_put(t, "events", key, 8, buf, len);
+	free(buf);
+	if (rv == OSP_OK)
+		c->event_seq++;
+	return rv;
+}
+
+/* Trim state: keys below `below` are deleted. */
+struct coord_db_trim {
+	osp_txn *t;
+	uint64_t below;
+	size_t n;
+};
+
+static int coord_db_trim_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct coord_db_trim *tr = arg;
+
+	(void)v;
+	(void)vl;
+	if (kl != 8 || osp_be64_get(k) >= tr->below)
+		return 1;
+	tr->n++;
+	return 0;
+}
+
+osp_err coord_db_trim_events(coord *c, osp_txn *t)
+{
+	struct coord_db_trim tr = { .t = t };
+	uint64_t keep = c->cfg.event_retention ? c->cfg.event_retention : 100000;
+	uint8_t key[8];
+	osp_err rv = OSP_OK;
+
+	if (c->event_seq <= keep)
+		return OSP_OK;
+	tr.below = c->event_seq - keep + 1;
+	/* count first, then delete from the oldest up (a cursor del loop) */
+	osp_store_foreach(t, "events", NULL, 0, false, coord_db_trim_cb, &tr);
+	for (uint64_t s = tr.below - tr.n; s < tr.below && rv == OSP_OK; s++) {
+		osp_be64_put(key, s);
+		rv = osp_store_del(t, "events", key, 8);
+		if (rv == OSP_ENOENT)
+			rv = OSP_OK;
+	}
+	return rv;
+}
+
+static size_t coord_db_cmd_key(uint8_t *key, const char *node, uint64_t seq)
+{
+	size_t l = strlen(node);
+
+	memcpy(key, node, l);
+	key[l] = '\0';
+	osp_be64_put(key + l + 1, seq);
+	return l + 9;
+}
+
+osp_err coord_db_cmd_append(coord *c, osp_txn *t, coord_node *n, Ospec__V1__Command *cmd)
+{
+	uint8_t key[OSP_WIRE_MAX_ID + 10], *buf;
+	size_t kl, len;
+	osp_err rv;
+
+	(void)c;
+	cmd->seq = n->log_end + 1;
+	kl = coord_db_cmd_key(key, n->id, cmd->seq);
+	len = ospec__v1__command__get_packed_size(cmd);
+	if ((buf = malloc(len)) == NULL)
+		return OSP_ENOMEM;
+	ospec__v1__command__pack(cmd, buf);
+	rv = osp_store_put(t, "cmdlog", key, kl, buf, len);
+	free(buf);
+	if (rv == OSP_OK)
+		n->log_end = cmd->seq; /* the caller commits, or reloads on failure */
+	return rv;
+}
+
+struct coord_db_cmd_read {
+	Ospec__V1__Command **cmds;
+	size_t n, max;
+	uint64_t after;
+};
+
+static int coord_db_cmd_read_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct coord_db_cmd_read *r = arg;
+	Ospec__V1__Command *cmd;
+
+	if (kl < 9 || osp_be64_get((const uint8_t *)k + kl - 8) <= r->after)
+		return 0;
+	if (r->n >= r->max)
+		return 1;
+	cmd = ospec__v1__command__unpack(NULL, vl, v);
+	if (cmd == NULL)
+		return -1;
+	r->cmds[r->n++] = cmd;
+	return 0;
+}
+
+osp_err coord_db_cmd_read(coord *c, osp_txn *t, const char *node, uint64_t after,
+	uint32_t max, Ospec__V1__Command ***out, size_t *n)
+{
+	struct coord_db_cmd_read r = { .after = after, .max = max ? max : 64 };
+	uint8_t key[OSP_WIRE_MAX_ID + 10];
+	size_t idl = strlen(node);
+	osp_err rv;
+
+	(void)c;
+	if (r.max > OSP_WIRE_MAX_CMDS)
+		r.max = OSP_WIRE_MAX_CMDS;
+	if ((r.cmds = calloc(r.max, sizeof(*r.cmds))) == NULL)
+		return OSP_ENOMEM;
+	/* seek straight to the first sequence after the cursor */
+	coord_db_cmd_key(key, node, after + 1);
+	rv = osp_store_foreach_from(t, "cmdlog", key, idl + 1, key, idl + 9,
+		coord_db_cmd_read_cb, &r);
+	if (rv != OSP_OK) {
+		coord_db_cmds_free(r.cmds, r.n);
+		return rv;
+	}
+	*out = r.cmds;
+	*n = r.n;
+	return OSP_OK;
+}
+
+void coord_db_cmds_free(Ospec__V1__Command **cmds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ospec__v1__command__free_unpacked(cmds[i], NULL);
+	free(cmds);
+}

@@ -1,0 +1,26 @@
+/*
+ * coord_engine_hooks.h - what the agent server tells the rollout side.
+ * Called with coord.mtx held.
+ */
+#ifndef COORD_ENGINE_HOOKS_H
+#define COORD_ENGINE_HOOKS_H
+
+#include "coord.h"
+
+/* coord_engine_on_register: node n (re)registered with r (apps, in-doubt switches). */
+void coord_engine_on_register(coord *c, coord_node *n, const Ospec__V1__Register *r);
+
+/* coord_engine_on_result: node n reports the result of one command. Recorded
+ * durably before the reply is acknowledged. */
+void coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__CommandResult *r);
+
+/* coord_engine_tick: deadlines and pending work, every ticker round. */
+void coord_engine_tick(coord *c, int64_t now_mono);
+
+/* coord_engine_start: re-derive in-flight work from the store after a start. */
+osp_err coord_engine_start(coord *c);
+
+/* coord_engine_fini: free the engine's memory. */
+void coord_engine_fini(coord *c);
+
+#endif

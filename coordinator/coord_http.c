@@ -1,0 +1,99 @@
+/* coord_http.c - /healthz (the process answers) and /readyz (store open,
+ * agents' socket listening, in-flight work re-derived) over nng's HTTP server. */
+#include <stdio.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+
+#include "coord.h"
+
+static void coord_http_answer(nng_aio *aio, uint16_t status, const char *body)
+{
+	nng_http_res *res = NULL;
+
+	if (nng_http_res_alloc(&res) != 0) {
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	nng_http_res_set_status(res, status);
+	nng_http_res_set_header(res, "Content-Type", "text/plain");
+	nng_http_res_copy_data(res, body, strlen(body));
+	nng_aio_set_output(aio, 0, res);
+	nng_aio_finish(aio, 0);
+}
+
+static void coord_http_healthz(nng_aio *aio)
+{
+	coord_http_answer(aio, 200, "ok\n");
+}
+
+static void coord_http_readyz(nng_aio *aio)
+{
+	nng_http_handler *h = nng_aio_get_input(aio, 1);
+	coord *c = nng_http_handler_get_data(h);
+	bool ready;
+
+	pthread_mutex_lock(&c->mtx);
+	ready = c->ready && !atomic_load(&c->stopping);
+	pthread_mutex_unlock(&c->mtx);
+	coord_http_answer(aio, ready ? 200 : 503, ready ? "ready\n" : "not ready\n");
+}
+
+static osp_err coord_http_add(coord *c, const char *path, void (*cb)(nng_aio *))
+{
+	nng_http_handler *h = NULL;
+	int rv;
+
+	if ((rv = nng_http_handler_alloc(&h, path, cb)) != 0)
+		return osp_nng_err(rv);
+	nng_http_handler_set_method(h, "GET");
+	nng_http_handler_set_data(h, c, NULL);
+	if ((rv = nng_http_server_add_handler(c->http, h)) != 0) {
+		nng_http_handler_free(h);
+		return osp_nng_err(rv);
+	}
+	return OSP_OK;
+}
+
+osp_err coord_http_start(coord *c, char *err, size_t errlen)
+{
+	char urlstr[300];
+	nng_url *url = NULL;
+	nng_http_server *srv = NULL;
+	int rv;
+
+	if (c->cfg.http == NULL || c->cfg.http[0] == '\0' || strcmp(c->cfg.http, "off") == 0)
+		return OSP_OK;
+	snprintf(urlstr, sizeof(urlstr), "http://%s", c->cfg.http);
+	if ((rv = nng_url_parse(&url, urlstr)) != 0) {
+		snprintf(err, errlen, "--http: '%s' is not HOST:PORT", c->cfg.http);
+		return OSP_EINVAL;
+	}
+	rv = nng_http_server_hold(&srv, url);
+	nng_url_free(url);
+	if (rv != 0) {
+		snprintf(err, errlen, "--http %s: %s", c->cfg.http, nng_strerror(rv));
+		return osp_nng_err(rv);
+	}
+	c->http = srv;
+	if (coord_http_add(c, "/healthz", coord_http_healthz) != OSP_OK ||
+		coord_http_add(c, "/readyz", coord_http_readyz) != OSP_OK) {
+		snprintf(err, errlen, "--http: cannot add handlers");
+		return OSP_ENOMEM;
+	}
+	if ((rv = nng_http_server_start(srv)) != 0) {
+		snprintf(err, errlen, "cannot serve HTTP on %s: %s", c->cfg.http, nng_strerror(rv));
+		return osp_nng_err(rv);
+	}
+	return OSP_OK;
+}
+
+void coord_http_stop(coord *c)
+{
+	if (c->http == NULL)
+		return;
+	nng_http_server_stop(c->http);
+	nng_http_server_release(c->http);
+	c->http = NULL;
+}

@@ -1,0 +1,181 @@
+/* coord_registry.c - nodes and connections in memory; liveness by heartbeat. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord.h"
+
+coord_node *coord_node_find(coord *c, const char *id)
+{
+	for (coord_node *n = c->nodes; n != NULL; n = n->next)
+		if (strcmp(n->id, id) == 0)
+			return n;
+	return NULL;
+}
+
+coord_node *coord_node_add(coord *c, const char *id, const char *uuid)
+{
+	coord_node *n = calloc(1, sizeof(*n));
+	coord_node **pp = &c->nodes;
+
+	if (n == NULL)
+		return NULL;
+	osp_strlcpy(n->id, id, sizeof(n->id));
+	osp_strlcpy(n->uuid, uuid ? uuid : "", sizeof(n->uuid));
+	n->state = COORD_NODE_DOWN;
+	/* keep the list sorted by id: listings come out in order */
+	while (*pp != NULL && strcmp((*pp)->id, id) < 0)
+		pp = &(*pp)->next;
+	n->next = *pp;
+	*pp = n;
+	return n;
+}
+
+static void coord_node_free(coord_node *n)
+{
+	osp_labels_fini(&n->labels);
+	coord_node_set_apps(n, NULL, 0);
+	free(n);
+}
+
+void coord_node_remove(coord *c, coord_node *n)
+{
+	for (coord_node **pp = &c->nodes; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	}
+	for (coord_pipe *p = c->pipes; p != NULL; p = p->next)
+		if (p->node == n)
+			p->node = NULL;
+	for (coord_ctx *x = c->ctxs; x != NULL; x = x->next)
+		if (x->held_node == n)
+			x->held_node = NULL;
+	coord_node_free(n);
+}
+
+void coord_node_set_apps(coord_node *n, Ospec__V1__AppState **apps, size_t napps)
+{
+	for (size_t i = 0; i < n->n_apps; i++)
+		ospec__v1__app_state__free_unpacked(n->apps[i], NULL);
+	free(n->apps);
+	n->apps = NULL;
+	n->n_apps = 0;
+	if (napps == 0)
+		return;
+	if ((n->apps = calloc(napps, sizeof(*n->apps))) == NULL)
+		return;
+	/* deep copies through pack/unpack: the source belongs to a message */
+	for (size_t i = 0; i < napps; i++) {
+		size_t len = ospec__v1__app_state__get_packed_size(apps[i]);
+		uint8_t *buf = malloc(len ? len : 1);
+		if (buf == NULL)
+			break;
+		ospec__v1__app_state__pack(apps[i], buf);
+		n->apps[n->n_apps] = ospec__v1__app_state__unpack(NULL, len, buf);
+		free(buf);
+		if (n->apps[n->n_apps] != NULL)
+			n->n_apps++;
+	}
+}
+
+void coord_node_seen(coord *c, coord_node *n)
+{
+	osp_txn *t = NULL;
+
+	n->last_seen_mono = osp_now_mono_ms();
+	n->last_seen_wall = osp_now_wall_ms();
+	if (n->state == COORD_NODE_UP)
+		return;
+	n->state = COORD_NODE_UP;
+	OSP_INFO("COORD-NODE-UP", "node '%s' is up", n->id);
+	if (osp_store_txn_begin(c->store, true, &t) != OSP_OK)
+		return;
+	if (coord_db_event(c, t, "node.up", n->id, NULL, NULL, "coordinator", "node is up") ==
+		OSP_OK)
+		coord_db_commit(c, t, "node event");
+	else
+		osp_store_txn_abort(t);
+}
+
+void coord_registry_tick(coord *c, int64_t now_mono)
+{
+	int64_t limit = 3 * c->cfg.heartbeat;
+
+	for (coord_node *n = c->nodes; n != NULL; n = n->next) {
+		osp_txn *t = NULL;
+
+		if (n->state != COORD_NODE_UP || now_mono - n->last_seen_mono <= limit)
+			continue;
+		n->state = COORD_NODE_DOWN;
+		OSP_WARN("COORD-NODE-DOWN", "node '%s' missed 3 heartbeats", n->id);
+		if (osp_store_txn_begin(c->store, true, &t) != OSP_OK)
+			continue;
+		if (coord_db_event(c, t, "node.down", n->id, NULL, NULL, "coordinator",
+			    "missed 3 heartbeats") == OSP_OK &&
+			coord_db_save_node(c, t, n) == OSP_OK)
+			coord_db_commit(c, t, "node event");
+		else
+			osp_store_txn_abort(t);
+	}
+}
+
+void coord_registry_free(coord *c)
+{
+	while (c->nodes != NULL) {
+		coord_node *n = c->nodes;
+		c->nodes = n->next;
+		coord_node_free(n);
+	}
+	while (c->pipes != NULL) {
+		coord_pipe *p = c->pipes;
+		c->pipes = p->next;
+		free(p);
+	}
+}
+
+coord_pipe *coord_pipe_get(coord *c, uint32_t id, bool create)
+{
+	coord_pipe *p;
+
+	for (p = c->pipes; p != NULL; p = p->next)
+		if (p->id == id)
+			return p;
+	if (!create || (p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->id = id;
+	p->next = c->pipes;
+	c->pipes = p;
+	return p;
+}
+
+void coord_pipe_drop(coord *c, uint32_t id)
+{
+	for (coord_pipe **pp = &c->pipes; *pp != NULL; pp = &(*pp)->next) {
+		coord_pipe *p = *pp;
+		if (p->id != id)
+			continue;
+		*pp = p->next;
+		if (p->node != NULL && p->node->pipe_id == id)
+			p->node->pipe_id = 0;
+		free(p);
+		return;
+	}
+}
+
+bool coord_pipe_seen_msg(coord_pipe *p, uint64_t msg_id)
+{
+	if (msg_id > p->max_msg_id) {
+		uint64_t shift = msg_id - p->max_msg_id;
+		p->window = shift >= 64 ? 0 : p->window << shift;
+		p->window |= 1;
+		p->max_msg_id = msg_id;
+		return true;
+	}
+	if (p->max_msg_id - msg_id >= 64)
+		return false; /* too old to tell: treat as a replay */
+	if (p->window & (1ULL << (p->max_msg_id - msg_id)))
+		return false;
+	p->window |= 1ULL << (p->max_msg_id - msg_id);
+	return true;
+}

@@ -1,0 +1,180 @@
+/* main.c - ospec-coordinator: flags and config, start-up, signals, shutdown. */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord.h"
+#include "coord_engine_hooks.h"
+#include "ospec/opts.h"
+
+static const char *const coord_levels[] = { "debug", "info", "warn", "error", NULL };
+static const char *const coord_formats[] = { "text", "json", NULL };
+
+#define CO(f) offsetof(coord_cfg, f)
+static const osp_opt coord_opts[] = {
+	{ .name = "config", .short_name = 'c', .type = OSP_OPT_STR, .offset = CO(config),
+		.metavar = "FILE", .help = "YAML config file (keys are the flag names)",
+		.flag_only = true },
+	{ .name = "data", .type = OSP_OPT_STR, .offset = CO(data), .metavar = "DIR",
+		.help = "LMDB data directory (created, locked)",
+		.defval = "/var/lib/ospec/coordinator" },
+	{ .name = "listen", .type = OSP_OPT_STR, .offset = CO(listen), .metavar = "URL",
+		.help = "where agents connect (tcp:// or tls+tcp://)",
+		.defval = "tcp://127.0.0.1:7400" },
+	{ .name = "control", .type = OSP_OPT_STR, .offset = CO(control), .metavar = "URL",
+		.help = "where ospecctl connects (ipc:// socket is mode 0600)",
+		.defval = "ipc:///run/ospec/ctl.sock" },
+	{ .name = "http", .type = OSP_OPT_STR, .offset = CO(http), .metavar = "ADDR",
+		.help = "HTTP address for /healthz and /readyz ('off' to disable)",
+		.defval = "127.0.0.1:7401" },
+	{ .name = "heartbeat", .type = OSP_OPT_DURATION, .offset = CO(heartbeat),
+		.metavar = "DURATION", .help = "heartbeat interval agents use; down after 3 missed",
+		.defval = "5s" },
+	{ .name = "poll-hold", .type = OSP_OPT_DURATION, .offset = CO(poll_hold),
+		.metavar = "DURATION", .help = "how long a poll without commands is held",
+		.defval = "20s" },
+	{ .name = "map-size", .type = OSP_OPT_SIZE, .offset = CO(map_size), .metavar = "SIZE",
+		.help = "LMDB map size", .defval = "1GiB" },
+	{ .name = "event-retention", .type = OSP_OPT_UINT, .offset = CO(event_retention),
+		.metavar = "N", .help = "events kept in the store", .defval = "100000",
+		.min = 100, .max = 100000000 },
+	{ .name = "max-contexts", .type = OSP_OPT_UINT, .offset = CO(max_contexts),
+		.metavar = "N", .help = "most requests held at once (about 2 per agent)",
+		.defval = "65536", .min = 16, .max = 1000000 },
+	{ .name = "log-level", .type = OSP_OPT_STR, .offset = CO(log_level),
+		.metavar = "LEVEL", .help = "debug|info|warn|error", .defval = "info",
+		.choices = coord_levels },
+	{ .name = "log-format", .type = OSP_OPT_STR, .offset = CO(log_format),
+		.metavar = "FORMAT", .help = "text|json", .defval = "text",
+		.choices = coord_formats },
+};
+#define COORD_NOPTS (sizeof(coord_opts) / sizeof(coord_opts[0]))
+
+static void *coord_ticker_main(void *arg)
+{
+	coord *c = arg;
+
+	while (!atomic_load(&c->stopping)) {
+		int64_t now = osp_now_mono_ms();
+
+		pthread_mutex_lock(&c->mtx);
+		coord_registry_tick(c, now);
+		coord_agents_tick(c, now);
+		coord_engine_tick(c, now);
+		pthread_mutex_unlock(&c->mtx);
+		osp_sleep_ms(100);
+	}
+	return NULL;
+}
+
+static int coord_setup_log(coord *c)
+{
+	osp_log_level lvl = OSP_LOG_INFO;
+	osp_log_format fmt = OSP_LOG_TEXT;
+
+	osp_log_level_parse(c->cfg.log_level, &lvl);
+	osp_log_format_parse(c->cfg.log_format, &fmt);
+	osp_log_setup(lvl, fmt, "ospec-coordinator", NULL);
+	return 0;
+}
+
+/* coord_run starts every part, waits for SIGTERM/SIGINT and stops in order. */
+static int coord_run(coord *c)
+{
+	char err[1024];
+	sigset_t set;
+	int sig = 0, code = 1;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits this */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (coord_db_open(c, err, sizeof(err)) != OSP_OK) {
+		OSP_ERROR("COORD-STORE-OPEN", "%s", err);
+		return 1;
+	}
+	if (coord_db_load_nodes(c) != OSP_OK || coord_engine_start(c) != OSP_OK) {
+		OSP_ERROR("COORD-STORE-LOAD", "cannot load state from '%s'", c->cfg.data);
+		goto out_store;
+	}
+	if (strncmp(c->cfg.listen, "tcp://", 6) == 0 &&
+		strncmp(c->cfg.listen, "tcp://127.", 10) != 0 &&
+		strncmp(c->cfg.listen, "tcp://localhost:", 16) != 0 &&
+		strncmp(c->cfg.listen, "tcp://[::1]:", 12) != 0)
+		OSP_WARN("COORD-PLAINTEXT", "listening on '%s' without TLS", c->cfg.listen);
+	if (coord_agents_start(c, err, sizeof(err)) != OSP_OK ||
+		coord_control_start(c, err, sizeof(err)) != OSP_OK ||
+		coord_http_start(c, err, sizeof(err)) != OSP_OK) {
+		OSP_ERROR("COORD-START", "%s", err);
+		goto out_stop;
+	}
+	if (pthread_create(&c->ticker, NULL, coord_ticker_main, c) != 0)
+		goto out_stop;
+	c->ticker_started = true;
+	pthread_mutex_lock(&c->mtx);
+	c->ready = true;
+	pthread_mutex_unlock(&c->mtx);
+	OSP_INFO("COORD-START", "listening for agents on '%s', control on '%s', data in '%s'",
+		c->cfg.listen, c->cfg.control, c->cfg.data);
+	while (sigwait(&set, &sig) != 0)
+		;
+	OSP_INFO("COORD-STOP", "signal %d: stopping", sig);
+	code = 0;
+out_stop:
+	atomic_store(&c->stopping, true);
+	if (c->ticker_started)
+		pthread_join(c->ticker, NULL);
+	coord_http_stop(c);
+	coord_control_stop(c);
+	coord_agents_stop(c);
+out_store:
+	coord_engine_fini(c);
+	coord_registry_free(c);
+	osp_store_close(c->store);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	coord c;
+	char err[1024];
+	osp_opts_action action = OSP_OPTS_RUN;
+	osp_err rv;
+	int code;
+
+	memset(&c, 0, sizeof(c));
+	pthread_mutex_init(&c.mtx, NULL);
+	rv = osp_opts_load(coord_opts, COORD_NOPTS, argc, argv, &c.cfg, &action, err, sizeof(err));
+	if (rv != OSP_OK) {
+		fprintf(stderr, "ospec-coordinator: %s\n", err);
+		if (rv == OSP_EINVAL)
+			fprintf(stderr, "try 'ospec-coordinator --help'\n");
+		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
+		return 2;
+	}
+	if (action == OSP_OPTS_HELP) {
+		osp_opts_usage(coord_opts, COORD_NOPTS, "ospec-coordinator",
+			"the ospec fleet deploy coordinator", stdout);
+		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
+		return 0;
+	}
+	if (action == OSP_OPTS_VERSION) {
+		printf("ospec-coordinator %s\n", OSPEC_VERSION);
+		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
+		return 0;
+	}
+	if (c.cfg.heartbeat < 100) {
+		fprintf(stderr, "ospec-coordinator: --heartbeat: at least 100ms\n");
+		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
+		return 2;
+	}
+	coord_setup_log(&c);
+	code = coord_run(&c);
+	osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
+	pthread_mutex_destroy(&c.mtx);
+	return code;
+}

@@ -1,0 +1,139 @@
+/*
+ * agent.h - the agent's internal umbrella header.
+ *
+ * The agent core is a library: a process (main.c) or a benchmark creates
+ * agents with agent_alloc, each with its own config, store and threads.
+ */
+#ifndef AGENT_H
+#define AGENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include "agent_store.h"
+#include "ospec/cfg.h"
+#include "ospec/err.h"
+#include "ospec/labels.h"
+#include "ospec/log.h"
+#include "ospec/util.h"
+#include "ospec/wire.h"
+
+#define AGENT_MAX_APPS 64
+
+/* Host-local proxy settings of one app (CLI.md, agent config). */
+typedef struct agent_proxy_cfg {
+	char *driver;         /* haproxy | nginx | exec | none */
+	char *socket;         /* haproxy admin socket */
+	char *backend;
+	char *server_blue;
+	char *server_green;
+	char *check_url;
+	char *nginx_binary, *nginx_prefix, *nginx_conf, *nginx_upstream_file;
+	char *exec_prepare, *exec_commit, *exec_abort;
+	int64_t exec_timeout;
+} agent_proxy_cfg;
+
+/* Host-local settings of one app. */
+typedef struct agent_app_cfg {
+	char name[OSP_WIRE_MAX_ID + 1];
+	uint64_t port;        /* 0: the rollout's */
+	uint64_t blue_port, green_port;
+	char *user;
+	char *env_file;
+	agent_proxy_cfg proxy;
+} agent_app_cfg;
+
+typedef struct agent_cfg {
+	char *config;
+	char *id;
+	osp_labels labels;
+	char *coordinator;
+	char *state;
+	char *log_level;
+	char *log_format;
+	char *tls_ca, *tls_cert, *tls_key;
+	uint64_t keep_releases;
+	uint64_t retain_results;
+	size_t napps;
+	agent_app_cfg apps[AGENT_MAX_APPS];
+} agent_cfg;
+
+/* agent_cfg_load fills cfg from argv and the config file (opts.h rules); the
+ * id defaults to the hostname. Returns as osp_opts_load. */
+osp_err agent_cfg_load(agent_cfg *cfg, int argc, char **argv, int *action, char *err,
+	size_t errlen);
+
+/* agent_cfg_usage prints --help. */
+void agent_cfg_usage(void);
+
+/* agent_cfg_free frees cfg's strings; idempotent. */
+void agent_cfg_free(agent_cfg *cfg);
+
+/* agent_cfg_app returns the host settings of app, or NULL. */
+const agent_app_cfg *agent_cfg_app(const agent_cfg *cfg, const char *app);
+
+typedef struct agent agent;
+
+/* Executes commands: agent_exec.c. Fills res (status, message into msgbuf). */
+typedef struct agent_exec agent_exec;
+
+struct agent {
+	const agent_cfg *cfg;
+	agent_store *store;
+	char id[OSP_WIRE_MAX_ID + 1];
+	char uuid[OSP_UUID_LEN + 1];
+	nng_socket sock;
+	nng_dialer dialer;
+	bool dialer_open;
+	nng_ctx poll_ctx, hb_ctx;
+	pthread_mutex_t mtx;
+	atomic_uint_fast64_t msg_id;
+	atomic_bool stopping;
+	atomic_bool registered;
+	atomic_uint_fast32_t heartbeat_ms;
+	uint32_t poll_hold_ms;
+	uint64_t cursor;
+	pthread_t session_thread, hb_thread;
+	bool threads_started;
+	agent_exec *exec;
+};
+
+/* agent_alloc makes an agent over an open store (the agent does not own cfg;
+ * it owns store from here on). Loads or creates the identity (instance uuid). */
+osp_err agent_alloc(const agent_cfg *cfg, agent_store *store, agent **out, char *err,
+	size_t errlen);
+
+/* agent_start dials the coordinator (in the background, forever) and starts
+ * the session and heartbeat threads. */
+osp_err agent_start(agent *a);
+
+/* agent_stop stops the threads and closes the socket; apps keep running. */
+void agent_stop(agent *a);
+
+/* agent_free frees the agent and closes its store; accepts NULL. */
+void agent_free(agent *a);
+
+/* agent_request sends one envelope body on ctx and decodes the reply.
+ * Returns OSP_EREFUSED with err set when the coordinator answered Error
+ * (*code says which). *rep is the caller's on OSP_OK. */
+osp_err agent_request(agent *a, nng_ctx ctx, osp_env *env, int timeout_ms, osp_env **rep,
+	Ospec__V1__ErrorCode *code, char *err, size_t errlen);
+
+/* agent_exec.c */
+osp_err agent_exec_alloc(agent *a, agent_exec **out);
+void agent_exec_free(agent_exec *x);
+/* agent_exec_restore brings apps back to their recorded desired state at
+ * start, before the coordinator answers. */
+void agent_exec_restore(agent_exec *x);
+/* agent_exec_run executes one command; res->message points into msg. */
+void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
+	Ospec__V1__CommandResult *res, char *msg, size_t msglen);
+/* agent_exec_apps fills the apps report (caller frees with agent_exec_apps_free). */
+size_t agent_exec_apps(agent_exec *x, Ospec__V1__AppState ***out);
+void agent_exec_apps_free(Ospec__V1__AppState **apps, size_t n);
+
+#endif

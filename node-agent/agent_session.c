@@ -1,0 +1,444 @@
+/*
+ * agent_session.c - the agent's side of the protocol: dial (nng reconnects
+ * in the background with a per-agent jittered base and exponential backoff),
+ * hello + register, poll with the cursor, execute, record, report. A second
+ * thread heartbeats. Nothing here exits because the coordinator is away.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "agent.h"
+
+#define AGENT_REQ_TIMEOUT_MS 5000
+#define AGENT_BACKOFF_MIN_MS 250
+#define AGENT_BACKOFF_MAX_MS 30000
+
+/* agent_jitter returns a random duration in [ms/2, ms]. */
+static int64_t agent_jitter(int64_t ms)
+{
+	uint32_t r = 0;
+
+	osp_random_bytes(&r, sizeof(r));
+	return ms / 2 + (int64_t)(r % (uint32_t)(ms / 2 + 1));
+}
+
+/* agent_nap sleeps ms in small steps so a stop is noticed quickly. */
+static void agent_nap(agent *a, int64_t ms)
+{
+	int64_t end = osp_now_mono_ms() + ms;
+
+	while (!atomic_load(&a->stopping) && osp_now_mono_ms() < end)
+		osp_sleep_ms(50);
+}
+
+osp_err agent_alloc(const agent_cfg *cfg, agent_store *store, agent **out, char *err,
+	size_t errlen)
+{
+	agent *a = calloc(1, sizeof(*a));
+	char stored_id[OSP_WIRE_MAX_ID + 1];
+	osp_err rv;
+
+	if (a == NULL)
+		return OSP_ENOMEM;
+	a->cfg = cfg;
+	a->store = store;
+	pthread_mutex_init(&a->mtx, NULL);
+	atomic_init(&a->msg_id, 1);
+	atomic_init(&a->heartbeat_ms, 5000);
+	osp_strlcpy(a->id, cfg->id, sizeof(a->id));
+	rv = store->ops->meta_get(store, "node_id", stored_id, sizeof(stored_id));
+	if (rv == OSP_OK && strcmp(stored_id, a->id) != 0) {
+		snprintf(err, errlen,
+			"state dir '%s' belongs to node '%s', not '%s' (use another --state)",
+			cfg->state, stored_id, a->id);
+		rv = OSP_ECONFIG;
+		goto fail;
+	}
+	rv = store->ops->meta_get(store, "instance_uuid", a->uuid, sizeof(a->uuid));
+	if (rv == OSP_ENOENT) {
+		/* first start: this installation's identity, kept for good */
+		if ((rv = osp_uuid_new(a->uuid)) != OSP_OK ||
+			(rv = store->ops->meta_put(store, "node_id", a->id)) != OSP_OK ||
+			(rv = store->ops->meta_put(store, "instance_uuid", a->uuid)) != OSP_OK) {
+			snprintf(err, errlen, "cannot record the identity: %s", osp_strerror(rv));
+			goto fail;
+		}
+		OSP_INFO("AGENT-IDENTITY-NEW", "node '%s' is instance %s", a->id, a->uuid);
+	} else if (rv != OSP_OK) {
+		snprintf(err, errlen, "cannot read the identity: %s", osp_strerror(rv));
+		goto fail;
+	}
+	if ((rv = store->ops->cursor_get(store, &a->cursor)) != OSP_OK) {
+		snprintf(err, errlen, "cannot read the cursor: %s", osp_strerror(rv));
+		goto fail;
+	}
+	if ((rv = agent_exec_alloc(a, &a->exec)) != OSP_OK) {
+		snprintf(err, errlen, "cannot start the executor: %s", osp_strerror(rv));
+		goto fail;
+	}
+	*out = a;
+	return OSP_OK;
+fail:
+	a->store = NULL; /* still the caller's on failure */
+	agent_free(a);
+	return rv;
+}
+
+void agent_free(agent *a)
+{
+	if (a == NULL)
+		return;
+	agent_exec_free(a->exec);
+	agent_store_close(a->store);
+	pthread_mutex_destroy(&a->mtx);
+	free(a);
+}
+
+osp_err agent_request(agent *a, nng_ctx ctx, osp_env *env, int timeout_ms, osp_env **rep,
+	Ospec__V1__ErrorCode *code, char *err, size_t errlen)
+{
+	nng_msg *m = NULL, *r = NULL;
+	osp_env *e = NULL;
+	osp_err rv;
+
+	*rep = NULL;
+	env->node_id = a->id;
+	env->instance_uuid = a->uuid;
+	env->has_msg_id = 1;
+	env->msg_id = atomic_fetch_add(&a->msg_id, 1);
+	if ((rv = osp_wire_encode(env, &m)) != OSP_OK) {
+		snprintf(err, errlen, "cannot encode: %s", osp_strerror(rv));
+		return rv;
+	}
+	if ((rv = osp_req_call(ctx, m, timeout_ms, &r)) != OSP_OK) {
+		snprintf(err, errlen, "%s", osp_strerror(rv));
+		return rv;
+	}
+	rv = osp_wire_decode(nng_msg_body(r), nng_msg_len(r), &e, err, errlen);
+	nng_msg_free(r);
+	if (rv != OSP_OK) {
+		osp_wire_free(e);
+		return rv;
+	}
+	if (e->body_case == OSPEC__V1__ENVELOPE__BODY_ERROR) {
+		if (code != NULL)
+			*code = e->error->code;
+		snprintf(err, errlen, "%s", e->error->message ? e->error->message : "error");
+		osp_wire_free(e);
+		return OSP_EREFUSED;
+	}
+	*rep = e;
+	return OSP_OK;
+}
+
+/* agent_in_doubt is filled by the executor in a later step: none for now. */
+static osp_err agent_register(agent *a)
+{
+	osp_env env, *rep = NULL;
+	Ospec__V1__Hello hello;
+	Ospec__V1__Register reg;
+	Ospec__V1__Label lbl[OSP_LABELS_MAX], *lblp[OSP_LABELS_MAX];
+	Ospec__V1__AppState **apps = NULL;
+	Ospec__V1__ErrorCode code = 0;
+	uint8_t nonce[OSP_WIRE_NONCE_LEN];
+	char host[256] = "", err[512];
+	osp_err rv;
+
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	ospec__v1__hello__init(&hello);
+	hello.agent_version = OSPEC_VERSION;
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_HELLO;
+	env.hello = &hello;
+	rv = agent_request(a, a->poll_ctx, &env, AGENT_REQ_TIMEOUT_MS, &rep, &code, err,
+		sizeof(err));
+	if (rv != OSP_OK)
+		goto out;
+	if (rep->body_case != OSPEC__V1__ENVELOPE__BODY_CHALLENGE) {
+		rv = OSP_EDECODE;
+		snprintf(err, sizeof(err), "expected a challenge");
+		goto out;
+	}
+	memcpy(nonce, rep->challenge->nonce.data, sizeof(nonce));
+	osp_wire_free(rep);
+	rep = NULL;
+
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	ospec__v1__register__init(&reg);
+	reg.nonce.data = nonce;
+	reg.nonce.len = sizeof(nonce);
+	for (size_t i = 0; i < a->cfg->labels.n; i++) {
+		ospec__v1__label__init(&lbl[i]);
+		lbl[i].key = a->cfg->labels.keys[i];
+		lbl[i].value = a->cfg->labels.vals[i];
+		lblp[i] = &lbl[i];
+	}
+	reg.n_labels = a->cfg->labels.n;
+	reg.labels = lblp;
+	reg.has_cursor = 1;
+	reg.cursor = a->cursor;
+	gethostname(host, sizeof(host) - 1);
+	reg.hostname = host;
+	reg.agent_version = OSPEC_VERSION;
+	reg.n_apps = agent_exec_apps(a->exec, &apps);
+	reg.apps = apps;
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_REGISTER;
+	env.register_ = &reg;
+	rv = agent_request(a, a->poll_ctx, &env, AGENT_REQ_TIMEOUT_MS, &rep, &code, err,
+		sizeof(err));
+	agent_exec_apps_free(apps, reg.n_apps);
+	if (rv != OSP_OK)
+		goto out;
+	if (rep->body_case != OSPEC__V1__ENVELOPE__BODY_REGISTERED) {
+		rv = OSP_EDECODE;
+		snprintf(err, sizeof(err), "expected registered");
+		goto out;
+	}
+	if (rep->registered->heartbeat_ms >= 100)
+		atomic_store(&a->heartbeat_ms, rep->registered->heartbeat_ms);
+	a->poll_hold_ms = rep->registered->has_poll_hold_ms ? rep->registered->poll_hold_ms
+							     : 20000;
+	atomic_store(&a->registered, true);
+	OSP_INFO("AGENT-REGISTERED", "registered with '%s' as '%s' (cursor %llu)",
+		a->cfg->coordinator, a->id, (unsigned long long)a->cursor);
+out:
+	if (rv != OSP_OK) {
+		if (rv == OSP_EREFUSED && code == OSPEC__V1__ERROR_CODE__ERR_REFUSED)
+			OSP_ERROR("AGENT-REFUSED", "coordinator refused node '%s': %s", a->id, err);
+		else
+			OSP_DEBUG("AGENT-REGISTER-FAIL", "register: %s", err);
+	}
+	osp_wire_free(rep);
+	return rv;
+}
+
+/* agent_send_result reports one result; acknowledged results are marked. */
+static osp_err agent_send_result(agent *a, const void *buf, size_t len)
+{
+	Ospec__V1__CommandResult *res = ospec__v1__command_result__unpack(NULL, len, buf);
+	osp_env env, *rep = NULL;
+	char err[512];
+	osp_err rv;
+
+	if (res == NULL)
+		return OSP_EDECODE;
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_RESULT;
+	env.result = res;
+	rv = agent_request(a, a->poll_ctx, &env, AGENT_REQ_TIMEOUT_MS, &rep, NULL, err,
+		sizeof(err));
+	if (rv == OSP_OK)
+		rv = a->store->ops->result_ack(a->store, res->seq);
+	else
+		OSP_DEBUG("AGENT-RESULT-UNSENT", "result %llu not delivered: %s",
+			(unsigned long long)res->seq, err);
+	osp_wire_free(rep);
+	ospec__v1__command_result__free_unpacked(res, NULL);
+	return rv;
+}
+
+static int agent_resend_cb(void *arg, const char *key, const void *val, size_t len)
+{
+	(void)key;
+	return agent_send_result(arg, val, len) == OSP_OK ? 0 : 1;
+}
+
+/* agent_execute runs one command (or answers a repeat from the record),
+ * records the result durably with the cursor, then reports it. */
+static void agent_execute(agent *a, const Ospec__V1__Command *cmd)
+{
+	Ospec__V1__CommandResult res;
+	char msg[OSP_WIRE_MAX_TEXT];
+	uint8_t *buf;
+	size_t len;
+	osp_err rv;
+
+	if (cmd->seq <= a->cursor)
+		return; /* executed already; its result is re-sent if unacked */
+	if (cmd->seq != a->cursor + 1)
+		OSP_WARN("AGENT-CURSOR-GAP", "command %llu follows %llu",
+			(unsigned long long)cmd->seq, (unsigned long long)a->cursor);
+	ospec__v1__command_result__init(&res);
+	msg[0] = '\0';
+	agent_exec_run(a->exec, cmd, &res, msg, sizeof(msg));
+	res.seq = cmd->seq;
+	res.has_finished_ms = 1;
+	res.finished_ms = (uint64_t)osp_now_wall_ms();
+	len = ospec__v1__command_result__get_packed_size(&res);
+	if ((buf = malloc(len ? len : 1)) == NULL)
+		return;
+	ospec__v1__command_result__pack(&res, buf);
+	rv = a->store->ops->result_put(a->store, cmd->seq, buf, len, false);
+	if (rv != OSP_OK) {
+		/* not recorded: do not advance; the coordinator re-sends it */
+		OSP_ERROR("AGENT-STORE-FAIL", "cannot record result %llu: %s",
+			(unsigned long long)cmd->seq, osp_strerror(rv));
+		free(buf);
+		agent_nap(a, 1000);
+		return;
+	}
+	a->cursor = cmd->seq;
+	agent_send_result(a, buf, len);
+	free(buf);
+}
+
+/* agent_poll_loop polls and executes until the connection or registration
+ * is lost. */
+static void agent_poll_loop(agent *a)
+{
+	while (!atomic_load(&a->stopping) && atomic_load(&a->registered)) {
+		osp_env env, *rep = NULL;
+		Ospec__V1__Poll poll;
+		Ospec__V1__ErrorCode code = 0;
+		char err[512];
+		osp_err rv;
+
+		osp_wire_env_init(&env, NULL, NULL, 0);
+		ospec__v1__poll__init(&poll);
+		poll.cursor = a->cursor;
+		poll.has_max_entries = 1;
+		poll.max_entries = 32;
+		env.body_case = OSPEC__V1__ENVELOPE__BODY_POLL;
+		env.poll = &poll;
+		rv = agent_request(a, a->poll_ctx, &env, (int)a->poll_hold_ms + 10000, &rep, &code,
+			err, sizeof(err));
+		if (rv != OSP_OK) {
+			if (rv != OSP_EREFUSED || code == OSPEC__V1__ERROR_CODE__ERR_NOT_REGISTERED)
+				atomic_store(&a->registered, false);
+			OSP_INFO("AGENT-POLL-FAIL", "poll: %s", err);
+			return;
+		}
+		if (rep->body_case == OSPEC__V1__ENVELOPE__BODY_COMMANDS) {
+			for (size_t i = 0; i < rep->commands->n_entries; i++) {
+				if (atomic_load(&a->stopping))
+					break;
+				agent_execute(a, rep->commands->entries[i]);
+			}
+		}
+		osp_wire_free(rep);
+	}
+}
+
+static void *agent_session_main(void *arg)
+{
+	agent *a = arg;
+	int64_t backoff = AGENT_BACKOFF_MIN_MS;
+
+	while (!atomic_load(&a->stopping)) {
+		if (agent_register(a) != OSP_OK) {
+			agent_nap(a, agent_jitter(backoff));
+			backoff = backoff * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS
+								     : backoff * 2;
+			continue;
+		}
+		backoff = AGENT_BACKOFF_MIN_MS;
+		/* results recorded while the coordinator was away */
+		a->store->ops->result_unacked(a->store, agent_resend_cb, a);
+		agent_poll_loop(a);
+		if (!atomic_load(&a->stopping))
+			agent_nap(a, agent_jitter(AGENT_BACKOFF_MIN_MS));
+	}
+	return NULL;
+}
+
+/* agent_heartbeat_once sends one heartbeat with the apps report. */
+static void agent_heartbeat_once(agent *a, uint32_t hb)
+{
+	osp_env env, *rep = NULL;
+	Ospec__V1__Heartbeat h;
+	Ospec__V1__AppState **apps = NULL;
+	Ospec__V1__ErrorCode code = 0;
+	char err[512];
+	osp_err rv;
+
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	ospec__v1__heartbeat__init(&h);
+	h.has_cursor = 1;
+	h.cursor = a->cursor;
+	h.n_apps = agent_exec_apps(a->exec, &apps);
+	h.apps = apps;
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &h;
+	rv = agent_request(a, a->hb_ctx, &env, (int)hb * 2, &rep, &code, err, sizeof(err));
+	agent_exec_apps_free(apps, h.n_apps);
+	if (rv == OSP_EREFUSED && code == OSPEC__V1__ERROR_CODE__ERR_NOT_REGISTERED)
+		atomic_store(&a->registered, false);
+	else if (rv != OSP_OK)
+		OSP_DEBUG("AGENT-HEARTBEAT-FAIL", "heartbeat: %s", err);
+	osp_wire_free(rep);
+}
+
+static void *agent_heartbeat_main(void *arg)
+{
+	agent *a = arg;
+	int64_t next = 0;
+
+	while (!atomic_load(&a->stopping)) {
+		uint32_t hb = (uint32_t)atomic_load(&a->heartbeat_ms);
+		int64_t now = osp_now_mono_ms();
+
+		if (!atomic_load(&a->registered)) {
+			next = 0; /* beat right after the next register */
+		} else if (now >= next) {
+			next = now + hb;
+			agent_heartbeat_once(a, hb);
+			continue;
+		}
+		osp_sleep_ms(50);
+	}
+	return NULL;
+}
+
+osp_err agent_start(agent *a)
+{
+	int rv;
+	uint32_t r = 0;
+
+	if ((rv = nng_req0_open(&a->sock)) != 0)
+		return osp_nng_err(rv);
+	nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, OSP_WIRE_MAX_MSG);
+	/* never re-send on our own: a lost connection fails the request at once
+	 * (NNG_ECONNRESET) and the session re-registers; the cursor re-sends */
+	nng_socket_set_ms(a->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	osp_random_bytes(&r, sizeof(r));
+	/* a per-agent random base spreads a fleet's reconnects; nng doubles it
+	 * up to the cap */
+	nng_socket_set_ms(a->sock, NNG_OPT_RECONNMINT, 100 + (int)(r % 900));
+	nng_socket_set_ms(a->sock, NNG_OPT_RECONNMAXT, AGENT_BACKOFF_MAX_MS);
+	if ((rv = nng_ctx_open(&a->poll_ctx, a->sock)) != 0 ||
+		(rv = nng_ctx_open(&a->hb_ctx, a->sock)) != 0)
+		return osp_nng_err(rv);
+	rv = nng_dial(a->sock, a->cfg->coordinator, &a->dialer, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		OSP_ERROR("AGENT-DIAL", "cannot dial '%s': %s", a->cfg->coordinator,
+			nng_strerror(rv));
+		return osp_nng_err(rv);
+	}
+	a->dialer_open = true;
+	agent_exec_restore(a->exec);
+	if (pthread_create(&a->session_thread, NULL, agent_session_main, a) != 0)
+		return OSP_EIO;
+	if (pthread_create(&a->hb_thread, NULL, agent_heartbeat_main, a) != 0) {
+		atomic_store(&a->stopping, true);
+		pthread_join(a->session_thread, NULL);
+		return OSP_EIO;
+	}
+	a->threads_started = true;
+	return OSP_OK;
+}
+
+void agent_stop(agent *a)
+{
+	atomic_store(&a->stopping, true);
+	/* closing the socket fails the requests in flight at once */
+	nng_close(a->sock);
+	if (a->threads_started) {
+		pthread_join(a->session_thread, NULL);
+		pthread_join(a->hb_thread, NULL);
+		a->threads_started = false;
+	}
+}
