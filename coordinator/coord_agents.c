@@ -504,15 +504,20 @@ static void coord_agents_pipe_cb(nng_pipe np, nng_pipe_ev ev, void *arg)
 
 osp_err coord_agents_start(coord *c, char *err, size_t errlen)
 {
+	nng_listener l;
 	int rv;
 
 	if ((rv = nng_rep0_open(&c->agents)) != 0) {
 		snprintf(err, errlen, "cannot open the agent socket: %s", nng_strerror(rv));
 		return osp_nng_err(rv);
 	}
-	nng_socket_set_size(c->agents, NNG_OPT_RECVMAXSZ, OSP_WIRE_MAX_MSG);
+	/* twice the message limit: a message between the two is decoded, refused
+	 * and counted; past it nng drops the connection */
+	nng_socket_set_size(c->agents, NNG_OPT_RECVMAXSZ, 2 * OSP_WIRE_MAX_MSG);
 	nng_pipe_notify(c->agents, NNG_PIPE_EV_REM_POST, coord_agents_pipe_cb, c);
-	if ((rv = nng_listen(c->agents, c->cfg.listen, NULL, 0)) != 0) {
+	if ((rv = nng_listener_create(&l, c->agents, c->cfg.listen)) != 0 ||
+		(rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, 2 * OSP_WIRE_MAX_MSG)) != 0 ||
+		(rv = nng_listener_start(l, 0)) != 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, nng_strerror(rv));
 		return osp_nng_err(rv);
 	}

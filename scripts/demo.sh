@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# demo.sh [--keep]: install what is missing, build, and run a local demo fleet
+# on loopback: a coordinator and three agents (each with its own state dir and
+# labels), then a rolling deploy of the sample app, v1 then v2. Everything it
+# started is stopped at the end unless --keep is given.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+keep=0
+[ "${1:-}" = "--keep" ] && keep=1
+cd "$top"
+./scripts/deps.sh
+./scripts/build.sh build >/dev/null
+B=$top/build
+demo=$(mktemp -d /tmp/ospec-demo-XXXXXX)
+export OSPEC_COORDINATOR="ipc://$demo/ctl.sock"
+pids=()
+stop_all() {
+  [ $keep -eq 1 ] && return
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  # the apps outlive their agents by design: stop them too
+  pkill -f "$demo/" 2>/dev/null || true
+  rm -rf "$demo"
+}
+trap stop_all EXIT
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])' 2>/dev/null \
+  || echo $((20000 + RANDOM % 20000)); }
+cport=$(free_port); hport=$(free_port)
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "starting ospec-coordinator (agents: tcp://127.0.0.1:$cport, control: $OSPEC_COORDINATOR)"
+"$B/coordinator/ospec-coordinator" --data "$demo/coordinator" --listen "tcp://127.0.0.1:$cport" \
+  --control "$OSPEC_COORDINATOR" --http "127.0.0.1:$hport" --heartbeat 1s >"$demo/coordinator.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break; sleep 0.1; done
+
+i=0
+for spec in "web-1 region=us-east zone=a" "web-2 region=us-east zone=b" "web-3 region=eu-west zone=a"; do
+  set -- $spec
+  i=$((i + 1))
+  port=$(free_port)
+  cat >"$demo/agent-$1.yaml" <<YAML
+id: $1
+labels: {${2/=/: }, ${3/=/: }, role: web}
+coordinator: tcp://127.0.0.1:$cport
+state: $demo/agent-$1
+apps:
+  hello:
+    port: $port
+YAML
+  echo "starting ospec-agent $1 ($2, $3), app port $port"
+  "$B/node-agent/ospec-agent" -c "$demo/agent-$1.yaml" >"$demo/agent-$1.log" 2>&1 &
+  pids+=($!)
+done
+for _ in $(seq 100); do
+  [ "$("$B/coordinator/ospecctl" --json nodes 2>/dev/null | grep -o '"state":"up"' | wc -l)" -eq 3 ] && break
+  sleep 0.2
+done
+
+say "ospecctl nodes"
+"$B/coordinator/ospecctl" nodes
+
+if "$B/coordinator/ospecctl" deploy --help >/dev/null 2>&1; then
+  art=$B/artifacts
+  for v in 1 2; do
+    say "ospecctl deploy --app hello --version $v --batch 2 --wait"
+    "$B/coordinator/ospecctl" deploy --app hello --version $v \
+      --artifact "file://$art/hello-$v.tar.gz" --sha256 "$(cat "$art/hello-$v.tar.gz.sha256")" \
+      --run "bin/hello --port {port}" --port 8080 --batch 2 --wait
+    id=$("$B/coordinator/ospecctl" --json rollouts | grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4)
+    say "ospecctl status $id"
+    "$B/coordinator/ospecctl" status "$id"
+  done
+  say "every app answers"
+  for f in "$demo"/agent-*.yaml; do
+    p=$(grep 'port:' "$f" | awk '{print $2}')
+    printf '%s: %s' "$(basename "$f" .yaml)" "$(curl -s "http://127.0.0.1:$p/")"
+  done
+  say "ospecctl nodes"
+  "$B/coordinator/ospecctl" nodes
+fi
+
+if [ $keep -eq 1 ]; then
+  say "left running (--keep): export OSPEC_COORDINATOR=$OSPEC_COORDINATOR; logs in $demo"
+else
+  say "demo done: stopping everything"
+fi

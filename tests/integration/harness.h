@@ -1,0 +1,99 @@
+/*
+ * harness.h - integration test helpers: temp dirs, free loopback ports, real
+ * processes (coordinator, agents, ospecctl) started and always stopped, and
+ * polling with deadlines (never fixed sleeps for correctness).
+ *
+ * Every process a test starts is recorded; h_teardown kills them all with
+ * SIGKILL, then every process whose command line mentions the test's temp dir
+ * (apps started by agents), and removes the temp dir. Children also get
+ * PR_SET_PDEATHSIG so a crashed test leaves nothing behind.
+ */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "ospec/json.h"
+
+#define H_MAX_PROCS 64
+
+typedef struct h_proc {
+	pid_t pid;
+	char name[64];
+	char log[512];
+} h_proc;
+
+typedef struct h_env {
+	char dir[256];           /* the test's temp dir */
+	char ctl_url[320];       /* ipc:// control socket */
+	char agents_url[64];     /* tcp://127.0.0.1:PORT */
+	char http[64];           /* 127.0.0.1:PORT */
+	int agents_port;
+	h_proc procs[H_MAX_PROCS];
+	size_t nprocs;
+	h_proc *coord;
+} h_env;
+
+/* h_setup makes the temp dir and picks ports; returns the env (heap). */
+h_env *h_setup(const char *name);
+
+/* h_teardown stops everything and frees env. */
+void h_teardown(h_env *e);
+
+/* h_bin returns the path of a built program ("ospec-agent", "hello", ...). */
+const char *h_bin(const char *name);
+
+/* h_free_port returns a free TCP port on 127.0.0.1. */
+int h_free_port(void);
+
+/* h_spawn starts argv (NULL-terminated) with output to DIR/<name>.log. */
+h_proc *h_spawn(h_env *e, const char *name, char *const argv[]);
+
+/* h_coord_start starts the coordinator on e's ports and data dir with extra
+ * args (NULL-terminated list, may be NULL); waits until /readyz says ready. */
+h_proc *h_coord_start(h_env *e, const char *heartbeat, char *const extra[]);
+
+/* h_agent_start starts agent ID with its own state dir DIR/agent-ID and the
+ * labels "k=v,k=v" (may be NULL); extra args may be NULL. */
+h_proc *h_agent_start(h_env *e, const char *id, const char *labels, char *const extra[]);
+
+/* h_kill sends sig and, for SIGKILL/SIGTERM, reaps the process. Returns its
+ * exit status (as from waitpid) or -1. */
+int h_kill(h_env *e, h_proc *p, int sig);
+
+/* h_wait_exit waits up to ms for p to exit; returns the wait status or -1. */
+int h_wait_exit(h_proc *p, int ms);
+
+/* h_run runs a program to completion with a timeout; stdout into *out (heap,
+ * may be NULL), stderr into *err (heap, may be NULL). Returns the exit code,
+ * or -1 if it did not finish in time. */
+int h_run(char *const argv[], int timeout_ms, char **out, char **err);
+
+/* h_ctl runs "ospecctl --coordinator URL ARGS..." (NULL-terminated). */
+int h_ctl(h_env *e, char **out, char **err, ...);
+
+/* h_ctl_json runs ospecctl --json ARGS and parses stdout; NULL on failure. */
+osp_json *h_ctl_json(h_env *e, int *code, ...);
+
+/* h_node returns the node object with id from a nodes list, or NULL. */
+const osp_json *h_node(const osp_json *nodes, const char *id);
+
+/* h_nodes_up counts nodes that are "up" (calls ospecctl). -1 on failure. */
+int h_nodes_up(h_env *e);
+
+/* h_wait_for polls fn(arg) every 100 ms until it returns true or ms passed. */
+bool h_wait_for(bool (*fn)(h_env *e, void *arg), h_env *e, void *arg, int ms);
+
+/* h_file_contains reports whether the file at path contains needle. */
+bool h_file_contains(const char *path, const char *needle);
+
+/* h_http_get fetches http://127.0.0.1:port/path; returns the status, body in
+ * *body (heap, may be NULL), -1 on connection failure. */
+int h_http_get(int port, const char *path, char **body);
+
+/* h_slow_factor scales timeouts (env OSPEC_TEST_SLOW, default 1). */
+int h_ms(int ms);
+
+#endif
