@@ -28,6 +28,7 @@
 typedef struct coord coord;
 typedef struct coord_node coord_node;
 typedef struct coord_ctx coord_ctx;
+struct coord_ro_entry;
 
 /* Settings (flags and config keys, CLI.md). */
 typedef struct coord_cfg {
@@ -122,6 +123,7 @@ struct coord {
 	coord_node *nodes;
 	coord_pipe *pipes;
 	coord_ctx *ctxs;
+	struct coord_ro_entry *rollouts; /* active (non-terminal) rollouts */
 	size_t nctx, nheld;
 	coord_stats stats;
 	uint64_t event_seq;       /* last event key */
@@ -143,6 +145,11 @@ osp_err coord_db_cmd_append(coord *c, osp_txn *t, coord_node *n, Ospec__V1__Comm
 osp_err coord_db_cmd_read(coord *c, osp_txn *t, const char *node, uint64_t after,
 	uint32_t max, Ospec__V1__Command ***out, size_t *n);
 void coord_db_cmds_free(Ospec__V1__Command **cmds, size_t n);
+/* coord_db_cmd_put overwrites the log entry cmd->seq of node (used to void a
+ * command the node never executed). */
+osp_err coord_db_cmd_put(coord *c, osp_txn *t, const char *node, Ospec__V1__Command *cmd);
+/* coord_db_reload_log_ends re-reads each node's log end from the store. */
+void coord_db_reload_log_ends(coord *c);
 osp_err coord_db_trim_events(coord *c, osp_txn *t);
 /* coord_db_commit commits t and logs a failure (MDB_MAP_FULL is said plainly). */
 osp_err coord_db_commit(coord *c, osp_txn *t, const char *what);

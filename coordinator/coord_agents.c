@@ -378,8 +378,12 @@ static void coord_agents_dispatch(coord *c, coord_ctx *x, coord_pipe *p, const o
 			coord_agents_hold(c, x, n, p->id, e->poll->cursor, e->poll->max_entries);
 		return;
 	case OSPEC__V1__ENVELOPE__BODY_RESULT:
-		coord_engine_on_result(c, n, e->result);
-		coord_agents_ack(x, e->result->seq);
+		/* acknowledged only once recorded: otherwise the agent re-sends */
+		if (coord_engine_on_result(c, n, e->result) == OSP_OK)
+			coord_agents_ack(x, e->result->seq);
+		else
+			coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
+				"result not recorded, send it again");
 		return;
 	case OSPEC__V1__ENVELOPE__BODY_EVENT:
 		coord_agents_event(c, x, n, e);

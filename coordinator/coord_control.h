@@ -46,6 +46,26 @@ int coord_verb_stats(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size
 /* coord_json_node writes one node as a JSON object. */
 void coord_json_node(osp_jw *w, const coord_node *n);
 
-#define COORD_ROLLOUT_VERBS
+/* coord_ctl_rollouts.c */
+int coord_verb_deploy(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+int coord_verb_status(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+int coord_verb_rollouts(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+int coord_verb_history(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+int coord_verb_pause(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+int coord_verb_resume(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+int coord_verb_abort(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+
+/* Hooks: reload memory after a failed commit; reap + kick after a good one. */
+void coord_rollouts_reload_hook(coord *c, coord_ctl_req *rq);
+void coord_rollouts_after_commit_hook(coord *c, coord_ctl_req *rq);
+
+#define COORD_ROLLOUT_VERBS                              \
+	{ "deploy", true, coord_verb_deploy },           \
+	{ "status", false, coord_verb_status },          \
+	{ "rollouts", false, coord_verb_rollouts },      \
+	{ "history", false, coord_verb_history },        \
+	{ "pause", true, coord_verb_pause },             \
+	{ "resume", true, coord_verb_resume },           \
+	{ "abort", true, coord_verb_abort },
 
 #endif

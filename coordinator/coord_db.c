@@ -97,6 +97,8 @@ osp_err coord_db_delete_node(coord *c, osp_txn *t, const char *id)
 	osp_err rv;
 
 	(void)c;
+	if (idl > OSP_WIRE_MAX_ID)
+		return OSP_EINVAL; /* no valid id is longer; the key buffer is not */
 	memcpy(prefix, id, idl);
 	prefix[idl] = '\0';
 	if ((rv = osp_store_del(t, "nodes", id, idl)) != OSP_OK && rv != OSP_ENOENT)
@@ -197,38 +199,31 @@ osp_err coord_db_event(coord *c, osp_txn *t, const char *kind, const char *node,
 	return rv;
 }
 
-/* Trim state: keys below `below` are deleted. */
-struct coord_db_trim {
-	osp_txn *t;
-	uint64_t below;
-	size_t n;
-};
-
-static int coord_db_trim_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+/* coord_db_first_event_cb takes the first (lowest) key of a forward scan. */
+static int coord_db_first_event_cb(void *arg, const void *k, size_t kl, const void *v,
+	size_t vl)
 {
-	struct coord_db_trim *tr = arg;
-
 	(void)v;
 	(void)vl;
-	if (kl != 8 || osp_be64_get(k) >= tr->below)
-		return 1;
-	tr->n++;
-	return 0;
+	if (kl == 8)
+		*(uint64_t *)arg = osp_be64_get(k);
+	return 1;
 }
 
 osp_err coord_db_trim_events(coord *c, osp_txn *t)
 {
-	struct coord_db_trim tr = { .t = t };
 	uint64_t keep = c->cfg.event_retention ? c->cfg.event_retention : 100000;
+	uint64_t below, first = UINT64_MAX;
 	uint8_t key[8];
-	osp_err rv = OSP_OK;
+	osp_err rv;
 
 	if (c->event_seq <= keep)
 		return OSP_OK;
-	tr.below = c->event_seq - keep + 1;
-	/* count first, then delete from the oldest up (a cursor del loop) */
-	osp_store_foreach(t, "events", NULL, 0, false, coord_db_trim_cb, &tr);
-	for (uint64_t s = tr.below - tr.n; s < tr.below && rv == OSP_OK; s++) {
+	below = c->event_seq - keep + 1;
+	/* from the oldest key up: an aborted transaction leaves a gap in the
+	 * keys, so counting the old keys does not say where they start */
+	rv = osp_store_foreach(t, "events", NULL, 0, false, coord_db_first_event_cb, &first);
+	for (uint64_t s = first; s < below && rv == OSP_OK; s++) {
 		osp_be64_put(key, s);
 		rv = osp_store_del(t, "events", key, 8);
 		if (rv == OSP_ENOENT)
@@ -298,6 +293,8 @@ osp_err coord_db_cmd_read(coord *c, osp_txn *t, const char *node, uint64_t after
 	osp_err rv;
 
 	(void)c;
+	if (idl > OSP_WIRE_MAX_ID)
+		return OSP_EINVAL; /* no valid id is longer; the key buffer is not */
 	if (r.max > OSP_WIRE_MAX_CMDS)
 		r.max = OSP_WIRE_MAX_CMDS;
 	if ((r.cmds = calloc(r.max, sizeof(*r.cmds))) == NULL)
@@ -320,4 +317,51 @@ void coord_db_cmds_free(Ospec__V1__Command **cmds, size_t n)
 	for (size_t i = 0; i < n; i++)
 		ospec__v1__command__free_unpacked(cmds[i], NULL);
 	free(cmds);
+}
+
+osp_err coord_db_cmd_put(coord *c, osp_txn *t, const char *node, Ospec__V1__Command *cmd)
+{
+	uint8_t key[OSP_WIRE_MAX_ID + 10], *buf;
+	size_t kl, len;
+	osp_err rv;
+
+	(void)c;
+	kl = coord_db_cmd_key(key, node, cmd->seq);
+	len = ospec__v1__command__get_packed_size(cmd);
+	if ((buf = malloc(len)) == NULL)
+		return OSP_ENOMEM;
+	ospec__v1__command__pack(cmd, buf);
+	rv = osp_store_put(t, "cmdlog", key, kl, buf, len);
+	free(buf);
+	return rv;
+}
+
+/* coord_db_last_seq_cb takes the sequence of the first key of a reverse scan. */
+static int coord_db_last_seq_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)v;
+	(void)vl;
+	if (kl >= 9)
+		*(uint64_t *)arg = osp_be64_get((const uint8_t *)k + kl - 8);
+	return 1;
+}
+
+void coord_db_reload_log_ends(coord *c)
+{
+	osp_txn *t = NULL;
+
+	if (osp_store_txn_begin(c->store, false, &t) != OSP_OK)
+		return;
+	for (coord_node *n = c->nodes; n != NULL; n = n->next) {
+		uint8_t prefix[OSP_WIRE_MAX_ID + 2];
+		size_t l = strlen(n->id);
+		uint64_t last = 0;
+
+		memcpy(prefix, n->id, l);
+		prefix[l] = '\0';
+		osp_store_foreach(t, "cmdlog", prefix, l + 1, true, coord_db_last_seq_cb, &last);
+		/* an agent's cursor past the last entry counts (coord_agents_bind) */
+		n->log_end = last > n->acked ? last : n->acked;
+	}
+	osp_store_txn_abort(t);
 }

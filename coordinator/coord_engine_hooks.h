@@ -12,7 +12,7 @@ void coord_engine_on_register(coord *c, coord_node *n, const Ospec__V1__Register
 
 /* coord_engine_on_result: node n reports the result of one command. Recorded
  * durably before the reply is acknowledged. */
-void coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__CommandResult *r);
+osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__CommandResult *r);
 
 /* coord_engine_tick: deadlines and pending work, every ticker round. */
 void coord_engine_tick(coord *c, int64_t now_mono);

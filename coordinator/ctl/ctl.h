@@ -88,9 +88,42 @@ void ctl_table_fini(ctl_table *t);
 /* ctl_parse_json parses a reply document; prints an error and returns NULL on failure. */
 osp_json *ctl_parse_json(const char *text);
 
-/* rollout verbs are added by ctl_rollouts.c */
-#ifndef CTL_ROLLOUT_VERBS
-#define CTL_ROLLOUT_VERBS
-#endif
+/* ctl_rollouts.c */
+int ctl_deploy(const ctl *c, int argc, char **argv);
+int ctl_status(const ctl *c, int argc, char **argv);
+int ctl_watch(const ctl *c, int argc, char **argv);
+int ctl_rollouts(const ctl *c, int argc, char **argv);
+int ctl_history(const ctl *c, int argc, char **argv);
+int ctl_pause(const ctl *c, int argc, char **argv);
+int ctl_resume(const ctl *c, int argc, char **argv);
+int ctl_abort(const ctl *c, int argc, char **argv);
+
+#define CTL_DEPLOY_HELP                                                                      \
+	"  --app APP --version V --artifact URL --sha256 HEX --run CMD (--port N | --ports "  \
+	"blue=N,green=M)\n"                                                                    \
+	"  --strategy rolling|recreate   (default rolling; blue_green and canary: later)\n"    \
+	"  --select K=V,...              nodes with these labels (default: all)\n"            \
+	"  --batch N|N%                  nodes at a time (default 1)\n"                        \
+	"  --max-failures N|N%           failure budget (default 0)\n"                         \
+	"  --health-path P --health-interval D --health-rise N --health-fall N\n"             \
+	"  --health-timeout D --health-deadline D   (defaults /health 500ms 2 3 2s 60s)\n"    \
+	"  --progress-deadline D         a node silent this long is unreachable (10m)\n"       \
+	"  --queue                       wait behind the app's running rollout\n"              \
+	"  --dry-run                     print the batches, change nothing\n"                  \
+	"  --wait [--timeout D]          block until terminal: exit 0 only if succeeded\n"     \
+	"  prints the rollout id as the first line on stdout\n"
+
+#define CTL_ROLLOUT_VERBS                                                                    \
+	{ "deploy", "--app APP --version V --artifact URL --sha256 HEX --run CMD --port N ...", \
+		"roll a release out (ad hoc, without a spec file)", CTL_DEPLOY_HELP, ctl_deploy }, \
+	{ "rollouts", "[--app APP]", "list rollouts, newest first", NULL, ctl_rollouts },     \
+	{ "status", "ROLLOUT", "a rollout's state and every node's step", NULL, ctl_status }, \
+	{ "watch", "ROLLOUT", "follow a rollout until it ends", NULL, ctl_watch },            \
+	{ "history", "[--app APP] [--rollout R] [--limit N]", "events, oldest first", NULL,   \
+		ctl_history },                                                                   \
+	{ "pause", "ROLLOUT", "start no new batch (in-flight nodes finish)", NULL, ctl_pause }, \
+	{ "resume", "ROLLOUT", "continue a paused rollout", NULL, ctl_resume },               \
+	{ "abort", "ROLLOUT", "stop: in-flight nodes finish or revert; ends aborted", NULL,   \
+		ctl_abort },
 
 #endif

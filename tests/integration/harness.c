@@ -475,3 +475,113 @@ int h_http_get(int port, const char *path, char **body)
 	osp_buf_fini(&b);
 	return (int)code;
 }
+
+h_proc *h_agent_start_app(h_env *e, const char *id, const char *labels, const char *app,
+	int port)
+{
+	char cfg[400], body[512];
+	char *extra[3];
+
+	snprintf(cfg, sizeof(cfg), "%s/agent-%s.yaml", e->dir, id);
+	snprintf(body, sizeof(body), "apps:\n  %s:\n    port: %d\n", app, port);
+	if (osp_file_write_atomic(cfg, body, strlen(body), 0644) != OSP_OK)
+		return NULL;
+	extra[0] = "-c";
+	extra[1] = cfg;
+	extra[2] = NULL;
+	return h_agent_start(e, id, labels, extra);
+}
+
+bool h_artifact(h_env *e, const char *v, const char *const markers[], char *url, char *sha)
+{
+	char pack[512], stage[400], out[400], shafile[420];
+	char *argv[32], *data = NULL;
+	size_t len;
+	int n = 0;
+
+	snprintf(pack, sizeof(pack), "%s/deploy/examples/hello/pack.sh", OSPEC_SOURCE_DIR);
+	snprintf(stage, sizeof(stage), "%s/art/stage-%s", e->dir, v);
+	snprintf(out, sizeof(out), "%s/art/hello-%s.tar.gz", e->dir, v);
+	argv[n++] = "/bin/sh";
+	argv[n++] = pack;
+	argv[n++] = (char *)h_bin("hello");
+	argv[n++] = (char *)v;
+	argv[n++] = stage;
+	argv[n++] = out;
+	for (size_t i = 0; markers != NULL && markers[i] != NULL && n < 30; i++)
+		argv[n++] = (char *)markers[i];
+	argv[n] = NULL;
+	if (h_run(argv, h_ms(30000), NULL, NULL) != 0)
+		return false;
+	snprintf(shafile, sizeof(shafile), "%s.sha256", out);
+	if (osp_file_read(shafile, 128, &data, &len) != OSP_OK)
+		return false;
+	snprintf(sha, 65, "%.64s", data);
+	free(data);
+	snprintf(url, 600, "file://%s", out);
+	return true;
+}
+
+int h_deploy(h_env *e, const char *v, const char *url, const char *sha, char *id,
+	char **err, ...)
+{
+	char *argv[64], *out = NULL;
+	const char *a;
+	va_list ap;
+	int n = 0, code;
+
+	argv[n++] = (char *)h_bin("ospecctl");
+	argv[n++] = "--coordinator";
+	argv[n++] = e->ctl_url;
+	argv[n++] = "deploy";
+	argv[n++] = "--app";
+	argv[n++] = "hello";
+	argv[n++] = "--version";
+	argv[n++] = (char *)v;
+	argv[n++] = "--artifact";
+	argv[n++] = (char *)url;
+	argv[n++] = "--sha256";
+	argv[n++] = (char *)sha;
+	argv[n++] = "--run";
+	argv[n++] = "bin/hello --port {port}";
+	argv[n++] = "--port";
+	argv[n++] = "8080";
+	va_start(ap, err);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 62)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	code = h_run(argv, h_ms(300000), &out, err);
+	if (id != NULL) {
+		id[0] = '\0';
+		if (out != NULL)
+			sscanf(out, "%63s", id);
+	}
+	free(out);
+	return code;
+}
+
+void h_app_answer(int port, char *buf, size_t len)
+{
+	char *body = NULL;
+
+	buf[0] = '\0';
+	if (h_http_get(port, "/", &body) == 200 && body != NULL) {
+		body[strcspn(body, "\n")] = '\0';
+		osp_strlcpy(buf, body, len);
+	}
+	free(body);
+}
+
+osp_json *h_status(h_env *e, const char *id)
+{
+	return h_ctl_json(e, NULL, "status", id, NULL);
+}
+
+h_proc *h_proc_named(h_env *e, const char *name)
+{
+	for (size_t i = e->nprocs; i > 0; i--)
+		if (strcmp(e->procs[i - 1].name, name) == 0)
+			return &e->procs[i - 1];
+	return NULL;
+}

@@ -97,3 +97,30 @@ int h_http_get(int port, const char *path, char **body);
 int h_ms(int ms);
 
 #endif
+
+/* Fleet helpers for deploy tests. */
+
+/* h_agent_start_app starts agent id with labels and a config file giving
+ * app its own port (apps.APP.port); returns the process. */
+h_proc *h_agent_start_app(h_env *e, const char *id, const char *labels, const char *app,
+	int port);
+
+/* h_artifact packs the sample app as version v (with marker files "NAME=CONTENT",
+ * NULL-terminated, may be NULL) into DIR/art/hello-v.tar.gz; url and sha256
+ * are written into the caller's buffers (url >= 600, sha >= 65 bytes). */
+bool h_artifact(h_env *e, const char *v, const char *const markers[], char *url, char *sha);
+
+/* h_deploy runs "ospecctl deploy --app hello --version v ..." with extra
+ * flags (NULL-terminated) and returns the exit code; the rollout id (first
+ * stdout line) is copied into id (>= 64 bytes). */
+int h_deploy(h_env *e, const char *v, const char *url, const char *sha, char *id,
+	char **err, ...);
+
+/* h_app_answer returns the body of GET / on 127.0.0.1:port ("" if none). */
+void h_app_answer(int port, char *buf, size_t len);
+
+/* h_status returns the status document of a rollout (NULL on failure). */
+osp_json *h_status(h_env *e, const char *id);
+
+/* h_proc_named finds the latest process started under name. */
+h_proc *h_proc_named(h_env *e, const char *name);

@@ -1,0 +1,628 @@
+/* coord_ctl_rollouts.c - control verbs about rollouts: deploy, rollouts,
+ * status, history, pause, resume, abort. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_control.h"
+#include "coord_rollouts.h"
+
+/* coord_ctl_count parses "N" or "N%" (pct_max bounds the percentage). */
+static int coord_ctl_count(const char *s, uint32_t min, uint32_t max, uint32_t *n, bool *pct)
+{
+	char buf[32];
+	size_t l;
+	uint64_t v;
+
+	if (s == NULL || (l = strlen(s)) == 0 || l >= sizeof(buf))
+		return -1;
+	osp_strlcpy(buf, s, sizeof(buf));
+	*pct = buf[l - 1] == '%';
+	if (*pct)
+		buf[l - 1] = '\0';
+	if (osp_u64_parse(buf, *pct ? 0 : min, *pct ? 100 : max, &v) != OSP_OK)
+		return -1;
+	if (*pct && v == 0 && min > 0)
+		return -1;
+	*n = (uint32_t)v;
+	return 0;
+}
+
+static bool coord_ctl_hex64(const char *s)
+{
+	if (s == NULL || strlen(s) != 64)
+		return false;
+	for (size_t i = 0; i < 64; i++)
+		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* coord_ctl_ms reads an optional duration argument (with a default). */
+static int coord_ctl_ms(coord_ctl_req *rq, const char *key, const char *def, int64_t *ms,
+	char *err, size_t errlen)
+{
+	const char *v = coord_ctl_arg(rq, key);
+
+	if (v == NULL)
+		v = def;
+	if (osp_duration_parse(v, ms) != OSP_OK || *ms <= 0) {
+		snprintf(err, errlen, "--%s: expected a duration like 500ms, 30s, 5m, got '%s'",
+			key, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int coord_ctl_u32(coord_ctl_req *rq, const char *key, const char *def, uint32_t min,
+	uint32_t max, uint32_t *out, char *err, size_t errlen)
+{
+	const char *v = coord_ctl_arg(rq, key);
+	uint64_t n;
+
+	if (v == NULL)
+		v = def;
+	if (osp_u64_parse(v, min, max, &n) != OSP_OK) {
+		snprintf(err, errlen, "--%s: expected a number %u..%u, got '%s'", key, min, max, v);
+		return -1;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static char *coord_ctl_dup(coord_ctl_req *rq, const char *key)
+{
+	const char *v = coord_ctl_arg(rq, key);
+
+	return v ? strdup(v) : NULL;
+}
+
+/* coord_ctl_ports parses "blue=N,green=M". */
+static int coord_ctl_ports(const char *s, uint32_t *blue, uint32_t *green)
+{
+	unsigned b = 0, g = 0;
+	int n = 0;
+
+	if (sscanf(s, "blue=%u,green=%u%n", &b, &g, &n) != 2 || s[n] != '\0')
+		return -1;
+	if (b == 0 || b > 65535 || g == 0 || g > 65535 || b == g)
+		return -1;
+	*blue = b;
+	*green = g;
+	return 0;
+}
+
+/* coord_ctl_deploy_rec validates the deploy arguments into a new record. */
+static Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *err,
+	size_t errlen)
+{
+	Ospec__V1__RolloutRecord *r = calloc(1, sizeof(*r));
+	const char *app = coord_ctl_arg(rq, "app"), *ver = coord_ctl_arg(rq, "version");
+	const char *url = coord_ctl_arg(rq, "artifact"), *sha = coord_ctl_arg(rq, "sha256");
+	const char *run = coord_ctl_arg(rq, "run"), *strat = coord_ctl_arg(rq, "strategy");
+	const char *port = coord_ctl_arg(rq, "port"), *ports = coord_ctl_arg(rq, "ports");
+	coord_ro_strategy st = COORD_RO_ROLLING;
+	uint32_t n;
+	int64_t ms;
+	bool pct;
+
+	if (r == NULL)
+		return NULL;
+	ospec__v1__rollout_record__init(r);
+	if (app == NULL || !osp_valid_id(app) || strlen(app) > 40) {
+		snprintf(err, errlen, "--app: expected 1-40 characters of A-Z a-z 0-9 . _ -");
+		goto fail;
+	}
+	if (ver == NULL || !osp_wire_valid_version(ver)) {
+		snprintf(err, errlen, "--version: expected 1-128 characters of A-Z a-z 0-9 . _ + -");
+		goto fail;
+	}
+	if (url == NULL || strlen(url) > OSP_WIRE_MAX_URL ||
+		(strncmp(url, "file://", 7) != 0 && strncmp(url, "http://", 7) != 0 &&
+			strncmp(url, "https://", 8) != 0)) {
+		snprintf(err, errlen, "--artifact: expected a file://, http:// or https:// URL");
+		goto fail;
+	}
+	if (!coord_ctl_hex64(sha)) {
+		snprintf(err, errlen, "--sha256: expected 64 lowercase hex digits");
+		goto fail;
+	}
+	if (run == NULL || run[0] == '\0' || strlen(run) > OSP_WIRE_MAX_RUN) {
+		snprintf(err, errlen, "--run: expected the command line that starts the app");
+		goto fail;
+	}
+	if (strat != NULL && coord_ro_strategy_parse(strat, &st) != 0) {
+		snprintf(err, errlen, "--strategy: expected rolling, blue_green, canary or recreate");
+		goto fail;
+	}
+	if (st == COORD_RO_BLUE_GREEN || st == COORD_RO_CANARY) {
+		snprintf(err, errlen, "--strategy %s is not available yet in this version", strat);
+		goto fail;
+	}
+	r->strategy = st;
+	r->has_strategy = 1;
+	if (ports != NULL && coord_ctl_ports(ports, &r->blue_port, &r->green_port) != 0) {
+		snprintf(err, errlen, "--ports: expected blue=PORT,green=PORT");
+		goto fail;
+	}
+	if (port != NULL) {
+		if (coord_ctl_u32(rq, "port", "0", 1, 65535, &r->port, err, errlen) != 0)
+			goto fail;
+		r->has_port = 1;
+	} else if (ports == NULL) {
+		snprintf(err, errlen, "--port N (or --ports blue=N,green=M) is required");
+		goto fail;
+	}
+	if (coord_ctl_count(coord_ctl_arg(rq, "batch") ? coord_ctl_arg(rq, "batch") : "1", 1,
+		    100000, &n, &pct) != 0) {
+		snprintf(err, errlen, "--batch: expected a count >= 1 or a percentage 1%%..100%%");
+		goto fail;
+	}
+	r->batch = n;
+	r->batch_pct = pct;
+	r->has_batch = r->has_batch_pct = 1;
+	if (coord_ctl_count(coord_ctl_arg(rq, "max-failures") ? coord_ctl_arg(rq, "max-failures")
+							       : "0",
+		    0, 100000, &n, &pct) != 0) {
+		snprintf(err, errlen, "--max-failures: expected a count or a percentage 0%%..100%%");
+		goto fail;
+	}
+	r->max_failures = n;
+	r->max_failures_pct = pct;
+	r->has_max_failures = r->has_max_failures_pct = 1;
+	r->health_path = strdup(coord_ctl_arg(rq, "health-path") ? coord_ctl_arg(rq, "health-path")
+								  : "/health");
+	if (r->health_path[0] != '/' || strlen(r->health_path) > OSP_WIRE_MAX_PATH) {
+		snprintf(err, errlen, "--health-path: expected a path starting with '/'");
+		goto fail;
+	}
+	if (coord_ctl_ms(rq, "health-interval", "500ms", &ms, err, errlen) != 0)
+		goto fail;
+	r->health_interval_ms = (uint32_t)ms;
+	if (coord_ctl_ms(rq, "health-timeout", "2s", &ms, err, errlen) != 0)
+		goto fail;
+	r->health_timeout_ms = (uint32_t)ms;
+	if (coord_ctl_ms(rq, "health-deadline", "60s", &ms, err, errlen) != 0)
+		goto fail;
+	r->health_deadline_ms = (uint32_t)ms;
+	if (coord_ctl_u32(rq, "health-rise", "2", 1, 100, &r->health_rise, err, errlen) != 0 ||
+		coord_ctl_u32(rq, "health-fall", "3", 1, 100, &r->health_fall, err, errlen) != 0)
+		goto fail;
+	r->has_health_interval_ms = r->has_health_timeout_ms = r->has_health_deadline_ms = 1;
+	r->has_health_rise = r->has_health_fall = 1;
+	if (coord_ctl_ms(rq, "progress-deadline", "10m", &r->progress_deadline_ms, err, errlen) !=
+			0 ||
+		coord_ctl_ms(rq, "rollback-window", "5m", &r->rollback_window_ms, err, errlen) != 0 ||
+		coord_ctl_ms(rq, "scale-down-delay", "10m", &r->scale_down_delay_ms, err, errlen) !=
+			0)
+		goto fail;
+	r->has_progress_deadline_ms = r->has_rollback_window_ms = r->has_scale_down_delay_ms = 1;
+	if (r->progress_deadline_ms <= (int64_t)r->health_deadline_ms) {
+		snprintf(err, errlen,
+			"--progress-deadline must be longer than --health-deadline (a node needs "
+			"time to fetch and check)");
+		goto fail;
+	}
+	r->app = strdup(app);
+	r->version = strdup(ver);
+	r->artifact = strdup(url);
+	r->sha256 = strdup(sha);
+	r->run = strdup(run);
+	r->select = coord_ctl_dup(rq, "select");
+	return r;
+fail:
+	ospec__v1__rollout_record__free_unpacked(r, NULL);
+	return NULL;
+}
+
+static void coord_jw_time(osp_jw *w, const char *key, int64_t ms)
+{
+	char ts[40];
+
+	osp_jw_key(w, key);
+	if (ms <= 0) {
+		osp_jw_null(w);
+		return;
+	}
+	osp_time_fmt(ms, ts, sizeof(ts));
+	osp_jw_str(w, ts);
+}
+
+static void coord_jw_kv(osp_jw *w, const char *key, const char *val)
+{
+	osp_jw_key(w, key);
+	osp_jw_str(w, val ? val : "");
+}
+
+/* coord_json_rollout writes a rollout record; with steps, the per-node view. */
+static void coord_json_rollout(osp_jw *w, const Ospec__V1__RolloutRecord *r, bool steps)
+{
+	uint32_t done = 0, failed = 0, batches = 0;
+	char num[32];
+
+	for (size_t i = 0; i < r->n_steps; i++) {
+		const Ospec__V1__StepRecord *s = r->steps[i];
+		done += s->state == COORD_STEP_DONE;
+		failed += s->state == COORD_STEP_FAILED || s->state == COORD_STEP_UNREACHABLE ||
+			s->state == COORD_STEP_REVERTED;
+		if (s->state != COORD_STEP_SKIPPED && s->batch + 1 > batches)
+			batches = s->batch + 1;
+	}
+	osp_jw_obj_begin(w);
+	coord_jw_kv(w, "id", r->id);
+	coord_jw_kv(w, "app", r->app);
+	coord_jw_kv(w, "version", r->version);
+	coord_jw_kv(w, "state", coord_ro_state_name((coord_ro_state)r->state));
+	coord_jw_kv(w, "strategy", coord_ro_strategy_name((coord_ro_strategy)r->strategy));
+	coord_jw_kv(w, "reason", r->reason);
+	coord_jw_kv(w, "actor", r->actor);
+	coord_jw_kv(w, "rollback_of", r->rollback_of);
+	coord_jw_time(w, "created", r->created_ms);
+	coord_jw_time(w, "started", r->started_ms);
+	coord_jw_time(w, "finished", r->finished_ms);
+	osp_jw_key(w, "paused");
+	osp_jw_bool(w, r->paused);
+	osp_jw_key(w, "nodes_total");
+	osp_jw_uint(w, r->n_steps);
+	osp_jw_key(w, "nodes_done");
+	osp_jw_uint(w, done);
+	osp_jw_key(w, "nodes_failed");
+	osp_jw_uint(w, failed);
+	osp_jw_key(w, "batches");
+	osp_jw_uint(w, batches);
+	osp_jw_key(w, "current_batch");
+	osp_jw_int(w, r->has_current_batch ? r->current_batch + 1 : 0);
+	if (steps) {
+		coord_jw_kv(w, "artifact", r->artifact);
+		coord_jw_kv(w, "sha256", r->sha256);
+		coord_jw_kv(w, "run", r->run);
+		coord_jw_kv(w, "select", r->select);
+		snprintf(num, sizeof(num), "%u%s", r->batch, r->batch_pct ? "%" : "");
+		coord_jw_kv(w, "batch_size", num);
+		snprintf(num, sizeof(num), "%u%s", r->max_failures, r->max_failures_pct ? "%" : "");
+		coord_jw_kv(w, "max_failures", num);
+		osp_jw_key(w, "nodes");
+		osp_jw_arr_begin(w);
+		for (size_t i = 0; i < r->n_steps; i++) {
+			const Ospec__V1__StepRecord *s = r->steps[i];
+			osp_jw_obj_begin(w);
+			coord_jw_kv(w, "node", s->node);
+			coord_jw_kv(w, "step", coord_step_state_name((coord_step_state)s->state));
+			osp_jw_key(w, "batch");
+			osp_jw_int(w, s->state == COORD_STEP_SKIPPED ? 0 : (int64_t)s->batch + 1);
+			coord_jw_kv(w, "version", s->state == COORD_STEP_DONE ? r->version
+						  : s->state == COORD_STEP_REVERTED ? s->prev_version
+						  : s->state == COORD_STEP_PENDING ||
+							  s->state == COORD_STEP_SKIPPED
+							  ? s->prev_version
+							  : "");
+			coord_jw_kv(w, "previous_version", s->prev_version);
+			coord_jw_time(w, "started", s->started_ms);
+			coord_jw_time(w, "finished", s->finished_ms);
+			osp_jw_key(w, "seconds");
+			if (s->started_ms > 0 && s->finished_ms >= s->started_ms)
+				osp_jw_int(w, (s->finished_ms - s->started_ms + 500) / 1000);
+			else
+				osp_jw_null(w);
+			coord_jw_kv(w, "reason", s->reason);
+			osp_jw_obj_end(w);
+		}
+		osp_jw_arr_end(w);
+	}
+	osp_jw_obj_end(w);
+}
+
+/* coord_verb_dry_run prints the plan without storing anything. */
+static int coord_verb_dry_run(coord *c, Ospec__V1__RolloutRecord *rec, osp_buf *json)
+{
+	coord_ro_entry *e = NULL;
+	char err[256] = "";
+	osp_txn *t = NULL;
+	osp_jw w;
+	int status = 1;
+
+	/* build it in a transaction that is thrown away */
+	if (osp_store_txn_begin(c->store, true, &t) != OSP_OK) {
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+		return 1;
+	}
+	rec->state = COORD_RO_PENDING;
+	if (coord_rollouts_create(c, t, rec, true, "dry-run", &e, err, sizeof(err)) == OSP_OK) {
+		Ospec__V1__RolloutRecord *stored = NULL;
+		if (coord_rollout_get(c, t, e->ro.id, &stored) == OSP_OK) {
+			osp_jw_init(&w, json);
+			coord_json_rollout(&w, stored, true);
+			ospec__v1__rollout_record__free_unpacked(stored, NULL);
+			status = 0;
+		}
+		c->rollouts = e->next; /* it was pushed first: take it back out */
+		e->ro.state = COORD_RO_ABORTED;
+		e->next = NULL;
+		coord_rollouts_free_entry(e);
+	}
+	osp_store_txn_abort(t);
+	coord_db_reload_log_ends(c);
+	return status;
+}
+
+int coord_verb_deploy(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	Ospec__V1__RolloutRecord *rec = coord_ctl_deploy_rec(rq, err, errlen);
+	const char *q = coord_ctl_arg(rq, "queue"), *dry = coord_ctl_arg(rq, "dry-run");
+	coord_ro_entry *running, *e = NULL;
+	char id[64];
+	uint64_t seq = 0;
+	osp_jw w;
+
+	if (rec == NULL)
+		return 2;
+	rec->actor = strdup(rq->actor);
+	rec->created_ms = osp_now_wall_ms();
+	rec->has_created_ms = 1;
+	if (dry != NULL && strcmp(dry, "true") == 0) {
+		rec->id = strdup("dry-run");
+		rq->on_abort = NULL;
+		return coord_verb_dry_run(c, rec, json) == 0 ? 0 : 1;
+	}
+	running = coord_rollouts_active(c, rec->app);
+	if (running != NULL && (q == NULL || strcmp(q, "true") != 0)) {
+		snprintf(err, errlen,
+			"app '%s' already has rollout '%s' (%s): wait for it, abort it, or use --queue",
+			rec->app, running->ro.id, coord_ro_state_name(running->ro.state));
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+		return 1;
+	}
+	if (coord_rollouts_next_seq(c, rq->txn, &seq) != OSP_OK) {
+		snprintf(err, errlen, "cannot number the rollout");
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+		return 1;
+	}
+	snprintf(id, sizeof(id), "%s-%llu", rec->app, (unsigned long long)seq);
+	rec->id = strdup(id);
+	rec->created_seq = seq;
+	rec->has_created_seq = 1;
+	rec->state = COORD_RO_PENDING;
+	rq->on_abort = coord_rollouts_reload_hook;
+	rq->after_commit = coord_rollouts_after_commit_hook;
+	if (coord_rollouts_create(c, rq->txn, rec, running != NULL, rq->actor, &e, err, errlen) !=
+		OSP_OK)
+		return 1;
+	osp_jw_init(&w, json);
+	osp_jw_obj_begin(&w);
+	coord_jw_kv(&w, "id", e->ro.id);
+	coord_jw_kv(&w, "state", coord_ro_state_name(e->ro.state));
+	osp_jw_key(&w, "nodes");
+	osp_jw_uint(&w, e->ro.nsteps);
+	osp_jw_obj_end(&w);
+	return 0;
+}
+
+/* coord_ctl_rollout_arg reads the ROLLOUT argument from the store. */
+static int coord_ctl_rollout_arg(coord *c, coord_ctl_req *rq, osp_txn *t,
+	Ospec__V1__RolloutRecord **out, char *err, size_t errlen)
+{
+	const char *id = coord_ctl_arg(rq, "rollout");
+
+	if (id == NULL || id[0] == '\0') {
+		snprintf(err, errlen, "a rollout id is required");
+		return 2;
+	}
+	if (coord_rollout_get(c, t, id, out) != OSP_OK) {
+		snprintf(err, errlen, "rollout '%s' is not known", id);
+		return 4;
+	}
+	return 0;
+}
+
+int coord_verb_status(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	Ospec__V1__RolloutRecord *r = NULL;
+	osp_txn *t = NULL;
+	osp_jw w;
+	int status;
+
+	if (osp_store_txn_begin(c->store, false, &t) != OSP_OK)
+		return 1;
+	status = coord_ctl_rollout_arg(c, rq, t, &r, err, errlen);
+	osp_store_txn_abort(t);
+	if (status != 0)
+		return status;
+	osp_jw_init(&w, json);
+	coord_json_rollout(&w, r, true);
+	ospec__v1__rollout_record__free_unpacked(r, NULL);
+	return 0;
+}
+
+struct coord_ctl_list {
+	Ospec__V1__RolloutRecord **v;
+	size_t n, cap;
+	const char *app;
+};
+
+static int coord_ctl_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct coord_ctl_list *l = arg;
+	Ospec__V1__RolloutRecord *r = ospec__v1__rollout_record__unpack(NULL, vl, v);
+
+	(void)k;
+	(void)kl;
+	if (r == NULL)
+		return 0;
+	if ((l->app != NULL && strcmp(l->app, r->app) != 0) || l->n >= l->cap) {
+		ospec__v1__rollout_record__free_unpacked(r, NULL);
+		return 0;
+	}
+	l->v[l->n++] = r;
+	return 0;
+}
+
+static int coord_ctl_by_seq_desc(const void *a, const void *b)
+{
+	const Ospec__V1__RolloutRecord *x = *(Ospec__V1__RolloutRecord *const *)a;
+	const Ospec__V1__RolloutRecord *y = *(Ospec__V1__RolloutRecord *const *)b;
+
+	return x->created_seq < y->created_seq ? 1 : x->created_seq > y->created_seq ? -1 : 0;
+}
+
+int coord_verb_rollouts(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	struct coord_ctl_list l = { .cap = 100000, .app = coord_ctl_arg(rq, "app") };
+	osp_txn *t = NULL;
+	osp_jw w;
+	size_t limit = 200;
+
+	(void)err;
+	(void)errlen;
+	if ((l.v = calloc(l.cap, sizeof(*l.v))) == NULL)
+		return 1;
+	if (osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
+		osp_store_foreach(t, "rollouts", NULL, 0, false, coord_ctl_list_cb, &l);
+		osp_store_txn_abort(t);
+	}
+	qsort(l.v, l.n, sizeof(*l.v), coord_ctl_by_seq_desc);
+	osp_jw_init(&w, json);
+	osp_jw_arr_begin(&w);
+	for (size_t i = 0; i < l.n; i++) {
+		if (i < limit)
+			coord_json_rollout(&w, l.v[i], false);
+		ospec__v1__rollout_record__free_unpacked(l.v[i], NULL);
+	}
+	osp_jw_arr_end(&w);
+	free(l.v);
+	return 0;
+}
+
+struct coord_ctl_hist {
+	osp_jw *w;
+	const char *app, *rollout;
+	size_t n, max;
+};
+
+static int coord_ctl_hist_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct coord_ctl_hist *h = arg;
+	Ospec__V1__EventRecord *e = ospec__v1__event_record__unpack(NULL, vl, v);
+
+	(void)kl;
+	if (e == NULL)
+		return 0;
+	if ((h->app == NULL || (e->app && strcmp(h->app, e->app) == 0)) &&
+		(h->rollout == NULL || (e->rollout && strcmp(h->rollout, e->rollout) == 0))) {
+		osp_jw_obj_begin(h->w);
+		osp_jw_key(h->w, "seq");
+		osp_jw_uint(h->w, osp_be64_get(k));
+		coord_jw_time(h->w, "ts", e->ts_ms);
+		coord_jw_kv(h->w, "kind", e->kind);
+		coord_jw_kv(h->w, "node", e->node);
+		coord_jw_kv(h->w, "rollout", e->rollout);
+		coord_jw_kv(h->w, "app", e->app);
+		coord_jw_kv(h->w, "actor", e->actor);
+		coord_jw_kv(h->w, "message", e->message);
+		osp_jw_obj_end(h->w);
+		h->n++;
+	}
+	ospec__v1__event_record__free_unpacked(e, NULL);
+	return h->n >= h->max ? 1 : 0;
+}
+
+int coord_verb_history(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	osp_jw w;
+	struct coord_ctl_hist h = { .w = &w, .app = coord_ctl_arg(rq, "app"),
+		.rollout = coord_ctl_arg(rq, "rollout"), .max = 1000 };
+	const char *lim = coord_ctl_arg(rq, "limit");
+	uint64_t n;
+	osp_txn *t = NULL;
+
+	if (lim != NULL) {
+		if (osp_u64_parse(lim, 1, 100000, &n) != OSP_OK) {
+			snprintf(err, errlen, "--limit: expected 1..100000");
+			return 2;
+		}
+		h.max = n;
+	}
+	osp_jw_init(&w, json);
+	osp_jw_obj_begin(&w);
+	osp_jw_key(&w, "events");
+	osp_jw_arr_begin(&w);
+	/* newest first while scanning, so the limit keeps the latest */
+	if (osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
+		osp_store_foreach(t, "events", NULL, 0, true, coord_ctl_hist_cb, &h);
+		osp_store_txn_abort(t);
+	}
+	osp_jw_arr_end(&w);
+	osp_jw_obj_end(&w);
+	return 0;
+}
+
+/* coord_verb_control applies PAUSE/RESUME/ABORT to an active rollout. */
+static int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json,
+	coord_ro_event_kind kind, char *err, size_t errlen)
+{
+	const char *id = coord_ctl_arg(rq, "rollout");
+	coord_ro_entry *e = id ? coord_rollouts_find(c, id) : NULL;
+	coord_ro_event ev = { .kind = kind, .now_ms = osp_now_wall_ms() };
+	Ospec__V1__RolloutRecord *r = NULL;
+	osp_err rv;
+	osp_jw w;
+
+	if (e == NULL) {
+		int st = coord_ctl_rollout_arg(c, rq, rq->txn, &r, err, errlen);
+		if (st != 0)
+			return st;
+		snprintf(err, errlen, "rollout '%s' is %s: nothing to change", r->id,
+			coord_ro_state_name((coord_ro_state)r->state));
+		ospec__v1__rollout_record__free_unpacked(r, NULL);
+		return 1;
+	}
+	rq->on_abort = coord_rollouts_reload_hook;
+	rq->after_commit = coord_rollouts_after_commit_hook;
+	rv = coord_rollouts_event(c, rq->txn, e, &ev, rq->actor);
+	if (rv == OSP_ESTATE) {
+		snprintf(err, errlen, "rollout '%s' is %s: cannot %s it", e->ro.id,
+			coord_ro_state_name(e->ro.state),
+			kind == COORD_RO_EV_PAUSE ? "pause" : kind == COORD_RO_EV_RESUME ? "resume"
+											  : "abort");
+		rq->on_abort = NULL;
+		return 1;
+	}
+	if (rv != OSP_OK) {
+		snprintf(err, errlen, "cannot change rollout '%s': %s", e->ro.id, osp_strerror(rv));
+		return 1;
+	}
+	osp_jw_init(&w, json);
+	osp_jw_obj_begin(&w);
+	coord_jw_kv(&w, "id", e->ro.id);
+	coord_jw_kv(&w, "state", coord_ro_state_name(e->ro.state));
+	osp_jw_obj_end(&w);
+	return 0;
+}
+
+int coord_verb_pause(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	return coord_verb_control(c, rq, json, COORD_RO_EV_PAUSE, err, errlen);
+}
+
+int coord_verb_resume(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	return coord_verb_control(c, rq, json, COORD_RO_EV_RESUME, err, errlen);
+}
+
+int coord_verb_abort(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	return coord_verb_control(c, rq, json, COORD_RO_EV_ABORT, err, errlen);
+}
+
+void coord_rollouts_reload_hook(coord *c, coord_ctl_req *rq)
+{
+	(void)rq;
+	coord_rollouts_reload(c);
+}
+
+void coord_rollouts_after_commit_hook(coord *c, coord_ctl_req *rq)
+{
+	(void)rq;
+	coord_rollouts_reap(c);
+	coord_rollouts_kick(c);
+}

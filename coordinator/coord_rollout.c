@@ -1,0 +1,792 @@
+/*
+ * coord_rollout.c - the rollout engine: a pure state machine (see
+ * coord_rollout.h). No I/O, no clock reads, no allocation.
+ *
+ * Strategies: rolling stages batch after batch, never two at once. Recreate
+ * stops every member at once (phase 0), then stages every stopped member at
+ * once (phase 1). blue_green and canary behave like rolling for now: their
+ * switch and canary gates are not part of this engine yet.
+ *
+ * Failures (failed, unreachable, reverted steps) are counted against the
+ * budget. A failed stage is reverted (to the previous release, or the app is
+ * stopped when there was none). Over budget, no new batch starts and the
+ * rollout fails once nothing is outstanding any more, pending reverts
+ * included. Reverts within budget do not hold back the next batch.
+ */
+#include "coord_rollout.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ospec/util.h"
+
+#define COORD_RO_NOTE_LEN 256
+
+/* ---------------------------------------------------------------- names */
+
+static const char *const coord_ro_state_names[] = {
+	[COORD_RO_PENDING] = "pending",
+	[COORD_RO_RUNNING] = "running",
+	[COORD_RO_PAUSED] = "paused",
+	[COORD_RO_WAITING_APPROVAL] = "waiting_approval",
+	[COORD_RO_SUCCEEDED] = "succeeded",
+	[COORD_RO_FAILED] = "failed",
+	[COORD_RO_ABORTED] = "aborted",
+	[COORD_RO_ROLLED_BACK] = "rolled_back",
+};
+
+static const char *const coord_step_state_names[] = {
+	[COORD_STEP_PENDING] = "pending",
+	[COORD_STEP_STAGING] = "staging",
+	[COORD_STEP_READY] = "ready",
+	[COORD_STEP_SWITCHING] = "switching",
+	[COORD_STEP_DONE] = "done",
+	[COORD_STEP_FAILED] = "failed",
+	[COORD_STEP_UNREACHABLE] = "unreachable",
+	[COORD_STEP_SKIPPED] = "skipped",
+	[COORD_STEP_REVERTED] = "reverted",
+};
+
+static const char *const coord_ro_strategy_names[] = {
+	[COORD_RO_ROLLING] = "rolling",
+	[COORD_RO_BLUE_GREEN] = "blue_green",
+	[COORD_RO_CANARY] = "canary",
+	[COORD_RO_RECREATE] = "recreate",
+};
+
+#define COORD_RO_NAMES_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *coord_ro_state_name(coord_ro_state s)
+{
+	if ((unsigned)s >= COORD_RO_NAMES_LEN(coord_ro_state_names))
+		return "unknown";
+	return coord_ro_state_names[s];
+}
+
+const char *coord_step_state_name(coord_step_state s)
+{
+	if ((unsigned)s >= COORD_RO_NAMES_LEN(coord_step_state_names))
+		return "unknown";
+	return coord_step_state_names[s];
+}
+
+const char *coord_ro_strategy_name(coord_ro_strategy s)
+{
+	if ((unsigned)s >= COORD_RO_NAMES_LEN(coord_ro_strategy_names))
+		return "unknown";
+	return coord_ro_strategy_names[s];
+}
+
+int coord_ro_strategy_parse(const char *s, coord_ro_strategy *out)
+{
+	size_t i;
+
+	if (s == NULL || out == NULL)
+		return -1;
+	for (i = 0; i < COORD_RO_NAMES_LEN(coord_ro_strategy_names); i++) {
+		if (strcmp(s, coord_ro_strategy_names[i]) == 0) {
+			*out = (coord_ro_strategy)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool coord_ro_terminal(coord_ro_state s)
+{
+	return s == COORD_RO_SUCCEEDED || s == COORD_RO_FAILED || s == COORD_RO_ABORTED ||
+	       s == COORD_RO_ROLLED_BACK;
+}
+
+/* -------------------------------------------------------------- strings */
+
+/* coord_ro_vappend appends to the NUL-terminated buf of size len; a
+ * truncated result ends in "..." so a reader sees that text is missing. */
+static void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	size_t used = strnlen(buf, len);
+	int n;
+
+	if (len < 4 || used >= len - 1)
+		return;
+	n = vsnprintf(buf + used, len - used, fmt, ap);
+	if (n >= 0 && (size_t)n < len - used)
+		return;
+	memcpy(buf + len - 4, "...", 4);
+}
+
+static void coord_ro_append(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void coord_ro_append(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	coord_ro_vappend(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+/* coord_ro_plural returns "s" for n != 1: "1 node", "3 nodes". */
+static const char *coord_ro_plural(size_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* -------------------------------------------------------------- actions */
+
+/* coord_ro_push appends an action; the capacity was checked up front by
+ * coord_ro_apply, the test here only guards against a broken bound. */
+static coord_ro_action *coord_ro_push(coord_ro_actions *out, coord_ro_action_kind kind,
+				      size_t step)
+{
+	coord_ro_action *a;
+
+	if (out->n >= out->cap)
+		return NULL;
+	a = &out->v[out->n++];
+	a->kind = kind;
+	a->step = step;
+	a->event[0] = '\0';
+	a->message[0] = '\0';
+	return a;
+}
+
+static void coord_ro_event_msg(coord_ro_actions *out, size_t step, const char *kind,
+			       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* coord_ro_event_msg appends an EVENT action of kind with a formatted message. */
+static void coord_ro_event_msg(coord_ro_actions *out, size_t step, const char *kind,
+			       const char *fmt, ...)
+{
+	coord_ro_action *a = coord_ro_push(out, COORD_RO_ACT_EVENT, step);
+	va_list ap;
+
+	if (a == NULL)
+		return;
+	osp_strlcpy(a->event, kind, sizeof(a->event));
+	va_start(ap, fmt);
+	coord_ro_vappend(a->message, sizeof(a->message), fmt, ap);
+	va_end(ap);
+}
+
+static const char *coord_ro_cmd_name(coord_ro_cmd c)
+{
+	switch (c) {
+	case COORD_RO_CMD_STAGE:
+		return "stage";
+	case COORD_RO_CMD_REVERT:
+		return "revert";
+	case COORD_RO_CMD_STOP:
+		return "stop";
+	default:
+		return "none";
+	}
+}
+
+/* coord_ro_issue gives step i the outstanding command cmd and asks the glue
+ * to send it (the glue then sets step.seq). */
+static void coord_ro_issue(coord_rollout *r, size_t i, coord_ro_cmd cmd, int64_t now,
+			   coord_ro_actions *out)
+{
+	coord_ro_step *s = &r->steps[i];
+	coord_ro_action *a;
+
+	s->cmd = cmd;
+	s->started_ms = now;
+	s->revert_pending = cmd == COORD_RO_CMD_REVERT;
+	a = coord_ro_push(out, COORD_RO_ACT_SEND, i);
+	if (a != NULL)
+		coord_ro_append(a->message, sizeof(a->message), "%s on %s", coord_ro_cmd_name(cmd),
+				s->node);
+}
+
+/* -------------------------------------------------------------- counting */
+
+static bool coord_ro_member(const coord_ro_step *s)
+{
+	return s->state != COORD_STEP_SKIPPED;
+}
+
+static size_t coord_ro_members(const coord_rollout *r)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		n += coord_ro_member(&r->steps[i]);
+	return n;
+}
+
+static size_t coord_ro_count(const coord_rollout *r, coord_step_state st)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		n += r->steps[i].state == st;
+	return n;
+}
+
+static bool coord_ro_is_failure(const coord_ro_step *s)
+{
+	return s->state == COORD_STEP_FAILED || s->state == COORD_STEP_UNREACHABLE ||
+	       s->state == COORD_STEP_REVERTED;
+}
+
+static size_t coord_ro_failures(const coord_rollout *r)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		n += coord_ro_is_failure(&r->steps[i]);
+	return n;
+}
+
+/* coord_ro_progressing: a STAGE or STOP is outstanding (blocks the next batch). */
+static bool coord_ro_progressing(const coord_rollout *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nsteps; i++) {
+		if (r->steps[i].cmd == COORD_RO_CMD_STAGE || r->steps[i].cmd == COORD_RO_CMD_STOP)
+			return true;
+	}
+	return false;
+}
+
+static bool coord_ro_reverting(const coord_rollout *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nsteps; i++) {
+		if (r->steps[i].revert_pending || r->steps[i].cmd == COORD_RO_CMD_REVERT)
+			return true;
+	}
+	return false;
+}
+
+/* coord_ro_nbatches: one more than the highest batch of a member step. */
+static uint32_t coord_ro_nbatches(const coord_rollout *r)
+{
+	uint32_t n = 0;
+	size_t i;
+
+	for (i = 0; i < r->nsteps; i++) {
+		const coord_ro_step *s = &r->steps[i];
+
+		if (coord_ro_member(s) && s->batch != COORD_RO_NO_BATCH && s->batch >= n)
+			n = s->batch + 1;
+	}
+	return n;
+}
+
+/* ---------------------------------------------------------------- plan */
+
+/* coord_ro_pct_of returns floor (or ceil) of pct% of n without overflow. */
+static uint64_t coord_ro_pct_of(uint64_t pct, uint64_t n, bool ceil_it)
+{
+	uint64_t prod = pct * n;
+
+	return ceil_it ? (prod + 99) / 100 : prod / 100;
+}
+
+uint32_t coord_ro_plan(coord_rollout *r)
+{
+	uint64_t size, members, k = 0;
+	size_t i;
+
+	if (r == NULL || (r->steps == NULL && r->nsteps > 0))
+		return 0;
+	members = coord_ro_members(r);
+	size = r->batch_pct ? coord_ro_pct_of(r->batch, members, true) : r->batch;
+	if (size == 0)
+		size = 1;
+	for (i = 0; i < r->nsteps; i++) {
+		coord_ro_step *s = &r->steps[i];
+
+		if (!coord_ro_member(s)) {
+			s->batch = COORD_RO_NO_BATCH;
+			continue;
+		}
+		s->batch = (uint32_t)(k / size);
+		k++;
+	}
+	return (uint32_t)((members + size - 1) / size);
+}
+
+uint32_t coord_ro_budget(const coord_rollout *r)
+{
+	uint64_t b;
+
+	if (r == NULL)
+		return 0;
+	if (!r->max_failures_pct)
+		return r->max_failures;
+	b = coord_ro_pct_of(r->max_failures, coord_ro_members(r), false);
+	return b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+}
+
+size_t coord_ro_actions_needed(const coord_rollout *r)
+{
+	if (r == NULL || r->nsteps > (SIZE_MAX - 8) / 2)
+		return SIZE_MAX;
+	return 2 * r->nsteps + 8;
+}
+
+/* ------------------------------------------------------------- finishing */
+
+/* coord_ro_finish makes r terminal with r->reason already written. */
+static void coord_ro_finish(coord_rollout *r, coord_ro_state st, int64_t now,
+			    coord_ro_actions *out)
+{
+	char kind[32];
+	coord_ro_action *a;
+
+	r->state = st;
+	r->paused = false;
+	r->finished_ms = now;
+	snprintf(kind, sizeof(kind), "rollout.%s", coord_ro_state_name(st));
+	coord_ro_event_msg(out, SIZE_MAX, kind, "%s", r->reason);
+	a = coord_ro_push(out, COORD_RO_ACT_DONE, SIZE_MAX);
+	if (a != NULL) {
+		osp_strlcpy(a->event, coord_ro_state_name(st), sizeof(a->event));
+		osp_strlcpy(a->message, r->reason, sizeof(a->message));
+	}
+}
+
+/* coord_ro_fail_summary writes "3 of 5 nodes failed (budget 0): web-1:
+ * reason; web-2: reason" into r->reason. */
+static void coord_ro_fail_summary(coord_rollout *r)
+{
+	size_t i, nfail = coord_ro_failures(r), members = coord_ro_members(r);
+	const char *sep = ": ";
+
+	r->reason[0] = '\0';
+	coord_ro_append(r->reason, sizeof(r->reason), "%zu of %zu node%s failed (budget %u)", nfail,
+			members, coord_ro_plural(members), coord_ro_budget(r));
+	for (i = 0; i < r->nsteps; i++) {
+		const coord_ro_step *s = &r->steps[i];
+
+		if (!coord_ro_is_failure(s))
+			continue;
+		coord_ro_append(r->reason, sizeof(r->reason), "%s%s: %s", sep, s->node, s->reason);
+		sep = "; ";
+	}
+}
+
+static void coord_ro_succeed(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	size_t done = coord_ro_count(r, COORD_STEP_DONE), nfail = coord_ro_failures(r);
+
+	r->reason[0] = '\0';
+	coord_ro_append(r->reason, sizeof(r->reason), "%zu node%s on %s", done,
+			coord_ro_plural(done), r->version);
+	if (nfail > 0)
+		coord_ro_append(r->reason, sizeof(r->reason), " (%zu failed within budget)", nfail);
+	coord_ro_finish(r, COORD_RO_SUCCEEDED, now, out);
+}
+
+static void coord_ro_abort_done(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	size_t done = coord_ro_count(r, COORD_STEP_DONE), members = coord_ro_members(r);
+	size_t nfail = coord_ro_failures(r);
+
+	r->reason[0] = '\0';
+	coord_ro_append(r->reason, sizeof(r->reason), "aborted by request: %zu of %zu node%s on %s",
+			done, members, coord_ro_plural(members), r->version);
+	if (nfail > 0)
+		coord_ro_append(r->reason, sizeof(r->reason), ", %zu failed", nfail);
+	coord_ro_finish(r, COORD_RO_ABORTED, now, out);
+}
+
+/* ------------------------------------------------------------- batches */
+
+/* coord_ro_stage_set sends cmd to every step for which pick() holds, makes it
+ * STAGING, and records one "batch.started" event titled title. Returns how
+ * many steps were started. */
+static size_t coord_ro_stage_set(coord_rollout *r, bool (*pick)(const coord_ro_step *, uint32_t),
+				 uint32_t arg, coord_ro_cmd cmd, const char *title, int64_t now,
+				 coord_ro_actions *out)
+{
+	char names[COORD_RO_MAX_REASON] = "";
+	const char *sep = "";
+	size_t i, n = 0;
+
+	for (i = 0; i < r->nsteps; i++) {
+		coord_ro_step *s = &r->steps[i];
+
+		if (!pick(s, arg))
+			continue;
+		s->state = COORD_STEP_STAGING;
+		s->finished_ms = 0;
+		coord_ro_issue(r, i, cmd, now, out);
+		coord_ro_append(names, sizeof(names), "%s%s", sep, s->node);
+		sep = ", ";
+		n++;
+	}
+	if (n > 0)
+		coord_ro_event_msg(out, SIZE_MAX, "batch.started", "%s: %s", title, names);
+	return n;
+}
+
+static bool coord_ro_pick_batch(const coord_ro_step *s, uint32_t batch)
+{
+	return s->state == COORD_STEP_PENDING && s->batch == batch;
+}
+
+static bool coord_ro_pick_member(const coord_ro_step *s, uint32_t unused)
+{
+	(void)unused;
+	return s->state == COORD_STEP_PENDING;
+}
+
+static bool coord_ro_pick_stopped(const coord_ro_step *s, uint32_t unused)
+{
+	(void)unused;
+	return s->state == COORD_STEP_STAGING && s->stopped && s->cmd == COORD_RO_CMD_NONE;
+}
+
+/* coord_ro_next_batch starts the next batch that has pending steps. Returns
+ * false when there is none left. */
+static bool coord_ro_next_batch(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	int64_t nb = coord_ro_nbatches(r), next = (int64_t)r->current_batch + 1;
+	char title[64];
+
+	if (next < 0)
+		next = 0;
+	if (nb > INT32_MAX)
+		nb = INT32_MAX;
+	for (; next < nb; next++) {
+		r->current_batch = (int32_t)next;
+		snprintf(title, sizeof(title), "batch %lld/%lld", (long long)next + 1,
+			 (long long)nb);
+		if (coord_ro_stage_set(r, coord_ro_pick_batch, (uint32_t)next, COORD_RO_CMD_STAGE,
+				       title, now, out) > 0)
+			return true;
+	}
+	return false;
+}
+
+/* coord_ro_recreate_next moves recreate from phase 0 (every member stopped or
+ * answered) to phase 1. Returns false when phase 1 is already under way. */
+static bool coord_ro_recreate_next(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	char title[64];
+	size_t n = 0, i;
+
+	if (r->phase != 0)
+		return false;
+	r->phase = 1;
+	for (i = 0; i < r->nsteps; i++)
+		n += coord_ro_pick_stopped(&r->steps[i], 0);
+	snprintf(title, sizeof(title), "recreate: starting %zu node%s", n, coord_ro_plural(n));
+	return coord_ro_stage_set(r, coord_ro_pick_stopped, 0, COORD_RO_CMD_STAGE, title, now,
+				  out) > 0;
+}
+
+/* coord_ro_advance decides what follows the last event: a terminal state,
+ * the next batch (or recreate phase), or nothing yet. */
+static void coord_ro_advance(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	bool idle = !coord_ro_progressing(r) && !coord_ro_reverting(r);
+	bool started;
+
+	if (coord_ro_terminal(r->state) || r->state == COORD_RO_PENDING)
+		return;
+	if (coord_ro_failures(r) > coord_ro_budget(r)) {
+		if (idle) {
+			coord_ro_fail_summary(r);
+			coord_ro_finish(r, COORD_RO_FAILED, now, out);
+		}
+		return;
+	}
+	if (r->abort_requested) {
+		if (idle)
+			coord_ro_abort_done(r, now, out);
+		return;
+	}
+	if (r->state != COORD_RO_RUNNING || r->paused || coord_ro_progressing(r))
+		return;
+	if (r->strategy == COORD_RO_RECREATE)
+		started = coord_ro_recreate_next(r, now, out);
+	else
+		started = coord_ro_next_batch(r, now, out);
+	if (started || coord_ro_reverting(r))
+		return;
+	if (coord_ro_count(r, COORD_STEP_DONE) == 0) {
+		/* Everything failed within a generous budget: not a success. */
+		coord_ro_fail_summary(r);
+		coord_ro_finish(r, COORD_RO_FAILED, now, out);
+		return;
+	}
+	coord_ro_succeed(r, now, out);
+}
+
+/* --------------------------------------------------------------- events */
+
+/* coord_ro_begin starts a rollout that has not started a batch yet. */
+static void coord_ro_begin(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	size_t members = coord_ro_members(r);
+	char title[64];
+
+	coord_ro_plan(r);
+	if (members == 0) {
+		r->reason[0] = '\0';
+		coord_ro_append(r->reason, sizeof(r->reason), "no nodes match the selection");
+		coord_ro_finish(r, COORD_RO_FAILED, now, out);
+		return;
+	}
+	if (r->strategy == COORD_RO_RECREATE) {
+		r->current_batch = 0;
+		r->phase = 0;
+		snprintf(title, sizeof(title), "recreate: stopping %zu node%s", members,
+			 coord_ro_plural(members));
+		coord_ro_stage_set(r, coord_ro_pick_member, 0, COORD_RO_CMD_STOP, title, now, out);
+		return;
+	}
+	coord_ro_next_batch(r, now, out);
+}
+
+static osp_err coord_ro_on_start(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	if (r->state != COORD_RO_PENDING && r->state != COORD_RO_RUNNING &&
+	    r->state != COORD_RO_PAUSED)
+		return OSP_ESTATE;
+	/* A paused rollout seen again after a restart stays paused. */
+	if (r->state == COORD_RO_PENDING)
+		r->state = COORD_RO_RUNNING;
+	if (r->started_ms == 0)
+		r->started_ms = now;
+	if (r->current_batch < 0) {
+		coord_ro_begin(r, now, out);
+		return OSP_OK;
+	}
+	/* After a coordinator restart: the outstanding commands are in the
+	 * node logs already, so nothing is re-sent; only re-evaluate. */
+	coord_ro_advance(r, now, out);
+	return OSP_OK;
+}
+
+/* coord_ro_revert_note describes where a revert goes: "reverting to 1.2"
+ * or "stopping the app (no previous release)". */
+static void coord_ro_revert_note(const coord_ro_step *s, char *buf, size_t len)
+{
+	if (s->prev_sha256[0] != '\0')
+		snprintf(buf, len, "reverting to %s",
+			 s->prev_version[0] != '\0' ? s->prev_version : s->prev_sha256);
+	else
+		snprintf(buf, len, "stopping the app (no previous release)");
+}
+
+static void coord_ro_result_stage(coord_rollout *r, size_t i, const coord_ro_event *ev,
+				  const char *msg, coord_ro_actions *out)
+{
+	coord_ro_step *s = &r->steps[i];
+	char note[COORD_RO_NOTE_LEN];
+
+	s->cmd = COORD_RO_CMD_NONE;
+	s->finished_ms = ev->now_ms;
+	if (ev->ok) {
+		s->state = COORD_STEP_DONE;
+		coord_ro_event_msg(out, i, "step.done", "%s is on %s", s->node, r->version);
+		return;
+	}
+	s->state = COORD_STEP_FAILED;
+	s->reason[0] = '\0';
+	coord_ro_append(s->reason, sizeof(s->reason), "%s", msg);
+	coord_ro_revert_note(s, note, sizeof(note));
+	coord_ro_event_msg(out, i, "step.failed", "%s failed: %s; %s", s->node, msg, note);
+	/* Without a previous release the revert means "stop the app". */
+	coord_ro_issue(r, i, COORD_RO_CMD_REVERT, ev->now_ms, out);
+}
+
+static void coord_ro_result_revert(coord_rollout *r, size_t i, const coord_ro_event *ev,
+				   const char *msg, coord_ro_actions *out)
+{
+	coord_ro_step *s = &r->steps[i];
+	const char *prev = s->prev_version[0] != '\0' ? s->prev_version : s->prev_sha256;
+
+	s->cmd = COORD_RO_CMD_NONE;
+	s->revert_pending = false;
+	s->finished_ms = ev->now_ms;
+	if (!ev->ok) {
+		coord_ro_append(s->reason, sizeof(s->reason), "; revert failed: %s", msg);
+		coord_ro_event_msg(out, i, "step.revert_failed", "%s: revert failed: %s", s->node,
+				   msg);
+		return;
+	}
+	s->state = COORD_STEP_REVERTED;
+	if (s->prev_sha256[0] != '\0') {
+		coord_ro_append(s->reason, sizeof(s->reason), "; reverted to %s", prev);
+		coord_ro_event_msg(out, i, "step.reverted", "%s reverted to %s", s->node, prev);
+	} else {
+		coord_ro_append(s->reason, sizeof(s->reason), "; stopped");
+		coord_ro_event_msg(out, i, "step.reverted",
+				   "%s: app stopped (no previous release to revert to)", s->node);
+	}
+}
+
+static void coord_ro_result_stop(coord_rollout *r, size_t i, const coord_ro_event *ev,
+				 const char *msg, coord_ro_actions *out)
+{
+	coord_ro_step *s = &r->steps[i];
+
+	s->cmd = COORD_RO_CMD_NONE;
+	if (ev->ok) {
+		s->stopped = true;
+		coord_ro_event_msg(out, i, "step.stopped", "%s stopped (recreate)", s->node);
+		return;
+	}
+	/* The old release may still run there: nothing to revert. */
+	s->state = COORD_STEP_FAILED;
+	s->finished_ms = ev->now_ms;
+	s->reason[0] = '\0';
+	coord_ro_append(s->reason, sizeof(s->reason), "stop failed: %s", msg);
+	coord_ro_event_msg(out, i, "step.failed", "%s failed to stop: %s", s->node, msg);
+}
+
+static osp_err coord_ro_on_result(coord_rollout *r, const coord_ro_event *ev,
+				  coord_ro_actions *out)
+{
+	const char *msg = ev->message != NULL && ev->message[0] != '\0' ? ev->message
+									 : "failed without a message";
+	coord_ro_step *s = NULL;
+	size_t i;
+
+	if (ev->node == NULL)
+		return OSP_EINVAL;
+	for (i = 0; i < r->nsteps && s == NULL; i++) {
+		if (strcmp(r->steps[i].node, ev->node) == 0)
+			s = &r->steps[i];
+	}
+	if (s == NULL)
+		return OSP_ENOENT;
+	i = (size_t)(s - r->steps);
+	/* Terminal rollouts have nothing outstanding; late or duplicate
+	 * results for an older command are ignored. */
+	if (coord_ro_terminal(r->state) || ev->seq != s->seq || s->cmd == COORD_RO_CMD_NONE)
+		return OSP_OK;
+	if (s->cmd == COORD_RO_CMD_STAGE)
+		coord_ro_result_stage(r, i, ev, msg, out);
+	else if (s->cmd == COORD_RO_CMD_REVERT)
+		coord_ro_result_revert(r, i, ev, msg, out);
+	else
+		coord_ro_result_stop(r, i, ev, msg, out);
+	coord_ro_advance(r, ev->now_ms, out);
+	return OSP_OK;
+}
+
+/* coord_ro_expire handles one step whose outstanding command timed out. */
+static void coord_ro_expire(coord_rollout *r, size_t i, const char *dl, int64_t now,
+			    coord_ro_actions *out)
+{
+	coord_ro_step *s = &r->steps[i];
+
+	coord_ro_push(out, COORD_RO_ACT_CANCEL, i);
+	if (s->cmd == COORD_RO_CMD_REVERT) {
+		s->cmd = COORD_RO_CMD_NONE;
+		s->revert_pending = false;
+		coord_ro_append(s->reason, sizeof(s->reason), "; revert unanswered");
+		coord_ro_event_msg(out, i, "step.revert_unanswered",
+				   "%s: no answer to the revert within the progress deadline (%s)",
+				   s->node, dl);
+		return;
+	}
+	s->cmd = COORD_RO_CMD_NONE;
+	s->state = COORD_STEP_UNREACHABLE;
+	s->finished_ms = now;
+	s->reason[0] = '\0';
+	coord_ro_append(s->reason, sizeof(s->reason),
+			"no answer within the progress deadline (%s)", dl);
+	coord_ro_event_msg(out, i, "step.unreachable", "%s unreachable: %s", s->node, s->reason);
+}
+
+static osp_err coord_ro_on_tick(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	char dl[32];
+	size_t i;
+
+	if (coord_ro_terminal(r->state))
+		return OSP_OK;
+	osp_duration_fmt(r->progress_deadline_ms, dl, sizeof(dl));
+	/* A deadline of 0 or less means none. */
+	for (i = 0; i < r->nsteps && r->progress_deadline_ms > 0; i++) {
+		const coord_ro_step *s = &r->steps[i];
+
+		if (s->cmd == COORD_RO_CMD_NONE || now <= s->started_ms ||
+		    (uint64_t)now - (uint64_t)s->started_ms <= (uint64_t)r->progress_deadline_ms)
+			continue;
+		coord_ro_expire(r, i, dl, now, out);
+	}
+	coord_ro_advance(r, now, out);
+	return OSP_OK;
+}
+
+static osp_err coord_ro_on_pause(coord_rollout *r, coord_ro_actions *out)
+{
+	if (r->state != COORD_RO_RUNNING || r->abort_requested)
+		return OSP_ESTATE;
+	r->state = COORD_RO_PAUSED;
+	r->paused = true;
+	coord_ro_event_msg(out, SIZE_MAX, "rollout.paused",
+			   "paused: no new batch starts; nodes in flight finish");
+	return OSP_OK;
+}
+
+static osp_err coord_ro_on_resume(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	if (r->state != COORD_RO_PAUSED)
+		return OSP_ESTATE;
+	r->state = COORD_RO_RUNNING;
+	r->paused = false;
+	coord_ro_event_msg(out, SIZE_MAX, "rollout.resumed", "resumed");
+	coord_ro_advance(r, now, out);
+	return OSP_OK;
+}
+
+static osp_err coord_ro_on_abort(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	if (coord_ro_terminal(r->state))
+		return OSP_ESTATE;
+	if (r->abort_requested)
+		return OSP_OK; /* repeated: already on its way */
+	if (r->state == COORD_RO_PENDING) {
+		r->reason[0] = '\0';
+		coord_ro_append(r->reason, sizeof(r->reason), "aborted before it started");
+		coord_ro_finish(r, COORD_RO_ABORTED, now, out);
+		return OSP_OK;
+	}
+	r->abort_requested = true;
+	r->paused = false;
+	r->state = COORD_RO_RUNNING;
+	coord_ro_event_msg(out, SIZE_MAX, "rollout.abort_requested",
+			   "abort requested: no new batch starts; nodes in flight finish");
+	coord_ro_advance(r, now, out);
+	return OSP_OK;
+}
+
+osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out)
+{
+	if (r == NULL || ev == NULL || out == NULL || (out->v == NULL && out->cap > 0) ||
+	    (r->steps == NULL && r->nsteps > 0))
+		return OSP_EINVAL;
+	if (out->n > out->cap || out->cap - out->n < coord_ro_actions_needed(r))
+		return OSP_ETOOBIG;
+	switch (ev->kind) {
+	case COORD_RO_EV_START:
+		return coord_ro_on_start(r, ev->now_ms, out);
+	case COORD_RO_EV_TICK:
+		return coord_ro_on_tick(r, ev->now_ms, out);
+	case COORD_RO_EV_RESULT:
+		return coord_ro_on_result(r, ev, out);
+	case COORD_RO_EV_PAUSE:
+		return coord_ro_on_pause(r, out);
+	case COORD_RO_EV_RESUME:
+		return coord_ro_on_resume(r, ev->now_ms, out);
+	case COORD_RO_EV_ABORT:
+		return coord_ro_on_abort(r, ev->now_ms, out);
+	}
+	return OSP_EINVAL;
+}

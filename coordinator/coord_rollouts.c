@@ -1,0 +1,541 @@
+/* coord_rollouts.c - rollouts: records, the active set, driving the engine. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_rollouts.h"
+
+/* coord_ro_from_rec fills the engine's view from a record (steps allocated). */
+static osp_err coord_ro_from_rec(coord_ro_entry *e)
+{
+	const Ospec__V1__RolloutRecord *r = e->rec;
+	coord_rollout *ro = &e->ro;
+
+	memset(ro, 0, sizeof(*ro));
+	osp_strlcpy(ro->id, r->id, sizeof(ro->id));
+	osp_strlcpy(ro->app, r->app, sizeof(ro->app));
+	osp_strlcpy(ro->version, r->version, sizeof(ro->version));
+	ro->strategy = (coord_ro_strategy)r->strategy;
+	ro->batch = r->batch;
+	ro->batch_pct = r->batch_pct;
+	ro->max_failures = r->max_failures;
+	ro->max_failures_pct = r->max_failures_pct;
+	ro->progress_deadline_ms = r->progress_deadline_ms;
+	ro->state = (coord_ro_state)r->state;
+	ro->paused = r->paused;
+	ro->abort_requested = r->abort_requested;
+	ro->current_batch = r->has_current_batch ? r->current_batch : -1;
+	ro->phase = r->phase;
+	ro->started_ms = r->started_ms;
+	ro->finished_ms = r->finished_ms;
+	osp_strlcpy(ro->reason, r->reason ? r->reason : "", sizeof(ro->reason));
+	ro->nsteps = r->n_steps;
+	if (r->n_steps > 0 && (ro->steps = calloc(r->n_steps, sizeof(*ro->steps))) == NULL)
+		return OSP_ENOMEM;
+	for (size_t i = 0; i < r->n_steps; i++) {
+		const Ospec__V1__StepRecord *s = r->steps[i];
+		coord_ro_step *st = &ro->steps[i];
+		osp_strlcpy(st->node, s->node, sizeof(st->node));
+		st->state = (coord_step_state)s->state;
+		st->batch = s->batch;
+		st->seq = s->seq;
+		st->cmd = (coord_ro_cmd)s->cmd;
+		st->started_ms = s->started_ms;
+		st->finished_ms = s->finished_ms;
+		osp_strlcpy(st->reason, s->reason ? s->reason : "", sizeof(st->reason));
+		osp_strlcpy(st->prev_version, s->prev_version ? s->prev_version : "",
+			sizeof(st->prev_version));
+		osp_strlcpy(st->prev_sha256, s->prev_sha256 ? s->prev_sha256 : "",
+			sizeof(st->prev_sha256));
+		st->revert_pending = s->revert_pending;
+	}
+	return OSP_OK;
+}
+
+/* coord_ro_save writes the engine's state into the record and the store. */
+static osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
+{
+	Ospec__V1__RolloutRecord *r = e->rec;
+	const coord_rollout *ro = &e->ro;
+	Ospec__V1__StepRecord *steps = NULL, **stepp = NULL, **saved = r->steps;
+	size_t nsaved = r->n_steps, len;
+	uint8_t *buf = NULL;
+	osp_err rv = OSP_ENOMEM;
+
+	(void)c;
+	if (ro->nsteps > 0 && ((steps = calloc(ro->nsteps, sizeof(*steps))) == NULL ||
+				      (stepp = calloc(ro->nsteps, sizeof(*stepp))) == NULL))
+		goto out;
+	for (size_t i = 0; i < ro->nsteps; i++) {
+		const coord_ro_step *st = &ro->steps[i];
+		Ospec__V1__StepRecord *s = &steps[i];
+		ospec__v1__step_record__init(s);
+		s->node = (char *)st->node;
+		s->state = st->state;
+		s->has_batch = s->has_seq = s->has_cmd = 1;
+		s->batch = st->batch;
+		s->seq = st->seq;
+		s->cmd = st->cmd;
+		s->has_started_ms = s->has_finished_ms = s->has_revert_pending = 1;
+		s->started_ms = st->started_ms;
+		s->finished_ms = st->finished_ms;
+		s->reason = (char *)st->reason;
+		s->prev_version = (char *)st->prev_version;
+		s->prev_sha256 = (char *)st->prev_sha256;
+		s->revert_pending = st->revert_pending;
+		stepp[i] = s;
+	}
+	r->state = ro->state;
+	r->has_state = r->has_paused = r->has_abort_requested = r->has_current_batch = 1;
+	r->paused = ro->paused;
+	r->abort_requested = ro->abort_requested;
+	r->current_batch = ro->current_batch;
+	r->has_phase = r->has_started_ms = r->has_finished_ms = 1;
+	r->phase = ro->phase;
+	r->started_ms = ro->started_ms;
+	r->finished_ms = ro->finished_ms;
+	free(r->reason);
+	r->reason = strdup(ro->reason);
+	/* pack with the engine's steps standing in for the record's */
+	r->steps = stepp;
+	r->n_steps = ro->nsteps;
+	len = ospec__v1__rollout_record__get_packed_size(r);
+	if ((buf = malloc(len)) != NULL) {
+		ospec__v1__rollout_record__pack(r, buf);
+		rv = osp_store_put(t, "rollouts", r->id, strlen(r->id), buf, len);
+	}
+	r->steps = saved;
+	r->n_steps = nsaved;
+out:
+	free(buf);
+	free(steps);
+	free(stepp);
+	return rv;
+}
+
+static void coord_ro_entry_free(coord_ro_entry *e)
+{
+	if (e == NULL)
+		return;
+	free(e->ro.steps);
+	if (e->rec != NULL)
+		ospec__v1__rollout_record__free_unpacked(e->rec, NULL);
+	free(e);
+}
+
+void coord_rollouts_free_entry(coord_ro_entry *e)
+{
+	coord_ro_entry_free(e);
+}
+
+coord_ro_entry *coord_rollouts_active(coord *c, const char *app)
+{
+	coord_ro_entry *best = NULL;
+
+	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next)
+		if (strcmp(e->ro.app, app) == 0 && !coord_ro_terminal(e->ro.state) &&
+			(best == NULL || e->rec->created_seq < best->rec->created_seq))
+			best = e;
+	return best;
+}
+
+coord_ro_entry *coord_rollouts_find(coord *c, const char *id)
+{
+	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next)
+		if (strcmp(e->ro.id, id) == 0)
+			return e;
+	return NULL;
+}
+
+osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id, Ospec__V1__RolloutRecord **out)
+{
+	const void *v;
+	size_t vl;
+	osp_err rv;
+
+	(void)c;
+	if ((rv = osp_store_get(t, "rollouts", id, strlen(id), &v, &vl)) != OSP_OK)
+		return rv;
+	*out = ospec__v1__rollout_record__unpack(NULL, vl, v);
+	return *out ? OSP_OK : OSP_ESTORE;
+}
+
+osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq)
+{
+	const void *v;
+	size_t vl;
+	uint8_t be[8];
+	uint64_t n = 0;
+	osp_err rv;
+
+	(void)c;
+	rv = osp_store_get(t, "meta", "rollout_seq", 11, &v, &vl);
+	if (rv == OSP_OK && vl == 8)
+		n = osp_be64_get(v);
+	else if (rv != OSP_ENOENT && rv != OSP_OK)
+		return rv;
+	n++;
+	osp_be64_put(be, n);
+	if ((rv = osp_store_put(t, "meta", "rollout_seq", 11, be, 8)) != OSP_OK)
+		return rv;
+	*seq = n;
+	return OSP_OK;
+}
+
+/* coord_ro_stage_cmd fills a Stage command from the record. */
+static void coord_ro_stage_cmd(const Ospec__V1__RolloutRecord *r, Ospec__V1__Stage *s)
+{
+	ospec__v1__stage__init(s);
+	s->app = r->app;
+	s->version = r->version;
+	s->artifact_url = r->artifact;
+	s->sha256 = r->sha256;
+	s->run = r->run;
+	s->slot = "main";
+	s->has_port = 1;
+	s->port = r->port;
+	s->health_path = r->health_path;
+	s->has_health_interval_ms = s->has_health_rise = s->has_health_fall = 1;
+	s->health_interval_ms = r->health_interval_ms;
+	s->health_rise = r->health_rise;
+	s->health_fall = r->health_fall;
+	s->has_health_timeout_ms = s->has_health_deadline_ms = 1;
+	s->health_timeout_ms = r->health_timeout_ms;
+	s->health_deadline_ms = r->health_deadline_ms;
+}
+
+/* coord_ro_send appends the step's outstanding command to its node's log. */
+static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_step *st)
+{
+	Ospec__V1__Command cmd;
+	Ospec__V1__Stage stage;
+	Ospec__V1__Revert rev;
+	Ospec__V1__Stop stop;
+	coord_node *n = coord_node_find(c, st->node);
+	osp_err rv;
+
+	if (n == NULL) /* forgotten since: the deadline makes it unreachable */
+		return OSP_OK;
+	ospec__v1__command__init(&cmd);
+	cmd.rollout_id = e->ro.id;
+	switch (st->cmd) {
+	case COORD_RO_CMD_STAGE:
+		coord_ro_stage_cmd(e->rec, &stage);
+		cmd.kind_case = OSPEC__V1__COMMAND__KIND_STAGE;
+		cmd.stage = &stage;
+		break;
+	case COORD_RO_CMD_REVERT:
+		ospec__v1__revert__init(&rev);
+		rev.app = e->ro.app;
+		rev.version = st->prev_version;
+		rev.sha256 = st->prev_sha256;
+		rev.slot = "main";
+		cmd.kind_case = OSPEC__V1__COMMAND__KIND_REVERT;
+		cmd.revert = &rev;
+		break;
+	case COORD_RO_CMD_STOP:
+		ospec__v1__stop__init(&stop);
+		stop.app = e->ro.app;
+		cmd.kind_case = OSPEC__V1__COMMAND__KIND_STOP;
+		cmd.stop = &stop;
+		break;
+	default:
+		return OSP_OK;
+	}
+	cmd.has_generation = 1;
+	cmd.generation = n->log_end + 1; /* the sequence it gets: orders the app's commands */
+	if ((rv = coord_db_cmd_append(c, t, n, &cmd)) != OSP_OK)
+		return rv;
+	st->seq = cmd.seq;
+	return OSP_OK;
+}
+
+/* coord_ro_cancel voids a command the node has not executed yet (it is
+ * unreachable): the log entry becomes a no-op so it never runs late. */
+static osp_err coord_ro_cancel(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_step *st)
+{
+	coord_node *n = coord_node_find(c, st->node);
+	Ospec__V1__Command cmd;
+	Ospec__V1__Noop noop;
+
+	if (n == NULL || st->seq == 0 || st->seq <= n->acked)
+		return OSP_OK;
+	ospec__v1__command__init(&cmd);
+	ospec__v1__noop__init(&noop);
+	noop.note = "cancelled: the node did not answer in time";
+	cmd.seq = st->seq;
+	cmd.rollout_id = e->ro.id;
+	cmd.kind_case = OSPEC__V1__COMMAND__KIND_NOOP;
+	cmd.noop = &noop;
+	return coord_db_cmd_put(c, t, n->id, &cmd);
+}
+
+osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coord_ro_event *ev,
+	const char *actor)
+{
+	coord_ro_actions acts = { 0 };
+	osp_err rv;
+
+	acts.cap = 2 * e->ro.nsteps + 16;
+	if ((acts.v = calloc(acts.cap, sizeof(*acts.v))) == NULL)
+		return OSP_ENOMEM;
+	if ((rv = coord_ro_apply(&e->ro, ev, &acts)) != OSP_OK)
+		goto out;
+	for (size_t i = 0; i < acts.n && rv == OSP_OK; i++) {
+		coord_ro_action *a = &acts.v[i];
+		coord_ro_step *st = a->step < e->ro.nsteps ? &e->ro.steps[a->step] : NULL;
+
+		switch (a->kind) {
+		case COORD_RO_ACT_SEND:
+			if (st != NULL)
+				rv = coord_ro_send(c, t, e, st);
+			break;
+		case COORD_RO_ACT_CANCEL:
+			if (st != NULL)
+				rv = coord_ro_cancel(c, t, e, st);
+			break;
+		case COORD_RO_ACT_EVENT:
+			rv = coord_db_event(c, t, a->event, st ? st->node : NULL, e->ro.id,
+				e->ro.app, actor, "%s", a->message);
+			OSP_INFO("COORD-ROLLOUT", "rollout '%s': %s", e->ro.id, a->message);
+			break;
+		case COORD_RO_ACT_DONE:
+			break;
+		}
+	}
+	if (rv == OSP_OK && (acts.n > 0 || ev->kind == COORD_RO_EV_START))
+		rv = coord_ro_save(c, t, e);
+out:
+	free(acts.v);
+	return rv;
+}
+
+/* coord_ro_entry_load makes an entry from a stored record (taken over). */
+static coord_ro_entry *coord_ro_entry_load(Ospec__V1__RolloutRecord *rec)
+{
+	coord_ro_entry *e = calloc(1, sizeof(*e));
+
+	if (e == NULL) {
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+		return NULL;
+	}
+	e->rec = rec;
+	if (coord_ro_from_rec(e) != OSP_OK) {
+		coord_ro_entry_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static int coord_rollouts_load_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	coord *c = arg;
+	Ospec__V1__RolloutRecord *rec = ospec__v1__rollout_record__unpack(NULL, vl, v);
+	coord_ro_entry *e;
+
+	(void)k;
+	(void)kl;
+	if (rec == NULL) {
+		OSP_ERROR("COORD-STORE-CORRUPT", "undecodable rollout record skipped");
+		return 0;
+	}
+	if (coord_ro_terminal((coord_ro_state)rec->state)) {
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+		return 0;
+	}
+	if ((e = coord_ro_entry_load(rec)) != NULL) {
+		e->next = c->rollouts;
+		c->rollouts = e;
+	}
+	return 0;
+}
+
+/* coord_rollouts_start_pending starts the oldest pending rollout of app if
+ * no other of the app is running. */
+static void coord_rollouts_start_app(coord *c, const char *app)
+{
+	coord_ro_entry *e = coord_rollouts_active(c, app);
+	coord_ro_event ev = { .kind = COORD_RO_EV_START };
+	osp_txn *t = NULL;
+
+	if (e == NULL || e->ro.state != COORD_RO_PENDING)
+		return;
+	if (osp_store_txn_begin(c->store, true, &t) != OSP_OK)
+		return;
+	ev.now_ms = osp_now_wall_ms();
+	if (coord_rollouts_event(c, t, e, &ev, "coordinator") != OSP_OK) {
+		osp_store_txn_abort(t);
+		coord_rollouts_reload(c);
+		return;
+	}
+	if (coord_db_commit(c, t, "rollout start") != OSP_OK)
+		coord_rollouts_reload(c);
+}
+
+osp_err coord_rollouts_load(coord *c)
+{
+	osp_txn *t = NULL;
+	coord_ro_event ev = { .kind = COORD_RO_EV_START };
+	osp_err rv;
+
+	if ((rv = osp_store_txn_begin(c->store, false, &t)) != OSP_OK)
+		return rv;
+	rv = osp_store_foreach(t, "rollouts", NULL, 0, false, coord_rollouts_load_cb, c);
+	osp_store_txn_abort(t);
+	if (rv != OSP_OK)
+		return rv;
+	/* resume running ones (no command is sent twice: the engine knows
+	 * which are outstanding); then start queued ones whose turn it is */
+	if ((rv = osp_store_txn_begin(c->store, true, &t)) != OSP_OK)
+		return rv;
+	ev.now_ms = osp_now_wall_ms();
+	for (coord_ro_entry *e = c->rollouts; e != NULL && rv == OSP_OK; e = e->next) {
+		if (e->ro.state != COORD_RO_RUNNING)
+			continue;
+		OSP_INFO("COORD-ROLLOUT-RESUME", "rollout '%s' resumes after a restart", e->ro.id);
+		rv = coord_rollouts_event(c, t, e, &ev, "coordinator");
+	}
+	if (rv != OSP_OK) {
+		osp_store_txn_abort(t);
+		return rv;
+	}
+	if ((rv = coord_db_commit(c, t, "rollout resume")) != OSP_OK)
+		return rv;
+	coord_rollouts_reap(c);
+	return OSP_OK;
+}
+
+void coord_rollouts_free(coord *c)
+{
+	while (c->rollouts != NULL) {
+		coord_ro_entry *e = c->rollouts;
+		c->rollouts = e->next;
+		coord_ro_entry_free(e);
+	}
+}
+
+void coord_rollouts_reap(coord *c)
+{
+	char apps[64][64];
+	size_t napps = 0;
+
+	for (coord_ro_entry **pp = &c->rollouts; *pp != NULL;) {
+		coord_ro_entry *e = *pp;
+		if (!coord_ro_terminal(e->ro.state)) {
+			pp = &e->next;
+			continue;
+		}
+		if (napps < 64)
+			osp_strlcpy(apps[napps++], e->ro.app, sizeof(apps[0]));
+		*pp = e->next;
+		coord_ro_entry_free(e);
+	}
+	/* the apps with a rollout that just ended, and every app at start */
+	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next)
+		if (e->ro.state == COORD_RO_PENDING && napps < 64)
+			osp_strlcpy(apps[napps++], e->ro.app, sizeof(apps[0]));
+	for (size_t i = 0; i < napps; i++)
+		coord_rollouts_start_app(c, apps[i]);
+	coord_rollouts_kick(c);
+}
+
+void coord_rollouts_reload(coord *c)
+{
+	OSP_WARN("COORD-ROLLOUT-RELOAD", "a change was not saved: reloading rollouts from the store");
+	coord_rollouts_free(c);
+	coord_db_reload_log_ends(c);
+	osp_txn *t = NULL;
+	if (osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
+		osp_store_foreach(t, "rollouts", NULL, 0, false, coord_rollouts_load_cb, c);
+		osp_store_txn_abort(t);
+	}
+}
+
+void coord_rollouts_kick(coord *c)
+{
+	for (coord_node *n = c->nodes; n != NULL; n = n->next)
+		coord_agents_kick(c, n);
+}
+
+/* coord_rollouts_members adds one step per node matching the selector;
+ * cordoned nodes are skipped (visible in status). */
+static osp_err coord_rollouts_members(coord *c, coord_ro_entry *e, const osp_labels *sel)
+{
+	size_t n = 0;
+
+	for (coord_node *nd = c->nodes; nd != NULL; nd = nd->next)
+		n += osp_labels_match(&nd->labels, sel);
+	if (n > 0 && (e->ro.steps = calloc(n, sizeof(*e->ro.steps))) == NULL)
+		return OSP_ENOMEM;
+	for (coord_node *nd = c->nodes; nd != NULL; nd = nd->next) {
+		coord_ro_step *st;
+		if (!osp_labels_match(&nd->labels, sel))
+			continue;
+		st = &e->ro.steps[e->ro.nsteps++];
+		osp_strlcpy(st->node, nd->id, sizeof(st->node));
+		st->state = nd->cordoned ? COORD_STEP_SKIPPED : COORD_STEP_PENDING;
+		if (nd->cordoned)
+			osp_strlcpy(st->reason, "cordoned", sizeof(st->reason));
+		/* what runs there now is what a failure reverts to */
+		for (size_t i = 0; i < nd->n_apps; i++) {
+			const Ospec__V1__AppState *a = nd->apps[i];
+			if (strcmp(a->app, e->ro.app) != 0 || a->version == NULL)
+				continue;
+			osp_strlcpy(st->prev_version, a->version, sizeof(st->prev_version));
+			osp_strlcpy(st->prev_sha256, a->sha256 ? a->sha256 : "",
+				sizeof(st->prev_sha256));
+		}
+	}
+	return OSP_OK;
+}
+
+osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *rec,
+	bool queued, const char *actor, coord_ro_entry **out, char *err, size_t errlen)
+{
+	coord_ro_entry *e = calloc(1, sizeof(*e));
+	coord_ro_event ev = { .kind = COORD_RO_EV_START };
+	osp_labels sel = { 0 };
+	osp_err rv;
+
+	if (e == NULL) {
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+		return OSP_ENOMEM;
+	}
+	e->rec = rec;
+	if ((rv = coord_ro_from_rec(e)) != OSP_OK)
+		goto fail;
+	e->ro.current_batch = -1;
+	if (rec->select != NULL && rec->select[0] != '\0' &&
+		osp_labels_parse_list(&sel, rec->select) != OSP_OK) {
+		snprintf(err, errlen, "--select: expected K=V[,K=V...]");
+		rv = OSP_EINVAL;
+		goto fail;
+	}
+	rv = coord_rollouts_members(c, e, &sel);
+	osp_labels_fini(&sel);
+	if (rv != OSP_OK)
+		goto fail;
+	coord_ro_plan(&e->ro);
+	if ((rv = coord_db_event(c, t, "rollout.created", NULL, rec->id, rec->app, actor,
+		     "%s %s to %zu nodes (%s)%s", rec->app, rec->version, e->ro.nsteps,
+		     coord_ro_strategy_name(e->ro.strategy), queued ? ", queued" : "")) != OSP_OK)
+		goto fail;
+	if (!queued) {
+		ev.now_ms = osp_now_wall_ms();
+		rv = coord_rollouts_event(c, t, e, &ev, actor);
+	} else {
+		rv = coord_ro_save(c, t, e);
+	}
+	if (rv != OSP_OK)
+		goto fail;
+	e->next = c->rollouts;
+	c->rollouts = e;
+	*out = e;
+	return OSP_OK;
+fail:
+	if (err[0] == '\0')
+		snprintf(err, errlen, "cannot create the rollout: %s", osp_strerror(rv));
+	e->rec = NULL;
+	coord_ro_entry_free(e);
+	return rv;
+}

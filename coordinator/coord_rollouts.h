@@ -1,0 +1,71 @@
+/*
+ * coord_rollouts.h - rollouts in the coordinator: records in LMDB, the
+ * active ones in memory, driven by the pure engine (coord_rollout.h).
+ *
+ * The write-ahead rule: an engine step's new state and the commands that
+ * follow from it are appended in the same transaction, committed before any
+ * agent can fetch them (agents read the logs only from committed data).
+ * All functions are called with coord.mtx held.
+ */
+#ifndef COORD_ROLLOUTS_H
+#define COORD_ROLLOUTS_H
+
+#include "coord.h"
+#include "coord_rollout.h"
+
+/* One rollout: the engine's state plus what it does not need (release, run
+ * command, health settings...) kept in its record. */
+typedef struct coord_ro_entry {
+	coord_rollout ro;
+	Ospec__V1__RolloutRecord *rec; /* owned; steps[] kept in ro.steps */
+	struct coord_ro_entry *next;
+} coord_ro_entry;
+
+/* coord_rollouts_load reads the non-terminal rollouts and restarts them. */
+osp_err coord_rollouts_load(coord *c);
+
+/* coord_rollouts_free frees the active list. */
+void coord_rollouts_free(coord *c);
+
+/* coord_rollouts_active returns the running/paused/pending rollout of app,
+ * the oldest first; NULL if none. */
+coord_ro_entry *coord_rollouts_active(coord *c, const char *app);
+
+/* coord_rollouts_find returns the active rollout with id, or NULL. */
+coord_ro_entry *coord_rollouts_find(coord *c, const char *id);
+
+/* coord_rollouts_create builds a rollout from rec (taken over) for the nodes
+ * selected now, stores it in t and starts it unless queue_behind is set.
+ * *out is the entry (in the active list). */
+osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *rec,
+	bool queued, const char *actor, coord_ro_entry **out, char *err, size_t errlen);
+
+/* coord_rollouts_event applies ev to e inside t (commands appended, record
+ * saved, events written). A terminal rollout leaves the active list after
+ * the caller's commit (coord_rollouts_reap). */
+osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coord_ro_event *ev,
+	const char *actor);
+
+/* coord_rollouts_reap drops terminal entries and starts queued rollouts of
+ * their apps (in their own transaction). */
+void coord_rollouts_reap(coord *c);
+
+/* coord_rollouts_reload re-reads the active set and node log ends from the
+ * store after a failed commit, so memory follows what is durable. */
+void coord_rollouts_reload(coord *c);
+
+/* coord_rollouts_free_entry frees one entry that is not in the list. */
+void coord_rollouts_free_entry(coord_ro_entry *e);
+
+/* coord_rollouts_kick answers held polls of nodes that have new commands. */
+void coord_rollouts_kick(coord *c);
+
+/* coord_rollout_get reads any rollout (active or not) from the store into a
+ * record; the caller frees it with ospec__v1__rollout_record__free_unpacked. */
+osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id,
+	Ospec__V1__RolloutRecord **out);
+
+/* coord_rollouts_next_seq returns the next creation number (meta counter). */
+osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq);
+
+#endif

@@ -1,0 +1,394 @@
+/* ctl_rollouts.c - deploy, rollouts, status, history, pause, resume, abort. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+/* Flags of deploy passed through to the coordinator as they are. */
+static const char *const ctl_deploy_flags[] = { "app", "version", "artifact", "sha256", "run",
+	"port", "ports", "strategy", "select", "batch", "max-failures", "canary", "health-path",
+	"health-interval", "health-rise", "health-fall", "health-timeout", "health-deadline",
+	"progress-deadline", "rollback-window", "scale-down-delay", NULL };
+
+static bool ctl_is_terminal(const char *state)
+{
+	static const char *const t[] = { "succeeded", "failed", "aborted", "rolled_back", NULL };
+
+	for (size_t i = 0; state != NULL && t[i] != NULL; i++)
+		if (strcmp(state, t[i]) == 0)
+			return true;
+	return false;
+}
+
+/* ctl_status_doc fetches a rollout's status; *code is the exit code. */
+static osp_json *ctl_status_doc(const ctl *c, const char *id, int *code, bool quiet)
+{
+	ctl_req rq = { .verb = "status" };
+	char *json = NULL, err[512];
+	osp_json *j = NULL;
+
+	ctl_req_arg(&rq, "rollout", id);
+	*code = ctl_call(c, &rq, &json, quiet ? err : NULL, sizeof(err));
+	if (*code == CTL_EXIT_OK)
+		j = ctl_parse_json(json);
+	free(json);
+	return j;
+}
+
+static void ctl_print_status(const osp_json *r)
+{
+	const osp_json *nodes = osp_json_get(r, "nodes");
+	ctl_table t;
+	const char *hdr[] = { "NODE", "BATCH", "STEP", "VERSION", "SECONDS", "REASON" };
+
+	printf("rollout %s: %s %s %s (%s)\n", osp_json_get_str(r, "id"),
+		osp_json_get_str(r, "app"), osp_json_get_str(r, "version"),
+		osp_json_get_str(r, "state"), osp_json_get_str(r, "strategy"));
+	printf("  created %s by %s; nodes %lld, done %lld, failed %lld; batch %lld of %lld\n",
+		osp_json_get_str(r, "created"), osp_json_get_str(r, "actor"),
+		(long long)osp_json_get_int(r, "nodes_total", 0),
+		(long long)osp_json_get_int(r, "nodes_done", 0),
+		(long long)osp_json_get_int(r, "nodes_failed", 0),
+		(long long)osp_json_get_int(r, "current_batch", 0),
+		(long long)osp_json_get_int(r, "batches", 0));
+	if (osp_json_get_str(r, "reason") && osp_json_get_str(r, "reason")[0])
+		printf("  %s\n", osp_json_get_str(r, "reason"));
+	ctl_table_init(&t, 6);
+	ctl_table_row(&t, hdr);
+	for (size_t i = 0; nodes != NULL && i < nodes->n; i++) {
+		const osp_json *n = nodes->items[i];
+		char batch[16], secs[16];
+		const char *row[6];
+		const osp_json *s = osp_json_get(n, "seconds");
+
+		snprintf(batch, sizeof(batch), "%lld", (long long)osp_json_get_int(n, "batch", 0));
+		if (s != NULL && s->type == OSP_JSON_NUM)
+			snprintf(secs, sizeof(secs), "%lld", (long long)s->i);
+		else
+			osp_strlcpy(secs, "-", sizeof(secs));
+		row[0] = osp_json_get_str(n, "node");
+		row[1] = batch;
+		row[2] = osp_json_get_str(n, "step");
+		row[3] = osp_json_get_str(n, "version");
+		row[4] = secs;
+		row[5] = osp_json_get_str(n, "reason");
+		ctl_table_row(&t, row);
+	}
+	ctl_table_print(&t);
+	ctl_table_fini(&t);
+}
+
+/* ctl_wait follows a rollout until it is terminal, riding out a restarting
+ * coordinator, and returns the exit code (0 only for succeeded). */
+static int ctl_wait(const ctl *c, const char *id, int64_t timeout_ms)
+{
+	int64_t end = timeout_ms > 0 ? osp_now_mono_ms() + timeout_ms : INT64_MAX;
+	char last[512] = "";
+	bool warned = false;
+
+	for (;;) {
+		int code;
+		osp_json *r = ctl_status_doc(c, id, &code, true);
+
+		if (r != NULL) {
+			const char *state = osp_json_get_str(r, "state");
+			char now[512];
+			snprintf(now, sizeof(now), "%s: %s, %lld/%lld nodes done, %lld failed", id,
+				state, (long long)osp_json_get_int(r, "nodes_done", 0),
+				(long long)osp_json_get_int(r, "nodes_total", 0),
+				(long long)osp_json_get_int(r, "nodes_failed", 0));
+			if (strcmp(now, last) != 0) {
+				fprintf(stderr, "%s\n", now);
+				osp_strlcpy(last, now, sizeof(last));
+			}
+			warned = false;
+			if (ctl_is_terminal(state)) {
+				int rc = strcmp(state, "succeeded") == 0 ? 0 : 1;
+				if (rc != 0 && osp_json_get_str(r, "reason"))
+					fprintf(stderr, "%s\n", osp_json_get_str(r, "reason"));
+				osp_json_free(r);
+				return rc;
+			}
+			osp_json_free(r);
+		} else if (code == CTL_EXIT_UNREACHABLE && !warned) {
+			fprintf(stderr, "%s: coordinator unreachable, waiting for it\n", id);
+			warned = true;
+		} else if (code != CTL_EXIT_UNREACHABLE) {
+			return code;
+		}
+		if (osp_now_mono_ms() >= end) {
+			ctl_errorf("rollout '%s' did not finish within the timeout", id);
+			return CTL_EXIT_TIMEOUT;
+		}
+		osp_sleep_ms(300);
+	}
+}
+
+/* ctl_flag matches "--name VALUE" or "--name=VALUE" at argv[*i]. */
+static const char *ctl_flag(int argc, char **argv, int *i, const char *name)
+{
+	size_t l = strlen(name);
+
+	if (strncmp(argv[*i], "--", 2) != 0 || strncmp(argv[*i] + 2, name, l) != 0)
+		return NULL;
+	if (argv[*i][2 + l] == '=')
+		return argv[*i] + 3 + l;
+	if (argv[*i][2 + l] == '\0' && *i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+int ctl_deploy(const ctl *c, int argc, char **argv)
+{
+	ctl_req rq = { .verb = "deploy", .mutates = true };
+	bool wait = false, dry = false, queue = false;
+	int64_t timeout = 0;
+	char *json = NULL;
+	osp_json *j;
+	const char *id;
+	int code;
+
+	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+		size_t k;
+
+		if (strcmp(argv[i], "--wait") == 0) {
+			wait = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--dry-run") == 0) {
+			dry = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--queue") == 0) {
+			queue = true;
+			continue;
+		}
+		if ((v = ctl_flag(argc, argv, &i, "timeout")) != NULL) {
+			if (osp_duration_parse(v, &timeout) != OSP_OK) {
+				ctl_errorf("deploy: --timeout: expected a duration like 30s, 10m");
+				return CTL_EXIT_USAGE;
+			}
+			continue;
+		}
+		for (k = 0; ctl_deploy_flags[k] != NULL; k++)
+			if ((v = ctl_flag(argc, argv, &i, ctl_deploy_flags[k])) != NULL)
+				break;
+		if (v == NULL) {
+			ctl_errorf("deploy: unexpected argument '%s' (see 'ospecctl deploy --help')",
+				argv[i]);
+			return CTL_EXIT_USAGE;
+		}
+		ctl_req_arg(&rq, ctl_deploy_flags[k], v);
+	}
+	if (dry)
+		ctl_req_arg(&rq, "dry-run", "true");
+	if (queue)
+		ctl_req_arg(&rq, "queue", "true");
+	if ((code = ctl_call(c, &rq, &json, NULL, 0)) != CTL_EXIT_OK) {
+		free(json);
+		return code;
+	}
+	if ((j = ctl_parse_json(json)) == NULL) {
+		free(json);
+		return CTL_EXIT_FAILED;
+	}
+	if (dry) {
+		if (c->json)
+			printf("%s\n", json);
+		else
+			ctl_print_status(j);
+		free(json);
+		osp_json_free(j);
+		return CTL_EXIT_OK;
+	}
+	id = osp_json_get_str(j, "id");
+	/* the id first, flushed before anything else (CLI.md) */
+	if (c->json)
+		printf("{\"id\":\"%s\",\"state\":\"%s\"}\n", id, osp_json_get_str(j, "state"));
+	else
+		printf("%s\n", id);
+	fflush(stdout);
+	if (wait)
+		code = ctl_wait(c, id, timeout);
+	osp_json_free(j);
+	free(json);
+	return code;
+}
+
+int ctl_status(const ctl *c, int argc, char **argv)
+{
+	osp_json *r;
+	int code;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		ctl_errorf("status: expected exactly one ROLLOUT");
+		return CTL_EXIT_USAGE;
+	}
+	if (c->json) {
+		ctl_req rq = { .verb = "status" };
+		char *json = NULL;
+		ctl_req_arg(&rq, "rollout", argv[1]);
+		code = ctl_call(c, &rq, &json, NULL, 0);
+		if (code == CTL_EXIT_OK)
+			printf("%s\n", json);
+		free(json);
+		return code;
+	}
+	if ((r = ctl_status_doc(c, argv[1], &code, false)) == NULL)
+		return code == CTL_EXIT_OK ? CTL_EXIT_FAILED : code;
+	ctl_print_status(r);
+	osp_json_free(r);
+	return CTL_EXIT_OK;
+}
+
+int ctl_watch(const ctl *c, int argc, char **argv)
+{
+	if (argc != 2 || argv[1][0] == '-') {
+		ctl_errorf("watch: expected exactly one ROLLOUT");
+		return CTL_EXIT_USAGE;
+	}
+	return ctl_wait(c, argv[1], 0);
+}
+
+/* ctl_simple_list runs a read verb and prints JSON or a table. */
+static int ctl_read(const ctl *c, ctl_req *rq, void (*table)(const osp_json *))
+{
+	char *json = NULL;
+	osp_json *j;
+	int code = ctl_call(c, rq, &json, NULL, 0);
+
+	if (code == CTL_EXIT_OK) {
+		if (c->json)
+			printf("%s\n", json);
+		else if ((j = ctl_parse_json(json)) != NULL) {
+			table(j);
+			osp_json_free(j);
+		} else {
+			code = CTL_EXIT_FAILED;
+		}
+	}
+	free(json);
+	return code;
+}
+
+static void ctl_rollouts_table(const osp_json *list)
+{
+	ctl_table t;
+	const char *hdr[] = { "ID", "APP", "VERSION", "STATE", "STRATEGY", "NODES", "CREATED" };
+
+	ctl_table_init(&t, 7);
+	ctl_table_row(&t, hdr);
+	for (size_t i = 0; list != NULL && i < list->n; i++) {
+		const osp_json *r = list->items[i];
+		char nodes[48];
+		const char *row[7];
+
+		snprintf(nodes, sizeof(nodes), "%lld/%lld", (long long)osp_json_get_int(r, "nodes_done", 0),
+			(long long)osp_json_get_int(r, "nodes_total", 0));
+		row[0] = osp_json_get_str(r, "id");
+		row[1] = osp_json_get_str(r, "app");
+		row[2] = osp_json_get_str(r, "version");
+		row[3] = osp_json_get_str(r, "state");
+		row[4] = osp_json_get_str(r, "strategy");
+		row[5] = nodes;
+		row[6] = osp_json_get_str(r, "created");
+		ctl_table_row(&t, row);
+	}
+	ctl_table_print(&t);
+	ctl_table_fini(&t);
+}
+
+int ctl_rollouts(const ctl *c, int argc, char **argv)
+{
+	ctl_req rq = { .verb = "rollouts" };
+
+	for (int i = 1; i < argc; i++) {
+		const char *v = ctl_flag(argc, argv, &i, "app");
+		if (v == NULL) {
+			ctl_errorf("rollouts: unexpected argument '%s'", argv[i]);
+			return CTL_EXIT_USAGE;
+		}
+		ctl_req_arg(&rq, "app", v);
+	}
+	return ctl_read(c, &rq, ctl_rollouts_table);
+}
+
+static void ctl_history_table(const osp_json *doc)
+{
+	const osp_json *ev = osp_json_get(doc, "events");
+
+	/* the document is newest first; a terminal reads oldest first */
+	for (size_t i = ev ? ev->n : 0; i > 0; i--) {
+		const osp_json *e = ev->items[i - 1];
+		const char *node = osp_json_get_str(e, "node");
+		const char *ro = osp_json_get_str(e, "rollout");
+		printf("%s %-18s %s%s%s%s%s [%s] %s\n", osp_json_get_str(e, "ts"),
+			osp_json_get_str(e, "kind"), ro && ro[0] ? ro : "", ro && ro[0] ? " " : "",
+			node && node[0] ? "node=" : "", node && node[0] ? node : "",
+			node && node[0] ? "" : "", osp_json_get_str(e, "actor"),
+			osp_json_get_str(e, "message"));
+	}
+}
+
+int ctl_history(const ctl *c, int argc, char **argv)
+{
+	ctl_req rq = { .verb = "history" };
+
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		if ((v = ctl_flag(argc, argv, &i, "app")) != NULL) {
+			ctl_req_arg(&rq, "app", v);
+		} else if ((v = ctl_flag(argc, argv, &i, "rollout")) != NULL) {
+			ctl_req_arg(&rq, "rollout", v);
+		} else if ((v = ctl_flag(argc, argv, &i, "limit")) != NULL) {
+			ctl_req_arg(&rq, "limit", v);
+		} else {
+			ctl_errorf("history: unexpected argument '%s'", argv[i]);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	return ctl_read(c, &rq, ctl_history_table);
+}
+
+/* ctl_rollout_verb runs pause/resume/abort ROLLOUT. */
+static int ctl_rollout_verb(const ctl *c, const char *verb, int argc, char **argv)
+{
+	ctl_req rq = { .verb = verb, .mutates = true };
+	char *json = NULL;
+	osp_json *j;
+	int code;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		ctl_errorf("%s: expected exactly one ROLLOUT", verb);
+		return CTL_EXIT_USAGE;
+	}
+	ctl_req_arg(&rq, "rollout", argv[1]);
+	code = ctl_call(c, &rq, &json, NULL, 0);
+	if (code == CTL_EXIT_OK) {
+		if (c->json) {
+			printf("%s\n", json);
+		} else if ((j = ctl_parse_json(json)) != NULL) {
+			printf("rollout %s: %s\n", argv[1], osp_json_get_str(j, "state"));
+			osp_json_free(j);
+		}
+	}
+	free(json);
+	return code;
+}
+
+int ctl_pause(const ctl *c, int argc, char **argv)
+{
+	return ctl_rollout_verb(c, "pause", argc, argv);
+}
+
+int ctl_resume(const ctl *c, int argc, char **argv)
+{
+	return ctl_rollout_verb(c, "resume", argc, argv);
+}
+
+int ctl_abort(const ctl *c, int argc, char **argv)
+{
+	return ctl_rollout_verb(c, "abort", argc, argv);
+}

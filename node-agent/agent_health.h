@@ -1,0 +1,61 @@
+/*
+ * agent_health.h - HTTP health checks of a slot (DESIGN.md "health").
+ *
+ * A check is one libcurl GET without proxy, redirects or signals; any 2xx is
+ * healthy. agent_health_wait repeats it every interval until the slot is
+ * healthy (`rise` consecutive 2xx), unhealthy (`fall` consecutive failures
+ * after it had been up), or the deadline passes. Defaults follow CLI.md.
+ * Thread-safe: every call uses its own curl handle.
+ */
+#ifndef AGENT_HEALTH_H
+#define AGENT_HEALTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ospec/err.h"
+
+#define AGENT_HEALTH_PATH "/health"
+#define AGENT_HEALTH_INTERVAL_MS 500
+#define AGENT_HEALTH_TIMEOUT_MS 2000
+#define AGENT_HEALTH_DEADLINE_MS 60000
+#define AGENT_HEALTH_RISE 2
+#define AGENT_HEALTH_FALL 3
+
+/* What to check. Zero values (and NULL strings) mean the defaults above. */
+typedef struct agent_health_spec {
+	const char *host;      /* NULL = 127.0.0.1; an IPv6 literal is bracketed */
+	unsigned port;         /* 1..65535, required */
+	const char *path;      /* NULL = /health; must start with '/' */
+	int64_t interval_ms;   /* pause between checks */
+	int64_t timeout_ms;    /* per check */
+	int64_t deadline_ms;   /* for the whole wait */
+	unsigned rise, fall;
+	bool (*alive)(void *arg); /* optional: false = the process died */
+	void *arg;
+	volatile int *cancel;  /* optional: non-zero = give up */
+} agent_health_spec;
+
+/* agent_health_check_once GETs url with a timeout of timeout_ms (<= 0 means
+ * the default). *http_status (may be NULL) is the response code, 0 if none.
+ * Returns OSP_OK for a 2xx; otherwise err says why, e.g.
+ * "GET http://127.0.0.1:8080/health: HTTP 500" (OSP_EREFUSED),
+ * "GET ...: connection refused" (OSP_ENET), "GET ...: timed out after 2000ms"
+ * (OSP_ETIMEDOUT); OSP_EINVAL for a bad url, OSP_ENOMEM. */
+osp_err agent_health_check_once(const char *url, int64_t timeout_ms, long *http_status, char *err, size_t errlen);
+
+/* agent_health_wait checks s until one of:
+ *  - `rise` consecutive 2xx: OSP_OK;
+ *  - after at least one 2xx, `fall` consecutive failures: OSP_EREFUSED,
+ *    "unhealthy after 3 failed checks: GET ...: HTTP 500" (before the first
+ *    2xx failures only continue: the app may still be starting);
+ *  - the deadline passed: OSP_ETIMEDOUT, "health deadline 60s passed: GET
+ *    ...: HTTP 500" naming the last failed check;
+ *  - s->alive returned false: OSP_ECLOSED, "process exited" (at once, also
+ *    between checks);
+ *  - *s->cancel became non-zero: OSP_ECLOSED, "health check cancelled".
+ * OSP_EINVAL for a bad spec. The reason goes into err. */
+osp_err agent_health_wait(const agent_health_spec *s, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * agent_runner_int.h - internals shared by agent_runner.c (supervision),
+ * agent_runner_spawn.c (argv, environment, fork/exec) and agent_runner_files.c
+ * (/proc, pidfiles, logs). Not for use outside the runner.
+ */
+#ifndef AGENT_RUNNER_INT_H
+#define AGENT_RUNNER_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent_runner.h"
+#include "ospec/err.h"
+
+#define AGENT_BOOT_ID_LEN 64
+
+/* What a pidfile holds; the strings point into pidfile text owned by the
+ * caller of agent_runner_pidfile_parse. */
+typedef struct agent_pidfile {
+	pid_t pid;
+	unsigned long long start_time; /* field 22 of /proc/PID/stat */
+	const char *boot_id;
+	int64_t started_wall_ms;
+	agent_proc_spec spec;
+} agent_pidfile;
+
+/* agent_runner_split_run splits run into a NULL-terminated argv (heap; free
+ * with agent_runner_strv_free), replacing "{port}" by port in every word.
+ * Returns OSP_EINVAL with a reason in err for bad quoting, shell syntax or
+ * too many/too long words, OSP_ENOMEM. */
+osp_err agent_runner_split_run(const char *run, unsigned port, char ***argv, char *err, size_t errlen);
+
+/* agent_runner_strv_free frees a NULL-terminated heap vector; accepts NULL. */
+void agent_runner_strv_free(char **v);
+
+/* agent_runner_spawn starts spec (already validated) and waits until exec
+ * succeeded; *pid and *start_time describe the new process. Errors as for
+ * agent_runner_start, with a reason in err. */
+osp_err agent_runner_spawn(const char *state_dir, const agent_proc_spec *spec, pid_t *pid,
+	unsigned long long *start_time, char *err, size_t errlen);
+
+/* agent_runner_path writes STATE/<sub>/<app>.<slot><suffix> into buf. */
+osp_err agent_runner_path(char *buf, size_t len, const char *state_dir, const char *sub, const char *app,
+	const char *slot, const char *suffix);
+
+/* agent_runner_proc_stat reads the state letter and start time of pid.
+ * Returns OSP_ENOENT if there is no such process, OSP_EDECODE, OSP_EIO. */
+osp_err agent_runner_proc_stat(pid_t pid, char *state, unsigned long long *start_time);
+
+/* agent_runner_group_alive reports whether process group pgid has a member
+ * that is not a zombie (zombies may linger where pid 1 does not reap). */
+bool agent_runner_group_alive(pid_t pgid);
+
+/* agent_runner_boot_id reads the kernel boot id into buf (empty on error). */
+void agent_runner_boot_id(char *buf, size_t len);
+
+/* agent_runner_pidfile_write writes the pidfile of pf->spec atomically. */
+osp_err agent_runner_pidfile_write(const char *state_dir, const agent_pidfile *pf);
+
+/* agent_runner_pidfile_parse parses pidfile text (modified in place) into
+ * *pf. Returns OSP_EDECODE if a required key is missing or malformed. */
+osp_err agent_runner_pidfile_parse(char *text, agent_pidfile *pf);
+
+/* agent_runner_log_rotate rotates path if it is larger than max bytes: the
+ * last max bytes go into path.1, then path is truncated. */
+osp_err agent_runner_log_rotate(const char *path, uint64_t max);
+
+/* agent_runner_log_tail reads the last max_lines lines of path.1 + path. */
+osp_err agent_runner_log_tail(const char *path, size_t max_lines, char *buf, size_t len);
+
+/* agent_runner_errfmt writes "what: <strerror(e) lowercased>" into err. */
+void agent_runner_errfmt(char *err, size_t errlen, const char *what, int e);
+
+#endif

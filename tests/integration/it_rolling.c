@@ -1,0 +1,282 @@
+/*
+ * it_rolling.c - rolling deploys end to end: real coordinator, real agents,
+ * the real sample app, on loopback (each agent gives the app its own port).
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "ospec/util.h"
+
+#define IT_NODES 5
+
+typedef struct it_fleet {
+	h_env *e;
+	int ports[IT_NODES];
+	char url[8][600];
+	char sha[8][65];
+} it_fleet;
+
+static const char *const it_ids[IT_NODES] = { "n1", "n2", "n3", "n4", "n5" };
+
+static int it_setup(void **state)
+{
+	it_fleet *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || (f->e = h_setup("rolling")) == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int it_teardown(void **state)
+{
+	it_fleet *f = *state;
+
+	h_teardown(f->e);
+	free(f);
+	return 0;
+}
+
+struct it_count {
+	int want;
+};
+
+static bool it_up_is(h_env *e, void *arg)
+{
+	return h_nodes_up(e) == ((struct it_count *)arg)->want;
+}
+
+/* it_fleet_start: a coordinator and n agents, each app on its own port, and
+ * artifacts 1 (good), 2 (good), 3 (fails health). */
+static void it_fleet_start(it_fleet *f, int n)
+{
+	struct it_count up = { n };
+	static const char *const bad[] = { "FAIL_HEALTH=", NULL };
+
+	assert_non_null(h_coord_start(f->e, "500ms", NULL));
+	for (int i = 0; i < n; i++) {
+		f->ports[i] = h_free_port();
+		assert_non_null(h_agent_start_app(f->e, it_ids[i], "role=web", "hello", f->ports[i]));
+	}
+	assert_true(h_wait_for(it_up_is, f->e, &up, h_ms(20000)));
+	assert_true(h_artifact(f->e, "1", NULL, f->url[1], f->sha[1]));
+	assert_true(h_artifact(f->e, "2", NULL, f->url[2], f->sha[2]));
+	assert_true(h_artifact(f->e, "3", bad, f->url[3], f->sha[3]));
+}
+
+static void it_assert_all(it_fleet *f, int n, const char *version)
+{
+	char got[64];
+
+	for (int i = 0; i < n; i++) {
+		h_app_answer(f->ports[i], got, sizeof(got));
+		if (strcmp(got, version) != 0)
+			fail_msg("node %s answers '%s', expected '%s'", it_ids[i], got, version);
+	}
+}
+
+static const osp_json *it_step(const osp_json *status, const char *node)
+{
+	const osp_json *nodes = osp_json_get(status, "nodes");
+
+	for (size_t i = 0; nodes != NULL && i < nodes->n; i++)
+		if (strcmp(osp_json_get_str(nodes->items[i], "node"), node) == 0)
+			return nodes->items[i];
+	return NULL;
+}
+
+/* batches never overlap: every node of batch k+1 started after every node
+ * of batch k finished (RFC 3339 UTC strings compare as times) */
+static void it_assert_batches_in_order(const osp_json *status)
+{
+	const osp_json *nodes = osp_json_get(status, "nodes");
+
+	for (size_t i = 0; i < nodes->n; i++) {
+		for (size_t j = 0; j < nodes->n; j++) {
+			const osp_json *a = nodes->items[i], *b = nodes->items[j];
+			if (osp_json_get_int(b, "batch", 0) != osp_json_get_int(a, "batch", 0) + 1)
+				continue;
+			assert_true(strcmp(osp_json_get_str(b, "started"),
+					    osp_json_get_str(a, "finished")) >= 0);
+		}
+	}
+}
+
+static void test_rolling_v1_then_v2(void **state)
+{
+	it_fleet *f = *state;
+	char id[64], *err = NULL;
+	osp_json *st;
+
+	it_fleet_start(f, IT_NODES);
+	assert_int_equal(h_deploy(f->e, "1", f->url[1], f->sha[1], id, &err, "--batch", "2",
+				 "--wait", NULL),
+		0);
+	free(err);
+	it_assert_all(f, IT_NODES, "1");
+	assert_int_equal(h_deploy(f->e, "2", f->url[2], f->sha[2], id, &err, "--batch", "2",
+				 "--wait", NULL),
+		0);
+	free(err);
+	it_assert_all(f, IT_NODES, "2");
+	st = h_status(f->e, id);
+	assert_non_null(st);
+	assert_string_equal(osp_json_get_str(st, "state"), "succeeded");
+	assert_int_equal(osp_json_get_int(st, "batches", 0), 3);
+	it_assert_batches_in_order(st);
+	assert_string_equal(osp_json_get_str(it_step(st, "n3"), "previous_version"), "1");
+	osp_json_free(st);
+}
+
+static void test_rolling_failed_health_reverts(void **state)
+{
+	it_fleet *f = *state;
+	char id[64], *err = NULL, got[64];
+	osp_json *st;
+	const char *reason;
+
+	it_fleet_start(f, IT_NODES);
+	assert_int_equal(h_deploy(f->e, "2", f->url[2], f->sha[2], id, NULL, "--batch", "5",
+				 "--wait", NULL),
+		0);
+	assert_int_equal(h_deploy(f->e, "3", f->url[3], f->sha[3], id, &err, "--batch", "2",
+				 "--health-deadline", "3s", "--wait", NULL),
+		1);
+	free(err);
+	st = h_status(f->e, id);
+	assert_non_null(st);
+	assert_string_equal(osp_json_get_str(st, "state"), "failed");
+	reason = osp_json_get_str(st, "reason");
+	assert_non_null(strstr(reason, "n1"));
+	reason = osp_json_get_str(it_step(st, "n1"), "reason");
+	assert_non_null(strstr(reason, "HTTP 500"));                      /* the check */
+	assert_non_null(strstr(reason, "health failing on purpose"));     /* the stderr tail */
+	assert_string_equal(osp_json_get_str(it_step(st, "n1"), "step"), "reverted");
+	assert_string_equal(osp_json_get_str(it_step(st, "n3"), "step"), "pending");
+	osp_json_free(st);
+	/* the failing batch is back on 2, the rest never left it */
+	it_assert_all(f, IT_NODES, "2");
+	h_app_answer(f->ports[0], got, sizeof(got));
+	assert_string_equal(got, "2");
+}
+
+static void test_rolling_wrong_sha256(void **state)
+{
+	it_fleet *f = *state;
+	char id[64], *err = NULL;
+	osp_json *st;
+	const char *reason;
+
+	it_fleet_start(f, 2);
+	assert_int_equal(h_deploy(f->e, "1", f->url[1], f->sha[1], id, NULL, "--batch", "2",
+				 "--wait", NULL),
+		0);
+	/* v2's URL with v1's digest */
+	assert_int_equal(h_deploy(f->e, "2", f->url[2], f->sha[1], id, &err, "--wait", NULL), 1);
+	free(err);
+	st = h_status(f->e, id);
+	reason = osp_json_get_str(it_step(st, "n1"), "reason");
+	assert_non_null(strstr(reason, "sha256 mismatch: expected "));
+	assert_non_null(strstr(reason, f->sha[2])); /* what it got */
+	osp_json_free(st);
+	it_assert_all(f, 2, "1");
+}
+
+static void test_rolling_second_deploy_refused_pause_resume(void **state)
+{
+	it_fleet *f = *state;
+	char id[64], id2[64], *err = NULL;
+	osp_json *st;
+	int code;
+
+	it_fleet_start(f, 3);
+	assert_int_equal(h_deploy(f->e, "1", f->url[1], f->sha[1], id, NULL, NULL), 0);
+	assert_int_equal(h_ctl(f->e, NULL, NULL, "pause", id, NULL), 0);
+	/* one rollout per app */
+	code = h_deploy(f->e, "2", f->url[2], f->sha[2], id2, &err, NULL);
+	assert_int_equal(code, 1);
+	assert_non_null(strstr(err, id));
+	free(err);
+	/* paused survives a coordinator restart */
+	h_kill(f->e, f->e->coord, SIGKILL);
+	assert_non_null(h_coord_start(f->e, "500ms", NULL));
+	st = h_status(f->e, id);
+	assert_string_equal(osp_json_get_str(st, "state"), "paused");
+	osp_json_free(st);
+	assert_int_equal(h_ctl(f->e, NULL, NULL, "resume", id, NULL), 0);
+	assert_int_equal(h_ctl(f->e, NULL, NULL, "watch", id, NULL), 0);
+	it_assert_all(f, 3, "1");
+}
+
+static void test_rolling_coordinator_killed_midway(void **state)
+{
+	it_fleet *f = *state;
+	char id[64], url[600], sha[65];
+	static const char *const slow[] = { "START_DELAY=1500", NULL };
+	osp_json *st;
+
+	it_fleet_start(f, IT_NODES);
+	assert_true(h_artifact(f->e, "2s", slow, url, sha));
+	assert_int_equal(h_deploy(f->e, "2s", url, sha, id, NULL, "--batch", "1", NULL), 0);
+	/* wait until the rollout is under way, then kill -9 the coordinator */
+	for (int i = 0; i < 300; i++) {
+		st = h_status(f->e, id);
+		if (st != NULL && osp_json_get_int(st, "nodes_done", 0) >= 1) {
+			osp_json_free(st);
+			break;
+		}
+		osp_json_free(st);
+		osp_sleep_ms(100);
+	}
+	h_kill(f->e, f->e->coord, SIGKILL);
+	osp_sleep_ms(500);
+	assert_non_null(h_coord_start(f->e, "500ms", NULL));
+	assert_int_equal(h_ctl(f->e, NULL, NULL, "watch", id, NULL), 0);
+	it_assert_all(f, IT_NODES, "2s");
+}
+
+static void test_rolling_down_node_unreachable(void **state)
+{
+	it_fleet *f = *state;
+	char id[64], *err = NULL;
+	osp_json *st;
+
+	it_fleet_start(f, IT_NODES);
+	h_kill(f->e, h_proc_named(f->e, "agent-n3"), SIGKILL);
+	assert_int_equal(h_deploy(f->e, "1", f->url[1], f->sha[1], id, &err, "--batch", "2",
+				 "--max-failures", "1", "--health-deadline", "5s",
+				 "--progress-deadline", "8s", "--wait", NULL),
+		0);
+	free(err);
+	st = h_status(f->e, id);
+	assert_string_equal(osp_json_get_str(st, "state"), "succeeded");
+	assert_string_equal(osp_json_get_str(it_step(st, "n3"), "step"), "unreachable");
+	assert_string_equal(osp_json_get_str(it_step(st, "n5"), "step"), "done");
+	osp_json_free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rolling_v1_then_v2, it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(test_rolling_failed_health_reverts, it_setup,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(test_rolling_wrong_sha256, it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(test_rolling_second_deploy_refused_pause_resume,
+			it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(test_rolling_coordinator_killed_midway, it_setup,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(test_rolling_down_node_unreachable, it_setup,
+			it_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
