@@ -1,0 +1,917 @@
+/*
+ * test_agent_release.c - releases on the agent: fetch (file:// and http://),
+ * sha256 verification, the cache, safe unpacking, gc and temp cleanup.
+ *
+ * Archives are built here with libarchive's writer; an http server runs on
+ * a thread on 127.0.0.1 with a random port. Every test has its own temp
+ * directory, removed afterwards.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <mbedtls/sha256.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "agent_release.h"
+#include "ospec/log.h"
+#include "ospec/util.h"
+
+struct fx {
+	char root[PATH_MAX];  /* the test's temp dir: holds src/ and state/ only */
+	char state[PATH_MAX];
+	char src[PATH_MAX];
+	char err[512];
+	char dir[PATH_MAX];
+};
+
+/* One archive entry: type 'f' file, 'd' dir, 'l' symlink, 'h' hard link,
+ * 'c' char device; data is the content or the link target. */
+struct ent {
+	const char *path;
+	char type;
+	const char *data;
+	unsigned mode;
+};
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	if (flag == FTW_DP || flag == FTW_D)
+		return rmdir(p);
+	return unlink(p);
+}
+
+static int chmod_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)f;
+	if (flag == FTW_D)
+		chmod(p, (st->st_mode & 0777) | 0700);
+	return 0;
+}
+
+static int fx_setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+
+	assert_non_null(x);
+	snprintf(x->root, sizeof(x->root), "/tmp/test_agent_release.XXXXXX");
+	assert_non_null(mkdtemp(x->root));
+	snprintf(x->state, sizeof(x->state), "%s/state", x->root);
+	snprintf(x->src, sizeof(x->src), "%s/src", x->root);
+	assert_int_equal(mkdir(x->state, 0755), 0);
+	assert_int_equal(mkdir(x->src, 0755), 0);
+	*state = x;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *x = *state;
+
+	nftw(x->root, chmod_cb, 16, FTW_PHYS);
+	nftw(x->root, rm_cb, 16, FTW_PHYS | FTW_DEPTH);
+	free(x);
+	return 0;
+}
+
+static void make_archive(const char *file, const struct ent *ents, size_t n)
+{
+	struct archive *a = archive_write_new();
+
+	assert_non_null(a);
+	assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_filename(a, file), ARCHIVE_OK);
+	for (size_t i = 0; i < n; i++) {
+		struct archive_entry *e = archive_entry_new();
+		const struct ent *t = &ents[i];
+		archive_entry_set_pathname(e, t->path);
+		archive_entry_set_perm(e, t->mode ? t->mode : 0644);
+		archive_entry_set_mtime(e, 1000000, 0);
+		if (t->type == 'f') {
+			archive_entry_set_filetype(e, AE_IFREG);
+			archive_entry_set_size(e, (la_int64_t)strlen(t->data));
+		} else if (t->type == 'd') {
+			archive_entry_set_filetype(e, AE_IFDIR);
+		} else if (t->type == 'l') {
+			archive_entry_set_filetype(e, AE_IFLNK);
+			archive_entry_set_symlink(e, t->data);
+		} else if (t->type == 'h') {
+			archive_entry_set_filetype(e, AE_IFREG);
+			archive_entry_set_hardlink(e, t->data);
+			archive_entry_set_size(e, 0);
+		} else {
+			archive_entry_set_filetype(e, AE_IFCHR);
+			archive_entry_set_rdev(e, makedev(1, 3));
+		}
+		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+		if (t->type == 'f')
+			assert_int_equal(archive_write_data(a, t->data, strlen(t->data)),
+				(la_ssize_t)strlen(t->data));
+		archive_entry_free(e);
+	}
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+}
+
+static void sha_file(const char *path, char hex[65])
+{
+	char *data;
+	size_t len;
+	unsigned char d[32];
+
+	assert_int_equal(osp_file_read(path, 1 << 20, &data, &len), OSP_OK);
+	assert_int_equal(mbedtls_sha256_ret((const unsigned char *)data, len, d, 0), 0);
+	osp_hex_encode(d, sizeof(d), hex);
+	free(data);
+}
+
+/* src_archive builds SRC/name, returns its sha256 and file:// URL. */
+static void src_archive(struct fx *x, const char *name, const struct ent *ents, size_t n,
+	char sha[65], char *url, size_t ulen)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", x->src, name);
+	make_archive(path, ents, n);
+	sha_file(path, sha);
+	if (url != NULL)
+		snprintf(url, ulen, "file://%s", path);
+}
+
+/* count_dir counts the entries of dir other than . and ..; -1 if missing. */
+static int count_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int count_sub(struct fx *x, const char *sub)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", x->state, sub);
+	return count_dir(p);
+}
+
+static bool exists_at(const char *base, const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	return lstat(p, &st) == 0;
+}
+
+/* assert_nothing_left: the refused archive left no trace anywhere. */
+static void assert_nothing_left(struct fx *x)
+{
+	int rel = count_sub(x, "releases");
+
+	assert_true(rel == 0 || rel == -1);
+	assert_int_equal(count_dir(x->state), rel == -1 ? 1 : 2); /* cache (+ releases) */
+	assert_int_equal(count_dir(x->root), 2);                   /* src, state */
+	assert_false(exists_at(x->state, "x"));
+	assert_false(exists_at(x->root, "x"));
+	assert_false(exists_at(x->state, "releases/x"));
+}
+
+static const struct ent good_ents[] = {
+	{ "bin", 'd', NULL, 0755 },
+	{ "bin/hello", 'f', "#!/bin/sh\necho hi\n", 04755 },
+	{ "VERSION", 'f', "1\n", 0644 },
+	{ "lib", 'd', NULL, 0555 },
+	{ "lib/data.txt", 'f', "data\n", 0444 },
+	{ "lib/up", 'l', "../VERSION", 0 },
+	{ "current", 'l', "bin/hello", 0 },
+	{ "hl", 'h', "VERSION", 0 },
+};
+
+static void test_agent_release_path_check(void **state)
+{
+	(void)state;
+	assert_true(agent_release_path_ok("bin/hello", NULL, 0));
+	assert_true(agent_release_path_ok("./bin/./hello", NULL, 0));
+	assert_true(agent_release_path_ok(".", NULL, 0));
+	assert_true(agent_release_path_ok("a..b/..c", NULL, 0));
+	assert_false(agent_release_path_ok("../x", NULL, 0));
+	assert_false(agent_release_path_ok("a/../../x", NULL, 0));
+	assert_false(agent_release_path_ok("a/..", NULL, 0));
+	assert_false(agent_release_path_ok("/abs/x", NULL, 0));
+	assert_false(agent_release_path_ok("", NULL, 0));
+	assert_false(agent_release_path_ok(NULL, NULL, 0));
+	assert_string_equal(agent_release_path_check("../x", NULL, 0),
+		"path escapes the release directory");
+	assert_string_equal(agent_release_path_check("/abs/x", NULL, 0), "path is absolute");
+
+	/* symlinks: relative, staying inside as seen from the link's directory */
+	assert_true(agent_release_path_ok("current", "bin/hello", 1));
+	assert_true(agent_release_path_ok("lib/up", "../VERSION", 1));
+	assert_true(agent_release_path_ok("a/b/c", "../../x/y", 1));
+	assert_true(agent_release_path_ok("a/./b", "./../x", 1));
+	assert_true(agent_release_path_ok("self", ".", 1));
+	assert_false(agent_release_path_ok("evil", "/etc", 1));
+	assert_false(agent_release_path_ok("evil", "../../x", 1));
+	assert_false(agent_release_path_ok("evil", "..", 1));
+	assert_false(agent_release_path_ok("a/b/c", "../../../x", 1));
+	assert_false(agent_release_path_ok("a/evil", "b/../../..", 1));
+	assert_false(agent_release_path_ok("a/evil", "b/../x", 1));
+	assert_false(agent_release_path_ok("evil", "", 1));
+	assert_false(agent_release_path_ok("evil", NULL, 1));
+	assert_false(agent_release_path_ok(".", "x", 1));
+	assert_string_equal(agent_release_path_check("evil", "/etc", 1),
+		"symlink target is absolute");
+	assert_string_equal(agent_release_path_check("evil", "../../x", 1),
+		"symlink target escapes the release directory");
+
+	/* hard links name a path inside the archive */
+	assert_true(agent_release_path_ok("hl", "VERSION", 0));
+	assert_true(agent_release_path_ok("a/hl", "bin/hello", 0));
+	assert_false(agent_release_path_ok("hl", "../x", 0));
+	assert_false(agent_release_path_ok("a/hl", "../VERSION", 0));
+	assert_false(agent_release_path_ok("hl", "/etc/passwd", 0));
+	assert_false(agent_release_path_ok("hl", ".", 0));
+
+	/* length limit */
+	char longp[2100];
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	assert_string_equal(agent_release_path_check(longp, NULL, 0), "path is too long");
+}
+
+static void test_agent_release_sha_invalid(void **state)
+{
+	struct fx *x = *state;
+	const char *bad[] = { "", "abc",
+		"ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0",
+		"g123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_false(agent_release_sha_valid(bad[i]));
+		assert_int_equal(agent_release_fetch(x->state, "file:///dev/null", bad[i], x->err,
+					 sizeof(x->err)),
+			OSP_EINVAL);
+		assert_non_null(strstr(x->err, "invalid sha256"));
+		assert_int_equal(agent_release_unpack(x->state, bad[i], x->dir, sizeof(x->dir),
+					 x->err, sizeof(x->err)),
+			OSP_EINVAL);
+	}
+	assert_int_equal(agent_release_fetch(x->state, "file:///dev/null", NULL, x->err,
+				 sizeof(x->err)),
+		OSP_EINVAL);
+	assert_int_equal(count_sub(x, "cache"), -1);
+}
+
+static void check_good_release(const char *dir)
+{
+	char p[PATH_MAX], *data, link[64];
+	size_t len;
+	struct stat st;
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "%s/VERSION", dir);
+	assert_int_equal(osp_file_read(p, 100, &data, &len), OSP_OK);
+	assert_string_equal(data, "1\n");
+	free(data);
+	snprintf(p, sizeof(p), "%s/bin/hello", dir);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755); /* setuid dropped */
+	snprintf(p, sizeof(p), "%s/lib", dir);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0700, 0700); /* stays deletable */
+	snprintf(p, sizeof(p), "%s/current", dir);
+	n = readlink(p, link, sizeof(link) - 1);
+	assert_int_equal(n, 9);
+	link[n] = '\0';
+	assert_string_equal(link, "bin/hello");
+	snprintf(p, sizeof(p), "%s/lib/up", dir);
+	assert_int_equal(osp_file_read(p, 100, &data, &len), OSP_OK); /* through the link */
+	assert_string_equal(data, "1\n");
+	free(data);
+	snprintf(p, sizeof(p), "%s/hl", dir);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_nlink, 2);
+}
+
+static void test_agent_release_fetch_file_cached(void **state)
+{
+	struct fx *x = *state;
+	char sha[65], url[PATH_MAX], expect[PATH_MAX], cached[PATH_MAX], got[65];
+
+	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	assert_int_equal(agent_release_fetch(x->state, url, sha, x->err, sizeof(x->err)), OSP_OK);
+	snprintf(cached, sizeof(cached), "%s/cache/%s", x->state, sha);
+	sha_file(cached, got);
+	assert_string_equal(got, sha);
+	assert_int_equal(count_sub(x, "cache"), 1); /* no temp file left */
+
+	assert_int_equal(agent_release_unpack(x->state, sha, x->dir, sizeof(x->dir), x->err,
+				 sizeof(x->err)),
+		OSP_OK);
+	snprintf(expect, sizeof(expect), "%s/releases/%s", x->state, sha);
+	assert_string_equal(x->dir, expect);
+	check_good_release(x->dir);
+	assert_int_equal(count_sub(x, "releases"), 1);
+
+	/* the source is gone: the second fetch is served from the cache */
+	snprintf(url, sizeof(url), "%s/good.tgz", x->src);
+	assert_int_equal(unlink(url), 0);
+	snprintf(url, sizeof(url), "file://%s/good.tgz", x->src);
+	assert_int_equal(agent_release_fetch(x->state, url, sha, x->err, sizeof(x->err)), OSP_OK);
+	memset(x->dir, 0, sizeof(x->dir));
+	assert_int_equal(agent_release_prepare(x->state, url, sha, x->dir, sizeof(x->dir), x->err,
+				 sizeof(x->err)),
+		OSP_OK);
+	assert_string_equal(x->dir, expect);
+
+	/* a buffer too small for the path is refused, not truncated */
+	assert_int_equal(agent_release_unpack(x->state, sha, x->dir, 10, x->err, sizeof(x->err)),
+		OSP_ETOOBIG);
+}
+
+static void test_agent_release_relative_state_dir(void **state)
+{
+	struct fx *x = *state;
+	char sha[65], url[PATH_MAX], cwd[PATH_MAX], after[PATH_MAX], expect[PATH_MAX];
+
+	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(x->root), 0);
+	osp_err rv = agent_release_prepare("state", url, sha, x->dir, sizeof(x->dir), x->err,
+		sizeof(x->err));
+	/* unpacking must not move the process's working directory */
+	assert_non_null(getcwd(after, sizeof(after)));
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(rv, OSP_OK);
+	assert_string_equal(after, x->root);
+	snprintf(expect, sizeof(expect), "state/releases/%s", sha);
+	assert_string_equal(x->dir, expect);
+	snprintf(expect, sizeof(expect), "%s/state/releases/%s", x->root, sha);
+	check_good_release(expect);
+}
+
+static void test_agent_release_fetch_sha_mismatch(void **state)
+{
+	struct fx *x = *state;
+	char sha[65], url[PATH_MAX], want[600];
+	const char *wrong = "0000000000000000000000000000000000000000000000000000000000000000";
+
+	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	assert_int_equal(agent_release_fetch(x->state, url, wrong, x->err, sizeof(x->err)),
+		OSP_ECHECKSUM);
+	snprintf(want, sizeof(want), "sha256 mismatch: expected %s, got %s", wrong, sha);
+	assert_string_equal(x->err, want);
+	assert_int_equal(count_sub(x, "cache"), 0);
+	assert_int_equal(agent_release_prepare(x->state, url, wrong, x->dir, sizeof(x->dir),
+				 x->err, sizeof(x->err)),
+		OSP_ECHECKSUM);
+	assert_int_equal(count_sub(x, "cache"), 0);
+	assert_int_equal(count_sub(x, "releases"), -1);
+	assert_int_equal(agent_release_unpack(x->state, wrong, x->dir, sizeof(x->dir), x->err,
+				 sizeof(x->err)),
+		OSP_ENOENT);
+}
+
+static void test_agent_release_fetch_errors(void **state)
+{
+	struct fx *x = *state;
+	char sha[65], url[PATH_MAX], path[PATH_MAX];
+	agent_release_opts o = { .max_size = 10 };
+
+	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	snprintf(path, sizeof(path), "file://%s/missing.tgz", x->src);
+	assert_int_equal(agent_release_fetch(x->state, path, sha, x->err, sizeof(x->err)),
+		OSP_ENOENT);
+	assert_int_equal(agent_release_fetch(x->state, "gopher://127.0.0.1/x", sha, x->err,
+				 sizeof(x->err)),
+		OSP_EINVAL);
+	assert_int_equal(agent_release_fetch(x->state, "", sha, x->err, sizeof(x->err)),
+		OSP_EINVAL);
+	assert_int_equal(agent_release_fetch_opts(x->state, url, sha, &o, x->err, sizeof(x->err)),
+		OSP_ETOOBIG);
+	assert_non_null(strstr(x->err, "above the limit of 10"));
+	assert_int_equal(count_sub(x, "cache"), 0);
+}
+
+static void test_agent_release_fetch_corrupt_cache(void **state)
+{
+	struct fx *x = *state;
+	char sha[65], url[PATH_MAX], cached[PATH_MAX], got[65];
+
+	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	assert_int_equal(osp_mkdir_p(x->state, 0755), OSP_OK);
+	snprintf(cached, sizeof(cached), "%s/cache", x->state);
+	assert_int_equal(mkdir(cached, 0700), 0);
+	snprintf(cached, sizeof(cached), "%s/cache/%s", x->state, sha);
+
+	/* unpack hashes the cached file again and drops a corrupt one */
+	assert_int_equal(osp_file_write_atomic(cached, "garbage", 7, 0600), OSP_OK);
+	assert_int_equal(agent_release_unpack(x->state, sha, x->dir, sizeof(x->dir), x->err,
+				 sizeof(x->err)),
+		OSP_ECHECKSUM);
+	assert_non_null(strstr(x->err, "corrupt"));
+	assert_int_equal(count_sub(x, "cache"), 0);
+
+	/* fetch replaces a corrupt copy */
+	assert_int_equal(osp_file_write_atomic(cached, "garbage", 7, 0600), OSP_OK);
+	assert_int_equal(agent_release_fetch(x->state, url, sha, x->err, sizeof(x->err)), OSP_OK);
+	sha_file(cached, got);
+	assert_string_equal(got, sha);
+}
+
+/* refuse_case packs ents, prepares it and expects OSP_EPERM with msg. */
+static void refuse_case(struct fx *x, const struct ent *ents, size_t n, const char *msg)
+{
+	char sha[65], url[PATH_MAX];
+
+	src_archive(x, "bad.tgz", ents, n, sha, url, sizeof(url));
+	x->err[0] = '\0';
+	assert_int_equal(agent_release_prepare(x->state, url, sha, x->dir, sizeof(x->dir), x->err,
+				 sizeof(x->err)),
+		OSP_EPERM);
+	if (msg[strlen(msg) - 1] == '*')
+		assert_int_equal(strncmp(x->err, msg, strlen(msg) - 1), 0);
+	else
+		assert_string_equal(x->err, msg);
+	assert_nothing_left(x);
+	/* unpack alone refuses it the same way (the archive is cached) */
+	assert_int_equal(agent_release_unpack(x->state, sha, x->dir, sizeof(x->dir), x->err,
+				 sizeof(x->err)),
+		OSP_EPERM);
+	assert_nothing_left(x);
+}
+
+static void test_agent_release_unpack_refuses_dotdot(void **state)
+{
+	struct fx *x = *state;
+	const struct ent e1[] = { { "ok.txt", 'f', "ok\n", 0 }, { "../x", 'f', "pwned\n", 0 } };
+	const struct ent e2[] = { { "a/../../../x", 'f', "pwned\n", 0 } };
+
+	refuse_case(x, e1, 2, "archive entry '../x': path escapes the release directory");
+	refuse_case(x, e2, 1,
+		"archive entry 'a/../../../x': path escapes the release directory");
+}
+
+static void test_agent_release_unpack_refuses_absolute(void **state)
+{
+	struct fx *x = *state;
+	char abs[PATH_MAX], msg[PATH_MAX + 100];
+	struct ent e[] = { { "ok.txt", 'f', "ok\n", 0 }, { abs, 'f', "pwned\n", 0 } };
+
+	snprintf(abs, sizeof(abs), "%s/x", x->root);
+	snprintf(msg, sizeof(msg), "archive entry '%s': path is absolute", abs);
+	refuse_case(x, e, 2, msg);
+	e[1].path = "/abs/x";
+	refuse_case(x, e, 2, "archive entry '/abs/x': path is absolute");
+}
+
+static void test_agent_release_unpack_refuses_symlinks(void **state)
+{
+	struct fx *x = *state;
+	const struct ent e1[] = { { "evil", 'l', "/etc", 0 }, { "evil/passwd", 'f', "x\n", 0 } };
+	const struct ent e2[] = { { "evil", 'l', "../../x", 0 }, { "evil/y", 'f', "x\n", 0 } };
+	const struct ent e3[] = { { "d", 'd', NULL, 0755 }, { "d/evil", 'l', "x/../../..", 0 } };
+
+	refuse_case(x, e1, 2, "archive entry 'evil' -> '/etc': symlink target is absolute");
+	refuse_case(x, e2, 2,
+		"archive entry 'evil' -> '../../x': symlink target escapes the release directory");
+	refuse_case(x, e3, 2,
+		"archive entry 'd/evil' -> 'x/../../..': symlink target has '..' after a name");
+}
+
+static void test_agent_release_unpack_refuses_through_symlink(void **state)
+{
+	struct fx *x = *state;
+	/* links that stay inside pass the path check; writing through them is
+	 * still refused (libarchive's secure symlink check) */
+	const struct ent e1[] = { { "d", 'd', NULL, 0755 }, { "link", 'l', "d", 0 },
+		{ "link/f", 'f', "x\n", 0 } };
+	const struct ent e2[] = { { "sub", 'd', NULL, 0755 }, { "sub/up", 'l', "..", 0 },
+		{ "sub/up/x", 'f', "x\n", 0 } };
+
+	refuse_case(x, e1, 3, "archive entry 'link/f': *");
+	refuse_case(x, e2, 3, "archive entry 'sub/up/x': *");
+}
+
+static void test_agent_release_unpack_refuses_links_and_devices(void **state)
+{
+	struct fx *x = *state;
+	const struct ent e1[] = { { "ok", 'f', "x\n", 0 }, { "hl", 'h', "../x", 0 } };
+	const struct ent e2[] = { { "hl", 'h', "/etc/passwd", 0 } };
+	const struct ent e3[] = { { "dev/null", 'c', NULL, 0666 } };
+
+	refuse_case(x, e1, 2,
+		"archive entry 'hl' -> '../x': hard link target escapes the release directory");
+	refuse_case(x, e2, 1, "archive entry 'hl' -> '/etc/passwd': hard link target is absolute");
+	refuse_case(x, e3, 1, "archive entry 'dev/null': not a file, directory or link *");
+}
+
+static void test_agent_release_unpack_not_an_archive(void **state)
+{
+	struct fx *x = *state;
+	char path[PATH_MAX], url[PATH_MAX + 10], sha[65];
+
+	snprintf(path, sizeof(path), "%s/junk.tgz", x->src);
+	assert_int_equal(osp_file_write_atomic(path, "this is no archive\n", 19, 0644), OSP_OK);
+	sha_file(path, sha);
+	snprintf(url, sizeof(url), "file://%s", path);
+	assert_int_equal(agent_release_prepare(x->state, url, sha, x->dir, sizeof(x->dir), x->err,
+				 sizeof(x->err)),
+		OSP_EDECODE);
+	assert_int_equal(count_sub(x, "releases"), 0);
+}
+
+/* make_fake_release creates cache/<sha> and releases/<sha>/f with mtimes. */
+static void make_fake_release(struct fx *x, const char *sha, time_t cache_t, time_t rel_t)
+{
+	char p[PATH_MAX];
+	struct timespec ts[2];
+
+	snprintf(p, sizeof(p), "%s/cache/%s", x->state, sha);
+	assert_int_equal(osp_file_write_atomic(p, "x", 1, 0600), OSP_OK);
+	ts[0].tv_sec = ts[1].tv_sec = cache_t;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	snprintf(p, sizeof(p), "%s/releases/%s/sub", x->state, sha);
+	assert_int_equal(osp_mkdir_p(p, 0755), OSP_OK);
+	assert_int_equal(chmod(p, 0555), 0); /* read-only dirs are still deleted */
+	snprintf(p, sizeof(p), "%s/releases/%s", x->state, sha);
+	ts[0].tv_sec = ts[1].tv_sec = rel_t;
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+static bool has_release(struct fx *x, const char *sha)
+{
+	char p[PATH_MAX];
+	bool c, r;
+
+	snprintf(p, sizeof(p), "%s/cache", x->state);
+	c = exists_at(p, sha);
+	snprintf(p, sizeof(p), "%s/releases", x->state);
+	r = exists_at(p, sha);
+	assert_int_equal(c, r);
+	return c;
+}
+
+static void test_agent_release_gc(void **state)
+{
+	struct fx *x = *state;
+	char sha[6][65], p[PATH_MAX];
+	const char *prot[1];
+	const char *badprot[1] = { "nope" };
+
+	snprintf(p, sizeof(p), "%s/cache", x->state);
+	assert_int_equal(osp_mkdir_p(p, 0700), OSP_OK);
+	for (int i = 0; i < 6; i++) {
+		unsigned char d[32];
+		char seed[8];
+		snprintf(seed, sizeof(seed), "r%d", i);
+		mbedtls_sha256_ret((const unsigned char *)seed, strlen(seed), d, 0);
+		osp_hex_encode(d, sizeof(d), sha[i]);
+		/* release i used at 1000+i; release 1's directory was used last */
+		make_fake_release(x, sha[i], 1000 + i, i == 1 ? 5000 : 1000 + i);
+	}
+	snprintf(p, sizeof(p), "%s/cache/tmp-keepme", x->state);
+	assert_int_equal(osp_file_write_atomic(p, "x", 1, 0600), OSP_OK);
+	snprintf(p, sizeof(p), "%s/releases/not-a-sha", x->state);
+	assert_int_equal(mkdir(p, 0755), 0);
+
+	/* an invalid protected entry deletes nothing */
+	assert_int_equal(agent_release_gc(x->state, 0, badprot, 1), OSP_EINVAL);
+	assert_int_equal(count_sub(x, "releases"), 7);
+
+	prot[0] = sha[0];
+	assert_int_equal(agent_release_gc(x->state, 2, prot, 1), OSP_OK);
+	assert_true(has_release(x, sha[0]));  /* protected, oldest */
+	assert_true(has_release(x, sha[1]));  /* newest by its release dir */
+	assert_true(has_release(x, sha[5]));  /* second newest */
+	assert_false(has_release(x, sha[2]));
+	assert_false(has_release(x, sha[3]));
+	assert_false(has_release(x, sha[4]));
+	assert_int_equal(count_sub(x, "cache"), 4);    /* 3 + tmp-keepme */
+	assert_int_equal(count_sub(x, "releases"), 4); /* 3 + not-a-sha */
+
+	/* keep nothing, protect nothing: every release goes, other names stay */
+	assert_int_equal(agent_release_gc(x->state, 0, NULL, 0), OSP_OK);
+	assert_int_equal(count_sub(x, "cache"), 1);
+	assert_int_equal(count_sub(x, "releases"), 1);
+}
+
+static void test_agent_release_gc_touch_on_use(void **state)
+{
+	struct fx *x = *state;
+	char sha_a[65], sha_b[65], url_a[PATH_MAX], url_b[PATH_MAX], p[PATH_MAX];
+	const struct ent eb[] = { { "VERSION", 'f', "2\n", 0 } };
+	struct timespec ts[2] = { { 1000, 0 }, { 1000, 0 } };
+
+	src_archive(x, "a.tgz", good_ents, 8, sha_a, url_a, sizeof(url_a));
+	src_archive(x, "b.tgz", eb, 1, sha_b, url_b, sizeof(url_b));
+	assert_int_equal(agent_release_prepare(x->state, url_a, sha_a, x->dir, sizeof(x->dir),
+				 x->err, sizeof(x->err)),
+		OSP_OK);
+	assert_int_equal(agent_release_prepare(x->state, url_b, sha_b, x->dir, sizeof(x->dir),
+				 x->err, sizeof(x->err)),
+		OSP_OK);
+	/* age both, then use a again: a is the most recently used */
+	const char *shas[2] = { sha_a, sha_b };
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s/cache/%s", x->state, shas[i]);
+		assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+		snprintf(p, sizeof(p), "%s/releases/%s", x->state, shas[i]);
+		assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	}
+	assert_int_equal(agent_release_prepare(x->state, url_a, sha_a, x->dir, sizeof(x->dir),
+				 x->err, sizeof(x->err)),
+		OSP_OK);
+	assert_int_equal(agent_release_gc(x->state, 1, NULL, 0), OSP_OK);
+	assert_true(has_release(x, sha_a));
+	assert_false(has_release(x, sha_b));
+}
+
+static void test_agent_release_clean_tmp(void **state)
+{
+	struct fx *x = *state;
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/cache", x->state);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/cache/tmp-abc123", x->state);
+	assert_int_equal(osp_file_write_atomic(p, "partial", 7, 0600), OSP_OK);
+	snprintf(p, sizeof(p), "%s/cache/keep", x->state);
+	assert_int_equal(osp_file_write_atomic(p, "x", 1, 0600), OSP_OK);
+	snprintf(p, sizeof(p), "%s/releases/.tmp-abc-XYZ/deep/er", x->state);
+	assert_int_equal(osp_mkdir_p(p, 0755), OSP_OK);
+	snprintf(p, sizeof(p), "%s/releases/keepdir", x->state);
+	assert_int_equal(mkdir(p, 0755), 0);
+
+	agent_release_clean_tmp(x->state);
+	assert_false(exists_at(x->state, "cache/tmp-abc123"));
+	assert_false(exists_at(x->state, "releases/.tmp-abc-XYZ"));
+	assert_true(exists_at(x->state, "cache/keep"));
+	assert_true(exists_at(x->state, "releases/keepdir"));
+	agent_release_clean_tmp(x->root); /* no cache/ or releases/: nothing to do */
+}
+
+/* ---- a tiny http server on a thread ---- */
+
+struct srv {
+	int lfd;
+	int port;
+	volatile int stop;
+	pthread_t th;
+	const char *body; /* the archive */
+	size_t body_len;
+};
+
+static void srv_reply(int fd, const char *head, const char *body, size_t blen)
+{
+	size_t off = 0, hl = strlen(head);
+
+	while (off < hl) {
+		ssize_t w = send(fd, head + off, hl - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			return;
+		off += (size_t)w;
+	}
+	for (off = 0; off < blen;) {
+		ssize_t w = send(fd, body + off, blen - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			return;
+		off += (size_t)w;
+	}
+}
+
+static void srv_handle(struct srv *s, int fd)
+{
+	char req[4096], head[256], path[256] = "";
+	size_t n = 0;
+
+	while (n < sizeof(req) - 1) {
+		ssize_t r = recv(fd, req + n, sizeof(req) - 1 - n, 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		req[n] = '\0';
+		if (strstr(req, "\r\n\r\n") != NULL)
+			break;
+	}
+	req[n] = '\0';
+	sscanf(req, "GET %255s", path);
+	if (strcmp(path, "/good.tgz") == 0) {
+		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+			"Connection: close\r\n\r\n", s->body_len);
+		srv_reply(fd, head, s->body, s->body_len);
+	} else if (strcmp(path, "/nolen.tgz") == 0) {
+		srv_reply(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", s->body,
+			s->body_len);
+	} else if (strcmp(path, "/redirect") == 0) {
+		srv_reply(fd, "HTTP/1.1 302 Found\r\nLocation: /good.tgz\r\nContent-Length: 0\r\n"
+			"Connection: close\r\n\r\n", "", 0);
+	} else if (strcmp(path, "/tofile") == 0) {
+		srv_reply(fd, "HTTP/1.1 302 Found\r\nLocation: file:///etc/hostname\r\n"
+			"Content-Length: 0\r\nConnection: close\r\n\r\n", "", 0);
+	} else if (strcmp(path, "/loop") == 0) {
+		srv_reply(fd, "HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n"
+			"Connection: close\r\n\r\n", "", 0);
+	} else {
+		srv_reply(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+			"Connection: close\r\n\r\n", "", 0);
+	}
+}
+
+static void *srv_main(void *arg)
+{
+	struct srv *s = arg;
+
+	while (!s->stop) {
+		int fd = accept(s->lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		if (!s->stop)
+			srv_handle(s, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void srv_start(struct srv *s)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s->lfd >= 0);
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(s->lfd, 16), 0);
+	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&sa, &sl), 0);
+	s->port = ntohs(sa.sin_port);
+	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
+}
+
+static void srv_stop(struct srv *s)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	s->stop = 1;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)s->port);
+	if (fd >= 0) { /* wake the accept */
+		(void)connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		close(fd);
+	}
+	pthread_join(s->th, NULL);
+	close(s->lfd);
+}
+
+static void test_agent_release_fetch_http(void **state)
+{
+	struct fx *x = *state;
+	struct srv s = { .lfd = -1 };
+	char sha[65], path[PATH_MAX], url[PATH_MAX], *body;
+	size_t blen;
+	agent_release_opts o = { 0 };
+
+	src_archive(x, "good.tgz", good_ents, 8, sha, NULL, 0);
+	snprintf(path, sizeof(path), "%s/good.tgz", x->src);
+	assert_int_equal(osp_file_read(path, 1 << 20, &body, &blen), OSP_OK);
+	s.body = body;
+	s.body_len = blen;
+	srv_start(&s);
+
+	snprintf(url, sizeof(url), "http://user:secret@127.0.0.1:%d/missing?token=abc", s.port);
+	assert_int_equal(agent_release_fetch(x->state, url, sha, x->err, sizeof(x->err)),
+		OSP_ENET);
+	snprintf(path, sizeof(path), "fetch 'http://127.0.0.1:%d/missing?...': HTTP status 404",
+		s.port);
+	assert_string_equal(x->err, path); /* no password, no query string */
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/tofile", s.port);
+	assert_int_not_equal(agent_release_fetch(x->state, url, sha, x->err, sizeof(x->err)),
+		OSP_OK);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/loop", s.port);
+	assert_int_equal(agent_release_fetch(x->state, url, sha, x->err, sizeof(x->err)),
+		OSP_ENET);
+
+	/* size unknown in advance: the free-space minimum applies */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/nolen.tgz", s.port);
+	o.min_free = UINT64_MAX / 2;
+	assert_int_equal(agent_release_fetch_opts(x->state, url, sha, &o, x->err, sizeof(x->err)),
+		OSP_EIO);
+	assert_non_null(strstr(x->err, "not enough free space"));
+	o.min_free = 0;
+	o.max_size = 100;
+	assert_int_equal(agent_release_fetch_opts(x->state, url, sha, &o, x->err, sizeof(x->err)),
+		OSP_ETOOBIG);
+	assert_non_null(strstr(x->err, "larger than the limit of 100 bytes"));
+	assert_int_equal(count_sub(x, "cache"), 0);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/redirect", s.port);
+	assert_int_equal(agent_release_prepare(x->state, url, sha, x->dir, sizeof(x->dir), x->err,
+				 sizeof(x->err)),
+		OSP_OK);
+	check_good_release(x->dir);
+	srv_stop(&s);
+	free(body);
+}
+
+struct par {
+	struct fx *x;
+	const char *url;
+	const char *sha;
+	osp_err rv;
+	char dir[PATH_MAX];
+	char err[256];
+};
+
+static void *par_main(void *arg)
+{
+	struct par *p = arg;
+
+	p->rv = agent_release_prepare(p->x->state, p->url, p->sha, p->dir, sizeof(p->dir), p->err,
+		sizeof(p->err));
+	return NULL;
+}
+
+static void test_agent_release_prepare_concurrent(void **state)
+{
+	struct fx *x = *state;
+	char sha[65], url[PATH_MAX];
+	struct par p[4];
+	pthread_t th[4];
+
+	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	for (int i = 0; i < 4; i++) {
+		p[i] = (struct par){ .x = x, .url = url, .sha = sha };
+		assert_int_equal(pthread_create(&th[i], NULL, par_main, &p[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(p[i].rv, OSP_OK);
+		assert_string_equal(p[i].dir, p[0].dir);
+	}
+	check_good_release(p[0].dir);
+	assert_int_equal(count_sub(x, "releases"), 1);
+	assert_int_equal(count_sub(x, "cache"), 1);
+}
+
+#define FX_TEST(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_agent_release_path_check),
+		FX_TEST(test_agent_release_sha_invalid),
+		FX_TEST(test_agent_release_fetch_file_cached),
+		FX_TEST(test_agent_release_relative_state_dir),
+		FX_TEST(test_agent_release_fetch_sha_mismatch),
+		FX_TEST(test_agent_release_fetch_errors),
+		FX_TEST(test_agent_release_fetch_corrupt_cache),
+		FX_TEST(test_agent_release_unpack_refuses_dotdot),
+		FX_TEST(test_agent_release_unpack_refuses_absolute),
+		FX_TEST(test_agent_release_unpack_refuses_symlinks),
+		FX_TEST(test_agent_release_unpack_refuses_through_symlink),
+		FX_TEST(test_agent_release_unpack_refuses_links_and_devices),
+		FX_TEST(test_agent_release_unpack_not_an_archive),
+		FX_TEST(test_agent_release_gc),
+		FX_TEST(test_agent_release_gc_touch_on_use),
+		FX_TEST(test_agent_release_clean_tmp),
+		FX_TEST(test_agent_release_fetch_http),
+		FX_TEST(test_agent_release_prepare_concurrent),
+	};
+
+	osp_log_setup(OSP_LOG_ERROR, OSP_LOG_TEXT, "test_agent_release", NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
