@@ -56,6 +56,36 @@ static osp_err agent_lmdb_meta_put(agent_store *s, const char *key, const char *
 	return osp_store_txn_commit(t);
 }
 
+/* agent_lmdb_first_cb takes the first (lowest) result key and stops. */
+static int agent_lmdb_first_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)v;
+	(void)vl;
+	if (kl == 8)
+		*(uint64_t *)arg = osp_be64_get(k);
+	return 1;
+}
+
+/* agent_lmdb_trim deletes every result below seq `below`, oldest first. Not
+ * only below-1: the sequence may have gaps, and a result must never stay
+ * behind the window for good. */
+static osp_err agent_lmdb_trim(osp_txn *t, uint64_t below)
+{
+	uint8_t key[8];
+	osp_err rv;
+
+	for (;;) {
+		uint64_t first = UINT64_MAX;
+
+		rv = osp_store_foreach(t, "results", NULL, 0, false, agent_lmdb_first_cb, &first);
+		if (rv != OSP_OK || first >= below)
+			return rv;
+		osp_be64_put(key, first);
+		if ((rv = osp_store_del(t, "results", key, 8)) != OSP_OK)
+			return rv;
+	}
+}
+
 /* Results are stored as one flag byte (1 = acked) followed by the record. */
 static osp_err agent_lmdb_result_put(agent_store *s, uint64_t seq, const void *val, size_t len,
 	bool acked)
@@ -77,14 +107,8 @@ static osp_err agent_lmdb_result_put(agent_store *s, uint64_t seq, const void *v
 	if ((rv = osp_store_put(t, "results", key, 8, buf, len + 1)) != OSP_OK ||
 		(rv = osp_store_put(t, "meta", "cursor", 6, cur, strlen(cur))) != OSP_OK)
 		goto out;
-	if (seq > l->retain) {
-		/* retention: drop the result that fell out of the window */
-		osp_be64_put(key, seq - l->retain);
-		if ((rv = osp_store_del(t, "results", key, 8)) == OSP_ENOENT)
-			rv = OSP_OK;
-		if (rv != OSP_OK)
-			goto out;
-	}
+	if (seq > l->retain && (rv = agent_lmdb_trim(t, seq - l->retain + 1)) != OSP_OK)
+		goto out;
 	rv = osp_store_txn_commit(t);
 	t = NULL;
 out:

@@ -237,7 +237,8 @@ osp_err osp_store_del(osp_txn *t, const char *db, const void *key, size_t klen)
 
 static bool store_has_prefix(const MDB_val *k, const void *prefix, size_t plen)
 {
-	return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
+	/* plen 0 may come with a NULL prefix: memcmp must not see it */
+	return plen == 0 || (k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0);
 }
 
 /* store_seek_last positions c on the last key with prefix (for reverse scans). */

@@ -1,0 +1,568 @@
+/*
+ * test_store.c - the LMDB wrapper on a temp dir: open, schema, lock, get/put/
+ * del, prefix scans both ways (prefixes ending in 0xff too), del_prefix,
+ * count, a full map, and the big-endian key helpers.
+ */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ospec/log.h"
+#include "ospec/store.h"
+#include "ospec/util.h"
+
+static const char *const store_dbs[] = { "kv", "other" };
+
+typedef struct store_fx {
+	char root[64];
+	char dir[128];
+	osp_store *s;
+} store_fx;
+
+static int store_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static osp_err store_open_at(const char *dir, uint32_t schema, uint64_t map_size,
+	osp_store **s, char *err, size_t errlen)
+{
+	osp_store_opts o = {
+		.dir = dir,
+		.map_size = map_size,
+		.dbs = store_dbs,
+		.ndbs = 2,
+		.schema = schema,
+	};
+
+	err[0] = '\0';
+	return osp_store_open(&o, s, err, errlen);
+}
+
+static int store_setup(void **state)
+{
+	store_fx *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	assert_non_null(f);
+	snprintf(f->root, sizeof(f->root), "/tmp/ospec-store-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(f->dir, sizeof(f->dir), "%s/a/b/db", f->root);
+	assert_int_equal(store_open_at(f->dir, 3, 0, &f->s, err, sizeof(err)), OSP_OK);
+	*state = f;
+	return 0;
+}
+
+static int store_teardown(void **state)
+{
+	store_fx *f = *state;
+
+	osp_store_close(f->s);
+	nftw(f->root, store_rm, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void store_put1(osp_store *s, const char *db, const void *k, size_t kl, const char *v)
+{
+	osp_txn *t = NULL;
+
+	assert_int_equal(osp_store_txn_begin(s, true, &t), OSP_OK);
+	assert_int_equal(osp_store_put(t, db, k, kl, v, strlen(v)), OSP_OK);
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+}
+
+/* store_get1 copies the value of k into buf ("" if absent) and returns the code. */
+static osp_err store_get1(osp_store *s, const char *db, const void *k, size_t kl, char *buf,
+	size_t len)
+{
+	osp_txn *t = NULL;
+	const void *v;
+	size_t vl;
+	osp_err rv;
+
+	buf[0] = '\0';
+	assert_int_equal(osp_store_txn_begin(s, false, &t), OSP_OK);
+	rv = osp_store_get(t, db, k, kl, &v, &vl);
+	if (rv == OSP_OK) {
+		assert_true(vl < len);
+		memcpy(buf, v, vl);
+		buf[vl] = '\0';
+	}
+	osp_store_txn_abort(t);
+	return rv;
+}
+
+static void test_store_open_creates_dir(void **state)
+{
+	store_fx *f = *state;
+	struct stat st;
+	char path[256];
+
+	assert_int_equal(stat(f->dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/ospec.lock", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+}
+
+static void test_store_schema(void **state)
+{
+	store_fx *f = *state;
+	osp_store *s2 = NULL;
+	char err[256], buf[64];
+	const uint8_t be3[8] = { 0, 0, 0, 0, 0, 0, 0, 3 };
+
+	/* written on first open, as a big-endian u64 in meta */
+	assert_int_equal(store_get1(f->s, "meta", "schema", 6, buf, sizeof(buf)), OSP_OK);
+	assert_memory_equal(buf, be3, 8);
+	store_put1(f->s, "kv", "k", 1, "v");
+	osp_store_close(f->s);
+	f->s = NULL;
+
+	assert_int_equal(store_open_at(f->dir, 4, 0, &s2, err, sizeof(err)), OSP_ESCHEMA);
+	assert_null(s2);
+	assert_non_null(strstr(err, "schema version 3"));
+	assert_non_null(strstr(err, "knows 4"));
+
+	/* a refused open leaves the lock free and the data alone */
+	assert_int_equal(store_open_at(f->dir, 3, 0, &f->s, err, sizeof(err)), OSP_OK);
+	assert_int_equal(store_get1(f->s, "kv", "k", 1, buf, sizeof(buf)), OSP_OK);
+	assert_string_equal(buf, "v");
+}
+
+static void test_store_lock(void **state)
+{
+	store_fx *f = *state;
+	osp_store *s2 = NULL;
+	char err[256];
+
+	/* flock is per open file description: a second open in this process fails */
+	assert_int_equal(store_open_at(f->dir, 3, 0, &s2, err, sizeof(err)), OSP_ELOCKED);
+	assert_null(s2);
+	assert_non_null(strstr(err, f->dir));
+	assert_non_null(strstr(err, "in use"));
+	osp_store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open_at(f->dir, 3, 0, &s2, err, sizeof(err)), OSP_OK);
+	f->s = s2;
+}
+
+static void test_store_open_errors(void **state)
+{
+	store_fx *f = *state;
+	const char *many[OSP_STORE_MAX_DBS + 1];
+	osp_store_opts o = { .dir = f->dir, .dbs = many, .ndbs = OSP_STORE_MAX_DBS + 1 };
+	osp_store *s2 = NULL;
+	char err[256], path[256];
+	FILE *fp;
+
+	for (size_t i = 0; i < OSP_STORE_MAX_DBS + 1; i++)
+		many[i] = "x";
+	assert_int_equal(osp_store_open(&o, &s2, err, sizeof(err)), OSP_EINVAL);
+	assert_null(s2);
+
+	/* a file where the directory should be */
+	snprintf(path, sizeof(path), "%s/file", f->root);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_not_equal(store_open_at(path, 1, 0, &s2, err, sizeof(err)), OSP_OK);
+	assert_null(s2);
+	assert_non_null(strstr(err, path));
+}
+
+static void test_store_put_get_del(void **state)
+{
+	store_fx *f = *state;
+	osp_txn *t = NULL;
+	const void *v;
+	size_t vl;
+	char buf[64];
+
+	store_put1(f->s, "kv", "alpha", 5, "1");
+	store_put1(f->s, "other", "alpha", 5, "2");
+	assert_int_equal(store_get1(f->s, "kv", "alpha", 5, buf, sizeof(buf)), OSP_OK);
+	assert_string_equal(buf, "1");
+	assert_int_equal(store_get1(f->s, "other", "alpha", 5, buf, sizeof(buf)), OSP_OK);
+	assert_string_equal(buf, "2");
+	assert_int_equal(store_get1(f->s, "kv", "alph", 4, buf, sizeof(buf)), OSP_ENOENT);
+	assert_int_equal(store_get1(f->s, "nope", "alpha", 5, buf, sizeof(buf)), OSP_EINVAL);
+
+	/* overwrite, then an aborted delete leaves it */
+	store_put1(f->s, "kv", "alpha", 5, "one");
+	assert_int_equal(osp_store_txn_begin(f->s, true, &t), OSP_OK);
+	assert_int_equal(osp_store_del(t, "kv", "alpha", 5), OSP_OK);
+	assert_int_equal(osp_store_get(t, "kv", "alpha", 5, &v, &vl), OSP_ENOENT);
+	osp_store_txn_abort(t);
+	assert_int_equal(store_get1(f->s, "kv", "alpha", 5, buf, sizeof(buf)), OSP_OK);
+	assert_string_equal(buf, "one");
+
+	assert_int_equal(osp_store_txn_begin(f->s, true, &t), OSP_OK);
+	assert_int_equal(osp_store_del(t, "kv", "alpha", 5), OSP_OK);
+	assert_int_equal(osp_store_del(t, "kv", "alpha", 5), OSP_ENOENT);
+	assert_int_equal(osp_store_del(t, "nope", "alpha", 5), OSP_EINVAL);
+	assert_int_equal(osp_store_put(t, "nope", "a", 1, "b", 1), OSP_EINVAL);
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+	assert_int_equal(store_get1(f->s, "kv", "alpha", 5, buf, sizeof(buf)), OSP_ENOENT);
+	assert_int_equal(store_get1(f->s, "other", "alpha", 5, buf, sizeof(buf)), OSP_OK);
+	osp_store_txn_abort(NULL);
+}
+
+/* A scan collects "key=val" lines; stop_after > 0 stops after that many. */
+typedef struct store_seen {
+	char keys[64][16];
+	size_t n;
+	size_t stop_after;
+	bool fail;
+} store_seen;
+
+static int store_seen_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	store_seen *s = arg;
+
+	(void)v;
+	(void)vl;
+	assert_true(s->n < 64 && kl < 16);
+	memcpy(s->keys[s->n], k, kl);
+	s->keys[s->n][kl] = '\0';
+	s->n++;
+	if (s->fail)
+		return -1;
+	return s->stop_after && s->n >= s->stop_after ? 1 : 0;
+}
+
+/* store_scan_str runs a scan and joins the keys with ',' (bytes >= 0x80 as '#',
+ * control bytes as '_'). */
+static const char *store_scan_str(osp_store *st, const void *prefix, size_t plen, bool rev,
+	char *out, size_t len)
+{
+	store_seen seen = { .n = 0 };
+	osp_txn *t = NULL;
+	size_t o = 0;
+
+	assert_int_equal(osp_store_txn_begin(st, false, &t), OSP_OK);
+	assert_int_equal(osp_store_foreach(t, "kv", prefix, plen, rev, store_seen_cb, &seen),
+		OSP_OK);
+	osp_store_txn_abort(t);
+	out[0] = '\0';
+	for (size_t i = 0; i < seen.n; i++) {
+		for (const char *c = seen.keys[i]; *c && o + 2 < len; c++) {
+			unsigned char b = (unsigned char)*c;
+
+			out[o++] = b >= 0x80 ? '#' : b < 0x20 ? '_' : *c;
+		}
+		if (i + 1 < seen.n && o + 2 < len)
+			out[o++] = ',';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void store_fill(osp_store *s, const char *const *keys, size_t n)
+{
+	osp_txn *t = NULL;
+
+	assert_int_equal(osp_store_txn_begin(s, true, &t), OSP_OK);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(osp_store_put(t, "kv", keys[i], strlen(keys[i]), "x", 1), OSP_OK);
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+}
+
+static void test_store_foreach_prefix(void **state)
+{
+	store_fx *f = *state;
+	static const char *const keys[] = { "a", "ab", "ab\xff", "ab\xff\xff", "ab\xff\x01", "abc",
+		"abd", "ac", "b", "b\xff", "\xff", "\xff\xff", "\xff\xff\x01" };
+	store_seen seen = { .stop_after = 2 };
+	osp_txn *t = NULL;
+	char out[256];
+
+	store_fill(f->s, keys, sizeof(keys) / sizeof(keys[0]));
+	assert_string_equal(store_scan_str(f->s, "", 0, false, out, sizeof(out)),
+		"a,ab,abc,abd,ab#,ab#_,ab##,ac,b,b#,#,##,##_");
+	assert_string_equal(store_scan_str(f->s, "ab", 2, false, out, sizeof(out)),
+		"ab,abc,abd,ab#,ab#_,ab##");
+	assert_string_equal(store_scan_str(f->s, "ab", 2, true, out, sizeof(out)),
+		"ab##,ab#_,ab#,abd,abc,ab");
+	assert_string_equal(store_scan_str(f->s, "", 0, true, out, sizeof(out)),
+		"##_,##,#,b#,b,ac,ab##,ab#_,ab#,abd,abc,ab,a");
+	/* no prefix at all may be NULL */
+	assert_string_equal(store_scan_str(f->s, NULL, 0, false, out, sizeof(out)),
+		"a,ab,abc,abd,ab#,ab#_,ab##,ac,b,b#,#,##,##_");
+	assert_string_equal(store_scan_str(f->s, NULL, 0, true, out, sizeof(out)),
+		"##_,##,#,b#,b,ac,ab##,ab#_,ab#,abd,abc,ab,a");
+	/* prefixes ending in 0xff: the upper bound has to carry */
+	assert_string_equal(store_scan_str(f->s, "ab\xff", 3, false, out, sizeof(out)),
+		"ab#,ab#_,ab##");
+	assert_string_equal(store_scan_str(f->s, "ab\xff", 3, true, out, sizeof(out)),
+		"ab##,ab#_,ab#");
+	assert_string_equal(store_scan_str(f->s, "ab\xff\xff", 4, true, out, sizeof(out)),
+		"ab##");
+	assert_string_equal(store_scan_str(f->s, "b\xff", 2, true, out, sizeof(out)), "b#");
+	assert_string_equal(store_scan_str(f->s, "b", 1, true, out, sizeof(out)), "b#,b");
+	assert_string_equal(store_scan_str(f->s, "\xff", 1, true, out, sizeof(out)),
+		"##_,##,#");
+	assert_string_equal(store_scan_str(f->s, "\xff\xff", 2, true, out, sizeof(out)),
+		"##_,##");
+	assert_string_equal(store_scan_str(f->s, "\xff\xff", 2, false, out, sizeof(out)),
+		"##,##_");
+	/* absent prefixes, below, between and above every key */
+	assert_string_equal(store_scan_str(f->s, "0", 1, true, out, sizeof(out)), "");
+	assert_string_equal(store_scan_str(f->s, "0", 1, false, out, sizeof(out)), "");
+	assert_string_equal(store_scan_str(f->s, "aa", 2, true, out, sizeof(out)), "");
+	assert_string_equal(store_scan_str(f->s, "abe", 3, false, out, sizeof(out)), "");
+	assert_string_equal(store_scan_str(f->s, "\xff\xff\xff", 3, true, out, sizeof(out)), "");
+
+	/* stopping early and stopping with an error */
+	assert_int_equal(osp_store_txn_begin(f->s, false, &t), OSP_OK);
+	assert_int_equal(osp_store_foreach(t, "kv", "ab", 2, true, store_seen_cb, &seen), OSP_OK);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.keys[1], "ab\xff\x01");
+	seen = (store_seen){ .fail = true };
+	assert_int_equal(osp_store_foreach(t, "kv", "", 0, false, store_seen_cb, &seen),
+		OSP_EINVAL);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(osp_store_foreach(t, "nope", "", 0, false, store_seen_cb, &seen),
+		OSP_EINVAL);
+	osp_store_txn_abort(t);
+}
+
+static void test_store_foreach_from(void **state)
+{
+	store_fx *f = *state;
+	uint8_t key[16], from[16];
+	store_seen seen = { .n = 0 };
+	osp_txn *t = NULL;
+	uint64_t got[40];
+	size_t ng = 0;
+
+	(void)got;
+	assert_int_equal(osp_store_txn_begin(f->s, true, &t), OSP_OK);
+	for (uint64_t node = 1; node <= 3; node++) {
+		for (uint64_t seq = 1; seq <= 300; seq += 3) {
+			key[0] = (uint8_t)('0' + node);
+			osp_be64_put(key + 1, seq);
+			assert_int_equal(osp_store_put(t, "kv", key, 9, "v", 1), OSP_OK);
+		}
+	}
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+
+	/* node 2 from sequence 290: 292, 295, 298 and nothing of node 3 */
+	assert_int_equal(osp_store_txn_begin(f->s, false, &t), OSP_OK);
+	from[0] = '2';
+	osp_be64_put(from + 1, 290);
+	assert_int_equal(osp_store_foreach_from(t, "kv", from, 1, from, 9, store_seen_cb, &seen),
+		OSP_OK);
+	assert_int_equal(seen.n, 3);
+	for (size_t i = 0; i < seen.n; i++) {
+		assert_int_equal(seen.keys[i][0], '2');
+		got[ng++] = osp_be64_get((const uint8_t *)seen.keys[i] + 1);
+	}
+	assert_int_equal(got[0], 292);
+	assert_int_equal(got[1], 295);
+	assert_int_equal(got[2], 298);
+	/* an exact hit is included */
+	seen.n = 0;
+	osp_be64_put(from + 1, 298);
+	assert_int_equal(osp_store_foreach_from(t, "kv", from, 1, from, 9, store_seen_cb, &seen),
+		OSP_OK);
+	assert_int_equal(seen.n, 1);
+	/* past the node's last key: nothing, not node 3's first */
+	seen.n = 0;
+	osp_be64_put(from + 1, 299);
+	assert_int_equal(osp_store_foreach_from(t, "kv", from, 1, from, 9, store_seen_cb, &seen),
+		OSP_OK);
+	assert_int_equal(seen.n, 0);
+	osp_store_txn_abort(t);
+}
+
+static void test_store_del_prefix(void **state)
+{
+	store_fx *f = *state;
+	static const char *const keys[] = { "a", "web-1", "web-1\x01", "web-10", "web-2",
+		"web-0", "web-1\xff" };
+	osp_txn *t = NULL;
+	char out[512], key[32];
+	uint64_t n = 0;
+	size_t count = 99;
+
+	memset(out, 'o', sizeof(out));
+	store_fill(f->s, keys, sizeof(keys) / sizeof(keys[0]));
+	/* enough keys to span many pages, deleted in one cursor walk */
+	assert_int_equal(osp_store_txn_begin(f->s, true, &t), OSP_OK);
+	for (int i = 0; i < 3000; i++) {
+		int kl = snprintf(key, sizeof(key), "web-1/%05d", i);
+		assert_int_equal(osp_store_put(t, "kv", key, (size_t)kl, out, 200), OSP_OK);
+	}
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+
+	assert_int_equal(osp_store_txn_begin(f->s, true, &t), OSP_OK);
+	assert_int_equal(osp_store_del_prefix(t, "kv", "web-1", 5, &count), OSP_OK);
+	assert_int_equal(count, 3004);
+	assert_int_equal(osp_store_count(t, "kv", &n), OSP_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+	assert_string_equal(store_scan_str(f->s, "", 0, false, out, sizeof(out)),
+		"a,web-0,web-2");
+
+	/* nothing to delete; no prefix deletes everything */
+	assert_int_equal(osp_store_txn_begin(f->s, true, &t), OSP_OK);
+	assert_int_equal(osp_store_del_prefix(t, "kv", "web-3", 5, &count), OSP_OK);
+	assert_int_equal(count, 0);
+	assert_int_equal(osp_store_del_prefix(t, "kv", "z", 1, NULL), OSP_OK);
+	assert_int_equal(osp_store_del_prefix(t, "kv", "web-2", 5, &count), OSP_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(osp_store_del_prefix(t, "kv", NULL, 0, &count), OSP_OK);
+	assert_int_equal(count, 2);
+	assert_int_equal(osp_store_del_prefix(t, "nope", "", 0, &count), OSP_EINVAL);
+	assert_int_equal(osp_store_count(t, "kv", &n), OSP_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(osp_store_count(t, "nope", &n), OSP_EINVAL);
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+}
+
+static void test_store_count(void **state)
+{
+	store_fx *f = *state;
+	osp_txn *t = NULL;
+	uint64_t n = 99;
+	char key[16];
+
+	assert_int_equal(osp_store_txn_begin(f->s, true, &t), OSP_OK);
+	assert_int_equal(osp_store_count(t, "kv", &n), OSP_OK);
+	assert_int_equal(n, 0);
+	for (int i = 0; i < 50; i++) {
+		int kl = snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(osp_store_put(t, "kv", key, (size_t)kl, "v", 1), OSP_OK);
+	}
+	assert_int_equal(osp_store_put(t, "kv", "k7", 2, "again", 5), OSP_OK);
+	assert_int_equal(osp_store_count(t, "kv", &n), OSP_OK);
+	assert_int_equal(n, 50);
+	assert_int_equal(osp_store_count(t, "other", &n), OSP_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(osp_store_count(t, "meta", &n), OSP_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+}
+
+static void test_store_map_full(void **state)
+{
+	store_fx *f = *state;
+	char dir[160], err[256], val[1000], key[16], buf[1024];
+	osp_store *s = NULL;
+	osp_txn *t = NULL;
+	osp_err rv = OSP_OK;
+	int i, committed = 0;
+
+	snprintf(dir, sizeof(dir), "%s/tiny", f->root);
+	assert_int_equal(store_open_at(dir, 1, 64 * 1024, &s, err, sizeof(err)), OSP_OK);
+	memset(val, 'v', sizeof(val));
+	/* one value per transaction until the map is full, at put or at commit */
+	for (i = 0; i < 1000 && rv == OSP_OK; i++) {
+		int kl = snprintf(key, sizeof(key), "k%04d", i);
+
+		assert_int_equal(osp_store_txn_begin(s, true, &t), OSP_OK);
+		rv = osp_store_put(t, "kv", key, (size_t)kl, val, sizeof(val));
+		if (rv != OSP_OK) {
+			osp_store_txn_abort(t);
+			break;
+		}
+		rv = osp_store_txn_commit(t); /* frees t even on failure */
+		if (rv == OSP_OK)
+			committed++;
+	}
+	assert_int_equal(rv, OSP_EMAPFULL);
+	assert_true(committed > 0 && committed < 64);
+
+	/* still usable for reads */
+	assert_int_equal(store_get1(s, "kv", "k0000", 5, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(strlen(buf), sizeof(val));
+	osp_store_close(s);
+	s = NULL;
+
+	/* reopened as it was: everything committed before is there, nothing else */
+	assert_int_equal(store_open_at(dir, 1, 64 * 1024, &s, err, sizeof(err)), OSP_OK);
+	for (i = 0; i < committed; i++) {
+		int kl = snprintf(key, sizeof(key), "k%04d", i);
+
+		assert_int_equal(store_get1(s, "kv", key, (size_t)kl, buf, sizeof(buf)), OSP_OK);
+		assert_memory_equal(buf, val, sizeof(val));
+	}
+	snprintf(key, sizeof(key), "k%04d", committed);
+	assert_int_equal(store_get1(s, "kv", key, 5, buf, sizeof(buf)), OSP_ENOENT);
+	osp_store_close(s);
+	s = NULL;
+
+	/* the operator's remedy: a bigger map, and writes succeed again */
+	assert_int_equal(store_open_at(dir, 1, 1024 * 1024, &s, err, sizeof(err)), OSP_OK);
+	assert_int_equal(osp_store_txn_begin(s, true, &t), OSP_OK);
+	assert_int_equal(osp_store_put(t, "kv", key, 5, val, sizeof(val)), OSP_OK);
+	assert_int_equal(osp_store_del(t, "kv", "k0000", 5), OSP_OK);
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+	assert_int_equal(store_get1(s, "kv", key, 5, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(store_get1(s, "kv", "k0001", 5, buf, sizeof(buf)), OSP_OK);
+	osp_store_close(s);
+}
+
+static void test_store_be64(void **state)
+{
+	static const uint64_t vals[] = { 0, 1, 255, 256, 65535, 1ULL << 32, (1ULL << 56) + 7,
+		UINT64_MAX - 1, UINT64_MAX };
+	uint8_t a[8], b[8];
+	const uint8_t want[8] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
+
+	(void)state;
+	osp_be64_put(a, 0x0123456789abcdefULL);
+	assert_memory_equal(a, want, 8);
+	assert_int_equal(osp_be64_get(want), 0x0123456789abcdefULL);
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		osp_be64_put(a, vals[i]);
+		assert_int_equal(osp_be64_get(a), vals[i]);
+		/* byte order is numeric order: what LMDB's memcmp sorting relies on */
+		if (i > 0) {
+			osp_be64_put(b, vals[i - 1]);
+			assert_true(memcmp(b, a, 8) < 0);
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_store_open_creates_dir, store_setup,
+			store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_schema, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_lock, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_open_errors, store_setup,
+			store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_put_get_del, store_setup,
+			store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_foreach_prefix, store_setup,
+			store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_foreach_from, store_setup,
+			store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_del_prefix, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_count, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_map_full, store_setup, store_teardown),
+		cmocka_unit_test(test_store_be64),
+	};
+
+	osp_log_setup(OSP_LOG_ERROR + 1, OSP_LOG_TEXT, "test_store", NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
