@@ -135,5 +135,8 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 /* agent_exec_apps fills the apps report (caller frees with agent_exec_apps_free). */
 size_t agent_exec_apps(agent_exec *x, Ospec__V1__AppState ***out);
 void agent_exec_apps_free(Ospec__V1__AppState **apps, size_t n);
+/* agent_exec_runner returns the executor's process runner (agent_runner.h),
+ * owned by x: for status queries and tests. */
+struct agent_runner *agent_exec_runner(agent_exec *x);
 
 #endif

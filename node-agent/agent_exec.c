@@ -1,47 +1,79 @@
 /*
  * agent_exec.c - executes commands from the log. Handlers converge ("make
- * it so"): running the same command twice leaves the same state.
+ * it so"): running the same command twice leaves the same state. The app
+ * handlers (Stage, Revert, Stop) are in agent_apps*.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
+#include "agent_apps.h"
 
 struct agent_exec {
 	agent *a;
+	agent_apps *apps;
 };
 
 osp_err agent_exec_alloc(agent *a, agent_exec **out)
 {
 	agent_exec *x = calloc(1, sizeof(*x));
+	osp_err rv;
 
+	*out = NULL;
 	if (x == NULL)
 		return OSP_ENOMEM;
 	x->a = a;
+	if ((rv = agent_apps_alloc(a->cfg, a->store, &x->apps)) != OSP_OK) {
+		free(x);
+		return rv;
+	}
 	*out = x;
 	return OSP_OK;
 }
 
 void agent_exec_free(agent_exec *x)
 {
+	if (x == NULL)
+		return;
+	agent_apps_free(x->apps);
 	free(x);
 }
 
 void agent_exec_restore(agent_exec *x)
 {
-	(void)x;
+	agent_apps_restore(x->apps);
+}
+
+struct agent_runner *agent_exec_runner(agent_exec *x)
+{
+	return x->apps->runner;
 }
 
 void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
-	(void)x;
+	msg[0] = '\0';
 	switch (cmd->kind_case) {
 	case OSPEC__V1__COMMAND__KIND_NOOP:
 		res->status = OSPEC__V1__RESULT_STATUS__RESULT_OK;
 		snprintf(msg, msglen, "noop%s%s", cmd->noop->note ? ": " : "",
 			cmd->noop->note ? cmd->noop->note : "");
+		break;
+	case OSPEC__V1__COMMAND__KIND_STAGE:
+		agent_apps_stage(x->apps, cmd, res, msg, msglen);
+		break;
+	case OSPEC__V1__COMMAND__KIND_REVERT:
+		agent_apps_revert(x->apps, cmd, res, msg, msglen);
+		break;
+	case OSPEC__V1__COMMAND__KIND_STOP:
+		agent_apps_stop(x->apps, cmd, res, msg, msglen);
+		break;
+	case OSPEC__V1__COMMAND__KIND_PREPARE:
+	case OSPEC__V1__COMMAND__KIND_DECISION:
+	case OSPEC__V1__COMMAND__KIND_SCALE_DOWN:
+		res->status = OSPEC__V1__RESULT_STATUS__RESULT_REFUSED;
+		snprintf(msg, msglen, "blue-green is not supported yet");
 		break;
 	default:
 		res->status = OSPEC__V1__RESULT_STATUS__RESULT_REFUSED;
@@ -54,13 +86,12 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 
 size_t agent_exec_apps(agent_exec *x, Ospec__V1__AppState ***out)
 {
-	(void)x;
-	*out = NULL;
-	return 0;
+	return agent_apps_report(x->apps, out);
 }
 
 void agent_exec_apps_free(Ospec__V1__AppState **apps, size_t n)
 {
+	/* each element is one block holding its strings (agent_apps_report) */
 	for (size_t i = 0; i < n; i++)
 		free(apps[i]);
 	free(apps);

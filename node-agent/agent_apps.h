@@ -1,0 +1,158 @@
+/*
+ * agent_apps.h - the agent's apps in the single slot "main" (rolling
+ * deploys): the durable desired state of each app (an AgentAppRecord in the
+ * store), the Stage, Revert and Stop handlers, the restore at agent start and
+ * the apps report of register and heartbeat.
+ *
+ * Handlers converge ("make it so"): a command executed twice leaves the same
+ * state. The record is written BEFORE the process is touched (write-ahead),
+ * so that a restarted agent restores what the coordinator last asked for.
+ *
+ * On disk everything is named by the release's sha256 (64 lowercase hex
+ * digits, checked) and the app name (osp_valid_id, checked): no version or
+ * other text from a command ever becomes part of a path.
+ *
+ * Threads: the handlers and the restore run on one thread (the session's);
+ * agent_apps_report may run at the same time on another (the heartbeat's).
+ * agent_apps.c and agent_apps_cmd.c implement this header; the fields
+ * of struct agent_apps and the agent_apps_rec_* helpers are theirs only.
+ */
+#ifndef AGENT_APPS_H
+#define AGENT_APPS_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "agent_release.h"
+#include "agent_runner.h"
+
+#define AGENT_APPS_SLOT "main"
+#define AGENT_APPS_STOP_GRACE_MS 10000
+#define AGENT_APPS_REVERT_DEADLINE_MS 30000
+#define AGENT_APPS_TAIL_LINES 5
+#define AGENT_APPS_MAX_RECORDS 4096 /* records handled by restore, report, gc */
+#define AGENT_APPS_HEALTH_MAX 256   /* apps whose last health result is kept */
+
+/* A release as recorded (ReleaseRef), in fixed buffers. port is the port the
+ * release was started on (after the host override). */
+typedef struct agent_rel {
+	bool set;
+	char version[OSP_WIRE_MAX_VERSION + 1];
+	char sha256[AGENT_RELEASE_SHA256_LEN + 1];
+	char run[OSP_WIRE_MAX_RUN + 1];
+	char url[OSP_WIRE_MAX_URL + 1];
+	unsigned port;
+} agent_rel;
+
+/* The desired state of one app (AgentAppRecord). */
+typedef struct agent_app_rec {
+	char app[OSP_WIRE_MAX_ID + 1];
+	agent_rel current, previous;
+	bool running;
+	uint64_t generation;
+	char health_path[OSP_WIRE_MAX_PATH + 1];
+} agent_app_rec;
+
+typedef enum agent_apps_health {
+	AGENT_APPS_HEALTH_UNKNOWN = 0,
+	AGENT_APPS_HEALTH_OK,
+	AGENT_APPS_HEALTH_FAILED,
+} agent_apps_health;
+
+typedef struct agent_apps {
+	const agent_cfg *cfg;
+	agent_store *store;
+	agent_runner *runner;
+	char state[PATH_MAX];  /* absolute state dir */
+	pthread_mutex_t mtx;   /* guards health[] */
+	struct {
+		char app[OSP_WIRE_MAX_ID + 1];
+		agent_apps_health h;
+	} health[AGENT_APPS_HEALTH_MAX];
+	size_t nhealth;
+} agent_apps;
+
+/* agent_apps_alloc makes the apps context over cfg and store (both stay the
+ * caller's and must outlive it): creates the state dir if needed, the runner
+ * (STATE/run, STATE/logs) and removes leftover temp downloads and unpacks.
+ * Returns OSP_EINVAL (no state dir), OSP_ETOOBIG, OSP_EIO, OSP_ENOMEM. */
+osp_err agent_apps_alloc(const agent_cfg *cfg, agent_store *store, agent_apps **out);
+
+/* agent_apps_free frees the context; the apps keep running (their pidfiles
+ * let the next agent adopt them). Accepts NULL. */
+void agent_apps_free(agent_apps *p);
+
+/* agent_apps_restore adopts the processes a previous agent left running, then
+ * starts every app recorded as running that is not (from the release cache,
+ * without a health wait), and stops an adopted app recorded as stopped.
+ * Problems are logged; nothing is reported. */
+void agent_apps_restore(agent_apps *p);
+
+/* agent_apps_stage executes a Stage command (cmd->kind_case STAGE): fetch,
+ * verify and unpack the release, record it, replace the running process and
+ * health-check it. Fills res (status, app, version, slot; message -> msg). */
+void agent_apps_stage(agent_apps *p, const Ospec__V1__Command *cmd,
+	Ospec__V1__CommandResult *res, char *msg, size_t msglen);
+
+/* agent_apps_revert executes a Revert command: back to the recorded previous
+ * release (from the cache), or stop the app when the command has no sha256. */
+void agent_apps_revert(agent_apps *p, const Ospec__V1__Command *cmd,
+	Ospec__V1__CommandResult *res, char *msg, size_t msglen);
+
+/* agent_apps_stop executes a Stop command: record the app as stopped, stop
+ * its process. */
+void agent_apps_stop(agent_apps *p, const Ospec__V1__Command *cmd,
+	Ospec__V1__CommandResult *res, char *msg, size_t msglen);
+
+/* agent_apps_report fills *out with one AppState per recorded app (at most
+ * OSP_WIRE_MAX_APPS). Each element is one heap block (free(element) frees its
+ * strings too); the array is heap. Returns the count; 0 with *out NULL when
+ * there is nothing or memory ran out. */
+size_t agent_apps_report(agent_apps *p, Ospec__V1__AppState ***out);
+
+/* -- helpers shared by agent_apps.c and agent_apps_cmd.c -- */
+
+/* agent_apps_rec_load reads app's record into *rec (*found = false and a
+ * fresh record for app when there is none). OSP_EDECODE for a corrupt record,
+ * store errors. */
+osp_err agent_apps_rec_load(agent_apps *p, const char *app, agent_app_rec *rec, bool *found);
+
+/* agent_apps_rec_save writes rec durably (OSP_ENOMEM, store errors). */
+osp_err agent_apps_rec_save(agent_apps *p, const agent_app_rec *rec);
+
+/* agent_apps_health_set remembers the last health result of app. */
+void agent_apps_health_set(agent_apps *p, const char *app, agent_apps_health h);
+
+/* agent_apps_port is the port app runs on: the host override, else fallback
+ * (0 if neither). */
+unsigned agent_apps_port(const agent_apps *p, const char *app, unsigned fallback);
+
+/* agent_apps_release_dir writes STATE/releases/<sha256> of rel into dir,
+ * unpacking it again from the cache when the directory is gone. OSP_ENOENT
+ * ("release V is no longer in the cache" in err), errors of
+ * agent_release_unpack. */
+osp_err agent_apps_release_dir(agent_apps *p, const agent_rel *rel, char *dir, size_t len,
+	char *err, size_t errlen);
+
+/* agent_apps_runs reports whether app's main slot runs exactly rel (its
+ * release dir, run command and effective port), as the runner's pidfile
+ * records it: after a crash between the write-ahead record and the restart,
+ * a running process may still be the previous release. */
+bool agent_apps_runs(agent_apps *p, const char *app, const agent_rel *rel);
+
+/* agent_apps_start starts rel (rel->port is the effective port) from dir in
+ * app's main slot, as the host config's user with its env file. Errors of
+ * agent_runner_start. */
+osp_err agent_apps_start(agent_apps *p, const char *app, const agent_rel *rel, const char *dir,
+	char *err, size_t errlen);
+
+/* agent_apps_gc runs the release garbage collection, protecting the current
+ * and previous release of every recorded app; skipped (logged) if a record
+ * cannot be read. */
+void agent_apps_gc(agent_apps *p);
+
+#endif
