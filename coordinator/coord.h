@@ -39,6 +39,8 @@ typedef struct coord_cfg {
 	char *http;
 	char *log_level;
 	char *log_format;
+	char *control_tls;     /* tls+tcp:// control endpoint, or NULL */
+	char *tls_ca, *tls_cert, *tls_key; /* config block tls: {ca, cert, key} */
 	int64_t heartbeat;     /* ms */
 	int64_t poll_hold;     /* ms a poll is held without commands */
 	uint64_t map_size;
@@ -119,6 +121,9 @@ struct coord {
 	nng_socket agents;        /* rep0 */
 	nng_socket ctl;           /* rep0, control API */
 	nng_listener ctl_listener;
+	nng_listener ctl_tls_listener; /* --control-tls, if set */
+	bool ctl_tls_on;
+	struct coord_ctl_replay *ctl_replay; /* request ids seen over TLS */
 	void *http;               /* nng_http_server */
 	coord_node *nodes;
 	coord_pipe *pipes;

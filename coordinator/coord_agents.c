@@ -12,6 +12,7 @@
 
 #include "coord.h"
 #include "coord_engine_hooks.h"
+#include "ospec/tls.h"
 
 #define COORD_CTX_INITIAL 16
 #define COORD_CTX_GROW 16
@@ -174,7 +175,6 @@ static void coord_agents_hello(coord *c, coord_ctx *x, coord_pipe *p)
 	osp_env env;
 	Ospec__V1__Challenge ch;
 
-	(void)c;
 	if (osp_random_bytes(p->nonce, sizeof(p->nonce)) != OSP_OK) {
 		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "no randomness");
 		return;
@@ -185,7 +185,7 @@ static void coord_agents_hello(coord *c, coord_ctx *x, coord_pipe *p)
 	ch.nonce.data = p->nonce;
 	ch.nonce.len = sizeof(p->nonce);
 	ch.has_proof_required = 1;
-	ch.proof_required = 0;
+	ch.proof_required = osp_tls_url_is_tls(c->cfg.listen);
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_CHALLENGE;
 	env.challenge = &ch;
 	coord_ctx_send_env(x, &env);
@@ -240,6 +240,27 @@ static osp_err coord_agents_bind(coord *c, coord_pipe *p, coord_node *n, bool is
 	return OSP_OK;
 }
 
+/* coord_agents_proof_ok verifies a register's certificate chain and
+ * signature (TLS listeners); why says what is wrong. */
+static bool coord_agents_proof_ok(coord *c, const osp_env *e, char *why, size_t len)
+{
+	const Ospec__V1__Register *r = e->register_;
+	char err[400];
+
+	if (!r->has_cert_chain_pem || r->cert_chain_pem.len == 0 || !r->has_signature ||
+		r->signature.len == 0) {
+		snprintf(why, len, "register without a certificate proof (the coordinator requires one)");
+		return false;
+	}
+	if (osp_tls_verify_register(c->cfg.tls_ca, r->cert_chain_pem.data, r->cert_chain_pem.len,
+		    r->signature.data, r->signature.len, r->nonce.data, r->nonce.len, e->node_id,
+		    e->instance_uuid, err, sizeof(err)) != OSP_OK) {
+		snprintf(why, len, "identity proof refused: %s", err);
+		return false;
+	}
+	return true;
+}
+
 static void coord_agents_register(coord *c, coord_ctx *x, coord_pipe *p, const osp_env *e)
 {
 	const Ospec__V1__Register *r = e->register_;
@@ -257,6 +278,12 @@ static void coord_agents_register(coord *c, coord_ctx *x, coord_pipe *p, const o
 	if (e->node_id == NULL || !osp_valid_id(e->node_id) || e->instance_uuid == NULL ||
 		strlen(e->instance_uuid) != OSP_UUID_LEN) {
 		coord_agents_refuse(c, x, "?", "register without a valid node id and instance uuid");
+		return;
+	}
+	/* the proof comes before anything about the named node is looked at or
+	 * said: an impostor learns nothing and changes nothing */
+	if (osp_tls_url_is_tls(c->cfg.listen) && !coord_agents_proof_ok(c, e, why, sizeof(why))) {
+		coord_agents_refuse(c, x, e->node_id, why);
 		return;
 	}
 	n = coord_node_find(c, e->node_id);
@@ -316,9 +343,10 @@ static void coord_agents_heartbeat(coord *c, coord_ctx *x, coord_node *n, const 
 	osp_env env;
 	Ospec__V1__HeartbeatAck ack;
 
-	(void)c;
-	if (e->heartbeat->n_apps > 0)
+	if (e->heartbeat->n_apps > 0) {
 		coord_node_set_apps(n, e->heartbeat->apps, e->heartbeat->n_apps);
+		coord_engine_on_heartbeat(c, n);
+	}
 	osp_wire_env_init(&env, NULL, NULL, 0);
 	ospec__v1__heartbeat_ack__init(&ack);
 	ack.has_heartbeat_ms = 1;
@@ -506,6 +534,28 @@ static void coord_agents_pipe_cb(nng_pipe np, nng_pipe_ev ev, void *arg)
 	pthread_mutex_unlock(&c->mtx);
 }
 
+/* coord_agents_tls puts the server TLS configuration (client certificate
+ * required) on listener l. */
+static osp_err coord_agents_tls(coord *c, nng_listener l, char *err, size_t errlen)
+{
+	nng_tls_config *cfg = NULL;
+	char why[512];
+	int rv;
+
+	if (osp_tls_server_config(c->cfg.tls_ca, c->cfg.tls_cert, c->cfg.tls_key, &cfg, why,
+		    sizeof(why)) != OSP_OK) {
+		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, why);
+		return OSP_ECONFIG;
+	}
+	rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg); /* the listener holds its own reference */
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, nng_strerror(rv));
+		return OSP_ECONFIG;
+	}
+	return OSP_OK;
+}
+
 osp_err coord_agents_start(coord *c, char *err, size_t errlen)
 {
 	nng_listener l;
@@ -520,8 +570,13 @@ osp_err coord_agents_start(coord *c, char *err, size_t errlen)
 	nng_socket_set_size(c->agents, NNG_OPT_RECVMAXSZ, 2 * OSP_WIRE_MAX_MSG);
 	nng_pipe_notify(c->agents, NNG_PIPE_EV_REM_POST, coord_agents_pipe_cb, c);
 	if ((rv = nng_listener_create(&l, c->agents, c->cfg.listen)) != 0 ||
-		(rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, 2 * OSP_WIRE_MAX_MSG)) != 0 ||
-		(rv = nng_listener_start(l, 0)) != 0) {
+		(rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, 2 * OSP_WIRE_MAX_MSG)) != 0) {
+		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, nng_strerror(rv));
+		return osp_nng_err(rv);
+	}
+	if (osp_tls_url_is_tls(c->cfg.listen) && coord_agents_tls(c, l, err, errlen) != OSP_OK)
+		return OSP_ECONFIG;
+	if ((rv = nng_listener_start(l, 0)) != 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, nng_strerror(rv));
 		return osp_nng_err(rv);
 	}

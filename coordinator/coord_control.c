@@ -3,7 +3,9 @@
  * URL (ipc:// with mode 0600: file permissions are the access control, the
  * peer uid is the actor). One thread serves it; every request is short.
  * Mutating requests carry a request id; the reply is stored with the change
- * in one transaction, and a repeated id gets the stored reply.
+ * in one transaction, and a repeated id gets the stored reply. With
+ * --control-tls the same socket also listens on tls+tcp://; a request from
+ * there must be signed by an operator certificate (coord_control_tls.c).
  */
 #include <errno.h>
 #include <libgen.h>
@@ -20,6 +22,7 @@
 
 #include "coord.h"
 #include "coord_control.h"
+#include "coord_control_tls.h"
 #include "ospec/v1/control.pb-c.h"
 
 const char *coord_ctl_arg(const coord_ctl_req *rq, const char *key)
@@ -132,10 +135,13 @@ static nng_msg *coord_control_run(coord *c, const coord_verb *v, coord_ctl_req *
 				json.data);
 		else
 			rv = OSP_OK;
-		if (status == 0 && rv == OSP_OK)
+		if (status == 0 && rv == OSP_OK && !rq->discard) {
 			rv = coord_db_commit(c, rq->txn, v->name);
-		else
+		} else {
 			osp_store_txn_abort(rq->txn);
+			if (rq->discard && rq->on_abort != NULL)
+				rq->on_abort(c, rq);
+		}
 		rq->txn = NULL;
 		if (rv != OSP_OK) {
 			status = 1;
@@ -154,6 +160,13 @@ static nng_msg *coord_control_run(coord *c, const coord_verb *v, coord_ctl_req *
 	return m;
 }
 
+/* coord_control_over_tls reports whether np came through the TLS listener. */
+static bool coord_control_over_tls(coord *c, nng_pipe np)
+{
+	return c->ctl_tls_on &&
+		nng_listener_id(nng_pipe_listener(np)) == nng_listener_id(c->ctl_tls_listener);
+}
+
 static nng_msg *coord_control_handle(coord *c, nng_msg *req)
 {
 	Ospec__V1__CtlRequest *msg;
@@ -161,6 +174,8 @@ static nng_msg *coord_control_handle(coord *c, nng_msg *req)
 	const coord_verb *v;
 	nng_pipe np = nng_msg_get_pipe(req);
 	uint64_t uid = 0;
+	bool tls = coord_control_over_tls(c, np), viewer = false;
+	char why[600];
 	nng_msg *m;
 
 	msg = ospec__v1__ctl_request__unpack(NULL, nng_msg_len(req), nng_msg_body(req));
@@ -170,13 +185,27 @@ static nng_msg *coord_control_handle(coord *c, nng_msg *req)
 		m = coord_control_reply(2, "unsupported control protocol version", NULL);
 		goto out;
 	}
+	/* over TLS nothing runs before the signer is proven (coord_control_tls.c) */
+	if (tls && !coord_control_auth(c, msg, rq.actor, sizeof(rq.actor), &viewer, why,
+			   sizeof(why))) {
+		OSP_WARN("COORD-CTL-REFUSED", "control request over TLS refused: %s", why);
+		m = coord_control_reply(1, why, NULL);
+		goto out;
+	}
 	if ((v = coord_control_find(msg->verb)) == NULL) {
 		m = coord_control_reply(2, "unknown verb", NULL);
 		goto out;
 	}
-	if (nng_pipe_get_uint64(np, NNG_OPT_IPC_PEER_UID, &uid) == 0)
+	if (viewer && v->mutates) {
+		snprintf(why, sizeof(why), "role 'viewer' may not run '%s'", v->name);
+		OSP_WARN("COORD-CTL-REFUSED", "%s refused: %s", rq.actor, why);
+		m = coord_control_reply(1, why, NULL);
+		goto out;
+	}
+	/* over TLS the actor is "cert:<CN>" already */
+	if (!tls && nng_pipe_get_uint64(np, NNG_OPT_IPC_PEER_UID, &uid) == 0)
 		snprintf(rq.actor, sizeof(rq.actor), "uid:%llu", (unsigned long long)uid);
-	else
+	else if (!tls)
 		osp_strlcpy(rq.actor, "control", sizeof(rq.actor));
 	rq.msg = msg;
 	if (v->mutates && (m = coord_control_dedup(c, msg->request_id)) != NULL)
@@ -241,6 +270,8 @@ osp_err coord_control_start(coord *c, char *err, size_t errlen)
 		goto fail;
 	if ((rv = nng_listener_start(c->ctl_listener, 0)) != 0)
 		goto fail;
+	if (c->cfg.control_tls != NULL && coord_control_tls_start(c, err, errlen) != OSP_OK)
+		return OSP_ECONFIG;
 	if (pthread_create(&c->ctl_thread, NULL, coord_control_main, c) != 0) {
 		snprintf(err, errlen, "cannot start the control thread");
 		return OSP_EIO;
@@ -259,6 +290,7 @@ void coord_control_stop(coord *c)
 		pthread_join(c->ctl_thread, NULL);
 	c->ctl_started = false;
 	nng_close(c->ctl);
+	coord_control_tls_fini(c);
 	if (strncmp(c->cfg.control, "ipc://", 6) == 0)
 		unlink(c->cfg.control + 6);
 }

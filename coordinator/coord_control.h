@@ -17,6 +17,7 @@ struct coord_ctl_req {
 	Ospec__V1__CtlRequest *msg;
 	char actor[64];
 	osp_txn *txn;                 /* mutating verbs only */
+	bool discard;                 /* abort txn even on success (dry runs) */
 	/* optional: run after a successful commit / after a failed one */
 	void (*after_commit)(coord *c, coord_ctl_req *rq);
 	void (*on_abort)(coord *c, coord_ctl_req *rq);
@@ -54,6 +55,7 @@ int coord_verb_history(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
 int coord_verb_pause(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 int coord_verb_resume(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 int coord_verb_abort(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 
 /* Hooks: reload memory after a failed commit; reap + kick after a good one. */
 void coord_rollouts_reload_hook(coord *c, coord_ctl_req *rq);
@@ -66,6 +68,7 @@ void coord_rollouts_after_commit_hook(coord *c, coord_ctl_req *rq);
 	{ "history", false, coord_verb_history },        \
 	{ "pause", true, coord_verb_pause },             \
 	{ "resume", true, coord_verb_resume },           \
-	{ "abort", true, coord_verb_abort },
+	{ "abort", true, coord_verb_abort },             \
+	{ "rollback", true, coord_verb_rollback },
 
 #endif

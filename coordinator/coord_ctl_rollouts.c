@@ -136,8 +136,12 @@ static Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *e
 		snprintf(err, errlen, "--strategy: expected rolling, blue_green, canary or recreate");
 		goto fail;
 	}
-	if (st == COORD_RO_BLUE_GREEN || st == COORD_RO_CANARY) {
-		snprintf(err, errlen, "--strategy %s is not available yet in this version", strat);
+	if (st == COORD_RO_CANARY) {
+		snprintf(err, errlen, "--strategy canary is not available yet in this version");
+		goto fail;
+	}
+	if (st == COORD_RO_BLUE_GREEN && ports == NULL) {
+		snprintf(err, errlen, "--strategy blue_green needs --ports blue=N,green=M");
 		goto fail;
 	}
 	r->strategy = st;
@@ -197,7 +201,16 @@ static Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *e
 		coord_ctl_ms(rq, "scale-down-delay", "10m", &r->scale_down_delay_ms, err, errlen) !=
 			0)
 		goto fail;
+	if (coord_ctl_ms(rq, "prepare-deadline", "30s", &r->prepare_deadline_ms, err, errlen) != 0)
+		goto fail;
+	r->has_prepare_deadline_ms = 1;
 	r->has_progress_deadline_ms = r->has_rollback_window_ms = r->has_scale_down_delay_ms = 1;
+	if (r->scale_down_delay_ms <= r->rollback_window_ms) {
+		snprintf(err, errlen,
+			"--scale-down-delay must be longer than --rollback-window (the old slot is "
+			"what a switch back needs)");
+		goto fail;
+	}
 	if (r->progress_deadline_ms <= (int64_t)r->health_deadline_ms) {
 		snprintf(err, errlen,
 			"--progress-deadline must be longer than --health-deadline (a node needs "
@@ -233,6 +246,31 @@ static void coord_jw_kv(osp_jw *w, const char *key, const char *val)
 {
 	osp_jw_key(w, key);
 	osp_jw_str(w, val ? val : "");
+}
+
+/* coord_json_switches writes the two-phase switches of a blue-green rollout
+ * with their flip skew (first to last acknowledged apply, coordinator clock). */
+static void coord_json_switches(osp_jw *w, const Ospec__V1__RolloutRecord *r)
+{
+	osp_jw_key(w, "switches");
+	osp_jw_arr_begin(w);
+	for (size_t i = 0; i < r->n_switches; i++) {
+		const Ospec__V1__SwitchRecord *sw = r->switches[i];
+		osp_jw_obj_begin(w);
+		coord_jw_kv(w, "id", sw->id);
+		coord_jw_kv(w, "to", sw->to);
+		coord_jw_kv(w, "decision", sw->decision);
+		coord_jw_time(w, "decided", sw->decided_ms);
+		osp_jw_key(w, "members");
+		osp_jw_uint(w, sw->members);
+		osp_jw_key(w, "skew_ms");
+		if (sw->first_ack_ms > 0 && sw->last_ack_ms >= sw->first_ack_ms)
+			osp_jw_int(w, sw->last_ack_ms - sw->first_ack_ms);
+		else
+			osp_jw_null(w);
+		osp_jw_obj_end(w);
+	}
+	osp_jw_arr_end(w);
 }
 
 /* coord_json_rollout writes a rollout record; with steps, the per-node view. */
@@ -282,6 +320,7 @@ static void coord_json_rollout(osp_jw *w, const Ospec__V1__RolloutRecord *r, boo
 		coord_jw_kv(w, "batch_size", num);
 		snprintf(num, sizeof(num), "%u%s", r->max_failures, r->max_failures_pct ? "%" : "");
 		coord_jw_kv(w, "max_failures", num);
+		coord_json_switches(w, r);
 		osp_jw_key(w, "nodes");
 		osp_jw_arr_begin(w);
 		for (size_t i = 0; i < r->n_steps; i++) {
@@ -306,6 +345,11 @@ static void coord_json_rollout(osp_jw *w, const Ospec__V1__RolloutRecord *r, boo
 			else
 				osp_jw_null(w);
 			coord_jw_kv(w, "reason", s->reason);
+			if (r->strategy == COORD_RO_BLUE_GREEN) {
+				coord_jw_kv(w, "slot", s->slot);
+				coord_jw_kv(w, "old_slot", s->old_slot);
+				coord_jw_time(w, "acked", s->acked_ms);
+			}
 			osp_jw_obj_end(w);
 		}
 		osp_jw_arr_end(w);
@@ -313,36 +357,30 @@ static void coord_json_rollout(osp_jw *w, const Ospec__V1__RolloutRecord *r, boo
 	osp_jw_obj_end(w);
 }
 
-/* coord_verb_dry_run prints the plan without storing anything. */
-static int coord_verb_dry_run(coord *c, Ospec__V1__RolloutRecord *rec, osp_buf *json)
+/* coord_verb_dry_run builds the rollout in the request's transaction, prints
+ * the plan, and has the transaction thrown away (nothing is stored, nothing
+ * is started). */
+static int coord_verb_dry_run(coord *c, coord_ctl_req *rq, Ospec__V1__RolloutRecord *rec,
+	osp_buf *json)
 {
 	coord_ro_entry *e = NULL;
+	Ospec__V1__RolloutRecord *stored = NULL;
 	char err[256] = "";
-	osp_txn *t = NULL;
 	osp_jw w;
 	int status = 1;
 
-	/* build it in a transaction that is thrown away */
-	if (osp_store_txn_begin(c->store, true, &t) != OSP_OK) {
-		ospec__v1__rollout_record__free_unpacked(rec, NULL);
-		return 1;
-	}
+	rq->discard = true;
+	rq->on_abort = coord_rollouts_reload_hook; /* memory follows the store */
 	rec->state = COORD_RO_PENDING;
-	if (coord_rollouts_create(c, t, rec, true, "dry-run", &e, err, sizeof(err)) == OSP_OK) {
-		Ospec__V1__RolloutRecord *stored = NULL;
-		if (coord_rollout_get(c, t, e->ro.id, &stored) == OSP_OK) {
-			osp_jw_init(&w, json);
-			coord_json_rollout(&w, stored, true);
-			ospec__v1__rollout_record__free_unpacked(stored, NULL);
-			status = 0;
-		}
-		c->rollouts = e->next; /* it was pushed first: take it back out */
-		e->ro.state = COORD_RO_ABORTED;
-		e->next = NULL;
-		coord_rollouts_free_entry(e);
+	if (coord_rollouts_create(c, rq->txn, rec, true, "dry-run", &e, err, sizeof(err)) !=
+		OSP_OK)
+		return 1;
+	if (coord_rollout_get(c, rq->txn, e->ro.id, &stored) == OSP_OK) {
+		osp_jw_init(&w, json);
+		coord_json_rollout(&w, stored, true);
+		ospec__v1__rollout_record__free_unpacked(stored, NULL);
+		status = 0;
 	}
-	osp_store_txn_abort(t);
-	coord_db_reload_log_ends(c);
 	return status;
 }
 
@@ -362,8 +400,7 @@ int coord_verb_deploy(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	rec->has_created_ms = 1;
 	if (dry != NULL && strcmp(dry, "true") == 0) {
 		rec->id = strdup("dry-run");
-		rq->on_abort = NULL;
-		return coord_verb_dry_run(c, rec, json) == 0 ? 0 : 1;
+		return coord_verb_dry_run(c, rq, rec, json);
 	}
 	running = coord_rollouts_active(c, rec->app);
 	if (running != NULL && (q == NULL || strcmp(q, "true") != 0)) {
@@ -625,4 +662,144 @@ void coord_rollouts_after_commit_hook(coord *c, coord_ctl_req *rq)
 	(void)rq;
 	coord_rollouts_reap(c);
 	coord_rollouts_kick(c);
+}
+
+/* coord_ctl_app_history lists the succeeded rollouts of app, newest first. */
+static void coord_ctl_app_succeeded(coord *c, const char *app, struct coord_ctl_list *l)
+{
+	osp_txn *t = NULL;
+	size_t keep = 0;
+
+	l->app = app;
+	if (osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
+		osp_store_foreach(t, "rollouts", NULL, 0, false, coord_ctl_list_cb, l);
+		osp_store_txn_abort(t);
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i]->state == COORD_RO_SUCCEEDED)
+			l->v[keep++] = l->v[i];
+		else
+			ospec__v1__rollout_record__free_unpacked(l->v[i], NULL);
+	}
+	l->n = keep;
+	qsort(l->v, l->n, sizeof(*l->v), coord_ctl_by_seq_desc);
+}
+
+/* coord_ctl_rollback_rec makes the record of a rollback of r to prev. */
+static Ospec__V1__RolloutRecord *coord_ctl_rollback_rec(const Ospec__V1__RolloutRecord *r,
+	const Ospec__V1__RolloutRecord *prev)
+{
+	Ospec__V1__RolloutRecord *n = calloc(1, sizeof(*n));
+
+	if (n == NULL)
+		return NULL;
+	ospec__v1__rollout_record__init(n);
+	n->app = strdup(r->app);
+	n->version = strdup(prev->version);
+	n->artifact = strdup(prev->artifact ? prev->artifact : "");
+	n->sha256 = strdup(prev->sha256 ? prev->sha256 : "");
+	n->run = strdup(prev->run ? prev->run : "");
+	n->select = r->select ? strdup(r->select) : NULL;
+	n->health_path = strdup(r->health_path ? r->health_path : "/health");
+	n->rollback_of = strdup(r->id);
+	n->has_port = r->has_port;
+	n->port = r->port;
+	n->blue_port = r->blue_port;
+	n->green_port = r->green_port;
+	n->has_strategy = 1;
+	n->strategy = r->strategy;
+	n->has_batch = n->has_batch_pct = n->has_max_failures = n->has_max_failures_pct = 1;
+	n->batch = r->batch;
+	n->batch_pct = r->batch_pct;
+	n->max_failures = r->max_failures;
+	n->max_failures_pct = r->max_failures_pct;
+	n->has_health_interval_ms = n->has_health_rise = n->has_health_fall = 1;
+	n->health_interval_ms = r->health_interval_ms;
+	n->health_rise = r->health_rise;
+	n->health_fall = r->health_fall;
+	n->has_health_timeout_ms = n->has_health_deadline_ms = 1;
+	n->health_timeout_ms = r->health_timeout_ms;
+	n->health_deadline_ms = r->health_deadline_ms;
+	n->has_progress_deadline_ms = n->has_prepare_deadline_ms = 1;
+	n->progress_deadline_ms = r->progress_deadline_ms;
+	n->prepare_deadline_ms = r->prepare_deadline_ms;
+	n->has_rollback_window_ms = n->has_scale_down_delay_ms = 1;
+	n->rollback_window_ms = r->rollback_window_ms;
+	n->scale_down_delay_ms = r->scale_down_delay_ms;
+	return n;
+}
+
+int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	struct coord_ctl_list l = { .cap = 100000 };
+	Ospec__V1__RolloutRecord *r = NULL, *prev = NULL, *rec = NULL;
+	coord_ro_entry *e = NULL, *running;
+	char id[64];
+	uint64_t seq;
+	int status = 1;
+	osp_jw w;
+
+	if ((status = coord_ctl_rollout_arg(c, rq, rq->txn, &r, err, errlen)) != 0)
+		return status;
+	status = 1;
+	if ((l.v = calloc(l.cap, sizeof(*l.v))) == NULL)
+		goto out;
+	coord_ctl_app_succeeded(c, r->app, &l);
+	if (l.n == 0 || strcmp(l.v[0]->id, r->id) != 0) {
+		if (l.n > 0)
+			snprintf(err, errlen,
+				"rollout '%s' is not the latest succeeded rollout of app '%s' "
+				"(that is '%s'): refused",
+				r->id, r->app, l.v[0]->id);
+		else
+			snprintf(err, errlen, "rollout '%s' did not succeed: refused", r->id);
+		goto out;
+	}
+	if ((running = coord_rollouts_active(c, r->app)) != NULL) {
+		snprintf(err, errlen, "app '%s' already has rollout '%s' (%s)", r->app,
+			running->ro.id, coord_ro_state_name(running->ro.state));
+		goto out;
+	}
+	prev = l.n > 1 ? l.v[1] : NULL;
+	if (prev == NULL) {
+		snprintf(err, errlen, "no release of app '%s' before '%s' is known to roll back to",
+			r->app, r->id);
+		goto out;
+	}
+	if ((rec = coord_ctl_rollback_rec(r, prev)) == NULL ||
+		coord_rollouts_next_seq(c, rq->txn, &seq) != OSP_OK) {
+		snprintf(err, errlen, "cannot create the rollback");
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%s-%llu", rec->app, (unsigned long long)seq);
+	rec->id = strdup(id);
+	rec->created_seq = seq;
+	rec->has_created_seq = 1;
+	rec->actor = strdup(rq->actor);
+	rec->created_ms = osp_now_wall_ms();
+	rec->has_created_ms = 1;
+	rq->on_abort = coord_rollouts_reload_hook;
+	rq->after_commit = coord_rollouts_after_commit_hook;
+	status = coord_rollouts_create(c, rq->txn, rec, false, rq->actor, &e, err, errlen) ==
+			OSP_OK
+		? 0
+		: 1;
+	rec = NULL; /* taken over */
+	if (status == 0) {
+		osp_jw_init(&w, json);
+		osp_jw_obj_begin(&w);
+		coord_jw_kv(&w, "id", e->ro.id);
+		coord_jw_kv(&w, "state", coord_ro_state_name(e->ro.state));
+		coord_jw_kv(&w, "rollback_of", r->id);
+		coord_jw_kv(&w, "version", e->ro.version);
+		osp_jw_obj_end(&w);
+	}
+out:
+	for (size_t i = 0; i < l.n; i++)
+		ospec__v1__rollout_record__free_unpacked(l.v[i], NULL);
+	free(l.v);
+	if (rec != NULL)
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+	ospec__v1__rollout_record__free_unpacked(r, NULL);
+	return status;
 }

@@ -14,6 +14,10 @@ void coord_engine_on_register(coord *c, coord_node *n, const Ospec__V1__Register
  * durably before the reply is acknowledged. */
 osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__CommandResult *r);
 
+/* coord_engine_on_heartbeat: node n reported its apps (health watched while a
+ * blue-green rollout verifies). */
+void coord_engine_on_heartbeat(coord *c, coord_node *n);
+
 /* coord_engine_tick: deadlines and pending work, every ticker round. */
 void coord_engine_tick(coord *c, int64_t now_mono);
 

@@ -10,6 +10,7 @@
 #include "coord.h"
 #include "coord_engine_hooks.h"
 #include "coord_rollouts.h"
+#include "ospec/fault.h"
 
 static const char *coord_exec_status_name(Ospec__V1__ResultStatus s)
 {
@@ -31,11 +32,122 @@ static const char *coord_exec_status_name(Ospec__V1__ResultStatus s)
 	}
 }
 
+/* coord_exec_switch_known reports whether switch id is still collecting
+ * votes in an active rollout (then its decision is yet to come). */
+static bool coord_exec_switch_open(coord *c, const char *id)
+{
+	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next)
+		if (strcmp(e->ro.switch_id, id) == 0 && e->ro.decision == COORD_RO_DECISION_NONE &&
+			!coord_ro_terminal(e->ro.state))
+			return true;
+	return false;
+}
+
+/* coord_exec_presume_abort tells node n that switch id was aborted: no
+ * decision was recorded and none can come (presumed abort). */
+static osp_err coord_exec_presume_abort(coord *c, osp_txn *t, coord_node *n,
+	const Ospec__V1__InDoubt *d)
+{
+	Ospec__V1__Command cmd;
+	Ospec__V1__SwitchDecision dec;
+	osp_err rv;
+
+	ospec__v1__command__init(&cmd);
+	ospec__v1__switch_decision__init(&dec);
+	dec.switch_id = d->switch_id;
+	dec.app = d->app;
+	dec.commit = 0;
+	cmd.kind_case = OSPEC__V1__COMMAND__KIND_DECISION;
+	cmd.decision = &dec;
+	cmd.has_generation = 1;
+	cmd.generation = n->log_end + 1;
+	if ((rv = coord_db_cmd_append(c, t, n, &cmd)) != OSP_OK)
+		return rv;
+	return coord_db_event(c, t, "switch.presumed_abort", n->id, NULL, d->app, "coordinator",
+		"switch '%s' has no recorded decision: abort", d->switch_id);
+}
+
 void coord_engine_on_register(coord *c, coord_node *n, const Ospec__V1__Register *r)
 {
-	(void)c;
-	(void)n;
-	(void)r;
+	osp_txn *t = NULL;
+	bool wrote = false;
+
+	if (r->n_in_doubt == 0 || osp_store_txn_begin(c->store, true, &t) != OSP_OK)
+		return;
+	for (size_t i = 0; i < r->n_in_doubt; i++) {
+		const Ospec__V1__InDoubt *d = r->in_doubt[i];
+		const void *v;
+		size_t vl;
+
+		/* a recorded decision is in the node's log already: it gets it
+		 * at its next poll */
+		if (osp_store_get(t, "switches", d->switch_id, strlen(d->switch_id), &v, &vl) ==
+				OSP_OK ||
+			coord_exec_switch_open(c, d->switch_id))
+			continue;
+		if (coord_exec_presume_abort(c, t, n, d) != OSP_OK) {
+			osp_store_txn_abort(t);
+			coord_db_reload_log_ends(c);
+			return;
+		}
+		wrote = true;
+	}
+	if (!wrote) {
+		osp_store_txn_abort(t);
+		return;
+	}
+	if (coord_db_commit(c, t, "presumed abort") != OSP_OK)
+		coord_db_reload_log_ends(c);
+}
+
+/* coord_exec_apply applies ev to e in its own transaction and commits. */
+static osp_err coord_exec_apply(coord *c, coord_ro_entry *e, const coord_ro_event *ev,
+	const char *actor)
+{
+	osp_txn *t = NULL;
+	osp_err rv;
+
+	if ((rv = osp_store_txn_begin(c->store, true, &t)) != OSP_OK)
+		return rv;
+	if ((rv = coord_rollouts_event(c, t, e, ev, actor)) != OSP_OK) {
+		osp_store_txn_abort(t);
+		coord_rollouts_reload(c);
+		return rv;
+	}
+	if ((rv = coord_db_commit(c, t, "rollout")) != OSP_OK)
+		coord_rollouts_reload(c); /* the txn is gone either way */
+	return rv;
+}
+
+void coord_engine_on_heartbeat(coord *c, coord_node *n)
+{
+	bool changed = false;
+
+	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
+		coord_ro_event ev = { .kind = COORD_RO_EV_HEALTH, .node = n->id };
+		const Ospec__V1__AppState *a = NULL;
+		bool member = false;
+
+		if (e->ro.strategy != COORD_RO_BLUE_GREEN || e->ro.phase != COORD_BG_VERIFY ||
+			coord_ro_terminal(e->ro.state))
+			continue;
+		for (size_t i = 0; i < e->ro.nsteps && !member; i++)
+			member = strcmp(e->ro.steps[i].node, n->id) == 0;
+		for (size_t i = 0; i < n->n_apps && member; i++)
+			if (strcmp(n->apps[i]->app, e->ro.app) == 0)
+				a = n->apps[i];
+		if (a == NULL)
+			continue;
+		ev.now_ms = osp_now_wall_ms();
+		ev.ok = a->running && a->healthy;
+		ev.slot = a->active_slot;
+		ev.message = ev.ok ? "healthy" : "health checks failing";
+		if (coord_exec_apply(c, e, &ev, "node") != OSP_OK)
+			return; /* reloaded: the list changed */
+		changed = true;
+	}
+	if (changed)
+		coord_rollouts_reap(c);
 }
 
 /* coord_exec_owner finds the active rollout waiting for (node, seq). */
@@ -67,7 +179,9 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 		ev.now_ms = osp_now_wall_ms();
 		ev.node = n->id;
 		ev.seq = r->seq;
-		ev.ok = r->status == OSPEC__V1__RESULT_STATUS__RESULT_OK;
+		/* a YES vote is the success of a prepare */
+		ev.ok = r->status == OSPEC__V1__RESULT_STATUS__RESULT_OK ||
+			r->status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES;
 		ev.message = r->message ? r->message : "";
 		rv = coord_rollouts_event(c, t, e, &ev, "node");
 	}
@@ -81,19 +195,38 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 		coord_rollouts_reload(c);
 		return rv;
 	}
+	/* tests: the decision is durable, no node has heard it yet */
+	if (e != NULL && e->ro.decision != COORD_RO_DECISION_NONE &&
+		(e->ro.phase == COORD_BG_COMMIT || e->ro.phase == COORD_BG_BACK_COMMIT))
+		osp_fault_point("coordinator-after-decision");
 	coord_rollouts_reap(c);
 	return OSP_OK;
 }
 
-/* coord_exec_due reports whether a deadline of e has passed (cheap: no txn). */
-static bool coord_exec_due(const coord_ro_entry *e, int64_t now)
+/* coord_exec_due reports whether a deadline of e has passed (cheap: no txn);
+ * *kind is the event to apply. */
+static bool coord_exec_due(const coord_ro_entry *e, int64_t now, coord_ro_event_kind *kind)
 {
-	if (e->ro.state != COORD_RO_RUNNING && e->ro.state != COORD_RO_PAUSED)
+	const coord_rollout *r = &e->ro;
+
+	*kind = COORD_RO_EV_TICK;
+	if (coord_rollouts_scale_down_pending(e)) {
+		*kind = COORD_RO_EV_SCALE_DOWN;
+		return now >= r->scale_down_at_ms;
+	}
+	if (r->state != COORD_RO_RUNNING && r->state != COORD_RO_PAUSED)
 		return false;
-	for (size_t i = 0; i < e->ro.nsteps; i++) {
-		const coord_ro_step *st = &e->ro.steps[i];
-		if (st->cmd != COORD_RO_CMD_NONE &&
-			st->started_ms + e->ro.progress_deadline_ms < now)
+	if (r->strategy == COORD_RO_BLUE_GREEN) {
+		if ((r->phase == COORD_BG_PREPARE || r->phase == COORD_BG_BACK_PREPARE) &&
+			r->decision == COORD_RO_DECISION_NONE &&
+			now > r->prepare_started_ms + r->prepare_deadline_ms)
+			return true;
+		if (r->phase == COORD_BG_VERIFY && now > r->verify_until_ms)
+			return true;
+	}
+	for (size_t i = 0; i < r->nsteps; i++) {
+		const coord_ro_step *st = &r->steps[i];
+		if (st->cmd != COORD_RO_CMD_NONE && st->started_ms + r->progress_deadline_ms < now)
 			return true;
 	}
 	return false;
@@ -103,27 +236,18 @@ void coord_engine_tick(coord *c, int64_t now_mono)
 {
 	static int64_t last;
 	int64_t now = osp_now_wall_ms();
-	coord_ro_event ev = { .kind = COORD_RO_EV_TICK };
 	bool changed = false;
 
 	if (now_mono - last < 500)
 		return;
 	last = now_mono;
-	ev.now_ms = now;
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
-		osp_txn *t = NULL;
+		coord_ro_event ev = { .now_ms = now };
 
-		if (!coord_exec_due(e, now) || osp_store_txn_begin(c->store, true, &t) != OSP_OK)
+		if (!coord_exec_due(e, now, &ev.kind))
 			continue;
-		if (coord_rollouts_event(c, t, e, &ev, "coordinator") != OSP_OK) {
-			osp_store_txn_abort(t);
-			coord_rollouts_reload(c);
-			return;
-		}
-		if (coord_db_commit(c, t, "rollout deadline") != OSP_OK) {
-			coord_rollouts_reload(c); /* the txn is gone either way */
-			return;
-		}
+		if (coord_exec_apply(c, e, &ev, "coordinator") != OSP_OK)
+			return; /* reloaded: the list changed */
 		changed = true;
 	}
 	if (changed)

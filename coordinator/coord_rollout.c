@@ -4,8 +4,9 @@
  *
  * Strategies: rolling stages batch after batch, never two at once. Recreate
  * stops every member at once (phase 0), then stages every stopped member at
- * once (phase 1). blue_green and canary behave like rolling for now: their
- * switch and canary gates are not part of this engine yet.
+ * once (phase 1). blue_green stages in batches like rolling (into the idle
+ * slot, READY instead of DONE, no revert), then runs the two-phase switch in
+ * coord_rollout_bg.c. canary behaves like rolling for now.
  *
  * Failures (failed, unreachable, reverted steps) are counted against the
  * budget. A failed stage is reverted (to the previous release, or the app is
@@ -13,15 +14,12 @@
  * rollout fails once nothing is outstanding any more, pending reverts
  * included. Reverts within budget do not hold back the next batch.
  */
-#include "coord_rollout.h"
+#include "coord_rollout_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ospec/util.h"
-
-#define COORD_RO_NOTE_LEN 256
 
 /* ---------------------------------------------------------------- names */
 
@@ -101,9 +99,7 @@ bool coord_ro_terminal(coord_ro_state s)
 
 /* -------------------------------------------------------------- strings */
 
-/* coord_ro_vappend appends to the NUL-terminated buf of size len; a
- * truncated result ends in "..." so a reader sees that text is missing. */
-static void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap)
+void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap)
 {
 	size_t used = strnlen(buf, len);
 	int n;
@@ -116,10 +112,7 @@ static void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap)
 	memcpy(buf + len - 4, "...", 4);
 }
 
-static void coord_ro_append(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void coord_ro_append(char *buf, size_t len, const char *fmt, ...)
+void coord_ro_append(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -128,18 +121,14 @@ static void coord_ro_append(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* coord_ro_plural returns "s" for n != 1: "1 node", "3 nodes". */
-static const char *coord_ro_plural(size_t n)
+const char *coord_ro_plural(size_t n)
 {
 	return n == 1 ? "" : "s";
 }
 
 /* -------------------------------------------------------------- actions */
 
-/* coord_ro_push appends an action; the capacity was checked up front by
- * coord_ro_apply, the test here only guards against a broken bound. */
-static coord_ro_action *coord_ro_push(coord_ro_actions *out, coord_ro_action_kind kind,
-				      size_t step)
+coord_ro_action *coord_ro_push(coord_ro_actions *out, coord_ro_action_kind kind, size_t step)
 {
 	coord_ro_action *a;
 
@@ -153,12 +142,8 @@ static coord_ro_action *coord_ro_push(coord_ro_actions *out, coord_ro_action_kin
 	return a;
 }
 
-static void coord_ro_event_msg(coord_ro_actions *out, size_t step, const char *kind,
-			       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* coord_ro_event_msg appends an EVENT action of kind with a formatted message. */
-static void coord_ro_event_msg(coord_ro_actions *out, size_t step, const char *kind,
-			       const char *fmt, ...)
+void coord_ro_event_msg(coord_ro_actions *out, size_t step, const char *kind, const char *fmt,
+			...)
 {
 	coord_ro_action *a = coord_ro_push(out, COORD_RO_ACT_EVENT, step);
 	va_list ap;
@@ -180,15 +165,19 @@ static const char *coord_ro_cmd_name(coord_ro_cmd c)
 		return "revert";
 	case COORD_RO_CMD_STOP:
 		return "stop";
+	case COORD_RO_CMD_PREPARE:
+		return "prepare";
+	case COORD_RO_CMD_DECIDE:
+		return "decide";
+	case COORD_RO_CMD_SCALE_DOWN:
+		return "scale-down";
 	default:
 		return "none";
 	}
 }
 
-/* coord_ro_issue gives step i the outstanding command cmd and asks the glue
- * to send it (the glue then sets step.seq). */
-static void coord_ro_issue(coord_rollout *r, size_t i, coord_ro_cmd cmd, int64_t now,
-			   coord_ro_actions *out)
+void coord_ro_issue(coord_rollout *r, size_t i, coord_ro_cmd cmd, int64_t now,
+		    coord_ro_actions *out)
 {
 	coord_ro_step *s = &r->steps[i];
 	coord_ro_action *a;
@@ -209,7 +198,18 @@ static bool coord_ro_member(const coord_ro_step *s)
 	return s->state != COORD_STEP_SKIPPED;
 }
 
-static size_t coord_ro_members(const coord_rollout *r)
+osp_err coord_ro_find(const coord_rollout *r, const char *node, size_t *i)
+{
+	if (node == NULL)
+		return OSP_EINVAL;
+	for (*i = 0; *i < r->nsteps; (*i)++) {
+		if (strcmp(r->steps[*i].node, node) == 0)
+			return OSP_OK;
+	}
+	return OSP_ENOENT;
+}
+
+size_t coord_ro_members(const coord_rollout *r)
 {
 	size_t i, n = 0;
 
@@ -218,7 +218,7 @@ static size_t coord_ro_members(const coord_rollout *r)
 	return n;
 }
 
-static size_t coord_ro_count(const coord_rollout *r, coord_step_state st)
+size_t coord_ro_count(const coord_rollout *r, coord_step_state st)
 {
 	size_t i, n = 0;
 
@@ -233,7 +233,7 @@ static bool coord_ro_is_failure(const coord_ro_step *s)
 	       s->state == COORD_STEP_REVERTED;
 }
 
-static size_t coord_ro_failures(const coord_rollout *r)
+size_t coord_ro_failures(const coord_rollout *r)
 {
 	size_t i, n = 0;
 
@@ -335,9 +335,7 @@ size_t coord_ro_actions_needed(const coord_rollout *r)
 
 /* ------------------------------------------------------------- finishing */
 
-/* coord_ro_finish makes r terminal with r->reason already written. */
-static void coord_ro_finish(coord_rollout *r, coord_ro_state st, int64_t now,
-			    coord_ro_actions *out)
+void coord_ro_finish(coord_rollout *r, coord_ro_state st, int64_t now, coord_ro_actions *out)
 {
 	char kind[32];
 	coord_ro_action *a;
@@ -354,16 +352,15 @@ static void coord_ro_finish(coord_rollout *r, coord_ro_state st, int64_t now,
 	}
 }
 
-/* coord_ro_fail_summary writes "3 of 5 nodes failed (budget 0): web-1:
- * reason; web-2: reason" into r->reason. */
-static void coord_ro_fail_summary(coord_rollout *r)
+void coord_ro_fail_summary(coord_rollout *r)
 {
 	size_t i, nfail = coord_ro_failures(r), members = coord_ro_members(r);
 	const char *sep = ": ";
 
 	r->reason[0] = '\0';
-	coord_ro_append(r->reason, sizeof(r->reason), "%zu of %zu node%s failed (budget %u)", nfail,
-			members, coord_ro_plural(members), coord_ro_budget(r));
+	coord_ro_append(r->reason, sizeof(r->reason), "%zu of %zu node%s failed%s (budget %u)",
+			nfail, members, coord_ro_plural(members),
+			r->strategy == COORD_RO_BLUE_GREEN ? " to stage" : "", coord_ro_budget(r));
 	for (i = 0; i < r->nsteps; i++) {
 		const coord_ro_step *s = &r->steps[i];
 
@@ -392,8 +389,15 @@ static void coord_ro_abort_done(coord_rollout *r, int64_t now, coord_ro_actions 
 	size_t nfail = coord_ro_failures(r);
 
 	r->reason[0] = '\0';
-	coord_ro_append(r->reason, sizeof(r->reason), "aborted by request: %zu of %zu node%s on %s",
-			done, members, coord_ro_plural(members), r->version);
+	if (r->strategy == COORD_RO_BLUE_GREEN) /* aborts only while staging */
+		coord_ro_append(r->reason, sizeof(r->reason),
+				"aborted by request: %zu of %zu node%s staged %s, traffic untouched",
+				coord_ro_count(r, COORD_STEP_READY), members,
+				coord_ro_plural(members), r->version);
+	else
+		coord_ro_append(r->reason, sizeof(r->reason),
+				"aborted by request: %zu of %zu node%s on %s", done, members,
+				coord_ro_plural(members), r->version);
 	if (nfail > 0)
 		coord_ro_append(r->reason, sizeof(r->reason), ", %zu failed", nfail);
 	coord_ro_finish(r, COORD_RO_ABORTED, now, out);
@@ -514,6 +518,10 @@ static void coord_ro_advance(coord_rollout *r, int64_t now, coord_ro_actions *ou
 		started = coord_ro_next_batch(r, now, out);
 	if (started || coord_ro_reverting(r))
 		return;
+	if (r->strategy == COORD_RO_BLUE_GREEN) {
+		coord_ro_bg_staged(r, now, out);
+		return;
+	}
 	if (coord_ro_count(r, COORD_STEP_DONE) == 0) {
 		/* Everything failed within a generous budget: not a success. */
 		coord_ro_fail_summary(r);
@@ -586,6 +594,10 @@ static void coord_ro_result_stage(coord_rollout *r, size_t i, const coord_ro_eve
 	coord_ro_step *s = &r->steps[i];
 	char note[COORD_RO_NOTE_LEN];
 
+	if (r->strategy == COORD_RO_BLUE_GREEN) {
+		coord_ro_bg_result_stage(r, i, ev, msg, out);
+		return;
+	}
 	s->cmd = COORD_RO_CMD_NONE;
 	s->finished_ms = ev->now_ms;
 	if (ev->ok) {
@@ -652,18 +664,13 @@ static osp_err coord_ro_on_result(coord_rollout *r, const coord_ro_event *ev,
 {
 	const char *msg = ev->message != NULL && ev->message[0] != '\0' ? ev->message
 									 : "failed without a message";
-	coord_ro_step *s = NULL;
+	coord_ro_step *s;
 	size_t i;
+	osp_err err = coord_ro_find(r, ev->node, &i);
 
-	if (ev->node == NULL)
-		return OSP_EINVAL;
-	for (i = 0; i < r->nsteps && s == NULL; i++) {
-		if (strcmp(r->steps[i].node, ev->node) == 0)
-			s = &r->steps[i];
-	}
-	if (s == NULL)
-		return OSP_ENOENT;
-	i = (size_t)(s - r->steps);
+	if (err != OSP_OK)
+		return err;
+	s = &r->steps[i];
 	/* Terminal rollouts have nothing outstanding; late or duplicate
 	 * results for an older command are ignored. */
 	if (coord_ro_terminal(r->state) || ev->seq != s->seq || s->cmd == COORD_RO_CMD_NONE)
@@ -774,6 +781,9 @@ osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_acti
 		return OSP_EINVAL;
 	if (out->n > out->cap || out->cap - out->n < coord_ro_actions_needed(r))
 		return OSP_ETOOBIG;
+	/* Past its stage phase a blue-green rollout is the switch's business. */
+	if (r->strategy == COORD_RO_BLUE_GREEN && r->phase != COORD_BG_STAGE)
+		return coord_ro_bg_apply(r, ev, out);
 	switch (ev->kind) {
 	case COORD_RO_EV_START:
 		return coord_ro_on_start(r, ev->now_ms, out);
@@ -787,6 +797,10 @@ osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_acti
 		return coord_ro_on_resume(r, ev->now_ms, out);
 	case COORD_RO_EV_ABORT:
 		return coord_ro_on_abort(r, ev->now_ms, out);
+	case COORD_RO_EV_HEALTH:
+	case COORD_RO_EV_ROLLBACK:
+	case COORD_RO_EV_SCALE_DOWN:
+		return coord_ro_bg_apply(r, ev, out);
 	}
 	return OSP_EINVAL;
 }

@@ -17,6 +17,8 @@
 #define COORD_RO_MAX_REASON 2048
 #define COORD_RO_MAX_ACTIONS 4096
 #define COORD_RO_NO_BATCH UINT32_MAX /* batch of a skipped step */
+/* blue-green: the prepare deadline used when prepare_deadline_ms <= 0 */
+#define COORD_RO_PREPARE_DEADLINE_MS 30000
 
 typedef enum coord_ro_state {
 	COORD_RO_PENDING = 0,   /* queued behind another rollout of the app */
@@ -54,7 +56,34 @@ typedef enum coord_ro_cmd {
 	COORD_RO_CMD_STAGE,     /* install + start + health-check the new release */
 	COORD_RO_CMD_REVERT,    /* back to prev_version/prev_sha256 (or stop if none) */
 	COORD_RO_CMD_STOP,      /* recreate: stop the app */
+	COORD_RO_CMD_PREPARE,   /* blue-green: SwitchPrepare(switch_id, to step.to_slot) */
+	COORD_RO_CMD_DECIDE,    /* blue-green: SwitchDecision(switch_id, step.decide_commit) */
+	COORD_RO_CMD_SCALE_DOWN,/* blue-green: stop step.old_slot (refused if active again) */
 } coord_ro_cmd;
+
+/* Votes of a step in the current switch. */
+typedef enum coord_ro_vote {
+	COORD_RO_VOTE_NONE = 0,
+	COORD_RO_VOTE_YES,
+	COORD_RO_VOTE_NO,
+} coord_ro_vote;
+
+/* The decision of the current switch (durable before phase 2). */
+typedef enum coord_ro_decision {
+	COORD_RO_DECISION_NONE = 0,
+	COORD_RO_DECISION_COMMIT,
+	COORD_RO_DECISION_ABORT,
+} coord_ro_decision;
+
+/* Phases of a blue-green rollout (coord_rollout.phase). */
+enum {
+	COORD_BG_STAGE = 0,     /* stage into the idle slot, batches apply */
+	COORD_BG_PREPARE,       /* votes being collected */
+	COORD_BG_COMMIT,        /* decision sent, acks being collected */
+	COORD_BG_VERIFY,        /* rollback window: health watched */
+	COORD_BG_BACK_PREPARE,  /* switching back: votes */
+	COORD_BG_BACK_COMMIT,   /* switching back: decision sent */
+};
 
 typedef struct coord_ro_step {
 	char node[64];
@@ -69,6 +98,18 @@ typedef struct coord_ro_step {
 	char prev_sha256[65];
 	bool revert_pending;    /* a revert is outstanding (cmd == REVERT) */
 	bool stopped;           /* recreate: the stop succeeded */
+	/* blue-green */
+	char slot[8];           /* the slot staged into (the idle one): "blue"/"green" */
+	char old_slot[8];       /* the active slot before the switch, "" on first deploy */
+	char to_slot[8];        /* the slot the outstanding PREPARE switches traffic to; the
+				 * engine fills it before every PREPARE: step.slot going
+				 * forward, step.old_slot when switching back */
+	coord_ro_vote vote;     /* in the current switch */
+	bool in_switch;         /* member of the current switch */
+	bool decide_commit;     /* the decision this step's DECIDE carries */
+	int64_t acked_ms;       /* when it acknowledged the decision (coordinator clock) */
+	bool healthy_seen;      /* verify: reported healthy on the new slot */
+	uint64_t stage_generation; /* glue: generation of the STAGE it sent */
 } coord_ro_step;
 
 typedef struct coord_rollout {
@@ -85,7 +126,19 @@ typedef struct coord_rollout {
 	bool paused;            /* no new batch starts */
 	bool abort_requested;   /* no new batch; ends aborted when idle */
 	int32_t current_batch;  /* -1 before the first */
-	uint32_t phase;         /* recreate: 0 stopping, 1 starting */
+	uint32_t phase;         /* recreate: 0 stopping, 1 starting; blue-green: COORD_BG_* */
+	/* blue-green */
+	char switch_id[64];     /* the current switch ("<rollout id>-s<n>") */
+	uint32_t switch_no;     /* 1 forward, 2 back, ... */
+	coord_ro_decision decision;
+	int64_t prepare_deadline_ms;  /* votes must arrive within this (default 30s) */
+	int64_t prepare_started_ms;
+	int64_t rollback_window_ms;   /* verify this long after the commit */
+	int64_t verify_until_ms;
+	int64_t scale_down_delay_ms;  /* > rollback window */
+	int64_t scale_down_at_ms;     /* when the old slots are stopped (0: not planned) */
+	bool scale_down_sent;
+	int64_t first_ack_ms, last_ack_ms; /* flip skew of the current switch */
 	int64_t started_ms, finished_ms;
 	char reason[COORD_RO_MAX_REASON];
 	size_t nsteps;
@@ -99,15 +152,22 @@ typedef enum coord_ro_event_kind {
 	COORD_RO_EV_PAUSE,
 	COORD_RO_EV_RESUME,
 	COORD_RO_EV_ABORT,
+	COORD_RO_EV_HEALTH,     /* a node reports the app's health (ok) on its active slot */
+	COORD_RO_EV_ROLLBACK,   /* operator: switch back now (blue-green, during verify) */
+	COORD_RO_EV_SCALE_DOWN, /* blue-green, succeeded, now >= scale_down_at_ms: stop the
+				 * old slots (the one event a terminal rollout accepts) */
 } coord_ro_event_kind;
 
 typedef struct coord_ro_event {
 	coord_ro_event_kind kind;
 	int64_t now_ms;         /* coordinator wall clock */
-	const char *node;       /* RESULT */
+	const char *node;       /* RESULT, HEALTH */
 	uint64_t seq;           /* RESULT: the command's sequence */
-	bool ok;                /* RESULT */
-	const char *message;    /* RESULT: reason on failure */
+	bool ok;                /* RESULT, HEALTH */
+	const char *message;    /* RESULT, HEALTH: reason on failure (may be NULL) */
+	/* RESULT of a PREPARE: ok means the node voted YES (RESULT_VOTE_YES) */
+	const char *slot;       /* HEALTH: the slot the node reports active; a report for
+				 * another slot than step.slot is ignored; NULL or "": any */
 } coord_ro_event;
 
 typedef enum coord_ro_action_kind {
@@ -115,6 +175,9 @@ typedef enum coord_ro_action_kind {
 	COORD_RO_ACT_CANCEL,    /* the node's outstanding command is void (unreachable) */
 	COORD_RO_ACT_EVENT,     /* record an event */
 	COORD_RO_ACT_DONE,      /* the rollout reached a terminal state */
+	COORD_RO_ACT_DECIDE,    /* blue-green: record r->decision for r->switch_id durably;
+				 * the glue commits it before any DECIDE command can be seen
+				 * (event: "commit"/"abort", message: the switch id) */
 } coord_ro_action_kind;
 
 typedef struct coord_ro_action {
@@ -152,7 +215,23 @@ size_t coord_ro_actions_needed(const coord_rollout *r);
  * OSP_ESTATE for an event that does not fit (e.g. RESUME when not paused, or
  * any control event on a terminal rollout): r and out are then unchanged.
  * RESULT and TICK on a terminal rollout, and stale or duplicate results
- * (seq != step.seq, or no outstanding command) are ignored with OSP_OK. */
+ * (seq != step.seq, or no outstanding command) are ignored with OSP_OK.
+ *
+ * Blue-green (phase COORD_BG_*): stage batches as rolling (READY, no revert),
+ * then the forward switch: PREPARE to every READY step, votes, one decision
+ * (ACT_DECIDE comes before the DECIDE sends it governs), DECIDE to every
+ * member, acks, VERIFY until verify_until_ms, SUCCEEDED with scale_down_at_ms
+ * set. An unhealthy report or ROLLBACK in VERIFY opens a switch back
+ * (BACK_PREPARE/BACK_COMMIT) ending ROLLED_BACK. PREPARE and DECIDE are never
+ * cancelled. Past staging: PAUSE and RESUME are OSP_ESTATE; ABORT decides
+ * abort in PREPARE (the rollout ends ABORTED) and is OSP_ESTATE later;
+ * ROLLBACK is OSP_ESTATE outside VERIFY (OSP_OK while switching back);
+ * START changes nothing (outstanding commands are in the node logs). HEALTH outside
+ * VERIFY or of a step that is not done is ignored (OSP_OK; OSP_EINVAL without
+ * a node, OSP_ENOENT for an unknown node in VERIFY). SCALE_DOWN is OSP_ESTATE
+ * unless the rollout is a succeeded blue-green one with scale_down_at_ms set
+ * and reached; a second SCALE_DOWN is ignored (OSP_OK). Results of SCALE_DOWN
+ * commands are taken on the terminal rollout. */
 osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out);
 
 /* Names used in JSON and on the CLI (CLI.md); "unknown" for a bad value.

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "coord_rollouts.h"
+#include "ospec/fault.h"
 
 /* coord_ro_from_rec fills the engine's view from a record (steps allocated). */
 static osp_err coord_ro_from_rec(coord_ro_entry *e)
@@ -29,6 +30,18 @@ static osp_err coord_ro_from_rec(coord_ro_entry *e)
 	ro->started_ms = r->started_ms;
 	ro->finished_ms = r->finished_ms;
 	osp_strlcpy(ro->reason, r->reason ? r->reason : "", sizeof(ro->reason));
+	osp_strlcpy(ro->switch_id, r->switch_id ? r->switch_id : "", sizeof(ro->switch_id));
+	ro->switch_no = r->switch_no;
+	ro->decision = (coord_ro_decision)r->decision;
+	ro->prepare_deadline_ms = r->has_prepare_deadline_ms ? r->prepare_deadline_ms : 30000;
+	ro->prepare_started_ms = r->prepare_started_ms;
+	ro->rollback_window_ms = r->rollback_window_ms;
+	ro->verify_until_ms = r->verify_until_ms;
+	ro->scale_down_delay_ms = r->scale_down_delay_ms;
+	ro->scale_down_at_ms = r->scale_down_at_ms;
+	ro->scale_down_sent = r->scale_down_sent;
+	ro->first_ack_ms = r->first_ack_ms;
+	ro->last_ack_ms = r->last_ack_ms;
 	ro->nsteps = r->n_steps;
 	if (r->n_steps > 0 && (ro->steps = calloc(r->n_steps, sizeof(*ro->steps))) == NULL)
 		return OSP_ENOMEM;
@@ -48,6 +61,15 @@ static osp_err coord_ro_from_rec(coord_ro_entry *e)
 		osp_strlcpy(st->prev_sha256, s->prev_sha256 ? s->prev_sha256 : "",
 			sizeof(st->prev_sha256));
 		st->revert_pending = s->revert_pending;
+		osp_strlcpy(st->slot, s->slot ? s->slot : "", sizeof(st->slot));
+		osp_strlcpy(st->old_slot, s->old_slot ? s->old_slot : "", sizeof(st->old_slot));
+		osp_strlcpy(st->to_slot, s->to_slot ? s->to_slot : "", sizeof(st->to_slot));
+		st->vote = (coord_ro_vote)s->vote;
+		st->in_switch = s->in_switch;
+		st->decide_commit = s->decide_commit;
+		st->acked_ms = s->acked_ms;
+		st->healthy_seen = s->healthy_seen;
+		st->stage_generation = s->stage_generation;
 	}
 	return OSP_OK;
 }
@@ -83,6 +105,18 @@ static osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 		s->prev_version = (char *)st->prev_version;
 		s->prev_sha256 = (char *)st->prev_sha256;
 		s->revert_pending = st->revert_pending;
+		s->slot = (char *)st->slot;
+		s->old_slot = (char *)st->old_slot;
+		s->to_slot = (char *)st->to_slot;
+		s->has_vote = s->has_in_switch = s->has_decide_commit = 1;
+		s->vote = st->vote;
+		s->in_switch = st->in_switch;
+		s->decide_commit = st->decide_commit;
+		s->has_acked_ms = s->has_healthy_seen = 1;
+		s->acked_ms = st->acked_ms;
+		s->healthy_seen = st->healthy_seen;
+		s->has_stage_generation = 1;
+		s->stage_generation = st->stage_generation;
 		stepp[i] = s;
 	}
 	r->state = ro->state;
@@ -96,6 +130,26 @@ static osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 	r->finished_ms = ro->finished_ms;
 	free(r->reason);
 	r->reason = strdup(ro->reason);
+	free(r->switch_id);
+	r->switch_id = strdup(ro->switch_id);
+	r->has_switch_no = r->has_decision = r->has_prepare_deadline_ms = 1;
+	r->switch_no = ro->switch_no;
+	r->decision = ro->decision;
+	r->prepare_deadline_ms = ro->prepare_deadline_ms;
+	r->has_prepare_started_ms = r->has_verify_until_ms = r->has_scale_down_at_ms = 1;
+	r->prepare_started_ms = ro->prepare_started_ms;
+	r->verify_until_ms = ro->verify_until_ms;
+	r->scale_down_at_ms = ro->scale_down_at_ms;
+	r->has_scale_down_sent = r->has_first_ack_ms = r->has_last_ack_ms = 1;
+	r->scale_down_sent = ro->scale_down_sent;
+	r->first_ack_ms = ro->first_ack_ms;
+	r->last_ack_ms = ro->last_ack_ms;
+	if (r->n_switches > 0 && strcmp(r->switches[r->n_switches - 1]->id, ro->switch_id) == 0) {
+		Ospec__V1__SwitchRecord *sw = r->switches[r->n_switches - 1];
+		sw->has_first_ack_ms = sw->has_last_ack_ms = 1;
+		sw->first_ack_ms = ro->first_ack_ms;
+		sw->last_ack_ms = ro->last_ack_ms;
+	}
 	/* pack with the engine's steps standing in for the record's */
 	r->steps = stepp;
 	r->n_steps = ro->nsteps;
@@ -121,6 +175,12 @@ static void coord_ro_entry_free(coord_ro_entry *e)
 	if (e->rec != NULL)
 		ospec__v1__rollout_record__free_unpacked(e->rec, NULL);
 	free(e);
+}
+
+bool coord_rollouts_scale_down_pending(const coord_ro_entry *e)
+{
+	return e->ro.state == COORD_RO_SUCCEEDED && e->ro.scale_down_at_ms > 0 &&
+		!e->ro.scale_down_sent;
 }
 
 void coord_rollouts_free_entry(coord_ro_entry *e)
@@ -211,6 +271,9 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 	Ospec__V1__Stage stage;
 	Ospec__V1__Revert rev;
 	Ospec__V1__Stop stop;
+	Ospec__V1__SwitchPrepare prep;
+	Ospec__V1__SwitchDecision dec;
+	Ospec__V1__ScaleDown sd;
 	coord_node *n = coord_node_find(c, st->node);
 	osp_err rv;
 
@@ -221,6 +284,14 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 	switch (st->cmd) {
 	case COORD_RO_CMD_STAGE:
 		coord_ro_stage_cmd(e->rec, &stage);
+		if (e->ro.strategy == COORD_RO_BLUE_GREEN) {
+			stage.slot = st->slot;
+			stage.has_blue_port = stage.has_green_port = 1;
+			stage.blue_port = e->rec->blue_port;
+			stage.green_port = e->rec->green_port;
+			stage.port = strcmp(st->slot, "green") == 0 ? e->rec->green_port
+								    : e->rec->blue_port;
+		}
 		cmd.kind_case = OSPEC__V1__COMMAND__KIND_STAGE;
 		cmd.stage = &stage;
 		break;
@@ -239,6 +310,36 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 		cmd.kind_case = OSPEC__V1__COMMAND__KIND_STOP;
 		cmd.stop = &stop;
 		break;
+	case COORD_RO_CMD_PREPARE:
+		ospec__v1__switch_prepare__init(&prep);
+		prep.switch_id = e->ro.switch_id;
+		prep.app = e->ro.app;
+		prep.to_slot = st->to_slot;
+		/* going forward the new release must be there; going back, the old */
+		prep.expect_version = strcmp(st->to_slot, st->slot) == 0 ? e->ro.version
+			: st->prev_version[0]				? st->prev_version
+									: NULL;
+		cmd.kind_case = OSPEC__V1__COMMAND__KIND_PREPARE;
+		cmd.prepare = &prep;
+		break;
+	case COORD_RO_CMD_DECIDE:
+		ospec__v1__switch_decision__init(&dec);
+		dec.switch_id = e->ro.switch_id;
+		dec.app = e->ro.app;
+		dec.commit = st->decide_commit;
+		cmd.kind_case = OSPEC__V1__COMMAND__KIND_DECISION;
+		cmd.decision = &dec;
+		break;
+	case COORD_RO_CMD_SCALE_DOWN:
+		ospec__v1__scale_down__init(&sd);
+		sd.app = e->ro.app;
+		sd.slot = st->old_slot;
+		/* the generation this rollout staged with: the agent refuses when the
+		 * old slot is active again or was staged again after it */
+		sd.slot_generation = st->stage_generation;
+		cmd.kind_case = OSPEC__V1__COMMAND__KIND_SCALE_DOWN;
+		cmd.scale_down = &sd;
+		break;
 	default:
 		return OSP_OK;
 	}
@@ -246,6 +347,11 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 	cmd.generation = n->log_end + 1; /* the sequence it gets: orders the app's commands */
 	if ((rv = coord_db_cmd_append(c, t, n, &cmd)) != OSP_OK)
 		return rv;
+	/* the generation this rollout took the slot over with: its stage, or
+	 * its first prepare when the idle slot already ran the release */
+	if (st->cmd == COORD_RO_CMD_STAGE ||
+		(st->cmd == COORD_RO_CMD_PREPARE && st->stage_generation == 0))
+		st->stage_generation = cmd.generation;
 	st->seq = cmd.seq;
 	return OSP_OK;
 }
@@ -268,6 +374,41 @@ static osp_err coord_ro_cancel(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro
 	cmd.kind_case = OSPEC__V1__COMMAND__KIND_NOOP;
 	cmd.noop = &noop;
 	return coord_db_cmd_put(c, t, n->id, &cmd);
+}
+
+/* coord_ro_decide records the switch decision (before any DECIDE command of
+ * it can be seen: same transaction, committed synced). */
+static osp_err coord_ro_decide(coord *c, osp_txn *t, coord_ro_entry *e)
+{
+	const char *d = e->ro.decision == COORD_RO_DECISION_COMMIT ? "commit" : "abort";
+
+	Ospec__V1__RolloutRecord *r = e->rec;
+	Ospec__V1__SwitchRecord *sw, **v;
+	uint32_t members = 0;
+
+	(void)c;
+	OSP_INFO("COORD-SWITCH-DECIDED", "switch '%s' of rollout '%s': %s", e->ro.switch_id,
+		e->ro.id, d);
+	/* kept in the rollout for status: the flip skew of every switch */
+	for (size_t i = 0; i < e->ro.nsteps; i++)
+		members += e->ro.steps[i].in_switch;
+	if ((sw = calloc(1, sizeof(*sw))) == NULL)
+		return OSP_ENOMEM;
+	if ((v = realloc(r->switches, (r->n_switches + 1) * sizeof(*v))) == NULL) {
+		free(sw);
+		return OSP_ENOMEM;
+	}
+	r->switches = v;
+	ospec__v1__switch_record__init(sw);
+	sw->id = strdup(e->ro.switch_id);
+	sw->to = strdup(e->ro.switch_no > 1 ? "back" : "new");
+	sw->decision = strdup(d);
+	sw->has_decided_ms = sw->has_members = 1;
+	sw->decided_ms = osp_now_wall_ms();
+	sw->members = members;
+	r->switches[r->n_switches++] = sw;
+	return osp_store_put(t, "switches", e->ro.switch_id, strlen(e->ro.switch_id), d,
+		strlen(d));
 }
 
 osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coord_ro_event *ev,
@@ -300,6 +441,9 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 			OSP_INFO("COORD-ROLLOUT", "rollout '%s': %s", e->ro.id, a->message);
 			break;
 		case COORD_RO_ACT_DONE:
+			break;
+		case COORD_RO_ACT_DECIDE:
+			rv = coord_ro_decide(c, t, e);
 			break;
 		}
 	}
@@ -339,7 +483,8 @@ static int coord_rollouts_load_cb(void *arg, const void *k, size_t kl, const voi
 		OSP_ERROR("COORD-STORE-CORRUPT", "undecodable rollout record skipped");
 		return 0;
 	}
-	if (coord_ro_terminal((coord_ro_state)rec->state)) {
+	if (coord_ro_terminal((coord_ro_state)rec->state) &&
+		!(rec->scale_down_at_ms > 0 && !rec->scale_down_sent)) {
 		ospec__v1__rollout_record__free_unpacked(rec, NULL);
 		return 0;
 	}
@@ -421,7 +566,7 @@ void coord_rollouts_reap(coord *c)
 
 	for (coord_ro_entry **pp = &c->rollouts; *pp != NULL;) {
 		coord_ro_entry *e = *pp;
-		if (!coord_ro_terminal(e->ro.state)) {
+		if (!coord_ro_terminal(e->ro.state) || coord_rollouts_scale_down_pending(e)) {
 			pp = &e->next;
 			continue;
 		}
@@ -457,6 +602,26 @@ void coord_rollouts_kick(coord *c)
 		coord_agents_kick(c, n);
 }
 
+/* coord_rollouts_bg_member picks the idle slot to stage into (blue on a
+ * first deploy); a node whose idle slot already runs the release (a
+ * rollback while the old slot still runs) skips staging: it is ready. */
+static void coord_rollouts_bg_member(coord_ro_entry *e, const coord_node *nd, coord_ro_step *st)
+{
+	osp_strlcpy(st->slot, strcmp(st->old_slot, "blue") == 0 ? "green" : "blue",
+		sizeof(st->slot));
+	if (st->state != COORD_STEP_PENDING)
+		return;
+	for (size_t i = 0; i < nd->n_apps; i++) {
+		const Ospec__V1__AppState *a = nd->apps[i];
+		if (strcmp(a->app, e->ro.app) == 0 && a->idle_version != NULL &&
+			st->old_slot[0] != '\0' && strcmp(a->idle_version, e->ro.version) == 0) {
+			st->state = COORD_STEP_READY;
+			osp_strlcpy(st->reason, "idle slot already runs this release",
+				sizeof(st->reason));
+		}
+	}
+}
+
 /* coord_rollouts_members adds one step per node matching the selector;
  * cordoned nodes are skipped (visible in status). */
 static osp_err coord_rollouts_members(coord *c, coord_ro_entry *e, const osp_labels *sel)
@@ -484,7 +649,12 @@ static osp_err coord_rollouts_members(coord *c, coord_ro_entry *e, const osp_lab
 			osp_strlcpy(st->prev_version, a->version, sizeof(st->prev_version));
 			osp_strlcpy(st->prev_sha256, a->sha256 ? a->sha256 : "",
 				sizeof(st->prev_sha256));
+			if (a->active_slot != NULL && (strcmp(a->active_slot, "blue") == 0 ||
+							      strcmp(a->active_slot, "green") == 0))
+				osp_strlcpy(st->old_slot, a->active_slot, sizeof(st->old_slot));
 		}
+		if (e->ro.strategy == COORD_RO_BLUE_GREEN)
+			coord_rollouts_bg_member(e, nd, st);
 	}
 	return OSP_OK;
 }

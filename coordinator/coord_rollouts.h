@@ -54,6 +54,10 @@ void coord_rollouts_reap(coord *c);
  * store after a failed commit, so memory follows what is durable. */
 void coord_rollouts_reload(coord *c);
 
+/* coord_rollouts_scale_down_pending: a succeeded blue-green rollout whose
+ * old slots still wait for their scale-down (kept in the active list). */
+bool coord_rollouts_scale_down_pending(const coord_ro_entry *e);
+
 /* coord_rollouts_free_entry frees one entry that is not in the list. */
 void coord_rollouts_free_entry(coord_ro_entry *e);
 

@@ -8,9 +8,14 @@
 #include "coord.h"
 #include "coord_engine_hooks.h"
 #include "ospec/opts.h"
+#include "ospec/tls.h"
 
 static const char *const coord_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const coord_formats[] = { "text", "json", NULL };
+
+static osp_err coord_cfg_tls(void *target, const osp_cfg_doc *d, const osp_cfg_node *n,
+	char *err, size_t errlen);
+static void coord_cfg_tls_free(void *target);
 
 #define CO(f) offsetof(coord_cfg, f)
 static const osp_opt coord_opts[] = {
@@ -26,6 +31,9 @@ static const osp_opt coord_opts[] = {
 	{ .name = "control", .type = OSP_OPT_STR, .offset = CO(control), .metavar = "URL",
 		.help = "where ospecctl connects (ipc:// socket is mode 0600)",
 		.defval = "ipc:///run/ospec/ctl.sock" },
+	{ .name = "control-tls", .type = OSP_OPT_STR, .offset = CO(control_tls),
+		.metavar = "URL",
+		.help = "also serve ospecctl on tls+tcp://HOST:PORT (client certificates with a role)" },
 	{ .name = "http", .type = OSP_OPT_STR, .offset = CO(http), .metavar = "ADDR",
 		.help = "HTTP address for /healthz and /readyz ('off' to disable)",
 		.defval = "127.0.0.1:7401" },
@@ -49,8 +57,80 @@ static const osp_opt coord_opts[] = {
 	{ .name = "log-format", .type = OSP_OPT_STR, .offset = CO(log_format),
 		.metavar = "FORMAT", .help = "text|json", .defval = "text",
 		.choices = coord_formats },
+	{ .name = "tls", .type = OSP_OPT_CUSTOM, .config_only = true, .custom = coord_cfg_tls,
+		.custom_free = coord_cfg_tls_free,
+		.help = "{ca: FILE, cert: FILE, key: FILE} for tls+tcp:// listen and control-tls" },
 };
 #define COORD_NOPTS (sizeof(coord_opts) / sizeof(coord_opts[0]))
+
+/* coord_cfg_tls reads tls: {ca, cert, key} (all three required). */
+static osp_err coord_cfg_tls(void *target, const osp_cfg_doc *d, const osp_cfg_node *n,
+	char *err, size_t errlen)
+{
+	coord_cfg *cfg = target;
+	const char *keys[] = { "ca", "cert", "key" };
+	char **dst[] = { &cfg->tls_ca, &cfg->tls_cert, &cfg->tls_key };
+	char path[64];
+
+	if (n->kind != OSP_CFG_MAP)
+		return osp_cfg_errorf(d, n, "tls", err, errlen, "expected {ca: FILE, cert: FILE, key: FILE}");
+	coord_cfg_tls_free(cfg);
+	for (size_t i = 0; i < n->n; i++) {
+		const osp_cfg_node *it = n->items[i];
+		const char *s = NULL;
+		size_t k;
+		osp_err rv;
+
+		snprintf(path, sizeof(path), "tls.%s", it->key);
+		for (k = 0; k < 3; k++)
+			if (strcmp(it->key, keys[k]) == 0)
+				break;
+		if (k == 3)
+			return osp_cfg_errorf(d, it, path, err, errlen, "unknown key (ca, cert, key)");
+		if ((rv = osp_cfg_str(d, it, path, 4096, &s, err, errlen)) != OSP_OK)
+			return rv;
+		free(*dst[k]);
+		if ((*dst[k] = strdup(s)) == NULL)
+			return OSP_ENOMEM;
+	}
+	for (size_t k = 0; k < 3; k++)
+		if (*dst[k] == NULL)
+			return osp_cfg_errorf(d, n, "tls", err, errlen, "'%s' is missing", keys[k]);
+	return OSP_OK;
+}
+
+static void coord_cfg_tls_free(void *target)
+{
+	coord_cfg *cfg = target;
+
+	free(cfg->tls_ca);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	cfg->tls_ca = cfg->tls_cert = cfg->tls_key = NULL;
+}
+
+/* coord_cfg_check_tls: a TLS endpoint needs the tls block; a control-tls URL
+ * must be tls+tcp://. Returns 0 or prints why and returns 2. */
+static int coord_cfg_check_tls(const coord_cfg *cfg)
+{
+	bool listen_tls = osp_tls_url_is_tls(cfg->listen);
+
+	if (cfg->control_tls != NULL && !osp_tls_url_is_tls(cfg->control_tls)) {
+		fprintf(stderr, "ospec-coordinator: --control-tls: expected tls+tcp://HOST:PORT, "
+				"got '%s'\n", cfg->control_tls);
+		return 2;
+	}
+	if ((listen_tls || cfg->control_tls != NULL) && cfg->tls_ca == NULL) {
+		fprintf(stderr,
+			"ospec-coordinator: %s '%s' needs TLS files: add "
+			"'tls: {ca: FILE, cert: FILE, key: FILE}' to the config file (-c); "
+			"'ospecctl certs init' and 'certs issue --coordinator NAME' make them\n",
+			listen_tls ? "--listen" : "--control-tls",
+			listen_tls ? cfg->listen : cfg->control_tls);
+		return 2;
+	}
+	return 0;
+}
 
 static void *coord_ticker_main(void *arg)
 {
@@ -83,7 +163,7 @@ static int coord_setup_log(coord *c)
 /* coord_run starts every part, waits for SIGTERM/SIGINT and stops in order. */
 static int coord_run(coord *c)
 {
-	char err[1024];
+	char err[1024], ctls[400] = "";
 	sigset_t set;
 	int sig = 0, code = 1;
 
@@ -118,8 +198,11 @@ static int coord_run(coord *c)
 	pthread_mutex_lock(&c->mtx);
 	c->ready = true;
 	pthread_mutex_unlock(&c->mtx);
-	OSP_INFO("COORD-START", "listening for agents on '%s', control on '%s', data in '%s'",
-		c->cfg.listen, c->cfg.control, c->cfg.data);
+	if (c->cfg.control_tls != NULL)
+		snprintf(ctls, sizeof(ctls), " and '%s' (client certificates)", c->cfg.control_tls);
+	OSP_INFO("COORD-START", "listening for agents on '%s'%s, control on '%s'%s, data in '%s'",
+		c->cfg.listen, osp_tls_url_is_tls(c->cfg.listen) ? " (mutual TLS, proof required)" : "",
+		c->cfg.control, ctls, c->cfg.data);
 	while (sigwait(&set, &sig) != 0)
 		;
 	OSP_INFO("COORD-STOP", "signal %d: stopping", sig);
@@ -171,6 +254,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ospec-coordinator: --heartbeat: at least 100ms\n");
 		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
 		return 2;
+	}
+	if ((code = coord_cfg_check_tls(&c.cfg)) != 0) {
+		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
+		return code;
 	}
 	coord_setup_log(&c);
 	code = coord_run(&c);

@@ -135,6 +135,13 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 /* agent_exec_apps fills the apps report (caller frees with agent_exec_apps_free). */
 size_t agent_exec_apps(agent_exec *x, Ospec__V1__AppState ***out);
 void agent_exec_apps_free(Ospec__V1__AppState **apps, size_t n);
+/* agent_exec_in_doubt fills *out with the switches this node prepared and
+ * has not heard the decision of (one per app), for Register.in_doubt; the
+ * caller frees with agent_exec_in_doubt_free. Returns the count (0 with *out
+ * NULL when there is none or memory ran out). */
+size_t agent_exec_in_doubt(agent_exec *x, Ospec__V1__InDoubt ***out);
+/* agent_exec_in_doubt_free frees what agent_exec_in_doubt made; accepts NULL. */
+void agent_exec_in_doubt_free(Ospec__V1__InDoubt **v, size_t n);
 /* agent_exec_runner returns the executor's process runner (agent_runner.h),
  * owned by x: for status queries and tests. */
 struct agent_runner *agent_exec_runner(agent_exec *x);

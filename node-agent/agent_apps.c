@@ -10,23 +10,15 @@
 #include <sys/stat.h>
 
 #include "agent_apps.h"
+#include "agent_bluegreen.h"
 #include "ospec/v1/agent.pb-c.h"
 
 /* One element of the apps report: free(&blk->st) frees it all. */
 typedef struct agent_apps_state_blk {
 	Ospec__V1__AppState st; /* first: the element's address is the block's */
 	char app[OSP_WIRE_MAX_ID + 1];
-	char slot[sizeof(AGENT_APPS_SLOT)];
-	char version[OSP_WIRE_MAX_VERSION + 1];
-	char sha256[AGENT_RELEASE_SHA256_LEN + 1];
+	agent_bluegreen_state_bufs b;  /* slot, version, sha256, idle_version */
 } agent_apps_state_blk;
-
-/* App names collected from the store (outside its read transaction). */
-typedef struct agent_apps_names {
-	char (*v)[OSP_WIRE_MAX_ID + 1];
-	size_t n, cap;
-	bool oom;
-} agent_apps_names;
 
 osp_err agent_apps_alloc(const agent_cfg *cfg, agent_store *store, agent_apps **out)
 {
@@ -99,6 +91,52 @@ static osp_err agent_apps_rel_from(agent_rel *rel, const Ospec__V1__ReleaseRef *
 	return OSP_OK;
 }
 
+/* agent_apps_slot_name_ok accepts "", "blue" and "green". */
+static bool agent_apps_slot_name_ok(const char *s)
+{
+	return s[0] == '\0' || strcmp(s, "blue") == 0 || strcmp(s, "green") == 0;
+}
+
+static osp_err agent_apps_slot_from(agent_slot_rec *sl, const Ospec__V1__SlotRecord *r)
+{
+	osp_err rv;
+
+	memset(sl, 0, sizeof(*sl));
+	if (r == NULL)
+		return OSP_OK;
+	if ((rv = agent_apps_rel_from(&sl->rel, r->release)) != OSP_OK ||
+		(rv = agent_apps_cpy(sl->health_path, sizeof(sl->health_path), r->health_path)) !=
+			OSP_OK)
+		return rv;
+	sl->running = r->has_running && r->running;
+	sl->generation = r->has_generation ? r->generation : 0;
+	sl->health_rise = r->has_health_rise ? r->health_rise : 0;
+	sl->health_timeout_ms = r->has_health_timeout_ms ? r->health_timeout_ms : 0;
+	return OSP_OK;
+}
+
+/* agent_apps_bg_from reads the blue-green fields of r into rec. */
+static osp_err agent_apps_bg_from(agent_app_rec *rec, const Ospec__V1__AgentAppRecord *r)
+{
+	osp_err rv;
+
+	if ((rv = agent_apps_slot_from(&rec->blue, r->blue)) != OSP_OK ||
+		(rv = agent_apps_slot_from(&rec->green, r->green)) != OSP_OK ||
+		(rv = agent_apps_cpy(rec->active_slot, sizeof(rec->active_slot), r->active_slot)) !=
+			OSP_OK ||
+		(rv = agent_apps_cpy(rec->prepared_switch_id, sizeof(rec->prepared_switch_id),
+			 r->prepared_switch_id)) != OSP_OK ||
+		(rv = agent_apps_cpy(rec->prepared_to_slot, sizeof(rec->prepared_to_slot),
+			 r->prepared_to_slot)) != OSP_OK ||
+		(rv = agent_apps_cpy(rec->committed_switch_id, sizeof(rec->committed_switch_id),
+			 r->committed_switch_id)) != OSP_OK)
+		return rv;
+	if (!agent_apps_slot_name_ok(rec->active_slot) ||
+		!agent_apps_slot_name_ok(rec->prepared_to_slot))
+		return OSP_EDECODE;
+	return OSP_OK;
+}
+
 osp_err agent_apps_rec_load(agent_apps *p, const char *app, agent_app_rec *rec, bool *found)
 {
 	Ospec__V1__AgentAppRecord *r = NULL;
@@ -125,7 +163,8 @@ osp_err agent_apps_rec_load(agent_apps *p, const char *app, agent_app_rec *rec, 
 	if ((rv = agent_apps_rel_from(&rec->current, r->current)) != OSP_OK ||
 		(rv = agent_apps_rel_from(&rec->previous, r->previous)) != OSP_OK ||
 		(rv = agent_apps_cpy(rec->health_path, sizeof(rec->health_path), r->health_path)) !=
-			OSP_OK)
+			OSP_OK ||
+		(rv = agent_apps_bg_from(rec, r)) != OSP_OK)
 		goto out;
 	rec->running = r->has_running && r->running;
 	rec->generation = r->has_generation ? r->generation : 0;
@@ -151,10 +190,36 @@ static Ospec__V1__ReleaseRef *agent_apps_rel_to(Ospec__V1__ReleaseRef *r, const 
 	return r;
 }
 
+/* agent_apps_slot_to points r at sl's buffers (NULL for an unused slot). */
+static Ospec__V1__SlotRecord *agent_apps_slot_to(Ospec__V1__SlotRecord *r,
+	Ospec__V1__ReleaseRef *rel, const agent_slot_rec *sl)
+{
+	if (!sl->rel.set && !sl->running && sl->generation == 0)
+		return NULL;
+	ospec__v1__slot_record__init(r);
+	r->release = agent_apps_rel_to(rel, &sl->rel);
+	r->has_running = r->has_generation = 1;
+	r->running = sl->running;
+	r->generation = sl->generation;
+	r->health_path = sl->health_path[0] != '\0' ? (char *)sl->health_path : NULL;
+	r->has_health_rise = sl->health_rise != 0;
+	r->health_rise = sl->health_rise;
+	r->has_health_timeout_ms = sl->health_timeout_ms != 0;
+	r->health_timeout_ms = sl->health_timeout_ms;
+	return r;
+}
+
+/* agent_apps_str_or_null is s, or NULL when it is empty (field absent). */
+static char *agent_apps_str_or_null(const char *s)
+{
+	return s[0] != '\0' ? (char *)s : NULL;
+}
+
 osp_err agent_apps_rec_save(agent_apps *p, const agent_app_rec *rec)
 {
 	Ospec__V1__AgentAppRecord r;
-	Ospec__V1__ReleaseRef cur, prev;
+	Ospec__V1__ReleaseRef cur, prev, brel, grel;
+	Ospec__V1__SlotRecord blue, green;
 	uint8_t *buf;
 	size_t len;
 	osp_err rv;
@@ -168,6 +233,12 @@ osp_err agent_apps_rec_save(agent_apps *p, const agent_app_rec *rec)
 	r.has_generation = 1;
 	r.generation = rec->generation;
 	r.health_path = rec->health_path[0] != '\0' ? (char *)rec->health_path : NULL;
+	r.blue = agent_apps_slot_to(&blue, &brel, &rec->blue);
+	r.green = agent_apps_slot_to(&green, &grel, &rec->green);
+	r.active_slot = agent_apps_str_or_null(rec->active_slot);
+	r.prepared_switch_id = agent_apps_str_or_null(rec->prepared_switch_id);
+	r.prepared_to_slot = agent_apps_str_or_null(rec->prepared_to_slot);
+	r.committed_switch_id = agent_apps_str_or_null(rec->committed_switch_id);
 	len = ospec__v1__agent_app_record__get_packed_size(&r);
 	if ((buf = malloc(len ? len : 1)) == NULL)
 		return OSP_ENOMEM;
@@ -203,8 +274,7 @@ static int agent_apps_names_cb(void *arg, const char *key, const void *val, size
 	return 0;
 }
 
-/* agent_apps_names_get lists the recorded app names (nm->v is heap). */
-static osp_err agent_apps_names_get(agent_apps *p, agent_apps_names *nm)
+osp_err agent_apps_names_get(agent_apps *p, agent_apps_names *nm)
 {
 	osp_err rv;
 
@@ -236,7 +306,7 @@ void agent_apps_health_set(agent_apps *p, const char *app, agent_apps_health h)
 	pthread_mutex_unlock(&p->mtx);
 }
 
-static agent_apps_health agent_apps_health_get(agent_apps *p, const char *app)
+agent_apps_health agent_apps_health_get(agent_apps *p, const char *app)
 {
 	agent_apps_health h = AGENT_APPS_HEALTH_UNKNOWN;
 
@@ -283,15 +353,21 @@ osp_err agent_apps_release_dir(agent_apps *p, const agent_rel *rel, char *dir, s
 
 bool agent_apps_runs(agent_apps *p, const char *app, const agent_rel *rel)
 {
+	return agent_apps_runs_slot(p, app, AGENT_APPS_SLOT, rel);
+}
+
+bool agent_apps_runs_slot(agent_apps *p, const char *app, const char *slot,
+	const agent_rel *rel)
+{
 	agent_proc_status st;
 	char path[PATH_MAX], want[OSP_WIRE_MAX_RUN + 64], *text = NULL;
 	size_t len = 0;
 	bool same = false;
 	int n;
 
-	if (agent_runner_status(p->runner, app, AGENT_APPS_SLOT, &st) != OSP_OK || !st.running)
+	if (agent_runner_status(p->runner, app, slot, &st) != OSP_OK || !st.running)
 		return false;
-	n = snprintf(path, sizeof(path), "%s/run/%s.%s.pid", p->state, app, AGENT_APPS_SLOT);
+	n = snprintf(path, sizeof(path), "%s/run/%s.%s.pid", p->state, app, slot);
 	if (n < 0 || (size_t)n >= sizeof(path) ||
 		osp_file_read(path, AGENT_RUNNER_MAX_RUN + 8192, &text, &len) != OSP_OK)
 		return false;
@@ -312,10 +388,16 @@ out:
 osp_err agent_apps_start(agent_apps *p, const char *app, const agent_rel *rel, const char *dir,
 	char *err, size_t errlen)
 {
+	return agent_apps_start_slot(p, app, AGENT_APPS_SLOT, rel, dir, err, errlen);
+}
+
+osp_err agent_apps_start_slot(agent_apps *p, const char *app, const char *slot,
+	const agent_rel *rel, const char *dir, char *err, size_t errlen)
+{
 	const agent_app_cfg *ac = agent_cfg_app(p->cfg, app);
 	agent_proc_spec spec = {
 		.app = app,
-		.slot = AGENT_APPS_SLOT,
+		.slot = slot,
 		.release_dir = dir,
 		.run = rel->run,
 		.port = rel->port,
@@ -421,16 +503,20 @@ static Ospec__V1__AppState *agent_apps_state_new(agent_apps *p, const agent_app_
 	ospec__v1__app_state__init(&b->st);
 	osp_strlcpy(b->app, rec->app, sizeof(b->app));
 	b->st.app = b->app;
+	if (agent_bluegreen_rec_is_bg(rec)) {
+		agent_bluegreen_state_fill(p, rec, &b->st, &b->b);
+		return &b->st;
+	}
 	running = agent_runner_status(p->runner, rec->app, AGENT_APPS_SLOT, &st) == OSP_OK &&
 		st.running;
 	if (rec->current.set) {
-		osp_strlcpy(b->slot, AGENT_APPS_SLOT, sizeof(b->slot));
-		osp_strlcpy(b->version, rec->current.version, sizeof(b->version));
-		osp_strlcpy(b->sha256, rec->current.sha256, sizeof(b->sha256));
-		b->st.version = b->version;
-		b->st.sha256 = b->sha256;
+		osp_strlcpy(b->b.slot, AGENT_APPS_SLOT, sizeof(b->b.slot));
+		osp_strlcpy(b->b.version, rec->current.version, sizeof(b->b.version));
+		osp_strlcpy(b->b.sha256, rec->current.sha256, sizeof(b->b.sha256));
+		b->st.version = b->b.version;
+		b->st.sha256 = b->b.sha256;
 	}
-	b->st.active_slot = b->slot;
+	b->st.active_slot = b->b.slot;
 	b->st.has_generation = 1;
 	b->st.generation = rec->generation;
 	b->st.has_running = 1;
@@ -478,8 +564,8 @@ out:
 	return n;
 }
 
-/* agent_apps_protected collects the current and previous sha256 of every
- * record into shas (2 per name, heap). */
+/* agent_apps_protected collects the current, previous, blue and green
+ * sha256 of every record into shas (4 per name, heap). */
 static osp_err agent_apps_protected(agent_apps *p, const agent_apps_names *nm,
 	char (**shas)[AGENT_RELEASE_SHA256_LEN + 1], size_t *n)
 {
@@ -488,7 +574,7 @@ static osp_err agent_apps_protected(agent_apps *p, const agent_apps_names *nm,
 	osp_err rv = OSP_OK;
 
 	*n = 0;
-	*shas = calloc(nm->n * 2 + 1, sizeof(**shas));
+	*shas = calloc(nm->n * 4 + 1, sizeof(**shas));
 	if (rec == NULL || *shas == NULL) {
 		rv = OSP_ENOMEM;
 		goto out;
@@ -500,6 +586,10 @@ static osp_err agent_apps_protected(agent_apps *p, const agent_apps_names *nm,
 			osp_strlcpy((*shas)[(*n)++], rec->current.sha256, sizeof(**shas));
 		if (found && rec->previous.set)
 			osp_strlcpy((*shas)[(*n)++], rec->previous.sha256, sizeof(**shas));
+		if (found && rec->blue.rel.set)
+			osp_strlcpy((*shas)[(*n)++], rec->blue.rel.sha256, sizeof(**shas));
+		if (found && rec->green.rel.set)
+			osp_strlcpy((*shas)[(*n)++], rec->green.rel.sha256, sizeof(**shas));
 	}
 out:
 	free(rec);

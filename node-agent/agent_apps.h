@@ -48,13 +48,31 @@ typedef struct agent_rel {
 	unsigned port;
 } agent_rel;
 
-/* The desired state of one app (AgentAppRecord). */
+#define AGENT_APPS_SLOT_LEN 8 /* "green" and the NUL, rounded up */
+
+/* One slot of a blue-green app (SlotRecord; agent_bluegreen.c). rel.port is
+ * the slot's effective port. */
+typedef struct agent_slot_rec {
+	agent_rel rel;
+	bool running;           /* desired */
+	uint64_t generation;    /* of the Stage that filled the slot */
+	char health_path[OSP_WIRE_MAX_PATH + 1];
+	uint32_t health_rise, health_timeout_ms;
+} agent_slot_rec;
+
+/* The desired state of one app (AgentAppRecord). current/previous/running
+ * are the main slot's; blue, green and the switch fields are blue-green's. */
 typedef struct agent_app_rec {
 	char app[OSP_WIRE_MAX_ID + 1];
 	agent_rel current, previous;
 	bool running;
 	uint64_t generation;
 	char health_path[OSP_WIRE_MAX_PATH + 1];
+	agent_slot_rec blue, green;
+	char active_slot[AGENT_APPS_SLOT_LEN];               /* "", "blue", "green" */
+	char prepared_switch_id[OSP_WIRE_MAX_ID + 1];        /* "": none */
+	char prepared_to_slot[AGENT_APPS_SLOT_LEN];
+	char committed_switch_id[OSP_WIRE_MAX_ID + 1];       /* the last one applied */
 } agent_app_rec;
 
 typedef enum agent_apps_health {
@@ -124,8 +142,23 @@ osp_err agent_apps_rec_load(agent_apps *p, const char *app, agent_app_rec *rec, 
 /* agent_apps_rec_save writes rec durably (OSP_ENOMEM, store errors). */
 osp_err agent_apps_rec_save(agent_apps *p, const agent_app_rec *rec);
 
-/* agent_apps_health_set remembers the last health result of app. */
+/* agent_apps_health_set remembers the last health result of app (of its
+ * active slot for a blue-green app). */
 void agent_apps_health_set(agent_apps *p, const char *app, agent_apps_health h);
+
+/* agent_apps_health_get returns the last health result of app. */
+agent_apps_health agent_apps_health_get(agent_apps *p, const char *app);
+
+/* App names collected from the store (v is heap, the caller frees it). */
+typedef struct agent_apps_names {
+	char (*v)[OSP_WIRE_MAX_ID + 1];
+	size_t n, cap;
+	bool oom;
+} agent_apps_names;
+
+/* agent_apps_names_get lists the recorded app names into *nm (free nm->v).
+ * OSP_ETOOBIG past AGENT_APPS_MAX_RECORDS, OSP_ENOMEM, store errors. */
+osp_err agent_apps_names_get(agent_apps *p, agent_apps_names *nm);
 
 /* agent_apps_port is the port app runs on: the host override, else fallback
  * (0 if neither). */
@@ -144,15 +177,32 @@ osp_err agent_apps_release_dir(agent_apps *p, const agent_rel *rel, char *dir, s
  * a running process may still be the previous release. */
 bool agent_apps_runs(agent_apps *p, const char *app, const agent_rel *rel);
 
+/* agent_apps_runs_slot is agent_apps_runs for any slot. */
+bool agent_apps_runs_slot(agent_apps *p, const char *app, const char *slot,
+	const agent_rel *rel);
+
 /* agent_apps_start starts rel (rel->port is the effective port) from dir in
  * app's main slot, as the host config's user with its env file. Errors of
  * agent_runner_start. */
 osp_err agent_apps_start(agent_apps *p, const char *app, const agent_rel *rel, const char *dir,
 	char *err, size_t errlen);
 
+/* agent_apps_start_slot is agent_apps_start for any slot. */
+osp_err agent_apps_start_slot(agent_apps *p, const char *app, const char *slot,
+	const agent_rel *rel, const char *dir, char *err, size_t errlen);
+
+/* agent_apps_check_slot waits until app's slot is healthy (hs: what to
+ * check; hs->alive and hs->arg are set here); a process started by this
+ * command (fresh) must not have been restarted meanwhile. On failure msg says
+ * "<the failed check>; stderr: <last lines>" and the result is that of
+ * agent_health_wait. Only the main slot's result goes to the health table. */
+struct agent_health_spec;
+osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, bool fresh,
+	struct agent_health_spec *hs, char *msg, size_t msglen);
+
 /* agent_apps_gc runs the release garbage collection, protecting the current
- * and previous release of every recorded app; skipped (logged) if a record
- * cannot be read. */
+ * and previous release and the blue and green releases of every recorded
+ * app; skipped (logged) if a record cannot be read. */
 void agent_apps_gc(agent_apps *p);
 
 #endif

@@ -31,6 +31,7 @@ typedef struct agent_apps_work {
 typedef struct agent_apps_watch {
 	agent_apps *p;
 	const char *app;
+	const char *slot;
 	unsigned restarts;
 } agent_apps_watch;
 
@@ -107,50 +108,58 @@ static bool agent_apps_alive(void *arg)
 	agent_apps_watch *wt = arg;
 	agent_proc_status st;
 
-	if (agent_runner_status(wt->p->runner, wt->app, AGENT_APPS_SLOT, &st) != OSP_OK)
+	if (agent_runner_status(wt->p->runner, wt->app, wt->slot, &st) != OSP_OK)
 		return false;
 	return st.running && st.restarts == wt->restarts;
 }
 
-/* agent_apps_running reports whether app's main slot runs; *restarts (may
- * be NULL) is the runner's restart count. */
-static bool agent_apps_running(agent_apps *p, const char *app, unsigned *restarts)
+/* agent_apps_running reports whether app's slot runs; *restarts (may be
+ * NULL) is the runner's restart count. */
+static bool agent_apps_running(agent_apps *p, const char *app, const char *slot,
+	unsigned *restarts)
 {
 	agent_proc_status st;
 
-	if (agent_runner_status(p->runner, app, AGENT_APPS_SLOT, &st) != OSP_OK)
+	if (agent_runner_status(p->runner, app, slot, &st) != OSP_OK)
 		return false;
 	if (restarts != NULL)
 		*restarts = st.restarts;
 	return st.running;
 }
 
-/* agent_apps_check waits until app is healthy (hs: what to check); a
- * process started by this command (fresh) must not have been restarted. On
- * failure msg says "<the failed check>; stderr: <last lines>". */
+/* agent_apps_check is agent_apps_check_slot for the main slot. */
 static osp_err agent_apps_check(agent_apps *p, const char *app, bool fresh,
 	agent_health_spec *hs, char *msg, size_t msglen)
 {
-	agent_apps_watch wt = { .p = p, .app = app };
+	return agent_apps_check_slot(p, app, AGENT_APPS_SLOT, fresh, hs, msg, msglen);
+}
+
+osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, bool fresh,
+	agent_health_spec *hs, char *msg, size_t msglen)
+{
+	agent_apps_watch wt = { .p = p, .app = app, .slot = slot };
 	agent_proc_status st;
 	char err[1024], tail[2048];
+	bool main_slot = strcmp(slot, AGENT_APPS_SLOT) == 0;
 	size_t n;
 	osp_err rv;
 
 	if (!fresh)
-		agent_apps_running(p, app, &wt.restarts);
+		agent_apps_running(p, app, slot, &wt.restarts);
 	hs->alive = agent_apps_alive;
 	hs->arg = &wt;
 	rv = agent_health_wait(hs, err, sizeof(err));
 	if (rv == OSP_OK) {
-		agent_apps_health_set(p, app, AGENT_APPS_HEALTH_OK);
+		if (main_slot)
+			agent_apps_health_set(p, app, AGENT_APPS_HEALTH_OK);
 		return OSP_OK;
 	}
-	agent_apps_health_set(p, app, AGENT_APPS_HEALTH_FAILED);
-	if (rv == OSP_ECLOSED && agent_runner_status(p->runner, app, AGENT_APPS_SLOT, &st) == OSP_OK &&
+	if (main_slot)
+		agent_apps_health_set(p, app, AGENT_APPS_HEALTH_FAILED);
+	if (rv == OSP_ECLOSED && agent_runner_status(p->runner, app, slot, &st) == OSP_OK &&
 		st.last_exit_status >= 0)
 		snprintf(err, sizeof(err), "process exited with status %d", st.last_exit_status);
-	if (agent_runner_stderr_tail(p->runner, app, AGENT_APPS_SLOT, AGENT_APPS_TAIL_LINES, tail,
+	if (agent_runner_stderr_tail(p->runner, app, slot, AGENT_APPS_TAIL_LINES, tail,
 		    sizeof(tail)) != OSP_OK)
 		tail[0] = '\0';
 	n = strlen(tail);
@@ -162,7 +171,7 @@ static osp_err agent_apps_check(agent_apps *p, const char *app, bool fresh,
 			tail[i] == 0x7f)
 			tail[i] = '?';
 	snprintf(msg, msglen, "%s; stderr: %s", err, n > 0 ? tail : "(empty)");
-	OSP_WARN("AGENT-APP-UNHEALTHY", "app '%s': %s", app, err);
+	OSP_WARN("AGENT-APP-UNHEALTHY", "app '%s' slot '%s': %s", app, slot, err);
 	return rv;
 }
 

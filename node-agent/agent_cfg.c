@@ -7,6 +7,7 @@
 
 #include "agent.h"
 #include "ospec/opts.h"
+#include "ospec/tls.h"
 
 static const char *const agent_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const agent_formats[] = { "text", "json", NULL };
@@ -16,6 +17,7 @@ static osp_err agent_cfg_tls(void *target, const osp_cfg_doc *d, const osp_cfg_n
 static osp_err agent_cfg_apps(void *target, const osp_cfg_doc *d, const osp_cfg_node *n,
 	char *err, size_t errlen);
 static void agent_cfg_apps_free(void *target);
+static void agent_cfg_tls_free(void *target);
 
 #define AO(f) offsetof(agent_cfg, f)
 static const osp_opt agent_opts[] = {
@@ -42,7 +44,7 @@ static const osp_opt agent_opts[] = {
 		.metavar = "FORMAT", .help = "text|json", .defval = "text",
 		.choices = agent_formats },
 	{ .name = "tls", .type = OSP_OPT_CUSTOM, .config_only = true, .custom = agent_cfg_tls,
-		.help = "{ca: FILE, cert: FILE, key: FILE}" },
+		.custom_free = agent_cfg_tls_free, .help = "{ca: FILE, cert: FILE, key: FILE}" },
 	{ .name = "apps", .type = OSP_OPT_CUSTOM, .config_only = true,
 		.custom = agent_cfg_apps, .custom_free = agent_cfg_apps_free,
 		.help = "host-local settings per app" },
@@ -273,6 +275,12 @@ static void agent_cfg_apps_free(void *target)
 		agent_cfg_proxy_free(&cfg->apps[i].proxy);
 	}
 	cfg->napps = 0;
+}
+
+static void agent_cfg_tls_free(void *target)
+{
+	agent_cfg *cfg = target;
+
 	free(cfg->tls_ca);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
@@ -302,6 +310,14 @@ osp_err agent_cfg_load(agent_cfg *cfg, int argc, char **argv, int *action, char 
 	if (!osp_valid_id(cfg->id)) {
 		snprintf(err, errlen,
 			"--id: '%s' is not a valid node id (1-63 of A-Z a-z 0-9 . _ -)", cfg->id);
+		return OSP_EINVAL;
+	}
+	if (osp_tls_url_is_tls(cfg->coordinator) &&
+		(cfg->tls_ca == NULL || cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
+		snprintf(err, errlen,
+			"--coordinator '%s' needs TLS files: add 'tls: {ca: FILE, cert: FILE, key: "
+			"FILE}' to the config file (-c); 'ospecctl certs issue --node %s' makes them",
+			cfg->coordinator, cfg->id);
 		return OSP_EINVAL;
 	}
 	return OSP_OK;

@@ -1,7 +1,9 @@
 /*
  * agent_exec.c - executes commands from the log. Handlers converge ("make
  * it so"): running the same command twice leaves the same state. The app
- * handlers (Stage, Revert, Stop) are in agent_apps*.c.
+ * handlers (Stage, Revert, Stop) are in agent_apps*.c, the blue-green ones
+ * (Stage into blue/green, SwitchPrepare, SwitchDecision, ScaleDown) in
+ * agent_bluegreen*.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +11,12 @@
 
 #include "agent.h"
 #include "agent_apps.h"
+#include "agent_bluegreen.h"
 
 struct agent_exec {
 	agent *a;
 	agent_apps *apps;
+	agent_bluegreen *bg;
 };
 
 osp_err agent_exec_alloc(agent *a, agent_exec **out)
@@ -28,6 +32,11 @@ osp_err agent_exec_alloc(agent *a, agent_exec **out)
 		free(x);
 		return rv;
 	}
+	if ((rv = agent_bluegreen_alloc(x->apps, &x->bg)) != OSP_OK) {
+		agent_apps_free(x->apps);
+		free(x);
+		return rv;
+	}
 	*out = x;
 	return OSP_OK;
 }
@@ -36,6 +45,7 @@ void agent_exec_free(agent_exec *x)
 {
 	if (x == NULL)
 		return;
+	agent_bluegreen_free(x->bg); /* first: its monitor uses the apps context */
 	agent_apps_free(x->apps);
 	free(x);
 }
@@ -43,6 +53,7 @@ void agent_exec_free(agent_exec *x)
 void agent_exec_restore(agent_exec *x)
 {
 	agent_apps_restore(x->apps);
+	agent_bluegreen_restore(x->bg);
 }
 
 struct agent_runner *agent_exec_runner(agent_exec *x)
@@ -61,7 +72,10 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 			cmd->noop->note ? cmd->noop->note : "");
 		break;
 	case OSPEC__V1__COMMAND__KIND_STAGE:
-		agent_apps_stage(x->apps, cmd, res, msg, msglen);
+		if (agent_bluegreen_is_slot(cmd->stage->slot))
+			agent_bluegreen_stage(x->bg, cmd, res, msg, msglen);
+		else
+			agent_apps_stage(x->apps, cmd, res, msg, msglen);
 		break;
 	case OSPEC__V1__COMMAND__KIND_REVERT:
 		agent_apps_revert(x->apps, cmd, res, msg, msglen);
@@ -70,10 +84,13 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 		agent_apps_stop(x->apps, cmd, res, msg, msglen);
 		break;
 	case OSPEC__V1__COMMAND__KIND_PREPARE:
+		agent_bluegreen_prepare(x->bg, cmd, res, msg, msglen);
+		break;
 	case OSPEC__V1__COMMAND__KIND_DECISION:
+		agent_bluegreen_decision(x->bg, cmd, res, msg, msglen);
+		break;
 	case OSPEC__V1__COMMAND__KIND_SCALE_DOWN:
-		res->status = OSPEC__V1__RESULT_STATUS__RESULT_REFUSED;
-		snprintf(msg, msglen, "blue-green is not supported yet");
+		agent_bluegreen_scale_down(x->bg, cmd, res, msg, msglen);
 		break;
 	default:
 		res->status = OSPEC__V1__RESULT_STATUS__RESULT_REFUSED;
@@ -87,6 +104,16 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 size_t agent_exec_apps(agent_exec *x, Ospec__V1__AppState ***out)
 {
 	return agent_apps_report(x->apps, out);
+}
+
+size_t agent_exec_in_doubt(agent_exec *x, Ospec__V1__InDoubt ***out)
+{
+	return agent_bluegreen_in_doubt(x->bg, out);
+}
+
+void agent_exec_in_doubt_free(Ospec__V1__InDoubt **v, size_t n)
+{
+	agent_bluegreen_in_doubt_free(v, n);
 }
 
 void agent_exec_apps_free(Ospec__V1__AppState **apps, size_t n)

@@ -13,6 +13,8 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "agent.h"
+#include "ospec/tls.h"
+#include "ospec/fault.h"
 
 #define AGENT_REQ_TIMEOUT_MS 5000
 #define AGENT_BACKOFF_MIN_MS 250
@@ -136,7 +138,43 @@ osp_err agent_request(agent *a, nng_ctx ctx, osp_env *env, int timeout_ms, osp_e
 	return OSP_OK;
 }
 
-/* agent_in_doubt is filled by the executor in a later step: none for now. */
+/* agent_tls_proof reads the certificate chain and key files and signs the
+ * register message of nonce into reg (chain is the caller's to free, sig
+ * OSP_TLS_MAX_SIG bytes). OSP_ECONFIG with err saying why. */
+static osp_err agent_tls_proof(agent *a, const uint8_t *nonce, Ospec__V1__Register *reg,
+	char **chain, size_t *chain_len, uint8_t *sig, char *err, size_t errlen)
+{
+	char *key = NULL, why[256];
+	size_t key_len = 0, sig_len = 0;
+	osp_err rv;
+
+	/* read at every register: renewed files are used without a restart */
+	if (osp_tls_read_pem(a->cfg->tls_cert, chain, chain_len) != OSP_OK) {
+		snprintf(err, errlen, "cannot read certificate '%s'", a->cfg->tls_cert);
+		return OSP_ECONFIG;
+	}
+	if (osp_tls_read_pem(a->cfg->tls_key, &key, &key_len) != OSP_OK) {
+		snprintf(err, errlen, "cannot read key '%s'", a->cfg->tls_key);
+		return OSP_ECONFIG;
+	}
+	rv = osp_tls_sign_register(key, nonce, OSP_WIRE_NONCE_LEN, a->id, a->uuid, sig,
+		OSP_TLS_MAX_SIG, &sig_len, why, sizeof(why));
+	osp_tls_pem_free(key, key_len);
+	if (rv != OSP_OK) {
+		snprintf(err, errlen, "cannot sign with key '%s': %s", a->cfg->tls_key, why);
+		return OSP_ECONFIG;
+	}
+	reg->has_cert_chain_pem = 1;
+	reg->cert_chain_pem.data = (uint8_t *)*chain;
+	reg->cert_chain_pem.len = *chain_len;
+	reg->has_signature = 1;
+	reg->signature.data = sig;
+	reg->signature.len = sig_len;
+	return OSP_OK;
+}
+
+/* agent_register says hello and registers, with the apps report and the
+ * in-doubt switches (the coordinator re-sends or presumes their decision). */
 static osp_err agent_register(agent *a)
 {
 	osp_env env, *rep = NULL;
@@ -144,9 +182,11 @@ static osp_err agent_register(agent *a)
 	Ospec__V1__Register reg;
 	Ospec__V1__Label lbl[OSP_LABELS_MAX], *lblp[OSP_LABELS_MAX];
 	Ospec__V1__AppState **apps = NULL;
+	Ospec__V1__InDoubt **doubt = NULL;
 	Ospec__V1__ErrorCode code = 0;
-	uint8_t nonce[OSP_WIRE_NONCE_LEN];
-	char host[256] = "", err[512];
+	uint8_t nonce[OSP_WIRE_NONCE_LEN], sig[OSP_TLS_MAX_SIG];
+	char host[256] = "", err[512], *chain = NULL;
+	size_t chain_len = 0;
 	osp_err rv;
 
 	osp_wire_env_init(&env, NULL, NULL, 0);
@@ -184,13 +224,20 @@ static osp_err agent_register(agent *a)
 	gethostname(host, sizeof(host) - 1);
 	reg.hostname = host;
 	reg.agent_version = OSPEC_VERSION;
+	if (osp_tls_url_is_tls(a->cfg->coordinator) &&
+		(rv = agent_tls_proof(a, nonce, &reg, &chain, &chain_len, sig, err, sizeof(err))) !=
+			OSP_OK)
+		goto out;
 	reg.n_apps = agent_exec_apps(a->exec, &apps);
 	reg.apps = apps;
+	reg.n_in_doubt = agent_exec_in_doubt(a->exec, &doubt);
+	reg.in_doubt = doubt;
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_REGISTER;
 	env.register_ = &reg;
 	rv = agent_request(a, a->poll_ctx, &env, AGENT_REQ_TIMEOUT_MS, &rep, &code, err,
 		sizeof(err));
 	agent_exec_apps_free(apps, reg.n_apps);
+	agent_exec_in_doubt_free(doubt, reg.n_in_doubt);
 	if (rv != OSP_OK)
 		goto out;
 	if (rep->body_case != OSPEC__V1__ENVELOPE__BODY_REGISTERED) {
@@ -209,9 +256,12 @@ out:
 	if (rv != OSP_OK) {
 		if (rv == OSP_EREFUSED && code == OSPEC__V1__ERROR_CODE__ERR_REFUSED)
 			OSP_ERROR("AGENT-REFUSED", "coordinator refused node '%s': %s", a->id, err);
+		else if (rv == OSP_ECONFIG)
+			OSP_ERROR("AGENT-TLS-FILES", "cannot prove node '%s': %s", a->id, err);
 		else
 			OSP_DEBUG("AGENT-REGISTER-FAIL", "register: %s", err);
 	}
+	free(chain);
 	osp_wire_free(rep);
 	return rv;
 }
@@ -284,6 +334,9 @@ static void agent_execute(agent *a, const Ospec__V1__Command *cmd)
 	a->cursor = cmd->seq;
 	agent_send_result(a, buf, len);
 	free(buf);
+	/* tests: a node that voted YES dies before it hears the decision */
+	if (res.status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES)
+		osp_fault_point("agent-after-vote");
 }
 
 /* agent_poll_loop polls and executes until the connection or registration
@@ -323,19 +376,105 @@ static void agent_poll_loop(agent *a)
 	}
 }
 
+/* agent_tls_dial_why explains a failed TLS dial. */
+static const char *agent_tls_dial_why(int rv)
+{
+	switch (rv) {
+	case NNG_ECRYPTO:
+	case NNG_EPEERAUTH:
+		/* nng says no more: it is either side's refusal */
+		return "the coordinator's certificate is not signed by our CA or not made for "
+		       "the host name we dialed (refusing to talk to it), or the coordinator "
+		       "refused our certificate";
+	case NNG_ECONNSHUT:
+	case NNG_ECONNRESET:
+	case NNG_ECLOSED:
+		return "the coordinator closed the connection during the handshake: is our "
+		       "certificate signed by its CA?";
+	default:
+		return "the coordinator is not reachable";
+	}
+}
+
+/* agent_tls_dial starts the TLS dialer synchronously, so that a failed
+ * handshake is seen and said (nng's background reconnects are silent).
+ * *last is the previous failure: a repeat is logged at debug level. */
+static bool agent_tls_dial(agent *a, int *last)
+{
+	int rv = nng_dialer_start(a->dialer, 0);
+
+	if (rv == 0) {
+		OSP_INFO("AGENT-TLS-CONNECTED", "TLS connection to '%s' verified",
+			a->cfg->coordinator);
+		*last = 0;
+		return true;
+	}
+	if (atomic_load(&a->stopping))
+		return false;
+	if (rv == *last)
+		OSP_DEBUG("AGENT-TLS-FAIL", "TLS dial to '%s' failed again: %s",
+			a->cfg->coordinator, nng_strerror(rv));
+	else if (rv == NNG_ECONNREFUSED || rv == NNG_ETIMEDOUT || rv == NNG_EUNREACHABLE ||
+		rv == NNG_EADDRINVAL)
+		OSP_INFO("AGENT-TLS-FAIL", "cannot reach '%s': %s (retrying)",
+			a->cfg->coordinator, nng_strerror(rv));
+	else
+		OSP_ERROR("AGENT-TLS-FAIL", "TLS handshake with '%s' failed: %s: %s (retrying)",
+			a->cfg->coordinator, nng_strerror(rv), agent_tls_dial_why(rv));
+	*last = rv;
+	return false;
+}
+
+/* agent_tls_redial replaces the dialer (same TLS configuration), so that the
+ * next agent_tls_dial says why nng's background reconnects do not succeed. */
+static void agent_tls_redial(agent *a)
+{
+	nng_tls_config *cfg = NULL;
+	nng_dialer d;
+
+	if (nng_dialer_get_ptr(a->dialer, NNG_OPT_TLS_CONFIG, (void **)&cfg) != 0 || cfg == NULL)
+		return;
+	nng_tls_config_hold(cfg);
+	if (nng_dialer_create(&d, a->sock, a->cfg->coordinator) == 0) {
+		if (nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg) == 0) {
+			nng_dialer_close(a->dialer);
+			a->dialer = d;
+		} else {
+			nng_dialer_close(d);
+		}
+	}
+	nng_tls_config_free(cfg);
+}
+
 static void *agent_session_main(void *arg)
 {
 	agent *a = arg;
 	int64_t backoff = AGENT_BACKOFF_MIN_MS;
+	bool tls = osp_tls_url_is_tls(a->cfg->coordinator), dialed = !tls;
+	int dial_err = 0, lost = 0;
 
 	while (!atomic_load(&a->stopping)) {
-		if (agent_register(a) != OSP_OK) {
+		osp_err rv = OSP_ENET;
+
+		if (!dialed)
+			dialed = agent_tls_dial(a, &dial_err);
+		if (dialed)
+			rv = agent_register(a);
+		if (rv != OSP_OK) {
+			/* registers that time out on a TLS dialer that once worked:
+			 * dial again in the foreground to learn why */
+			if (tls && dialed && rv != OSP_EREFUSED && rv != OSP_ECONFIG && ++lost >= 3) {
+				agent_tls_redial(a);
+				dialed = false;
+				lost = 0;
+			}
 			agent_nap(a, agent_jitter(backoff));
 			backoff = backoff * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS
 								     : backoff * 2;
 			continue;
 		}
 		backoff = AGENT_BACKOFF_MIN_MS;
+		lost = 0;
 		/* results recorded while the coordinator was away */
 		a->store->ops->result_unacked(a->store, agent_resend_cb, a);
 		agent_poll_loop(a);
@@ -393,6 +532,39 @@ static void *agent_heartbeat_main(void *arg)
 	return NULL;
 }
 
+/* agent_tls_dialer creates (without starting: the session thread does) the
+ * TLS dialer: our certificate, the coordinator's verified against the CA and
+ * the URL's host. Logs what is wrong; OSP_ECONFIG or an nng error. */
+static osp_err agent_tls_dialer(agent *a)
+{
+	nng_tls_config *cfg = NULL;
+	char host[256], err[512];
+	int rv;
+
+	if (osp_tls_url_host(a->cfg->coordinator, host, sizeof(host)) != OSP_OK) {
+		OSP_ERROR("AGENT-TLS-CONFIG", "no host name in '%s'", a->cfg->coordinator);
+		return OSP_ECONFIG;
+	}
+	if (osp_tls_client_config(a->cfg->tls_ca, a->cfg->tls_cert, a->cfg->tls_key, host, &cfg,
+		    err, sizeof(err)) != OSP_OK) {
+		OSP_ERROR("AGENT-TLS-CONFIG", "%s", err);
+		return OSP_ECONFIG;
+	}
+	/* a handshake failure says nothing more than "cryptographic error":
+	 * say now what can be seen from here */
+	if (osp_tls_check_cert(a->cfg->tls_ca, a->cfg->tls_cert, err, sizeof(err)) != OSP_OK)
+		OSP_WARN("AGENT-TLS-CONFIG", "%s: a coordinator whose CA is that one will refuse us",
+			err);
+	if ((rv = nng_dialer_create(&a->dialer, a->sock, a->cfg->coordinator)) == 0 &&
+		(rv = nng_dialer_set_ptr(a->dialer, NNG_OPT_TLS_CONFIG, cfg)) != 0)
+		nng_dialer_close(a->dialer);
+	nng_tls_config_free(cfg); /* the dialer holds its own reference */
+	if (rv != 0)
+		OSP_ERROR("AGENT-DIAL", "cannot dial '%s': %s", a->cfg->coordinator,
+			nng_strerror(rv));
+	return osp_nng_err(rv);
+}
+
 osp_err agent_start(agent *a)
 {
 	int rv;
@@ -412,8 +584,12 @@ osp_err agent_start(agent *a)
 	if ((rv = nng_ctx_open(&a->poll_ctx, a->sock)) != 0 ||
 		(rv = nng_ctx_open(&a->hb_ctx, a->sock)) != 0)
 		return osp_nng_err(rv);
-	rv = nng_dial(a->sock, a->cfg->coordinator, &a->dialer, NNG_FLAG_NONBLOCK);
-	if (rv != 0) {
+	if (osp_tls_url_is_tls(a->cfg->coordinator)) {
+		osp_err e = agent_tls_dialer(a);
+		if (e != OSP_OK)
+			return e;
+	} else if ((rv = nng_dial(a->sock, a->cfg->coordinator, &a->dialer,
+			    NNG_FLAG_NONBLOCK)) != 0) {
 		OSP_ERROR("AGENT-DIAL", "cannot dial '%s': %s", a->cfg->coordinator,
 			nng_strerror(rv));
 		return osp_nng_err(rv);

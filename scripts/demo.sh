@@ -18,8 +18,11 @@ stop_all() {
   [ $keep -eq 1 ] && return
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  # the apps outlive their agents by design: stop them too
-  pkill -f "$demo/" 2>/dev/null || true
+  # the apps outlive their agents by design: stop them too (they run from
+  # their release dirs under the demo's state dirs)
+  for p in /proc/[0-9]*; do
+    case "$(readlink "$p/cwd" 2>/dev/null)" in "$demo"/*) kill -9 "${p#/proc/}" 2>/dev/null || true;; esac
+  done
   rm -rf "$demo"
 }
 trap stop_all EXIT

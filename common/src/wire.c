@@ -2,6 +2,7 @@
 #include "ospec/wire.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -313,6 +314,45 @@ static osp_err wire_check_body(const osp_env *e, char *err, size_t errlen)
 	}
 }
 
+/* wire_fields_ok reports whether every unknown field in m (and the messages
+ * inside it) has a valid field number (1..2^29-1). protobuf-c keeps an
+ * unknown field whose overlong tag says 0 (or too big a number) and would
+ * write it back in a form that no longer decodes: a record made from it
+ * could not be read again. Found by tests/fuzz/fuzz_envelope. */
+static bool wire_fields_ok(const ProtobufCMessage *m, unsigned depth)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *base = (const char *)m;
+
+	if (depth > 16)
+		return false;
+	for (unsigned i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0 || m->unknown_fields[i].tag > 536870911u)
+			return false;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
+			for (size_t k = 0; k < n; k++)
+				if (v[k] != NULL && !wire_fields_ok(v[k], depth + 1))
+					return false;
+			continue;
+		}
+		/* a oneof member is there only when the case says so */
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+			*(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		if (*(ProtobufCMessage *const *)(base + f->offset) != NULL &&
+			!wire_fields_ok(*(ProtobufCMessage *const *)(base + f->offset), depth + 1))
+			return false;
+	}
+	return true;
+}
+
 osp_err osp_wire_decode(const void *buf, size_t len, osp_env **out, char *err, size_t errlen)
 {
 	osp_env *e;
@@ -337,6 +377,11 @@ osp_err osp_wire_decode(const void *buf, size_t len, osp_env **out, char *err, s
 	}
 	if (e->body_case == OSPEC__V1__ENVELOPE__BODY__NOT_SET) {
 		snprintf(err, errlen, "envelope without a body");
+		rv = OSP_EDECODE;
+		goto fail;
+	}
+	if (!wire_fields_ok(&e->base, 0)) {
+		snprintf(err, errlen, "envelope with an invalid field number");
 		rv = OSP_EDECODE;
 		goto fail;
 	}

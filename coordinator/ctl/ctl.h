@@ -26,6 +26,8 @@ struct ctl {
 	const char *url;
 	bool json;
 	bool is_tty;
+	/* tls+tcp:// control (--cert/--key/--ca or OSPEC_CERT/OSPEC_KEY/OSPEC_CA) */
+	const char *cert, *key, *ca;
 };
 
 #define CTL_MAX_ARGS 64
@@ -66,6 +68,22 @@ typedef struct ctl_verb {
 /* ctl_verb_help prints the verb's help if argv asks for it; true if it did. */
 bool ctl_verb_help(const ctl_verb *v, int argc, char **argv);
 
+/* ctl_certs.c: certs init | certs issue (local, no coordinator needed) */
+int ctl_certs(const ctl *c, int argc, char **argv);
+
+#define CTL_CERTS_HELP                                                                        \
+	"  certs init --dir DIR [--name CN] [--days N] [--force]\n"                            \
+	"      a CA: DIR/ca.pem and DIR/ca.key (ECDSA P-256, 10 years, key mode 0600)\n"       \
+	"  certs issue --dir DIR (--node ID | --coordinator NAME [--ip ADDR] |\n"              \
+	"                         --admin NAME | --viewer NAME) [--days N] [--force]\n"        \
+	"      DIR/NAME.pem and DIR/NAME.key signed by the CA:\n"                              \
+	"      --node ID            an agent: CN=ID, SAN DNS:ID, clientAuth\n"                 \
+	"      --coordinator NAME   the coordinator as agents dial it: CN=NAME, SAN DNS:NAME\n" \
+	"                           (+ IP:NAME for an address, + IP:ADDR with --ip), serverAuth\n" \
+	"      --admin NAME         an operator who may change rollouts (OU=admin), clientAuth\n" \
+	"      --viewer NAME        an operator who may only read (OU=viewer), clientAuth\n"   \
+	"  existing files are kept unless --force\n"
+
 /* ctl_nodes.c */
 int ctl_nodes(const ctl *c, int argc, char **argv);
 int ctl_cordon(const ctl *c, int argc, char **argv);
@@ -97,11 +115,14 @@ int ctl_history(const ctl *c, int argc, char **argv);
 int ctl_pause(const ctl *c, int argc, char **argv);
 int ctl_resume(const ctl *c, int argc, char **argv);
 int ctl_abort(const ctl *c, int argc, char **argv);
+int ctl_rollback(const ctl *c, int argc, char **argv);
 
 #define CTL_DEPLOY_HELP                                                                      \
 	"  --app APP --version V --artifact URL --sha256 HEX --run CMD (--port N | --ports "  \
 	"blue=N,green=M)\n"                                                                    \
-	"  --strategy rolling|recreate   (default rolling; blue_green and canary: later)\n"    \
+	"  --strategy rolling|recreate|blue_green   (default rolling; canary: later)\n"       \
+	"  --ports blue=N,green=M        blue_green: the two slots' ports\n"                     \
+	"  --prepare-deadline D --rollback-window D --scale-down-delay D  (30s 5m 10m)\n"       \
 	"  --select K=V,...              nodes with these labels (default: all)\n"            \
 	"  --batch N|N%                  nodes at a time (default 1)\n"                        \
 	"  --max-failures N|N%           failure budget (default 0)\n"                         \
@@ -124,6 +145,11 @@ int ctl_abort(const ctl *c, int argc, char **argv);
 	{ "pause", "ROLLOUT", "start no new batch (in-flight nodes finish)", NULL, ctl_pause }, \
 	{ "resume", "ROLLOUT", "continue a paused rollout", NULL, ctl_resume },               \
 	{ "abort", "ROLLOUT", "stop: in-flight nodes finish or revert; ends aborted", NULL,   \
-		ctl_abort },
+		ctl_abort },                                                                     \
+	{ "rollback", "ROLLOUT [--wait] [--timeout D]",                                       \
+		"new rollout back to the release before ROLLOUT (its app's latest succeeded)",   \
+		"  instant for blue-green while the old slot still runs that release (a switch\n" \
+		"  back); restaged otherwise. Prints the new rollout's id first.\n",            \
+		ctl_rollback },
 
 #endif

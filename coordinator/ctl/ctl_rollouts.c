@@ -9,7 +9,7 @@
 static const char *const ctl_deploy_flags[] = { "app", "version", "artifact", "sha256", "run",
 	"port", "ports", "strategy", "select", "batch", "max-failures", "canary", "health-path",
 	"health-interval", "health-rise", "health-fall", "health-timeout", "health-deadline",
-	"progress-deadline", "rollback-window", "scale-down-delay", NULL };
+	"progress-deadline", "prepare-deadline", "rollback-window", "scale-down-delay", NULL };
 
 static bool ctl_is_terminal(const char *state)
 {
@@ -36,6 +36,21 @@ static osp_json *ctl_status_doc(const ctl *c, const char *id, int *code, bool qu
 	return j;
 }
 
+static void ctl_print_switches(const osp_json *sw)
+{
+	for (size_t i = 0; sw != NULL && i < sw->n; i++) {
+		const osp_json *x = sw->items[i], *skew = osp_json_get(x, "skew_ms");
+		char sk[32] = "-";
+
+		if (skew != NULL && skew->type == OSP_JSON_NUM)
+			snprintf(sk, sizeof(sk), "%lld ms", (long long)skew->i);
+		printf("  switch %s (%s): %s, %lld members, flip skew %s\n",
+			osp_json_get_str(x, "id"), osp_json_get_str(x, "to"),
+			osp_json_get_str(x, "decision"), (long long)osp_json_get_int(x, "members", 0),
+			sk);
+	}
+}
+
 static void ctl_print_status(const osp_json *r)
 {
 	const osp_json *nodes = osp_json_get(r, "nodes");
@@ -54,6 +69,7 @@ static void ctl_print_status(const osp_json *r)
 		(long long)osp_json_get_int(r, "batches", 0));
 	if (osp_json_get_str(r, "reason") && osp_json_get_str(r, "reason")[0])
 		printf("  %s\n", osp_json_get_str(r, "reason"));
+	ctl_print_switches(osp_json_get(r, "switches"));
 	ctl_table_init(&t, 6);
 	ctl_table_row(&t, hdr);
 	for (size_t i = 0; nodes != NULL && i < nodes->n; i++) {
@@ -391,4 +407,55 @@ int ctl_resume(const ctl *c, int argc, char **argv)
 int ctl_abort(const ctl *c, int argc, char **argv)
 {
 	return ctl_rollout_verb(c, "abort", argc, argv);
+}
+
+int ctl_rollback(const ctl *c, int argc, char **argv)
+{
+	ctl_req rq = { .verb = "rollback", .mutates = true };
+	bool wait = false;
+	int64_t timeout = 0;
+	const char *target = NULL, *v;
+	char *json = NULL;
+	osp_json *j;
+	int code;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--wait") == 0) {
+			wait = true;
+		} else if ((v = ctl_flag(argc, argv, &i, "timeout")) != NULL) {
+			if (osp_duration_parse(v, &timeout) != OSP_OK) {
+				ctl_errorf("rollback: --timeout: expected a duration");
+				return CTL_EXIT_USAGE;
+			}
+		} else if (argv[i][0] != '-' && target == NULL) {
+			target = argv[i];
+		} else {
+			ctl_errorf("rollback: unexpected argument '%s'", argv[i]);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (target == NULL) {
+		ctl_errorf("rollback: expected a ROLLOUT");
+		return CTL_EXIT_USAGE;
+	}
+	ctl_req_arg(&rq, "rollout", target);
+	if ((code = ctl_call(c, &rq, &json, NULL, 0)) != CTL_EXIT_OK) {
+		free(json);
+		return code;
+	}
+	if ((j = ctl_parse_json(json)) == NULL) {
+		free(json);
+		return CTL_EXIT_FAILED;
+	}
+	if (c->json)
+		printf("{\"id\":\"%s\",\"state\":\"%s\"}\n", osp_json_get_str(j, "id"),
+			osp_json_get_str(j, "state"));
+	else
+		printf("%s\n", osp_json_get_str(j, "id"));
+	fflush(stdout);
+	if (wait)
+		code = ctl_wait(c, osp_json_get_str(j, "id"), timeout);
+	osp_json_free(j);
+	free(json);
+	return code;
 }

@@ -22,15 +22,21 @@ static const ctl_verb ctl_verbs[] = {
 	{ "stats", "", "the coordinator's counters (requests, refused, undecodable...)", NULL,
 		ctl_stats },
 	CTL_ROLLOUT_VERBS
+	{ "certs", "init|issue --dir DIR ...", "make a CA and certificates (local, no coordinator)",
+		CTL_CERTS_HELP, ctl_certs },
 };
 #define CTL_NVERBS (sizeof(ctl_verbs) / sizeof(ctl_verbs[0]))
 
 static void ctl_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ospecctl [--coordinator URL] [--json] VERB [ARGS]\n\n"
+		"usage: ospecctl [--coordinator URL] [--json] [--cert FILE --key FILE --ca FILE] "
+		"VERB [ARGS]\n\n"
 		"  --coordinator URL  control URL (default $OSPEC_COORDINATOR, then %s)\n"
 		"  --json             one JSON document on stdout\n"
+		"  --cert FILE --key FILE --ca FILE\n"
+		"                     for a tls+tcp:// URL: an operator certificate (admin or\n"
+		"                     viewer) and the CA (default $OSPEC_CERT, $OSPEC_KEY, $OSPEC_CA)\n"
 		"  --version          print the version\n\n"
 		"verbs:\n",
 		CTL_DEFAULT_URL);
@@ -55,11 +61,36 @@ bool ctl_verb_help(const ctl_verb *v, int argc, char **argv)
 	return false;
 }
 
+/* ctl_main_file_flag takes "--cert/--key/--ca FILE" (or "=FILE") at argv[*i]. */
+static bool ctl_main_file_flag(int argc, char **argv, int *i, ctl *c)
+{
+	static const char *const names[] = { "--cert", "--key", "--ca" };
+	const char **dst[] = { &c->cert, &c->key, &c->ca };
+
+	for (size_t k = 0; k < 3; k++) {
+		size_t n = strlen(names[k]);
+		if (strncmp(argv[*i], names[k], n) != 0)
+			continue;
+		if (argv[*i][n] == '=') {
+			*dst[k] = argv[*i] + n + 1;
+			return true;
+		}
+		if (argv[*i][n] == '\0' && *i + 1 < argc) {
+			*dst[k] = argv[++*i];
+			return true;
+		}
+	}
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	ctl c = { 0 };
 	int i;
 
+	c.cert = getenv("OSPEC_CERT");
+	c.key = getenv("OSPEC_KEY");
+	c.ca = getenv("OSPEC_CA");
 	c.url = getenv("OSPEC_COORDINATOR");
 	if (c.url == NULL || c.url[0] == '\0')
 		c.url = CTL_DEFAULT_URL;
@@ -71,6 +102,8 @@ int main(int argc, char **argv)
 			c.url = argv[++i];
 		} else if (strncmp(argv[i], "--coordinator=", 14) == 0) {
 			c.url = argv[i] + 14;
+		} else if (ctl_main_file_flag(argc, argv, &i, &c)) {
+			continue;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("ospecctl %s\n", OSPEC_VERSION);
 			return 0;

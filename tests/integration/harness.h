@@ -48,6 +48,9 @@ const char *h_bin(const char *name);
 /* h_free_port returns a free TCP port on 127.0.0.1. */
 int h_free_port(void);
 
+/* h_count_procs counts processes whose command line mentions needle. */
+int h_count_procs(const char *needle);
+
 /* h_spawn starts argv (NULL-terminated) with output to DIR/<name>.log. */
 h_proc *h_spawn(h_env *e, const char *name, char *const argv[]);
 
@@ -124,3 +127,44 @@ osp_json *h_status(h_env *e, const char *id);
 
 /* h_proc_named finds the latest process started under name. */
 h_proc *h_proc_named(h_env *e, const char *name);
+
+/* haproxy for blue-green tests: a frontend on front_port balancing backend
+ * "hello" over hello_blue (blue_port) and hello_green (green_port, starting
+ * disabled), admin socket DIR/<name>.sock. */
+h_proc *h_haproxy_start(h_env *e, const char *name, int front_port, int blue_port,
+	int green_port);
+
+/* h_agent_start_bg starts agent id with the app's blue/green ports and a
+ * haproxy proxy block on socket DIR/<haproxy name>.sock. */
+h_proc *h_agent_start_bg(h_env *e, const char *id, const char *labels, int blue_port,
+	int green_port, const char *haproxy_name, const char *extra_cfg);
+
+/* A bounded load generator over several ports (keep-alive and new
+ * connections), in a thread. */
+typedef struct h_load h_load;
+h_load *h_load_start(const int *ports, size_t nports, int max_seconds);
+/* h_load_stop stops it and reports requests, failures and whether each of
+ * the versions "1".."9" was seen (seen[v]). */
+void h_load_stop(h_load *l, long *requests, long *failures, bool seen[10]);
+
+/* Trust helpers (it_trust.c): certificates, TLS configs, remote ospecctl. */
+
+/* h_certs runs "ospecctl certs SUB --dir DIR/dir ARGS..." (NULL-terminated);
+ * returns the exit code. */
+int h_certs(h_env *e, const char *sub, const char *dir, ...);
+
+/* h_tls_yaml writes DIR/file: a tls block with DIR/ca_dir/ca.pem and
+ * DIR/cert_dir/name.{pem,key}, then extra (YAML text, may be NULL); the
+ * file's path goes to path (len bytes). */
+bool h_tls_yaml(h_env *e, const char *file, const char *ca_dir, const char *cert_dir,
+	const char *name, const char *extra, char *path, size_t len);
+
+/* h_use_tls switches e->agents_url to tls+tcp://127.0.0.1:PORT. */
+void h_use_tls(h_env *e);
+
+/* h_ctl_as runs "ospecctl --coordinator url [--cert/--key/--ca from DIR/pki
+ * for name] ARGS..." (NULL-terminated; name NULL: no certificate). */
+int h_ctl_as(h_env *e, const char *url, const char *name, char **out, char **err, ...);
+
+/* h_wait_log waits up to ms for the file at path to contain needle. */
+bool h_wait_log(const char *path, const char *needle, int ms);

@@ -179,8 +179,9 @@ static void test_rolling_wrong_sha256(void **state)
 	assert_int_equal(h_deploy(f->e, "1", f->url[1], f->sha[1], id, NULL, "--batch", "2",
 				 "--wait", NULL),
 		0);
-	/* v2's URL with v1's digest */
-	assert_int_equal(h_deploy(f->e, "2", f->url[2], f->sha[1], id, &err, "--wait", NULL), 1);
+	/* v2's URL with v3's digest (not in any cache: a cached digest is its
+	 * own proof and is never downloaded again) */
+	assert_int_equal(h_deploy(f->e, "2", f->url[2], f->sha[3], id, &err, "--wait", NULL), 1);
 	free(err);
 	st = h_status(f->e, id);
 	reason = osp_json_get_str(it_step(st, "n1"), "reason");
@@ -263,6 +264,67 @@ static void test_rolling_down_node_unreachable(void **state)
 	osp_json_free(st);
 }
 
+static void test_rolling_agent_killed_while_staging(void **state)
+{
+	it_fleet *f = *state;
+	char id[64], url[600], sha[65], needle[400], got[64];
+	static const char *const slow[] = { "START_DELAY=3000", NULL };
+	osp_json *st = NULL;
+	int i;
+
+	it_fleet_start(f, 2);
+	assert_true(h_artifact(f->e, "7", slow, url, sha));
+	assert_int_equal(h_deploy(f->e, "7", url, sha, id, NULL, "--batch", "2", NULL), 0);
+	/* the app is started (its release dir is in its command line) but not
+	 * healthy yet: kill -9 the agent now */
+	snprintf(needle, sizeof(needle), "agent-n1/releases/%s", sha);
+	for (i = 0; i < 200 && h_count_procs(needle) == 0; i++)
+		osp_sleep_ms(50);
+	assert_true(i < 200);
+	h_kill(f->e, h_proc_named(f->e, "agent-n1"), SIGKILL);
+	assert_int_equal(h_count_procs(needle), 1); /* the app outlives its agent */
+	assert_non_null(h_agent_start_app(f->e, "n1", "role=web", "hello", f->ports[0]));
+	assert_int_equal(h_ctl(f->e, NULL, NULL, "watch", id, NULL), 0);
+	assert_int_equal(h_count_procs(needle), 1); /* adopted, not doubled */
+	h_app_answer(f->ports[0], got, sizeof(got));
+	assert_string_equal(got, "7");
+	st = h_status(f->e, id);
+	assert_string_equal(osp_json_get_str(st, "state"), "succeeded");
+	osp_json_free(st);
+}
+
+static void test_rolling_recreate_and_dry_run(void **state)
+{
+	it_fleet *f = *state;
+	char id[64], *out = NULL, *err = NULL;
+	osp_json *st;
+
+	it_fleet_start(f, 3);
+	assert_int_equal(h_deploy(f->e, "1", f->url[1], f->sha[1], id, NULL, "--batch", "3",
+				 "--wait", NULL),
+		0);
+	/* a dry run prints the plan and changes nothing */
+	assert_int_equal(h_ctl(f->e, &out, &err, "deploy", "--app", "hello", "--version", "2",
+				 "--artifact", f->url[2], "--sha256", f->sha[2], "--run",
+				 "bin/hello --port {port}", "--port", "8080", "--batch", "2",
+				 "--dry-run", NULL),
+		0);
+	assert_non_null(strstr(out, "n3"));
+	free(out);
+	free(err);
+	st = h_ctl_json(f->e, NULL, "rollouts", NULL);
+	assert_int_equal(st->n, 1);
+	osp_json_free(st);
+	it_assert_all(f, 3, "1");
+	assert_int_equal(h_deploy(f->e, "2", f->url[2], f->sha[2], id, NULL, "--strategy",
+				 "recreate", "--wait", NULL),
+		0);
+	it_assert_all(f, 3, "2");
+	st = h_status(f->e, id);
+	assert_string_equal(osp_json_get_str(st, "strategy"), "recreate");
+	osp_json_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +337,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rolling_coordinator_killed_midway, it_setup,
 			it_teardown),
 		cmocka_unit_test_setup_teardown(test_rolling_down_node_unreachable, it_setup,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(test_rolling_agent_killed_while_staging, it_setup,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(test_rolling_recreate_and_dry_run, it_setup,
 			it_teardown),
 	};
 

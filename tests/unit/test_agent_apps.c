@@ -629,10 +629,16 @@ static void test_agent_apps_refuses_bad_commands(void **state)
 	unsigned port = free_port();
 	char upper[65];
 
+	/* a blue-green slot needs both ports (test_agent_bluegreen.c has the rest) */
 	stage_of(f, c, 1, 1, port, 1);
 	c->stage.slot = (char *)"blue";
 	run_expect(f, c, OSPEC__V1__RESULT_STATUS__RESULT_REFUSED);
-	assert_string_equal(c->msg, "blue-green is not supported yet");
+	assert_msg_has(c, "no blue and green ports");
+
+	stage_of(f, c, 1, 1, port, 1);
+	c->stage.slot = (char *)"purple";
+	run_expect(f, c, OSPEC__V1__RESULT_STATUS__RESULT_REFUSED);
+	assert_string_equal(c->msg, "unknown slot");
 
 	stage_of(f, c, 1, 1, port, 1);
 	c->stage.app = (char *)"../etc";

@@ -794,6 +794,31 @@ static void test_coord_rollout_long_reasons(void **state)
 		assert_true(strlen(f->out.v[i].message) < COORD_RO_MAX_REASON);
 }
 
+static void test_coord_rollout_blue_green_events(void **state)
+{
+	fx *f = *state;
+	coord_ro_event health = { .kind = COORD_RO_EV_HEALTH, .ok = false, .node = "web-1" };
+
+	/* A rolling rollout has no switch: health is ignored, rollback and
+	 * scale-down do not fit. */
+	fx_init(f, 2, COORD_RO_ROLLING, 1, false, 0, false);
+	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	health.now_ms = f->now;
+	assert_int_equal(fx_run(f, &health), OSP_OK);
+	assert_int_equal(f->out.n, 0);
+	health.node = NULL;
+	assert_int_equal(fx_run(f, &health), OSP_EINVAL);
+	assert_int_equal(fx_apply(f, COORD_RO_EV_ROLLBACK), OSP_ESTATE);
+	assert_int_equal(fx_apply(f, COORD_RO_EV_SCALE_DOWN), OSP_ESTATE);
+	assert_int_equal(f->out.n, 0);
+	assert_int_equal(f->steps[0].state, COORD_STEP_STAGING);
+	fx_ok(f, 0);
+	fx_ok(f, 1);
+	fx_assert_done(f, COORD_RO_SUCCEEDED);
+	assert_int_equal(fx_apply(f, COORD_RO_EV_SCALE_DOWN), OSP_ESTATE);
+	assert_int_equal(f->r.scale_down_at_ms, 0);
+}
+
 static void test_coord_rollout_names(void **state)
 {
 	static const char *const ro[] = { "pending", "running", "paused", "waiting_approval",
@@ -863,6 +888,7 @@ int main(void)
 		FX_TEST(test_coord_rollout_terminal),
 		FX_TEST(test_coord_rollout_toobig),
 		FX_TEST(test_coord_rollout_long_reasons),
+		FX_TEST(test_coord_rollout_blue_green_events),
 		FX_TEST(test_coord_rollout_names),
 	};
 
