@@ -153,8 +153,13 @@ void coord_db_cmds_free(Ospec__V1__Command **cmds, size_t n);
 /* coord_db_cmd_put overwrites the log entry cmd->seq of node (used to void a
  * command the node never executed). */
 osp_err coord_db_cmd_put(coord *c, osp_txn *t, const char *node, Ospec__V1__Command *cmd);
-/* coord_db_reload_log_ends re-reads each node's log end from the store. */
+/* coord_db_reload_log_ends re-reads each node's log end from the store
+ * (after a failed commit: memory follows what is durable). */
 void coord_db_reload_log_ends(coord *c);
+/* coord_db_log_ends derives each node's log end from its command log; at
+ * start the node record's value counts too. The record is not rewritten for
+ * every appended command, so the log is the truth. */
+void coord_db_log_ends(coord *c, bool at_start);
 osp_err coord_db_trim_events(coord *c, osp_txn *t);
 /* coord_db_commit commits t and logs a failure (MDB_MAP_FULL is said plainly). */
 osp_err coord_db_commit(coord *c, osp_txn *t, const char *what);
@@ -165,6 +170,8 @@ coord_node *coord_node_add(coord *c, const char *id, const char *uuid);
 void coord_node_remove(coord *c, coord_node *n);
 void coord_node_set_apps(coord_node *n, Ospec__V1__AppState **apps, size_t napps);
 void coord_node_seen(coord *c, coord_node *n);
+/* coord_node_apps_differ reports whether a report differs from n's apps. */
+bool coord_node_apps_differ(const coord_node *n, Ospec__V1__AppState **apps, size_t napps);
 void coord_registry_tick(coord *c, int64_t now_mono);
 void coord_registry_free(coord *c);
 coord_pipe *coord_pipe_get(coord *c, uint32_t id, bool create);

@@ -338,13 +338,32 @@ static void coord_agents_ack(coord_ctx *x, uint64_t seq)
 	coord_ctx_send_env(x, &env);
 }
 
+static void coord_agents_save_node(coord *c, coord_node *n)
+{
+	osp_txn *t = NULL;
+
+	if (osp_store_txn_begin(c->store, true, &t) != OSP_OK)
+		return;
+	if (coord_db_save_node(c, t, n) != OSP_OK) {
+		osp_store_txn_abort(t);
+		return;
+	}
+	coord_db_commit(c, t, "node apps");
+}
+
 static void coord_agents_heartbeat(coord *c, coord_ctx *x, coord_node *n, const osp_env *e)
 {
 	osp_env env;
 	Ospec__V1__HeartbeatAck ack;
 
 	if (e->heartbeat->n_apps > 0) {
+		bool changed = coord_node_apps_differ(n, e->heartbeat->apps, e->heartbeat->n_apps);
 		coord_node_set_apps(n, e->heartbeat->apps, e->heartbeat->n_apps);
+		/* what runs where outlives a restart (it decides the idle slot
+		 * and the revert target of the next rollout); it changes rarely,
+		 * so this is not a commit per heartbeat */
+		if (changed)
+			coord_agents_save_node(c, n);
 		coord_engine_on_heartbeat(c, n);
 	}
 	osp_wire_env_init(&env, NULL, NULL, 0);

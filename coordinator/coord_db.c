@@ -348,6 +348,11 @@ static int coord_db_last_seq_cb(void *arg, const void *k, size_t kl, const void 
 
 void coord_db_reload_log_ends(coord *c)
 {
+	coord_db_log_ends(c, false);
+}
+
+void coord_db_log_ends(coord *c, bool at_start)
+{
 	osp_txn *t = NULL;
 
 	if (osp_store_txn_begin(c->store, false, &t) != OSP_OK)
@@ -360,8 +365,12 @@ void coord_db_reload_log_ends(coord *c)
 		memcpy(prefix, n->id, l);
 		prefix[l] = '\0';
 		osp_store_foreach(t, "cmdlog", prefix, l + 1, true, coord_db_last_seq_cb, &last);
-		/* an agent's cursor past the last entry counts (coord_agents_bind) */
-		n->log_end = last > n->acked ? last : n->acked;
+		/* an agent's cursor past the last entry counts (coord_agents_bind);
+		 * at start the record's log end (saved with such a cursor) too */
+		if (at_start)
+			n->log_end = last > n->log_end ? last : n->log_end;
+		else
+			n->log_end = last > n->acked ? last : n->acked;
 	}
 	osp_store_txn_abort(t);
 }

@@ -554,7 +554,10 @@ static void coord_ro_begin(coord_rollout *r, int64_t now, coord_ro_actions *out)
 		coord_ro_stage_set(r, coord_ro_pick_member, 0, COORD_RO_CMD_STOP, title, now, out);
 		return;
 	}
-	coord_ro_next_batch(r, now, out);
+	/* nothing to stage at all (blue-green rollback while the idle slots
+	 * still run the release): go straight on to the switch */
+	if (!coord_ro_next_batch(r, now, out))
+		coord_ro_advance(r, now, out);
 }
 
 static osp_err coord_ro_on_start(coord_rollout *r, int64_t now, coord_ro_actions *out)

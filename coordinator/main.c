@@ -177,7 +177,9 @@ static int coord_run(coord *c)
 		OSP_ERROR("COORD-STORE-OPEN", "%s", err);
 		return 1;
 	}
-	if (coord_db_load_nodes(c) != OSP_OK || coord_engine_start(c) != OSP_OK) {
+	if (coord_db_load_nodes(c) == OSP_OK)
+		coord_db_log_ends(c, true);
+	if (coord_engine_start(c) != OSP_OK) {
 		OSP_ERROR("COORD-STORE-LOAD", "cannot load state from '%s'", c->cfg.data);
 		goto out_store;
 	}

@@ -173,12 +173,35 @@ static osp_err agent_tls_proof(agent *a, const uint8_t *nonce, Ospec__V1__Regist
 	return OSP_OK;
 }
 
+/* agent_hello asks for this connection's nonce (OSP_WIRE_NONCE_LEN bytes). */
+static osp_err agent_hello(agent *a, uint8_t *nonce, Ospec__V1__ErrorCode *code, char *err,
+	size_t errlen)
+{
+	osp_env env, *rep = NULL;
+	Ospec__V1__Hello hello;
+	osp_err rv;
+
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	ospec__v1__hello__init(&hello);
+	hello.agent_version = OSPEC_VERSION;
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_HELLO;
+	env.hello = &hello;
+	rv = agent_request(a, a->poll_ctx, &env, AGENT_REQ_TIMEOUT_MS, &rep, code, err, errlen);
+	if (rv == OSP_OK && rep->body_case != OSPEC__V1__ENVELOPE__BODY_CHALLENGE) {
+		rv = OSP_EDECODE;
+		snprintf(err, errlen, "expected a challenge");
+	}
+	if (rv == OSP_OK)
+		memcpy(nonce, rep->challenge->nonce.data, OSP_WIRE_NONCE_LEN);
+	osp_wire_free(rep);
+	return rv;
+}
+
 /* agent_register says hello and registers, with the apps report and the
  * in-doubt switches (the coordinator re-sends or presumes their decision). */
 static osp_err agent_register(agent *a)
 {
 	osp_env env, *rep = NULL;
-	Ospec__V1__Hello hello;
 	Ospec__V1__Register reg;
 	Ospec__V1__Label lbl[OSP_LABELS_MAX], *lblp[OSP_LABELS_MAX];
 	Ospec__V1__AppState **apps = NULL;
@@ -189,24 +212,8 @@ static osp_err agent_register(agent *a)
 	size_t chain_len = 0;
 	osp_err rv;
 
-	osp_wire_env_init(&env, NULL, NULL, 0);
-	ospec__v1__hello__init(&hello);
-	hello.agent_version = OSPEC_VERSION;
-	env.body_case = OSPEC__V1__ENVELOPE__BODY_HELLO;
-	env.hello = &hello;
-	rv = agent_request(a, a->poll_ctx, &env, AGENT_REQ_TIMEOUT_MS, &rep, &code, err,
-		sizeof(err));
-	if (rv != OSP_OK)
+	if ((rv = agent_hello(a, nonce, &code, err, sizeof(err))) != OSP_OK)
 		goto out;
-	if (rep->body_case != OSPEC__V1__ENVELOPE__BODY_CHALLENGE) {
-		rv = OSP_EDECODE;
-		snprintf(err, sizeof(err), "expected a challenge");
-		goto out;
-	}
-	memcpy(nonce, rep->challenge->nonce.data, sizeof(nonce));
-	osp_wire_free(rep);
-	rep = NULL;
-
 	osp_wire_env_init(&env, NULL, NULL, 0);
 	ospec__v1__register__init(&reg);
 	reg.nonce.data = nonce;

@@ -194,6 +194,16 @@ static osp_err osp_cfg_attach(osp_cfg_reader *r, osp_cfg_node *node)
 			osp_cfg_node_free(node);
 			return rv;
 		}
+		/* an anchor would keep pointing at the node freed below (found by
+		 * tests/fuzz/fuzz_cfg): no configuration needs one on a key */
+		for (size_t i = 0; i < r->nanchors; i++) {
+			if (r->anchors[i].node == node) {
+				rv = osp_cfg_fail(r, OSP_ECONFIG, node->line, node->col,
+					"anchors on map keys are not supported");
+				osp_cfg_node_free(node);
+				return rv;
+			}
+		}
 		f->key = node->value;
 		node->value = NULL; /* now the frame's */
 		f->key_line = node->line;

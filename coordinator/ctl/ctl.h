@@ -68,7 +68,8 @@ typedef struct ctl_verb {
 /* ctl_verb_help prints the verb's help if argv asks for it; true if it did. */
 bool ctl_verb_help(const ctl_verb *v, int argc, char **argv);
 
-/* ctl_certs.c: certs init | certs issue (local, no coordinator needed) */
+/* ctl_certs runs "certs init|issue" (ctl_certs.c): local, no coordinator needed;
+ * returns the exit code (2 usage, 1 failed, e.g. a file exists already). */
 int ctl_certs(const ctl *c, int argc, char **argv);
 
 #define CTL_CERTS_HELP                                                                        \
