@@ -387,6 +387,25 @@ static void test_coord_rollout_bg_happy_path(void **state)
 	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0);
 }
 
+/* A rollback while the idle slots still run the release: every step starts
+ * ready, nothing is staged, the switch opens at once. */
+static void test_coord_rollout_bg_nothing_to_stage(void **state)
+{
+	fx *f = *state;
+	size_t i;
+
+	fx_init(f, 3, 1, 0);
+	for (i = 0; i < 3; i++)
+		f->steps[i].state = COORD_STEP_READY;
+	fx_do(f, COORD_RO_EV_START);
+	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 3);
+	assert_int_equal(f->r.phase, COORD_BG_PREPARE);
+	for (i = 0; i < 3; i++) {
+		assert_true(fx_sent(f, i, COORD_RO_CMD_PREPARE));
+		assert_false(fx_sent(f, i, COORD_RO_CMD_STAGE));
+	}
+}
+
 static void test_coord_rollout_bg_scale_down(void **state)
 {
 	fx *f = *state;
@@ -1116,6 +1135,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FX_TEST(test_coord_rollout_bg_happy_path),
+		FX_TEST(test_coord_rollout_bg_nothing_to_stage),
 		FX_TEST(test_coord_rollout_bg_scale_down),
 		FX_TEST(test_coord_rollout_bg_no_vote_aborts),
 		FX_TEST(test_coord_rollout_bg_no_vote_within_budget),
