@@ -658,6 +658,62 @@ static osp_err agent_runner_adopt_file(agent_runner *r, const char *path)
 	return rv == OSP_EDECODE ? OSP_OK : rv;
 }
 
+/* agent_runner_supervises reports whether pgid leads a process group the
+ * runner supervises (every app runs in its own group). */
+static bool agent_runner_supervises(agent_runner *r, pid_t pgid)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&r->mu);
+	for (agent_rproc *p = r->procs; p != NULL && !found; p = p->next)
+		found = p->pid > 0 && p->pid == pgid;
+	pthread_mutex_unlock(&r->mu);
+	return found;
+}
+
+/* agent_runner_reap_orphans kills app processes that run from this state
+ * dir's releases but that nothing supervises: an agent killed between
+ * starting an app and writing its pidfile leaves such an orphan, which the
+ * next agent cannot adopt (nothing proves what it is) and which would hold
+ * the app's port against the restart. Only this agent starts processes
+ * there (the state dir is locked), so they are ours to end. */
+static void agent_runner_reap_orphans(agent_runner *r)
+{
+	char releases[PATH_MAX], link[64], cwd[PATH_MAX];
+	struct dirent *de;
+	size_t rl;
+	DIR *d;
+
+	if ((size_t)snprintf(releases, sizeof(releases), "%s/releases/", r->state_dir) >=
+		sizeof(releases))
+		return;
+	rl = strlen(releases);
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		pid_t pid = (pid_t)atoi(de->d_name), pgid;
+		ssize_t n;
+
+		if (pid <= 1 || pid == getpid())
+			continue;
+		snprintf(link, sizeof(link), "/proc/%d/cwd", (int)pid);
+		n = readlink(link, cwd, sizeof(cwd) - 1);
+		if (n <= 0)
+			continue;
+		cwd[n] = '\0';
+		if ((size_t)n < rl || strncmp(cwd, releases, rl) != 0)
+			continue;
+		pgid = getpgid(pid);
+		if (pgid <= 0 || agent_runner_supervises(r, pgid))
+			continue;
+		OSP_WARN("AGENT-RUN-ORPHAN",
+			"process %d runs from '%s' but no pidfile names it: killing its group",
+			(int)pid, cwd);
+		kill(pgid == pid ? -pgid : pid, SIGKILL);
+	}
+	closedir(d);
+}
+
 osp_err agent_runner_adopt_all(agent_runner *r)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
@@ -683,6 +739,7 @@ osp_err agent_runner_adopt_all(agent_runner *r)
 			rv = rv1;
 	}
 	closedir(d);
+	agent_runner_reap_orphans(r);
 	return rv;
 }
 

@@ -9,7 +9,7 @@ keep=0
 [ "${1:-}" = "--keep" ] && keep=1
 cd "$top"
 ./scripts/deps.sh
-./scripts/build.sh build >/dev/null
+OSPEC_TARGETS="ospec-coordinator ospec-agent ospecctl hello_artifacts" ./scripts/build.sh build >/dev/null
 B=$top/build
 demo=$(mktemp -d /tmp/ospec-demo-XXXXXX)
 export OSPEC_COORDINATOR="ipc://$demo/ctl.sock"
@@ -78,7 +78,7 @@ if "$B/coordinator/ospecctl" deploy --help >/dev/null 2>&1; then
   say "every app answers"
   for f in "$demo"/agent-*.yaml; do
     p=$(grep 'port:' "$f" | awk '{print $2}')
-    printf '%s: %s' "$(basename "$f" .yaml)" "$(curl -s "http://127.0.0.1:$p/")"
+    printf '%s: %s\n' "$(basename "$f" .yaml)" "$(curl -s "http://127.0.0.1:$p/")"
   done
   say "ospecctl nodes"
   "$B/coordinator/ospecctl" nodes

