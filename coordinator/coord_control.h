@@ -55,7 +55,45 @@ int coord_verb_history(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
 int coord_verb_pause(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 int coord_verb_resume(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 int coord_verb_abort(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+
+/* coord_verb_rollback (coord_ctl_rollback.c) starts a rollout of ROLLOUT's
+ * app back to the release before it; refused unless ROLLOUT is the app's
+ * latest succeeded rollout and no other rollout of the app is active. */
 int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+
+/* -- helpers of the rollout verbs (coord_ctl_rollouts.c), shared with
+ * coord_ctl_rollback.c -- */
+
+/* coord_jw_kv writes "key": val, with "" for a NULL val. */
+void coord_jw_kv(osp_jw *w, const char *key, const char *val);
+
+/* coord_jw_time writes "key": the wall-clock time ms (osp_time_fmt), or null
+ * when ms <= 0 (not yet). */
+void coord_jw_time(osp_jw *w, const char *key, int64_t ms);
+
+/* coord_ctl_rollout_arg reads the rollout named by the "rollout" argument in
+ * t into *out (the caller frees it: ospec__v1__rollout_record__free_unpacked).
+ * Returns 0, or the exit status with err: 2 (no id given), 4 (not known). */
+int coord_ctl_rollout_arg(coord *c, coord_ctl_req *rq, osp_txn *t,
+	Ospec__V1__RolloutRecord **out, char *err, size_t errlen);
+
+/* Rollout records gathered by coord_ctl_list_cb: at most cap into v (the
+ * caller's array; the records are the caller's to free), only app's when app
+ * is not NULL. */
+struct coord_ctl_list {
+	Ospec__V1__RolloutRecord **v;
+	size_t n, cap;
+	const char *app;
+};
+
+/* coord_ctl_list_cb is the osp_store_foreach callback over "rollouts" that
+ * adds each decodable record (of l->app, if set) to the struct coord_ctl_list
+ * arg while there is room; the others are skipped. Always returns 0. */
+int coord_ctl_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl);
+
+/* coord_ctl_by_seq_desc is the qsort comparator of Ospec__V1__RolloutRecord
+ * pointers: newest (highest created_seq) first. */
+int coord_ctl_by_seq_desc(const void *a, const void *b);
 
 /* Hooks: reload memory after a failed commit; reap + kick after a good one. */
 void coord_rollouts_reload_hook(coord *c, coord_ctl_req *rq);

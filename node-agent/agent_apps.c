@@ -351,6 +351,12 @@ osp_err agent_apps_release_dir(agent_apps *p, const agent_rel *rel, char *dir, s
 	return rv;
 }
 
+bool agent_apps_rel_same(const agent_rel *a, const agent_rel *b)
+{
+	return a->set && strcmp(a->sha256, b->sha256) == 0 && strcmp(a->version, b->version) == 0 &&
+		strcmp(a->run, b->run) == 0 && a->port == b->port;
+}
+
 bool agent_apps_runs(agent_apps *p, const char *app, const agent_rel *rel)
 {
 	return agent_apps_runs_slot(p, app, AGENT_APPS_SLOT, rel);

@@ -132,7 +132,32 @@ void agent_apps_stop(agent_apps *p, const Ospec__V1__Command *cmd,
  * there is nothing or memory ran out. */
 size_t agent_apps_report(agent_apps *p, Ospec__V1__AppState ***out);
 
-/* -- helpers shared by agent_apps.c and agent_apps_cmd.c -- */
+/* -- helpers shared by agent_apps.c, agent_apps_cmd.c and the blue-green
+ * handlers (agent_bluegreen.c) -- */
+
+/* agent_apps_result finishes a command's result: res->status = status and
+ * res->message = msg, which receives the printf-style message (cut to msglen,
+ * never overflows). msg stays the caller's and must outlive res. */
+void agent_apps_result(Ospec__V1__CommandResult *res, Ospec__V1__ResultStatus status,
+	char *msg, size_t msglen, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* agent_apps_stage_fields checks a Stage's sha256 (64 lowercase hex digits),
+ * version, artifact url and run command and copies them into *r (zeroed
+ * first; port and set are left to the caller). Returns false with res final
+ * (RESULT_REFUSED, the reason in msg) when one is missing, invalid or too long. */
+bool agent_apps_stage_fields(const Ospec__V1__Stage *s, agent_rel *r,
+	Ospec__V1__CommandResult *res, char *msg, size_t msglen);
+
+/* agent_apps_stage_health fills *hs for a health check of a release on port
+ * with a Stage's health settings (absent = 0 = agent_health_wait's defaults;
+ * hs->path points into s). */
+struct agent_health_spec;
+void agent_apps_stage_health(const Ospec__V1__Stage *s, unsigned port,
+	struct agent_health_spec *hs);
+
+/* agent_apps_rel_same reports whether a is set and is the same release as b:
+ * sha256, version, run command and effective port. */
+bool agent_apps_rel_same(const agent_rel *a, const agent_rel *b);
 
 /* agent_apps_rec_load reads app's record into *rec (*found = false and a
  * fresh record for app when there is none). OSP_EDECODE for a corrupt record,
@@ -196,7 +221,6 @@ osp_err agent_apps_start_slot(agent_apps *p, const char *app, const char *slot,
  * command (fresh) must not have been restarted meanwhile. On failure msg says
  * "<the failed check>; stderr: <last lines>" and the result is that of
  * agent_health_wait. Only the main slot's result goes to the health table. */
-struct agent_health_spec;
 osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, bool fresh,
 	struct agent_health_spec *hs, char *msg, size_t msglen);
 

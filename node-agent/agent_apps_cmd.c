@@ -2,7 +2,9 @@
  * agent_apps_cmd.c - the Stage, Revert and Stop handlers of the single slot
  * "main" (agent_apps.h). Each handler validates, refuses a stale generation,
  * records the new desired state first (write-ahead), then acts on the
- * process and health-checks it.
+ * process and health-checks it. The result and Stage helpers here
+ * (agent_apps_result, agent_apps_stage_fields, agent_apps_stage_health) serve
+ * the blue-green handlers too (agent_bluegreen.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,10 +37,7 @@ typedef struct agent_apps_watch {
 	unsigned restarts;
 } agent_apps_watch;
 
-static void agent_apps_res(Ospec__V1__CommandResult *res, Ospec__V1__ResultStatus status,
-	char *msg, size_t msglen, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void agent_apps_res(Ospec__V1__CommandResult *res, Ospec__V1__ResultStatus status,
+void agent_apps_result(Ospec__V1__CommandResult *res, Ospec__V1__ResultStatus status,
 	char *msg, size_t msglen, const char *fmt, ...)
 {
 	va_list ap;
@@ -70,15 +69,15 @@ static bool agent_apps_begin(agent_apps *p, const Ospec__V1__Command *cmd, const
 	osp_err rv;
 
 	if (app == NULL || !osp_valid_id(app)) {
-		agent_apps_res(res, AGENT_RES_REFUSED, msg, msglen, "invalid app name");
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen, "invalid app name");
 		return false;
 	}
 	if (slot != NULL && slot[0] != '\0' && strcmp(slot, AGENT_APPS_SLOT) != 0) {
 		if (strcmp(slot, "blue") == 0 || strcmp(slot, "green") == 0)
-			agent_apps_res(res, AGENT_RES_REFUSED, msg, msglen,
+			agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
 				"blue-green is not supported yet");
 		else
-			agent_apps_res(res, AGENT_RES_REFUSED, msg, msglen, "unknown slot");
+			agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen, "unknown slot");
 		return false;
 	}
 	rv = agent_apps_rec_load(p, app, &w->rec, &w->found);
@@ -88,14 +87,15 @@ static bool agent_apps_begin(agent_apps *p, const Ospec__V1__Command *cmd, const
 		rv = OSP_OK;
 	}
 	if (rv != OSP_OK) {
-		agent_apps_res(res, AGENT_RES_FAILED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen,
 			"cannot read the record of app '%s': %s", app, osp_strerror(rv));
 		return false;
 	}
 	w->gen = cmd->has_generation ? cmd->generation : 0;
 	if (w->found && w->gen < w->rec.generation) {
-		agent_apps_res(res, AGENT_RES_REFUSED, msg, msglen, "stale generation %llu < %llu",
-			(unsigned long long)w->gen, (unsigned long long)w->rec.generation);
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
+			"stale generation %llu < %llu", (unsigned long long)w->gen,
+			(unsigned long long)w->rec.generation);
 		return false;
 	}
 	if (w->gen > w->rec.generation)
@@ -186,7 +186,7 @@ static bool agent_apps_replace(agent_apps *p, const char *app, agent_apps_work *
 		OSP_WARN("AGENT-APP-STOP", "stopping app '%s': %s", app, osp_strerror(rv));
 	rv = agent_apps_start(p, app, &w->rel, w->dir, w->err, sizeof(w->err));
 	if (rv != OSP_OK) {
-		agent_apps_res(res, rv == OSP_EBUSY ? AGENT_RES_REFUSED : AGENT_RES_FAILED, msg,
+		agent_apps_result(res, rv == OSP_EBUSY ? AGENT_RES_REFUSED : AGENT_RES_FAILED, msg,
 			msglen, "cannot start version %s: %s", w->rel.version, w->err);
 		OSP_WARN("AGENT-APP-START", "app '%s': %s", app, msg);
 		return false;
@@ -210,7 +210,7 @@ static bool agent_apps_halt(agent_apps *p, agent_apps_work *w, bool forget,
 		if (forget)
 			memset(&w->rec.current, 0, sizeof(w->rec.current));
 		if ((rv = agent_apps_rec_save(p, &w->rec)) != OSP_OK) {
-			agent_apps_res(res, AGENT_RES_FAILED, msg, msglen,
+			agent_apps_result(res, AGENT_RES_FAILED, msg, msglen,
 				"cannot record app '%s': %s", w->rec.app, osp_strerror(rv));
 			return false;
 		}
@@ -224,6 +224,31 @@ static bool agent_apps_halt(agent_apps *p, agent_apps_work *w, bool forget,
 	return true;
 }
 
+bool agent_apps_stage_fields(const Ospec__V1__Stage *s, agent_rel *r,
+	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
+{
+	memset(r, 0, sizeof(*r));
+	if (s->sha256 == NULL || !agent_release_sha_valid(s->sha256)) {
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
+			"invalid sha256: expected 64 lowercase hex digits");
+		return false;
+	}
+	if (s->version == NULL || s->version[0] == '\0' || s->run == NULL || s->run[0] == '\0' ||
+		s->artifact_url == NULL || s->artifact_url[0] == '\0') {
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
+			"stage needs a version, an artifact url and a run command");
+		return false;
+	}
+	if (osp_strlcpy(r->version, s->version, sizeof(r->version)) >= sizeof(r->version) ||
+		osp_strlcpy(r->run, s->run, sizeof(r->run)) >= sizeof(r->run) ||
+		osp_strlcpy(r->url, s->artifact_url, sizeof(r->url)) >= sizeof(r->url)) {
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen, "a field is too long");
+		return false;
+	}
+	osp_strlcpy(r->sha256, s->sha256, sizeof(r->sha256));
+	return true;
+}
+
 /* agent_apps_stage_rel checks a Stage and fills w->rel. Returns false with
  * res final when the command is refused. */
 static bool agent_apps_stage_rel(agent_apps *p, const Ospec__V1__Stage *s, agent_apps_work *w,
@@ -231,28 +256,11 @@ static bool agent_apps_stage_rel(agent_apps *p, const Ospec__V1__Stage *s, agent
 {
 	agent_rel *r = &w->rel;
 
-	memset(r, 0, sizeof(*r));
-	if (s->sha256 == NULL || !agent_release_sha_valid(s->sha256)) {
-		agent_apps_res(res, AGENT_RES_REFUSED, msg, msglen,
-			"invalid sha256: expected 64 lowercase hex digits");
+	if (!agent_apps_stage_fields(s, r, res, msg, msglen))
 		return false;
-	}
-	if (s->version == NULL || s->version[0] == '\0' || s->run == NULL || s->run[0] == '\0' ||
-		s->artifact_url == NULL || s->artifact_url[0] == '\0') {
-		agent_apps_res(res, AGENT_RES_REFUSED, msg, msglen,
-			"stage needs a version, an artifact url and a run command");
-		return false;
-	}
-	if (osp_strlcpy(r->version, s->version, sizeof(r->version)) >= sizeof(r->version) ||
-		osp_strlcpy(r->run, s->run, sizeof(r->run)) >= sizeof(r->run) ||
-		osp_strlcpy(r->url, s->artifact_url, sizeof(r->url)) >= sizeof(r->url)) {
-		agent_apps_res(res, AGENT_RES_REFUSED, msg, msglen, "a field is too long");
-		return false;
-	}
-	osp_strlcpy(r->sha256, s->sha256, sizeof(r->sha256));
 	r->port = agent_apps_port(p, s->app, s->has_port ? s->port : 0);
 	if (r->port == 0) {
-		agent_apps_res(res, AGENT_RES_REFUSED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
 			"no port for app '%s' (none in the command or the host config)", s->app);
 		return false;
 	}
@@ -264,11 +272,8 @@ static bool agent_apps_stage_rel(agent_apps *p, const Ospec__V1__Stage *s, agent
  * and runs (a re-sent command after an agent crash). */
 static bool agent_apps_same(agent_apps *p, const agent_apps_work *w)
 {
-	const agent_rel *c = &w->rec.current;
-
-	return w->found && w->rec.running && c->set && strcmp(c->sha256, w->rel.sha256) == 0 &&
-		strcmp(c->version, w->rel.version) == 0 && strcmp(c->run, w->rel.run) == 0 &&
-		c->port == w->rel.port && agent_apps_runs(p, w->rec.app, &w->rel);
+	return w->found && w->rec.running && agent_apps_rel_same(&w->rec.current, &w->rel) &&
+		agent_apps_runs(p, w->rec.app, &w->rel);
 }
 
 /* agent_apps_stage_install fetches, records and (unless no_start) starts the
@@ -282,7 +287,7 @@ static bool agent_apps_stage_install(agent_apps *p, const Ospec__V1__Stage *s,
 		sizeof(w->dir), w->err, sizeof(w->err));
 	if (rv != OSP_OK) {
 		/* nothing changed: the old release keeps running */
-		agent_apps_res(res, AGENT_RES_FAILED, msg, msglen, "%s", w->err);
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "%s", w->err);
 		OSP_WARN("AGENT-APP-FETCH", "app '%s' version '%s': %s", s->app, s->version, w->err);
 		return false;
 	}
@@ -294,7 +299,7 @@ static bool agent_apps_stage_install(agent_apps *p, const Ospec__V1__Stage *s,
 	osp_strlcpy(w->rec.health_path, s->health_path != NULL ? s->health_path : "",
 		sizeof(w->rec.health_path));
 	if ((rv = agent_apps_rec_save(p, &w->rec)) != OSP_OK) {
-		agent_apps_res(res, AGENT_RES_FAILED, msg, msglen, "cannot record app '%s': %s",
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "cannot record app '%s': %s",
 			s->app, osp_strerror(rv));
 		return false;
 	}
@@ -309,13 +314,10 @@ static bool agent_apps_stage_install(agent_apps *p, const Ospec__V1__Stage *s,
 	return agent_apps_replace(p, s->app, w, res, msg, msglen);
 }
 
-/* agent_apps_stage_check health-checks a staged release with the command's
- * settings (zero = the defaults) and finishes res. */
-static void agent_apps_stage_check(agent_apps *p, const Ospec__V1__Stage *s, agent_apps_work *w,
-	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
+void agent_apps_stage_health(const Ospec__V1__Stage *s, unsigned port, agent_health_spec *hs)
 {
-	agent_health_spec hs = {
-		.port = w->rel.port,
+	*hs = (agent_health_spec){
+		.port = port,
 		.path = s->health_path != NULL && s->health_path[0] != '\0' ? s->health_path : NULL,
 		.interval_ms = s->has_health_interval_ms ? s->health_interval_ms : 0,
 		.timeout_ms = s->has_health_timeout_ms ? s->health_timeout_ms : 0,
@@ -323,14 +325,23 @@ static void agent_apps_stage_check(agent_apps *p, const Ospec__V1__Stage *s, age
 		.rise = s->has_health_rise ? s->health_rise : 0,
 		.fall = s->has_health_fall ? s->health_fall : 0,
 	};
+}
 
+/* agent_apps_stage_check health-checks a staged release with the command's
+ * settings (zero = the defaults) and finishes res. */
+static void agent_apps_stage_check(agent_apps *p, const Ospec__V1__Stage *s, agent_apps_work *w,
+	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
+{
+	agent_health_spec hs;
+
+	agent_apps_stage_health(s, w->rel.port, &hs);
 	if (agent_apps_check(p, s->app, w->fresh, &hs, msg, msglen) != OSP_OK) {
 		/* the record stays: the coordinator decides (it sends a Revert) */
 		agent_apps_fail(res, msg);
 		return;
 	}
-	agent_apps_res(res, AGENT_RES_OK, msg, msglen, "version %s is running and healthy on port %u",
-		w->rel.version, w->rel.port);
+	agent_apps_result(res, AGENT_RES_OK, msg, msglen,
+		"version %s is running and healthy on port %u", w->rel.version, w->rel.port);
 	OSP_INFO("AGENT-APP-HEALTHY", "app '%s' version '%s' is healthy", s->app, w->rel.version);
 	agent_apps_gc(p);
 }
@@ -346,14 +357,14 @@ void agent_apps_stage(agent_apps *p, const Ospec__V1__Command *cmd,
 	res->version = s->version;
 	res->slot = agent_apps_main_slot;
 	if (w == NULL) {
-		agent_apps_res(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
 		return;
 	}
 	if (!agent_apps_begin(p, cmd, s->app, s->slot, w, res, msg, msglen))
 		goto out;
 	if (s->stop_only) {
 		if (agent_apps_halt(p, w, false, res, msg, msglen))
-			agent_apps_res(res, AGENT_RES_OK, msg, msglen, "stopped");
+			agent_apps_result(res, AGENT_RES_OK, msg, msglen, "stopped");
 		goto out;
 	}
 	if (!agent_apps_stage_rel(p, s, w, res, msg, msglen))
@@ -362,15 +373,15 @@ void agent_apps_stage(agent_apps *p, const Ospec__V1__Command *cmd,
 		OSP_INFO("AGENT-APP-CONVERGED", "app '%s' already runs version '%s'; checking health",
 			s->app, w->rel.version);
 		if ((rv = agent_apps_rec_save(p, &w->rec)) != OSP_OK) {
-			agent_apps_res(res, AGENT_RES_FAILED, msg, msglen, "cannot record app '%s': %s",
-				s->app, osp_strerror(rv));
+			agent_apps_result(res, AGENT_RES_FAILED, msg, msglen,
+				"cannot record app '%s': %s", s->app, osp_strerror(rv));
 			goto out;
 		}
 	} else if (!agent_apps_stage_install(p, s, w, res, msg, msglen)) {
 		goto out;
 	}
 	if (s->no_start)
-		agent_apps_res(res, AGENT_RES_OK, msg, msglen, "version %s staged, not started",
+		agent_apps_result(res, AGENT_RES_OK, msg, msglen, "version %s staged, not started",
 			w->rel.version);
 	else
 		agent_apps_stage_check(p, s, w, res, msg, msglen);
@@ -400,17 +411,18 @@ static bool agent_apps_revert_target(agent_apps *p, const Ospec__V1__Revert *c, 
 		r->port = 0;
 		r->set = true;
 	} else {
-		agent_apps_res(res, AGENT_RES_FAILED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen,
 			"release %s is not known to this agent for app '%s'", c->version, c->app);
 		return false;
 	}
 	r->port = agent_apps_port(p, c->app, r->port != 0 ? r->port : (c->has_port ? c->port : 0));
 	if (r->port == 0) {
-		agent_apps_res(res, AGENT_RES_REFUSED, msg, msglen, "no port for app '%s'", c->app);
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen, "no port for app '%s'",
+			c->app);
 		return false;
 	}
 	if (agent_apps_release_dir(p, r, w->dir, sizeof(w->dir), w->err, sizeof(w->err)) != OSP_OK) {
-		agent_apps_res(res, AGENT_RES_FAILED, msg, msglen, "%s", w->err);
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "%s", w->err);
 		return false;
 	}
 	return true;
@@ -427,8 +439,8 @@ static bool agent_apps_revert_to(agent_apps *p, agent_apps_work *w, bool is_cur,
 		OSP_INFO("AGENT-APP-CONVERGED", "app '%s' already runs version '%s'", w->rec.app,
 			w->rel.version);
 		if ((rv = agent_apps_rec_save(p, &w->rec)) != OSP_OK) {
-			agent_apps_res(res, AGENT_RES_FAILED, msg, msglen, "cannot record app '%s': %s",
-				w->rec.app, osp_strerror(rv));
+			agent_apps_result(res, AGENT_RES_FAILED, msg, msglen,
+				"cannot record app '%s': %s", w->rec.app, osp_strerror(rv));
 			return false;
 		}
 		return true;
@@ -441,7 +453,7 @@ static bool agent_apps_revert_to(agent_apps *p, agent_apps_work *w, bool is_cur,
 	w->rec.current = w->rel;
 	w->rec.running = true;
 	if ((rv = agent_apps_rec_save(p, &w->rec)) != OSP_OK) {
-		agent_apps_res(res, AGENT_RES_FAILED, msg, msglen, "cannot record app '%s': %s",
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "cannot record app '%s': %s",
 			w->rec.app, osp_strerror(rv));
 		return false;
 	}
@@ -462,18 +474,19 @@ void agent_apps_revert(agent_apps *p, const Ospec__V1__Command *cmd,
 	res->version = c->version;
 	res->slot = agent_apps_main_slot;
 	if (w == NULL) {
-		agent_apps_res(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
 		return;
 	}
 	if (!agent_apps_begin(p, cmd, c->app, c->slot, w, res, msg, msglen))
 		goto out;
 	if (c->sha256 == NULL || c->sha256[0] == '\0') {
 		if (agent_apps_halt(p, w, true, res, msg, msglen))
-			agent_apps_res(res, AGENT_RES_OK, msg, msglen, "stopped (no previous release)");
+			agent_apps_result(res, AGENT_RES_OK, msg, msglen,
+				"stopped (no previous release)");
 		goto out;
 	}
 	if (!agent_release_sha_valid(c->sha256)) {
-		agent_apps_res(res, AGENT_RES_REFUSED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
 			"invalid sha256: expected 64 lowercase hex digits");
 		goto out;
 	}
@@ -486,7 +499,7 @@ void agent_apps_revert(agent_apps *p, const Ospec__V1__Command *cmd,
 		agent_apps_fail(res, msg);
 		goto out;
 	}
-	agent_apps_res(res, AGENT_RES_OK, msg, msglen, "reverted to %s", w->rel.version);
+	agent_apps_result(res, AGENT_RES_OK, msg, msglen, "reverted to %s", w->rel.version);
 	OSP_INFO("AGENT-APP-REVERTED", "app '%s' reverted to version '%s'", c->app, w->rel.version);
 	agent_apps_gc(p);
 out:
@@ -502,11 +515,11 @@ void agent_apps_stop(agent_apps *p, const Ospec__V1__Command *cmd,
 	res->app = c->app;
 	res->slot = agent_apps_main_slot;
 	if (w == NULL) {
-		agent_apps_res(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
 		return;
 	}
 	if (agent_apps_begin(p, cmd, c->app, c->slot, w, res, msg, msglen) &&
 		agent_apps_halt(p, w, false, res, msg, msglen))
-		agent_apps_res(res, AGENT_RES_OK, msg, msglen, "stopped");
+		agent_apps_result(res, AGENT_RES_OK, msg, msglen, "stopped");
 	free(w);
 }

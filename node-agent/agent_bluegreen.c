@@ -4,7 +4,6 @@
  * records the new desired state before it touches a process or the proxy
  * (write-ahead), and converges when the same command comes again.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,21 +31,6 @@ typedef struct agent_bluegreen_work {
 	char err[1024];
 	bool fresh; /* this command started the process */
 } agent_bluegreen_work;
-
-static void agent_bluegreen_res(Ospec__V1__CommandResult *res, Ospec__V1__ResultStatus status,
-	char *msg, size_t msglen, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void agent_bluegreen_res(Ospec__V1__CommandResult *res, Ospec__V1__ResultStatus status,
-	char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap); /* a long reason is cut, never overflows */
-	va_end(ap);
-	res->status = status;
-	res->message = msg;
-}
 
 bool agent_bluegreen_is_slot(const char *slot)
 {
@@ -81,7 +65,7 @@ static bool agent_bluegreen_load(agent_bluegreen *g, const char *app, agent_blue
 	osp_err rv;
 
 	if (app == NULL || !osp_valid_id(app)) {
-		agent_bluegreen_res(res,
+		agent_apps_result(res,
 			fail_status == AGENT_RES_NO ? AGENT_RES_NO : AGENT_RES_REFUSED, msg, msglen,
 			"invalid app name");
 		return false;
@@ -89,7 +73,7 @@ static bool agent_bluegreen_load(agent_bluegreen *g, const char *app, agent_blue
 	rv = agent_apps_rec_load(g->p, app, &w->rec, &w->found);
 	if (rv != OSP_OK) {
 		/* a corrupt record may hold a prepared switch: never guess */
-		agent_bluegreen_res(res, fail_status, msg, msglen,
+		agent_apps_result(res, fail_status, msg, msglen,
 			"cannot read the record of app '%s': %s", app, osp_strerror(rv));
 		return false;
 	}
@@ -104,7 +88,7 @@ static bool agent_bluegreen_save(agent_bluegreen *g, agent_bluegreen_work *w,
 	osp_err rv = agent_apps_rec_save(g->p, &w->rec);
 
 	if (rv != OSP_OK) {
-		agent_bluegreen_res(res, fail_status, msg, msglen, "cannot record app '%s': %s",
+		agent_apps_result(res, fail_status, msg, msglen, "cannot record app '%s': %s",
 			w->rec.app, osp_strerror(rv));
 		return false;
 	}
@@ -138,32 +122,18 @@ static bool agent_bluegreen_stage_rel(agent_bluegreen *g, const Ospec__V1__Stage
 	agent_rel *r = &w->rel;
 
 	if (s->stop_only || s->no_start) {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
 			"stop_only and no_start do not apply to slot '%s'", s->slot);
 		return false;
 	}
-	if (s->sha256 == NULL || !agent_release_sha_valid(s->sha256)) {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen,
-			"invalid sha256: expected 64 lowercase hex digits");
+	if (!agent_apps_stage_fields(s, r, res, msg, msglen))
+		return false;
+	if (s->health_path != NULL && strlen(s->health_path) > OSP_WIRE_MAX_PATH) {
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen, "a field is too long");
 		return false;
 	}
-	if (s->version == NULL || s->version[0] == '\0' || s->run == NULL || s->run[0] == '\0' ||
-		s->artifact_url == NULL || s->artifact_url[0] == '\0') {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen,
-			"stage needs a version, an artifact url and a run command");
-		return false;
-	}
-	memset(r, 0, sizeof(*r));
-	if (osp_strlcpy(r->version, s->version, sizeof(r->version)) >= sizeof(r->version) ||
-		osp_strlcpy(r->run, s->run, sizeof(r->run)) >= sizeof(r->run) ||
-		osp_strlcpy(r->url, s->artifact_url, sizeof(r->url)) >= sizeof(r->url) ||
-		(s->health_path != NULL && strlen(s->health_path) > OSP_WIRE_MAX_PATH)) {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen, "a field is too long");
-		return false;
-	}
-	osp_strlcpy(r->sha256, s->sha256, sizeof(r->sha256));
 	if ((r->port = agent_bluegreen_ports(g, s, s->slot)) == 0) {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
 			"no blue and green ports for app '%s' (none in the command or the host "
 			"config, or they are equal)",
 			s->app);
@@ -171,12 +141,12 @@ static bool agent_bluegreen_stage_rel(agent_bluegreen *g, const Ospec__V1__Stage
 	}
 	r->set = true;
 	if (w->rec.prepared_switch_id[0] != '\0') {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
 			"switch '%s' is prepared: slots are locked", w->rec.prepared_switch_id);
 		return false;
 	}
 	if (strcmp(w->rec.active_slot, s->slot) == 0) {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
 			"slot '%s' is active: stage into the idle slot", s->slot);
 		return false;
 	}
@@ -188,11 +158,8 @@ static bool agent_bluegreen_stage_rel(agent_bluegreen *g, const Ospec__V1__Stage
 static bool agent_bluegreen_same(
 	agent_bluegreen *g, const agent_bluegreen_work *w, const char *slot)
 {
-	const agent_rel *c = &w->sl->rel;
-
-	return w->sl->running && c->set && strcmp(c->sha256, w->rel.sha256) == 0 &&
-		strcmp(c->version, w->rel.version) == 0 && strcmp(c->run, w->rel.run) == 0 &&
-		c->port == w->rel.port && agent_apps_runs_slot(g->p, w->rec.app, slot, &w->rel);
+	return w->sl->running && agent_apps_rel_same(&w->sl->rel, &w->rel) &&
+		agent_apps_runs_slot(g->p, w->rec.app, slot, &w->rel);
 }
 
 /* agent_bluegreen_slot_fill records the Stage's release and settings in the slot. */
@@ -222,7 +189,7 @@ static bool agent_bluegreen_install(agent_bluegreen *g, const Ospec__V1__Command
 		sizeof(w->dir), w->err, sizeof(w->err));
 	if (rv != OSP_OK) {
 		/* nothing changed: the slot keeps what it had */
-		agent_bluegreen_res(res, AGENT_RES_FAILED, msg, msglen, "%s", w->err);
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "%s", w->err);
 		OSP_WARN(
 			"AGENT-APP-FETCH", "app '%s' version '%s': %s", s->app, s->version, w->err);
 		return false;
@@ -236,7 +203,7 @@ static bool agent_bluegreen_install(agent_bluegreen *g, const Ospec__V1__Command
 			osp_strerror(rv));
 	rv = agent_apps_start_slot(g->p, s->app, s->slot, &w->rel, w->dir, w->err, sizeof(w->err));
 	if (rv != OSP_OK) {
-		agent_bluegreen_res(res, rv == OSP_EBUSY ? AGENT_RES_REFUSED : AGENT_RES_FAILED,
+		agent_apps_result(res, rv == OSP_EBUSY ? AGENT_RES_REFUSED : AGENT_RES_FAILED,
 			msg, msglen, "cannot start version %s in slot '%s': %s", w->rel.version,
 			s->slot, w->err);
 		OSP_WARN("AGENT-APP-START", "app '%s': %s", s->app, msg);
@@ -252,23 +219,16 @@ static bool agent_bluegreen_install(agent_bluegreen *g, const Ospec__V1__Command
 static void agent_bluegreen_stage_check(agent_bluegreen *g, const Ospec__V1__Stage *s,
 	agent_bluegreen_work *w, Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
-	agent_health_spec hs = {
-		.port = w->rel.port,
-		.path = s->health_path != NULL && s->health_path[0] != '\0' ? s->health_path : NULL,
-		.interval_ms = s->has_health_interval_ms ? s->health_interval_ms : 0,
-		.timeout_ms = s->has_health_timeout_ms ? s->health_timeout_ms : 0,
-		.deadline_ms = s->has_health_deadline_ms ? s->health_deadline_ms : 0,
-		.rise = s->has_health_rise ? s->health_rise : 0,
-		.fall = s->has_health_fall ? s->health_fall : 0,
-	};
+	agent_health_spec hs;
 
+	agent_apps_stage_health(s, w->rel.port, &hs);
 	if (agent_apps_check_slot(g->p, s->app, s->slot, w->fresh, &hs, msg, msglen) != OSP_OK) {
 		/* the record stays: the coordinator decides what comes next */
 		res->status = AGENT_RES_FAILED;
 		res->message = msg;
 		return;
 	}
-	agent_bluegreen_res(res, AGENT_RES_OK, msg, msglen,
+	agent_apps_result(res, AGENT_RES_OK, msg, msglen,
 		"version %s is running and healthy in slot '%s' on port %u", w->rel.version,
 		s->slot, w->rel.port);
 	OSP_INFO("AGENT-APP-HEALTHY", "app '%s' version '%s' is healthy in slot '%s'", s->app,
@@ -287,17 +247,17 @@ void agent_bluegreen_stage(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 	res->version = s->version;
 	res->slot = agent_bluegreen_slot_word(s->slot);
 	if (w == NULL) {
-		agent_bluegreen_res(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
 		return;
 	}
 	if (!agent_bluegreen_is_slot(s->slot)) {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen, "unknown slot");
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen, "unknown slot");
 		goto out;
 	}
 	if (!agent_bluegreen_load(g, s->app, w, AGENT_RES_FAILED, res, msg, msglen))
 		goto out;
 	if (w->found && gen < w->rec.generation) {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
 			"stale generation %llu < %llu", (unsigned long long)gen,
 			(unsigned long long)w->rec.generation);
 		goto out;
@@ -396,12 +356,12 @@ void agent_bluegreen_prepare(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 	res->slot = agent_bluegreen_slot_word(c->to_slot);
 	res->version = c->expect_version;
 	if (w == NULL) {
-		agent_bluegreen_res(res, AGENT_RES_NO, msg, msglen, "out of memory");
+		agent_apps_result(res, AGENT_RES_NO, msg, msglen, "out of memory");
 		return;
 	}
 	if (c->switch_id == NULL || c->switch_id[0] == '\0' ||
 		strlen(c->switch_id) > OSP_WIRE_MAX_ID || !agent_bluegreen_is_slot(c->to_slot)) {
-		agent_bluegreen_res(res, AGENT_RES_NO, msg, msglen, "invalid switch id or slot");
+		agent_apps_result(res, AGENT_RES_NO, msg, msglen, "invalid switch id or slot");
 		goto out;
 	}
 	if (!agent_bluegreen_load(g, c->app, w, AGENT_RES_NO, res, msg, msglen))
@@ -409,16 +369,16 @@ void agent_bluegreen_prepare(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 	if (strcmp(w->rec.prepared_switch_id, c->switch_id) == 0) {
 		/* the same prepare again: the vote stands */
 		if (strcmp(w->rec.prepared_to_slot, c->to_slot) == 0)
-			agent_bluegreen_res(res, AGENT_RES_YES, msg, msglen,
+			agent_apps_result(res, AGENT_RES_YES, msg, msglen,
 				"switch '%s' to slot '%s' is prepared", c->switch_id, c->to_slot);
 		else
-			agent_bluegreen_res(res, AGENT_RES_NO, msg, msglen,
+			agent_apps_result(res, AGENT_RES_NO, msg, msglen,
 				"switch '%s' is prepared to slot '%s'", c->switch_id,
 				w->rec.prepared_to_slot);
 		goto out;
 	}
 	if (w->rec.prepared_switch_id[0] != '\0') {
-		agent_bluegreen_res(res, AGENT_RES_NO, msg, msglen,
+		agent_apps_result(res, AGENT_RES_NO, msg, msglen,
 			"switch '%s' is prepared: slots are locked", w->rec.prepared_switch_id);
 		goto out;
 	}
@@ -431,7 +391,7 @@ void agent_bluegreen_prepare(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 			msg);
 		goto out;
 	}
-	agent_bluegreen_res(res, AGENT_RES_YES, msg, msglen,
+	agent_apps_result(res, AGENT_RES_YES, msg, msglen,
 		"switch '%s' to slot '%s' (version %s) is prepared", c->switch_id, c->to_slot,
 		w->sl->rel.version);
 	OSP_INFO("AGENT-SWITCH-PREPARED", "app '%s' switch '%s' to slot '%s' prepared: voted yes",
@@ -472,7 +432,7 @@ static bool agent_bluegreen_commit(agent_bluegreen *g, const Ospec__V1__SwitchDe
 	agent_bluegreen_monitor_reset(
 		g, d->app, to, rv == OSP_OK ? AGENT_APPS_HEALTH_OK : AGENT_APPS_HEALTH_UNKNOWN);
 	if (rv != OSP_OK) {
-		agent_bluegreen_res(res, AGENT_RES_FAILED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen,
 			"switch '%s' to slot '%s' not applied (%d attempts): proxy: %s; the agent "
 			"keeps re-asserting slot '%s'",
 			d->switch_id, to, tries, w->err, to);
@@ -492,11 +452,11 @@ void agent_bluegreen_decision(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 	res->app = d->app;
 	res->switch_id = d->switch_id;
 	if (w == NULL) {
-		agent_bluegreen_res(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
 		return;
 	}
 	if (d->switch_id == NULL || d->switch_id[0] == '\0') {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen, "invalid switch id");
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen, "invalid switch id");
 		goto out;
 	}
 	pthread_mutex_lock(&g->sw);
@@ -505,17 +465,17 @@ void agent_bluegreen_decision(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 		/* presumed abort reaches nodes that never voted; a re-sent commit
 		 * finds the switch applied */
 		if (d->commit && strcmp(w->rec.committed_switch_id, d->switch_id) == 0)
-			agent_bluegreen_res(res, AGENT_RES_OK, msg, msglen,
+			agent_apps_result(res, AGENT_RES_OK, msg, msglen,
 				"switch '%s' is applied: slot '%s' is active", d->switch_id,
 				w->rec.active_slot);
 		else
-			agent_bluegreen_res(res, AGENT_RES_OK, msg, msglen,
+			agent_apps_result(res, AGENT_RES_OK, msg, msglen,
 				"nothing prepared for switch '%s'", d->switch_id);
 		ok = false;
 	}
 	res->slot = agent_bluegreen_slot_word(w->rec.prepared_to_slot);
 	if (ok && d->commit && agent_bluegreen_commit(g, d, w, res, msg, msglen)) {
-		agent_bluegreen_res(res, AGENT_RES_OK, msg, msglen,
+		agent_apps_result(res, AGENT_RES_OK, msg, msglen,
 			"switch '%s' committed: slot '%s' is active", d->switch_id,
 			w->rec.active_slot);
 		OSP_INFO("AGENT-SWITCH-COMMITTED", "app '%s' switch '%s': slot '%s' is active",
@@ -531,7 +491,7 @@ void agent_bluegreen_decision(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 				agent_traffic_abort(t, w->err, sizeof(w->err)) != OSP_OK)
 				OSP_WARN("AGENT-SWITCH-ABORT", "app '%s': proxy: %s", d->app,
 					w->err);
-			agent_bluegreen_res(res, AGENT_RES_OK, msg, msglen, "switch '%s' aborted",
+			agent_apps_result(res, AGENT_RES_OK, msg, msglen, "switch '%s' aborted",
 				d->switch_id);
 			OSP_INFO("AGENT-SWITCH-ABORTED", "app '%s' switch '%s' aborted", d->app,
 				d->switch_id);
@@ -552,30 +512,30 @@ void agent_bluegreen_scale_down(agent_bluegreen *g, const Ospec__V1__Command *cm
 	res->app = c->app;
 	res->slot = agent_bluegreen_slot_word(c->slot);
 	if (w == NULL) {
-		agent_bluegreen_res(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
 		return;
 	}
 	if (!agent_bluegreen_is_slot(c->slot)) {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen, "unknown slot");
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen, "unknown slot");
 		goto out;
 	}
 	if (!agent_bluegreen_load(g, c->app, w, AGENT_RES_FAILED, res, msg, msglen))
 		goto out;
 	w->sl = agent_bluegreen_slot(&w->rec, c->slot);
 	if (strcmp(w->rec.active_slot, c->slot) == 0) {
-		agent_bluegreen_res(
+		agent_apps_result(
 			res, AGENT_RES_REFUSED, msg, msglen, "slot '%s' is active again", c->slot);
 		goto out;
 	}
 	if (strcmp(w->rec.prepared_to_slot, c->slot) == 0) {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
 			"switch '%s' is prepared: slots are locked", w->rec.prepared_switch_id);
 		goto out;
 	}
 	/* the command carries the generation of the rollout's Stage: a slot
 	 * staged after it belongs to a newer rollout */
 	if (w->sl->generation > c->slot_generation) {
-		agent_bluegreen_res(res, AGENT_RES_REFUSED, msg, msglen,
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
 			"slot '%s' was staged again since (generation %llu > %llu)", c->slot,
 			(unsigned long long)w->sl->generation,
 			(unsigned long long)c->slot_generation);
@@ -592,7 +552,7 @@ void agent_bluegreen_scale_down(agent_bluegreen *g, const Ospec__V1__Command *cm
 	else if (rv != OSP_ENOENT)
 		OSP_WARN("AGENT-APP-STOP", "stopping app '%s' slot '%s': %s", c->app, c->slot,
 			osp_strerror(rv));
-	agent_bluegreen_res(res, AGENT_RES_OK, msg, msglen, "slot '%s' stopped", c->slot);
+	agent_apps_result(res, AGENT_RES_OK, msg, msglen, "slot '%s' stopped", c->slot);
 out:
 	free(w);
 }

@@ -3,8 +3,6 @@
  * random loopback port that answers each request with a scripted status (or
  * hangs).
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -21,6 +19,7 @@
 
 #include "agent_health.h"
 #include "ospec/util.h"
+#include "test_support.h"
 
 #define SRV_HANG 0
 #define SRV_SCRIPT_MAX 16
@@ -120,28 +119,11 @@ static void *srv_main(void *arg)
 	return NULL;
 }
 
-/* srv_listen binds a socket to 127.0.0.1 on a random port. */
-static int srv_listen(unsigned *port)
-{
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 static void srv_start(test_srv *s, int dflt, const int *script, int nscript)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_init(&s->mu, NULL);
-	s->fd = srv_listen(&s->port);
+	s->fd = ts_bind_loopback(&s->port);
 	assert_int_equal(listen(s->fd, 16), 0);
 	atomic_store(&s->dflt, dflt);
 	for (int i = 0; i < nscript && i < SRV_SCRIPT_MAX; i++)
@@ -285,7 +267,7 @@ static void test_agent_health_connection_refused(void **state)
 	int fd;
 
 	(void)state;
-	fd = srv_listen(&port); /* bound but not listening: connections are refused */
+	fd = ts_bind_loopback(&port); /* bound but not listening: connections are refused */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/health", port);
 	assert_int_equal(agent_health_check_once(url, 5000, &code, err, sizeof(err)), OSP_ENET);
 	assert_int_equal(code, 0);

@@ -34,6 +34,7 @@
 #include "agent_release.h"
 #include "ospec/log.h"
 #include "ospec/util.h"
+#include "test_support.h"
 
 struct fx {
 	char root[PATH_MAX];  /* the test's temp dir: holds src/ and state/ only */
@@ -52,15 +53,6 @@ struct ent {
 	unsigned mode;
 };
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	if (flag == FTW_DP || flag == FTW_D)
-		return rmdir(p);
-	return unlink(p);
-}
-
 static int chmod_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
 	(void)f;
@@ -74,8 +66,7 @@ static int fx_setup(void **state)
 	struct fx *x = calloc(1, sizeof(*x));
 
 	assert_non_null(x);
-	snprintf(x->root, sizeof(x->root), "/tmp/test_agent_release.XXXXXX");
-	assert_non_null(mkdtemp(x->root));
+	ts_mkdtemp(x->root, sizeof(x->root), "/tmp/test_agent_release.XXXXXX");
 	snprintf(x->state, sizeof(x->state), "%s/state", x->root);
 	snprintf(x->src, sizeof(x->src), "%s/src", x->root);
 	assert_int_equal(mkdir(x->state, 0755), 0);
@@ -89,7 +80,7 @@ static int fx_teardown(void **state)
 	struct fx *x = *state;
 
 	nftw(x->root, chmod_cb, 16, FTW_PHYS);
-	nftw(x->root, rm_cb, 16, FTW_PHYS | FTW_DEPTH);
+	ts_rmtree(x->root);
 	free(x);
 	return 0;
 }
@@ -766,16 +757,11 @@ static void *srv_main(void *arg)
 
 static void srv_start(struct srv *s)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
+	unsigned port;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s->lfd >= 0);
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	s->lfd = ts_bind_loopback(&port);
 	assert_int_equal(listen(s->lfd, 16), 0);
-	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&sa, &sl), 0);
-	s->port = ntohs(sa.sin_port);
+	s->port = (int)port;
 	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
 }
 

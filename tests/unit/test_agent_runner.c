@@ -3,9 +3,6 @@
  * written into a temp release dir. Waits are generous polls (never tight
  * timing); only lower bounds of durations are asserted.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -24,6 +21,7 @@
 
 #include "agent_runner.h"
 #include "ospec/util.h"
+#include "test_support.h"
 
 #define WAIT_MS 20000 /* generous: the machine may be loaded */
 
@@ -34,21 +32,12 @@ typedef struct fx {
 	agent_runner *r;
 } fx;
 
-static int fx_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int fx_setup(void **state)
 {
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->root, sizeof(f->root), "/tmp/ospec-runner-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
+	ts_mkdtemp(f->root, sizeof(f->root), "/tmp/ospec-runner-XXXXXX");
 	assert_int_equal(chmod(f->root, 0755), 0); /* searchable for the user test */
 	snprintf(f->state, sizeof(f->state), "%s/state", f->root);
 	snprintf(f->rel, sizeof(f->rel), "%s/rel", f->root);
@@ -58,44 +47,13 @@ static int fx_setup(void **state)
 	return 0;
 }
 
-/* fx_kill_leftovers kills what a failed test may have left running: every
- * process named by a pidfile whose start time still matches. */
-static void fx_kill_leftovers(fx *f)
-{
-	char dir[192], path[448], *text;
-	struct dirent *de;
-	size_t len;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "%s/run", f->state);
-	d = opendir(dir);
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		int pid = 0;
-		char *p;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (de->d_name[0] == '.' || osp_file_read(path, 65536, &text, &len) != OSP_OK)
-			continue;
-		p = strstr(text, "pid=");
-		if (p != NULL)
-			pid = atoi(p + 4);
-		if (pid > 1 && getpgid(pid) == pid)
-			kill(-pid, SIGKILL);
-		free(text);
-	}
-	if (d != NULL)
-		closedir(d);
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
-}
-
 static int fx_teardown(void **state)
 {
 	fx *f = *state;
 
 	agent_runner_free(f->r);
-	fx_kill_leftovers(f);
-	nftw(f->root, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
+	ts_kill_pidfiles(f->state);
+	ts_rmtree(f->root);
 	free(f);
 	return 0;
 }
@@ -445,21 +403,29 @@ static void test_agent_runner_exec_failure(void **state)
 	assert_int_equal(agent_runner_status(f->r, "web", "blue", &st), OSP_ENOENT);
 }
 
+/* start_sleepers starts SLEEPER as web/blue (port 18080) and web/green
+ * (18081) and returns their pids. */
+static void start_sleepers(fx *f, pid_t *pid_blue, pid_t *pid_green)
+{
+	agent_proc_spec blue = spec_of(f, "web", "blue", "./sleeper.sh", 18080);
+	agent_proc_spec green = spec_of(f, "web", "green", "./sleeper.sh", 18081);
+
+	write_file(f->rel, "sleeper.sh", SLEEPER, 0755);
+	start_ok(f, &blue);
+	start_ok(f, &green);
+	*pid_blue = status_of(f->r, "web", "blue").pid;
+	*pid_green = status_of(f->r, "web", "green").pid;
+}
+
 static void test_agent_runner_adopt_after_free(void **state)
 {
 	fx *f = *state;
-	agent_proc_spec blue = spec_of(f, "web", "blue", "./sleeper.sh", 18080);
-	agent_proc_spec green = spec_of(f, "web", "green", "./sleeper.sh", 18081);
 	agent_proc_status st;
 	char run_dir[192];
 	pid_t pid_blue, pid_green;
 	bool adopted = false;
 
-	write_file(f->rel, "sleeper.sh", SLEEPER, 0755);
-	start_ok(f, &blue);
-	start_ok(f, &green);
-	pid_blue = status_of(f->r, "web", "blue").pid;
-	pid_green = status_of(f->r, "web", "green").pid;
+	start_sleepers(f, &pid_blue, &pid_green);
 	assert_int_equal(wait_lines(f->rel, "starts.blue", 1), 1);
 	assert_int_equal(wait_lines(f->rel, "starts.green", 1), 1);
 	agent_runner_free(f->r); /* the agent exits; its apps keep running */
@@ -521,18 +487,12 @@ static void edit_pidfile(fx *f, const char *name, const char *key, const char *v
 static void test_agent_runner_adopt_refuses_mismatch(void **state)
 {
 	fx *f = *state;
-	agent_proc_spec blue = spec_of(f, "web", "blue", "./sleeper.sh", 18080);
-	agent_proc_spec green = spec_of(f, "web", "green", "./sleeper.sh", 18081);
 	agent_proc_status st;
 	char run_dir[192];
 	pid_t pid_blue, pid_green;
 	bool adopted = true;
 
-	write_file(f->rel, "sleeper.sh", SLEEPER, 0755);
-	start_ok(f, &blue);
-	start_ok(f, &green);
-	pid_blue = status_of(f->r, "web", "blue").pid;
-	pid_green = status_of(f->r, "web", "green").pid;
+	start_sleepers(f, &pid_blue, &pid_green);
 	agent_runner_free(f->r);
 	f->r = NULL;
 	/* same pid, other process (a recycled pid), or another boot */

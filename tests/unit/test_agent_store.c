@@ -2,7 +2,6 @@
  * test_agent_store.c - the agent's LMDB state (STATE/db): meta values, results
  * with the cursor, acks, retention, app records, the lock and reopening.
  */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,19 +16,12 @@
 
 #include "agent_store.h"
 #include "ospec/util.h"
+#include "test_support.h"
 
 typedef struct as_fx {
 	char root[64];
 	agent_store *s;
 } as_fx;
-
-static int as_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static agent_store *as_open(const char *root, uint64_t retain)
 {
@@ -47,8 +39,7 @@ static int as_setup(void **state)
 	as_fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->root, sizeof(f->root), "/tmp/ospec-agent-store-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
+	ts_mkdtemp(f->root, sizeof(f->root), "/tmp/ospec-agent-store-XXXXXX");
 	f->s = as_open(f->root, 10);
 	*state = f;
 	return 0;
@@ -59,7 +50,7 @@ static int as_teardown(void **state)
 	as_fx *f = *state;
 
 	agent_store_close(f->s);
-	nftw(f->root, as_rm, 16, FTW_DEPTH | FTW_PHYS);
+	ts_rmtree(f->root);
 	free(f);
 	return 0;
 }

@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -36,6 +35,7 @@
 
 #include "agent_traffic.h"
 #include "ospec/util.h"
+#include "test_support.h"
 
 #define TX_HAPROXY "/usr/sbin/haproxy"
 #define TX_HELLO OSPEC_BINARY_DIR "/deploy/examples/hello/hello"
@@ -151,19 +151,6 @@ static void tx_start_app(tx *t, int i)
 	}
 	free(data);
 	assert_true(t->port[i] > 0);
-}
-
-static unsigned tx_free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
 }
 
 /* tx_write_cfg writes haproxy.cfg with the `active` slot enabled and the
@@ -431,8 +418,7 @@ static int tx_setup(void **state)
 
 	assert_non_null(t);
 	*state = t;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/ospec-tah-XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
+	ts_mkdtemp(t->dir, sizeof(t->dir), "/tmp/ospec-tah-XXXXXX");
 	tx_path(t->sock, sizeof(t->sock), t, "admin.sock");
 	tx_path(t->cfgpath, sizeof(t->cfgpath), t, "haproxy.cfg");
 	snprintf(t->backend, sizeof(t->backend), "hello");
@@ -444,18 +430,10 @@ static int tx_setup(void **state)
 	t->cfg.server_green = t->srv_green;
 	tx_start_app(t, 0);
 	tx_start_app(t, 1);
-	t->fe_port = tx_free_port();
+	t->fe_port = ts_free_port();
 	tx_write_cfg(t, 0, "admin");
 	tx_start_haproxy(t);
 	return 0;
-}
-
-static int tx_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static int tx_teardown(void **state)
@@ -469,7 +447,7 @@ static int tx_teardown(void **state)
 	tx_stop(&t->app[0]);
 	tx_stop(&t->app[1]);
 	if (t->dir[0] != '\0')
-		nftw(t->dir, tx_rm, 16, FTW_DEPTH | FTW_PHYS);
+		ts_rmtree(t->dir);
 	free(t);
 	return 0;
 }
@@ -909,8 +887,7 @@ static void tx_fake_start(tx_fake *f, bool flood)
 
 	memset(f, 0, sizeof(*f));
 	f->flood = flood;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ospec-tah-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	ts_mkdtemp(f->dir, sizeof(f->dir), "/tmp/ospec-tah-XXXXXX");
 	snprintf(f->path, sizeof(f->path), "%s/fake.sock", f->dir);
 	osp_strlcpy(sa.sun_path, f->path, sizeof(sa.sun_path));
 	f->lfd = socket(AF_UNIX, SOCK_STREAM, 0);

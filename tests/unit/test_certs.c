@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,27 +17,19 @@
 
 #include "ospec/certs.h"
 #include "ospec/util.h"
+#include "test_support.h"
 
 typedef struct fx {
 	char root[64];
 	char dir[128];
 } fx;
 
-static int fx_rm(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 static int fx_setup(void **state)
 {
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->root, sizeof(f->root), "/tmp/ospec-test-certs-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
+	ts_mkdtemp(f->root, sizeof(f->root), "/tmp/ospec-test-certs-XXXXXX");
 	snprintf(f->dir, sizeof(f->dir), "%s/pki", f->root); /* created by init */
 	*state = f;
 	return 0;
@@ -48,7 +39,7 @@ static int fx_teardown(void **state)
 {
 	fx *f = *state;
 
-	nftw(f->root, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
+	ts_rmtree(f->root);
 	free(f);
 	return 0;
 }

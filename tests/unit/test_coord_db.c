@@ -2,7 +2,6 @@
  * test_coord_db.c - the coordinator's records in a real store on a temp dir:
  * per-node command logs, events and their retention, node records.
  */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,20 +14,13 @@
 #include <cmocka.h>
 
 #include "coord.h"
+#include "test_support.h"
 
 typedef struct db_fx {
 	char root[64];
 	char data[128];
 	coord c;
 } db_fx;
-
-static int db_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void db_open(db_fx *f)
 {
@@ -44,8 +36,7 @@ static int db_setup(void **state)
 	db_fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->root, sizeof(f->root), "/tmp/ospec-coord-db-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
+	ts_mkdtemp(f->root, sizeof(f->root), "/tmp/ospec-coord-db-XXXXXX");
 	snprintf(f->data, sizeof(f->data), "%s/data", f->root);
 	f->c.cfg.data = f->data;
 	f->c.cfg.heartbeat = 1000;
@@ -60,7 +51,7 @@ static int db_teardown(void **state)
 
 	coord_registry_free(&f->c);
 	osp_store_close(f->c.store);
-	nftw(f->root, db_rm, 16, FTW_DEPTH | FTW_PHYS);
+	ts_rmtree(f->root);
 	free(f);
 	return 0;
 }

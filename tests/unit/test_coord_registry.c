@@ -4,7 +4,6 @@
  * liveness (coord_node_seen / coord_registry_tick with a synthetic clock)
  * writing events into a real store on a temp dir.
  */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,14 +16,7 @@
 #include <cmocka.h>
 
 #include "coord.h"
-
-static int reg_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+#include "test_support.h"
 
 static void test_coord_registry_replay_in_order(void **state)
 {
@@ -317,8 +309,7 @@ static void test_coord_registry_tick(void **state)
 	int64_t now = 1000000, seen;
 
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/ospec-registry-XXXXXX");
-	assert_non_null(mkdtemp(root));
+	ts_mkdtemp(root, sizeof(root), "/tmp/ospec-registry-XXXXXX");
 	snprintf(data, sizeof(data), "%s/data", root);
 	memset(&c, 0, sizeof(c));
 	c.cfg.data = data;
@@ -369,7 +360,7 @@ static void test_coord_registry_tick(void **state)
 
 	coord_registry_free(&c);
 	osp_store_close(c.store);
-	nftw(root, reg_rm, 16, FTW_DEPTH | FTW_PHYS);
+	ts_rmtree(root);
 }
 
 int main(void)

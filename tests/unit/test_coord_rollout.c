@@ -11,69 +11,12 @@
 #include <cmocka.h>
 
 #include "coord_rollout.h"
+#include "test_support_rollout.h"
 
-#define FX_MAX_STEPS 16
 #define MIN10 (10 * 60 * 1000)
 
-/* fx: one rollout, its steps and an action buffer, plus a fake glue that
- * numbers the commands it "sends" the way coord_exec.c does. */
-typedef struct fx {
-	coord_rollout r;
-	coord_ro_step steps[FX_MAX_STEPS];
-	coord_ro_actions out;
-	uint64_t next_seq;
-	int64_t now;
-} fx;
-
-static int fx_setup(void **state)
-{
-	fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->out.cap = 2 * FX_MAX_STEPS + 8;
-	f->out.v = calloc(f->out.cap, sizeof(coord_ro_action));
-	assert_non_null(f->out.v);
-	f->now = 1000000;
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	fx *f = *state;
-
-	free(f->out.v);
-	free(f);
-	return 0;
-}
-
-/* fx_init makes n steps web-1..web-n (previous release 1.0) for version 2.0. */
-static void fx_init(fx *f, size_t n, coord_ro_strategy strategy, uint32_t batch, bool pct,
-		    uint32_t max_failures, bool max_pct)
-{
-	size_t i;
-
-	assert_true(n <= FX_MAX_STEPS);
-	memset(&f->r, 0, sizeof(f->r));
-	memset(f->steps, 0, sizeof(f->steps));
-	snprintf(f->r.id, sizeof(f->r.id), "ro-1");
-	snprintf(f->r.app, sizeof(f->r.app), "hello");
-	snprintf(f->r.version, sizeof(f->r.version), "2.0");
-	f->r.strategy = strategy;
-	f->r.batch = batch;
-	f->r.batch_pct = pct;
-	f->r.max_failures = max_failures;
-	f->r.max_failures_pct = max_pct;
-	f->r.progress_deadline_ms = MIN10;
-	f->r.current_batch = -1;
-	f->r.nsteps = n;
-	f->r.steps = f->steps;
-	for (i = 0; i < n; i++) {
-		snprintf(f->steps[i].node, sizeof(f->steps[i].node), "web-%zu", i + 1);
-		snprintf(f->steps[i].prev_version, sizeof(f->steps[i].prev_version), "1.0");
-		memset(f->steps[i].prev_sha256, 'a', 64);
-	}
-}
+/* fx: the shared rollout fixture (test_support_rollout.h). */
+typedef ts_ro fx;
 
 /* fx_check_no_overlap: after any event, no STAGE went out while a step of
  * another batch is still staging (rolling never runs two batches at once). */
@@ -95,97 +38,17 @@ static void fx_check_no_overlap(const fx *f)
 	}
 }
 
-/* fx_run applies ev with a fresh action list, then plays the glue: each
- * SEND gets the next sequence number. */
-static osp_err fx_run(fx *f, const coord_ro_event *ev)
+/* fx_init makes n steps web-1..web-n (previous release 1.0) for version 2.0. */
+static void fx_init(fx *f, size_t n, coord_ro_strategy strategy, uint32_t batch, bool pct,
+		    uint32_t max_failures, bool max_pct)
 {
-	osp_err err;
-	size_t i;
-
-	f->out.n = 0;
-	err = coord_ro_apply(&f->r, ev, &f->out);
-	for (i = 0; i < f->out.n; i++) {
-		coord_ro_action *a = &f->out.v[i];
-
-		if (a->kind != COORD_RO_ACT_SEND)
-			continue;
-		assert_true(a->step < f->r.nsteps);
-		assert_int_not_equal(f->steps[a->step].cmd, COORD_RO_CMD_NONE);
-		f->steps[a->step].seq = ++f->next_seq;
-	}
-	fx_check_no_overlap(f);
-	return err;
-}
-
-static osp_err fx_apply(fx *f, coord_ro_event_kind kind)
-{
-	coord_ro_event ev = { .kind = kind, .now_ms = f->now };
-
-	return fx_run(f, &ev);
-}
-
-/* fx_result_seq reports a result for step i (0-based) with sequence seq. */
-static osp_err fx_result_seq(fx *f, size_t i, uint64_t seq, bool ok, const char *msg)
-{
-	coord_ro_event ev = { .kind = COORD_RO_EV_RESULT, .now_ms = f->now,
-			      .node = f->steps[i].node, .seq = seq, .ok = ok, .message = msg };
-
-	return fx_run(f, &ev);
-}
-
-static void fx_ok(fx *f, size_t i)
-{
-	assert_int_equal(fx_result_seq(f, i, f->steps[i].seq, true, NULL), OSP_OK);
-}
-
-static void fx_fail(fx *f, size_t i, const char *msg)
-{
-	assert_int_equal(fx_result_seq(f, i, f->steps[i].seq, false, msg), OSP_OK);
-}
-
-static size_t fx_count(const fx *f, coord_ro_action_kind kind)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < f->out.n; i++)
-		n += f->out.v[i].kind == kind;
-	return n;
-}
-
-/* fx_sent reports whether this event sent command cmd to step i. */
-static bool fx_sent(const fx *f, size_t i, coord_ro_cmd cmd)
-{
-	size_t k;
-
-	for (k = 0; k < f->out.n; k++) {
-		if (f->out.v[k].kind == COORD_RO_ACT_SEND && f->out.v[k].step == i)
-			return f->steps[i].cmd == cmd;
-	}
-	return false;
-}
-
-/* fx_event returns the message of the first EVENT of kind, or NULL. */
-static const char *fx_event(const fx *f, const char *kind)
-{
-	size_t i;
-
-	for (i = 0; i < f->out.n; i++) {
-		if (f->out.v[i].kind == COORD_RO_ACT_EVENT && strcmp(f->out.v[i].event, kind) == 0)
-			return f->out.v[i].message;
-	}
-	return NULL;
-}
-
-static void fx_assert_done(const fx *f, coord_ro_state st)
-{
-	char kind[32];
-
-	assert_int_equal(f->r.state, st);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_DONE), 1);
-	assert_int_equal(f->out.v[f->out.n - 1].kind, COORD_RO_ACT_DONE);
-	snprintf(kind, sizeof(kind), "rollout.%s", coord_ro_state_name(st));
-	assert_non_null(fx_event(f, kind));
-	assert_int_equal(f->r.finished_ms, f->now);
+	ts_ro_init(f, n);
+	f->r.strategy = strategy;
+	f->r.batch = batch;
+	f->r.batch_pct = pct;
+	f->r.max_failures = max_failures;
+	f->r.max_failures_pct = max_pct;
+	f->check = fx_check_no_overlap; /* after every event */
 }
 
 static void test_coord_rollout_plan(void **state)
@@ -245,37 +108,37 @@ static void test_coord_rollout_rolling_batches(void **state)
 	fx *f = *state;
 
 	fx_init(f, 5, COORD_RO_ROLLING, 2, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	assert_int_equal(f->r.state, COORD_RO_RUNNING);
 	assert_int_equal(f->r.started_ms, f->now);
 	assert_int_equal(f->r.current_batch, 0);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 2);
-	assert_true(fx_sent(f, 0, COORD_RO_CMD_STAGE) && fx_sent(f, 1, COORD_RO_CMD_STAGE));
-	assert_string_equal(fx_event(f, "batch.started"), "batch 1/3: web-1, web-2");
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 2);
+	assert_true(ts_ro_sent(f, 0, COORD_RO_CMD_STAGE) && ts_ro_sent(f, 1, COORD_RO_CMD_STAGE));
+	assert_string_equal(ts_ro_event(f, "batch.started"), "batch 1/3: web-1, web-2");
 	assert_int_equal(f->steps[0].state, COORD_STEP_STAGING);
 	assert_int_equal(f->steps[0].started_ms, f->now);
 	assert_int_equal(f->steps[2].state, COORD_STEP_PENDING);
 
 	f->now += 1000;
-	fx_ok(f, 0);
+	ts_ro_ok(f, 0);
 	assert_int_equal(f->steps[0].state, COORD_STEP_DONE);
 	assert_int_equal(f->steps[0].cmd, COORD_RO_CMD_NONE);
 	assert_int_equal(f->steps[0].finished_ms, f->now);
-	assert_string_equal(fx_event(f, "step.done"), "web-1 is on 2.0");
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0); /* web-2 still staging */
-	fx_ok(f, 1);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 2);
-	assert_true(fx_sent(f, 2, COORD_RO_CMD_STAGE) && fx_sent(f, 3, COORD_RO_CMD_STAGE));
-	assert_string_equal(fx_event(f, "batch.started"), "batch 2/3: web-3, web-4");
-	fx_ok(f, 3);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0);
-	fx_ok(f, 2);
-	assert_true(fx_sent(f, 4, COORD_RO_CMD_STAGE));
-	assert_string_equal(fx_event(f, "batch.started"), "batch 3/3: web-5");
+	assert_string_equal(ts_ro_event(f, "step.done"), "web-1 is on 2.0");
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0); /* web-2 still staging */
+	ts_ro_ok(f, 1);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 2);
+	assert_true(ts_ro_sent(f, 2, COORD_RO_CMD_STAGE) && ts_ro_sent(f, 3, COORD_RO_CMD_STAGE));
+	assert_string_equal(ts_ro_event(f, "batch.started"), "batch 2/3: web-3, web-4");
+	ts_ro_ok(f, 3);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0);
+	ts_ro_ok(f, 2);
+	assert_true(ts_ro_sent(f, 4, COORD_RO_CMD_STAGE));
+	assert_string_equal(ts_ro_event(f, "batch.started"), "batch 3/3: web-5");
 	assert_int_equal(f->r.state, COORD_RO_RUNNING);
 	f->now += 1000;
-	fx_ok(f, 4);
-	fx_assert_done(f, COORD_RO_SUCCEEDED);
+	ts_ro_ok(f, 4);
+	ts_ro_assert_done(f, COORD_RO_SUCCEEDED);
 	assert_string_equal(f->r.reason, "5 nodes on 2.0");
 	assert_string_equal(f->out.v[f->out.n - 1].message, "5 nodes on 2.0");
 }
@@ -285,28 +148,28 @@ static void test_coord_rollout_failure_over_budget(void **state)
 	fx *f = *state;
 
 	fx_init(f, 5, COORD_RO_ROLLING, 2, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	fx_fail(f, 0, "health check /health: 503 after 60s");
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	ts_ro_fail(f, 0, "health check /health: 503 after 60s");
 	assert_int_equal(f->steps[0].state, COORD_STEP_FAILED);
 	assert_string_equal(f->steps[0].reason, "health check /health: 503 after 60s");
 	assert_true(f->steps[0].revert_pending);
-	assert_true(fx_sent(f, 0, COORD_RO_CMD_REVERT));
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 1);
-	assert_non_null(strstr(fx_event(f, "step.failed"), "web-1 failed: health check"));
-	assert_non_null(strstr(fx_event(f, "step.failed"), "reverting to 1.0"));
+	assert_true(ts_ro_sent(f, 0, COORD_RO_CMD_REVERT));
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 1);
+	assert_non_null(strstr(ts_ro_event(f, "step.failed"), "web-1 failed: health check"));
+	assert_non_null(strstr(ts_ro_event(f, "step.failed"), "reverting to 1.0"));
 
-	fx_ok(f, 1); /* the batch ends, but no new batch over budget */
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0);
+	ts_ro_ok(f, 1); /* the batch ends, but no new batch over budget */
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0);
 	assert_int_equal(f->r.state, COORD_RO_RUNNING); /* the revert is pending */
-	assert_int_equal(fx_count(f, COORD_RO_ACT_DONE), 0);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_DONE), 0);
 
 	f->now += 5000;
-	fx_ok(f, 0);
+	ts_ro_ok(f, 0);
 	assert_int_equal(f->steps[0].state, COORD_STEP_REVERTED);
 	assert_false(f->steps[0].revert_pending);
 	assert_string_equal(f->steps[0].reason, "health check /health: 503 after 60s; reverted to 1.0");
-	assert_string_equal(fx_event(f, "step.reverted"), "web-1 reverted to 1.0");
-	fx_assert_done(f, COORD_RO_FAILED);
+	assert_string_equal(ts_ro_event(f, "step.reverted"), "web-1 reverted to 1.0");
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 	assert_string_equal(f->r.reason, "1 of 5 nodes failed (budget 0): web-1: health check "
 					 "/health: 503 after 60s; reverted to 1.0");
 	assert_int_equal(f->steps[2].state, COORD_STEP_PENDING);
@@ -318,18 +181,18 @@ static void test_coord_rollout_failure_within_budget(void **state)
 	fx *f = *state;
 
 	fx_init(f, 3, COORD_RO_ROLLING, 1, false, 1, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	fx_fail(f, 0, "exit 1");
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	ts_ro_fail(f, 0, "exit 1");
 	/* The revert does not hold back the next batch. */
-	assert_true(fx_sent(f, 0, COORD_RO_CMD_REVERT));
-	assert_true(fx_sent(f, 1, COORD_RO_CMD_STAGE));
-	fx_ok(f, 1);
-	assert_true(fx_sent(f, 2, COORD_RO_CMD_STAGE));
-	fx_ok(f, 2);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_DONE), 0); /* revert still pending */
+	assert_true(ts_ro_sent(f, 0, COORD_RO_CMD_REVERT));
+	assert_true(ts_ro_sent(f, 1, COORD_RO_CMD_STAGE));
+	ts_ro_ok(f, 1);
+	assert_true(ts_ro_sent(f, 2, COORD_RO_CMD_STAGE));
+	ts_ro_ok(f, 2);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_DONE), 0); /* revert still pending */
 	assert_int_equal(f->r.state, COORD_RO_RUNNING);
-	fx_ok(f, 0);
-	fx_assert_done(f, COORD_RO_SUCCEEDED);
+	ts_ro_ok(f, 0);
+	ts_ro_assert_done(f, COORD_RO_SUCCEEDED);
 	assert_string_equal(f->r.reason, "2 nodes on 2.0 (1 failed within budget)");
 }
 
@@ -340,14 +203,14 @@ static void test_coord_rollout_revert_without_prev(void **state)
 	fx_init(f, 2, COORD_RO_ROLLING, 1, false, 0, false);
 	f->steps[0].prev_version[0] = '\0';
 	f->steps[0].prev_sha256[0] = '\0';
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	fx_fail(f, 0, "bind: address in use");
-	assert_true(fx_sent(f, 0, COORD_RO_CMD_REVERT)); /* "stop the app" */
-	assert_non_null(strstr(fx_event(f, "step.failed"), "stopping the app"));
-	fx_ok(f, 0);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	ts_ro_fail(f, 0, "bind: address in use");
+	assert_true(ts_ro_sent(f, 0, COORD_RO_CMD_REVERT)); /* "stop the app" */
+	assert_non_null(strstr(ts_ro_event(f, "step.failed"), "stopping the app"));
+	ts_ro_ok(f, 0);
 	assert_int_equal(f->steps[0].state, COORD_STEP_REVERTED);
 	assert_string_equal(f->steps[0].reason, "bind: address in use; stopped");
-	fx_assert_done(f, COORD_RO_FAILED);
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 	assert_int_equal(f->steps[1].state, COORD_STEP_PENDING);
 }
 
@@ -356,17 +219,17 @@ static void test_coord_rollout_revert_fails(void **state)
 	fx *f = *state;
 
 	fx_init(f, 1, COORD_RO_ROLLING, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	fx_fail(f, 0, NULL);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	ts_ro_fail(f, 0, NULL);
 	assert_string_equal(f->steps[0].reason, "failed without a message");
-	fx_fail(f, 0, "release 1.0 gone from cache");
+	ts_ro_fail(f, 0, "release 1.0 gone from cache");
 	assert_int_equal(f->steps[0].state, COORD_STEP_FAILED);
 	assert_false(f->steps[0].revert_pending);
 	assert_int_equal(f->steps[0].cmd, COORD_RO_CMD_NONE);
 	assert_string_equal(f->steps[0].reason,
 			    "failed without a message; revert failed: release 1.0 gone from cache");
-	assert_non_null(fx_event(f, "step.revert_failed"));
-	fx_assert_done(f, COORD_RO_FAILED);
+	assert_non_null(ts_ro_event(f, "step.revert_failed"));
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 }
 
 static void test_coord_rollout_unreachable(void **state)
@@ -375,27 +238,27 @@ static void test_coord_rollout_unreachable(void **state)
 	uint64_t seq;
 
 	fx_init(f, 3, COORD_RO_ROLLING, 2, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	seq = f->steps[0].seq;
-	fx_ok(f, 1);
+	ts_ro_ok(f, 1);
 	f->now += MIN10; /* exactly at the deadline: still waiting */
-	assert_int_equal(fx_apply(f, COORD_RO_EV_TICK), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_TICK), OSP_OK);
 	assert_int_equal(f->out.n, 0);
 	f->now += 1;
-	assert_int_equal(fx_apply(f, COORD_RO_EV_TICK), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_TICK), OSP_OK);
 	assert_int_equal(f->steps[0].state, COORD_STEP_UNREACHABLE);
 	assert_int_equal(f->steps[0].cmd, COORD_RO_CMD_NONE);
 	assert_string_equal(f->steps[0].reason, "no answer within the progress deadline (10m)");
-	assert_int_equal(fx_count(f, COORD_RO_ACT_CANCEL), 1);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_CANCEL), 1);
 	assert_int_equal(f->out.v[0].kind, COORD_RO_ACT_CANCEL);
 	assert_int_equal(f->out.v[0].step, 0);
-	assert_string_equal(fx_event(f, "step.unreachable"),
+	assert_string_equal(ts_ro_event(f, "step.unreachable"),
 			    "web-1 unreachable: no answer within the progress deadline (10m)");
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0); /* no revert, no batch */
-	fx_assert_done(f, COORD_RO_FAILED);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0); /* no revert, no batch */
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 	assert_non_null(strstr(f->r.reason, "1 of 3 nodes failed (budget 0): web-1: no answer"));
 	/* The node answers after all: too late, ignored. */
-	assert_int_equal(fx_result_seq(f, 0, seq, true, NULL), OSP_OK);
+	assert_int_equal(ts_ro_result_seq(f, 0, seq, true, NULL), OSP_OK);
 	assert_int_equal(f->out.n, 0);
 	assert_int_equal(f->steps[0].state, COORD_STEP_UNREACHABLE);
 }
@@ -405,14 +268,14 @@ static void test_coord_rollout_unreachable_within_budget(void **state)
 	fx *f = *state;
 
 	fx_init(f, 2, COORD_RO_ROLLING, 1, false, 1, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	f->now += MIN10 + 1;
-	assert_int_equal(fx_apply(f, COORD_RO_EV_TICK), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_TICK), OSP_OK);
 	assert_int_equal(f->steps[0].state, COORD_STEP_UNREACHABLE);
-	assert_true(fx_sent(f, 1, COORD_RO_CMD_STAGE));
+	assert_true(ts_ro_sent(f, 1, COORD_RO_CMD_STAGE));
 	assert_int_equal(f->steps[1].started_ms, f->now);
-	fx_ok(f, 1);
-	fx_assert_done(f, COORD_RO_SUCCEEDED);
+	ts_ro_ok(f, 1);
+	ts_ro_assert_done(f, COORD_RO_SUCCEEDED);
 	assert_string_equal(f->r.reason, "1 node on 2.0 (1 failed within budget)");
 }
 
@@ -421,17 +284,17 @@ static void test_coord_rollout_revert_unanswered(void **state)
 	fx *f = *state;
 
 	fx_init(f, 1, COORD_RO_ROLLING, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	f->now += 1000;
-	fx_fail(f, 0, "crashed");
+	ts_ro_fail(f, 0, "crashed");
 	assert_int_equal(f->r.state, COORD_RO_RUNNING);
 	f->now += MIN10 + 1;
-	assert_int_equal(fx_apply(f, COORD_RO_EV_TICK), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_TICK), OSP_OK);
 	assert_int_equal(f->steps[0].state, COORD_STEP_FAILED);
 	assert_false(f->steps[0].revert_pending);
 	assert_string_equal(f->steps[0].reason, "crashed; revert unanswered");
-	assert_int_equal(fx_count(f, COORD_RO_ACT_CANCEL), 1);
-	fx_assert_done(f, COORD_RO_FAILED);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_CANCEL), 1);
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 }
 
 static void test_coord_rollout_stale_results(void **state)
@@ -442,17 +305,17 @@ static void test_coord_rollout_stale_results(void **state)
 	uint64_t seq;
 
 	fx_init(f, 2, COORD_RO_ROLLING, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	seq = f->steps[0].seq;
 	/* A result for an older command of this node is ignored. */
 	before = f->steps[0];
-	assert_int_equal(fx_result_seq(f, 0, seq - 1, false, "old"), OSP_OK);
+	assert_int_equal(ts_ro_result_seq(f, 0, seq - 1, false, "old"), OSP_OK);
 	assert_int_equal(f->out.n, 0);
 	assert_memory_equal(&before, &f->steps[0], sizeof(before));
-	fx_ok(f, 0);
-	assert_true(fx_sent(f, 1, COORD_RO_CMD_STAGE));
+	ts_ro_ok(f, 0);
+	assert_true(ts_ro_sent(f, 1, COORD_RO_CMD_STAGE));
 	/* The same result again (a re-sent reply) is ignored too. */
-	assert_int_equal(fx_result_seq(f, 0, seq, false, "dup"), OSP_OK);
+	assert_int_equal(ts_ro_result_seq(f, 0, seq, false, "dup"), OSP_OK);
 	assert_int_equal(f->out.n, 0);
 	assert_int_equal(f->steps[0].state, COORD_STEP_DONE);
 	/* Unknown node, missing node. */
@@ -472,34 +335,34 @@ static void test_coord_rollout_pause_resume(void **state)
 	fx *f = *state;
 
 	fx_init(f, 3, COORD_RO_ROLLING, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_PAUSE), OSP_ESTATE); /* pending */
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_RESUME), OSP_ESTATE);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_PAUSE), OSP_ESTATE); /* pending */
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_RESUME), OSP_ESTATE);
 	assert_int_equal(f->out.n, 0);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_PAUSE), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_PAUSE), OSP_OK);
 	assert_int_equal(f->r.state, COORD_RO_PAUSED);
 	assert_true(f->r.paused);
-	assert_non_null(fx_event(f, "rollout.paused"));
-	assert_int_equal(fx_apply(f, COORD_RO_EV_PAUSE), OSP_ESTATE);
+	assert_non_null(ts_ro_event(f, "rollout.paused"));
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_PAUSE), OSP_ESTATE);
 	assert_int_equal(f->out.n, 0);
-	fx_ok(f, 0); /* in flight: finishes, but the next batch waits */
+	ts_ro_ok(f, 0); /* in flight: finishes, but the next batch waits */
 	assert_int_equal(f->steps[0].state, COORD_STEP_DONE);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_TICK), OSP_OK);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_TICK), OSP_OK);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0);
 	assert_int_equal(f->steps[1].state, COORD_STEP_PENDING);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_RESUME), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_RESUME), OSP_OK);
 	assert_int_equal(f->r.state, COORD_RO_RUNNING);
 	assert_false(f->r.paused);
-	assert_non_null(fx_event(f, "rollout.resumed"));
-	assert_true(fx_sent(f, 1, COORD_RO_CMD_STAGE));
-	fx_ok(f, 1);
+	assert_non_null(ts_ro_event(f, "rollout.resumed"));
+	assert_true(ts_ro_sent(f, 1, COORD_RO_CMD_STAGE));
+	ts_ro_ok(f, 1);
 	/* Paused during the last batch: it ends only once resumed. */
-	assert_int_equal(fx_apply(f, COORD_RO_EV_PAUSE), OSP_OK);
-	fx_ok(f, 2);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_PAUSE), OSP_OK);
+	ts_ro_ok(f, 2);
 	assert_int_equal(f->r.state, COORD_RO_PAUSED);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_RESUME), OSP_OK);
-	fx_assert_done(f, COORD_RO_SUCCEEDED);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_RESUME), OSP_OK);
+	ts_ro_assert_done(f, COORD_RO_SUCCEEDED);
 }
 
 static void test_coord_rollout_pause_then_fail(void **state)
@@ -507,11 +370,11 @@ static void test_coord_rollout_pause_then_fail(void **state)
 	fx *f = *state;
 
 	fx_init(f, 3, COORD_RO_ROLLING, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_PAUSE), OSP_OK);
-	fx_fail(f, 0, "oops");
-	fx_ok(f, 0); /* the revert */
-	fx_assert_done(f, COORD_RO_FAILED);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_PAUSE), OSP_OK);
+	ts_ro_fail(f, 0, "oops");
+	ts_ro_ok(f, 0); /* the revert */
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 	assert_false(f->r.paused);
 }
 
@@ -520,23 +383,23 @@ static void test_coord_rollout_abort(void **state)
 	fx *f = *state;
 
 	fx_init(f, 4, COORD_RO_ROLLING, 2, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_ABORT), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_ABORT), OSP_OK);
 	assert_true(f->r.abort_requested);
 	assert_int_equal(f->r.state, COORD_RO_RUNNING);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_DONE), 0);
-	assert_non_null(fx_event(f, "rollout.abort_requested"));
-	assert_int_equal(fx_apply(f, COORD_RO_EV_ABORT), OSP_OK); /* repeated */
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_DONE), 0);
+	assert_non_null(ts_ro_event(f, "rollout.abort_requested"));
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_ABORT), OSP_OK); /* repeated */
 	assert_int_equal(f->out.n, 0);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_PAUSE), OSP_ESTATE);
-	fx_ok(f, 0);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_DONE), 0);
-	fx_ok(f, 1);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0);
-	fx_assert_done(f, COORD_RO_ABORTED);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_PAUSE), OSP_ESTATE);
+	ts_ro_ok(f, 0);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_DONE), 0);
+	ts_ro_ok(f, 1);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0);
+	ts_ro_assert_done(f, COORD_RO_ABORTED);
 	assert_string_equal(f->r.reason, "aborted by request: 2 of 4 nodes on 2.0");
 	assert_int_equal(f->steps[2].state, COORD_STEP_PENDING);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_ABORT), OSP_ESTATE);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_ABORT), OSP_ESTATE);
 }
 
 static void test_coord_rollout_abort_waits_for_revert(void **state)
@@ -544,14 +407,14 @@ static void test_coord_rollout_abort_waits_for_revert(void **state)
 	fx *f = *state;
 
 	fx_init(f, 3, COORD_RO_ROLLING, 1, false, 1, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	fx_fail(f, 0, "bad");
-	assert_true(fx_sent(f, 1, COORD_RO_CMD_STAGE));
-	assert_int_equal(fx_apply(f, COORD_RO_EV_ABORT), OSP_OK);
-	fx_ok(f, 1);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_DONE), 0); /* revert of web-1 pending */
-	fx_ok(f, 0);
-	fx_assert_done(f, COORD_RO_ABORTED);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	ts_ro_fail(f, 0, "bad");
+	assert_true(ts_ro_sent(f, 1, COORD_RO_CMD_STAGE));
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_ABORT), OSP_OK);
+	ts_ro_ok(f, 1);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_DONE), 0); /* revert of web-1 pending */
+	ts_ro_ok(f, 0);
+	ts_ro_assert_done(f, COORD_RO_ABORTED);
 	assert_string_equal(f->r.reason, "aborted by request: 1 of 3 nodes on 2.0, 1 failed");
 }
 
@@ -560,17 +423,17 @@ static void test_coord_rollout_abort_pending_and_paused(void **state)
 	fx *f = *state;
 
 	fx_init(f, 2, COORD_RO_ROLLING, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_ABORT), OSP_OK);
-	fx_assert_done(f, COORD_RO_ABORTED);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_ESTATE);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_ABORT), OSP_OK);
+	ts_ro_assert_done(f, COORD_RO_ABORTED);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_ESTATE);
 
 	fx_init(f, 2, COORD_RO_ROLLING, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_PAUSE), OSP_OK);
-	fx_ok(f, 0);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_ABORT), OSP_OK); /* nothing in flight */
-	fx_assert_done(f, COORD_RO_ABORTED);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_PAUSE), OSP_OK);
+	ts_ro_ok(f, 0);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_ABORT), OSP_OK); /* nothing in flight */
+	ts_ro_assert_done(f, COORD_RO_ABORTED);
 	assert_false(f->r.paused);
 }
 
@@ -579,28 +442,28 @@ static void test_coord_rollout_restart(void **state)
 	fx *f = *state;
 
 	fx_init(f, 4, COORD_RO_ROLLING, 2, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	f->now += MIN10 / 2;
-	fx_ok(f, 0);
+	ts_ro_ok(f, 0);
 	/* The coordinator restarts: the glue loads the state and sends START. */
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0);
 	assert_int_equal(f->out.n, 0);
 	assert_int_equal(f->r.state, COORD_RO_RUNNING);
 	assert_int_equal(f->r.started_ms, f->now - MIN10 / 2);
 	assert_int_equal(f->steps[1].state, COORD_STEP_STAGING);
 	/* The deadline still counts from the original send. */
 	f->now += MIN10 / 2 + 1;
-	assert_int_equal(fx_apply(f, COORD_RO_EV_TICK), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_TICK), OSP_OK);
 	assert_int_equal(f->steps[1].state, COORD_STEP_UNREACHABLE);
-	fx_assert_done(f, COORD_RO_FAILED);
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 
 	/* Restart of a paused rollout: it stays paused. */
 	fx_init(f, 2, COORD_RO_ROLLING, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_PAUSE), OSP_OK);
-	fx_ok(f, 0);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_PAUSE), OSP_OK);
+	ts_ro_ok(f, 0);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	assert_int_equal(f->out.n, 0);
 	assert_int_equal(f->r.state, COORD_RO_PAUSED);
 }
@@ -611,36 +474,36 @@ static void test_coord_rollout_recreate(void **state)
 	size_t i;
 
 	fx_init(f, 3, COORD_RO_RECREATE, 1, false, 1, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	/* Phase 0: stop every member at once, batches ignored. */
 	for (i = 0; i < 3; i++) {
-		assert_true(fx_sent(f, i, COORD_RO_CMD_STOP));
+		assert_true(ts_ro_sent(f, i, COORD_RO_CMD_STOP));
 		assert_int_equal(f->steps[i].state, COORD_STEP_STAGING);
 	}
-	assert_string_equal(fx_event(f, "batch.started"),
+	assert_string_equal(ts_ro_event(f, "batch.started"),
 			    "recreate: stopping 3 nodes: web-1, web-2, web-3");
-	fx_ok(f, 0);
+	ts_ro_ok(f, 0);
 	assert_true(f->steps[0].stopped);
 	assert_int_equal(f->steps[0].state, COORD_STEP_STAGING);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0);
 	/* A restart in phase 0 re-sends nothing. */
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	assert_int_equal(f->out.n, 0);
-	fx_fail(f, 2, "permission denied");
+	ts_ro_fail(f, 2, "permission denied");
 	assert_int_equal(f->steps[2].state, COORD_STEP_FAILED);
 	assert_string_equal(f->steps[2].reason, "stop failed: permission denied");
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0); /* no revert for a stop */
-	fx_ok(f, 1);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0); /* no revert for a stop */
+	ts_ro_ok(f, 1);
 	/* Phase 1: stage every stopped member at once. */
 	assert_int_equal(f->r.phase, 1);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 2);
-	assert_true(fx_sent(f, 0, COORD_RO_CMD_STAGE) && fx_sent(f, 1, COORD_RO_CMD_STAGE));
-	assert_string_equal(fx_event(f, "batch.started"),
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 2);
+	assert_true(ts_ro_sent(f, 0, COORD_RO_CMD_STAGE) && ts_ro_sent(f, 1, COORD_RO_CMD_STAGE));
+	assert_string_equal(ts_ro_event(f, "batch.started"),
 			    "recreate: starting 2 nodes: web-1, web-2");
-	fx_ok(f, 1);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_DONE), 0);
-	fx_ok(f, 0);
-	fx_assert_done(f, COORD_RO_SUCCEEDED);
+	ts_ro_ok(f, 1);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_DONE), 0);
+	ts_ro_ok(f, 0);
+	ts_ro_assert_done(f, COORD_RO_SUCCEEDED);
 	assert_string_equal(f->r.reason, "2 nodes on 2.0 (1 failed within budget)");
 }
 
@@ -650,28 +513,28 @@ static void test_coord_rollout_recreate_failures(void **state)
 
 	/* Over budget in phase 0: wait for every stop, then fail, never stage. */
 	fx_init(f, 2, COORD_RO_RECREATE, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	fx_fail(f, 0, "no such unit");
-	assert_int_equal(fx_count(f, COORD_RO_ACT_DONE), 0);
-	fx_ok(f, 1);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0);
-	fx_assert_done(f, COORD_RO_FAILED);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	ts_ro_fail(f, 0, "no such unit");
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_DONE), 0);
+	ts_ro_ok(f, 1);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0);
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 
 	/* A failed stage in phase 1 is reverted; unreachable in phase 0 counts. */
 	fx_init(f, 3, COORD_RO_RECREATE, 1, false, 1, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	fx_ok(f, 0);
-	fx_ok(f, 1);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	ts_ro_ok(f, 0);
+	ts_ro_ok(f, 1);
 	f->now += MIN10 + 1;
-	assert_int_equal(fx_apply(f, COORD_RO_EV_TICK), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_TICK), OSP_OK);
 	assert_int_equal(f->steps[2].state, COORD_STEP_UNREACHABLE);
-	assert_true(fx_sent(f, 0, COORD_RO_CMD_STAGE) && fx_sent(f, 1, COORD_RO_CMD_STAGE));
-	fx_fail(f, 0, "unhealthy");
-	assert_true(fx_sent(f, 0, COORD_RO_CMD_REVERT));
-	fx_ok(f, 1);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_DONE), 0);
-	fx_ok(f, 0);
-	fx_assert_done(f, COORD_RO_FAILED);
+	assert_true(ts_ro_sent(f, 0, COORD_RO_CMD_STAGE) && ts_ro_sent(f, 1, COORD_RO_CMD_STAGE));
+	ts_ro_fail(f, 0, "unhealthy");
+	assert_true(ts_ro_sent(f, 0, COORD_RO_CMD_REVERT));
+	ts_ro_ok(f, 1);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_DONE), 0);
+	ts_ro_ok(f, 0);
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 	assert_non_null(strstr(f->r.reason, "2 of 3 nodes failed (budget 1)"));
 }
 
@@ -681,14 +544,14 @@ static void test_coord_rollout_skipped(void **state)
 
 	fx_init(f, 4, COORD_RO_ROLLING, 1, false, 0, false);
 	f->steps[1].state = COORD_STEP_SKIPPED;
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	assert_true(fx_sent(f, 0, COORD_RO_CMD_STAGE));
-	fx_ok(f, 0);
-	assert_true(fx_sent(f, 2, COORD_RO_CMD_STAGE));
-	assert_string_equal(fx_event(f, "batch.started"), "batch 2/3: web-3");
-	fx_ok(f, 2);
-	fx_ok(f, 3);
-	fx_assert_done(f, COORD_RO_SUCCEEDED);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_true(ts_ro_sent(f, 0, COORD_RO_CMD_STAGE));
+	ts_ro_ok(f, 0);
+	assert_true(ts_ro_sent(f, 2, COORD_RO_CMD_STAGE));
+	assert_string_equal(ts_ro_event(f, "batch.started"), "batch 2/3: web-3");
+	ts_ro_ok(f, 2);
+	ts_ro_ok(f, 3);
+	ts_ro_assert_done(f, COORD_RO_SUCCEEDED);
 	assert_string_equal(f->r.reason, "3 nodes on 2.0");
 	assert_int_equal(f->steps[1].state, COORD_STEP_SKIPPED);
 	assert_int_equal(f->steps[1].seq, 0);
@@ -701,13 +564,13 @@ static void test_coord_rollout_all_skipped(void **state)
 	fx_init(f, 2, COORD_RO_ROLLING, 1, false, 0, false);
 	f->steps[0].state = COORD_STEP_SKIPPED;
 	f->steps[1].state = COORD_STEP_SKIPPED;
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	assert_int_equal(fx_count(f, COORD_RO_ACT_SEND), 0);
-	fx_assert_done(f, COORD_RO_FAILED);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_SEND), 0);
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 	assert_string_equal(f->r.reason, "no nodes match the selection");
 	fx_init(f, 0, COORD_RO_RECREATE, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	fx_assert_done(f, COORD_RO_FAILED);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 }
 
 static void test_coord_rollout_all_failed_in_budget(void **state)
@@ -715,12 +578,12 @@ static void test_coord_rollout_all_failed_in_budget(void **state)
 	fx *f = *state;
 
 	fx_init(f, 2, COORD_RO_ROLLING, 2, false, 100, true);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	fx_fail(f, 0, "a");
-	fx_fail(f, 1, "b");
-	fx_ok(f, 0);
-	fx_ok(f, 1);
-	fx_assert_done(f, COORD_RO_FAILED); /* nothing reached 2.0: no success */
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	ts_ro_fail(f, 0, "a");
+	ts_ro_fail(f, 1, "b");
+	ts_ro_ok(f, 0);
+	ts_ro_ok(f, 1);
+	ts_ro_assert_done(f, COORD_RO_FAILED); /* nothing reached 2.0: no success */
 }
 
 static void test_coord_rollout_terminal(void **state)
@@ -729,19 +592,19 @@ static void test_coord_rollout_terminal(void **state)
 	uint64_t seq;
 
 	fx_init(f, 1, COORD_RO_ROLLING, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	seq = f->steps[0].seq;
-	fx_ok(f, 0);
-	fx_assert_done(f, COORD_RO_SUCCEEDED);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_TICK), OSP_OK);
+	ts_ro_ok(f, 0);
+	ts_ro_assert_done(f, COORD_RO_SUCCEEDED);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_TICK), OSP_OK);
 	assert_int_equal(f->out.n, 0);
-	assert_int_equal(fx_result_seq(f, 0, seq, false, "late"), OSP_OK);
+	assert_int_equal(ts_ro_result_seq(f, 0, seq, false, "late"), OSP_OK);
 	assert_int_equal(f->out.n, 0);
 	assert_int_equal(f->steps[0].state, COORD_STEP_DONE);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_ESTATE);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_PAUSE), OSP_ESTATE);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_RESUME), OSP_ESTATE);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_ABORT), OSP_ESTATE);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_ESTATE);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_PAUSE), OSP_ESTATE);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_RESUME), OSP_ESTATE);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_ABORT), OSP_ESTATE);
 	assert_int_equal(f->out.n, 0);
 	assert_int_equal(f->r.state, COORD_RO_SUCCEEDED);
 }
@@ -750,7 +613,7 @@ static void test_coord_rollout_toobig(void **state)
 {
 	fx *f = *state;
 	coord_ro_event ev = { .kind = COORD_RO_EV_START, .now_ms = 5 };
-	coord_ro_step steps[FX_MAX_STEPS];
+	coord_ro_step steps[TS_RO_MAX_STEPS];
 	coord_rollout before;
 
 	fx_init(f, 5, COORD_RO_ROLLING, 5, false, 0, false);
@@ -779,13 +642,13 @@ static void test_coord_rollout_long_reasons(void **state)
 
 	memset(msg, 'x', sizeof(msg) - 1);
 	msg[sizeof(msg) - 1] = '\0';
-	fx_init(f, FX_MAX_STEPS, COORD_RO_ROLLING, FX_MAX_STEPS, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
-	for (i = 0; i < FX_MAX_STEPS; i++)
-		fx_fail(f, i, msg);
-	for (i = 0; i < FX_MAX_STEPS; i++)
-		fx_fail(f, i, msg); /* reverts fail too: reasons grow */
-	fx_assert_done(f, COORD_RO_FAILED);
+	fx_init(f, TS_RO_MAX_STEPS, COORD_RO_ROLLING, TS_RO_MAX_STEPS, false, 0, false);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	for (i = 0; i < TS_RO_MAX_STEPS; i++)
+		ts_ro_fail(f, i, msg);
+	for (i = 0; i < TS_RO_MAX_STEPS; i++)
+		ts_ro_fail(f, i, msg); /* reverts fail too: reasons grow */
+	ts_ro_assert_done(f, COORD_RO_FAILED);
 	len = strlen(f->r.reason);
 	assert_int_equal(len, COORD_RO_MAX_REASON - 1);
 	assert_string_equal(f->r.reason + len - 3, "...");
@@ -802,20 +665,20 @@ static void test_coord_rollout_blue_green_events(void **state)
 	/* A rolling rollout has no switch: health is ignored, rollback and
 	 * scale-down do not fit. */
 	fx_init(f, 2, COORD_RO_ROLLING, 1, false, 0, false);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	health.now_ms = f->now;
-	assert_int_equal(fx_run(f, &health), OSP_OK);
+	assert_int_equal(ts_ro_run(f, &health), OSP_OK);
 	assert_int_equal(f->out.n, 0);
 	health.node = NULL;
-	assert_int_equal(fx_run(f, &health), OSP_EINVAL);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_ROLLBACK), OSP_ESTATE);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_SCALE_DOWN), OSP_ESTATE);
+	assert_int_equal(ts_ro_run(f, &health), OSP_EINVAL);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_ROLLBACK), OSP_ESTATE);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_SCALE_DOWN), OSP_ESTATE);
 	assert_int_equal(f->out.n, 0);
 	assert_int_equal(f->steps[0].state, COORD_STEP_STAGING);
-	fx_ok(f, 0);
-	fx_ok(f, 1);
-	fx_assert_done(f, COORD_RO_SUCCEEDED);
-	assert_int_equal(fx_apply(f, COORD_RO_EV_SCALE_DOWN), OSP_ESTATE);
+	ts_ro_ok(f, 0);
+	ts_ro_ok(f, 1);
+	ts_ro_assert_done(f, COORD_RO_SUCCEEDED);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_SCALE_DOWN), OSP_ESTATE);
 	assert_int_equal(f->r.scale_down_at_ms, 0);
 }
 
@@ -858,7 +721,7 @@ static void test_coord_rollout_names(void **state)
 	assert_false(coord_ro_terminal(COORD_RO_WAITING_APPROVAL));
 }
 
-#define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+#define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, ts_ro_setup, ts_ro_teardown)
 
 int main(void)
 {

@@ -3,7 +3,6 @@
  * del, prefix scans both ways (prefixes ending in 0xff too), del_prefix,
  * count, a full map, and the big-endian key helpers.
  */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,6 +19,7 @@
 #include "ospec/log.h"
 #include "ospec/store.h"
 #include "ospec/util.h"
+#include "test_support.h"
 
 static const char *const store_dbs[] = { "kv", "other" };
 
@@ -28,14 +28,6 @@ typedef struct store_fx {
 	char dir[128];
 	osp_store *s;
 } store_fx;
-
-static int store_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static osp_err store_open_at(const char *dir, uint32_t schema, uint64_t map_size,
 	osp_store **s, char *err, size_t errlen)
@@ -58,8 +50,7 @@ static int store_setup(void **state)
 	char err[256];
 
 	assert_non_null(f);
-	snprintf(f->root, sizeof(f->root), "/tmp/ospec-store-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
+	ts_mkdtemp(f->root, sizeof(f->root), "/tmp/ospec-store-XXXXXX");
 	snprintf(f->dir, sizeof(f->dir), "%s/a/b/db", f->root);
 	assert_int_equal(store_open_at(f->dir, 3, 0, &f->s, err, sizeof(err)), OSP_OK);
 	*state = f;
@@ -71,7 +62,7 @@ static int store_teardown(void **state)
 	store_fx *f = *state;
 
 	osp_store_close(f->s);
-	nftw(f->root, store_rm, 16, FTW_DEPTH | FTW_PHYS);
+	ts_rmtree(f->root);
 	free(f);
 	return 0;
 }

@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "ospec/certs.h"
 #include "ospec/tls.h"
 #include "ospec/util.h"
+#include "test_support.h"
 
 #define UUID "0b7c3f5e-2c1a-4d3e-9f00-123456789abc"
 
@@ -26,14 +26,6 @@ typedef struct fx {
 	char *other_cert, *other_key; /* a foreign CA */
 	uint8_t nonce[32];
 } fx;
-
-static int fx_rm(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
 
 static void fx_write(const char *path, const char *data)
 {
@@ -46,8 +38,7 @@ static int fx_setup(void **state)
 	char err[256];
 
 	assert_non_null(f);
-	snprintf(f->root, sizeof(f->root), "/tmp/ospec-test-tls-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
+	ts_mkdtemp(f->root, sizeof(f->root), "/tmp/ospec-test-tls-XXXXXX");
 	assert_int_equal(osp_certs_make_ca("test-ca", 0, &f->ca_cert, &f->ca_key, err, sizeof(err)),
 		OSP_OK);
 	assert_int_equal(osp_certs_make_ca("other-ca", 0, &f->other_cert, &f->other_key, err,
@@ -67,7 +58,7 @@ static int fx_teardown(void **state)
 {
 	fx *f = *state;
 
-	nftw(f->root, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
+	ts_rmtree(f->root);
 	free(f->ca_cert);
 	osp_certs_key_free(f->ca_key);
 	free(f->other_cert);

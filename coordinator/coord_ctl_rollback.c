@@ -1,0 +1,149 @@
+/* coord_ctl_rollback.c - the control verb rollback: a new rollout of an
+ * app back to the release of its succeeded rollout before the latest. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_control.h"
+#include "coord_rollouts.h"
+
+/* coord_ctl_app_succeeded lists the succeeded rollouts of app into l, newest
+ * first (l->v has room for l->cap; the caller frees the records). */
+static void coord_ctl_app_succeeded(coord *c, const char *app, struct coord_ctl_list *l)
+{
+	osp_txn *t = NULL;
+	size_t keep = 0;
+
+	l->app = app;
+	if (osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
+		osp_store_foreach(t, "rollouts", NULL, 0, false, coord_ctl_list_cb, l);
+		osp_store_txn_abort(t);
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i]->state == COORD_RO_SUCCEEDED)
+			l->v[keep++] = l->v[i];
+		else
+			ospec__v1__rollout_record__free_unpacked(l->v[i], NULL);
+	}
+	l->n = keep;
+	qsort(l->v, l->n, sizeof(*l->v), coord_ctl_by_seq_desc);
+}
+
+/* coord_ctl_rollback_rec makes the record of a rollback of r to prev. */
+static Ospec__V1__RolloutRecord *coord_ctl_rollback_rec(const Ospec__V1__RolloutRecord *r,
+	const Ospec__V1__RolloutRecord *prev)
+{
+	Ospec__V1__RolloutRecord *n = calloc(1, sizeof(*n));
+
+	if (n == NULL)
+		return NULL;
+	ospec__v1__rollout_record__init(n);
+	n->app = strdup(r->app);
+	n->version = strdup(prev->version);
+	n->artifact = strdup(prev->artifact ? prev->artifact : "");
+	n->sha256 = strdup(prev->sha256 ? prev->sha256 : "");
+	n->run = strdup(prev->run ? prev->run : "");
+	n->select = r->select ? strdup(r->select) : NULL;
+	n->health_path = strdup(r->health_path ? r->health_path : "/health");
+	n->rollback_of = strdup(r->id);
+	n->has_port = r->has_port;
+	n->port = r->port;
+	n->blue_port = r->blue_port;
+	n->green_port = r->green_port;
+	n->has_strategy = 1;
+	n->strategy = r->strategy;
+	n->has_batch = n->has_batch_pct = n->has_max_failures = n->has_max_failures_pct = 1;
+	n->batch = r->batch;
+	n->batch_pct = r->batch_pct;
+	n->max_failures = r->max_failures;
+	n->max_failures_pct = r->max_failures_pct;
+	n->has_health_interval_ms = n->has_health_rise = n->has_health_fall = 1;
+	n->health_interval_ms = r->health_interval_ms;
+	n->health_rise = r->health_rise;
+	n->health_fall = r->health_fall;
+	n->has_health_timeout_ms = n->has_health_deadline_ms = 1;
+	n->health_timeout_ms = r->health_timeout_ms;
+	n->health_deadline_ms = r->health_deadline_ms;
+	n->has_progress_deadline_ms = n->has_prepare_deadline_ms = 1;
+	n->progress_deadline_ms = r->progress_deadline_ms;
+	n->prepare_deadline_ms = r->prepare_deadline_ms;
+	n->has_rollback_window_ms = n->has_scale_down_delay_ms = 1;
+	n->rollback_window_ms = r->rollback_window_ms;
+	n->scale_down_delay_ms = r->scale_down_delay_ms;
+	return n;
+}
+
+int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	struct coord_ctl_list l = { .cap = 100000 };
+	Ospec__V1__RolloutRecord *r = NULL, *prev = NULL, *rec = NULL;
+	coord_ro_entry *e = NULL, *running;
+	char id[64];
+	uint64_t seq;
+	int status = 1;
+	osp_jw w;
+
+	if ((status = coord_ctl_rollout_arg(c, rq, rq->txn, &r, err, errlen)) != 0)
+		return status;
+	status = 1;
+	if ((l.v = calloc(l.cap, sizeof(*l.v))) == NULL)
+		goto out;
+	coord_ctl_app_succeeded(c, r->app, &l);
+	if (l.n == 0 || strcmp(l.v[0]->id, r->id) != 0) {
+		if (l.n > 0)
+			snprintf(err, errlen,
+				"rollout '%s' is not the latest succeeded rollout of app '%s' "
+				"(that is '%s'): refused",
+				r->id, r->app, l.v[0]->id);
+		else
+			snprintf(err, errlen, "rollout '%s' did not succeed: refused", r->id);
+		goto out;
+	}
+	if ((running = coord_rollouts_active(c, r->app)) != NULL) {
+		snprintf(err, errlen, "app '%s' already has rollout '%s' (%s)", r->app,
+			running->ro.id, coord_ro_state_name(running->ro.state));
+		goto out;
+	}
+	prev = l.n > 1 ? l.v[1] : NULL;
+	if (prev == NULL) {
+		snprintf(err, errlen, "no release of app '%s' before '%s' is known to roll back to",
+			r->app, r->id);
+		goto out;
+	}
+	if ((rec = coord_ctl_rollback_rec(r, prev)) == NULL ||
+		coord_rollouts_next_seq(c, rq->txn, &seq) != OSP_OK) {
+		snprintf(err, errlen, "cannot create the rollback");
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%s-%llu", rec->app, (unsigned long long)seq);
+	rec->id = strdup(id);
+	rec->created_seq = seq;
+	rec->has_created_seq = 1;
+	rec->actor = strdup(rq->actor);
+	rec->created_ms = osp_now_wall_ms();
+	rec->has_created_ms = 1;
+	rq->on_abort = coord_rollouts_reload_hook;
+	rq->after_commit = coord_rollouts_after_commit_hook;
+	status = coord_rollouts_create(c, rq->txn, rec, false, rq->actor, &e, err, errlen) ==
+			OSP_OK
+		? 0
+		: 1;
+	rec = NULL; /* taken over */
+	if (status == 0) {
+		osp_jw_init(&w, json);
+		osp_jw_obj_begin(&w);
+		coord_jw_kv(&w, "id", e->ro.id);
+		coord_jw_kv(&w, "state", coord_ro_state_name(e->ro.state));
+		coord_jw_kv(&w, "rollback_of", r->id);
+		coord_jw_kv(&w, "version", e->ro.version);
+		osp_jw_obj_end(&w);
+	}
+out:
+	for (size_t i = 0; i < l.n; i++)
+		ospec__v1__rollout_record__free_unpacked(l.v[i], NULL);
+	free(l.v);
+	if (rec != NULL)
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+	ospec__v1__rollout_record__free_unpacked(r, NULL);
+	return status;
+}

@@ -1,0 +1,109 @@
+/*
+ * test_support_agent.c - the agent executor helpers of the unit tests
+ * (test_support_agent.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "test_support_agent.h"
+
+agent *ts_agent_alloc(const agent_cfg *cfg)
+{
+	agent_store *store = NULL;
+	agent *a = NULL;
+	char err[512] = "";
+
+	if (agent_store_lmdb_open(cfg->state, 100, &store, err, sizeof(err)) != OSP_OK)
+		fail_msg("store: %s", err);
+	if (agent_alloc(cfg, store, &a, err, sizeof(err)) != OSP_OK)
+		fail_msg("agent: %s", err);
+	return a;
+}
+
+void ts_cmd_init(ts_cmd *c, uint64_t gen)
+{
+	memset(c, 0, sizeof(*c));
+	ospec__v1__command__init(&c->cmd);
+	c->cmd.seq = 1;
+	c->cmd.has_generation = 1;
+	c->cmd.generation = gen;
+}
+
+void ts_agent_fx_init(ts_agent_fx *f, const char *tmpl)
+{
+	for (int v = 1; v < TS_HELLO_VERSIONS; v++)
+		ts_hello_artifact(v, f->url[v], sizeof(f->url[v]), f->sha[v], sizeof(f->sha[v]));
+	ts_mkdtemp(f->root, sizeof(f->root), tmpl);
+	snprintf(f->state, sizeof(f->state), "%s/state", f->root);
+	assert_int_equal(mkdir(f->state, 0700), 0);
+	snprintf(f->id, sizeof(f->id), "node-1");
+	f->cfg.id = f->id;
+	f->cfg.state = f->state;
+	f->cfg.keep_releases = 5;
+	f->a = ts_agent_alloc(&f->cfg);
+}
+
+void ts_agent_fx_fini(ts_agent_fx *f)
+{
+	agent_free(f->a);
+	f->a = NULL;
+	ts_kill_pidfiles(f->state);
+	ts_rmtree(f->root);
+}
+
+void ts_cmd_stage(ts_cmd *c, ts_agent_fx *f, const char *app, int v, int sha_of,
+	unsigned port, uint64_t gen)
+{
+	ts_cmd_init(c, gen);
+	ospec__v1__stage__init(&c->stage);
+	snprintf(c->version, sizeof(c->version), "%d", v);
+	c->stage.app = (char *)app;
+	c->stage.version = c->version;
+	c->stage.artifact_url = f->url[v];
+	c->stage.sha256 = f->sha[sha_of];
+	c->stage.run = (char *)"bin/hello --port {port}";
+	c->stage.has_port = 1;
+	c->stage.port = port;
+	c->stage.has_health_interval_ms = 1;
+	c->stage.health_interval_ms = 100;
+	c->cmd.kind_case = OSPEC__V1__COMMAND__KIND_STAGE;
+	c->cmd.stage = &c->stage;
+}
+
+Ospec__V1__ResultStatus ts_cmd_run(agent *a, ts_cmd *c)
+{
+	ospec__v1__command_result__init(&c->res);
+	agent_exec_run(a->exec, &c->cmd, &c->res, c->msg, sizeof(c->msg));
+	assert_ptr_equal(c->res.message, c->msg);
+	return c->res.status;
+}
+
+void ts_cmd_expect(agent *a, ts_cmd *c, Ospec__V1__ResultStatus want)
+{
+	Ospec__V1__ResultStatus got = ts_cmd_run(a, c);
+
+	if (got != want)
+		fail_msg("status %d, want %d: %s", (int)got, (int)want, c->msg);
+}
+
+Ospec__V1__AgentAppRecord *ts_agent_record(agent *a, const char *app)
+{
+	Ospec__V1__AgentAppRecord *r;
+	void *val = NULL;
+	size_t len = 0;
+
+	if (a->store->ops->app_get(a->store, app, &val, &len) != OSP_OK)
+		return NULL;
+	r = ospec__v1__agent_app_record__unpack(NULL, len, val);
+	free(val);
+	assert_non_null(r);
+	return r;
+}
