@@ -611,10 +611,57 @@ static void test_agent_runner_runs_as_user(void **state)
 	assert_int_equal(agent_runner_stop(f->r, "web", "blue", 5000), OSP_OK);
 }
 
+/* A process running from the state dir's releases that no pidfile names (an
+ * agent died between starting it and recording it) is killed at adopt_all;
+ * one that is not under releases/ is left alone. */
+static void test_agent_runner_orphan_killed(void **state)
+{
+	fx *f = *state;
+	char orphan_dir[256], other_dir[256];
+	pid_t orphan, other;
+	int st = 0;
+
+	snprintf(orphan_dir, sizeof(orphan_dir), "%s/releases/abc", f->state);
+	snprintf(other_dir, sizeof(other_dir), "%s", f->rel);
+	assert_int_equal(osp_mkdir_p(orphan_dir, 0755), OSP_OK);
+	for (int i = 0; i < 2; i++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			setpgid(0, 0);
+			if (chdir(i == 0 ? orphan_dir : other_dir) != 0)
+				_exit(2);
+			execl("/bin/sleep", "sleep", "60", (char *)NULL);
+			_exit(127);
+		}
+		if (i == 0)
+			orphan = pid;
+		else
+			other = pid;
+	}
+	/* let both exec and settle in their directories */
+	for (int i = 0; i < 100; i++) {
+		char link[64], cwd[512];
+		ssize_t n;
+		snprintf(link, sizeof(link), "/proc/%d/cwd", (int)orphan);
+		n = readlink(link, cwd, sizeof(cwd) - 1);
+		if (n > 0 && (size_t)n == strlen(orphan_dir))
+			break;
+		osp_sleep_ms(20);
+	}
+	assert_int_equal(agent_runner_adopt_all(f->r), OSP_OK);
+	assert_int_equal(waitpid(orphan, &st, 0), orphan);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	assert_int_equal(waitpid(other, &st, WNOHANG), 0); /* still running */
+	kill(other, SIGKILL);
+	waitpid(other, &st, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_agent_runner_start_status_stop, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_runner_orphan_killed, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_runner_stop_escalates_to_sigkill, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_runner_restart_with_backoff, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_runner_clean_env, fx_setup, fx_teardown),
