@@ -161,6 +161,9 @@ void coord_db_reload_log_ends(coord *c);
  * every appended command, so the log is the truth. */
 void coord_db_log_ends(coord *c, bool at_start);
 osp_err coord_db_trim_events(coord *c, osp_txn *t);
+/* coord_db_trim_requests forgets the replies of control requests older than
+ * before_ms (a request id only needs de-duplicating for a retry's lifetime). */
+osp_err coord_db_trim_requests(coord *c, osp_txn *t, int64_t before_ms);
 /* coord_db_commit commits t and logs a failure (MDB_MAP_FULL is said plainly). */
 osp_err coord_db_commit(coord *c, osp_txn *t, const char *what);
 

@@ -374,3 +374,42 @@ void coord_db_log_ends(coord *c, bool at_start)
 	}
 	osp_store_txn_abort(t);
 }
+
+struct coord_db_old_requests {
+	int64_t before;
+	char (*keys)[128];
+	size_t n, cap;
+};
+
+static int coord_db_old_request_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct coord_db_old_requests *o = arg;
+	Ospec__V1__RequestRecord *r = ospec__v1__request_record__unpack(NULL, vl, v);
+	bool old = r == NULL || r->ts_ms < o->before;
+
+	if (r != NULL)
+		ospec__v1__request_record__free_unpacked(r, NULL);
+	if (!old || kl >= sizeof(o->keys[0]))
+		return 0;
+	memcpy(o->keys[o->n], k, kl);
+	o->keys[o->n][kl] = '\0';
+	return ++o->n >= o->cap ? 1 : 0;
+}
+
+osp_err coord_db_trim_requests(coord *c, osp_txn *t, int64_t before_ms)
+{
+	struct coord_db_old_requests o = { .before = before_ms, .cap = 4096 };
+	osp_err rv;
+
+	(void)c;
+	if ((o.keys = calloc(o.cap, sizeof(*o.keys))) == NULL)
+		return OSP_ENOMEM;
+	rv = osp_store_foreach(t, "requests", NULL, 0, false, coord_db_old_request_cb, &o);
+	for (size_t i = 0; i < o.n && rv == OSP_OK; i++) {
+		rv = osp_store_del(t, "requests", o.keys[i], strlen(o.keys[i]));
+		if (rv == OSP_ENOENT)
+			rv = OSP_OK;
+	}
+	free(o.keys);
+	return rv;
+}

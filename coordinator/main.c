@@ -132,9 +132,26 @@ static int coord_cfg_check_tls(const coord_cfg *cfg)
 	return 0;
 }
 
+/* coord_trim applies the event retention and forgets day-old request ids
+ * (once a minute is plenty). */
+static void coord_trim(coord *c)
+{
+	osp_txn *t = NULL;
+
+	if (osp_store_txn_begin(c->store, true, &t) != OSP_OK)
+		return;
+	if (coord_db_trim_events(c, t) != OSP_OK ||
+		coord_db_trim_requests(c, t, osp_now_wall_ms() - 24 * 3600 * 1000LL) != OSP_OK) {
+		osp_store_txn_abort(t);
+		return;
+	}
+	coord_db_commit(c, t, "event retention");
+}
+
 static void *coord_ticker_main(void *arg)
 {
 	coord *c = arg;
+	int64_t last_trim = osp_now_mono_ms();
 
 	while (!atomic_load(&c->stopping)) {
 		int64_t now = osp_now_mono_ms();
@@ -143,6 +160,10 @@ static void *coord_ticker_main(void *arg)
 		coord_registry_tick(c, now);
 		coord_agents_tick(c, now);
 		coord_engine_tick(c, now);
+		if (now - last_trim >= 60000) {
+			last_trim = now;
+			coord_trim(c);
+		}
 		pthread_mutex_unlock(&c->mtx);
 		osp_sleep_ms(100);
 	}

@@ -291,6 +291,42 @@ static void test_coord_db_trim_events(void **state)
 		assert_string_equal(e.kinds[i], "test.event");
 }
 
+/* db_put_request stores a request record of time ts under id. */
+static void db_put_request(db_fx *f, const char *id, int64_t ts)
+{
+	Ospec__V1__RequestRecord r;
+	uint8_t buf[256];
+	size_t len;
+	osp_txn *t = db_begin(f, true);
+
+	ospec__v1__request_record__init(&r);
+	r.ts_ms = ts;
+	r.status = 0;
+	len = ospec__v1__request_record__pack(&r, buf);
+	assert_int_equal(osp_store_put(t, "requests", id, strlen(id), buf, len), OSP_OK);
+	assert_int_equal(coord_db_commit(&f->c, t, "request"), OSP_OK);
+}
+
+static void test_coord_db_trim_requests(void **state)
+{
+	db_fx *f = *state;
+	osp_txn *t;
+	const void *v;
+	size_t vl;
+
+	db_put_request(f, "old-1", 1000);
+	db_put_request(f, "old-2", 1999);
+	db_put_request(f, "new-1", 2000);
+	t = db_begin(f, true);
+	assert_int_equal(coord_db_trim_requests(&f->c, t, 2000), OSP_OK);
+	assert_int_equal(coord_db_commit(&f->c, t, "trim"), OSP_OK);
+	t = db_begin(f, false);
+	assert_int_equal(osp_store_get(t, "requests", "old-1", 5, &v, &vl), OSP_ENOENT);
+	assert_int_equal(osp_store_get(t, "requests", "old-2", 5, &v, &vl), OSP_ENOENT);
+	assert_int_equal(osp_store_get(t, "requests", "new-1", 5, &v, &vl), OSP_OK);
+	osp_store_txn_abort(t);
+}
+
 static void test_coord_db_nodes_roundtrip(void **state)
 {
 	db_fx *f = *state;
@@ -434,6 +470,7 @@ int main(void)
 			db_teardown),
 		cmocka_unit_test_setup_teardown(test_coord_db_events, db_setup, db_teardown),
 		cmocka_unit_test_setup_teardown(test_coord_db_trim_events, db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(test_coord_db_trim_requests, db_setup, db_teardown),
 		cmocka_unit_test_setup_teardown(test_coord_db_nodes_roundtrip, db_setup,
 			db_teardown),
 		cmocka_unit_test_setup_teardown(test_coord_db_delete_node, db_setup, db_teardown),
