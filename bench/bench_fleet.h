@@ -1,0 +1,90 @@
+/*
+ * bench_fleet.h - the pieces of bench_fleet: simulated agents speaking the
+ * real protocol over nng (bench_fleet_sim.c) and the child processes it runs
+ * (bench_fleet_proc.c).
+ */
+#ifndef BENCH_FLEET_H
+#define BENCH_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bench_common.h"
+
+/* Simulated agents: one req0 socket (one TCP connection) per agent with two
+ * contexts, poll and heartbeat, like ospec-agent; every step is an nng aio
+ * callback on nng's own few threads, no thread per agent. */
+typedef struct bf_sim bf_sim;
+
+typedef struct bf_sim_counters {
+	uint64_t registered;   /* agents registered at least once */
+	uint64_t reg_retries;  /* a hello or register that failed or timed out */
+	uint64_t errors;       /* Error replies */
+	uint64_t timeouts;     /* requests that timed out */
+	uint64_t heartbeats;   /* heartbeat round trips completed */
+	uint64_t staged;       /* agents that received a Stage command */
+	uint64_t acked;        /* agents whose result was acknowledged */
+} bf_sim_counters;
+
+/* bf_sim_open makes n agents (sockets, contexts, aios; not connected yet) for
+ * url with heartbeat interval hb_ms. Returns 0 or -1 (err says why). */
+int bf_sim_open(const char *url, size_t n, int hb_ms, bf_sim **out, char *err, size_t errlen);
+
+/* bf_sim_start dials and sends every agent's Hello; the register storm's
+ * clock starts here. */
+void bf_sim_start(bf_sim *s);
+
+/* bf_sim_counters_get copies the counters. */
+void bf_sim_counters_get(bf_sim *s, bf_sim_counters *c);
+
+/* bf_sim_reg_times adds each registered agent's time from bf_sim_start to
+ * its Registered reply (ns) to out. */
+void bf_sim_reg_times(bf_sim *s, bench_samples *out);
+
+/* bf_sim_hb_measure starts (on) or stops recording heartbeat round trips. */
+void bf_sim_hb_measure(bf_sim *s, bool on);
+
+/* bf_sim_hb_samples moves the recorded heartbeat round trips (ns) to out. */
+void bf_sim_hb_samples(bf_sim *s, bench_samples *out);
+
+/* bf_sim_deploy_times adds, for each agent, the time from t0 (bench_now_ns)
+ * to its Stage command (stage) and to its result's Ack (acked). */
+void bf_sim_deploy_times(bf_sim *s, int64_t t0, bench_samples *stage, bench_samples *acked);
+
+/* bf_sim_close stops every callback and frees everything; accepts NULL. */
+void bf_sim_close(bf_sim *s);
+
+/* A child process's outcome. */
+typedef struct bf_run_result {
+	int status;        /* exit code, or 128+signal, or -1 */
+	int64_t elapsed;   /* ns */
+	size_t out_bytes;  /* bytes on stdout */
+	char *out;         /* stdout (NUL-terminated) when kept */
+} bf_run_result;
+
+/* bf_spawn starts argv[0] with stdout and stderr to the files out_path and
+ * err_path (NULL: /dev/null); the child dies with this process. Returns the
+ * pid or -1. */
+pid_t bf_spawn(char *const argv[], const char *out_path, const char *err_path);
+
+/* bf_run runs argv to completion (killed after timeout_ms), stdout read into
+ * r->out when keep is true, stderr to err_path. Returns 0 if it ran. */
+int bf_run(char *const argv[], const char *err_path, int timeout_ms, bool keep,
+	bf_run_result *r);
+
+/* bf_wait_pid waits up to timeout_ms for pid; returns its status like
+ * bf_run_result.status, or -2 if it is still running. */
+int bf_wait_pid(pid_t pid, int timeout_ms);
+
+/* bf_proc_status reads VmRSS and RssAnon (KiB) of pid; 0 or -1. */
+int bf_proc_status(pid_t pid, uint64_t *vmrss_kb, uint64_t *rssanon_kb);
+
+/* bf_proc_cpu_ns returns the CPU time (user + system) pid used so far. */
+int64_t bf_proc_cpu_ns(pid_t pid);
+
+/* bf_free_port finds a free TCP port on 127.0.0.1; 0 on failure. */
+int bf_free_port(void);
+
+#endif

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# run.sh [bench_fleet flags...]: build the benchmarks (if needed) and run all
+# three, one table each. BUILD=DIR picks the build directory (default build/).
+# Takes about a minute and a half on 2 cores; traffic stays on 127.0.0.1.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir=${BUILD:-$top/build}
+if [ ! -f "$dir/CMakeCache.txt" ]; then
+  cmake -S "$top" -B "$dir" -DOSPEC_WERROR=ON >/dev/null
+fi
+for t in bench_wire bench_store bench_fleet ospec-coordinator ospecctl; do
+  cmake --build "$dir" -j"$(nproc)" --target "$t" >/dev/null
+done
+echo "## bench_wire: encode and decode of agent-protocol envelopes"
+"$dir/bench/bench_wire"
+echo
+echo "## bench_store: the coordinator's LMDB write path"
+"$dir/bench/bench_store"
+echo
+echo "## bench_fleet: a real coordinator and simulated agents"
+"$dir/bench/bench_fleet" "$@"
