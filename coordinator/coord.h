@@ -70,6 +70,8 @@ struct coord_node {
 	uint64_t acked;           /* highest sequence the agent reported executed */
 	Ospec__V1__AppState **apps; /* last report (owned) */
 	size_t n_apps;
+	coord_ctx *held;          /* polls held for this node (via held_next) */
+	bool kick;                /* commands were appended since the last kick */
 	coord_node *next;
 };
 
@@ -101,6 +103,7 @@ struct coord_ctx {
 	uint64_t held_cursor;
 	uint32_t held_max;
 	int64_t held_until;       /* monotonic ms */
+	coord_ctx *held_next;     /* next poll held for the same node */
 	coord_ctx *next;
 };
 
@@ -129,6 +132,8 @@ struct coord {
 	coord_pipe *pipes;
 	coord_ctx *ctxs;
 	struct coord_ro_entry *rollouts; /* active (non-terminal) rollouts */
+	void *ro_acts;            /* the engine's action buffer, reused */
+	size_t ro_acts_cap;
 	size_t nctx, nheld;
 	coord_stats stats;
 	uint64_t event_seq;       /* last event key */

@@ -127,6 +127,8 @@ static void coord_agents_hold(coord *c, coord_ctx *x, coord_node *n, uint32_t pi
 	x->held_cursor = cursor;
 	x->held_max = max;
 	x->held_until = osp_now_mono_ms() + c->cfg.poll_hold;
+	x->held_next = n->held;
+	n->held = x;
 	c->nheld++;
 	coord_agents_grow(c);
 }
@@ -136,15 +138,31 @@ static void coord_agents_release(coord *c, coord_ctx *x)
 	coord_node *n = x->held_node;
 
 	c->nheld--;
+	if (n != NULL) {
+		for (coord_ctx **pp = &n->held; *pp != NULL; pp = &(*pp)->held_next) {
+			if (*pp == x) {
+				*pp = x->held_next;
+				break;
+			}
+		}
+	}
+	x->held_next = NULL;
 	x->held_node = NULL;
 	coord_agents_reply_cmds(c, x, n, x->held_cursor, x->held_max);
 }
 
 void coord_agents_kick(coord *c, coord_node *n)
 {
-	for (coord_ctx *x = c->ctxs; x != NULL; x = x->next)
-		if (x->state == COORD_CTX_HELD && x->held_node == n && n->log_end > x->held_cursor)
+	coord_ctx *x, *next;
+
+	/* only this node's held polls: a fleet-wide rollout kicks every node,
+	 * and walking every context for each was quadratic */
+	n->kick = false;
+	for (x = n->held; x != NULL; x = next) {
+		next = x->held_next;
+		if (x->state == COORD_CTX_HELD && n->log_end > x->held_cursor)
 			coord_agents_release(c, x);
+	}
 }
 
 void coord_agents_tick(coord *c, int64_t now_mono)

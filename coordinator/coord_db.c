@@ -257,8 +257,10 @@ osp_err coord_db_cmd_append(coord *c, osp_txn *t, coord_node *n, Ospec__V1__Comm
 	ospec__v1__command__pack(cmd, buf);
 	rv = osp_store_put(t, "cmdlog", key, kl, buf, len);
 	free(buf);
-	if (rv == OSP_OK)
+	if (rv == OSP_OK) {
 		n->log_end = cmd->seq; /* the caller commits, or reloads on failure */
+		n->kick = true;        /* its held polls are answered after the commit */
+	}
 	return rv;
 }
 

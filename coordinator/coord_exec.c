@@ -98,6 +98,8 @@ void coord_engine_on_register(coord *c, coord_node *n, const Ospec__V1__Register
 	}
 	if (coord_db_commit(c, t, "presumed abort") != OSP_OK)
 		coord_db_reload_log_ends(c);
+	/* the node's poll may be held already: answer it now */
+	coord_rollouts_kick(c);
 }
 
 /* coord_exec_apply applies ev to e in its own transaction and commits. */
@@ -262,4 +264,7 @@ osp_err coord_engine_start(coord *c)
 void coord_engine_fini(coord *c)
 {
 	coord_rollouts_free(c);
+	free(c->ro_acts);
+	c->ro_acts = NULL;
+	c->ro_acts_cap = 0;
 }

@@ -48,9 +48,12 @@ void coord_node_remove(coord *c, coord_node *n)
 	for (coord_pipe *p = c->pipes; p != NULL; p = p->next)
 		if (p->node == n)
 			p->node = NULL;
-	for (coord_ctx *x = c->ctxs; x != NULL; x = x->next)
-		if (x->held_node == n)
-			x->held_node = NULL;
+	for (coord_ctx *x = c->ctxs; x != NULL; x = x->next) {
+		if (x->held_node == n) {
+			x->held_node = NULL; /* answered empty at its deadline */
+			x->held_next = NULL;
+		}
+	}
 	coord_node_free(n);
 }
 

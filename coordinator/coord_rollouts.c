@@ -415,11 +415,20 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 	const char *actor)
 {
 	coord_ro_actions acts = { 0 };
+	size_t need = 2 * e->ro.nsteps + 16;
 	osp_err rv;
 
-	acts.cap = 2 * e->ro.nsteps + 16;
-	if ((acts.v = calloc(acts.cap, sizeof(*acts.v))) == NULL)
-		return OSP_ENOMEM;
+	/* one buffer for every event, grown to the largest rollout: at 1000
+	 * nodes it is megabytes, too much to allocate and clear per result */
+	if (c->ro_acts_cap < need) {
+		void *v = realloc(c->ro_acts, need * sizeof(coord_ro_action));
+		if (v == NULL)
+			return OSP_ENOMEM;
+		c->ro_acts = v;
+		c->ro_acts_cap = need;
+	}
+	acts.v = c->ro_acts;
+	acts.cap = need;
 	if ((rv = coord_ro_apply(&e->ro, ev, &acts)) != OSP_OK)
 		goto out;
 	for (size_t i = 0; i < acts.n && rv == OSP_OK; i++) {
@@ -450,7 +459,6 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 	if (rv == OSP_OK && (acts.n > 0 || ev->kind == COORD_RO_EV_START))
 		rv = coord_ro_save(c, t, e);
 out:
-	free(acts.v);
 	return rv;
 }
 
@@ -552,6 +560,7 @@ osp_err coord_rollouts_load(coord *c)
 
 void coord_rollouts_free(coord *c)
 {
+	/* the action buffer is kept across reloads; coord_engine_fini frees it */
 	while (c->rollouts != NULL) {
 		coord_ro_entry *e = c->rollouts;
 		c->rollouts = e->next;
@@ -599,7 +608,8 @@ void coord_rollouts_reload(coord *c)
 void coord_rollouts_kick(coord *c)
 {
 	for (coord_node *n = c->nodes; n != NULL; n = n->next)
-		coord_agents_kick(c, n);
+		if (n->kick)
+			coord_agents_kick(c, n);
 }
 
 /* coord_rollouts_bg_member picks the idle slot to stage into (blue on a
