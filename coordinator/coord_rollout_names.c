@@ -1,0 +1,80 @@
+/* coord_rollout_names.c - the names of rollout states, step states and
+ * strategies as operators see them (CLI.md), and their parsing. */
+#include "coord_rollout.h"
+
+#include <string.h>
+
+static const char *const coord_ro_state_names[] = {
+	[COORD_RO_PENDING] = "pending",
+	[COORD_RO_RUNNING] = "running",
+	[COORD_RO_PAUSED] = "paused",
+	[COORD_RO_WAITING_APPROVAL] = "waiting_approval",
+	[COORD_RO_SUCCEEDED] = "succeeded",
+	[COORD_RO_FAILED] = "failed",
+	[COORD_RO_ABORTED] = "aborted",
+	[COORD_RO_ROLLED_BACK] = "rolled_back",
+};
+
+static const char *const coord_step_state_names[] = {
+	[COORD_STEP_PENDING] = "pending",
+	[COORD_STEP_STAGING] = "staging",
+	[COORD_STEP_READY] = "ready",
+	[COORD_STEP_SWITCHING] = "switching",
+	[COORD_STEP_DONE] = "done",
+	[COORD_STEP_FAILED] = "failed",
+	[COORD_STEP_UNREACHABLE] = "unreachable",
+	[COORD_STEP_SKIPPED] = "skipped",
+	[COORD_STEP_REVERTED] = "reverted",
+};
+
+static const char *const coord_ro_strategy_names[] = {
+	[COORD_RO_ROLLING] = "rolling",
+	[COORD_RO_BLUE_GREEN] = "blue_green",
+	[COORD_RO_CANARY] = "canary",
+	[COORD_RO_RECREATE] = "recreate",
+};
+
+#define COORD_RO_NAMES_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *coord_ro_state_name(coord_ro_state s)
+{
+	if ((unsigned)s >= COORD_RO_NAMES_LEN(coord_ro_state_names))
+		return "unknown";
+	return coord_ro_state_names[s];
+}
+
+const char *coord_step_state_name(coord_step_state s)
+{
+	if ((unsigned)s >= COORD_RO_NAMES_LEN(coord_step_state_names))
+		return "unknown";
+	return coord_step_state_names[s];
+}
+
+const char *coord_ro_strategy_name(coord_ro_strategy s)
+{
+	if ((unsigned)s >= COORD_RO_NAMES_LEN(coord_ro_strategy_names))
+		return "unknown";
+	return coord_ro_strategy_names[s];
+}
+
+int coord_ro_strategy_parse(const char *s, coord_ro_strategy *out)
+{
+	size_t i;
+
+	if (s == NULL || out == NULL)
+		return -1;
+	for (i = 0; i < COORD_RO_NAMES_LEN(coord_ro_strategy_names); i++) {
+		if (strcmp(s, coord_ro_strategy_names[i]) == 0) {
+			*out = (coord_ro_strategy)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool coord_ro_terminal(coord_ro_state s)
+{
+	return s == COORD_RO_SUCCEEDED || s == COORD_RO_FAILED || s == COORD_RO_ABORTED ||
+	       s == COORD_RO_ROLLED_BACK;
+}
+

@@ -1,0 +1,358 @@
+/* harness_fleet.c - fleet helpers of the integration harness (harness.h):
+ * deploys, artifacts, haproxy, a load generator, certificates and TLS. */
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ospec/util.h"
+
+h_proc *h_agent_start_app(h_env *e, const char *id, const char *labels, const char *app,
+	int port)
+{
+	char cfg[400], body[512];
+	char *extra[3];
+
+	snprintf(cfg, sizeof(cfg), "%s/agent-%s.yaml", e->dir, id);
+	snprintf(body, sizeof(body), "apps:\n  %s:\n    port: %d\n", app, port);
+	if (osp_file_write_atomic(cfg, body, strlen(body), 0644) != OSP_OK)
+		return NULL;
+	extra[0] = "-c";
+	extra[1] = cfg;
+	extra[2] = NULL;
+	return h_agent_start(e, id, labels, extra);
+}
+
+bool h_artifact(h_env *e, const char *v, const char *const markers[], char *url, char *sha)
+{
+	char pack[512], stage[400], out[400], shafile[420];
+	char *argv[32], *data = NULL;
+	size_t len;
+	int n = 0;
+
+	snprintf(pack, sizeof(pack), "%s/deploy/examples/hello/pack.sh", OSPEC_SOURCE_DIR);
+	snprintf(stage, sizeof(stage), "%s/art/stage-%s", e->dir, v);
+	snprintf(out, sizeof(out), "%s/art/hello-%s.tar.gz", e->dir, v);
+	argv[n++] = "/bin/sh";
+	argv[n++] = pack;
+	argv[n++] = (char *)h_bin("hello");
+	argv[n++] = (char *)v;
+	argv[n++] = stage;
+	argv[n++] = out;
+	for (size_t i = 0; markers != NULL && markers[i] != NULL && n < 30; i++)
+		argv[n++] = (char *)markers[i];
+	argv[n] = NULL;
+	if (h_run(argv, h_ms(30000), NULL, NULL) != 0)
+		return false;
+	snprintf(shafile, sizeof(shafile), "%s.sha256", out);
+	if (osp_file_read(shafile, 128, &data, &len) != OSP_OK)
+		return false;
+	snprintf(sha, 65, "%.64s", data);
+	free(data);
+	snprintf(url, 600, "file://%s", out);
+	return true;
+}
+
+int h_deploy(h_env *e, const char *v, const char *url, const char *sha, char *id,
+	char **err, ...)
+{
+	char *argv[64], *out = NULL;
+	const char *a;
+	va_list ap;
+	int n = 0, code;
+
+	argv[n++] = (char *)h_bin("ospecctl");
+	argv[n++] = "--coordinator";
+	argv[n++] = e->ctl_url;
+	argv[n++] = "deploy";
+	argv[n++] = "--app";
+	argv[n++] = "hello";
+	argv[n++] = "--version";
+	argv[n++] = (char *)v;
+	argv[n++] = "--artifact";
+	argv[n++] = (char *)url;
+	argv[n++] = "--sha256";
+	argv[n++] = (char *)sha;
+	argv[n++] = "--run";
+	argv[n++] = "bin/hello --port {port}";
+	argv[n++] = "--port";
+	argv[n++] = "8080";
+	va_start(ap, err);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 62)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	code = h_run(argv, h_ms(300000), &out, err);
+	if (id != NULL) {
+		id[0] = '\0';
+		if (out != NULL)
+			sscanf(out, "%63s", id);
+	}
+	free(out);
+	return code;
+}
+
+void h_app_answer(int port, char *buf, size_t len)
+{
+	char *body = NULL;
+
+	buf[0] = '\0';
+	if (h_http_get(port, "/", &body) == 200 && body != NULL) {
+		body[strcspn(body, "\n")] = '\0';
+		osp_strlcpy(buf, body, len);
+	}
+	free(body);
+}
+
+osp_json *h_status(h_env *e, const char *id)
+{
+	return h_ctl_json(e, NULL, "status", id, NULL);
+}
+
+h_proc *h_proc_named(h_env *e, const char *name)
+{
+	for (size_t i = e->nprocs; i > 0; i--)
+		if (strcmp(e->procs[i - 1].name, name) == 0)
+			return &e->procs[i - 1];
+	return NULL;
+}
+
+h_proc *h_haproxy_start(h_env *e, const char *name, int front_port, int blue_port,
+	int green_port)
+{
+	char cfg[400], sock[400], body[2048], pname[80];
+	char *argv[6];
+
+	snprintf(cfg, sizeof(cfg), "%s/%s.cfg", e->dir, name);
+	snprintf(sock, sizeof(sock), "%s/%s.sock", e->dir, name);
+	snprintf(body, sizeof(body),
+		"global\n"
+		"  stats socket %s mode 600 level admin\n"
+		"  maxconn 2000\n"
+		"defaults\n"
+		"  mode http\n"
+		"  timeout connect 2s\n"
+		"  timeout client 10s\n"
+		"  timeout server 10s\n"
+		"  retries 3\n"
+		"  option redispatch\n"
+		"frontend fe\n"
+		"  bind 127.0.0.1:%d\n"
+		"  default_backend hello\n"
+		"backend hello\n"
+		"  server hello_blue 127.0.0.1:%d\n"
+		"  server hello_green 127.0.0.1:%d disabled\n",
+		sock, front_port, blue_port, green_port);
+	if (osp_file_write_atomic(cfg, body, strlen(body), 0644) != OSP_OK)
+		return NULL;
+	snprintf(pname, sizeof(pname), "haproxy-%s", name);
+	argv[0] = "/usr/sbin/haproxy";
+	argv[1] = "-db";
+	argv[2] = "-f";
+	argv[3] = cfg;
+	argv[4] = NULL;
+	return h_spawn(e, pname, argv);
+}
+
+h_proc *h_agent_start_bg(h_env *e, const char *id, const char *labels, int blue_port,
+	int green_port, const char *haproxy_name, const char *extra_cfg)
+{
+	char cfg[400], body[2048];
+	char *extra[3];
+
+	snprintf(cfg, sizeof(cfg), "%s/agent-%s.yaml", e->dir, id);
+	snprintf(body, sizeof(body),
+		"apps:\n"
+		"  hello:\n"
+		"    ports: {blue: %d, green: %d}\n"
+		"    proxy:\n"
+		"      driver: haproxy\n"
+		"      socket: %s/%s.sock\n"
+		"      backend: hello\n"
+		"      servers: {blue: hello_blue, green: hello_green}\n"
+		"%s",
+		blue_port, green_port, e->dir, haproxy_name, extra_cfg ? extra_cfg : "");
+	if (osp_file_write_atomic(cfg, body, strlen(body), 0644) != OSP_OK)
+		return NULL;
+	extra[0] = "-c";
+	extra[1] = cfg;
+	extra[2] = NULL;
+	return h_agent_start(e, id, labels, extra);
+}
+
+struct h_load {
+	pthread_t thr;
+	int ports[16];
+	size_t nports;
+	int64_t end;
+	atomic_bool stop;
+	long requests, failures;
+	bool seen[10];
+};
+
+static size_t h_load_write(char *p, size_t sz, size_t n, void *arg)
+{
+	osp_buf_append(arg, p, sz * n);
+	return sz * n;
+}
+
+/* h_load_one sends one request on c (reused or not) and records it. */
+static void h_load_one(h_load *l, CURL *c, int port, bool fresh)
+{
+	char url[64];
+	osp_buf b;
+	long code = 0;
+
+	osp_buf_init(&b, 4096);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, fresh ? 1L : 0L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, h_load_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	l->requests++;
+	if (curl_easy_perform(c) != CURLE_OK ||
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200 ||
+		b.data == NULL) {
+		l->failures++;
+	} else if (b.data[0] >= '0' && b.data[0] <= '9') {
+		l->seen[b.data[0] - '0'] = true;
+	}
+	osp_buf_fini(&b);
+}
+
+static void *h_load_main(void *arg)
+{
+	h_load *l = arg;
+	CURL *ka = curl_easy_init(), *nc = curl_easy_init();
+
+	curl_easy_setopt(ka, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(nc, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(ka, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(nc, CURLOPT_NOSIGNAL, 1L);
+	while (!atomic_load(&l->stop) && osp_now_mono_ms() < l->end) {
+		for (size_t i = 0; i < l->nports; i++) {
+			h_load_one(l, ka, l->ports[i], false); /* keep-alive */
+			h_load_one(l, nc, l->ports[i], true);  /* a new connection */
+		}
+		osp_sleep_ms(5);
+	}
+	curl_easy_cleanup(ka);
+	curl_easy_cleanup(nc);
+	return NULL;
+}
+
+h_load *h_load_start(const int *ports, size_t nports, int max_seconds)
+{
+	h_load *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return NULL;
+	for (size_t i = 0; i < nports && i < 16; i++)
+		l->ports[l->nports++] = ports[i];
+	l->end = osp_now_mono_ms() + (int64_t)max_seconds * 1000;
+	if (pthread_create(&l->thr, NULL, h_load_main, l) != 0) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void h_load_stop(h_load *l, long *requests, long *failures, bool seen[10])
+{
+	atomic_store(&l->stop, true);
+	pthread_join(l->thr, NULL);
+	*requests = l->requests;
+	*failures = l->failures;
+	memcpy(seen, l->seen, sizeof(l->seen));
+	free(l);
+}
+
+int h_certs(h_env *e, const char *sub, const char *dir, ...)
+{
+	char *argv[32], path[400];
+	const char *a;
+	va_list ap;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", e->dir, dir);
+	argv[n++] = (char *)h_bin("ospecctl");
+	argv[n++] = "certs";
+	argv[n++] = (char *)sub;
+	argv[n++] = "--dir";
+	argv[n++] = path;
+	va_start(ap, dir);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	return h_run(argv, h_ms(30000), NULL, NULL);
+}
+
+bool h_tls_yaml(h_env *e, const char *file, const char *ca_dir, const char *cert_dir,
+	const char *name, const char *extra, char *path, size_t len)
+{
+	char body[4096];
+	int n;
+
+	snprintf(path, len, "%s/%s", e->dir, file);
+	n = snprintf(body, sizeof(body),
+		"tls:\n  ca: %s/%s/ca.pem\n  cert: %s/%s/%s.pem\n  key: %s/%s/%s.key\n%s", e->dir,
+		ca_dir, e->dir, cert_dir, name, e->dir, cert_dir, name, extra ? extra : "");
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return false;
+	return osp_file_write_atomic(path, body, (size_t)n, 0644) == OSP_OK;
+}
+
+void h_use_tls(h_env *e)
+{
+	snprintf(e->agents_url, sizeof(e->agents_url), "tls+tcp://127.0.0.1:%d", e->agents_port);
+}
+
+int h_ctl_as(h_env *e, const char *url, const char *name, char **out, char **err, ...)
+{
+	char *argv[64], cert[400], key[400], ca[400];
+	const char *a;
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = (char *)h_bin("ospecctl");
+	argv[n++] = "--coordinator";
+	argv[n++] = (char *)url;
+	if (name != NULL) {
+		snprintf(cert, sizeof(cert), "%s/pki/%s.pem", e->dir, name);
+		snprintf(key, sizeof(key), "%s/pki/%s.key", e->dir, name);
+		snprintf(ca, sizeof(ca), "%s/pki/ca.pem", e->dir);
+		argv[n++] = "--cert";
+		argv[n++] = cert;
+		argv[n++] = "--key";
+		argv[n++] = key;
+		argv[n++] = "--ca";
+		argv[n++] = ca;
+	}
+	va_start(ap, err);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 63)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	return h_run(argv, h_ms(60000), out, err);
+}
+
+bool h_wait_log(const char *path, const char *needle, int ms)
+{
+	int64_t end = osp_now_mono_ms() + ms;
+
+	while (!h_file_contains(path, needle)) {
+		if (osp_now_mono_ms() >= end)
+			return false;
+		osp_sleep_ms(100);
+	}
+	return true;
+}
