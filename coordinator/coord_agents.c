@@ -17,6 +17,8 @@
 #define COORD_CTX_INITIAL 16
 #define COORD_CTX_GROW 16
 #define COORD_PIPE_MAX_BAD 8
+#define COORD_HELD_PER_PIPE 2
+#define COORD_CTX_RESERVE 8
 
 static void coord_ctx_cb(void *arg);
 
@@ -58,8 +60,8 @@ static void coord_ctx_send_error(coord_ctx *x, Ospec__V1__ErrorCode code, const 
 	nng_msg *m = NULL;
 
 	if (osp_wire_error_msg(code, text, &m) != OSP_OK) {
+		/* no reply possible: stay in RECV, the callback re-arms */
 		x->state = COORD_CTX_RECV;
-		nng_ctx_recv(x->ctx, x->aio);
 		return;
 	}
 	coord_ctx_send(x, m);
@@ -118,9 +120,31 @@ static void coord_agents_grow(coord *c)
 			break;
 }
 
+static void coord_agents_release(coord *c, coord_ctx *x);
+
+/* coord_agents_hold keeps a poll until commands arrive. A connection gets at
+ * most COORD_HELD_PER_PIPE held polls (an agent needs one; a second covers a
+ * retry racing the old one): a newer poll answers the older one at once, so
+ * one client cannot take every context. Near max_contexts a poll is
+ * answered empty rather than held. */
 static void coord_agents_hold(coord *c, coord_ctx *x, coord_node *n, uint32_t pipe,
 	uint64_t cursor, uint32_t max)
 {
+	coord_ctx *oldest = NULL;
+	unsigned same = 0;
+
+	for (coord_ctx *h = n->held; h != NULL; h = h->held_next) {
+		if (h->held_pipe != pipe)
+			continue;
+		same++;
+		oldest = h; /* the list is newest first */
+	}
+	if (same >= COORD_HELD_PER_PIPE && oldest != NULL)
+		coord_agents_release(c, oldest);
+	if (c->nheld + COORD_CTX_RESERVE >= c->cfg.max_contexts) {
+		coord_agents_reply_cmds(c, x, n, cursor, max);
+		return;
+	}
 	x->state = COORD_CTX_HELD;
 	x->held_node = n;
 	x->held_pipe = pipe;
@@ -149,6 +173,9 @@ static void coord_agents_release(coord *c, coord_ctx *x)
 	x->held_next = NULL;
 	x->held_node = NULL;
 	coord_agents_reply_cmds(c, x, n, x->held_cursor, x->held_max);
+	/* outside the callback nobody else re-arms a context left receiving */
+	if (x->state == COORD_CTX_RECV)
+		nng_ctx_recv(x->ctx, x->aio);
 }
 
 void coord_agents_kick(coord *c, coord_node *n)
@@ -437,6 +464,13 @@ static void coord_agents_dispatch(coord *c, coord_ctx *x, coord_pipe *p, const o
 	case OSPEC__V1__ENVELOPE__BODY_POLL:
 		if (e->poll->cursor > n->acked)
 			n->acked = e->poll->cursor;
+		if (e->poll->cursor > n->log_end) {
+			/* as at register: new commands must come after its cursor */
+			OSP_WARN("COORD-CURSOR-AHEAD", "node '%s' polls with cursor %llu past "
+				"log end %llu", n->id, (unsigned long long)e->poll->cursor,
+				(unsigned long long)n->log_end);
+			n->log_end = e->poll->cursor;
+		}
 		if (n->log_end > e->poll->cursor)
 			coord_agents_reply_cmds(c, x, n, e->poll->cursor, e->poll->max_entries);
 		else

@@ -110,6 +110,42 @@ static osp_err coord_control_save_request(osp_txn *t, const char *rid, uint32_t 
 	return rv;
 }
 
+/* coord_control_finish commits a mutating verb's transaction (with its
+ * request record) when it succeeded, or aborts it. Memory follows the store:
+ * on_abort runs whenever nothing was committed, after_commit only after a
+ * successful commit. Returns the final status. */
+static int coord_control_finish(coord *c, const coord_verb *v, coord_ctl_req *rq, int status,
+	osp_buf *json, char *err, size_t errlen)
+{
+	const char *rid = rq->msg->request_id;
+	osp_err rv = OSP_OK;
+
+	if (status == 0 && !rq->discard && rid != NULL && rid[0] != '\0')
+		rv = coord_control_save_request(rq->txn, rid, (uint32_t)status, NULL, json->data);
+	if (status == 0 && rv == OSP_OK && !rq->discard) {
+		rv = coord_db_commit(c, rq->txn, v->name); /* frees the txn either way */
+		rq->txn = NULL;
+		if (rv == OSP_OK) {
+			if (rq->after_commit != NULL)
+				rq->after_commit(c, rq);
+			return 0;
+		}
+		status = 1;
+		snprintf(err, errlen, "cannot save the change: %s", osp_strerror(rv));
+	} else {
+		osp_store_txn_abort(rq->txn);
+		rq->txn = NULL;
+		if (status == 0 && rv != OSP_OK) {
+			status = 1;
+			snprintf(err, errlen, "cannot save the change: %s", osp_strerror(rv));
+		}
+	}
+	/* nothing was committed: what the verb changed in memory goes too */
+	if (rq->on_abort != NULL)
+		rq->on_abort(c, rq);
+	return status;
+}
+
 /* coord_control_run runs one verb under the lock; mutating verbs get a write
  * transaction that is committed (with the request record) before replying. */
 static nng_msg *coord_control_run(coord *c, const coord_verb *v, coord_ctl_req *rq)
@@ -128,31 +164,8 @@ static nng_msg *coord_control_run(coord *c, const coord_verb *v, coord_ctl_req *
 		return coord_control_reply(1, "coordinator store unavailable", NULL);
 	}
 	status = v->fn(c, rq, &json, err, sizeof(err));
-	if (rq->txn != NULL) {
-		const char *rid = rq->msg->request_id;
-		if (status == 0 && rid != NULL && rid[0] != '\0')
-			rv = coord_control_save_request(rq->txn, rid, (uint32_t)status, NULL,
-				json.data);
-		else
-			rv = OSP_OK;
-		if (status == 0 && rv == OSP_OK && !rq->discard) {
-			rv = coord_db_commit(c, rq->txn, v->name);
-		} else {
-			osp_store_txn_abort(rq->txn);
-			if (rq->discard && rq->on_abort != NULL)
-				rq->on_abort(c, rq);
-		}
-		rq->txn = NULL;
-		if (rv != OSP_OK) {
-			status = 1;
-			snprintf(err, sizeof(err), "cannot save the change: %s", osp_strerror(rv));
-			/* what the verb changed in memory must follow the store */
-			if (rq->on_abort != NULL)
-				rq->on_abort(c, rq);
-		} else if (rq->after_commit != NULL) {
-			rq->after_commit(c, rq);
-		}
-	}
+	if (rq->txn != NULL)
+		status = coord_control_finish(c, v, rq, status, &json, err, sizeof(err));
 	pthread_mutex_unlock(&c->mtx);
 	m = coord_control_reply((uint32_t)status, status ? err : NULL,
 		json.data ? json.data : (status ? NULL : "{}"));

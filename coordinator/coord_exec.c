@@ -145,11 +145,15 @@ void coord_engine_on_heartbeat(coord *c, coord_node *n)
 		ev.slot = a->active_slot;
 		ev.message = ev.ok ? "healthy" : "health checks failing";
 		if (coord_exec_apply(c, e, &ev, "node") != OSP_OK)
-			return; /* reloaded: the list changed */
+			goto kick; /* reloaded: the list changed */
 		changed = true;
 	}
 	if (changed)
 		coord_rollouts_reap(c);
+	return;
+kick:
+	/* what earlier entries committed must still reach the nodes */
+	coord_rollouts_kick(c);
 }
 
 /* coord_exec_owner finds the active rollout waiting for (node, seq). */
@@ -249,11 +253,15 @@ void coord_engine_tick(coord *c, int64_t now_mono)
 		if (!coord_exec_due(e, now, &ev.kind))
 			continue;
 		if (coord_exec_apply(c, e, &ev, "coordinator") != OSP_OK)
-			return; /* reloaded: the list changed */
+			goto kick; /* reloaded: the list changed */
 		changed = true;
 	}
 	if (changed)
 		coord_rollouts_reap(c);
+	return;
+kick:
+	/* what earlier entries committed must still reach the nodes */
+	coord_rollouts_kick(c);
 }
 
 osp_err coord_engine_start(coord *c)

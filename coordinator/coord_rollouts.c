@@ -242,6 +242,19 @@ osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq)
 	return OSP_OK;
 }
 
+/* coord_rollouts_member_node returns the node of step st, or NULL when it
+ * was forgotten since the rollout was created (a node that registers again
+ * under that id is a new node: no rollout of before reaches it). */
+static coord_node *coord_rollouts_member_node(coord *c, const coord_ro_entry *e,
+	const coord_ro_step *st)
+{
+	coord_node *n = coord_node_find(c, st->node);
+
+	if (n != NULL && e->rec->created_ms > 0 && n->first_seen_ms > e->rec->created_ms)
+		return NULL;
+	return n;
+}
+
 /* coord_ro_stage_cmd fills a Stage command from the record. */
 static void coord_ro_stage_cmd(const Ospec__V1__RolloutRecord *r, Ospec__V1__Stage *s)
 {
@@ -274,7 +287,7 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 	Ospec__V1__SwitchPrepare prep;
 	Ospec__V1__SwitchDecision dec;
 	Ospec__V1__ScaleDown sd;
-	coord_node *n = coord_node_find(c, st->node);
+	coord_node *n = coord_rollouts_member_node(c, e, st);
 	osp_err rv;
 
 	if (n == NULL) /* forgotten since: the deadline makes it unreachable */
@@ -360,11 +373,22 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
  * unreachable): the log entry becomes a no-op so it never runs late. */
 static osp_err coord_ro_cancel(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_step *st)
 {
-	coord_node *n = coord_node_find(c, st->node);
-	Ospec__V1__Command cmd;
+	coord_node *n = coord_rollouts_member_node(c, e, st);
+	Ospec__V1__Command cmd, **cur = NULL;
 	Ospec__V1__Noop noop;
+	size_t ncur = 0;
+	bool ours;
 
-	if (n == NULL || st->seq == 0 || st->seq <= n->acked)
+	if (n == NULL || st->seq == 0 || st->seq <= n->acked || st->seq > n->log_end)
+		return OSP_OK;
+	/* only void the entry this step wrote (the log may have been dropped
+	 * by a forget and the sequence reused since) */
+	if (coord_db_cmd_read(c, t, n->id, st->seq - 1, 1, &cur, &ncur) != OSP_OK)
+		return OSP_OK;
+	ours = ncur == 1 && cur[0]->seq == st->seq && cur[0]->rollout_id != NULL &&
+		strcmp(cur[0]->rollout_id, e->ro.id) == 0;
+	coord_db_cmds_free(cur, ncur);
+	if (!ours)
 		return OSP_OK;
 	ospec__v1__command__init(&cmd);
 	ospec__v1__noop__init(&noop);

@@ -97,6 +97,7 @@ struct agent {
 	atomic_uint_fast32_t heartbeat_ms;
 	uint32_t poll_hold_ms;
 	uint64_t cursor;
+	bool resend;              /* a result was not acknowledged: re-send first */
 	pthread_t session_thread, hb_thread;
 	bool threads_started;
 	agent_exec *exec;

@@ -468,6 +468,12 @@ void agent_bluegreen_decision(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 			agent_apps_result(res, AGENT_RES_OK, msg, msglen,
 				"switch '%s' is applied: slot '%s' is active", d->switch_id,
 				w->rec.active_slot);
+		else if (d->commit)
+			/* never switch without having voted: the coordinator must not
+			 * count this node as switched */
+			agent_apps_result(res, OSPEC__V1__RESULT_STATUS__RESULT_REFUSED, msg,
+				msglen, "switch '%s' was not prepared here: not switching",
+				d->switch_id);
 		else
 			agent_apps_result(res, AGENT_RES_OK, msg, msglen,
 				"nothing prepared for switch '%s'", d->switch_id);

@@ -300,13 +300,18 @@ static osp_err agent_send_result(agent *a, const void *buf, size_t len)
 
 static int agent_resend_cb(void *arg, const char *key, const void *val, size_t len)
 {
+	agent *a = arg;
+
 	(void)key;
-	return agent_send_result(arg, val, len) == OSP_OK ? 0 : 1;
+	if (agent_send_result(a, val, len) == OSP_OK)
+		return 0;
+	a->resend = true; /* again before the next poll */
+	return 1;
 }
 
 /* agent_execute runs one command (or answers a repeat from the record),
  * records the result durably with the cursor, then reports it. */
-static void agent_execute(agent *a, const Ospec__V1__Command *cmd)
+static bool agent_execute(agent *a, const Ospec__V1__Command *cmd)
 {
 	Ospec__V1__CommandResult res;
 	char msg[OSP_WIRE_MAX_TEXT];
@@ -315,7 +320,7 @@ static void agent_execute(agent *a, const Ospec__V1__Command *cmd)
 	osp_err rv;
 
 	if (cmd->seq <= a->cursor)
-		return; /* executed already; its result is re-sent if unacked */
+		return true; /* executed already; its result is re-sent if unacked */
 	if (cmd->seq != a->cursor + 1)
 		OSP_WARN("AGENT-CURSOR-GAP", "command %llu follows %llu",
 			(unsigned long long)cmd->seq, (unsigned long long)a->cursor);
@@ -327,7 +332,7 @@ static void agent_execute(agent *a, const Ospec__V1__Command *cmd)
 	res.finished_ms = (uint64_t)osp_now_wall_ms();
 	len = ospec__v1__command_result__get_packed_size(&res);
 	if ((buf = malloc(len ? len : 1)) == NULL)
-		return;
+		return false;
 	ospec__v1__command_result__pack(&res, buf);
 	rv = a->store->ops->result_put(a->store, cmd->seq, buf, len, false);
 	if (rv != OSP_OK) {
@@ -336,14 +341,16 @@ static void agent_execute(agent *a, const Ospec__V1__Command *cmd)
 			(unsigned long long)cmd->seq, osp_strerror(rv));
 		free(buf);
 		agent_nap(a, 1000);
-		return;
+		return false; /* the rest of the batch waits: order matters */
 	}
 	a->cursor = cmd->seq;
-	agent_send_result(a, buf, len);
+	if (agent_send_result(a, buf, len) != OSP_OK)
+		a->resend = true; /* re-sent before the next poll */
 	free(buf);
 	/* tests: a node that voted YES dies before it hears the decision */
 	if (res.status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES)
 		osp_fault_point("agent-after-vote");
+	return true;
 }
 
 /* agent_poll_loop polls and executes until the connection or registration
@@ -357,6 +364,11 @@ static void agent_poll_loop(agent *a)
 		char err[512];
 		osp_err rv;
 
+		if (a->resend) {
+			/* a result the coordinator did not take: before anything else */
+			a->resend = false;
+			a->store->ops->result_unacked(a->store, agent_resend_cb, a);
+		}
 		osp_wire_env_init(&env, NULL, NULL, 0);
 		ospec__v1__poll__init(&poll);
 		poll.cursor = a->cursor;
@@ -374,9 +386,9 @@ static void agent_poll_loop(agent *a)
 		}
 		if (rep->body_case == OSPEC__V1__ENVELOPE__BODY_COMMANDS) {
 			for (size_t i = 0; i < rep->commands->n_entries; i++) {
-				if (atomic_load(&a->stopping))
+				if (atomic_load(&a->stopping) ||
+					!agent_execute(a, rep->commands->entries[i]))
 					break;
-				agent_execute(a, rep->commands->entries[i]);
 			}
 		}
 		osp_wire_free(rep);

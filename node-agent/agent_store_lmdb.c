@@ -56,34 +56,48 @@ static osp_err agent_lmdb_meta_put(agent_store *s, const char *key, const char *
 	return osp_store_txn_commit(t);
 }
 
-/* agent_lmdb_first_cb takes the first (lowest) result key and stops. */
-static int agent_lmdb_first_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+struct agent_lmdb_old {
+	uint64_t below, hard_below;
+	uint64_t keys[256];
+	size_t n;
+};
+
+/* agent_lmdb_old_cb collects results below the window: acknowledged ones,
+ * and unacknowledged ones only when far behind (they wait to be re-sent). */
+static int agent_lmdb_old_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
-	(void)v;
-	(void)vl;
-	if (kl == 8)
-		*(uint64_t *)arg = osp_be64_get(k);
-	return 1;
+	struct agent_lmdb_old *o = arg;
+	uint64_t seq;
+
+	if (kl != 8)
+		return 0;
+	seq = osp_be64_get(k);
+	if (seq >= o->below)
+		return 1;
+	if ((vl >= 1 && ((const uint8_t *)v)[0] == 1) || seq < o->hard_below)
+		o->keys[o->n++] = seq;
+	return o->n == sizeof(o->keys) / sizeof(o->keys[0]) ? 1 : 0;
 }
 
-/* agent_lmdb_trim deletes every result below seq `below`, oldest first. Not
- * only below-1: the sequence may have gaps, and a result must never stay
- * behind the window for good. */
-static osp_err agent_lmdb_trim(osp_txn *t, uint64_t below)
+/* agent_lmdb_trim deletes the results below seq `below` (the sequence may
+ * have gaps, so every one, not only below-1), keeping unacknowledged ones
+ * until they are ten windows old. */
+static osp_err agent_lmdb_trim(osp_txn *t, uint64_t below, uint64_t retain)
 {
+	struct agent_lmdb_old o = { .below = below };
 	uint8_t key[8];
 	osp_err rv;
 
-	for (;;) {
-		uint64_t first = UINT64_MAX;
-
-		rv = osp_store_foreach(t, "results", NULL, 0, false, agent_lmdb_first_cb, &first);
-		if (rv != OSP_OK || first >= below)
-			return rv;
-		osp_be64_put(key, first);
-		if ((rv = osp_store_del(t, "results", key, 8)) != OSP_OK)
-			return rv;
-	}
+	o.hard_below = below > 10 * retain ? below - 10 * retain : 0;
+	do {
+		o.n = 0;
+		rv = osp_store_foreach(t, "results", NULL, 0, false, agent_lmdb_old_cb, &o);
+		for (size_t i = 0; i < o.n && rv == OSP_OK; i++) {
+			osp_be64_put(key, o.keys[i]);
+			rv = osp_store_del(t, "results", key, 8);
+		}
+	} while (rv == OSP_OK && o.n == sizeof(o.keys) / sizeof(o.keys[0]));
+	return rv;
 }
 
 /* Results are stored as one flag byte (1 = acked) followed by the record. */
@@ -107,7 +121,7 @@ static osp_err agent_lmdb_result_put(agent_store *s, uint64_t seq, const void *v
 	if ((rv = osp_store_put(t, "results", key, 8, buf, len + 1)) != OSP_OK ||
 		(rv = osp_store_put(t, "meta", "cursor", 6, cur, strlen(cur))) != OSP_OK)
 		goto out;
-	if (seq > l->retain && (rv = agent_lmdb_trim(t, seq - l->retain + 1)) != OSP_OK)
+	if (seq > l->retain && (rv = agent_lmdb_trim(t, seq - l->retain + 1, l->retain)) != OSP_OK)
 		goto out;
 	rv = osp_store_txn_commit(t);
 	t = NULL;

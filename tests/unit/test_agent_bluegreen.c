@@ -341,9 +341,11 @@ static void test_agent_bluegreen_abort_and_presumed_abort(void **state)
 	decision_of(c, "sw-never", false, 8);
 	ts_cmd_expect(f->a, c, R_OK_);
 	assert_string_equal(c->msg, "nothing prepared for switch 'sw-never'");
+	/* a commit for a switch this node never voted in is refused: it must
+	 * not be counted as switched */
 	decision_of(c, "sw-never-2", true, 9);
-	ts_cmd_expect(f->a, c, R_OK_);
-	ts_assert_has(c->msg, "nothing prepared");
+	ts_cmd_expect(f->a, c, OSPEC__V1__RESULT_STATUS__RESULT_REFUSED);
+	ts_assert_has(c->msg, "was not prepared here");
 	assert_switch_state(f, "blue", "");
 
 	/* a prepared switch ignores another switch's abort */

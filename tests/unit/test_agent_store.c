@@ -220,9 +220,9 @@ static void test_agent_store_retention(void **state)
 {
 	as_fx *f = *state;
 
-	/* retain = 10 */
+	/* retain = 10: acknowledged results fall out of the window */
 	for (uint64_t seq = 1; seq <= 30; seq++)
-		as_put(f->s, seq, false);
+		as_put(f->s, seq, true);
 	for (uint64_t seq = 1; seq <= 20; seq++)
 		assert_false(as_has(f->s, seq, NULL));
 	for (uint64_t seq = 21; seq <= 30; seq++)
@@ -230,14 +230,21 @@ static void test_agent_store_retention(void **state)
 	assert_int_equal(as_cursor(f->s), 30);
 
 	/* a gap in the sequence still drops everything that fell out of the window */
-	as_put(f->s, 100, false);
+	as_put(f->s, 100, true);
 	for (uint64_t seq = 21; seq <= 30; seq++)
 		assert_false(as_has(f->s, seq, NULL));
 	assert_true(as_has(f->s, 100, NULL));
-	as_put(f->s, 101, false);
+	as_put(f->s, 101, true);
 	assert_true(as_has(f->s, 100, NULL));
 	assert_true(as_has(f->s, 101, NULL));
 	assert_int_equal(as_cursor(f->s), 101);
+
+	/* an unacknowledged result waits to be re-sent, up to ten windows */
+	as_put(f->s, 102, false);
+	as_put(f->s, 150, true);
+	assert_true(as_has(f->s, 102, NULL));
+	as_put(f->s, 250, true);
+	assert_false(as_has(f->s, 102, NULL));
 }
 
 typedef struct as_apps {
