@@ -275,6 +275,93 @@ static void test_foundation_hostile_peer(void **state)
 	assert_true(h_wait_for(it_up_is, e, &five, h_ms(20000)));
 }
 
+/* it_call sends env on a context and decodes the reply (NULL on failure). */
+static osp_env *it_call(nng_ctx ctx, osp_env *env)
+{
+	nng_msg *m = NULL, *r = NULL;
+	osp_env *e = NULL;
+	char err[256];
+
+	if (osp_wire_encode(env, &m) != OSP_OK)
+		return NULL;
+	if (osp_req_call(ctx, m, 10000, &r) != OSP_OK)
+		return NULL;
+	osp_wire_decode(nng_msg_body(r), nng_msg_len(r), &e, err, sizeof(err));
+	nng_msg_free(r);
+	return e;
+}
+
+/* A registered client that sends many polls at once on one connection gets
+ * at most two held; the fleet stays up. */
+static void test_foundation_poll_flood_bounded(void **state)
+{
+	h_env *e = *state;
+	struct it_count five = { 5 };
+	static const char uuid[] = "11111111-2222-4333-8444-555555555555";
+	nng_socket s;
+	nng_ctx ctx[20];
+	nng_aio *aio[20];
+	osp_env env, *rep;
+	Ospec__V1__Hello hello;
+	Ospec__V1__Register reg;
+	Ospec__V1__Poll poll;
+	uint8_t nonce[OSP_WIRE_NONCE_LEN];
+	uint64_t id = 1;
+
+	it_start_five(e);
+	assert_int_equal(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	assert_int_equal(nng_dial(s, e->agents_url, NULL, 0), 0);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(nng_ctx_open(&ctx[i], s), 0);
+	osp_wire_env_init(&env, "flood-1", uuid, id++);
+	ospec__v1__hello__init(&hello);
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_HELLO;
+	env.hello = &hello;
+	rep = it_call(ctx[0], &env);
+	assert_non_null(rep);
+	assert_int_equal(rep->body_case, OSPEC__V1__ENVELOPE__BODY_CHALLENGE);
+	memcpy(nonce, rep->challenge->nonce.data, sizeof(nonce));
+	osp_wire_free(rep);
+	osp_wire_env_init(&env, "flood-1", uuid, id++);
+	ospec__v1__register__init(&reg);
+	reg.nonce.data = nonce;
+	reg.nonce.len = sizeof(nonce);
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_REGISTER;
+	env.register_ = &reg;
+	rep = it_call(ctx[0], &env);
+	assert_non_null(rep);
+	assert_int_equal(rep->body_case, OSPEC__V1__ENVELOPE__BODY_REGISTERED);
+	osp_wire_free(rep);
+	/* twenty polls at once, none of which has anything to get */
+	for (int i = 0; i < 20; i++) {
+		nng_msg *m = NULL;
+		osp_wire_env_init(&env, "flood-1", uuid, id++);
+		ospec__v1__poll__init(&poll);
+		env.body_case = OSPEC__V1__ENVELOPE__BODY_POLL;
+		env.poll = &poll;
+		assert_int_equal(osp_wire_encode(&env, &m), OSP_OK);
+		assert_int_equal(nng_aio_alloc(&aio[i], NULL, NULL), 0);
+		nng_aio_set_msg(aio[i], m);
+		nng_ctx_send(ctx[i], aio[i]);
+		nng_aio_wait(aio[i]);
+		assert_int_equal(nng_aio_result(aio[i]), 0);
+		nng_ctx_recv(ctx[i], aio[i]);
+	}
+	for (int i = 0; i < 100 && it_stat(e, "held_polls") > 5 + 2; i++)
+		osp_sleep_ms(50);
+	assert_true(it_stat(e, "held_polls") <= 5 + 2); /* the fleet's five + two */
+	assert_true(h_wait_for(it_up_is, e, &five, h_ms(3000)) || h_nodes_up(e) == 6);
+	for (int i = 0; i < 20; i++) {
+		nng_aio_cancel(aio[i]);
+		nng_aio_wait(aio[i]);
+		if (nng_aio_result(aio[i]) == 0)
+			nng_msg_free(nng_aio_get_msg(aio[i]));
+		nng_aio_free(aio[i]);
+	}
+	nng_close(s);
+}
+
 /* (e) ospecctl against a stopped coordinator: exit 3, one line naming it */
 static void test_foundation_ctl_unreachable(void **state)
 {
@@ -339,6 +426,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_foundation_hostile_peer, it_setup,
 			it_teardown),
 		cmocka_unit_test_setup_teardown(test_foundation_ctl_unreachable, it_setup,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(test_foundation_poll_flood_bounded, it_setup,
 			it_teardown),
 		cmocka_unit_test_setup_teardown(test_foundation_duplicate_id_refused, it_setup,
 			it_teardown),
