@@ -40,6 +40,7 @@ typedef struct coord_cfg {
 	char *log_level;
 	char *log_format;
 	char *control_tls;     /* tls+tcp:// control endpoint, or NULL */
+	char *control_group;   /* group allowed on the ipc control socket (0660), or NULL */
 	char *tls_ca, *tls_cert, *tls_key; /* config block tls: {ca, cert, key} */
 	int64_t heartbeat;     /* ms */
 	int64_t poll_hold;     /* ms a poll is held without commands */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -265,6 +266,28 @@ static void coord_control_prepare_ipc(const char *url)
 	unlink(path);
 }
 
+/* coord_control_group opens the ipc socket to a group (0660): the socket file
+ * is the access control, so the group's members become operators. */
+static osp_err coord_control_group(coord *c, char *err, size_t errlen)
+{
+	const char *path = c->cfg.control + 6;
+	struct group *g;
+
+	if (c->cfg.control_group == NULL || c->cfg.control_group[0] == '\0' ||
+		strncmp(c->cfg.control, "ipc://", 6) != 0)
+		return OSP_OK;
+	if ((g = getgrnam(c->cfg.control_group)) == NULL) {
+		snprintf(err, errlen, "--control-group: no group '%s'", c->cfg.control_group);
+		return OSP_ECONFIG;
+	}
+	if (chown(path, (uid_t)-1, g->gr_gid) != 0 || chmod(path, 0660) != 0) {
+		snprintf(err, errlen, "--control-group: cannot give '%s' to group '%s': %s", path,
+			c->cfg.control_group, strerror(errno));
+		return OSP_EIO;
+	}
+	return OSP_OK;
+}
+
 osp_err coord_control_start(coord *c, char *err, size_t errlen)
 {
 	int rv;
@@ -283,6 +306,8 @@ osp_err coord_control_start(coord *c, char *err, size_t errlen)
 		goto fail;
 	if ((rv = nng_listener_start(c->ctl_listener, 0)) != 0)
 		goto fail;
+	if (coord_control_group(c, err, errlen) != OSP_OK)
+		return OSP_ECONFIG;
 	if (c->cfg.control_tls != NULL && coord_control_tls_start(c, err, errlen) != OSP_OK)
 		return OSP_ECONFIG;
 	if (pthread_create(&c->ctl_thread, NULL, coord_control_main, c) != 0) {

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
@@ -362,6 +364,25 @@ static void test_foundation_poll_flood_bounded(void **state)
 	nng_close(s);
 }
 
+/* The control socket is 0600, or 0660 for a configured group. */
+static void test_foundation_control_socket_mode(void **state)
+{
+	h_env *e = *state;
+	char *extra[] = { "--control-group", "daemon", NULL };
+	struct group *g = getgrnam("daemon");
+	struct stat st;
+
+	assert_non_null(h_coord_start(e, "500ms", NULL));
+	assert_int_equal(stat(e->ctl_url + 6, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	h_kill(e, e->coord, SIGTERM);
+	assert_non_null(g);
+	assert_non_null(h_coord_start(e, "500ms", extra));
+	assert_int_equal(stat(e->ctl_url + 6, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	assert_int_equal(st.st_gid, g->gr_gid);
+}
+
 /* (e) ospecctl against a stopped coordinator: exit 3, one line naming it */
 static void test_foundation_ctl_unreachable(void **state)
 {
@@ -428,6 +449,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_foundation_ctl_unreachable, it_setup,
 			it_teardown),
 		cmocka_unit_test_setup_teardown(test_foundation_poll_flood_bounded, it_setup,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(test_foundation_control_socket_mode, it_setup,
 			it_teardown),
 		cmocka_unit_test_setup_teardown(test_foundation_duplicate_id_refused, it_setup,
 			it_teardown),
