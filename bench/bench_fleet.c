@@ -660,16 +660,18 @@ static int bf_parse_agents(const char *s, bf_opts *o)
 
 static int bf_parse(int argc, char **argv, bf_opts *o)
 {
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc;) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return bf_usage(stdout) + 100;
 		if (strcmp(argv[i], "--no-deploy") == 0) {
 			o->deploy = false;
+			i++;
 			continue;
 		}
 		if (strcmp(argv[i], "--keep") == 0) {
 			o->keep = true;
+			i++;
 			continue;
 		}
 		if (v == NULL)
@@ -690,7 +692,7 @@ static int bf_parse(int argc, char **argv, bf_opts *o)
 		} else {
 			return bf_usage(stderr);
 		}
-		i++;
+		i += 2; /* the option and its value */
 	}
 	return 0;
 }

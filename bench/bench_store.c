@@ -192,7 +192,7 @@ static int bs_usage(FILE *f)
 
 static int bs_parse(int argc, char **argv, bs_opts *o)
 {
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc;) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return bs_usage(stdout) + 100;
@@ -213,7 +213,7 @@ static int bs_parse(int argc, char **argv, bs_opts *o)
 		} else {
 			return bs_usage(stderr);
 		}
-		i++;
+		i += 2; /* the option and its value */
 	}
 	return 0;
 }

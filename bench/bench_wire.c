@@ -261,7 +261,7 @@ int main(int argc, char **argv)
 	int code = 0;
 	bool found = false;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) { /* every option takes a value */
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return bw_usage(stdout);
@@ -277,7 +277,6 @@ int main(int argc, char **argv)
 		} else {
 			return bw_usage(stderr);
 		}
-		i++;
 	}
 	bench_header(argc, argv);
 	printf("# osp_wire_encode (pack into a new nng_msg, then nng_msg_free) and\n"

@@ -38,7 +38,7 @@ count_ctest build-asan/ctest.log
 
 if [ -f tests/fuzz/CMakeLists.txt ]; then
   echo "== fuzz targets (bounded)"
-  CC=clang ./scripts/build.sh build-fuzz -DOSPEC_FUZZ=ON -DOSPEC_TESTS=OFF
+  CC=clang ./scripts/build.sh build-fuzz -DOSPEC_FUZZ=ON -DOSPEC_TESTS=OFF -DOSPEC_BENCH=OFF
   for f in build-fuzz/tests/fuzz/fuzz_*; do
     [ -x "$f" ] || continue
     name=$(basename "$f")
