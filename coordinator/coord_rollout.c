@@ -586,6 +586,27 @@ static void coord_ro_result_stop(coord_rollout *r, size_t i, const coord_ro_even
 	coord_ro_event_msg(out, i, "step.failed", "%s failed to stop: %s", s->node, msg);
 }
 
+/* coord_ro_late_success handles the success of a command voided at the
+ * progress deadline: the node had fetched it before and ran it anyway, so it
+ * runs a release its step does not count. It is reverted (the step stays a
+ * failure). Blue-green stages only touch the idle slot: nothing to undo. */
+static bool coord_ro_late_success(coord_rollout *r, size_t i, const coord_ro_event *ev,
+				  coord_ro_actions *out)
+{
+	coord_ro_step *s = &r->steps[i];
+
+	if (coord_ro_terminal(r->state) || r->strategy == COORD_RO_BLUE_GREEN || !ev->ok ||
+	    s->state != COORD_STEP_UNREACHABLE || s->cmd != COORD_RO_CMD_NONE || s->seq == 0 ||
+	    ev->seq != s->seq)
+		return false;
+	coord_ro_append(s->reason, sizeof(s->reason), "; answered after the deadline: reverted");
+	coord_ro_event_msg(out, i, "step.late", "%s answered after the progress deadline: "
+			   "reverting it", s->node);
+	coord_ro_issue(r, i, COORD_RO_CMD_REVERT, ev->now_ms, out);
+	coord_ro_advance(r, ev->now_ms, out);
+	return true;
+}
+
 static osp_err coord_ro_on_result(coord_rollout *r, const coord_ro_event *ev,
 				  coord_ro_actions *out)
 {
@@ -598,6 +619,8 @@ static osp_err coord_ro_on_result(coord_rollout *r, const coord_ro_event *ev,
 	if (err != OSP_OK)
 		return err;
 	s = &r->steps[i];
+	if (coord_ro_late_success(r, i, ev, out))
+		return OSP_OK;
 	/* Terminal rollouts have nothing outstanding; late or duplicate
 	 * results for an older command are ignored. */
 	if (coord_ro_terminal(r->state) || ev->seq != s->seq || s->cmd == COORD_RO_CMD_NONE)

@@ -279,6 +279,32 @@ static void test_coord_rollout_unreachable_within_budget(void **state)
 	assert_string_equal(f->r.reason, "1 node on 2.0 (1 failed within budget)");
 }
 
+/* A node that had fetched its stage before the deadline voided it, and
+ * answers success later, is reverted: it must not keep a release its step
+ * does not count. */
+static void test_coord_rollout_late_success_reverted(void **state)
+{
+	fx *f = *state;
+	uint64_t seq;
+
+	fx_init(f, 2, COORD_RO_ROLLING, 1, false, 1, false);
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	seq = f->steps[0].seq;
+	f->now += MIN10 + 1;
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_TICK), OSP_OK);
+	assert_int_equal(f->steps[0].state, COORD_STEP_UNREACHABLE);
+	assert_true(ts_ro_sent(f, 1, COORD_RO_CMD_STAGE)); /* within budget: goes on */
+	assert_int_equal(ts_ro_result_seq(f, 0, seq, true, NULL), OSP_OK);
+	assert_true(ts_ro_sent(f, 0, COORD_RO_CMD_REVERT));
+	assert_non_null(ts_ro_event(f, "step.late"));
+	assert_int_equal(f->r.state, COORD_RO_RUNNING); /* waits for the revert */
+	ts_ro_ok(f, 1);
+	assert_int_equal(f->r.state, COORD_RO_RUNNING);
+	ts_ro_ok(f, 0); /* the revert */
+	assert_int_equal(f->steps[0].state, COORD_STEP_REVERTED);
+	ts_ro_assert_done(f, COORD_RO_SUCCEEDED);
+}
+
 static void test_coord_rollout_revert_unanswered(void **state)
 {
 	fx *f = *state;
@@ -735,6 +761,7 @@ int main(void)
 		FX_TEST(test_coord_rollout_revert_fails),
 		FX_TEST(test_coord_rollout_unreachable),
 		FX_TEST(test_coord_rollout_unreachable_within_budget),
+		FX_TEST(test_coord_rollout_late_success_reverted),
 		FX_TEST(test_coord_rollout_revert_unanswered),
 		FX_TEST(test_coord_rollout_stale_results),
 		FX_TEST(test_coord_rollout_pause_resume),
