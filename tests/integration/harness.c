@@ -145,6 +145,11 @@ int h_count_procs(const char *needle)
 	return h_scan_mentions(needle, NULL);
 }
 
+int h_kill_procs(const char *needle)
+{
+	return h_scan_mentions(needle, h_kill9);
+}
+
 void h_teardown(h_env *e)
 {
 	char cmd[400];

@@ -51,6 +51,10 @@ int h_free_port(void);
 /* h_count_procs counts processes whose command line mentions needle. */
 int h_count_procs(const char *needle);
 
+/* h_kill_procs kills (SIGKILL) processes whose command line, working
+ * directory or executable mentions needle; returns how many. */
+int h_kill_procs(const char *needle);
+
 /* h_spawn starts argv (NULL-terminated) with output to DIR/<name>.log. */
 h_proc *h_spawn(h_env *e, const char *name, char *const argv[]);
 

@@ -327,6 +327,88 @@ static void test_rolling_recreate_and_dry_run(void **state)
 	osp_json_free(st);
 }
 
+struct it_down {
+	const char *id;
+};
+
+static bool it_node_down(h_env *e, void *arg)
+{
+	osp_json *nodes = h_ctl_json(e, NULL, "nodes", NULL);
+	const osp_json *n = h_node(nodes, ((struct it_down *)arg)->id);
+	bool down = n != NULL && strcmp(osp_json_get_str(n, "state"), "down") == 0;
+
+	osp_json_free(nodes);
+	return down;
+}
+
+static bool it_n1_log_is_one(h_env *e, void *arg)
+{
+	osp_json *nodes = h_ctl_json(e, NULL, "nodes", NULL);
+	const osp_json *n = h_node(nodes, "n1");
+	bool ok = n != NULL && osp_json_get_int(n, "log_end", -1) == 1 &&
+		osp_json_get_int(n, "cursor", -1) == 1;
+
+	(void)arg;
+	osp_json_free(nodes);
+	return ok;
+}
+
+/* A node forgotten while a rollout waits for it, and registered again as a
+ * new instance, gets nothing of that rollout (no late command, no voided
+ * entry in its new log), and later rollouts reach it normally. */
+static void test_rolling_forget_mid_rollout(void **state)
+{
+	it_fleet *f = *state;
+	char id[64], state_dir[400], cfg[400], got[64];
+	char *argv[8];
+	struct it_down down = { "n1" };
+
+	it_fleet_start(f, 2);
+	assert_int_equal(h_deploy(f->e, "1", f->url[1], f->sha[1], id, NULL, "--batch", "2",
+				 "--wait", NULL),
+		0);
+	h_kill(f->e, h_proc_named(f->e, "agent-n1"), SIGKILL);
+	assert_true(h_wait_for(it_node_down, f->e, &down, h_ms(10000)));
+	/* n1's stage stays outstanding: the rollout waits for its deadline */
+	assert_int_equal(h_deploy(f->e, "2", f->url[2], f->sha[2], id, NULL, "--batch", "2",
+				 "--max-failures", "1", "--health-deadline", "5s",
+				 "--progress-deadline", "6s", NULL),
+		0);
+	assert_int_equal(h_ctl(f->e, NULL, NULL, "forget", "n1", NULL), 0);
+	/* the host comes back reinstalled: its old app is gone, a new instance
+	 * registers under the same id */
+	snprintf(state_dir, sizeof(state_dir), "%s/agent-n1/", f->e->dir);
+	h_kill_procs(state_dir);
+	snprintf(state_dir, sizeof(state_dir), "%s/agent-n1-new", f->e->dir);
+	snprintf(cfg, sizeof(cfg), "%s/agent-n1.yaml", f->e->dir);
+	argv[0] = (char *)h_bin("ospec-agent");
+	argv[1] = "--id";
+	argv[2] = "n1";
+	argv[3] = "--coordinator";
+	argv[4] = f->e->agents_url;
+	argv[5] = "--state";
+	argv[6] = state_dir;
+	argv[7] = NULL;
+	{
+		char *argv2[10];
+		memcpy(argv2, argv, sizeof(char *) * 7);
+		argv2[7] = "-c";
+		argv2[8] = cfg;
+		argv2[9] = NULL;
+		assert_non_null(h_spawn(f->e, "agent-n1-new", argv2));
+	}
+	assert_int_equal(h_ctl(f->e, NULL, NULL, "watch", id, NULL), 0); /* n1 unreachable */
+	/* a later rollout reaches the new n1 */
+	assert_int_equal(h_deploy(f->e, "1", f->url[1], f->sha[1], id, NULL, "--batch", "2",
+				 "--wait", NULL),
+		0);
+	h_app_answer(f->ports[0], got, sizeof(got));
+	assert_string_equal(got, "1");
+	/* the new n1's log holds exactly that one stage: nothing of the old
+	 * rollout was written into it */
+	assert_true(h_wait_for(it_n1_log_is_one, f->e, NULL, h_ms(10000)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +425,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rolling_agent_killed_while_staging, it_setup,
 			it_teardown),
 		cmocka_unit_test_setup_teardown(test_rolling_recreate_and_dry_run, it_setup,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(test_rolling_forget_mid_rollout, it_setup,
 			it_teardown),
 	};
 
