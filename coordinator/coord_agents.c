@@ -402,13 +402,13 @@ static void coord_agents_heartbeat(coord *c, coord_ctx *x, coord_node *n, const 
 	Ospec__V1__HeartbeatAck ack;
 
 	if (e->heartbeat->n_apps > 0) {
-		bool changed = coord_node_apps_differ(n, e->heartbeat->apps, e->heartbeat->n_apps);
-		coord_node_set_apps(n, e->heartbeat->apps, e->heartbeat->n_apps);
 		/* what runs where outlives a restart (it decides the idle slot
 		 * and the revert target of the next rollout); it changes rarely,
-		 * so this is not a commit per heartbeat */
-		if (changed)
+		 * so this is neither a copy nor a commit per heartbeat */
+		if (coord_node_apps_differ(n, e->heartbeat->apps, e->heartbeat->n_apps)) {
+			coord_node_set_apps(n, e->heartbeat->apps, e->heartbeat->n_apps);
 			coord_agents_save_node(c, n);
+		}
 		coord_engine_on_heartbeat(c, n);
 	}
 	osp_wire_env_init(&env, NULL, NULL, 0);

@@ -224,6 +224,15 @@ static Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *e
 	r->sha256 = strdup(sha);
 	r->run = strdup(run);
 	r->select = coord_ctl_dup(rq, "select");
+	if (r->select != NULL && r->select[0] != '\0') {
+		osp_labels sel = { 0 };
+		osp_err bad = osp_labels_parse_list(&sel, r->select);
+		osp_labels_fini(&sel);
+		if (bad != OSP_OK) {
+			snprintf(err, errlen, "--select: expected K=V[,K=V...], got '%s'", r->select);
+			goto fail;
+		}
+	}
 	return r;
 fail:
 	ospec__v1__rollout_record__free_unpacked(r, NULL);

@@ -7,7 +7,7 @@
 #include "coord.h"
 
 static const char *const coord_db_names[] = {
-	"nodes", "cmdlog", "events", "requests", "rollouts", "steps", "switches", "results",
+	"nodes", "cmdlog", "events", "requests", "rollouts", "switches",
 };
 
 osp_err coord_db_open(coord *c, char *err, size_t errlen)
@@ -103,9 +103,7 @@ osp_err coord_db_delete_node(coord *c, osp_txn *t, const char *id)
 	prefix[idl] = '\0';
 	if ((rv = osp_store_del(t, "nodes", id, idl)) != OSP_OK && rv != OSP_ENOENT)
 		return rv;
-	if ((rv = osp_store_del_prefix(t, "cmdlog", prefix, idl + 1, NULL)) != OSP_OK)
-		return rv;
-	return osp_store_del_prefix(t, "results", prefix, idl + 1, NULL);
+	return osp_store_del_prefix(t, "cmdlog", prefix, idl + 1, NULL);
 }
 
 /* coord_db_load_node_cb restores one NodeRecord into the registry (down). */

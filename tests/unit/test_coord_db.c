@@ -413,18 +413,6 @@ static void test_coord_db_nodes_roundtrip(void **state)
 	assert_int_equal(m->labels.n, 0);
 }
 
-/* db_results_put stores a "results" record keyed "<node>\0<be64 seq>". */
-static void db_results_put(osp_txn *t, const char *node, uint64_t seq)
-{
-	uint8_t key[80];
-	size_t l = strlen(node);
-
-	memcpy(key, node, l);
-	key[l] = '\0';
-	osp_be64_put(key + l + 1, seq);
-	assert_int_equal(osp_store_put(t, "results", key, l + 9, "r", 1), OSP_OK);
-}
-
 static void test_coord_db_delete_node(void **state)
 {
 	db_fx *f = *state;
@@ -440,9 +428,6 @@ static void test_coord_db_delete_node(void **state)
 	t = db_begin(f, true);
 	assert_int_equal(coord_db_save_node(&f->c, t, w1), OSP_OK);
 	assert_int_equal(coord_db_save_node(&f->c, t, w10), OSP_OK);
-	db_results_put(t, "web-1", 1);
-	db_results_put(t, "web-1", 2);
-	db_results_put(t, "web-10", 1);
 	assert_int_equal(coord_db_commit(&f->c, t, "setup"), OSP_OK);
 
 	t = db_begin(f, true);
@@ -457,8 +442,6 @@ static void test_coord_db_delete_node(void **state)
 	assert_int_equal(osp_store_get(t, "nodes", "web-10", 6, &v, &vl), OSP_OK);
 	assert_int_equal(osp_store_count(t, "cmdlog", &cnt), OSP_OK);
 	assert_int_equal(cnt, 3);
-	assert_int_equal(osp_store_count(t, "results", &cnt), OSP_OK);
-	assert_int_equal(cnt, 1);
 	osp_store_txn_abort(t);
 }
 
