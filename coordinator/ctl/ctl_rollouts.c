@@ -141,6 +141,38 @@ static int ctl_wait(const ctl *c, const char *id, int64_t timeout_ms)
 	}
 }
 
+/* ctl_started prints a new rollout's id as the first line of stdout, flushed
+ * before anything else (CLI.md; with --json {"id", "state"}), then follows
+ * it with --wait. Returns the exit code. */
+static int ctl_started(const ctl *c, const osp_json *j, bool wait, int64_t timeout)
+{
+	const char *id = osp_json_get_str(j, "id");
+
+	if (id == NULL) {
+		ctl_errorf("the coordinator answered without a rollout id");
+		return CTL_EXIT_FAILED;
+	}
+	if (c->json) {
+		osp_buf b;
+		osp_jw w;
+
+		osp_buf_init(&b, 4096);
+		osp_jw_init(&w, &b);
+		osp_jw_obj_begin(&w);
+		osp_jw_key(&w, "id");
+		osp_jw_str(&w, id);
+		osp_jw_key(&w, "state");
+		osp_jw_str(&w, osp_json_get_str(j, "state"));
+		osp_jw_obj_end(&w);
+		printf("%s\n", b.data ? b.data : "{}");
+		osp_buf_fini(&b);
+	} else {
+		printf("%s\n", id);
+	}
+	fflush(stdout);
+	return wait ? ctl_wait(c, id, timeout) : CTL_EXIT_OK;
+}
+
 /* ctl_flag matches "--name VALUE" or "--name=VALUE" at argv[*i]. */
 static const char *ctl_flag(int argc, char **argv, int *i, const char *name)
 {
@@ -162,7 +194,6 @@ int ctl_deploy(const ctl *c, int argc, char **argv)
 	int64_t timeout = 0;
 	char *json = NULL;
 	osp_json *j;
-	const char *id;
 	int code;
 
 	for (int i = 1; i < argc; i++) {
@@ -219,15 +250,7 @@ int ctl_deploy(const ctl *c, int argc, char **argv)
 		osp_json_free(j);
 		return CTL_EXIT_OK;
 	}
-	id = osp_json_get_str(j, "id");
-	/* the id first, flushed before anything else (CLI.md) */
-	if (c->json)
-		printf("{\"id\":\"%s\",\"state\":\"%s\"}\n", id, osp_json_get_str(j, "state"));
-	else
-		printf("%s\n", id);
-	fflush(stdout);
-	if (wait)
-		code = ctl_wait(c, id, timeout);
+	code = ctl_started(c, j, wait, timeout);
 	osp_json_free(j);
 	free(json);
 	return code;
@@ -447,14 +470,7 @@ int ctl_rollback(const ctl *c, int argc, char **argv)
 		free(json);
 		return CTL_EXIT_FAILED;
 	}
-	if (c->json)
-		printf("{\"id\":\"%s\",\"state\":\"%s\"}\n", osp_json_get_str(j, "id"),
-			osp_json_get_str(j, "state"));
-	else
-		printf("%s\n", osp_json_get_str(j, "id"));
-	fflush(stdout);
-	if (wait)
-		code = ctl_wait(c, osp_json_get_str(j, "id"), timeout);
+	code = ctl_started(c, j, wait, timeout);
 	osp_json_free(j);
 	free(json);
 	return code;
