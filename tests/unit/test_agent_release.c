@@ -1,10 +1,11 @@
 /*
  * test_agent_release.c - releases on the agent: fetch (file:// and http://),
- * sha256 verification, the cache, safe unpacking, gc and temp cleanup.
+ * sha256 verification, the cache, gc and temp cleanup. The refusal of
+ * hostile archives and the path checks are in test_agent_release_archive.c.
  *
- * Archives are built here with libarchive's writer; an http server runs on
- * a thread on 127.0.0.1 with a random port. Every test has its own temp
- * directory, removed afterwards.
+ * Archives are built with the shared fixture (test_support_release.h); an
+ * http server runs on a thread on 127.0.0.1 with a random port. Every test
+ * has its own temp directory, removed afterwards.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,13 +13,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <mbedtls/sha256.h>
 #include <netinet/in.h>
@@ -28,175 +25,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "agent_release.h"
 #include "ospec/log.h"
 #include "ospec/util.h"
 #include "test_support.h"
+#include "test_support_release.h"
 
-struct fx {
-	char root[PATH_MAX];  /* the test's temp dir: holds src/ and state/ only */
-	char state[PATH_MAX];
-	char src[PATH_MAX];
-	char err[512];
-	char dir[PATH_MAX];
-};
-
-/* One archive entry: type 'f' file, 'd' dir, 'l' symlink, 'h' hard link,
- * 'c' char device; data is the content or the link target. */
-struct ent {
-	const char *path;
-	char type;
-	const char *data;
-	unsigned mode;
-};
-
-static int chmod_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)f;
-	if (flag == FTW_D)
-		chmod(p, (st->st_mode & 0777) | 0700);
-	return 0;
-}
-
-static int fx_setup(void **state)
-{
-	struct fx *x = calloc(1, sizeof(*x));
-
-	assert_non_null(x);
-	ts_mkdtemp(x->root, sizeof(x->root), "/tmp/test_agent_release.XXXXXX");
-	snprintf(x->state, sizeof(x->state), "%s/state", x->root);
-	snprintf(x->src, sizeof(x->src), "%s/src", x->root);
-	assert_int_equal(mkdir(x->state, 0755), 0);
-	assert_int_equal(mkdir(x->src, 0755), 0);
-	*state = x;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *x = *state;
-
-	nftw(x->root, chmod_cb, 16, FTW_PHYS);
-	ts_rmtree(x->root);
-	free(x);
-	return 0;
-}
-
-static void make_archive(const char *file, const struct ent *ents, size_t n)
-{
-	struct archive *a = archive_write_new();
-
-	assert_non_null(a);
-	assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
-	assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
-	assert_int_equal(archive_write_open_filename(a, file), ARCHIVE_OK);
-	for (size_t i = 0; i < n; i++) {
-		struct archive_entry *e = archive_entry_new();
-		const struct ent *t = &ents[i];
-		archive_entry_set_pathname(e, t->path);
-		archive_entry_set_perm(e, t->mode ? t->mode : 0644);
-		archive_entry_set_mtime(e, 1000000, 0);
-		if (t->type == 'f') {
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_size(e, (la_int64_t)strlen(t->data));
-		} else if (t->type == 'd') {
-			archive_entry_set_filetype(e, AE_IFDIR);
-		} else if (t->type == 'l') {
-			archive_entry_set_filetype(e, AE_IFLNK);
-			archive_entry_set_symlink(e, t->data);
-		} else if (t->type == 'h') {
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_hardlink(e, t->data);
-			archive_entry_set_size(e, 0);
-		} else {
-			archive_entry_set_filetype(e, AE_IFCHR);
-			archive_entry_set_rdev(e, makedev(1, 3));
-		}
-		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-		if (t->type == 'f')
-			assert_int_equal(archive_write_data(a, t->data, strlen(t->data)),
-				(la_ssize_t)strlen(t->data));
-		archive_entry_free(e);
-	}
-	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-	archive_write_free(a);
-}
-
-static void sha_file(const char *path, char hex[65])
-{
-	char *data;
-	size_t len;
-	unsigned char d[32];
-
-	assert_int_equal(osp_file_read(path, 1 << 20, &data, &len), OSP_OK);
-	assert_int_equal(mbedtls_sha256_ret((const unsigned char *)data, len, d, 0), 0);
-	osp_hex_encode(d, sizeof(d), hex);
-	free(data);
-}
-
-/* src_archive builds SRC/name, returns its sha256 and file:// URL. */
-static void src_archive(struct fx *x, const char *name, const struct ent *ents, size_t n,
-	char sha[65], char *url, size_t ulen)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", x->src, name);
-	make_archive(path, ents, n);
-	sha_file(path, sha);
-	if (url != NULL)
-		snprintf(url, ulen, "file://%s", path);
-}
-
-/* count_dir counts the entries of dir other than . and ..; -1 if missing. */
-static int count_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
-static int count_sub(struct fx *x, const char *sub)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s/%s", x->state, sub);
-	return count_dir(p);
-}
-
-static bool exists_at(const char *base, const char *rel)
-{
-	char p[PATH_MAX];
-	struct stat st;
-
-	snprintf(p, sizeof(p), "%s/%s", base, rel);
-	return lstat(p, &st) == 0;
-}
-
-/* assert_nothing_left: the refused archive left no trace anywhere. */
-static void assert_nothing_left(struct fx *x)
-{
-	int rel = count_sub(x, "releases");
-
-	assert_true(rel == 0 || rel == -1);
-	assert_int_equal(count_dir(x->state), rel == -1 ? 1 : 2); /* cache (+ releases) */
-	assert_int_equal(count_dir(x->root), 2);                   /* src, state */
-	assert_false(exists_at(x->state, "x"));
-	assert_false(exists_at(x->root, "x"));
-	assert_false(exists_at(x->state, "releases/x"));
-}
-
-static const struct ent good_ents[] = {
+static const struct ts_rel_ent good_ents[] = {
 	{ "bin", 'd', NULL, 0755 },
 	{ "bin/hello", 'f', "#!/bin/sh\necho hi\n", 04755 },
 	{ "VERSION", 'f', "1\n", 0644 },
@@ -207,61 +44,9 @@ static const struct ent good_ents[] = {
 	{ "hl", 'h', "VERSION", 0 },
 };
 
-static void test_agent_release_path_check(void **state)
-{
-	(void)state;
-	assert_true(agent_release_path_ok("bin/hello", NULL, 0));
-	assert_true(agent_release_path_ok("./bin/./hello", NULL, 0));
-	assert_true(agent_release_path_ok(".", NULL, 0));
-	assert_true(agent_release_path_ok("a..b/..c", NULL, 0));
-	assert_false(agent_release_path_ok("../x", NULL, 0));
-	assert_false(agent_release_path_ok("a/../../x", NULL, 0));
-	assert_false(agent_release_path_ok("a/..", NULL, 0));
-	assert_false(agent_release_path_ok("/abs/x", NULL, 0));
-	assert_false(agent_release_path_ok("", NULL, 0));
-	assert_false(agent_release_path_ok(NULL, NULL, 0));
-	assert_string_equal(agent_release_path_check("../x", NULL, 0),
-		"path escapes the release directory");
-	assert_string_equal(agent_release_path_check("/abs/x", NULL, 0), "path is absolute");
-
-	/* symlinks: relative, staying inside as seen from the link's directory */
-	assert_true(agent_release_path_ok("current", "bin/hello", 1));
-	assert_true(agent_release_path_ok("lib/up", "../VERSION", 1));
-	assert_true(agent_release_path_ok("a/b/c", "../../x/y", 1));
-	assert_true(agent_release_path_ok("a/./b", "./../x", 1));
-	assert_true(agent_release_path_ok("self", ".", 1));
-	assert_false(agent_release_path_ok("evil", "/etc", 1));
-	assert_false(agent_release_path_ok("evil", "../../x", 1));
-	assert_false(agent_release_path_ok("evil", "..", 1));
-	assert_false(agent_release_path_ok("a/b/c", "../../../x", 1));
-	assert_false(agent_release_path_ok("a/evil", "b/../../..", 1));
-	assert_false(agent_release_path_ok("a/evil", "b/../x", 1));
-	assert_false(agent_release_path_ok("evil", "", 1));
-	assert_false(agent_release_path_ok("evil", NULL, 1));
-	assert_false(agent_release_path_ok(".", "x", 1));
-	assert_string_equal(agent_release_path_check("evil", "/etc", 1),
-		"symlink target is absolute");
-	assert_string_equal(agent_release_path_check("evil", "../../x", 1),
-		"symlink target escapes the release directory");
-
-	/* hard links name a path inside the archive */
-	assert_true(agent_release_path_ok("hl", "VERSION", 0));
-	assert_true(agent_release_path_ok("a/hl", "bin/hello", 0));
-	assert_false(agent_release_path_ok("hl", "../x", 0));
-	assert_false(agent_release_path_ok("a/hl", "../VERSION", 0));
-	assert_false(agent_release_path_ok("hl", "/etc/passwd", 0));
-	assert_false(agent_release_path_ok("hl", ".", 0));
-
-	/* length limit */
-	char longp[2100];
-	memset(longp, 'a', sizeof(longp) - 1);
-	longp[sizeof(longp) - 1] = '\0';
-	assert_string_equal(agent_release_path_check(longp, NULL, 0), "path is too long");
-}
-
 static void test_agent_release_sha_invalid(void **state)
 {
-	struct fx *x = *state;
+	struct ts_rel_fx *x = *state;
 	const char *bad[] = { "", "abc",
 		"ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
 		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0",
@@ -280,7 +65,7 @@ static void test_agent_release_sha_invalid(void **state)
 	assert_int_equal(agent_release_fetch(x->state, "file:///dev/null", NULL, x->err,
 				 sizeof(x->err)),
 		OSP_EINVAL);
-	assert_int_equal(count_sub(x, "cache"), -1);
+	assert_int_equal(ts_rel_count_sub(x, "cache"), -1);
 }
 
 static void check_good_release(const char *dir)
@@ -316,15 +101,15 @@ static void check_good_release(const char *dir)
 
 static void test_agent_release_fetch_file_cached(void **state)
 {
-	struct fx *x = *state;
+	struct ts_rel_fx *x = *state;
 	char sha[65], url[PATH_MAX], expect[PATH_MAX], cached[PATH_MAX], got[65];
 
-	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	ts_rel_src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
 	assert_int_equal(agent_release_fetch(x->state, url, sha, x->err, sizeof(x->err)), OSP_OK);
 	snprintf(cached, sizeof(cached), "%s/cache/%s", x->state, sha);
-	sha_file(cached, got);
+	ts_rel_sha_file(cached, got);
 	assert_string_equal(got, sha);
-	assert_int_equal(count_sub(x, "cache"), 1); /* no temp file left */
+	assert_int_equal(ts_rel_count_sub(x, "cache"), 1); /* no temp file left */
 
 	assert_int_equal(agent_release_unpack(x->state, sha, x->dir, sizeof(x->dir), x->err,
 				 sizeof(x->err)),
@@ -332,7 +117,7 @@ static void test_agent_release_fetch_file_cached(void **state)
 	snprintf(expect, sizeof(expect), "%s/releases/%s", x->state, sha);
 	assert_string_equal(x->dir, expect);
 	check_good_release(x->dir);
-	assert_int_equal(count_sub(x, "releases"), 1);
+	assert_int_equal(ts_rel_count_sub(x, "releases"), 1);
 
 	/* the source is gone: the second fetch is served from the cache */
 	snprintf(url, sizeof(url), "%s/good.tgz", x->src);
@@ -352,10 +137,10 @@ static void test_agent_release_fetch_file_cached(void **state)
 
 static void test_agent_release_relative_state_dir(void **state)
 {
-	struct fx *x = *state;
+	struct ts_rel_fx *x = *state;
 	char sha[65], url[PATH_MAX], cwd[PATH_MAX], after[PATH_MAX], expect[PATH_MAX];
 
-	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	ts_rel_src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir(x->root), 0);
 	osp_err rv = agent_release_prepare("state", url, sha, x->dir, sizeof(x->dir), x->err,
@@ -373,21 +158,21 @@ static void test_agent_release_relative_state_dir(void **state)
 
 static void test_agent_release_fetch_sha_mismatch(void **state)
 {
-	struct fx *x = *state;
+	struct ts_rel_fx *x = *state;
 	char sha[65], url[PATH_MAX], want[600];
 	const char *wrong = "0000000000000000000000000000000000000000000000000000000000000000";
 
-	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	ts_rel_src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
 	assert_int_equal(agent_release_fetch(x->state, url, wrong, x->err, sizeof(x->err)),
 		OSP_ECHECKSUM);
 	snprintf(want, sizeof(want), "sha256 mismatch: expected %s, got %s", wrong, sha);
 	assert_string_equal(x->err, want);
-	assert_int_equal(count_sub(x, "cache"), 0);
+	assert_int_equal(ts_rel_count_sub(x, "cache"), 0);
 	assert_int_equal(agent_release_prepare(x->state, url, wrong, x->dir, sizeof(x->dir),
 				 x->err, sizeof(x->err)),
 		OSP_ECHECKSUM);
-	assert_int_equal(count_sub(x, "cache"), 0);
-	assert_int_equal(count_sub(x, "releases"), -1);
+	assert_int_equal(ts_rel_count_sub(x, "cache"), 0);
+	assert_int_equal(ts_rel_count_sub(x, "releases"), -1);
 	assert_int_equal(agent_release_unpack(x->state, wrong, x->dir, sizeof(x->dir), x->err,
 				 sizeof(x->err)),
 		OSP_ENOENT);
@@ -395,11 +180,11 @@ static void test_agent_release_fetch_sha_mismatch(void **state)
 
 static void test_agent_release_fetch_errors(void **state)
 {
-	struct fx *x = *state;
+	struct ts_rel_fx *x = *state;
 	char sha[65], url[PATH_MAX], path[PATH_MAX];
 	agent_release_opts o = { .max_size = 10 };
 
-	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	ts_rel_src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
 	snprintf(path, sizeof(path), "file://%s/missing.tgz", x->src);
 	assert_int_equal(agent_release_fetch(x->state, path, sha, x->err, sizeof(x->err)),
 		OSP_ENOENT);
@@ -411,15 +196,15 @@ static void test_agent_release_fetch_errors(void **state)
 	assert_int_equal(agent_release_fetch_opts(x->state, url, sha, &o, x->err, sizeof(x->err)),
 		OSP_ETOOBIG);
 	assert_non_null(strstr(x->err, "above the limit of 10"));
-	assert_int_equal(count_sub(x, "cache"), 0);
+	assert_int_equal(ts_rel_count_sub(x, "cache"), 0);
 }
 
 static void test_agent_release_fetch_corrupt_cache(void **state)
 {
-	struct fx *x = *state;
+	struct ts_rel_fx *x = *state;
 	char sha[65], url[PATH_MAX], cached[PATH_MAX], got[65];
 
-	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	ts_rel_src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
 	assert_int_equal(osp_mkdir_p(x->state, 0755), OSP_OK);
 	snprintf(cached, sizeof(cached), "%s/cache", x->state);
 	assert_int_equal(mkdir(cached, 0700), 0);
@@ -431,119 +216,17 @@ static void test_agent_release_fetch_corrupt_cache(void **state)
 				 sizeof(x->err)),
 		OSP_ECHECKSUM);
 	assert_non_null(strstr(x->err, "corrupt"));
-	assert_int_equal(count_sub(x, "cache"), 0);
+	assert_int_equal(ts_rel_count_sub(x, "cache"), 0);
 
 	/* fetch replaces a corrupt copy */
 	assert_int_equal(osp_file_write_atomic(cached, "garbage", 7, 0600), OSP_OK);
 	assert_int_equal(agent_release_fetch(x->state, url, sha, x->err, sizeof(x->err)), OSP_OK);
-	sha_file(cached, got);
+	ts_rel_sha_file(cached, got);
 	assert_string_equal(got, sha);
 }
 
-/* refuse_case packs ents, prepares it and expects OSP_EPERM with msg. */
-static void refuse_case(struct fx *x, const struct ent *ents, size_t n, const char *msg)
-{
-	char sha[65], url[PATH_MAX];
-
-	src_archive(x, "bad.tgz", ents, n, sha, url, sizeof(url));
-	x->err[0] = '\0';
-	assert_int_equal(agent_release_prepare(x->state, url, sha, x->dir, sizeof(x->dir), x->err,
-				 sizeof(x->err)),
-		OSP_EPERM);
-	if (msg[strlen(msg) - 1] == '*')
-		assert_int_equal(strncmp(x->err, msg, strlen(msg) - 1), 0);
-	else
-		assert_string_equal(x->err, msg);
-	assert_nothing_left(x);
-	/* unpack alone refuses it the same way (the archive is cached) */
-	assert_int_equal(agent_release_unpack(x->state, sha, x->dir, sizeof(x->dir), x->err,
-				 sizeof(x->err)),
-		OSP_EPERM);
-	assert_nothing_left(x);
-}
-
-static void test_agent_release_unpack_refuses_dotdot(void **state)
-{
-	struct fx *x = *state;
-	const struct ent e1[] = { { "ok.txt", 'f', "ok\n", 0 }, { "../x", 'f', "pwned\n", 0 } };
-	const struct ent e2[] = { { "a/../../../x", 'f', "pwned\n", 0 } };
-
-	refuse_case(x, e1, 2, "archive entry '../x': path escapes the release directory");
-	refuse_case(x, e2, 1,
-		"archive entry 'a/../../../x': path escapes the release directory");
-}
-
-static void test_agent_release_unpack_refuses_absolute(void **state)
-{
-	struct fx *x = *state;
-	char abs[PATH_MAX], msg[PATH_MAX + 100];
-	struct ent e[] = { { "ok.txt", 'f', "ok\n", 0 }, { abs, 'f', "pwned\n", 0 } };
-
-	snprintf(abs, sizeof(abs), "%s/x", x->root);
-	snprintf(msg, sizeof(msg), "archive entry '%s': path is absolute", abs);
-	refuse_case(x, e, 2, msg);
-	e[1].path = "/abs/x";
-	refuse_case(x, e, 2, "archive entry '/abs/x': path is absolute");
-}
-
-static void test_agent_release_unpack_refuses_symlinks(void **state)
-{
-	struct fx *x = *state;
-	const struct ent e1[] = { { "evil", 'l', "/etc", 0 }, { "evil/passwd", 'f', "x\n", 0 } };
-	const struct ent e2[] = { { "evil", 'l', "../../x", 0 }, { "evil/y", 'f', "x\n", 0 } };
-	const struct ent e3[] = { { "d", 'd', NULL, 0755 }, { "d/evil", 'l', "x/../../..", 0 } };
-
-	refuse_case(x, e1, 2, "archive entry 'evil' -> '/etc': symlink target is absolute");
-	refuse_case(x, e2, 2,
-		"archive entry 'evil' -> '../../x': symlink target escapes the release directory");
-	refuse_case(x, e3, 2,
-		"archive entry 'd/evil' -> 'x/../../..': symlink target has '..' after a name");
-}
-
-static void test_agent_release_unpack_refuses_through_symlink(void **state)
-{
-	struct fx *x = *state;
-	/* links that stay inside pass the path check; writing through them is
-	 * still refused (libarchive's secure symlink check) */
-	const struct ent e1[] = { { "d", 'd', NULL, 0755 }, { "link", 'l', "d", 0 },
-		{ "link/f", 'f', "x\n", 0 } };
-	const struct ent e2[] = { { "sub", 'd', NULL, 0755 }, { "sub/up", 'l', "..", 0 },
-		{ "sub/up/x", 'f', "x\n", 0 } };
-
-	refuse_case(x, e1, 3, "archive entry 'link/f': *");
-	refuse_case(x, e2, 3, "archive entry 'sub/up/x': *");
-}
-
-static void test_agent_release_unpack_refuses_links_and_devices(void **state)
-{
-	struct fx *x = *state;
-	const struct ent e1[] = { { "ok", 'f', "x\n", 0 }, { "hl", 'h', "../x", 0 } };
-	const struct ent e2[] = { { "hl", 'h', "/etc/passwd", 0 } };
-	const struct ent e3[] = { { "dev/null", 'c', NULL, 0666 } };
-
-	refuse_case(x, e1, 2,
-		"archive entry 'hl' -> '../x': hard link target escapes the release directory");
-	refuse_case(x, e2, 1, "archive entry 'hl' -> '/etc/passwd': hard link target is absolute");
-	refuse_case(x, e3, 1, "archive entry 'dev/null': not a file, directory or link *");
-}
-
-static void test_agent_release_unpack_not_an_archive(void **state)
-{
-	struct fx *x = *state;
-	char path[PATH_MAX], url[PATH_MAX + 10], sha[65];
-
-	snprintf(path, sizeof(path), "%s/junk.tgz", x->src);
-	assert_int_equal(osp_file_write_atomic(path, "this is no archive\n", 19, 0644), OSP_OK);
-	sha_file(path, sha);
-	snprintf(url, sizeof(url), "file://%s", path);
-	assert_int_equal(agent_release_prepare(x->state, url, sha, x->dir, sizeof(x->dir), x->err,
-				 sizeof(x->err)),
-		OSP_EDECODE);
-	assert_int_equal(count_sub(x, "releases"), 0);
-}
-
 /* make_fake_release creates cache/<sha> and releases/<sha>/f with mtimes. */
-static void make_fake_release(struct fx *x, const char *sha, time_t cache_t, time_t rel_t)
+static void make_fake_release(struct ts_rel_fx *x, const char *sha, time_t cache_t, time_t rel_t)
 {
 	char p[PATH_MAX];
 	struct timespec ts[2];
@@ -561,22 +244,22 @@ static void make_fake_release(struct fx *x, const char *sha, time_t cache_t, tim
 	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
 }
 
-static bool has_release(struct fx *x, const char *sha)
+static bool has_release(struct ts_rel_fx *x, const char *sha)
 {
 	char p[PATH_MAX];
 	bool c, r;
 
 	snprintf(p, sizeof(p), "%s/cache", x->state);
-	c = exists_at(p, sha);
+	c = ts_rel_exists_at(p, sha);
 	snprintf(p, sizeof(p), "%s/releases", x->state);
-	r = exists_at(p, sha);
+	r = ts_rel_exists_at(p, sha);
 	assert_int_equal(c, r);
 	return c;
 }
 
 static void test_agent_release_gc(void **state)
 {
-	struct fx *x = *state;
+	struct ts_rel_fx *x = *state;
 	char sha[6][65], p[PATH_MAX];
 	const char *prot[1];
 	const char *badprot[1] = { "nope" };
@@ -599,7 +282,7 @@ static void test_agent_release_gc(void **state)
 
 	/* an invalid protected entry deletes nothing */
 	assert_int_equal(agent_release_gc(x->state, 0, badprot, 1), OSP_EINVAL);
-	assert_int_equal(count_sub(x, "releases"), 7);
+	assert_int_equal(ts_rel_count_sub(x, "releases"), 7);
 
 	prot[0] = sha[0];
 	assert_int_equal(agent_release_gc(x->state, 2, prot, 1), OSP_OK);
@@ -609,24 +292,24 @@ static void test_agent_release_gc(void **state)
 	assert_false(has_release(x, sha[2]));
 	assert_false(has_release(x, sha[3]));
 	assert_false(has_release(x, sha[4]));
-	assert_int_equal(count_sub(x, "cache"), 4);    /* 3 + tmp-keepme */
-	assert_int_equal(count_sub(x, "releases"), 4); /* 3 + not-a-sha */
+	assert_int_equal(ts_rel_count_sub(x, "cache"), 4);    /* 3 + tmp-keepme */
+	assert_int_equal(ts_rel_count_sub(x, "releases"), 4); /* 3 + not-a-sha */
 
 	/* keep nothing, protect nothing: every release goes, other names stay */
 	assert_int_equal(agent_release_gc(x->state, 0, NULL, 0), OSP_OK);
-	assert_int_equal(count_sub(x, "cache"), 1);
-	assert_int_equal(count_sub(x, "releases"), 1);
+	assert_int_equal(ts_rel_count_sub(x, "cache"), 1);
+	assert_int_equal(ts_rel_count_sub(x, "releases"), 1);
 }
 
 static void test_agent_release_gc_touch_on_use(void **state)
 {
-	struct fx *x = *state;
+	struct ts_rel_fx *x = *state;
 	char sha_a[65], sha_b[65], url_a[PATH_MAX], url_b[PATH_MAX], p[PATH_MAX];
-	const struct ent eb[] = { { "VERSION", 'f', "2\n", 0 } };
+	const struct ts_rel_ent eb[] = { { "VERSION", 'f', "2\n", 0 } };
 	struct timespec ts[2] = { { 1000, 0 }, { 1000, 0 } };
 
-	src_archive(x, "a.tgz", good_ents, 8, sha_a, url_a, sizeof(url_a));
-	src_archive(x, "b.tgz", eb, 1, sha_b, url_b, sizeof(url_b));
+	ts_rel_src_archive(x, "a.tgz", good_ents, 8, sha_a, url_a, sizeof(url_a));
+	ts_rel_src_archive(x, "b.tgz", eb, 1, sha_b, url_b, sizeof(url_b));
 	assert_int_equal(agent_release_prepare(x->state, url_a, sha_a, x->dir, sizeof(x->dir),
 				 x->err, sizeof(x->err)),
 		OSP_OK);
@@ -651,7 +334,7 @@ static void test_agent_release_gc_touch_on_use(void **state)
 
 static void test_agent_release_clean_tmp(void **state)
 {
-	struct fx *x = *state;
+	struct ts_rel_fx *x = *state;
 	char p[PATH_MAX];
 
 	snprintf(p, sizeof(p), "%s/cache", x->state);
@@ -666,10 +349,10 @@ static void test_agent_release_clean_tmp(void **state)
 	assert_int_equal(mkdir(p, 0755), 0);
 
 	agent_release_clean_tmp(x->state);
-	assert_false(exists_at(x->state, "cache/tmp-abc123"));
-	assert_false(exists_at(x->state, "releases/.tmp-abc-XYZ"));
-	assert_true(exists_at(x->state, "cache/keep"));
-	assert_true(exists_at(x->state, "releases/keepdir"));
+	assert_false(ts_rel_exists_at(x->state, "cache/tmp-abc123"));
+	assert_false(ts_rel_exists_at(x->state, "releases/.tmp-abc-XYZ"));
+	assert_true(ts_rel_exists_at(x->state, "cache/keep"));
+	assert_true(ts_rel_exists_at(x->state, "releases/keepdir"));
 	agent_release_clean_tmp(x->root); /* no cache/ or releases/: nothing to do */
 }
 
@@ -783,13 +466,13 @@ static void srv_stop(struct srv *s)
 
 static void test_agent_release_fetch_http(void **state)
 {
-	struct fx *x = *state;
+	struct ts_rel_fx *x = *state;
 	struct srv s = { .lfd = -1 };
 	char sha[65], path[PATH_MAX], url[PATH_MAX], *body;
 	size_t blen;
 	agent_release_opts o = { 0 };
 
-	src_archive(x, "good.tgz", good_ents, 8, sha, NULL, 0);
+	ts_rel_src_archive(x, "good.tgz", good_ents, 8, sha, NULL, 0);
 	snprintf(path, sizeof(path), "%s/good.tgz", x->src);
 	assert_int_equal(osp_file_read(path, 1 << 20, &body, &blen), OSP_OK);
 	s.body = body;
@@ -821,7 +504,7 @@ static void test_agent_release_fetch_http(void **state)
 	assert_int_equal(agent_release_fetch_opts(x->state, url, sha, &o, x->err, sizeof(x->err)),
 		OSP_ETOOBIG);
 	assert_non_null(strstr(x->err, "larger than the limit of 100 bytes"));
-	assert_int_equal(count_sub(x, "cache"), 0);
+	assert_int_equal(ts_rel_count_sub(x, "cache"), 0);
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/redirect", s.port);
 	assert_int_equal(agent_release_prepare(x->state, url, sha, x->dir, sizeof(x->dir), x->err,
@@ -833,7 +516,7 @@ static void test_agent_release_fetch_http(void **state)
 }
 
 struct par {
-	struct fx *x;
+	struct ts_rel_fx *x;
 	const char *url;
 	const char *sha;
 	osp_err rv;
@@ -852,12 +535,12 @@ static void *par_main(void *arg)
 
 static void test_agent_release_prepare_concurrent(void **state)
 {
-	struct fx *x = *state;
+	struct ts_rel_fx *x = *state;
 	char sha[65], url[PATH_MAX];
 	struct par p[4];
 	pthread_t th[4];
 
-	src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
+	ts_rel_src_archive(x, "good.tgz", good_ents, 8, sha, url, sizeof(url));
 	for (int i = 0; i < 4; i++) {
 		p[i] = (struct par){ .x = x, .url = url, .sha = sha };
 		assert_int_equal(pthread_create(&th[i], NULL, par_main, &p[i]), 0);
@@ -869,28 +552,21 @@ static void test_agent_release_prepare_concurrent(void **state)
 		assert_string_equal(p[i].dir, p[0].dir);
 	}
 	check_good_release(p[0].dir);
-	assert_int_equal(count_sub(x, "releases"), 1);
-	assert_int_equal(count_sub(x, "cache"), 1);
+	assert_int_equal(ts_rel_count_sub(x, "releases"), 1);
+	assert_int_equal(ts_rel_count_sub(x, "cache"), 1);
 }
 
-#define FX_TEST(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+#define FX_TEST(f) cmocka_unit_test_setup_teardown(f, ts_rel_setup, ts_rel_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_agent_release_path_check),
 		FX_TEST(test_agent_release_sha_invalid),
 		FX_TEST(test_agent_release_fetch_file_cached),
 		FX_TEST(test_agent_release_relative_state_dir),
 		FX_TEST(test_agent_release_fetch_sha_mismatch),
 		FX_TEST(test_agent_release_fetch_errors),
 		FX_TEST(test_agent_release_fetch_corrupt_cache),
-		FX_TEST(test_agent_release_unpack_refuses_dotdot),
-		FX_TEST(test_agent_release_unpack_refuses_absolute),
-		FX_TEST(test_agent_release_unpack_refuses_symlinks),
-		FX_TEST(test_agent_release_unpack_refuses_through_symlink),
-		FX_TEST(test_agent_release_unpack_refuses_links_and_devices),
-		FX_TEST(test_agent_release_unpack_not_an_archive),
 		FX_TEST(test_agent_release_gc),
 		FX_TEST(test_agent_release_gc_touch_on_use),
 		FX_TEST(test_agent_release_clean_tmp),
