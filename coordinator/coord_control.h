@@ -9,6 +9,7 @@
 #define COORD_CONTROL_H
 
 #include "coord.h"
+#include "coord_rollout.h"
 #include "ospec/json.h"
 #include "ospec/v1/control.pb-c.h"
 
@@ -55,6 +56,11 @@ int coord_verb_history(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
 int coord_verb_pause(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 int coord_verb_resume(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 int coord_verb_abort(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+/* coord_verb_control applies PAUSE, RESUME, ABORT or ROLLBACK to the active
+ * rollout named by the "rollout" argument: 0 with {"id", "state"} in json,
+ * 1 when it does not fit its state, 4 for an unknown rollout. */
+int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json, coord_ro_event_kind kind,
+	char *err, size_t errlen);
 
 /* coord_verb_rollback (coord_ctl_rollback.c) starts a rollout of ROLLOUT's
  * app back to the release before it; refused unless ROLLOUT is the app's

@@ -82,7 +82,12 @@ int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 	uint64_t seq;
 	int status = 1;
 	osp_jw w;
+	const char *id0 = coord_ctl_arg(rq, "rollout");
 
+	/* inside its watch (verify window) the rollout itself goes back */
+	if (id0 != NULL && (e = coord_rollouts_find(c, id0)) != NULL &&
+		!coord_ro_terminal(e->ro.state))
+		return coord_verb_control(c, rq, json, COORD_RO_EV_ROLLBACK, err, errlen);
 	if ((status = coord_ctl_rollout_arg(c, rq, rq->txn, &r, err, errlen)) != 0)
 		return status;
 	status = 1;

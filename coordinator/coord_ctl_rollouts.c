@@ -79,6 +79,37 @@ static char *coord_ctl_dup(coord_ctl_req *rq, const char *key)
 	return v ? strdup(v) : NULL;
 }
 
+/* coord_ctl_watch reads the post-deploy watch: --watch D, or for blue-green
+ * its older name --rollback-window D (both: they must agree). Default 2m,
+ * blue-green 5m; 0 means no watch. */
+static int coord_ctl_watch(coord_ctl_req *rq, coord_ro_strategy st, int64_t *ms, char *err,
+	size_t errlen)
+{
+	const char *w = coord_ctl_arg(rq, "watch"), *rw = coord_ctl_arg(rq, "rollback-window");
+	int64_t a = 0, b = 0;
+
+	if (w != NULL && (osp_duration_parse(w, &a) != OSP_OK || a < 0 || a > 7LL * 86400000)) {
+		snprintf(err, errlen, "--watch: expected a duration from 0 to 7d, got '%s'", w);
+		return -1;
+	}
+	if (rw != NULL && (osp_duration_parse(rw, &b) != OSP_OK || b < 0 || b > 7LL * 86400000)) {
+		snprintf(err, errlen, "--rollback-window: expected a duration from 0 to 7d, got '%s'",
+			rw);
+		return -1;
+	}
+	if (w != NULL && rw != NULL && a != b) {
+		snprintf(err, errlen, "--watch and --rollback-window are one setting: give one");
+		return -1;
+	}
+	if (w != NULL)
+		*ms = a;
+	else if (rw != NULL)
+		*ms = b;
+	else
+		*ms = st == COORD_RO_BLUE_GREEN ? 5 * 60000 : 2 * 60000;
+	return 0;
+}
+
 /* coord_ctl_ports parses "blue=N,green=M". */
 static int coord_ctl_ports(const char *s, uint32_t *blue, uint32_t *green)
 {
@@ -198,17 +229,20 @@ static Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *e
 	r->has_health_rise = r->has_health_fall = 1;
 	if (coord_ctl_ms(rq, "progress-deadline", "10m", &r->progress_deadline_ms, err, errlen) !=
 			0 ||
-		coord_ctl_ms(rq, "rollback-window", "5m", &r->rollback_window_ms, err, errlen) != 0 ||
+		coord_ctl_watch(rq, st, &r->rollback_window_ms, err, errlen) != 0 ||
 		coord_ctl_ms(rq, "scale-down-delay", "10m", &r->scale_down_delay_ms, err, errlen) !=
 			0)
 		goto fail;
+	r->has_no_auto_rollback = 1;
+	r->no_auto_rollback = coord_ctl_arg(rq, "no-auto-rollback") != NULL &&
+		strcmp(coord_ctl_arg(rq, "no-auto-rollback"), "true") == 0;
 	if (coord_ctl_ms(rq, "prepare-deadline", "30s", &r->prepare_deadline_ms, err, errlen) != 0)
 		goto fail;
 	r->has_prepare_deadline_ms = 1;
 	r->has_progress_deadline_ms = r->has_rollback_window_ms = r->has_scale_down_delay_ms = 1;
-	if (r->scale_down_delay_ms <= r->rollback_window_ms) {
+	if (st == COORD_RO_BLUE_GREEN && r->scale_down_delay_ms <= r->rollback_window_ms) {
 		snprintf(err, errlen,
-			"--scale-down-delay must be longer than --rollback-window (the old slot is "
+			"--scale-down-delay must be longer than --watch (the old slot is "
 			"what a switch back needs)");
 		goto fail;
 	}
@@ -303,6 +337,15 @@ static void coord_json_rollout(osp_jw *w, const Ospec__V1__RolloutRecord *r, boo
 	coord_jw_kv(w, "version", r->version);
 	coord_jw_kv(w, "state", coord_ro_state_name((coord_ro_state)r->state));
 	coord_jw_kv(w, "strategy", coord_ro_strategy_name((coord_ro_strategy)r->strategy));
+	coord_jw_kv(w, "phase", coord_ro_phase_name((coord_ro_strategy)r->strategy,
+					(coord_ro_state)r->state, r->phase));
+	coord_jw_kv(w, "sha256", r->sha256);
+	osp_jw_key(w, "watch_ms");
+	osp_jw_int(w, r->rollback_window_ms);
+	osp_jw_key(w, "auto_rollback");
+	osp_jw_bool(w, !r->no_auto_rollback);
+	coord_jw_time(w, "watch_until", r->strategy == COORD_RO_BLUE_GREEN ? r->verify_until_ms
+									 : r->watch_until_ms);
 	coord_jw_kv(w, "reason", r->reason);
 	coord_jw_kv(w, "actor", r->actor);
 	coord_jw_kv(w, "rollback_of", r->rollback_of);
@@ -323,7 +366,6 @@ static void coord_json_rollout(osp_jw *w, const Ospec__V1__RolloutRecord *r, boo
 	osp_jw_int(w, r->has_current_batch ? r->current_batch + 1 : 0);
 	if (steps) {
 		coord_jw_kv(w, "artifact", r->artifact);
-		coord_jw_kv(w, "sha256", r->sha256);
 		coord_jw_kv(w, "run", r->run);
 		coord_jw_kv(w, "select", r->select);
 		snprintf(num, sizeof(num), "%u%s", r->batch, r->batch_pct ? "%" : "");
@@ -340,12 +382,9 @@ static void coord_json_rollout(osp_jw *w, const Ospec__V1__RolloutRecord *r, boo
 			coord_jw_kv(w, "step", coord_step_state_name((coord_step_state)s->state));
 			osp_jw_key(w, "batch");
 			osp_jw_int(w, s->state == COORD_STEP_SKIPPED ? 0 : (int64_t)s->batch + 1);
-			coord_jw_kv(w, "version", s->state == COORD_STEP_DONE ? r->version
-						  : s->state == COORD_STEP_REVERTED ? s->prev_version
-						  : s->state == COORD_STEP_PENDING ||
-							  s->state == COORD_STEP_SKIPPED
-							  ? s->prev_version
-							  : "");
+			/* what the node runs after its last answer (its own word) */
+			coord_jw_kv(w, "version", s->version);
+			coord_jw_kv(w, "sha256", s->sha256);
 			coord_jw_kv(w, "previous_version", s->prev_version);
 			coord_jw_time(w, "started", s->started_ms);
 			coord_jw_time(w, "finished", s->finished_ms);
@@ -408,6 +447,12 @@ int coord_verb_deploy(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	rec->actor = strdup(rq->actor);
 	rec->created_ms = osp_now_wall_ms();
 	rec->has_created_ms = 1;
+	/* a version names one release: a usage error, before anything else */
+	if (coord_rollouts_release_check(c, rq->txn, rec->app, rec->version, rec->sha256, err,
+		    errlen) == OSP_EEXIST) {
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+		return 2;
+	}
 	if (dry != NULL && strcmp(dry, "true") == 0) {
 		rec->id = strdup("dry-run");
 		return coord_verb_dry_run(c, rq, rec, json);
@@ -596,9 +641,8 @@ int coord_verb_history(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
 	return 0;
 }
 
-/* coord_verb_control applies PAUSE/RESUME/ABORT to an active rollout. */
-static int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json,
-	coord_ro_event_kind kind, char *err, size_t errlen)
+int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json, coord_ro_event_kind kind,
+	char *err, size_t errlen)
 {
 	const char *id = coord_ctl_arg(rq, "rollout");
 	coord_ro_entry *e = id ? coord_rollouts_find(c, id) : NULL;
@@ -622,8 +666,10 @@ static int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json,
 	if (rv == OSP_ESTATE) {
 		snprintf(err, errlen, "rollout '%s' is %s: cannot %s it", e->ro.id,
 			coord_ro_state_name(e->ro.state),
-			kind == COORD_RO_EV_PAUSE ? "pause" : kind == COORD_RO_EV_RESUME ? "resume"
-											  : "abort");
+			kind == COORD_RO_EV_PAUSE    ? "pause"
+			: kind == COORD_RO_EV_RESUME ? "resume"
+			: kind == COORD_RO_EV_ABORT  ? "abort"
+						     : "roll back");
 		rq->on_abort = NULL;
 		return 1;
 	}
@@ -635,6 +681,8 @@ static int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json,
 	osp_jw_obj_begin(&w);
 	coord_jw_kv(&w, "id", e->ro.id);
 	coord_jw_kv(&w, "state", coord_ro_state_name(e->ro.state));
+	if (kind == COORD_RO_EV_ROLLBACK)
+		coord_jw_kv(&w, "rollback_of", e->ro.id);
 	osp_jw_obj_end(&w);
 	return 0;
 }

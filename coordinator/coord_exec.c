@@ -121,6 +121,17 @@ static osp_err coord_exec_apply(coord *c, coord_ro_entry *e, const coord_ro_even
 	return rv;
 }
 
+/* coord_exec_watching: e watches the health of its nodes now (blue-green
+ * verify, rolling/recreate post-deploy watch). */
+static bool coord_exec_watching(const coord_ro_entry *e)
+{
+	if (coord_ro_terminal(e->ro.state))
+		return false;
+	if (e->ro.strategy == COORD_RO_BLUE_GREEN)
+		return e->ro.phase == COORD_BG_VERIFY;
+	return e->ro.phase == COORD_RO_WATCH;
+}
+
 void coord_engine_on_heartbeat(coord *c, coord_node *n)
 {
 	bool changed = false;
@@ -130,8 +141,7 @@ void coord_engine_on_heartbeat(coord *c, coord_node *n)
 		const Ospec__V1__AppState *a = NULL;
 		bool member = false;
 
-		if (e->ro.strategy != COORD_RO_BLUE_GREEN || e->ro.phase != COORD_BG_VERIFY ||
-			coord_ro_terminal(e->ro.state))
+		if (!coord_exec_watching(e))
 			continue;
 		for (size_t i = 0; i < e->ro.nsteps && !member; i++)
 			member = strcmp(e->ro.steps[i].node, n->id) == 0;
@@ -143,7 +153,9 @@ void coord_engine_on_heartbeat(coord *c, coord_node *n)
 		ev.now_ms = osp_now_wall_ms();
 		ev.ok = a->running && a->healthy;
 		ev.slot = a->active_slot;
-		ev.message = ev.ok ? "healthy" : "health checks failing";
+		ev.sha256 = a->sha256;
+		ev.message = ev.ok ? "healthy" : a->running ? "health checks failing"
+							    : "the app is not running";
 		if (coord_exec_apply(c, e, &ev, "node") != OSP_OK)
 			goto kick; /* reloaded: the list changed */
 		changed = true;
@@ -156,14 +168,51 @@ kick:
 	coord_rollouts_kick(c);
 }
 
-/* coord_exec_owner finds the active rollout waiting for (node, seq). */
+/* coord_exec_owner finds the active rollout waiting for (node, seq), or
+ * owning the revert queued behind a voided command. */
 static coord_ro_entry *coord_exec_owner(coord *c, const char *node, uint64_t seq)
 {
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next)
 		for (size_t i = 0; i < e->ro.nsteps; i++)
-			if (e->ro.steps[i].seq == seq && strcmp(e->ro.steps[i].node, node) == 0)
+			if ((e->ro.steps[i].seq == seq || e->ro.steps[i].void_seq == seq) &&
+				strcmp(e->ro.steps[i].node, node) == 0)
 				return e;
 	return NULL;
+}
+
+/* coord_exec_result_fields copies what the node reports about its state
+ * after the command into ev (pointers into r). */
+static void coord_exec_result_fields(const Ospec__V1__CommandResult *r, coord_ro_event *ev)
+{
+	ev->version = r->version;
+	ev->sha256 = r->sha256;
+	ev->prev_version = r->previous_version;
+	ev->active_slot = r->active_slot;
+	ev->slot = r->slot;
+	if (!r->has_kind)
+		return; /* an agent before protocol 1.1: it names nothing */
+	switch (r->kind) {
+	case OSPEC__V1__COMMAND__KIND_STAGE:
+		ev->done_cmd = COORD_RO_CMD_STAGE;
+		break;
+	case OSPEC__V1__COMMAND__KIND_REVERT:
+		ev->done_cmd = COORD_RO_CMD_REVERT;
+		break;
+	case OSPEC__V1__COMMAND__KIND_STOP:
+		ev->done_cmd = COORD_RO_CMD_STOP;
+		break;
+	case OSPEC__V1__COMMAND__KIND_PREPARE:
+		ev->done_cmd = COORD_RO_CMD_PREPARE;
+		break;
+	case OSPEC__V1__COMMAND__KIND_DECISION:
+		ev->done_cmd = COORD_RO_CMD_DECIDE;
+		break;
+	case OSPEC__V1__COMMAND__KIND_SCALE_DOWN:
+		ev->done_cmd = COORD_RO_CMD_SCALE_DOWN;
+		break;
+	default:
+		break;
+	}
 }
 
 osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__CommandResult *r)
@@ -189,6 +238,7 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 		ev.ok = r->status == OSPEC__V1__RESULT_STATUS__RESULT_OK ||
 			r->status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES;
 		ev.message = r->message ? r->message : "";
+		coord_exec_result_fields(r, &ev);
 		rv = coord_rollouts_event(c, t, e, &ev, "node");
 	}
 	if (rv != OSP_OK) {
@@ -216,12 +266,17 @@ static bool coord_exec_due(const coord_ro_entry *e, int64_t now, coord_ro_event_
 	const coord_rollout *r = &e->ro;
 
 	*kind = COORD_RO_EV_TICK;
-	if (coord_rollouts_scale_down_pending(e)) {
+	if (coord_rollouts_scale_down_pending(e) && !r->scale_down_sent) {
 		*kind = COORD_RO_EV_SCALE_DOWN;
 		return now >= r->scale_down_at_ms;
 	}
+	if (coord_rollouts_scale_down_pending(e))
+		goto steps; /* scale-downs outstanding: their deadline */
 	if (r->state != COORD_RO_RUNNING && r->state != COORD_RO_PAUSED)
 		return false;
+	if (r->strategy != COORD_RO_BLUE_GREEN && r->phase == COORD_RO_WATCH &&
+		now > r->watch_until_ms)
+		return true;
 	if (r->strategy == COORD_RO_BLUE_GREEN) {
 		if ((r->phase == COORD_BG_PREPARE || r->phase == COORD_BG_BACK_PREPARE) &&
 			r->decision == COORD_RO_DECISION_NONE &&
@@ -230,6 +285,7 @@ static bool coord_exec_due(const coord_ro_entry *e, int64_t now, coord_ro_event_
 		if (r->phase == COORD_BG_VERIFY && now > r->verify_until_ms)
 			return true;
 	}
+steps:
 	for (size_t i = 0; i < r->nsteps; i++) {
 		const coord_ro_step *st = &r->steps[i];
 		if (st->cmd != COORD_RO_CMD_NONE && st->started_ms + r->progress_deadline_ms < now)

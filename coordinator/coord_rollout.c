@@ -295,7 +295,7 @@ void coord_ro_fail_summary(coord_rollout *r)
 	}
 }
 
-static void coord_ro_succeed(coord_rollout *r, int64_t now, coord_ro_actions *out)
+void coord_ro_succeed(coord_rollout *r, int64_t now, coord_ro_actions *out)
 {
 	size_t done = coord_ro_count(r, COORD_STEP_DONE), nfail = coord_ro_failures(r);
 
@@ -422,6 +422,8 @@ static void coord_ro_advance(coord_rollout *r, int64_t now, coord_ro_actions *ou
 
 	if (coord_ro_terminal(r->state) || r->state == COORD_RO_PENDING)
 		return;
+	if (coord_ro_watch_advance(r, now, out))
+		return;
 	if (coord_ro_failures(r) > coord_ro_budget(r)) {
 		if (idle) {
 			coord_ro_fail_summary(r);
@@ -452,7 +454,8 @@ static void coord_ro_advance(coord_rollout *r, int64_t now, coord_ro_actions *ou
 		coord_ro_finish(r, COORD_RO_FAILED, now, out);
 		return;
 	}
-	coord_ro_succeed(r, now, out);
+	if (!coord_ro_watch_begin(r, now, out))
+		coord_ro_succeed(r, now, out);
 }
 
 /* --------------------------------------------------------------- events */
@@ -504,15 +507,22 @@ static osp_err coord_ro_on_start(coord_rollout *r, int64_t now, coord_ro_actions
 	return OSP_OK;
 }
 
-/* coord_ro_revert_note describes where a revert goes: "reverting to 1.2"
- * or "stopping the app (no previous release)". */
+/* coord_ro_revert_note describes where a revert goes. The agent decides
+ * from its own record; prev_version is what it said it ran before. */
 static void coord_ro_revert_note(const coord_ro_step *s, char *buf, size_t len)
 {
-	if (s->prev_sha256[0] != '\0')
-		snprintf(buf, len, "reverting to %s",
-			 s->prev_version[0] != '\0' ? s->prev_version : s->prev_sha256);
+	if (s->prev_version[0] != '\0')
+		snprintf(buf, len, "reverting to %s", s->prev_version);
 	else
-		snprintf(buf, len, "stopping the app (no previous release)");
+		snprintf(buf, len, "reverting to the release it ran before, if any");
+}
+
+void coord_ro_note_runs(coord_ro_step *s, const coord_ro_event *ev)
+{
+	if (ev->version == NULL && ev->sha256 == NULL)
+		return;
+	osp_strlcpy(s->version, ev->version != NULL ? ev->version : "", sizeof(s->version));
+	osp_strlcpy(s->sha256, ev->sha256 != NULL ? ev->sha256 : "", sizeof(s->sha256));
 }
 
 static void coord_ro_result_stage(coord_rollout *r, size_t i, const coord_ro_event *ev,
@@ -527,11 +537,17 @@ static void coord_ro_result_stage(coord_rollout *r, size_t i, const coord_ro_eve
 	}
 	s->cmd = COORD_RO_CMD_NONE;
 	s->finished_ms = ev->now_ms;
+	/* what the node really ran before: its own revert target */
+	if (ev->prev_version != NULL)
+		osp_strlcpy(s->prev_version, ev->prev_version, sizeof(s->prev_version));
 	if (ev->ok) {
 		s->state = COORD_STEP_DONE;
+		osp_strlcpy(s->version, r->version, sizeof(s->version));
+		osp_strlcpy(s->sha256, r->sha256, sizeof(s->sha256));
 		coord_ro_event_msg(out, i, "step.done", "%s is on %s", s->node, r->version);
 		return;
 	}
+	coord_ro_note_runs(s, ev);
 	s->state = COORD_STEP_FAILED;
 	s->reason[0] = '\0';
 	coord_ro_append(s->reason, sizeof(s->reason), "%s", msg);
@@ -545,23 +561,30 @@ static void coord_ro_result_revert(coord_rollout *r, size_t i, const coord_ro_ev
 				   const char *msg, coord_ro_actions *out)
 {
 	coord_ro_step *s = &r->steps[i];
-	const char *prev = s->prev_version[0] != '\0' ? s->prev_version : s->prev_sha256;
 
 	s->cmd = COORD_RO_CMD_NONE;
 	s->revert_pending = false;
 	s->finished_ms = ev->now_ms;
+	coord_ro_note_runs(s, ev);
+	if (ev->ok && ev->version == NULL && ev->sha256 == NULL) /* an agent that names nothing */
+		osp_strlcpy(s->version, s->prev_version, sizeof(s->version));
 	if (!ev->ok) {
 		coord_ro_append(s->reason, sizeof(s->reason), "; revert failed: %s", msg);
 		coord_ro_event_msg(out, i, "step.revert_failed", "%s: revert failed: %s", s->node,
 				   msg);
 		return;
 	}
+	if (s->state == COORD_STEP_DONE) /* going back after the watch or on request */
+		s->reason[0] = '\0';
 	s->state = COORD_STEP_REVERTED;
-	if (s->prev_sha256[0] != '\0') {
-		coord_ro_append(s->reason, sizeof(s->reason), "; reverted to %s", prev);
-		coord_ro_event_msg(out, i, "step.reverted", "%s reverted to %s", s->node, prev);
+	if (s->version[0] != '\0') {
+		coord_ro_append(s->reason, sizeof(s->reason), "%sreverted to %s",
+				s->reason[0] != '\0' ? "; " : "", s->version);
+		coord_ro_event_msg(out, i, "step.reverted", "%s reverted to %s", s->node,
+				   s->version);
 	} else {
-		coord_ro_append(s->reason, sizeof(s->reason), "; stopped");
+		coord_ro_append(s->reason, sizeof(s->reason), "%sstopped (no previous release)",
+				s->reason[0] != '\0' ? "; " : "");
 		coord_ro_event_msg(out, i, "step.reverted",
 				   "%s: app stopped (no previous release to revert to)", s->node);
 	}
@@ -586,24 +609,29 @@ static void coord_ro_result_stop(coord_rollout *r, size_t i, const coord_ro_even
 	coord_ro_event_msg(out, i, "step.failed", "%s failed to stop: %s", s->node, msg);
 }
 
-/* coord_ro_late_success handles the success of a command voided at the
- * progress deadline: the node had fetched it before and ran it anyway, so it
- * runs a release its step does not count. It is reverted (the step stays a
- * failure). Blue-green stages only touch the idle slot: nothing to undo. */
-static bool coord_ro_late_success(coord_rollout *r, size_t i, const coord_ro_event *ev,
-				  coord_ro_actions *out)
+/* coord_ro_late handles an answer that comes after its step stopped waiting:
+ * the stage of a node declared unreachable (it ran anyway; the revert the
+ * glue appended behind it in the node's log undoes it), or that revert
+ * (void_seq). Only recorded: nothing of the rollout changes. Returns false
+ * when ev is not such an answer. */
+static bool coord_ro_late(coord_rollout *r, size_t i, const coord_ro_event *ev,
+			  coord_ro_actions *out)
 {
 	coord_ro_step *s = &r->steps[i];
+	bool voided = s->void_seq != 0 && ev->seq == s->void_seq;
 
-	if (coord_ro_terminal(r->state) || r->strategy == COORD_RO_BLUE_GREEN || !ev->ok ||
-	    s->state != COORD_STEP_UNREACHABLE || s->cmd != COORD_RO_CMD_NONE || s->seq == 0 ||
-	    ev->seq != s->seq)
+	if (!voided && !(s->state == COORD_STEP_UNREACHABLE && s->cmd == COORD_RO_CMD_NONE &&
+			 s->seq != 0 && ev->seq == s->seq))
 		return false;
-	coord_ro_append(s->reason, sizeof(s->reason), "; answered after the deadline: reverted");
-	coord_ro_event_msg(out, i, "step.late", "%s answered after the progress deadline: "
-			   "reverting it", s->node);
-	coord_ro_issue(r, i, COORD_RO_CMD_REVERT, ev->now_ms, out);
-	coord_ro_advance(r, ev->now_ms, out);
+	coord_ro_note_runs(s, ev);
+	if (voided)
+		coord_ro_event_msg(out, i, "step.late_revert", "%s came back: %s", s->node,
+				   ev->ok ? (s->version[0] != '\0' ? s->version : "stopped")
+					  : "the revert failed");
+	else
+		coord_ro_event_msg(out, i, "step.late", "%s answered after the progress deadline "
+				   "(%s); the revert queued behind it undoes it", s->node,
+				   ev->ok ? "ok" : "failed");
 	return true;
 }
 
@@ -619,7 +647,7 @@ static osp_err coord_ro_on_result(coord_rollout *r, const coord_ro_event *ev,
 	if (err != OSP_OK)
 		return err;
 	s = &r->steps[i];
-	if (coord_ro_late_success(r, i, ev, out))
+	if (coord_ro_late(r, i, ev, out))
 		return OSP_OK;
 	/* Terminal rollouts have nothing outstanding; late or duplicate
 	 * results for an older command are ignored. */
@@ -641,16 +669,19 @@ static void coord_ro_expire(coord_rollout *r, size_t i, const char *dl, int64_t 
 {
 	coord_ro_step *s = &r->steps[i];
 
-	coord_ro_push(out, COORD_RO_ACT_CANCEL, i);
 	if (s->cmd == COORD_RO_CMD_REVERT) {
+		/* never voided: it brings the node back whenever it returns */
 		s->cmd = COORD_RO_CMD_NONE;
 		s->revert_pending = false;
-		coord_ro_append(s->reason, sizeof(s->reason), "; revert unanswered");
+		coord_ro_append(s->reason, sizeof(s->reason),
+				"; revert unanswered (it reverts when it reconnects)");
 		coord_ro_event_msg(out, i, "step.revert_unanswered",
-				   "%s: no answer to the revert within the progress deadline (%s)",
-				   s->node, dl);
+				   "%s: no answer to the revert within the progress deadline (%s); "
+				   "the revert stays in its log", s->node, dl);
 		return;
 	}
+	/* the stage is voided; the glue queues a revert of it behind */
+	coord_ro_push(out, COORD_RO_ACT_CANCEL, i);
 	s->cmd = COORD_RO_CMD_NONE;
 	s->state = COORD_STEP_UNREACHABLE;
 	s->finished_ms = now;
@@ -677,13 +708,15 @@ static osp_err coord_ro_on_tick(coord_rollout *r, int64_t now, coord_ro_actions 
 			continue;
 		coord_ro_expire(r, i, dl, now, out);
 	}
-	coord_ro_advance(r, now, out);
+	if (!coord_ro_watch_tick(r, now, out))
+		coord_ro_advance(r, now, out);
 	return OSP_OK;
 }
 
 static osp_err coord_ro_on_pause(coord_rollout *r, coord_ro_actions *out)
 {
-	if (r->state != COORD_RO_RUNNING || r->abort_requested)
+	if (r->state != COORD_RO_RUNNING || r->abort_requested || r->phase == COORD_RO_WATCH ||
+	    r->phase == COORD_RO_BACK)
 		return OSP_ESTATE;
 	r->state = COORD_RO_PAUSED;
 	r->paused = true;
@@ -709,6 +742,8 @@ static osp_err coord_ro_on_abort(coord_rollout *r, int64_t now, coord_ro_actions
 		return OSP_ESTATE;
 	if (r->abort_requested)
 		return OSP_OK; /* repeated: already on its way */
+	if (r->phase == COORD_RO_WATCH || r->phase == COORD_RO_BACK)
+		return coord_ro_watch_request(r, COORD_RO_EV_ABORT, now, out);
 	if (r->state == COORD_RO_PENDING) {
 		r->reason[0] = '\0';
 		coord_ro_append(r->reason, sizeof(r->reason), "aborted before it started");
@@ -748,7 +783,13 @@ osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_acti
 	case COORD_RO_EV_ABORT:
 		return coord_ro_on_abort(r, ev->now_ms, out);
 	case COORD_RO_EV_HEALTH:
+		if (r->strategy != COORD_RO_BLUE_GREEN)
+			return coord_ro_watch_health(r, ev, out);
+		return coord_ro_bg_apply(r, ev, out);
 	case COORD_RO_EV_ROLLBACK:
+		if (r->strategy != COORD_RO_BLUE_GREEN)
+			return coord_ro_watch_request(r, ev->kind, ev->now_ms, out);
+		return coord_ro_bg_apply(r, ev, out);
 	case COORD_RO_EV_SCALE_DOWN:
 		return coord_ro_bg_apply(r, ev, out);
 	}

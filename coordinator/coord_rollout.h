@@ -75,6 +75,14 @@ typedef enum coord_ro_decision {
 	COORD_RO_DECISION_ABORT,
 } coord_ro_decision;
 
+/* Phases of a rolling or recreate rollout (coord_rollout.phase; recreate
+ * uses 0 stopping and 1 starting before them). */
+enum {
+	COORD_RO_WATCH = 2,     /* every batch done: health watched until watch_until_ms */
+	COORD_RO_BACK = 3,      /* going back: every done node reverts (watch failure,
+				 * abort or rollback during the watch) */
+};
+
 /* Phases of a blue-green rollout (coord_rollout.phase). */
 enum {
 	COORD_BG_STAGE = 0,     /* stage into the idle slot, batches apply */
@@ -94,13 +102,21 @@ typedef struct coord_ro_step {
 	int64_t started_ms;     /* when the outstanding command was issued */
 	int64_t finished_ms;
 	char reason[COORD_RO_MAX_REASON];
-	char prev_version[129]; /* "" if the app did not run there */
+	char prev_version[129]; /* "" if the app did not run there; from the inventory at
+				 * creation (a hint for plans), then from the node's own
+				 * answer to its stage (what it really ran before) */
 	char prev_sha256[65];
+	char version[129];      /* what the node runs after its last answer ("" unknown
+				 * or stopped); blue-green: its active slot's release */
+	char sha256[65];
+	uint64_t void_seq;      /* glue: the revert appended when its stage was voided */
 	bool revert_pending;    /* a revert is outstanding (cmd == REVERT) */
 	bool stopped;           /* recreate: the stop succeeded */
 	/* blue-green */
-	char slot[8];           /* the slot staged into (the idle one): "blue"/"green" */
-	char old_slot[8];       /* the active slot before the switch, "" on first deploy */
+	char slot[8];           /* the slot staged into (the idle one the agent picked and
+				 * named in its stage result): "blue"/"green" */
+	char old_slot[8];       /* the active slot before the switch, "" on first deploy
+				 * (from the stage result too) */
 	char to_slot[8];        /* the slot the outstanding PREPARE switches traffic to; the
 				 * engine fills it before every PREPARE: step.slot going
 				 * forward, step.old_slot when switching back */
@@ -116,6 +132,7 @@ typedef struct coord_rollout {
 	char id[64];
 	char app[64];
 	char version[129];
+	char sha256[65];        /* the release's sha256 (what a revert undoes) */
 	coord_ro_strategy strategy;
 	uint32_t batch;         /* count, or percent when batch_pct */
 	bool batch_pct;
@@ -133,7 +150,14 @@ typedef struct coord_rollout {
 	coord_ro_decision decision;
 	int64_t prepare_deadline_ms;  /* votes must arrive within this (default 30s) */
 	int64_t prepare_started_ms;
-	int64_t rollback_window_ms;   /* verify this long after the commit */
+	int64_t rollback_window_ms;   /* the post-deploy watch: blue-green verifies this long
+				       * after the commit, rolling/recreate watch this long
+				       * after the last batch (0: no watch) */
+	bool auto_rollback;     /* an unhealthy node in the watch makes the fleet go back
+				 * (else the rollout fails and nothing is reverted) */
+	coord_ro_state ending;  /* going back on request: ABORTED (abort) or ROLLED_BACK
+				 * (rollback); 0 for an automatic way back */
+	int64_t watch_until_ms; /* rolling/recreate: end of the watch */
 	int64_t verify_until_ms;
 	int64_t scale_down_delay_ms;  /* > rollback window */
 	int64_t scale_down_at_ms;     /* when the old slots are stopped (0: not planned) */
@@ -153,7 +177,7 @@ typedef enum coord_ro_event_kind {
 	COORD_RO_EV_RESUME,
 	COORD_RO_EV_ABORT,
 	COORD_RO_EV_HEALTH,     /* a node reports the app's health (ok) on its active slot */
-	COORD_RO_EV_ROLLBACK,   /* operator: switch back now (blue-green, during verify) */
+	COORD_RO_EV_ROLLBACK,   /* operator: go back now (during the watch or verify) */
 	COORD_RO_EV_SCALE_DOWN, /* blue-green, succeeded, now >= scale_down_at_ms: stop the
 				 * old slots (the one event a terminal rollout accepts) */
 } coord_ro_event_kind;
@@ -167,7 +191,15 @@ typedef struct coord_ro_event {
 	const char *message;    /* RESULT, HEALTH: reason on failure (may be NULL) */
 	/* RESULT of a PREPARE: ok means the node voted YES (RESULT_VOTE_YES) */
 	const char *slot;       /* HEALTH: the slot the node reports active; a report for
-				 * another slot than step.slot is ignored; NULL or "": any */
+				 * another slot than step.slot is ignored; NULL or "": any.
+				 * RESULT of a blue-green STAGE: the slot the agent staged into */
+	/* RESULT: what the node reports (each may be NULL or "") */
+	const char *version;    /* the release the app runs after the command */
+	const char *sha256;     /* its sha256; HEALTH: the release reported (a rolling
+				 * report about another release is ignored) */
+	const char *prev_version; /* STAGE: what ran before (the agent's revert target) */
+	const char *active_slot;  /* blue-green STAGE: the active slot when it staged */
+	coord_ro_cmd done_cmd;  /* RESULT: the kind of command executed (NONE: unknown) */
 } coord_ro_event;
 
 typedef enum coord_ro_action_kind {
@@ -243,6 +275,11 @@ const char *coord_ro_strategy_name(coord_ro_strategy s);
 /* coord_ro_strategy_parse parses a strategy name; returns 0, or -1 if s is
  * NULL or unknown (out untouched). */
 int coord_ro_strategy_parse(const char *s, coord_ro_strategy *out);
+/* coord_ro_phase_name names where a rollout is (status "phase"): "queued",
+ * "batches", "stopping"/"starting" (recreate), "watching", "reverting",
+ * "staging", "preparing", "switching", "verifying", "switching_back"
+ * (blue-green), "done" once terminal. A static string. */
+const char *coord_ro_phase_name(coord_ro_strategy strategy, coord_ro_state state, uint32_t phase);
 /* coord_ro_terminal reports whether s is final (succeeded, failed, aborted,
  * rolled_back). */
 bool coord_ro_terminal(coord_ro_state s);

@@ -105,6 +105,18 @@ void coord_ro_bg_result_stage(coord_rollout *r, size_t i, const coord_ro_event *
 
 	s->cmd = COORD_RO_CMD_NONE;
 	s->finished_ms = ev->now_ms;
+	/* the agent picked the idle slot and says what is active: its own
+	 * record at that moment, never a heartbeat snapshot */
+	if (ev->slot != NULL && (strcmp(ev->slot, "blue") == 0 || strcmp(ev->slot, "green") == 0))
+		osp_strlcpy(s->slot, ev->slot, sizeof(s->slot));
+	if (ev->active_slot != NULL)
+		osp_strlcpy(s->old_slot, strcmp(ev->active_slot, s->slot) != 0 ? ev->active_slot : "",
+			    sizeof(s->old_slot));
+	if (ev->prev_version != NULL) {
+		osp_strlcpy(s->prev_version, ev->prev_version, sizeof(s->prev_version));
+		/* traffic still goes to the active slot's release */
+		osp_strlcpy(s->version, ev->prev_version, sizeof(s->version));
+	}
 	if (ev->ok) {
 		s->state = COORD_STEP_READY;
 		coord_ro_event_msg(out, i, "step.ready", "%s staged %s in slot %s", s->node,
@@ -215,7 +227,8 @@ static void coord_ro_bg_switch_back(coord_rollout *r, int64_t now, const char *w
 	if (n == 0) {
 		coord_ro_append(r->reason, sizeof(r->reason),
 				"nothing to switch back to (first deploy) after %s", note);
-		coord_ro_finish(r, COORD_RO_FAILED, now, out);
+		coord_ro_finish(r, r->ending == COORD_RO_ABORTED ? COORD_RO_ABORTED : COORD_RO_FAILED,
+				now, out);
 		return;
 	}
 	/* Kept for the final reason, written when the switch back settles. */
@@ -422,6 +435,13 @@ static void coord_ro_bg_settle_back(coord_rollout *r, int64_t now, coord_ro_acti
 		coord_ro_finish(r, COORD_RO_FAILED, now, out);
 		return;
 	}
+	if (r->ending == COORD_RO_ABORTED) {
+		char why[COORD_RO_MAX_REASON];
+
+		osp_strlcpy(why, r->reason, sizeof(why));
+		r->reason[0] = '\0';
+		coord_ro_append(r->reason, sizeof(r->reason), "aborted by request: %s", why);
+	}
 	coord_ro_event_msg(out, SIZE_MAX, "switch.committed",
 			   "switch %s committed: %zu node%s back on the old slot, flip skew %lld ms",
 			   r->switch_id, n, coord_ro_plural(n),
@@ -434,7 +454,7 @@ static void coord_ro_bg_settle_back(coord_rollout *r, int64_t now, coord_ro_acti
 			coord_ro_append(r->reason, sizeof(r->reason), "; %s: %s", s->node,
 					s->reason);
 	}
-	coord_ro_finish(r, COORD_RO_ROLLED_BACK, now, out);
+	coord_ro_finish(r, r->ending != 0 ? r->ending : COORD_RO_ROLLED_BACK, now, out);
 }
 
 /* coord_ro_bg_settle follows the last answer (or timeout) to a decision. */
@@ -501,6 +521,9 @@ static void coord_ro_bg_ack(coord_rollout *r, size_t i, const coord_ro_event *ev
 			r->last_ack_ms = now;
 		s->state = back ? COORD_STEP_REVERTED : COORD_STEP_DONE;
 		s->reason[0] = '\0';
+		osp_strlcpy(s->version, back ? s->prev_version : r->version, sizeof(s->version));
+		if (!back)
+			osp_strlcpy(s->sha256, r->sha256, sizeof(s->sha256));
 		if (back)
 			coord_ro_append(s->reason, sizeof(s->reason), "switched back to %s (slot %s)",
 					coord_ro_bg_prev(s), s->to_slot);
@@ -556,8 +579,31 @@ static void coord_ro_bg_expire(coord_rollout *r, int64_t now, coord_ro_actions *
 
 /* -------------------------------------------------------------- events */
 
+/* coord_ro_bg_scale_expire gives up on scale-downs unanswered within the
+ * progress deadline (the node is away; the command stays in its log). */
+static void coord_ro_bg_scale_expire(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	char dl[32];
+	size_t i;
+
+	osp_duration_fmt(r->progress_deadline_ms, dl, sizeof(dl));
+	for (i = 0; i < r->nsteps && r->progress_deadline_ms > 0; i++) {
+		coord_ro_step *s = &r->steps[i];
+
+		if (s->cmd != COORD_RO_CMD_SCALE_DOWN ||
+		    !coord_ro_bg_past(now, s->started_ms, r->progress_deadline_ms))
+			continue;
+		s->cmd = COORD_RO_CMD_NONE;
+		coord_ro_event_msg(out, i, "scale_down.unanswered",
+				   "%s: no answer to the scale-down of slot %s within %s; it stays "
+				   "in its log", s->node, s->old_slot, dl);
+	}
+}
+
 static osp_err coord_ro_bg_on_tick(coord_rollout *r, int64_t now, coord_ro_actions *out)
 {
+	if (r->state == COORD_RO_SUCCEEDED)
+		coord_ro_bg_scale_expire(r, now, out);
 	if (coord_ro_terminal(r->state))
 		return OSP_OK;
 	switch (r->phase) {
@@ -671,6 +717,7 @@ static osp_err coord_ro_bg_on_rollback(coord_rollout *r, int64_t now, coord_ro_a
 		return OSP_OK; /* already on its way back */
 	if (r->phase != COORD_BG_VERIFY)
 		return OSP_ESTATE;
+	r->ending = COORD_RO_ROLLED_BACK;
 	coord_ro_bg_switch_back(r, now, "a rollback request", out);
 	return OSP_OK;
 }
@@ -706,10 +753,16 @@ static osp_err coord_ro_bg_on_abort(coord_rollout *r, int64_t now, coord_ro_acti
 {
 	if (coord_ro_terminal(r->state))
 		return OSP_ESTATE;
-	if (r->abort_requested)
+	if (r->abort_requested || coord_ro_bg_back(r))
 		return OSP_OK; /* repeated: already on its way */
+	if (r->phase == COORD_BG_VERIFY) {
+		/* the old slots still run the old release: going back is instant */
+		r->ending = COORD_RO_ABORTED;
+		coord_ro_bg_switch_back(r, now, "an abort request", out);
+		return OSP_OK;
+	}
 	if (r->phase != COORD_BG_PREPARE || r->decision != COORD_RO_DECISION_NONE)
-		return OSP_ESTATE; /* decided: the switch can only go back (rollback) */
+		return OSP_ESTATE; /* decided, being applied: wait for verify */
 	r->abort_requested = true;
 	coord_ro_event_msg(out, SIZE_MAX, "rollout.abort_requested",
 			   "abort requested: switch %s is aborted, traffic untouched", r->switch_id);

@@ -52,6 +52,42 @@ size_t coord_ro_failures(const coord_rollout *r);
  * written: a "rollout.<state>" EVENT, then DONE. */
 void coord_ro_finish(coord_rollout *r, coord_ro_state st, int64_t now, coord_ro_actions *out);
 
+/* coord_ro_succeed ends r succeeded ("N nodes on V"). */
+void coord_ro_succeed(coord_rollout *r, int64_t now, coord_ro_actions *out);
+
+/* coord_ro_note_runs records in s what the node reports it runs after a
+ * command (ev->version, ev->sha256), when it reported anything. */
+void coord_ro_note_runs(coord_ro_step *s, const coord_ro_event *ev);
+
+/* -- the post-deploy watch of rolling and recreate (coord_rollout_watch.c) -- */
+
+/* coord_ro_watch_begin enters the watch (phase COORD_RO_WATCH) when every
+ * batch is done and a window is set; false when there is nothing to watch
+ * (the caller then ends the rollout succeeded). */
+bool coord_ro_watch_begin(coord_rollout *r, int64_t now, coord_ro_actions *out);
+
+/* coord_ro_watch_advance is coord_ro_advance for the watch and the way
+ * back: true when r is in one of them (then it did what was due: ending the
+ * way back once no revert is outstanding). */
+bool coord_ro_watch_advance(coord_rollout *r, int64_t now, coord_ro_actions *out);
+
+/* coord_ro_watch_tick ends a watch whose window passed (succeeded); true
+ * when it did. */
+bool coord_ro_watch_tick(coord_rollout *r, int64_t now, coord_ro_actions *out);
+
+/* coord_ro_watch_health takes a HEALTH report of a rolling or recreate
+ * rollout: outside the watch, of a step that is not done, or about another
+ * release it is ignored (OSP_OK); unhealthy goes back (auto_rollback) or
+ * fails the rollout. OSP_EINVAL without a node, OSP_ENOENT for an unknown one
+ * during the watch. */
+osp_err coord_ro_watch_health(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out);
+
+/* coord_ro_watch_request takes ABORT or ROLLBACK during the watch: every
+ * done node is reverted, the rollout ends aborted or rolled_back. OSP_OK
+ * while already going back; OSP_ESTATE outside the watch. */
+osp_err coord_ro_watch_request(coord_rollout *r, coord_ro_event_kind kind, int64_t now,
+			       coord_ro_actions *out);
+
 /* coord_ro_fail_summary writes "N of M nodes failed (budget B): node:
  * reason; ..." into r->reason ("failed to stage" for blue-green). */
 void coord_ro_fail_summary(coord_rollout *r);

@@ -78,3 +78,35 @@ bool coord_ro_terminal(coord_ro_state s)
 	       s == COORD_RO_ROLLED_BACK;
 }
 
+
+const char *coord_ro_phase_name(coord_ro_strategy strategy, coord_ro_state state, uint32_t phase)
+{
+	if (coord_ro_terminal(state))
+		return "done";
+	if (state == COORD_RO_PENDING)
+		return "queued";
+	if (strategy == COORD_RO_BLUE_GREEN) {
+		switch (phase) {
+		case COORD_BG_STAGE:
+			return "staging";
+		case COORD_BG_PREPARE:
+			return "preparing";
+		case COORD_BG_COMMIT:
+			return "switching";
+		case COORD_BG_VERIFY:
+			return "verifying";
+		case COORD_BG_BACK_PREPARE:
+		case COORD_BG_BACK_COMMIT:
+			return "switching_back";
+		default:
+			return "unknown";
+		}
+	}
+	if (phase == COORD_RO_WATCH)
+		return "watching";
+	if (phase == COORD_RO_BACK)
+		return "reverting";
+	if (strategy == COORD_RO_RECREATE)
+		return phase == 0 ? "stopping" : "starting";
+	return "batches";
+}

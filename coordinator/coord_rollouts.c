@@ -16,6 +16,7 @@ static osp_err coord_ro_from_rec(coord_ro_entry *e)
 	osp_strlcpy(ro->id, r->id, sizeof(ro->id));
 	osp_strlcpy(ro->app, r->app, sizeof(ro->app));
 	osp_strlcpy(ro->version, r->version, sizeof(ro->version));
+	osp_strlcpy(ro->sha256, r->sha256 ? r->sha256 : "", sizeof(ro->sha256));
 	ro->strategy = (coord_ro_strategy)r->strategy;
 	ro->batch = r->batch;
 	ro->batch_pct = r->batch_pct;
@@ -36,6 +37,9 @@ static osp_err coord_ro_from_rec(coord_ro_entry *e)
 	ro->prepare_deadline_ms = r->has_prepare_deadline_ms ? r->prepare_deadline_ms : 30000;
 	ro->prepare_started_ms = r->prepare_started_ms;
 	ro->rollback_window_ms = r->rollback_window_ms;
+	ro->auto_rollback = !r->no_auto_rollback;
+	ro->ending = (coord_ro_state)r->ending;
+	ro->watch_until_ms = r->watch_until_ms;
 	ro->verify_until_ms = r->verify_until_ms;
 	ro->scale_down_delay_ms = r->scale_down_delay_ms;
 	ro->scale_down_at_ms = r->scale_down_at_ms;
@@ -70,6 +74,9 @@ static osp_err coord_ro_from_rec(coord_ro_entry *e)
 		st->acked_ms = s->acked_ms;
 		st->healthy_seen = s->healthy_seen;
 		st->stage_generation = s->stage_generation;
+		st->void_seq = s->void_seq;
+		osp_strlcpy(st->version, s->version ? s->version : "", sizeof(st->version));
+		osp_strlcpy(st->sha256, s->sha256 ? s->sha256 : "", sizeof(st->sha256));
 	}
 	return OSP_OK;
 }
@@ -115,8 +122,11 @@ static osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 		s->has_acked_ms = s->has_healthy_seen = 1;
 		s->acked_ms = st->acked_ms;
 		s->healthy_seen = st->healthy_seen;
-		s->has_stage_generation = 1;
+		s->has_stage_generation = s->has_void_seq = 1;
 		s->stage_generation = st->stage_generation;
+		s->void_seq = st->void_seq;
+		s->version = (char *)st->version;
+		s->sha256 = (char *)st->sha256;
 		stepp[i] = s;
 	}
 	r->state = ro->state;
@@ -140,6 +150,9 @@ static osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 	r->prepare_started_ms = ro->prepare_started_ms;
 	r->verify_until_ms = ro->verify_until_ms;
 	r->scale_down_at_ms = ro->scale_down_at_ms;
+	r->has_ending = r->has_watch_until_ms = 1;
+	r->ending = ro->ending;
+	r->watch_until_ms = ro->watch_until_ms;
 	r->has_scale_down_sent = r->has_first_ack_ms = r->has_last_ack_ms = 1;
 	r->scale_down_sent = ro->scale_down_sent;
 	r->first_ack_ms = ro->first_ack_ms;
@@ -177,10 +190,31 @@ static void coord_ro_entry_free(coord_ro_entry *e)
 	free(e);
 }
 
+/* coord_rollouts_rec_scale_down_pending is coord_rollouts_scale_down_pending
+ * for a stored record. */
+static bool coord_rollouts_rec_scale_down_pending(const Ospec__V1__RolloutRecord *r)
+{
+	if (r->state != COORD_RO_SUCCEEDED || r->scale_down_at_ms <= 0)
+		return false;
+	if (!r->scale_down_sent)
+		return true;
+	for (size_t i = 0; i < r->n_steps; i++)
+		if (r->steps[i]->cmd == COORD_RO_CMD_SCALE_DOWN)
+			return true;
+	return false;
+}
+
 bool coord_rollouts_scale_down_pending(const coord_ro_entry *e)
 {
-	return e->ro.state == COORD_RO_SUCCEEDED && e->ro.scale_down_at_ms > 0 &&
-		!e->ro.scale_down_sent;
+	if (e->ro.state != COORD_RO_SUCCEEDED || e->ro.scale_down_at_ms <= 0)
+		return false;
+	if (!e->ro.scale_down_sent)
+		return true;
+	/* kept until every scale-down answered (or its deadline passed) */
+	for (size_t i = 0; i < e->ro.nsteps; i++)
+		if (e->ro.steps[i].cmd == COORD_RO_CMD_SCALE_DOWN)
+			return true;
+	return false;
 }
 
 void coord_rollouts_free_entry(coord_ro_entry *e)
@@ -218,6 +252,84 @@ osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id, Ospec__V1__Rollo
 		return rv;
 	*out = ospec__v1__rollout_record__unpack(NULL, vl, v);
 	return *out ? OSP_OK : OSP_ESTORE;
+}
+
+/* coord_rollouts_release_key writes "<kind>\0<app>\0<name>" into key. */
+static size_t coord_rollouts_release_key(char *key, size_t len, char kind, const char *app,
+	const char *name)
+{
+	int n = snprintf(key, len, "%c%c%s%c%s", kind, '\0', app, '\0', name);
+
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
+/* coord_rollouts_release_get reads the binding of (kind, app, name) into
+ * out (NUL-terminated; "" when there is none). */
+static osp_err coord_rollouts_release_get(osp_txn *t, char kind, const char *app,
+	const char *name, char *out, size_t outlen)
+{
+	char key[400];
+	size_t kl = coord_rollouts_release_key(key, sizeof(key), kind, app, name), vl;
+	const void *v;
+	osp_err rv;
+
+	out[0] = '\0';
+	if (kl == 0)
+		return OSP_ETOOBIG;
+	rv = osp_store_get(t, "releases", key, kl, &v, &vl);
+	if (rv == OSP_ENOENT)
+		return OSP_OK;
+	if (rv != OSP_OK)
+		return rv;
+	if (vl >= outlen)
+		vl = outlen - 1;
+	memcpy(out, v, vl);
+	out[vl] = '\0';
+	return OSP_OK;
+}
+
+osp_err coord_rollouts_release_check(coord *c, osp_txn *t, const char *app, const char *version,
+	const char *sha256, char *err, size_t errlen)
+{
+	char have[160];
+	osp_err rv;
+
+	(void)c;
+	if ((rv = coord_rollouts_release_get(t, 'v', app, version, have, sizeof(have))) != OSP_OK)
+		return rv;
+	if (have[0] != '\0' && strcmp(have, sha256) != 0) {
+		snprintf(err, errlen,
+			"version %s of app '%s' is sha256 %s; this deploy says %s: a version names "
+			"one release (give the new build a new version)",
+			version, app, have, sha256);
+		return OSP_EEXIST;
+	}
+	if ((rv = coord_rollouts_release_get(t, 's', app, sha256, have, sizeof(have))) != OSP_OK)
+		return rv;
+	if (have[0] != '\0' && strcmp(have, version) != 0) {
+		snprintf(err, errlen,
+			"sha256 %s is version %s of app '%s', not %s: deploy it as version %s", sha256,
+			have, app, version, have);
+		return OSP_EEXIST;
+	}
+	return OSP_OK;
+}
+
+osp_err coord_rollouts_release_bind(coord *c, osp_txn *t, const char *app, const char *version,
+	const char *sha256)
+{
+	char key[400];
+	size_t kl;
+	osp_err rv;
+
+	(void)c;
+	if ((kl = coord_rollouts_release_key(key, sizeof(key), 'v', app, version)) == 0)
+		return OSP_ETOOBIG;
+	if ((rv = osp_store_put(t, "releases", key, kl, sha256, strlen(sha256))) != OSP_OK)
+		return rv;
+	if ((kl = coord_rollouts_release_key(key, sizeof(key), 's', app, sha256)) == 0)
+		return OSP_ETOOBIG;
+	return osp_store_put(t, "releases", key, kl, version, strlen(version));
 }
 
 osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq)
@@ -277,6 +389,19 @@ static void coord_ro_stage_cmd(const Ospec__V1__RolloutRecord *r, Ospec__V1__Sta
 	s->health_deadline_ms = r->health_deadline_ms;
 }
 
+/* coord_ro_revert_cmd fills a Revert that undoes the rollout's release: the
+ * agent goes back to what its own record names as previous, if it runs this
+ * release at all (never a target guessed from a heartbeat snapshot). */
+static void coord_ro_revert_cmd(coord_ro_entry *e, Ospec__V1__Revert *rev)
+{
+	ospec__v1__revert__init(rev);
+	rev->app = e->ro.app;
+	rev->version = "";
+	rev->sha256 = "";
+	rev->from_sha256 = e->ro.sha256;
+	rev->slot = "main";
+}
+
 /* coord_ro_send appends the step's outstanding command to its node's log. */
 static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_step *st)
 {
@@ -298,22 +423,19 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 	case COORD_RO_CMD_STAGE:
 		coord_ro_stage_cmd(e->rec, &stage);
 		if (e->ro.strategy == COORD_RO_BLUE_GREEN) {
-			stage.slot = st->slot;
+			/* the agent picks its idle slot from its own record and
+			 * names it (and the active one) in the result */
+			stage.slot = "idle";
 			stage.has_blue_port = stage.has_green_port = 1;
 			stage.blue_port = e->rec->blue_port;
 			stage.green_port = e->rec->green_port;
-			stage.port = strcmp(st->slot, "green") == 0 ? e->rec->green_port
-								    : e->rec->blue_port;
+			stage.has_port = 0;
 		}
 		cmd.kind_case = OSPEC__V1__COMMAND__KIND_STAGE;
 		cmd.stage = &stage;
 		break;
 	case COORD_RO_CMD_REVERT:
-		ospec__v1__revert__init(&rev);
-		rev.app = e->ro.app;
-		rev.version = st->prev_version;
-		rev.sha256 = st->prev_sha256;
-		rev.slot = "main";
+		coord_ro_revert_cmd(e, &rev);
 		cmd.kind_case = OSPEC__V1__COMMAND__KIND_REVERT;
 		cmd.revert = &rev;
 		break;
@@ -400,6 +522,37 @@ static osp_err coord_ro_cancel(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro
 	return coord_db_cmd_put(c, t, n->id, &cmd);
 }
 
+/* coord_ro_void voids an unanswered command: the log entry becomes a no-op
+ * if the node has not executed it, and a rolling stage gets a revert queued
+ * behind it. The node may have fetched the stage before it went away (or
+ * recorded it and died): whatever it did with it, when it comes back the
+ * revert returns it to the release it ran before, health-checked. A revert
+ * that finds the node not running this release changes nothing. */
+static osp_err coord_ro_void(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_step *st)
+{
+	coord_node *n = coord_rollouts_member_node(c, e, st);
+	Ospec__V1__Command cmd;
+	Ospec__V1__Revert rev;
+	osp_err rv;
+
+	if ((rv = coord_ro_cancel(c, t, e, st)) != OSP_OK || n == NULL || st->seq == 0 ||
+		e->ro.strategy == COORD_RO_BLUE_GREEN || st->void_seq != 0)
+		return rv; /* blue-green stages touch only the idle slot */
+	if (e->ro.strategy == COORD_RO_RECREATE && !st->stopped)
+		return OSP_OK; /* its stop was voided: it never got this release */
+	ospec__v1__command__init(&cmd);
+	coord_ro_revert_cmd(e, &rev);
+	cmd.rollout_id = e->ro.id;
+	cmd.kind_case = OSPEC__V1__COMMAND__KIND_REVERT;
+	cmd.revert = &rev;
+	cmd.has_generation = 1;
+	cmd.generation = n->log_end + 1;
+	if ((rv = coord_db_cmd_append(c, t, n, &cmd)) != OSP_OK)
+		return rv;
+	st->void_seq = cmd.seq;
+	return OSP_OK;
+}
+
 /* coord_ro_decide records the switch decision (before any DECIDE command of
  * it can be seen: same transaction, committed synced). */
 static osp_err coord_ro_decide(coord *c, osp_txn *t, coord_ro_entry *e)
@@ -466,7 +619,7 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 			break;
 		case COORD_RO_ACT_CANCEL:
 			if (st != NULL)
-				rv = coord_ro_cancel(c, t, e, st);
+				rv = coord_ro_void(c, t, e, st);
 			break;
 		case COORD_RO_ACT_EVENT:
 			rv = coord_db_event(c, t, a->event, st ? st->node : NULL, e->ro.id,
@@ -516,7 +669,7 @@ static int coord_rollouts_load_cb(void *arg, const void *k, size_t kl, const voi
 		return 0;
 	}
 	if (coord_ro_terminal((coord_ro_state)rec->state) &&
-		!(rec->scale_down_at_ms > 0 && !rec->scale_down_sent)) {
+		!coord_rollouts_rec_scale_down_pending(rec)) {
 		ospec__v1__rollout_record__free_unpacked(rec, NULL);
 		return 0;
 	}
@@ -636,26 +789,6 @@ void coord_rollouts_kick(coord *c)
 			coord_agents_kick(c, n);
 }
 
-/* coord_rollouts_bg_member picks the idle slot to stage into (blue on a
- * first deploy); a node whose idle slot already runs the release (a
- * rollback while the old slot still runs) skips staging: it is ready. */
-static void coord_rollouts_bg_member(coord_ro_entry *e, const coord_node *nd, coord_ro_step *st)
-{
-	osp_strlcpy(st->slot, strcmp(st->old_slot, "blue") == 0 ? "green" : "blue",
-		sizeof(st->slot));
-	if (st->state != COORD_STEP_PENDING)
-		return;
-	for (size_t i = 0; i < nd->n_apps; i++) {
-		const Ospec__V1__AppState *a = nd->apps[i];
-		if (strcmp(a->app, e->ro.app) == 0 && a->idle_version != NULL &&
-			st->old_slot[0] != '\0' && strcmp(a->idle_version, e->ro.version) == 0) {
-			st->state = COORD_STEP_READY;
-			osp_strlcpy(st->reason, "idle slot already runs this release",
-				sizeof(st->reason));
-		}
-	}
-}
-
 /* coord_rollouts_members adds one step per node matching the selector;
  * cordoned nodes are skipped (visible in status). */
 static osp_err coord_rollouts_members(coord *c, coord_ro_entry *e, const osp_labels *sel)
@@ -675,7 +808,9 @@ static osp_err coord_rollouts_members(coord *c, coord_ro_entry *e, const osp_lab
 		st->state = nd->cordoned ? COORD_STEP_SKIPPED : COORD_STEP_PENDING;
 		if (nd->cordoned)
 			osp_strlcpy(st->reason, "cordoned", sizeof(st->reason));
-		/* what runs there now is what a failure reverts to */
+		/* what the last heartbeat said runs there: only a hint for the
+		 * plan and status; the revert target and the blue-green slots
+		 * come from the agent's own answer to its stage */
 		for (size_t i = 0; i < nd->n_apps; i++) {
 			const Ospec__V1__AppState *a = nd->apps[i];
 			if (strcmp(a->app, e->ro.app) != 0 || a->version == NULL)
@@ -683,12 +818,9 @@ static osp_err coord_rollouts_members(coord *c, coord_ro_entry *e, const osp_lab
 			osp_strlcpy(st->prev_version, a->version, sizeof(st->prev_version));
 			osp_strlcpy(st->prev_sha256, a->sha256 ? a->sha256 : "",
 				sizeof(st->prev_sha256));
-			if (a->active_slot != NULL && (strcmp(a->active_slot, "blue") == 0 ||
-							      strcmp(a->active_slot, "green") == 0))
-				osp_strlcpy(st->old_slot, a->active_slot, sizeof(st->old_slot));
+			osp_strlcpy(st->version, a->version, sizeof(st->version));
+			osp_strlcpy(st->sha256, a->sha256 ? a->sha256 : "", sizeof(st->sha256));
 		}
-		if (e->ro.strategy == COORD_RO_BLUE_GREEN)
-			coord_rollouts_bg_member(e, nd, st);
 	}
 	return OSP_OK;
 }
@@ -720,6 +852,11 @@ osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *re
 	if (rv != OSP_OK)
 		goto fail;
 	coord_ro_plan(&e->ro);
+	if ((rv = coord_rollouts_release_check(c, t, rec->app, rec->version, rec->sha256, err,
+		     errlen)) != OSP_OK ||
+		(rv = coord_rollouts_release_bind(c, t, rec->app, rec->version, rec->sha256)) !=
+			OSP_OK)
+		goto fail;
 	if ((rv = coord_db_event(c, t, "rollout.created", NULL, rec->id, rec->app, actor,
 		     "%s %s to %zu nodes (%s)%s", rec->app, rec->version, e->ro.nsteps,
 		     coord_ro_strategy_name(e->ro.strategy), queued ? ", queued" : "")) != OSP_OK)

@@ -289,20 +289,33 @@ osp_err agent_apps_names_get(agent_apps *p, agent_apps_names *nm)
 	return rv;
 }
 
-void agent_apps_health_set(agent_apps *p, const char *app, agent_apps_health h)
+/* agent_apps_health_slot returns the index of app in the health table,
+ * added (h UNKNOWN, epoch 0) when add and there is room, else -1. Caller
+ * holds p->mtx. */
+static long agent_apps_health_slot(agent_apps *p, const char *app, bool add)
 {
 	size_t i;
 
-	pthread_mutex_lock(&p->mtx);
 	for (i = 0; i < p->nhealth; i++)
 		if (strcmp(p->health[i].app, app) == 0)
-			break;
-	if (i == p->nhealth && i < AGENT_APPS_HEALTH_MAX) {
-		osp_strlcpy(p->health[i].app, app, sizeof(p->health[i].app));
-		p->nhealth++;
-	}
-	if (i < p->nhealth)
+			return (long)i;
+	if (!add || i >= AGENT_APPS_HEALTH_MAX)
+		return -1;
+	memset(&p->health[i], 0, sizeof(p->health[i]));
+	osp_strlcpy(p->health[i].app, app, sizeof(p->health[i].app));
+	p->nhealth++;
+	return (long)i;
+}
+
+void agent_apps_health_set(agent_apps *p, const char *app, agent_apps_health h)
+{
+	long i;
+
+	pthread_mutex_lock(&p->mtx);
+	if ((i = agent_apps_health_slot(p, app, true)) >= 0) {
 		p->health[i].h = h;
+		p->health[i].epoch++;
+	}
 	pthread_mutex_unlock(&p->mtx);
 }
 
@@ -310,12 +323,38 @@ agent_apps_health agent_apps_health_get(agent_apps *p, const char *app)
 {
 	agent_apps_health h = AGENT_APPS_HEALTH_UNKNOWN;
 
-	pthread_mutex_lock(&p->mtx);
-	for (size_t i = 0; i < p->nhealth; i++)
-		if (strcmp(p->health[i].app, app) == 0)
-			h = p->health[i].h;
-	pthread_mutex_unlock(&p->mtx);
+	agent_apps_health_epoch(p, app, &h);
 	return h;
+}
+
+uint64_t agent_apps_health_epoch(agent_apps *p, const char *app, agent_apps_health *h)
+{
+	uint64_t epoch = 0;
+	long i;
+
+	pthread_mutex_lock(&p->mtx);
+	if ((i = agent_apps_health_slot(p, app, false)) >= 0)
+		epoch = p->health[i].epoch;
+	if (h != NULL)
+		*h = i >= 0 ? p->health[i].h : AGENT_APPS_HEALTH_UNKNOWN;
+	pthread_mutex_unlock(&p->mtx);
+	return epoch;
+}
+
+bool agent_apps_health_publish(agent_apps *p, const char *app, uint64_t epoch, agent_apps_health h)
+{
+	bool written = false;
+	long i;
+
+	pthread_mutex_lock(&p->mtx);
+	/* an app never set is at epoch 0: a first publish adds it */
+	i = agent_apps_health_slot(p, app, epoch == 0);
+	if (i >= 0 && p->health[i].epoch == epoch) {
+		p->health[i].h = h;
+		written = true;
+	}
+	pthread_mutex_unlock(&p->mtx);
+	return written;
 }
 
 unsigned agent_apps_port(const agent_apps *p, const char *app, unsigned fallback)
@@ -349,6 +388,21 @@ osp_err agent_apps_release_dir(agent_apps *p, const agent_rel *rel, char *dir, s
 	if (rv == OSP_ENOENT)
 		snprintf(err, errlen, "release %s is no longer in the cache", rel->version);
 	return rv;
+}
+
+void agent_apps_result_runs(agent_apps *p, Ospec__V1__CommandResult *res, const agent_rel *rel,
+	const agent_rel *prev)
+{
+	bool set = rel != NULL && rel->set;
+
+	osp_strlcpy(p->res.version, set ? rel->version : "", sizeof(p->res.version));
+	osp_strlcpy(p->res.sha256, set ? rel->sha256 : "", sizeof(p->res.sha256));
+	res->version = p->res.version;
+	res->sha256 = p->res.sha256;
+	if (prev == NULL)
+		return;
+	osp_strlcpy(p->res.previous, prev->set ? prev->version : "", sizeof(p->res.previous));
+	res->previous_version = p->res.previous;
 }
 
 bool agent_apps_rel_same(const agent_rel *a, const agent_rel *b)

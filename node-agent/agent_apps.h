@@ -90,8 +90,16 @@ typedef struct agent_apps {
 	struct {
 		char app[OSP_WIRE_MAX_ID + 1];
 		agent_apps_health h;
+		uint64_t epoch; /* bumped by each agent_apps_health_set */
 	} health[AGENT_APPS_HEALTH_MAX];
 	size_t nhealth;
+	/* strings of the result a handler is building (res->* point here):
+	 * handlers run one at a time and each result is packed before the next */
+	struct {
+		char version[OSP_WIRE_MAX_VERSION + 1];
+		char sha256[AGENT_RELEASE_SHA256_LEN + 1];
+		char previous[OSP_WIRE_MAX_VERSION + 1];
+	} res;
 } agent_apps;
 
 /* agent_apps_alloc makes the apps context over cfg and store (both stay the
@@ -155,6 +163,12 @@ struct agent_health_spec;
 void agent_apps_stage_health(const Ospec__V1__Stage *s, unsigned port,
 	struct agent_health_spec *hs);
 
+/* agent_apps_result_runs names in res what the app runs after the command
+ * (rel; NULL or unset: nothing) and, when prev is given, the release it
+ * would go back to; the strings are copied into p->res. */
+void agent_apps_result_runs(agent_apps *p, Ospec__V1__CommandResult *res, const agent_rel *rel,
+	const agent_rel *prev);
+
 /* agent_apps_rel_same reports whether a is set and is the same release as b:
  * sha256, version, run command and effective port. */
 bool agent_apps_rel_same(const agent_rel *a, const agent_rel *b);
@@ -168,11 +182,24 @@ osp_err agent_apps_rec_load(agent_apps *p, const char *app, agent_app_rec *rec, 
 osp_err agent_apps_rec_save(agent_apps *p, const agent_app_rec *rec);
 
 /* agent_apps_health_set remembers the last health result of app (of its
- * active slot for a blue-green app). */
+ * active slot for a blue-green app) and begins a new health epoch of app: a
+ * monitor's check begun before can no longer publish (a handler's UNKNOWN
+ * at its start and OK/FAILED after its own wait always win). */
 void agent_apps_health_set(agent_apps *p, const char *app, agent_apps_health h);
 
 /* agent_apps_health_get returns the last health result of app. */
 agent_apps_health agent_apps_health_get(agent_apps *p, const char *app);
+
+/* agent_apps_health_epoch returns app's health epoch (0 while nothing was
+ * ever set for it) and, when h is not NULL, its health at that epoch. A
+ * monitor reads it before it looks at the app's record and probes. */
+uint64_t agent_apps_health_epoch(agent_apps *p, const char *app, agent_apps_health *h);
+
+/* agent_apps_health_publish is a monitor's agent_apps_health_set: it writes
+ * h only if app's epoch is still epoch (no handler set the health since
+ * the monitor read it) and keeps the epoch. Returns whether h was written
+ * (false too when the table is full). */
+bool agent_apps_health_publish(agent_apps *p, const char *app, uint64_t epoch, agent_apps_health h);
 
 /* App names collected from the store (v is heap, the caller frees it). */
 typedef struct agent_apps_names {

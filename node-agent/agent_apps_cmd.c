@@ -346,6 +346,22 @@ static void agent_apps_stage_check(agent_apps *p, const Ospec__V1__Stage *s, age
 	agent_apps_gc(p);
 }
 
+/* agent_apps_stage_report names in res what the app runs now (its record)
+ * and what a revert of this stage would go back to: the recorded previous
+ * release when the stage's release is current, else the current one (the
+ * stage changed nothing). */
+static void agent_apps_stage_report(agent_apps *p, const Ospec__V1__Stage *s,
+	const agent_apps_work *w, Ospec__V1__CommandResult *res)
+{
+	const agent_rel *cur = &w->rec.current;
+	bool took = w->found && cur->set && s->sha256 != NULL && strcmp(cur->sha256, s->sha256) == 0;
+
+	if (!w->found)
+		return;
+	agent_apps_result_runs(p, res, w->rec.running ? cur : NULL,
+		took ? &w->rec.previous : cur);
+}
+
 void agent_apps_stage(agent_apps *p, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
@@ -386,6 +402,7 @@ void agent_apps_stage(agent_apps *p, const Ospec__V1__Command *cmd,
 	else
 		agent_apps_stage_check(p, s, w, res, msg, msglen);
 out:
+	agent_apps_stage_report(p, s, w, res);
 	free(w);
 }
 
@@ -462,6 +479,69 @@ static bool agent_apps_revert_to(agent_apps *p, agent_apps_work *w, bool is_cur,
 	return agent_apps_replace(p, w->rec.app, w, res, msg, msglen);
 }
 
+/* agent_apps_undo executes a Revert with from_sha256: the app goes back to
+ * the release its own record names as previous if it runs from_sha256 now
+ * (stopped when there is none), and stays as it is otherwise. The previous
+ * release is in the cache: gc never removes it. Fills res. */
+static void agent_apps_undo(agent_apps *p, const Ospec__V1__Revert *c, agent_apps_work *w,
+	agent_health_spec *hs, Ospec__V1__CommandResult *res, char *msg, size_t msglen)
+{
+	const agent_rel *cur = &w->rec.current;
+
+	if (!agent_release_sha_valid(c->from_sha256)) {
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
+			"invalid from_sha256: expected 64 lowercase hex digits");
+		return;
+	}
+	/* until it changes, it runs what it runs */
+	agent_apps_result_runs(p, res, w->found && w->rec.running ? cur : NULL, NULL);
+	if (!w->found || !cur->set || strcmp(cur->sha256, c->from_sha256) != 0) {
+		/* the release never took its place here: nothing to undo (the
+		 * record keeps the command's generation) */
+		if (w->found && agent_apps_rec_save(p, &w->rec) != OSP_OK) {
+			agent_apps_result(res, AGENT_RES_FAILED, msg, msglen,
+				"cannot record app '%s'", c->app);
+			return;
+		}
+		agent_apps_result(res, AGENT_RES_OK, msg, msglen, "nothing to undo: %s%s",
+			w->found && w->rec.running && cur->set ? "runs " : "the app is not running",
+			w->found && w->rec.running && cur->set ? cur->version : "");
+		return;
+	}
+	if (!w->rec.previous.set) {
+		if (agent_apps_halt(p, w, true, res, msg, msglen)) {
+			agent_apps_result_runs(p, res, NULL, NULL);
+			agent_apps_result(res, AGENT_RES_OK, msg, msglen,
+				"stopped (no previous release)");
+		}
+		return;
+	}
+	w->rel = w->rec.previous;
+	w->rel.port = agent_apps_port(p, c->app, w->rel.port != 0 ? w->rel.port : 0);
+	if (w->rel.port == 0) {
+		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen, "no port for app '%s'",
+			c->app);
+		return;
+	}
+	if (agent_apps_release_dir(p, &w->rel, w->dir, sizeof(w->dir), w->err,
+		    sizeof(w->err)) != OSP_OK) {
+		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "%s", w->err);
+		return;
+	}
+	if (!agent_apps_revert_to(p, w, false, res, msg, msglen))
+		return;
+	agent_apps_result_runs(p, res, &w->rel, NULL);
+	hs->port = w->rel.port;
+	hs->path = w->rec.health_path[0] != '\0' ? w->rec.health_path : NULL;
+	if (agent_apps_check(p, c->app, w->fresh, hs, msg, msglen) != OSP_OK) {
+		agent_apps_fail(res, msg);
+		return;
+	}
+	agent_apps_result(res, AGENT_RES_OK, msg, msglen, "reverted to %s", w->rel.version);
+	OSP_INFO("AGENT-APP-REVERTED", "app '%s' reverted to version '%s'", c->app, w->rel.version);
+	agent_apps_gc(p);
+}
+
 void agent_apps_revert(agent_apps *p, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
@@ -479,6 +559,10 @@ void agent_apps_revert(agent_apps *p, const Ospec__V1__Command *cmd,
 	}
 	if (!agent_apps_begin(p, cmd, c->app, c->slot, w, res, msg, msglen))
 		goto out;
+	if (c->from_sha256 != NULL && c->from_sha256[0] != '\0') {
+		agent_apps_undo(p, c, w, &hs, res, msg, msglen);
+		goto out;
+	}
 	if (c->sha256 == NULL || c->sha256[0] == '\0') {
 		if (agent_apps_halt(p, w, true, res, msg, msglen))
 			agent_apps_result(res, AGENT_RES_OK, msg, msglen,

@@ -236,13 +236,33 @@ static void agent_bluegreen_stage_check(agent_bluegreen *g, const Ospec__V1__Sta
 	agent_apps_gc(g->p);
 }
 
-void agent_bluegreen_stage(agent_bluegreen *g, const Ospec__V1__Command *cmd,
+/* agent_bluegreen_stage_report names in res the slot staged into, the
+ * active slot and what it runs (traffic still goes there): the coordinator
+ * takes them from here, never from a heartbeat snapshot. */
+static void agent_bluegreen_stage_report(agent_bluegreen *g, const agent_bluegreen_work *w,
+	const char *slot, Ospec__V1__CommandResult *res)
+{
+	agent_app_rec *rec = (agent_app_rec *)&w->rec;
+	const agent_slot_rec *act = agent_bluegreen_slot(rec, rec->active_slot);
+
+	res->slot = agent_bluegreen_slot_word(slot);
+	res->active_slot = agent_bluegreen_slot_word(rec->active_slot);
+	/* res->version stays the staged release; previous_version is what
+	 * traffic still goes to */
+	osp_strlcpy(g->p->res.previous, act != NULL && act->rel.set ? act->rel.version : "",
+		sizeof(g->p->res.previous));
+	res->previous_version = g->p->res.previous;
+}
+
+void agent_bluegreen_stage(agent_bluegreen *g, const Ospec__V1__Command *cmd0,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
-	const Ospec__V1__Stage *s = cmd->stage;
+	Ospec__V1__Command cmd1 = *cmd0, *cmd = &cmd1;
+	Ospec__V1__Stage s1 = *cmd0->stage, *s = &s1;
 	agent_bluegreen_work *w = calloc(1, sizeof(*w));
 	uint64_t gen = cmd->has_generation ? cmd->generation : 0;
 
+	cmd1.stage = &s1;
 	res->app = s->app;
 	res->version = s->version;
 	res->slot = agent_bluegreen_slot_word(s->slot);
@@ -250,12 +270,18 @@ void agent_bluegreen_stage(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
 		return;
 	}
-	if (!agent_bluegreen_is_slot(s->slot)) {
+	if (!agent_bluegreen_is_slot(s->slot) && (s->slot == NULL || strcmp(s->slot, "idle") != 0)) {
 		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen, "unknown slot");
 		goto out;
 	}
 	if (!agent_bluegreen_load(g, s->app, w, AGENT_RES_FAILED, res, msg, msglen))
 		goto out;
+	/* "idle": the slot traffic does not go to, by this agent's own record
+	 * (blue on a first deploy) */
+	if (strcmp(s->slot, "idle") == 0)
+		s1.slot = strcmp(w->rec.active_slot, "blue") == 0 ? agent_bluegreen_green
+								   : agent_bluegreen_blue;
+	agent_bluegreen_stage_report(g, w, s->slot, res);
 	if (w->found && gen < w->rec.generation) {
 		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen,
 			"stale generation %llu < %llu", (unsigned long long)gen,

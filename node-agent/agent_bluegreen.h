@@ -13,10 +13,11 @@
  *    decision for a switch this node did not prepare is answered OK.
  *  - ScaleDown stops the old slot unless it is active again or was staged
  *    again since the rollout's Stage.
- *  - A monitor thread checks the active slot of every blue-green app every
- *    second (the apps report's `healthy` follows it within seconds); another
- *    asks the traffic driver every 2 s to re-assert the active slot after a
- *    proxy restart.
+ *  - A monitor thread checks the active slot of every blue-green app, and
+ *    every app running in the main slot (agent_apps_mon.h), every second
+ *    (the apps report's `healthy` follows it within seconds); another asks
+ *    the traffic driver every 2 s to re-assert the active slot after a proxy
+ *    restart. Both run from agent_bluegreen_restore (the agent's start) on.
  *
  * The state lives in the app's AgentAppRecord (agent_apps.h: blue, green,
  * active_slot, prepared_*), written before anything is changed.
@@ -79,8 +80,8 @@ typedef struct agent_bluegreen_state_bufs {
 } agent_bluegreen_state_bufs;
 
 /* agent_bluegreen_alloc makes the blue-green context over p (the caller's; it must
- * outlive it). The monitor starts with the first blue-green app (restore or
- * Stage). Returns OSP_ENOMEM. */
+ * outlive it). The monitor starts at agent_bluegreen_restore (or with the
+ * first blue-green Stage). Returns OSP_ENOMEM. */
 osp_err agent_bluegreen_alloc(agent_apps *p, agent_bluegreen **out);
 
 /* agent_bluegreen_free stops the monitor, closes the traffic drivers and frees g;
@@ -88,9 +89,10 @@ osp_err agent_bluegreen_alloc(agent_apps *p, agent_bluegreen **out);
 void agent_bluegreen_free(agent_bluegreen *g);
 
 /* agent_bluegreen_restore runs at agent start after agent_apps_restore (which
- * adopted the running processes): starts every slot recorded as running that
- * does not run its release, stops one recorded as stopped, re-asserts the
- * active slot on the proxy (driver commit) and starts the monitor. A
+ * adopted the running processes): starts the monitor (also without any
+ * blue-green app: it watches the main-slot apps too), starts every slot
+ * recorded as running that does not run its release, stops one recorded as
+ * stopped and re-asserts the active slot on the proxy (driver commit). A
  * prepared switch stays prepared. Problems are logged. */
 void agent_bluegreen_restore(agent_bluegreen *g);
 

@@ -1,8 +1,9 @@
 /*
  * agent_bluegreen_mon.c - the blue-green context (agent_bluegreen.h): the
  * traffic driver of each app, the monitor threads (live health of the active
- * slot, proxy re-assert), the restore at agent start, the apps report and
- * the in-doubt list. The command handlers are in agent_bluegreen.c.
+ * slot and, through agent_apps_mon.c, of the main-slot apps; proxy
+ * re-assert), the restore at agent start, the apps report and the in-doubt
+ * list. The command handlers are in agent_bluegreen.c.
  *
  * Locks, always taken in this order: g->sw (a switch's proxy commit and
  * record against the monitor's watch, so a watch never re-asserts a slot
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent_apps_mon.h"
 #include "agent_bluegreen.h"
 #include "agent_health.h"
 
@@ -252,10 +254,10 @@ static void agent_bluegreen_watch_one(agent_bluegreen *g, size_t i, agent_bluegr
 	agent_bluegreen_watch(g, i, m);
 }
 
-/* agent_bluegreen_loop calls one(g, i, m) for every app each period_ms until g
- * stops. */
+/* agent_bluegreen_loop calls one(g, i, m) for every app, then runs a round
+ * of apps_mon (may be NULL), each period_ms until g stops. */
 static void agent_bluegreen_loop(agent_bluegreen *g, int64_t period_ms,
-	void (*one)(agent_bluegreen *g, size_t i, agent_bluegreen_mon *m))
+	void (*one)(agent_bluegreen *g, size_t i, agent_bluegreen_mon *m), agent_apps_mon *apps_mon)
 {
 	agent_bluegreen_mon *m = malloc(sizeof(*m));
 	size_t n;
@@ -273,6 +275,8 @@ static void agent_bluegreen_loop(agent_bluegreen *g, int64_t period_ms,
 		/* apps are only ever added: indexes below n stay valid */
 		for (size_t i = 0; i < n; i++)
 			one(g, i, m);
+		if (apps_mon != NULL)
+			agent_apps_mon_round(apps_mon);
 		pthread_mutex_lock(&g->mtx);
 		if (!agent_bluegreen_wait(g, next))
 			break;
@@ -282,16 +286,23 @@ static void agent_bluegreen_loop(agent_bluegreen *g, int64_t period_ms,
 }
 
 /* The health checks and the proxy watch run on threads of their own: a
- * proxy that hangs (seconds of socket timeouts) must not delay `healthy`. */
+ * proxy that hangs (seconds of socket timeouts) must not delay `healthy`.
+ * The health thread checks the main-slot apps too (agent_apps_mon.h). */
 static void *agent_bluegreen_health_main(void *arg)
 {
-	agent_bluegreen_loop(arg, AGENT_BLUEGREEN_MONITOR_MS, agent_bluegreen_check_one);
+	agent_bluegreen *g = arg;
+	agent_apps_mon *apps_mon = NULL;
+
+	if (agent_apps_mon_alloc(g->p, &apps_mon) != OSP_OK)
+		OSP_ERROR("AGENT-MONITOR", "cannot monitor the main-slot apps: out of memory");
+	agent_bluegreen_loop(g, AGENT_BLUEGREEN_MONITOR_MS, agent_bluegreen_check_one, apps_mon);
+	agent_apps_mon_free(apps_mon);
 	return NULL;
 }
 
 static void *agent_bluegreen_watch_main(void *arg)
 {
-	agent_bluegreen_loop(arg, AGENT_BLUEGREEN_WATCH_MS, agent_bluegreen_watch_one);
+	agent_bluegreen_loop(arg, AGENT_BLUEGREEN_WATCH_MS, agent_bluegreen_watch_one, NULL);
 	return NULL;
 }
 
@@ -420,11 +431,16 @@ static void agent_bluegreen_restore_proxy(agent_bluegreen *g, const agent_app_re
 
 void agent_bluegreen_restore(agent_bluegreen *g)
 {
-	agent_apps_names nm;
+	agent_apps_names nm = { 0 };
 	agent_app_rec *rec = NULL;
 	bool found;
 	osp_err rv;
 
+	/* the monitor runs from the agent's start on, blue-green apps or not:
+	 * it also watches the main-slot apps */
+	pthread_mutex_lock(&g->mtx);
+	agent_bluegreen_monitor_start(g);
+	pthread_mutex_unlock(&g->mtx);
 	if ((rv = agent_apps_names_get(g->p, &nm)) != OSP_OK) {
 		OSP_ERROR("AGENT-APP-RESTORE", "cannot list the app records: %s", osp_strerror(rv));
 		return;

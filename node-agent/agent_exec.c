@@ -72,7 +72,8 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 			cmd->noop->note ? cmd->noop->note : "");
 		break;
 	case OSPEC__V1__COMMAND__KIND_STAGE:
-		if (agent_bluegreen_is_slot(cmd->stage->slot))
+		if (agent_bluegreen_is_slot(cmd->stage->slot) ||
+			(cmd->stage->slot != NULL && strcmp(cmd->stage->slot, "idle") == 0))
 			agent_bluegreen_stage(x->bg, cmd, res, msg, msglen);
 		else
 			agent_apps_stage(x->apps, cmd, res, msg, msglen);
@@ -99,6 +100,10 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 		break;
 	}
 	res->message = msg;
+	/* which command this answers: a late answer to a voided stage and to
+	 * the revert queued behind it must not be confused */
+	res->has_kind = 1;
+	res->kind = (uint32_t)cmd->kind_case;
 }
 
 size_t agent_exec_apps(agent_exec *x, Ospec__V1__AppState ***out)

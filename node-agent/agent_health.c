@@ -196,20 +196,22 @@ static osp_err agent_health_url(const agent_health_spec *s, char *url, size_t le
 	return OSP_OK;
 }
 
-/* agent_health_timeout writes the deadline message. */
-static void agent_health_timeout(int64_t deadline_ms, const char *last, unsigned ok_run, unsigned rise,
-	char *err, size_t errlen)
+/* agent_health_timeout writes the deadline message: "never became healthy"
+ * while the app never answered HTTP (it may not have been listening yet). */
+static void agent_health_timeout(int64_t deadline_ms, const char *last, bool answered, unsigned ok_run,
+	unsigned rise, char *err, size_t errlen)
 {
+	const char *what = answered ? "" : "never became healthy: ";
 	char dur[32];
 
 	osp_duration_fmt(deadline_ms, dur, sizeof(dur));
 	if (last[0] != '\0')
-		snprintf(err, errlen, "health deadline %s passed: %s", dur, last);
+		snprintf(err, errlen, "%shealth deadline %s passed: %s", what, dur, last);
 	else if (ok_run > 0)
 		snprintf(err, errlen, "health deadline %s passed: only %u of %u consecutive checks passed", dur,
 			ok_run, rise);
 	else
-		snprintf(err, errlen, "health deadline %s passed: no check completed", dur);
+		snprintf(err, errlen, "%shealth deadline %s passed: no check completed", what, dur);
 }
 
 osp_err agent_health_wait(const agent_health_spec *s, char *err, size_t errlen)
@@ -217,7 +219,8 @@ osp_err agent_health_wait(const agent_health_spec *s, char *err, size_t errlen)
 	char url[AGENT_HEALTH_URL_MAX], msg[AGENT_HEALTH_URL_MAX + CURL_ERROR_SIZE + 64], last[sizeof(msg)] = "";
 	int64_t interval, timeout, deadline_ms, deadline;
 	unsigned rise, fall, ok_run = 0, fail_run = 0;
-	bool ever_up = false;
+	bool answered = false; /* some check got an HTTP status: the app listens */
+	long code;
 	osp_err rv, checked;
 
 	if (err != NULL && errlen > 0)
@@ -240,10 +243,10 @@ osp_err agent_health_wait(const agent_health_spec *s, char *err, size_t errlen)
 		if (rv != OSP_OK)
 			return rv;
 		if (left <= 0) {
-			agent_health_timeout(deadline_ms, last, ok_run, rise, err, errlen);
+			agent_health_timeout(deadline_ms, last, answered, ok_run, rise, err, errlen);
 			return OSP_ETIMEDOUT;
 		}
-		rv = agent_health_check_once(url, left < timeout ? left : timeout, NULL, msg, sizeof(msg));
+		rv = agent_health_check_once(url, left < timeout ? left : timeout, &code, msg, sizeof(msg));
 		if (rv == OSP_EINVAL || rv == OSP_ENOMEM) {
 			snprintf(err, errlen, "%s", msg);
 			return rv;
@@ -252,15 +255,20 @@ osp_err agent_health_wait(const agent_health_spec *s, char *err, size_t errlen)
 		rv = agent_health_stopped(s, err, errlen);
 		if (rv != OSP_OK)
 			return rv;
+		/* Any status (a 500 too) means the app listens: from then on its
+		 * failures count, so a release that always fails fails at once
+		 * instead of holding its batch until the deadline. Before that,
+		 * refused or timed-out connections only wait: it may be starting. */
+		if (code != 0)
+			answered = true;
 		if (checked == OSP_OK) {
-			ever_up = true;
 			fail_run = 0;
 			if (++ok_run >= rise)
 				return OSP_OK;
 		} else {
 			ok_run = 0;
 			osp_strlcpy(last, msg, sizeof(last));
-			if (ever_up && ++fail_run >= fall) {
+			if (answered && ++fail_run >= fall) {
 				snprintf(err, errlen, "unhealthy after %u failed checks: %s", fail_run, last);
 				return OSP_EREFUSED;
 			}

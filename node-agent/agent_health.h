@@ -4,7 +4,8 @@
  * A check is one libcurl GET without proxy, redirects or signals; any 2xx is
  * healthy. agent_health_wait repeats it every interval until the slot is
  * healthy (`rise` consecutive 2xx), unhealthy (`fall` consecutive failures
- * after it had been up), or the deadline passes. Defaults follow CLI.md.
+ * once the app answered HTTP at all: fail fast), or the deadline passes
+ * (the app never became healthy). Defaults follow CLI.md.
  * Thread-safe: every call uses its own curl handle.
  */
 #ifndef AGENT_HEALTH_H
@@ -47,11 +48,16 @@ osp_err agent_health_check_once(const char *url, int64_t timeout_ms, long *http_
 
 /* agent_health_wait checks s until one of:
  *  - `rise` consecutive 2xx: OSP_OK;
- *  - after at least one 2xx, `fall` consecutive failures: OSP_EREFUSED,
- *    "unhealthy after 3 failed checks: GET ...: HTTP 500" (before the first
- *    2xx failures only continue: the app may still be starting);
- *  - the deadline passed: OSP_ETIMEDOUT, "health deadline 60s passed: GET
- *    ...: HTTP 500" naming the last failed check;
+ *  - once the app has answered HTTP at all (any status code: it listens),
+ *    `fall` consecutive failed checks: OSP_EREFUSED at once, "unhealthy
+ *    after 3 failed checks: GET ...: HTTP 500" (a 2xx resets the count; a
+ *    refused or timed-out connection after that counts as a failure too);
+ *  - the deadline passed: OSP_ETIMEDOUT naming the last failed check. While
+ *    no check ever got an HTTP answer (refused, timed out: the app may still
+ *    be starting) only the deadline ends the wait: "never became healthy:
+ *    health deadline 60s passed: GET ...: connection refused"; after an
+ *    answer, "health deadline 60s passed: GET ...: HTTP 500" (fewer than
+ *    `fall` failures in a row, or fewer than `rise` successes);
  *  - s->alive returned false: OSP_ECLOSED, "process exited" (at once, also
  *    between checks);
  *  - *s->cancel became non-zero: OSP_ECLOSED, "health check cancelled".

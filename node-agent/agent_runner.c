@@ -50,6 +50,7 @@ typedef struct agent_rproc {
 	int64_t started_wall_ms, started_mono_ms;
 	int64_t restart_at; /* monotonic ms, 0 = none */
 	int64_t backoff_ms;
+	agent_log_mark err_mark; /* where this run's stderr begins */
 } agent_rproc;
 
 struct agent_runner {
@@ -146,6 +147,7 @@ static osp_err agent_runner_write_pidfile(agent_runner *r, const agent_rproc *p)
 	pf.start_time = p->start_time;
 	pf.boot_id = r->boot_id;
 	pf.started_wall_ms = p->started_wall_ms;
+	pf.err_mark = p->err_mark;
 	agent_rproc_spec(p, &pf.spec);
 	return agent_runner_pidfile_write(r->state_dir, &pf);
 }
@@ -230,7 +232,8 @@ static void agent_runner_restart(agent_runner *r, agent_rproc *p)
 
 	agent_rproc_spec(p, &spec);
 	p->restart_at = 0;
-	rv = agent_runner_spawn(r->state_dir, &spec, &p->pid, &p->start_time, err, sizeof(err));
+	/* the same run goes on: p->err_mark stays */
+	rv = agent_runner_spawn(r->state_dir, &spec, &p->pid, &p->start_time, NULL, err, sizeof(err));
 	if (rv != OSP_OK) {
 		p->pid = 0;
 		p->restart_at = osp_now_mono_ms() + p->backoff_ms;
@@ -249,17 +252,23 @@ static void agent_runner_restart(agent_runner *r, agent_rproc *p)
 		(int)p->pid, p->restarts);
 }
 
-static void agent_runner_rotate(agent_runner *r, const agent_rproc *p)
+/* agent_runner_rotate caps p's logs; the stderr mark follows its rotation
+ * (into the pidfile too, so that an adopting runner has it). */
+static void agent_runner_rotate(agent_runner *r, agent_rproc *p)
 {
 	static const char *const sfx[] = { ".out", ".err" };
+	agent_log_mark was = p->err_mark;
 	char path[PATH_MAX];
 
 	for (int i = 0; i < 2; i++) {
 		if (agent_runner_path(path, sizeof(path), r->state_dir, "logs", p->app, p->slot, sfx[i]) != OSP_OK)
 			continue;
-		if (agent_runner_log_rotate(path, p->log_max) != OSP_OK)
+		if (agent_runner_log_rotate(path, p->log_max, i == 1 ? &p->err_mark : NULL) != OSP_OK)
 			OSP_WARN("OSP-RUN-ROTATE", "cannot rotate '%s'", path);
 	}
+	if ((was.old != p->err_mark.old || was.off != p->err_mark.off) &&
+	    agent_runner_write_pidfile(r, p) != OSP_OK)
+		OSP_WARN("OSP-RUN-PIDFILE", "app '%s' slot '%s': cannot write the pidfile", p->app, p->slot);
 }
 
 /* agent_runner_tick is one supervisor round (under the lock). */
@@ -438,7 +447,9 @@ osp_err agent_runner_start(agent_runner *r, const agent_proc_spec *spec, char *e
 		rv = OSP_ENOMEM;
 		goto out;
 	}
-	rv = agent_runner_spawn(r->state_dir, spec, &p->pid, &p->start_time, err, errlen);
+	/* a new run: the stderr tail of this slot starts here */
+	p->err_mark.set = true;
+	rv = agent_runner_spawn(r->state_dir, spec, &p->pid, &p->start_time, &p->err_mark.off, err, errlen);
 	if (rv != OSP_OK)
 		goto out;
 	p->started_wall_ms = osp_now_wall_ms();
@@ -591,6 +602,7 @@ static osp_err agent_runner_adopt_locked(agent_runner *r, const char *app, const
 	p->adopted = true;
 	p->started_wall_ms = pf.started_wall_ms;
 	p->started_mono_ms = osp_now_mono_ms() - (osp_now_wall_ms() - pf.started_wall_ms);
+	p->err_mark = pf.err_mark;
 	for (agent_rproc *q = r->procs; q != NULL; q = q->next)
 		if (q->port == p->port)
 			OSP_WARN("OSP-RUN-PORT", "adopted app '%s' slot '%s' shares port %u with app '%s' slot '%s'",
@@ -747,6 +759,7 @@ osp_err agent_runner_stderr_tail(agent_runner *r, const char *app, const char *s
 	char *buf, size_t len)
 {
 	char path[PATH_MAX];
+	agent_rproc *p;
 	osp_err rv;
 
 	if (r == NULL || buf == NULL || len == 0 || !osp_valid_id(app) || !osp_valid_id(slot))
@@ -754,5 +767,11 @@ osp_err agent_runner_stderr_tail(agent_runner *r, const char *app, const char *s
 	rv = agent_runner_path(path, sizeof(path), r->state_dir, "logs", app, slot, ".err");
 	if (rv != OSP_OK)
 		return rv;
-	return agent_runner_log_tail(path, max_lines, buf, len);
+	/* under the lock: the supervisor's rotation cannot move the mark and
+	 * the files while they are read */
+	pthread_mutex_lock(&r->mu);
+	p = agent_runner_find(r, app, slot);
+	rv = agent_runner_log_tail(path, p != NULL ? &p->err_mark : NULL, max_lines, buf, len);
+	pthread_mutex_unlock(&r->mu);
+	return rv;
 }

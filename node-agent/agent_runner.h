@@ -14,8 +14,9 @@
  *  - appends stdout/stderr to STATE/logs/<app>.<slot>.out / .err (never a
  *    pipe); past log_max_bytes the supervisor copies the last log_max_bytes
  *    into <file>.1 and truncates the file (the app keeps writing, O_APPEND);
- *  - has a pidfile STATE/run/<app>.<slot>.pid (pid, start time, boot id and
- *    the spec) so that a new runner can adopt it, but only an exact match.
+ *  - has a pidfile STATE/run/<app>.<slot>.pid (pid, start time, boot id,
+ *    where its run's stderr begins and the spec) so that a new runner can
+ *    adopt it, but only an exact match.
  *
  * A process that exits while wanted is restarted with backoff 1s, 2s, 4s ...
  * capped at 30s; the backoff resets once a process ran for 60s.
@@ -112,9 +113,13 @@ osp_err agent_runner_adopt_all(agent_runner *r);
 
 /* agent_runner_stderr_tail writes the last max_lines lines of the stderr log
  * of app/slot (including the rotated .err.1 when needed) into buf,
- * NUL-terminated; if they do not fit, the oldest lines are dropped. Works for
- * any app/slot with a log, supervised or not. Returns OSP_ENOENT if there is
- * no log, OSP_EINVAL, OSP_EIO. */
+ * NUL-terminated; if they do not fit, the oldest lines are dropped. For a
+ * supervised app/slot only what was written since its last
+ * agent_runner_start (or the start an adopted process's pidfile records)
+ * counts: the log also holds earlier releases' output. Restarts by the
+ * backoff continue the same run. For an app/slot the runner does not
+ * supervise, the tail of the whole log. Returns OSP_ENOENT if there is no
+ * log, OSP_EINVAL, OSP_EIO. */
 osp_err agent_runner_stderr_tail(agent_runner *r, const char *app, const char *slot, size_t max_lines,
 	char *buf, size_t len);
 

@@ -137,6 +137,9 @@ osp_err agent_runner_pidfile_write(const char *state_dir, const agent_pidfile *p
 		rv = osp_buf_printf(&b, "user=%s\n", s->user);
 	if (rv == OSP_OK && s->env_file != NULL)
 		rv = osp_buf_printf(&b, "env_file=%s\n", s->env_file);
+	if (rv == OSP_OK && pf->err_mark.set)
+		rv = osp_buf_printf(&b, "%s=%" PRIu64 "\n", pf->err_mark.old ? "err_start_rotated" : "err_start",
+			pf->err_mark.off);
 	if (rv == OSP_OK)
 		rv = osp_file_write_atomic(path, b.data, b.len, 0640);
 	osp_buf_fini(&b);
@@ -174,6 +177,12 @@ static bool agent_runner_pidfile_kv(const char *k, const char *v, agent_pidfile 
 		if (!agent_runner_pidfile_num(v, UINT64_MAX, &n))
 			return false;
 		pf->spec.log_max_bytes = n;
+	} else if (strcmp(k, "err_start") == 0 || strcmp(k, "err_start_rotated") == 0) {
+		if (!agent_runner_pidfile_num(v, INT64_MAX, &n))
+			return false;
+		pf->err_mark.set = true;
+		pf->err_mark.old = strcmp(k, "err_start_rotated") == 0;
+		pf->err_mark.off = n;
 	} else if (strcmp(k, "boot_id") == 0) {
 		pf->boot_id = v;
 	} else if (strcmp(k, "app") == 0) {
@@ -218,11 +227,14 @@ osp_err agent_runner_pidfile_parse(char *text, agent_pidfile *pf)
 }
 
 /* agent_runner_copy_tail copies bytes [off, off+n) of in to out, starting
- * after the first newline of the first chunk so .1 begins with a whole line. */
-static osp_err agent_runner_copy_tail(int in, int out, off_t off, uint64_t n)
+ * after the first newline of the first chunk so .1 begins with a whole line;
+ * *begin is the offset in `in` of the first byte copied. */
+static osp_err agent_runner_copy_tail(int in, int out, off_t off, uint64_t n, uint64_t *begin)
 {
 	char chunk[65536];
 	bool first = true;
+
+	*begin = (uint64_t)off;
 
 	while (n > 0) {
 		size_t want = n < sizeof(chunk) ? (size_t)n : sizeof(chunk);
@@ -239,6 +251,7 @@ static osp_err agent_runner_copy_tail(int in, int out, off_t off, uint64_t n)
 			char *nl = memchr(chunk, '\n', (size_t)r);
 			if (nl != NULL && nl + 1 < chunk + r)
 				p = nl + 1;
+			*begin += (uint64_t)(p - chunk);
 		}
 		first = false;
 		for (size_t left = (size_t)(chunk + r - p); left > 0;) {
@@ -254,10 +267,29 @@ static osp_err agent_runner_copy_tail(int in, int out, off_t off, uint64_t n)
 	return OSP_OK;
 }
 
-osp_err agent_runner_log_rotate(const char *path, uint64_t max)
+/* agent_runner_mark_rotated moves mark (of a log of size bytes whose bytes
+ * from begin on were copied into .1) along with a done rotation. */
+static void agent_runner_mark_rotated(agent_log_mark *mark, uint64_t size, uint64_t begin)
+{
+	if (mark == NULL || !mark->set)
+		return;
+	if (mark->old) {
+		/* the run began before the last rotation: all that was copied is its */
+		mark->off = 0;
+	} else if (mark->off >= size) {
+		/* nothing of the run was copied: it goes on at 0 of the emptied log */
+		mark->off = 0;
+	} else {
+		mark->off = mark->off > begin ? mark->off - begin : 0;
+		mark->old = true;
+	}
+}
+
+osp_err agent_runner_log_rotate(const char *path, uint64_t max, agent_log_mark *mark)
 {
 	char old[PATH_MAX], tmp[PATH_MAX];
 	struct stat st;
+	uint64_t begin = 0;
 	int in = -1, out = -1;
 	osp_err rv = OSP_OK;
 
@@ -272,7 +304,7 @@ osp_err agent_runner_log_rotate(const char *path, uint64_t max)
 		rv = OSP_EIO;
 		goto out;
 	}
-	rv = agent_runner_copy_tail(in, out, (off_t)((uint64_t)st.st_size - max), max);
+	rv = agent_runner_copy_tail(in, out, (off_t)((uint64_t)st.st_size - max), max, &begin);
 	if (close(out) != 0 && rv == OSP_OK)
 		rv = OSP_EIO;
 	out = -1;
@@ -282,6 +314,8 @@ osp_err agent_runner_log_rotate(const char *path, uint64_t max)
 	 * again; what it wrote since the copy is lost (as with copytruncate). */
 	if (rv == OSP_OK && truncate(path, 0) != 0)
 		rv = OSP_EIO;
+	if (rv == OSP_OK)
+		agent_runner_mark_rotated(mark, (uint64_t)st.st_size, begin);
 out:
 	if (in >= 0)
 		close(in);
@@ -292,8 +326,9 @@ out:
 	return rv;
 }
 
-/* agent_runner_read_end appends the last AGENT_TAIL_READ bytes of path. */
-static osp_err agent_runner_read_end(const char *path, osp_buf *b)
+/* agent_runner_read_end appends the last AGENT_TAIL_READ bytes of path, none
+ * before byte from (from past the end: the file was cut meanwhile; all). */
+static osp_err agent_runner_read_end(const char *path, uint64_t from, osp_buf *b)
 {
 	char chunk[8192];
 	struct stat st;
@@ -302,8 +337,16 @@ static osp_err agent_runner_read_end(const char *path, osp_buf *b)
 
 	if (fd < 0)
 		return errno == ENOENT ? OSP_ENOENT : OSP_EIO;
-	if (fstat(fd, &st) == 0 && st.st_size > AGENT_TAIL_READ)
-		lseek(fd, st.st_size - AGENT_TAIL_READ, SEEK_SET);
+	if (fstat(fd, &st) == 0) {
+		uint64_t size = (uint64_t)st.st_size;
+
+		if (from > size)
+			from = 0;
+		if (size > AGENT_TAIL_READ && size - AGENT_TAIL_READ > from)
+			from = size - AGENT_TAIL_READ;
+		if (from > 0)
+			lseek(fd, (off_t)from, SEEK_SET);
+	}
 	for (size_t total = 0; total < AGENT_TAIL_READ && rv == OSP_OK;) {
 		ssize_t r = read(fd, chunk, sizeof(chunk));
 		if (r < 0 && errno == EINTR)
@@ -319,12 +362,14 @@ static osp_err agent_runner_read_end(const char *path, osp_buf *b)
 	return rv;
 }
 
-osp_err agent_runner_log_tail(const char *path, size_t max_lines, char *buf, size_t len)
+osp_err agent_runner_log_tail(const char *path, const agent_log_mark *mark, size_t max_lines, char *buf,
+	size_t len)
 {
 	char old[PATH_MAX];
 	osp_buf b;
-	osp_err rv, rv1;
+	osp_err rv, rv1 = OSP_ENOENT;
 	size_t start, end, lines = 0;
+	bool set = mark != NULL && mark->set;
 
 	if (buf == NULL || len == 0)
 		return OSP_EINVAL;
@@ -332,10 +377,12 @@ osp_err agent_runner_log_tail(const char *path, size_t max_lines, char *buf, siz
 	if ((size_t)snprintf(old, sizeof(old), "%s.1", path) >= sizeof(old))
 		return OSP_ETOOBIG;
 	osp_buf_init(&b, 4 * AGENT_TAIL_READ);
-	rv1 = agent_runner_read_end(old, &b);
+	/* a run that began in the current file has nothing in the rotated one */
+	if (!set || mark->old)
+		rv1 = agent_runner_read_end(old, set ? mark->off : 0, &b);
 	if (b.len > 0 && b.data[b.len - 1] != '\n' && osp_buf_append(&b, "\n", 1) != OSP_OK)
 		rv1 = OSP_ENOMEM;
-	rv = agent_runner_read_end(path, &b);
+	rv = agent_runner_read_end(path, set && !mark->old ? mark->off : 0, &b);
 	if (rv == OSP_ENOENT && rv1 == OSP_OK)
 		rv = OSP_OK;
 	if (rv != OSP_OK || (rv1 != OSP_OK && rv1 != OSP_ENOENT))

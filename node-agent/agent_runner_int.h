@@ -17,6 +17,16 @@
 
 #define AGENT_BOOT_ID_LEN 64
 
+/* Where the output of a slot's current run (since its last
+ * agent_runner_start; restarts by the backoff continue the run) begins in
+ * its stderr log: byte off of <log>.err, or of the rotated <log>.err.1 when
+ * old. Unset (a pidfile of an older agent): the whole log. */
+typedef struct agent_log_mark {
+	bool set;
+	bool old;
+	uint64_t off;
+} agent_log_mark;
+
 /* What a pidfile holds; the strings point into pidfile text owned by the
  * caller of agent_runner_pidfile_parse. */
 typedef struct agent_pidfile {
@@ -24,6 +34,7 @@ typedef struct agent_pidfile {
 	unsigned long long start_time; /* field 22 of /proc/PID/stat */
 	const char *boot_id;
 	int64_t started_wall_ms;
+	agent_log_mark err_mark;
 	agent_proc_spec spec;
 } agent_pidfile;
 
@@ -37,10 +48,11 @@ osp_err agent_runner_split_run(const char *run, unsigned port, char ***argv, cha
 void agent_runner_strv_free(char **v);
 
 /* agent_runner_spawn starts spec (already validated) and waits until exec
- * succeeded; *pid and *start_time describe the new process. Errors as for
- * agent_runner_start, with a reason in err. */
+ * succeeded; *pid and *start_time describe the new process and *err_size
+ * (may be NULL) is the size of its stderr log before it could write to it.
+ * Errors as for agent_runner_start, with a reason in err. */
 osp_err agent_runner_spawn(const char *state_dir, const agent_proc_spec *spec, pid_t *pid,
-	unsigned long long *start_time, char *err, size_t errlen);
+	unsigned long long *start_time, uint64_t *err_size, char *err, size_t errlen);
 
 /* agent_runner_path writes STATE/<sub>/<app>.<slot><suffix> into buf. */
 osp_err agent_runner_path(char *buf, size_t len, const char *state_dir, const char *sub, const char *app,
@@ -65,11 +77,15 @@ osp_err agent_runner_pidfile_write(const char *state_dir, const agent_pidfile *p
 osp_err agent_runner_pidfile_parse(char *text, agent_pidfile *pf);
 
 /* agent_runner_log_rotate rotates path if it is larger than max bytes: the
- * last max bytes go into path.1, then path is truncated. */
-osp_err agent_runner_log_rotate(const char *path, uint64_t max);
+ * last max bytes go into path.1, then path is truncated. *mark (may be NULL
+ * or unset) is moved along when the rotation is done: it then points into
+ * path.1, or at 0 of path when nothing of its run had been copied. */
+osp_err agent_runner_log_rotate(const char *path, uint64_t max, agent_log_mark *mark);
 
-/* agent_runner_log_tail reads the last max_lines lines of path.1 + path. */
-osp_err agent_runner_log_tail(const char *path, size_t max_lines, char *buf, size_t len);
+/* agent_runner_log_tail reads the last max_lines lines of path.1 + path,
+ * only from *mark on when mark is set (mark may be NULL). */
+osp_err agent_runner_log_tail(const char *path, const agent_log_mark *mark, size_t max_lines, char *buf,
+	size_t len);
 
 /* agent_runner_errfmt writes "what: <strerror(e) lowercased>" into err. */
 void agent_runner_errfmt(char *err, size_t errlen, const char *what, int e);

@@ -601,10 +601,11 @@ static void agent_runner_close(int *fd)
 }
 
 osp_err agent_runner_spawn(const char *state_dir, const agent_proc_spec *spec, pid_t *pid,
-	unsigned long long *start_time, char *err, size_t errlen)
+	unsigned long long *start_time, uint64_t *err_size, char *err, size_t errlen)
 {
 	agent_spawn_ctx c;
 	struct rlimit rl;
+	struct stat st;
 	char state;
 	osp_err rv;
 
@@ -623,6 +624,10 @@ osp_err agent_runner_spawn(const char *state_dir, const agent_proc_spec *spec, p
 		rv = agent_runner_resolve(c.cwd, c.argv[0], c.exe, sizeof(c.exe), err, errlen);
 	if (rv == OSP_OK)
 		rv = agent_runner_open_fds(state_dir, spec, &c, err, errlen);
+	/* where this process's stderr will begin: its slot's earlier runs (and
+	 * releases) wrote what is before */
+	if (rv == OSP_OK && err_size != NULL)
+		*err_size = fstat(c.err_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	if (rv == OSP_OK)
 		rv = agent_runner_fork(&c, pid, err, errlen);
 	if (rv != OSP_OK)

@@ -67,10 +67,10 @@ say "ospecctl nodes"
 if "$B/coordinator/ospecctl" deploy --help >/dev/null 2>&1; then
   art=$B/artifacts
   for v in 1 2; do
-    say "ospecctl deploy --app hello --version $v --batch 2 --wait"
+    say "ospecctl deploy --app hello --version $v --batch 2 --watch 5s --wait"
     "$B/coordinator/ospecctl" deploy --app hello --version $v \
       --artifact "file://$art/hello-$v.tar.gz" --sha256 "$(cat "$art/hello-$v.tar.gz.sha256")" \
-      --run "bin/hello --port {port}" --port 8080 --batch 2 --wait
+      --run "bin/hello --port {port}" --port 8080 --batch 2 --watch 5s --wait
     id=$("$B/coordinator/ospecctl" --json rollouts | grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4)
     say "ospecctl status $id"
     "$B/coordinator/ospecctl" status "$id"

@@ -196,7 +196,9 @@ static osp_err wire_check_stage(const Ospec__V1__Stage *s, char *err, size_t err
 		(rv = wire_check_len("stage.sha256", s->sha256, 64, err, errlen)) != OSP_OK ||
 		(rv = wire_check_len("stage.run", s->run, OSP_WIRE_MAX_RUN, err, errlen)) !=
 			OSP_OK ||
-		(rv = wire_check_slot("stage.slot", s->slot, err, errlen)) != OSP_OK ||
+		/* "idle": the agent picks the slot traffic does not go to */
+		(s->slot == NULL || strcmp(s->slot, "idle") != 0 ?
+			(rv = wire_check_slot("stage.slot", s->slot, err, errlen)) != OSP_OK : 0) ||
 		(rv = wire_check_len("stage.health_path", s->health_path, OSP_WIRE_MAX_PATH, err,
 			 errlen)) != OSP_OK)
 		return rv;
@@ -224,7 +226,9 @@ static osp_err wire_check_command(const Ospec__V1__Command *c, char *err, size_t
 			(rv = wire_check_len("revert.run", c->revert->run, OSP_WIRE_MAX_RUN, err,
 				 errlen)) != OSP_OK ||
 			(rv = wire_check_len("revert.sha256", c->revert->sha256, 64, err, errlen)) !=
-				OSP_OK)
+				OSP_OK ||
+			(rv = wire_check_len("revert.from_sha256", c->revert->from_sha256, 64, err,
+				 errlen)) != OSP_OK)
 			return rv;
 		return wire_check_slot("revert.slot", c->revert->slot, err, errlen);
 	case OSPEC__V1__COMMAND__KIND_STOP:
@@ -286,6 +290,12 @@ static osp_err wire_check_body(const osp_env *e, char *err, size_t errlen)
 			(rv = wire_check_version("result.version", e->result->version, err,
 				 errlen)) != OSP_OK ||
 			(rv = wire_check_id("result.switch_id", e->result->switch_id, 0, err,
+				 errlen)) != OSP_OK ||
+			(rv = wire_check_version("result.previous_version",
+				 e->result->previous_version, err, errlen)) != OSP_OK ||
+			(rv = wire_check_len("result.sha256", e->result->sha256, 64, err, errlen)) !=
+				OSP_OK ||
+			(rv = wire_check_slot("result.active_slot", e->result->active_slot, err,
 				 errlen)) != OSP_OK)
 			return rv;
 		return wire_check_slot("result.slot", e->result->slot, err, errlen);

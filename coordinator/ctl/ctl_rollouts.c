@@ -9,7 +9,8 @@
 static const char *const ctl_deploy_flags[] = { "app", "version", "artifact", "sha256", "run",
 	"port", "ports", "strategy", "select", "batch", "max-failures", "canary", "health-path",
 	"health-interval", "health-rise", "health-fall", "health-timeout", "health-deadline",
-	"progress-deadline", "prepare-deadline", "rollback-window", "scale-down-delay", NULL };
+	"progress-deadline", "prepare-deadline", "rollback-window", "scale-down-delay", "watch",
+	NULL };
 
 static bool ctl_is_terminal(const char *state)
 {
@@ -51,6 +52,25 @@ static void ctl_print_switches(const osp_json *sw)
 	}
 }
 
+/* ctl_first_line copies the first line of text into buf ("..." when more
+ * lines follow or it was cut): a reason is one row in a table; the whole
+ * text is in --json. */
+static void ctl_first_line(const char *text, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (text == NULL)
+		text = "";
+	while (text[n] != '\0' && text[n] != '\n' && text[n] != '\r')
+		n++;
+	if (n + 4 >= len || text[n] != '\0') {
+		size_t keep = n + 4 >= len ? len - 4 : n;
+		snprintf(buf, len, "%.*s...", (int)keep, text);
+		return;
+	}
+	snprintf(buf, len, "%s", text);
+}
+
 static void ctl_print_status(const osp_json *r)
 {
 	const osp_json *nodes = osp_json_get(r, "nodes");
@@ -67,14 +87,22 @@ static void ctl_print_status(const osp_json *r)
 		(long long)osp_json_get_int(r, "nodes_failed", 0),
 		(long long)osp_json_get_int(r, "current_batch", 0),
 		(long long)osp_json_get_int(r, "batches", 0));
-	if (osp_json_get_str(r, "reason") && osp_json_get_str(r, "reason")[0])
-		printf("  %s\n", osp_json_get_str(r, "reason"));
+	printf("  phase %s; sha256 %s\n", osp_json_get_str(r, "phase") ? osp_json_get_str(r, "phase")
+								  : "-",
+		osp_json_get_str(r, "sha256") ? osp_json_get_str(r, "sha256") : "-");
+	if (osp_json_get_str(r, "watch_until") && strcmp(osp_json_get_str(r, "phase"), "done") != 0)
+		printf("  watching health until %s\n", osp_json_get_str(r, "watch_until"));
+	if (osp_json_get_str(r, "reason") && osp_json_get_str(r, "reason")[0]) {
+		char reason[1024];
+		ctl_first_line(osp_json_get_str(r, "reason"), reason, sizeof(reason));
+		printf("  %s\n", reason);
+	}
 	ctl_print_switches(osp_json_get(r, "switches"));
 	ctl_table_init(&t, 6);
 	ctl_table_row(&t, hdr);
 	for (size_t i = 0; nodes != NULL && i < nodes->n; i++) {
 		const osp_json *n = nodes->items[i];
-		char batch[16], secs[16];
+		char batch[16], secs[16], reason[512];
 		const char *row[6];
 		const osp_json *s = osp_json_get(n, "seconds");
 
@@ -88,16 +116,27 @@ static void ctl_print_status(const osp_json *r)
 		row[2] = osp_json_get_str(n, "step");
 		row[3] = osp_json_get_str(n, "version");
 		row[4] = secs;
-		row[5] = osp_json_get_str(n, "reason");
+		ctl_first_line(osp_json_get_str(n, "reason"), reason, sizeof(reason));
+		row[5] = reason;
 		ctl_table_row(&t, row);
 	}
 	ctl_table_print(&t);
 	ctl_table_fini(&t);
 }
 
-/* ctl_wait follows a rollout until it is terminal, riding out a restarting
- * coordinator, and returns the exit code (0 only for succeeded). */
-static int ctl_wait(const ctl *c, const char *id, int64_t timeout_ms)
+/* ctl_switched: a blue-green rollout whose forward switch committed and
+ * is being verified (what --wait=switch waits for). */
+static bool ctl_switched(const osp_json *r)
+{
+	const char *phase = osp_json_get_str(r, "phase");
+
+	return phase != NULL && strcmp(phase, "verifying") == 0;
+}
+
+/* ctl_wait follows a rollout until it is terminal (or, with until_switch,
+ * switched), riding out a restarting coordinator, and returns the exit code
+ * (0 only for succeeded, or switched). */
+static int ctl_wait_until(const ctl *c, const char *id, int64_t timeout_ms, bool until_switch)
 {
 	int64_t end = timeout_ms > 0 ? osp_now_mono_ms() + timeout_ms : INT64_MAX;
 	char last[512] = "";
@@ -119,6 +158,13 @@ static int ctl_wait(const ctl *c, const char *id, int64_t timeout_ms)
 				osp_strlcpy(last, now, sizeof(last));
 			}
 			warned = false;
+			if (until_switch && ctl_switched(r)) {
+				fprintf(stderr, "%s: switched; verifying until %s\n", id,
+					osp_json_get_str(r, "watch_until") ? osp_json_get_str(r, "watch_until")
+									 : "-");
+				osp_json_free(r);
+				return 0;
+			}
 			if (ctl_is_terminal(state)) {
 				int rc = strcmp(state, "succeeded") == 0 ? 0 : 1;
 				if (rc != 0 && osp_json_get_str(r, "reason"))
@@ -141,10 +187,35 @@ static int ctl_wait(const ctl *c, const char *id, int64_t timeout_ms)
 	}
 }
 
+static int ctl_wait(const ctl *c, const char *id, int64_t timeout_ms)
+{
+	return ctl_wait_until(c, id, timeout_ms, false);
+}
+
+/* The --wait of deploy and rollback: none, until terminal, until switched. */
+enum { CTL_WAIT_NONE = 0, CTL_WAIT_END, CTL_WAIT_SWITCH };
+
+/* ctl_wait_flag parses --wait / --wait=end / --wait=switch at argv[i];
+ * returns 1 if it was one (*mode set), 0 if not, -1 for a bad value. */
+static int ctl_wait_flag(const char *arg, int *mode)
+{
+	if (strcmp(arg, "--wait") == 0 || strcmp(arg, "--wait=end") == 0) {
+		*mode = CTL_WAIT_END;
+		return 1;
+	}
+	if (strcmp(arg, "--wait=switch") == 0) {
+		*mode = CTL_WAIT_SWITCH;
+		return 1;
+	}
+	if (strncmp(arg, "--wait=", 7) == 0)
+		return -1;
+	return 0;
+}
+
 /* ctl_started prints a new rollout's id as the first line of stdout, flushed
  * before anything else (CLI.md; with --json {"id", "state"}), then follows
  * it with --wait. Returns the exit code. */
-static int ctl_started(const ctl *c, const osp_json *j, bool wait, int64_t timeout)
+static int ctl_started(const ctl *c, const osp_json *j, int wait, int64_t timeout)
 {
 	const char *id = osp_json_get_str(j, "id");
 
@@ -170,7 +241,9 @@ static int ctl_started(const ctl *c, const osp_json *j, bool wait, int64_t timeo
 		printf("%s\n", id);
 	}
 	fflush(stdout);
-	return wait ? ctl_wait(c, id, timeout) : CTL_EXIT_OK;
+	if (wait == CTL_WAIT_NONE)
+		return CTL_EXIT_OK;
+	return ctl_wait_until(c, id, timeout, wait == CTL_WAIT_SWITCH);
 }
 
 /* ctl_flag matches "--name VALUE" or "--name=VALUE" at argv[*i]. */
@@ -190,18 +263,30 @@ static const char *ctl_flag(int argc, char **argv, int *i, const char *name)
 int ctl_deploy(const ctl *c, int argc, char **argv)
 {
 	ctl_req rq = { .verb = "deploy", .mutates = true };
-	bool wait = false, dry = false, queue = false;
+	bool dry = false, queue = false, noauto = false;
 	int64_t timeout = 0;
 	char *json = NULL;
 	osp_json *j;
-	int code;
+	int code, wait = CTL_WAIT_NONE, w;
 
 	for (int i = 1; i < argc; i++) {
 		const char *v = NULL;
 		size_t k;
 
-		if (strcmp(argv[i], "--wait") == 0) {
-			wait = true;
+		if ((w = ctl_wait_flag(argv[i], &wait)) != 0) {
+			if (w < 0) {
+				ctl_errorf("deploy: --wait: expected --wait, --wait=end or "
+					   "--wait=switch");
+				return CTL_EXIT_USAGE;
+			}
+			continue;
+		}
+		if (strcmp(argv[i], "--no-auto-rollback") == 0) {
+			noauto = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--auto-rollback") == 0) {
+			noauto = false;
 			continue;
 		}
 		if (strcmp(argv[i], "--dry-run") == 0) {
@@ -233,6 +318,8 @@ int ctl_deploy(const ctl *c, int argc, char **argv)
 		ctl_req_arg(&rq, "dry-run", "true");
 	if (queue)
 		ctl_req_arg(&rq, "queue", "true");
+	if (noauto)
+		ctl_req_arg(&rq, "no-auto-rollback", "true");
 	if ((code = ctl_call(c, &rq, &json, NULL, 0)) != CTL_EXIT_OK) {
 		free(json);
 		return code;
@@ -435,7 +522,7 @@ int ctl_abort(const ctl *c, int argc, char **argv)
 int ctl_rollback(const ctl *c, int argc, char **argv)
 {
 	ctl_req rq = { .verb = "rollback", .mutates = true };
-	bool wait = false;
+	int wait = CTL_WAIT_NONE, w;
 	int64_t timeout = 0;
 	const char *target = NULL, *v;
 	char *json = NULL;
@@ -443,8 +530,12 @@ int ctl_rollback(const ctl *c, int argc, char **argv)
 	int code;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--wait") == 0) {
-			wait = true;
+		if ((w = ctl_wait_flag(argv[i], &wait)) != 0) {
+			if (w < 0) {
+				ctl_errorf("rollback: --wait: expected --wait, --wait=end or "
+					   "--wait=switch");
+				return CTL_EXIT_USAGE;
+			}
 		} else if ((v = ctl_flag(argc, argv, &i, "timeout")) != NULL) {
 			if (osp_duration_parse(v, &timeout) != OSP_OK) {
 				ctl_errorf("rollback: --timeout: expected a duration");

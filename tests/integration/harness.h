@@ -119,7 +119,9 @@ bool h_artifact(h_env *e, const char *v, const char *const markers[], char *url,
 
 /* h_deploy runs "ospecctl deploy --app hello --version v ..." with extra
  * flags (NULL-terminated) and returns the exit code; the rollout id (first
- * stdout line) is copied into id (>= 64 bytes). */
+ * stdout line) is copied into id (>= 64 bytes). Without --watch (or
+ * --rollback-window) among the flags it adds "--watch 0": only the tests of
+ * the post-deploy watch wait for one. */
 int h_deploy(h_env *e, const char *v, const char *url, const char *sha, char *id,
 	char **err, ...);
 
@@ -172,3 +174,22 @@ int h_ctl_as(h_env *e, const char *url, const char *name, char **out, char **err
 
 /* h_wait_log waits up to ms for the file at path to contain needle. */
 bool h_wait_log(const char *path, const char *needle, int ms);
+
+/* Rollout-safety helpers (it_rolling_safety.c, it_bluegreen_safety.c). */
+
+/* h_str returns the string member key of o, or "" when o is NULL or the
+ * member is absent or not a string (never NULL: safe for strcmp and %s). */
+const char *h_str(const osp_json *o, const char *key);
+
+/* h_step returns the nodes[] entry of node in a status document, or NULL. */
+const osp_json *h_step(const osp_json *status, const char *node);
+
+/* h_node_app returns the apps[] entry of app in a node object of
+ * "nodes --json", or NULL. */
+const osp_json *h_node_app(const osp_json *node, const char *app);
+
+/* h_wait_terminal polls the status of rollout id until its state is
+ * terminal (succeeded, failed, aborted, rolled_back) or ms passed. The last
+ * state seen goes to state (len bytes; "?" when status never answered).
+ * Returns whether the rollout ended in time. */
+bool h_wait_terminal(h_env *e, const char *id, int ms, char *state, size_t len);

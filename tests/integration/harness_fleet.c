@@ -67,6 +67,7 @@ int h_deploy(h_env *e, const char *v, const char *url, const char *sha, char *id
 	const char *a;
 	va_list ap;
 	int n = 0, code;
+	bool watch = false;
 
 	argv[n++] = (char *)h_bin("ospecctl");
 	argv[n++] = "--coordinator";
@@ -85,9 +86,16 @@ int h_deploy(h_env *e, const char *v, const char *url, const char *sha, char *id
 	argv[n++] = "--port";
 	argv[n++] = "8080";
 	va_start(ap, err);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 62)
+	while ((a = va_arg(ap, const char *)) != NULL && n < 60) {
+		watch = watch || strcmp(a, "--watch") == 0 || strcmp(a, "--rollback-window") == 0 ||
+			strncmp(a, "--watch=", 8) == 0;
 		argv[n++] = (char *)a;
+	}
 	va_end(ap);
+	if (!watch) { /* tests of the watch say so; the others need none */
+		argv[n++] = "--watch";
+		argv[n++] = "0";
+	}
 	argv[n] = NULL;
 	code = h_run(argv, h_ms(300000), &out, err);
 	if (id != NULL) {
@@ -355,4 +363,57 @@ bool h_wait_log(const char *path, const char *needle, int ms)
 		osp_sleep_ms(100);
 	}
 	return true;
+}
+
+const char *h_str(const osp_json *o, const char *key)
+{
+	const char *s = o != NULL ? osp_json_get_str(o, key) : NULL;
+
+	return s != NULL ? s : "";
+}
+
+const osp_json *h_step(const osp_json *status, const char *node)
+{
+	const osp_json *nodes = status != NULL ? osp_json_get(status, "nodes") : NULL;
+
+	for (size_t i = 0; nodes != NULL && i < nodes->n; i++)
+		if (strcmp(h_str(nodes->items[i], "node"), node) == 0)
+			return nodes->items[i];
+	return NULL;
+}
+
+const osp_json *h_node_app(const osp_json *node, const char *app)
+{
+	const osp_json *apps = node != NULL ? osp_json_get(node, "apps") : NULL;
+
+	for (size_t i = 0; apps != NULL && i < apps->n; i++)
+		if (strcmp(h_str(apps->items[i], "app"), app) == 0)
+			return apps->items[i];
+	return NULL;
+}
+
+/* h_terminal_state reports whether s names a state a rollout never leaves. */
+static bool h_terminal_state(const char *s)
+{
+	return strcmp(s, "succeeded") == 0 || strcmp(s, "failed") == 0 ||
+		strcmp(s, "aborted") == 0 || strcmp(s, "rolled_back") == 0;
+}
+
+bool h_wait_terminal(h_env *e, const char *id, int ms, char *state, size_t len)
+{
+	int64_t end = osp_now_mono_ms() + ms;
+	bool done = false;
+
+	osp_strlcpy(state, "?", len);
+	for (;;) {
+		osp_json *st = h_status(e, id);
+
+		if (st != NULL)
+			osp_strlcpy(state, h_str(st, "state"), len);
+		osp_json_free(st);
+		done = h_terminal_state(state);
+		if (done || osp_now_mono_ms() >= end)
+			return done;
+		osp_sleep_ms(200);
+	}
 }

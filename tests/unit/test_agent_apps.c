@@ -20,12 +20,14 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "agent_apps.h"
 #include "agent_runner.h"
 #include "ospec/v1/agent.pb-c.h"
 #include "test_support.h"
 #include "test_support_agent.h"
 
 #define WAIT_MS 30000  /* generous: loaded machine, valgrind */
+#define MONITOR_WAIT_MS 15000 /* "within seconds": 1 s ticks, 2 failures */
 #define APP "hello"
 #define OTHER "other"
 
@@ -153,12 +155,12 @@ static void test_agent_apps_upgrade_fail_revert_stop(void **state)
 	ts_assert_answers(port, "2");
 	assert_record(f, 2, 1, true);
 
-	/* hello-3 answers 500 on /health: fails at the deadline, with its stderr */
+	/* hello-3 answers 500 on /health: fails after `fall` checks, with its stderr */
 	ts_cmd_stage(c, f, APP, 3, 3, port, 3);
 	c->stage.has_health_deadline_ms = 1;
 	c->stage.health_deadline_ms = 3000;
 	ts_cmd_expect(f->a, c, OSPEC__V1__RESULT_STATUS__RESULT_FAILED);
-	ts_assert_has(c->msg, "health deadline");
+	ts_assert_has(c->msg, "unhealthy after 3 failed checks: ");
 	ts_assert_has(c->msg, "stderr: ");
 	ts_assert_has(c->msg, "health failing on purpose");
 	assert_record(f, 3, 2, true); /* left for the coordinator to revert */
@@ -402,6 +404,98 @@ static void test_agent_apps_refuses_bad_commands(void **state)
 	assert_false(ts_answers(port));
 }
 
+/* report_healthy_within polls the apps report until the app's healthy is
+ * want, for at most ms. */
+static bool report_healthy_within(fx *f, bool want, int64_t ms)
+{
+	for (int64_t end = osp_now_mono_ms() + ms; osp_now_mono_ms() < end; osp_sleep_ms(100)) {
+		Ospec__V1__AppState **apps = NULL;
+		size_t n = agent_exec_apps(f->a->exec, &apps);
+		bool got = n == 1 && apps[0]->has_healthy && apps[0]->healthy == want;
+
+		agent_exec_apps_free(apps, n);
+		if (got)
+			return true;
+	}
+	return false;
+}
+
+/* A rolling (main-slot) app is watched after its deploy succeeded: the
+ * report's `healthy` follows what /health answers, also for an app a
+ * restarted agent adopted. */
+static void test_agent_apps_monitor_follows_health(void **state)
+{
+	fx *f = *state;
+	ts_cmd *c = &f->c;
+	unsigned port = ts_free_port();
+	char marker[512];
+
+	/* the agent's start: the monitor runs without any blue-green app */
+	agent_exec_restore(f->a->exec);
+	ts_cmd_stage(c, f, APP, 1, 1, port, 1);
+	ts_cmd_expect(f->a, c, OSPEC__V1__RESULT_STATUS__RESULT_OK);
+	assert_report(f, 1, true, 1);
+	osp_sleep_ms(2500); /* healthy over a few monitor ticks */
+	assert_report(f, 1, true, 1);
+
+	/* hello looks for FAIL_HEALTH next to its VERSION on every request */
+	snprintf(marker, sizeof(marker), "%s/releases/%s/FAIL_HEALTH", f->state, f->sha[1]);
+	assert_int_equal(osp_file_write_atomic(marker, "", 0, 0644), OSP_OK);
+	assert_true(report_healthy_within(f, false, MONITOR_WAIT_MS));
+	assert_report(f, 1, false, 1); /* still running, version 1 */
+	assert_int_equal(unlink(marker), 0);
+	assert_true(report_healthy_within(f, true, MONITOR_WAIT_MS));
+
+	/* a restarted agent adopts the app; its monitor watches it at once */
+	assert_int_equal(osp_file_write_atomic(marker, "", 0, 0644), OSP_OK);
+	agent_exec_free(f->a->exec);
+	f->a->exec = NULL;
+	assert_int_equal(agent_exec_alloc(f->a, &f->a->exec), OSP_OK);
+	agent_exec_restore(f->a->exec);
+	assert_true(report_healthy_within(f, false, MONITOR_WAIT_MS));
+	assert_int_equal(unlink(marker), 0);
+	assert_true(report_healthy_within(f, true, MONITOR_WAIT_MS));
+}
+
+/* A monitor's check begun before a handler set the health must not
+ * overwrite the handler's result: publish only at an unchanged epoch. */
+static void test_agent_apps_health_epoch(void **state)
+{
+	fx *f = *state;
+	agent_apps *p = NULL;
+	agent_apps_health h = AGENT_APPS_HEALTH_OK;
+	uint64_t e;
+
+	assert_int_equal(agent_apps_alloc(&f->cfg, f->a->store, &p), OSP_OK);
+	/* never set: epoch 0, and a monitor may publish (after an agent start) */
+	assert_int_equal(agent_apps_health_epoch(p, APP, &h), 0);
+	assert_int_equal(h, AGENT_APPS_HEALTH_UNKNOWN);
+	assert_true(agent_apps_health_publish(p, APP, 0, AGENT_APPS_HEALTH_FAILED));
+	assert_int_equal(agent_apps_health_get(p, APP), AGENT_APPS_HEALTH_FAILED);
+	assert_int_equal(agent_apps_health_epoch(p, APP, NULL), 0); /* publish keeps it */
+
+	/* the monitor reads the epoch, a Stage sets UNKNOWN then OK meanwhile:
+	 * the monitor's late "unhealthy" is dropped */
+	e = agent_apps_health_epoch(p, APP, NULL);
+	agent_apps_health_set(p, APP, AGENT_APPS_HEALTH_UNKNOWN);
+	agent_apps_health_set(p, APP, AGENT_APPS_HEALTH_OK);
+	assert_false(agent_apps_health_publish(p, APP, e, AGENT_APPS_HEALTH_FAILED));
+	assert_int_equal(agent_apps_health_get(p, APP), AGENT_APPS_HEALTH_OK);
+	assert_false(agent_apps_health_publish(p, APP, e + 1, AGENT_APPS_HEALTH_FAILED));
+	assert_int_equal(agent_apps_health_get(p, APP), AGENT_APPS_HEALTH_OK);
+
+	/* a check begun after the handler's result publishes */
+	e = agent_apps_health_epoch(p, APP, &h);
+	assert_int_equal(e, 2);
+	assert_int_equal(h, AGENT_APPS_HEALTH_OK);
+	assert_true(agent_apps_health_publish(p, APP, e, AGENT_APPS_HEALTH_FAILED));
+	assert_int_equal(agent_apps_health_get(p, APP), AGENT_APPS_HEALTH_FAILED);
+	/* an app never set cannot be published at a made-up epoch */
+	assert_false(agent_apps_health_publish(p, OTHER, 3, AGENT_APPS_HEALTH_OK));
+	assert_int_equal(agent_apps_health_get(p, OTHER), AGENT_APPS_HEALTH_UNKNOWN);
+	agent_apps_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +507,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_apps_crash_at_start, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_apps_port_clash_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_apps_refuses_bad_commands, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_apps_monitor_follows_health, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_apps_health_epoch, fx_setup, fx_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -239,22 +239,51 @@ static void test_agent_health_fall_after_up(void **state)
 	srv_stop(&s);
 }
 
+static void test_agent_health_fail_fast_once_answering(void **state)
+{
+	test_srv s;
+	agent_health_spec hs;
+	char err[512], want[256];
+	int64_t t0;
+
+	(void)state;
+	/* the release always answers 500: it listens, so `fall` failures end the
+	 * wait at once instead of holding the batch until the deadline */
+	srv_start(&s, 500, NULL, 0);
+	hs = spec_for(s.port);
+	hs.deadline_ms = 30000;
+	hs.fall = 3;
+	hs.interval_ms = 100;
+	t0 = osp_now_mono_ms();
+	assert_int_equal(agent_health_wait(&hs, err, sizeof(err)), OSP_EREFUSED);
+	assert_true(osp_now_mono_ms() - t0 < 10000);
+	assert_int_equal(atomic_load(&s.requests), 3);
+	snprintf(want, sizeof(want), "unhealthy after 3 failed checks: GET http://127.0.0.1:%u/health: HTTP 500",
+		s.port);
+	assert_string_equal(err, want);
+	srv_stop(&s);
+}
+
 static void test_agent_health_deadline_names_last_failure(void **state)
 {
+	static const int script[] = { 500, 200, 500, 200, 404, 200, 500, 200, 500, 200, 500, 200, 500, 200,
+		500, 200 };
 	test_srv s;
 	agent_health_spec hs;
 	char err[512], want[256];
 
 	(void)state;
-	srv_start(&s, 500, NULL, 0);
+	/* answering, but never `rise` successes nor `fall` failures in a row:
+	 * the deadline ends it, naming the last failed check */
+	srv_start(&s, 500, script, 16);
 	hs = spec_for(s.port);
+	hs.interval_ms = 100;
 	hs.deadline_ms = 1000;
-	/* before the first success, failures never count towards fall */
-	hs.fall = 1;
 	assert_int_equal(agent_health_wait(&hs, err, sizeof(err)), OSP_ETIMEDOUT);
 	assert_true(atomic_load(&s.requests) >= 2);
-	snprintf(want, sizeof(want), "health deadline 1s passed: GET http://127.0.0.1:%u/health: HTTP 500", s.port);
-	assert_string_equal(err, want);
+	assert_true(atomic_load(&s.requests) <= 16);
+	snprintf(want, sizeof(want), "health deadline 1s passed: GET http://127.0.0.1:%u/health: HTTP ", s.port);
+	assert_memory_equal(err, want, strlen(want));
 	srv_stop(&s);
 }
 
@@ -264,6 +293,7 @@ static void test_agent_health_connection_refused(void **state)
 	char url[128], err[512], want[256];
 	unsigned port;
 	long code = -1;
+	int64_t t0;
 	int fd;
 
 	(void)state;
@@ -274,10 +304,16 @@ static void test_agent_health_connection_refused(void **state)
 	snprintf(want, sizeof(want), "GET %s: connection refused", url);
 	assert_string_equal(err, want);
 
+	/* nothing listens yet (the app may be starting): refused connections
+	 * never count towards fall, only the deadline ends the wait */
 	hs = spec_for(port);
-	hs.deadline_ms = 500;
+	hs.deadline_ms = 1500;
+	hs.fall = 1;
+	t0 = osp_now_mono_ms();
 	assert_int_equal(agent_health_wait(&hs, err, sizeof(err)), OSP_ETIMEDOUT);
-	snprintf(want, sizeof(want), "health deadline 500ms passed: GET %s: connection refused", url);
+	assert_true(osp_now_mono_ms() - t0 >= 1400);
+	snprintf(want, sizeof(want), "never became healthy: health deadline 1500ms passed: GET %s: connection refused",
+		url);
 	assert_string_equal(err, want);
 	close(fd);
 }
@@ -359,7 +395,7 @@ static void test_agent_health_hanging_server_times_out(void **state)
 	hs.timeout_ms = 200;
 	hs.deadline_ms = 1000;
 	assert_int_equal(agent_health_wait(&hs, err, sizeof(err)), OSP_ETIMEDOUT);
-	assert_non_null(strstr(err, "health deadline 1s passed: GET "));
+	assert_non_null(strstr(err, "never became healthy: health deadline 1s passed: GET "));
 	assert_non_null(strstr(err, "timed out after"));
 	srv_stop(&s);
 }
@@ -385,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_agent_health_custom_path_and_status),
 		cmocka_unit_test(test_agent_health_rise_counts_consecutive),
 		cmocka_unit_test(test_agent_health_fall_after_up),
+		cmocka_unit_test(test_agent_health_fail_fast_once_answering),
 		cmocka_unit_test(test_agent_health_deadline_names_last_failure),
 		cmocka_unit_test(test_agent_health_connection_refused),
 		cmocka_unit_test(test_agent_health_process_exit_fails_at_once),

@@ -542,6 +542,78 @@ static void test_agent_runner_stderr_tail(void **state)
 	assert_string_equal(buf, "err line 5");
 }
 
+/* The stderr log of a slot spans its earlier runs (earlier releases): the
+ * tail of a failure reason must hold only the current run's lines, also
+ * after an adopt and after the log was rotated. */
+static void test_agent_runner_stderr_tail_this_run(void **state)
+{
+	fx *f = *state;
+	agent_proc_spec s = spec_of(f, "web", "blue", "./old.sh", 18080);
+	char logs[192], buf[256];
+	bool adopted = false;
+
+	snprintf(logs, sizeof(logs), "%s/logs", f->state);
+	write_file(f->rel, "old.sh", "#!/bin/sh\necho OLD-LINE >&2\nexit 1\n", 0755);
+	write_file(f->rel, "new.sh", "#!/bin/sh\necho NEW-LINE >&2\necho done > ready\nexec sleep 1000\n", 0755);
+	start_ok(f, &s);
+	assert_true(wait_file(logs, "web.blue.err", "OLD-LINE"));
+	assert_int_equal(agent_runner_stop(f->r, "web", "blue", 5000), OSP_OK);
+
+	s.run = "./new.sh";
+	start_ok(f, &s);
+	assert_true(wait_file(f->rel, "ready", "done"));
+	assert_int_equal(agent_runner_stderr_tail(f->r, "web", "blue", 5, buf, sizeof(buf)), OSP_OK);
+	assert_string_equal(buf, "NEW-LINE");
+
+	/* the pidfile carries where the run began: an adopting runner knows */
+	agent_runner_free(f->r);
+	assert_int_equal(agent_runner_alloc(&f->r, f->state), OSP_OK);
+	assert_int_equal(agent_runner_adopt(f->r, "web", "blue", &adopted), OSP_OK);
+	assert_true(adopted);
+	assert_int_equal(agent_runner_stderr_tail(f->r, "web", "blue", 5, buf, sizeof(buf)), OSP_OK);
+	assert_string_equal(buf, "NEW-LINE");
+	assert_int_equal(agent_runner_stop(f->r, "web", "blue", 5000), OSP_OK);
+}
+
+static void test_agent_runner_stderr_tail_after_rotation(void **state)
+{
+	fx *f = *state;
+	agent_proc_spec s = spec_of(f, "web", "blue", "./old.sh", 18080);
+	char logs[192], buf[2048];
+	int n = 0;
+
+	/* 30 old lines (360 bytes), then 60 new ones (720): past the 1024-byte
+	 * cap the rotation copies old and new lines into .err.1 */
+	snprintf(logs, sizeof(logs), "%s/logs", f->state);
+	write_file(f->rel, "old.sh",
+		"#!/bin/sh\ni=10\nwhile [ $i -lt 40 ]; do echo \"OLD-LINE $i\" >&2; i=$((i+1)); done\n"
+		"echo done > ready-old\nexec sleep 1000\n",
+		0755);
+	write_file(f->rel, "new.sh",
+		"#!/bin/sh\ni=10\nwhile [ $i -lt 70 ]; do echo \"NEW-LINE $i\" >&2; i=$((i+1)); done\n"
+		"exec sleep 1000\n",
+		0755);
+	s.log_max_bytes = 1024;
+	start_ok(f, &s);
+	assert_true(wait_file(f->rel, "ready-old", "done"));
+	assert_int_equal(agent_runner_stop(f->r, "web", "blue", 5000), OSP_OK);
+	assert_false(path_exists(logs, "web.blue.err.1"));
+	s.run = "./new.sh";
+	start_ok(f, &s);
+	for (int64_t end = osp_now_mono_ms() + WAIT_MS; osp_now_mono_ms() < end; osp_sleep_ms(50))
+		if (file_contains(logs, "web.blue.err.1", "NEW-LINE 69"))
+			break;
+	assert_true(file_contains(logs, "web.blue.err.1", "OLD-LINE 39"));
+	assert_true(file_contains(logs, "web.blue.err.1", "NEW-LINE 69"));
+	assert_int_equal(agent_runner_stderr_tail(f->r, "web", "blue", 100, buf, sizeof(buf)), OSP_OK);
+	assert_null(strstr(buf, "OLD-LINE"));
+	assert_memory_equal(buf, "NEW-LINE 10\n", 12);
+	for (const char *p = buf; (p = strchr(p, '\n')) != NULL; p++)
+		n++;
+	assert_int_equal(n, 59); /* 60 lines, the last without its newline */
+	assert_int_equal(agent_runner_stop(f->r, "web", "blue", 5000), OSP_OK);
+}
+
 static void test_agent_runner_log_rotation(void **state)
 {
 	fx *f = *state;
@@ -670,6 +742,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_runner_adopt_after_free, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_runner_adopt_refuses_mismatch, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_runner_stderr_tail, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_runner_stderr_tail_this_run, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_runner_stderr_tail_after_rotation, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_runner_log_rotation, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_runner_port_clash, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_runner_runs_as_user, fx_setup, fx_teardown),
