@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "coord_control.h"
+#include "coord_releases.h"
 #include "coord_rollouts.h"
 
 /* coord_ctl_count parses "N" or "N%" (pct_max bounds the percentage). */
@@ -448,7 +449,7 @@ int coord_verb_deploy(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	rec->created_ms = osp_now_wall_ms();
 	rec->has_created_ms = 1;
 	/* a version names one release: a usage error, before anything else */
-	if (coord_rollouts_release_check(c, rq->txn, rec->app, rec->version, rec->sha256, err,
+	if (coord_releases_check(c, rq->txn, rec->app, rec->version, rec->sha256, err,
 		    errlen) == OSP_EEXIST) {
 		ospec__v1__rollout_record__free_unpacked(rec, NULL);
 		return 2;

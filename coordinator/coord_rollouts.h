@@ -69,18 +69,6 @@ void coord_rollouts_kick(coord *c);
 osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id,
 	Ospec__V1__RolloutRecord **out);
 
-/* coord_rollouts_release_check checks that version and sha256 name one
- * release of app: a version already deployed with another sha256, or a
- * sha256 already deployed as another version, is refused (OSP_EEXIST, both
- * named in err). OSP_OK when they are new or agree; store errors. */
-osp_err coord_rollouts_release_check(coord *c, osp_txn *t, const char *app, const char *version,
-	const char *sha256, char *err, size_t errlen);
-
-/* coord_rollouts_release_bind records that version and sha256 name one
- * release of app (in t; idempotent). Store errors. */
-osp_err coord_rollouts_release_bind(coord *c, osp_txn *t, const char *app, const char *version,
-	const char *sha256);
-
 /* coord_rollouts_next_seq returns the next creation number (meta counter). */
 osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq);
 

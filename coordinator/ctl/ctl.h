@@ -99,6 +99,11 @@ typedef struct ctl_table {
 	size_t cap;
 } ctl_table;
 
+/* ctl_one_line copies the first line of text (NULL: "") into buf of len,
+ * ending in "..." when more lines follow or it was cut: a cell of a table
+ * is one line; --json has the whole text. */
+void ctl_one_line(const char *text, char *buf, size_t len);
+
 void ctl_table_init(ctl_table *t, size_t ncols);
 void ctl_table_row(ctl_table *t, const char *const *cells);
 void ctl_table_print(const ctl_table *t);

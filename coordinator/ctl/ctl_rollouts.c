@@ -52,25 +52,6 @@ static void ctl_print_switches(const osp_json *sw)
 	}
 }
 
-/* ctl_first_line copies the first line of text into buf ("..." when more
- * lines follow or it was cut): a reason is one row in a table; the whole
- * text is in --json. */
-static void ctl_first_line(const char *text, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	if (text == NULL)
-		text = "";
-	while (text[n] != '\0' && text[n] != '\n' && text[n] != '\r')
-		n++;
-	if (n + 4 >= len || text[n] != '\0') {
-		size_t keep = n + 4 >= len ? len - 4 : n;
-		snprintf(buf, len, "%.*s...", (int)keep, text);
-		return;
-	}
-	snprintf(buf, len, "%s", text);
-}
-
 static void ctl_print_status(const osp_json *r)
 {
 	const osp_json *nodes = osp_json_get(r, "nodes");
@@ -94,7 +75,7 @@ static void ctl_print_status(const osp_json *r)
 		printf("  watching health until %s\n", osp_json_get_str(r, "watch_until"));
 	if (osp_json_get_str(r, "reason") && osp_json_get_str(r, "reason")[0]) {
 		char reason[1024];
-		ctl_first_line(osp_json_get_str(r, "reason"), reason, sizeof(reason));
+		ctl_one_line(osp_json_get_str(r, "reason"), reason, sizeof(reason));
 		printf("  %s\n", reason);
 	}
 	ctl_print_switches(osp_json_get(r, "switches"));
@@ -116,7 +97,7 @@ static void ctl_print_status(const osp_json *r)
 		row[2] = osp_json_get_str(n, "step");
 		row[3] = osp_json_get_str(n, "version");
 		row[4] = secs;
-		ctl_first_line(osp_json_get_str(n, "reason"), reason, sizeof(reason));
+		ctl_one_line(osp_json_get_str(n, "reason"), reason, sizeof(reason));
 		row[5] = reason;
 		ctl_table_row(&t, row);
 	}

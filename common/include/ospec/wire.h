@@ -18,7 +18,7 @@
 #include "ospec/v1/wire.pb-c.h"
 
 #define OSP_PROTO_MAJOR 1
-#define OSP_PROTO_MINOR 0
+#define OSP_PROTO_MINOR 1 /* 1.1: Revert.from_sha256, Stage slot "idle", result fields */
 
 /* Limits. The socket's receive limit is the outer bound. */
 #define OSP_WIRE_MAX_MSG (1024 * 1024)
