@@ -215,6 +215,50 @@ static void coord_exec_result_fields(const Ospec__V1__CommandResult *r, coord_ro
 	}
 }
 
+/* coord_exec_note_app brings n's inventory up to date with what a rolling
+ * Stage or Revert answered it runs: a result is newer than the last
+ * heartbeat, and the next rollout's plan and status read the inventory. */
+static void coord_exec_note_app(coord_node *n, const Ospec__V1__CommandResult *r)
+{
+	Ospec__V1__AppState *a = NULL, **v;
+	char *ver, *sha;
+
+	if (r->app == NULL || r->slot == NULL || strcmp(r->slot, "main") != 0 || !r->has_kind ||
+		(r->kind != OSPEC__V1__COMMAND__KIND_STAGE &&
+			r->kind != OSPEC__V1__COMMAND__KIND_REVERT) ||
+		r->version == NULL || r->sha256 == NULL)
+		return;
+	for (size_t i = 0; i < n->n_apps && a == NULL; i++)
+		if (strcmp(n->apps[i]->app, r->app) == 0)
+			a = n->apps[i];
+	if (a == NULL) {
+		if (n->n_apps >= OSP_WIRE_MAX_APPS ||
+			(v = realloc(n->apps, (n->n_apps + 1) * sizeof(*v))) == NULL)
+			return;
+		n->apps = v;
+		if ((a = malloc(sizeof(*a))) == NULL)
+			return;
+		ospec__v1__app_state__init(a);
+		if ((a->app = strdup(r->app)) == NULL || (a->active_slot = strdup("main")) == NULL) {
+			free(a->app);
+			free(a);
+			return;
+		}
+		n->apps[n->n_apps++] = a;
+	}
+	/* strings of an unpacked message are plain heap blocks (NULL allocator) */
+	if ((ver = strdup(r->version)) == NULL || (sha = strdup(r->sha256)) == NULL) {
+		free(ver);
+		return;
+	}
+	free(a->version);
+	free(a->sha256);
+	a->version = ver;
+	a->sha256 = sha;
+	a->has_running = 1;
+	a->running = r->version[0] != '\0';
+}
+
 osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__CommandResult *r)
 {
 	coord_ro_entry *e;
@@ -224,6 +268,7 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 
 	if (r->status == OSPEC__V1__RESULT_STATUS__RESULT_IN_PROGRESS)
 		return OSP_OK;
+	coord_exec_note_app(n, r);
 	if ((rv = osp_store_txn_begin(c->store, true, &t)) != OSP_OK)
 		return rv;
 	e = coord_exec_owner(c, n->id, r->seq);
