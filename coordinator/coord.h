@@ -25,6 +25,24 @@
 
 #define COORD_SCHEMA 1
 
+/*
+ * What one connection may cost (docs/security.md, "Connection limits"). A
+ * peer that is slow, stuck or hostile costs its own connection, never the
+ * fleet's. The largest legitimate request is a Register with 64 apps, 64
+ * labels, 64 in-doubt switches, a 32 KiB certificate chain and a signature:
+ * ~77 KiB (tests/unit/test_coord_conn.c builds one).
+ */
+#define COORD_AGENT_MAX_REQ (96 * 1024)  /* larger: ERR_TOO_BIG, counted */
+#define COORD_AGENT_RECVMAX (128 * 1024) /* nng drops a larger message unread */
+#define COORD_UNREG_MAX 256              /* connections not registered yet */
+#define COORD_REGISTER_DEADLINE_MS 10000 /* from connect to Registered */
+#define COORD_IDLE_HEARTBEATS 6          /* registered and silent this long: closed */
+#define COORD_IDLE_MIN_MS 10000
+#define COORD_SEND_TIMEOUT_MS 5000       /* a reply not taken by then closes its connection */
+#define COORD_PIPE_MAX_INFLIGHT 8        /* requests of one connection not answered yet */
+#define COORD_REFUSE_CLOSE_MS 250        /* a refused connection closes after its reply */
+#define COORD_LOG_EVERY_MS 10000         /* rate-limited log lines: one per reason */
+
 typedef struct coord coord;
 typedef struct coord_node coord_node;
 typedef struct coord_ctx coord_ctx;
@@ -47,6 +65,7 @@ typedef struct coord_cfg {
 	uint64_t map_size;
 	uint64_t event_retention; /* events kept */
 	uint64_t max_contexts;
+	bool init;             /* --init: accept a lost data.mdb (store.h) */
 } coord_cfg;
 
 typedef enum coord_node_state {
@@ -79,6 +98,12 @@ struct coord_node {
 /* One registered or registering connection. */
 typedef struct coord_pipe {
 	uint32_t id;
+	bool registered_once;     /* counted in coord.n_unreg until set */
+	bool closing;             /* its requests are dropped; closed soon */
+	int64_t added_mono;       /* when it connected */
+	int64_t last_mono;        /* its last complete request */
+	int64_t close_at;         /* >0: closed by the sweep at this time */
+	unsigned inflight;        /* its requests not answered yet (contexts held) */
 	bool has_nonce;
 	uint8_t nonce[OSP_WIRE_NONCE_LEN];
 	coord_node *node;         /* set once registered */
@@ -99,6 +124,7 @@ struct coord_ctx {
 	nng_ctx ctx;
 	nng_aio *aio;
 	coord_ctx_state state;
+	uint32_t pipe_id;         /* connection of the request it serves, 0 if none */
 	coord_node *held_node;    /* poll held for this node */
 	uint32_t held_pipe;
 	uint64_t held_cursor;
@@ -116,7 +142,34 @@ typedef struct coord_stats {
 	uint64_t refused;
 	uint64_t replays;
 	uint64_t requests;
+	/* connections closed by the limits (coord_conn.c) */
+	uint64_t conn_limit;      /* refused: COORD_UNREG_MAX unregistered already */
+	uint64_t conn_stuck;      /* replies not read: send timeout or too many in flight */
+	uint64_t conn_deadline;   /* no Register within COORD_REGISTER_DEADLINE_MS */
+	uint64_t conn_idle;       /* registered, then silent */
+	uint64_t dropped;         /* requests dropped on a connection being closed */
 } coord_stats;
+
+/* A log line kept to one per COORD_LOG_EVERY_MS, with the count held back. */
+typedef struct coord_ratelog {
+	int64_t last_ms;
+	uint64_t held;
+} coord_ratelog;
+
+/* Reasons with a rate-limited log line each. */
+typedef enum coord_rl {
+	COORD_RL_REFUSED_NONCE = 0,
+	COORD_RL_REFUSED_ID,
+	COORD_RL_REFUSED_PROOF,
+	COORD_RL_REFUSED_INSTANCE,
+	COORD_RL_BAD_MESSAGE,
+	COORD_RL_REPLAY,
+	COORD_RL_CONN_LIMIT,
+	COORD_RL_CONN_STUCK,
+	COORD_RL_CONN_DEADLINE,
+	COORD_RL_CONN_IDLE,
+	COORD_RL_N
+} coord_rl;
 
 struct coord {
 	coord_cfg cfg;
@@ -125,6 +178,8 @@ struct coord {
 	nng_socket agents;        /* rep0 */
 	nng_socket ctl;           /* rep0, control API */
 	nng_listener ctl_listener;
+	bool ctl_ipc_owned;       /* the ipc socket file is ours (coord_ctl_ipc.c) */
+	uint64_t ctl_ipc_dev, ctl_ipc_ino; /* ... and which file that is */
 	nng_listener ctl_tls_listener; /* --control-tls, if set */
 	bool ctl_tls_on;
 	struct coord_ctl_replay *ctl_replay; /* request ids seen over TLS */
@@ -136,6 +191,10 @@ struct coord {
 	void *ro_acts;            /* the engine's action buffer, reused */
 	size_t ro_acts_cap;
 	size_t nctx, nheld;
+	size_t nsend;             /* contexts whose reply is waiting for its connection */
+	size_t n_unreg;           /* connections that never registered */
+	coord_ratelog rl[COORD_RL_N];
+	nng_aio *conn_sweep;      /* coord_conn.c: closes overdue connections */
 	coord_stats stats;
 	uint64_t event_seq;       /* last event key */
 	atomic_bool stopping;
@@ -166,7 +225,16 @@ void coord_db_reload_log_ends(coord *c);
  * start the node record's value counts too. The record is not rewritten for
  * every appended command, so the log is the truth. */
 void coord_db_log_ends(coord *c, bool at_start);
+/* coord_db_trim_events deletes events past cfg.event_retention (at most
+ * COORD_DB_TRIM_MAX per call): node noise first (coord_db_event_is_noise),
+ * oldest first; rollout, step, switch and operator events only when the
+ * noise alone is not enough. */
+#define COORD_DB_TRIM_MAX 100000
 osp_err coord_db_trim_events(coord *c, osp_txn *t);
+/* coord_db_event_is_noise reports whether an event is node noise: a node.* or
+ * agent.* event that names no rollout and no operator (actor "coordinator",
+ * "node" or none). */
+bool coord_db_event_is_noise(const char *kind, const char *rollout, const char *actor);
 /* coord_db_trim_requests forgets the replies of control requests older than
  * before_ms (a request id only needs de-duplicating for a retry's lifetime). */
 osp_err coord_db_trim_requests(coord *c, osp_txn *t, int64_t before_ms);
@@ -183,10 +251,49 @@ void coord_node_seen(coord *c, coord_node *n);
 bool coord_node_apps_differ(const coord_node *n, Ospec__V1__AppState **apps, size_t napps);
 void coord_registry_tick(coord *c, int64_t now_mono);
 void coord_registry_free(coord *c);
+/* coord_pipe_get finds connection id; with create, a missing one is added
+ * (unregistered, counted in c->n_unreg, its clocks at now). NULL if absent or
+ * out of memory. coord_pipe_drop forgets it (after NNG_PIPE_EV_REM_POST). */
 coord_pipe *coord_pipe_get(coord *c, uint32_t id, bool create);
 void coord_pipe_drop(coord *c, uint32_t id);
+/* coord_pipe_registered marks p registered (no longer in c->n_unreg). */
+void coord_pipe_registered(coord *c, coord_pipe *p);
 /* coord_pipe_seen_msg records msg_id; false if it was seen already (replay). */
 bool coord_pipe_seen_msg(coord_pipe *p, uint64_t msg_id);
+
+/* coord_conn.c: what one agent connection may cost. Callers hold c->mtx
+ * unless said otherwise. */
+/* coord_ratelog_due reports whether a line of r may be logged at now_ms;
+ * when true, *held is how many were held back since the last one (r is
+ * reset), when false the line is counted in r. */
+bool coord_ratelog_due(coord_ratelog *r, int64_t now_ms, uint64_t *held);
+/* coord_ratelog_flush logs, as id, how many lines of r were held back
+ * ("N more <what> in the last S s") once its period has passed. */
+void coord_ratelog_flush(coord_ratelog *r, int64_t now_ms, const char *id, const char *what);
+/* coord_conn_admit registers a new connection (NNG_PIPE_EV_ADD_PRE); false
+ * if it must be closed (too many unregistered ones, or no memory). */
+bool coord_conn_admit(coord *c, uint32_t id, int64_t now_mono);
+/* coord_conn_close_soon marks p closing (what it sends is dropped) and has
+ * the sweep close it at at_mono (0: at once, that is within a sweep). The
+ * callers of nng callbacks never close a pipe themselves. */
+void coord_conn_close_soon(coord_pipe *p, int64_t at_mono);
+/* coord_conn_stuck closes p soon because it does not read its replies:
+ * counted (stats.conn_stuck), logged rate-limited. */
+void coord_conn_stuck(coord *c, coord_pipe *p, const char *why);
+/* coord_conn_idle_ms is how long a registered connection may stay silent. */
+int64_t coord_conn_idle_ms(const coord *c);
+/* coord_conn_overdue writes into ids (cap) the connections to close now:
+ * those marked (coord_conn_close_soon) whose time has come, unregistered ones
+ * past the register deadline, registered ones silent past
+ * coord_conn_idle_ms. Each is counted and logged (rate-limited) once, and
+ * closed again every 5 s while nng still reports it. Returns how many. */
+size_t coord_conn_overdue(coord *c, int64_t now_mono, uint32_t *ids, size_t cap);
+/* coord_conn_start arms the sweep that closes overdue connections (four
+ * times a second); coord_conn_stop stops it (c->stopping set first; no lock held). */
+osp_err coord_conn_start(coord *c);
+void coord_conn_stop(coord *c);
+/* coord_conn_close closes connection id (no lock needed; 0 is ignored). */
+void coord_conn_close(uint32_t id);
 
 /* coord_agents.c: the agent protocol server. */
 osp_err coord_agents_start(coord *c, char *err, size_t errlen);

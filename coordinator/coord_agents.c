@@ -2,6 +2,12 @@
  * coord_agents.c - the agent protocol server: a rep0 socket with a pool of
  * nng contexts (async aio, no thread per agent). A poll without commands is
  * held in its context until commands arrive or poll_hold passes.
+ *
+ * One connection may hold at most COORD_PIPE_MAX_INFLIGHT contexts (held
+ * polls and replies waiting to be sent included): past that, or when a reply
+ * waits COORD_SEND_TIMEOUT_MS for a connection that does not read, the
+ * connection is closed and its contexts serve others. The pool grows while
+ * few contexts are left receiving, so a stuck peer never starves the fleet.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +27,7 @@
 #define COORD_CTX_RESERVE 8
 
 static void coord_ctx_cb(void *arg);
+static void coord_ctx_recv(coord_ctx *x);
 
 static osp_err coord_ctx_add(coord *c)
 {
@@ -42,17 +49,45 @@ static osp_err coord_ctx_add(coord *c)
 	x->next = c->ctxs;
 	c->ctxs = x;
 	c->nctx++;
-	x->state = COORD_CTX_RECV;
-	nng_ctx_recv(x->ctx, x->aio);
+	coord_ctx_recv(x);
 	return OSP_OK;
 }
 
-/* coord_ctx_send sends m as the reply of x (x goes to SEND). */
+static void coord_agents_grow(coord *c);
+
+/* coord_ctx_recv re-arms x to receive (no timeout: a request may be long in
+ * coming). */
+static void coord_ctx_recv(coord_ctx *x)
+{
+	x->state = COORD_CTX_RECV;
+	nng_aio_set_timeout(x->aio, NNG_DURATION_INFINITE);
+	nng_ctx_recv(x->ctx, x->aio);
+}
+
+/* coord_ctx_send sends m as the reply of x (x goes to SEND). A reply that
+ * waits longer than COORD_SEND_TIMEOUT_MS behind earlier ones on a
+ * connection that does not read comes back with NNG_ETIMEDOUT. */
 static void coord_ctx_send(coord_ctx *x, nng_msg *m)
 {
+	coord *c = x->c;
+
 	x->state = COORD_CTX_SEND;
+	c->nsend++;
 	nng_aio_set_msg(x->aio, m);
+	nng_aio_set_timeout(x->aio, COORD_SEND_TIMEOUT_MS);
 	nng_ctx_send(x->ctx, x->aio);
+	coord_agents_grow(c);
+}
+
+/* coord_ctx_done ends x's request: its connection has one fewer in flight. */
+static void coord_ctx_done(coord *c, coord_ctx *x)
+{
+	coord_pipe *p;
+
+	if (x->pipe_id != 0 && (p = coord_pipe_get(c, x->pipe_id, false)) != NULL &&
+		p->inflight > 0)
+		p->inflight--;
+	x->pipe_id = 0;
 }
 
 static void coord_ctx_send_error(coord_ctx *x, Ospec__V1__ErrorCode code, const char *text)
@@ -108,10 +143,11 @@ static void coord_agents_reply_cmds(coord *c, coord_ctx *x, coord_node *n, uint6
 	coord_db_cmds_free(list, nlist);
 }
 
-/* coord_agents_grow adds contexts when few are left to receive. */
+/* coord_agents_grow adds contexts when few are left to receive: held polls
+ * and replies waiting for their connection do not receive. */
 static void coord_agents_grow(coord *c)
 {
-	size_t free_ctx = c->nctx - c->nheld;
+	size_t free_ctx = c->nctx - c->nheld - c->nsend;
 
 	if (free_ctx > 4 || c->nctx >= c->cfg.max_contexts || atomic_load(&c->stopping))
 		return;
@@ -173,9 +209,12 @@ static void coord_agents_release(coord *c, coord_ctx *x)
 	x->held_next = NULL;
 	x->held_node = NULL;
 	coord_agents_reply_cmds(c, x, n, x->held_cursor, x->held_max);
-	/* outside the callback nobody else re-arms a context left receiving */
-	if (x->state == COORD_CTX_RECV)
-		nng_ctx_recv(x->ctx, x->aio);
+	/* no reply could be made; outside the callback nobody else re-arms a
+	 * context left receiving */
+	if (x->state == COORD_CTX_RECV) {
+		coord_ctx_done(c, x);
+		coord_ctx_recv(x);
+	}
 }
 
 void coord_agents_kick(coord *c, coord_node *n)
@@ -199,19 +238,23 @@ void coord_agents_tick(coord *c, int64_t now_mono)
 			coord_agents_release(c, x);
 }
 
-static void coord_agents_refuse(coord *c, coord_ctx *x, const char *node, const char *why)
+/* coord_agents_refuse answers a refused register and closes the connection
+ * once the answer had time to leave. Before an identity is proven nothing is
+ * written to the store: anyone who can connect could otherwise fill it and
+ * push the history out. Counted (stats.refused), logged once per
+ * COORD_LOG_EVERY_MS per reason with the count held back. */
+static void coord_agents_refuse(coord *c, coord_ctx *x, coord_pipe *p, coord_rl rl,
+	const char *node, const char *why)
 {
-	osp_txn *t = NULL;
+	int64_t now = osp_now_mono_ms();
+	uint64_t held;
 
 	c->stats.refused++;
-	OSP_WARN("COORD-REGISTER-REFUSED", "register of node '%s' refused: %s", node, why);
-	if (osp_store_txn_begin(c->store, true, &t) == OSP_OK) {
-		if (coord_db_event(c, t, "node.refused", node, NULL, NULL, "coordinator", "%s",
-			    why) == OSP_OK)
-			coord_db_commit(c, t, "event");
-		else
-			osp_store_txn_abort(t);
-	}
+	if (coord_ratelog_due(&c->rl[rl], now, &held))
+		OSP_WARN("COORD-REGISTER-REFUSED", "register of node '%s' refused: %s (%llu more "
+			"refusals like it since the last report)", node, why,
+			(unsigned long long)held);
+	coord_conn_close_soon(p, now + COORD_REFUSE_CLOSE_MS);
 	coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_REFUSED, why);
 }
 
@@ -280,6 +323,7 @@ static osp_err coord_agents_bind(coord *c, coord_pipe *p, coord_node *n, bool is
 		return rv;
 	p->node = n;
 	p->has_nonce = false; /* one register per nonce */
+	coord_pipe_registered(c, p);
 	n->pipe_id = p->id;
 	coord_node_seen(c, n);
 	return OSP_OK;
@@ -316,19 +360,21 @@ static void coord_agents_register(coord *c, coord_ctx *x, coord_pipe *p, const o
 	bool is_new = false;
 
 	if (!p->has_nonce || memcmp(r->nonce.data, p->nonce, sizeof(p->nonce)) != 0) {
-		coord_agents_refuse(c, x, e->node_id ? e->node_id : "?",
+		coord_agents_refuse(c, x, p, COORD_RL_REFUSED_NONCE,
+			e->node_id ? e->node_id : "?",
 			"register without the nonce of this connection");
 		return;
 	}
 	if (e->node_id == NULL || !osp_valid_id(e->node_id) || e->instance_uuid == NULL ||
 		strlen(e->instance_uuid) != OSP_UUID_LEN) {
-		coord_agents_refuse(c, x, "?", "register without a valid node id and instance uuid");
+		coord_agents_refuse(c, x, p, COORD_RL_REFUSED_ID, "?",
+			"register without a valid node id and instance uuid");
 		return;
 	}
 	/* the proof comes before anything about the named node is looked at or
 	 * said: an impostor learns nothing and changes nothing */
 	if (osp_tls_url_is_tls(c->cfg.listen) && !coord_agents_proof_ok(c, e, why, sizeof(why))) {
-		coord_agents_refuse(c, x, e->node_id, why);
+		coord_agents_refuse(c, x, p, COORD_RL_REFUSED_PROOF, e->node_id, why);
 		return;
 	}
 	n = coord_node_find(c, e->node_id);
@@ -337,7 +383,7 @@ static void coord_agents_register(coord *c, coord_ctx *x, coord_pipe *p, const o
 			"node '%s' is known with instance %s, not %s: a second agent with the "
 			"same id is refused (if the host was reinstalled, run 'ospecctl forget %s')",
 			n->id, n->uuid, e->instance_uuid, n->id);
-		coord_agents_refuse(c, x, e->node_id, why);
+		coord_agents_refuse(c, x, p, COORD_RL_REFUSED_INSTANCE, e->node_id, why);
 		return;
 	}
 	if (n == NULL) {
@@ -495,9 +541,12 @@ static void coord_agents_dispatch(coord *c, coord_ctx *x, coord_pipe *p, const o
 	}
 }
 
-/* coord_agents_bad counts an undecodable request; true if the pipe should go. */
-static bool coord_agents_bad(coord *c, coord_pipe *p, osp_err rv, const char *err)
+/* coord_agents_bad counts an undecodable request; the COORD_PIPE_MAX_BADth
+ * closes the connection. */
+static void coord_agents_bad(coord *c, coord_pipe *p, osp_err rv, const char *err)
 {
+	uint64_t held;
+
 	if (rv == OSP_EVERSION)
 		c->stats.version_errors++;
 	else if (rv == OSP_ETOOBIG)
@@ -505,31 +554,69 @@ static bool coord_agents_bad(coord *c, coord_pipe *p, osp_err rv, const char *er
 	else
 		c->stats.decode_errors++;
 	if (p == NULL)
-		return false;
+		return;
 	p->bad++;
-	OSP_WARN("COORD-BAD-MESSAGE", "connection %u%s%s%s: %s (%u so far)", p->id,
-		p->node ? " of node '" : "", p->node ? p->node->id : "", p->node ? "'" : "", err,
-		p->bad);
-	return p->bad >= COORD_PIPE_MAX_BAD;
+	if (coord_ratelog_due(&c->rl[COORD_RL_BAD_MESSAGE], osp_now_mono_ms(), &held))
+		OSP_WARN("COORD-BAD-MESSAGE", "connection %u%s%s%s: %s (%u so far; %llu more bad "
+			"messages since the last report)", p->id, p->node ? " of node '" : "",
+			p->node ? p->node->id : "", p->node ? "'" : "", err, p->bad,
+			(unsigned long long)held);
+	if (p->bad >= COORD_PIPE_MAX_BAD)
+		coord_conn_close_soon(p, 0); /* what it sends until then is dropped */
 }
 
-/* coord_agents_request handles one received message; returns a pipe to close or 0. */
-static uint32_t coord_agents_request(coord *c, coord_ctx *x, nng_msg *m)
+/* coord_agents_admit decides whether connection p may have request x served:
+ * not when it is gone or closing (dropped unanswered), not past
+ * COORD_PIPE_MAX_INFLIGHT (a peer that sends and does not read: closed). */
+static bool coord_agents_admit(coord *c, coord_ctx *x, coord_pipe *p, uint32_t pid)
 {
-	nng_pipe np = nng_msg_get_pipe(m);
-	uint32_t pid = (uint32_t)nng_pipe_id(np);
-	coord_pipe *p = coord_pipe_get(c, pid, true);
+	if (p == NULL || p->closing) {
+		c->stats.dropped++;
+		return false;
+	}
+	x->pipe_id = pid;
+	if (++p->inflight <= COORD_PIPE_MAX_INFLIGHT) {
+		p->last_mono = osp_now_mono_ms();
+		return true;
+	}
+	c->stats.dropped++;
+	coord_conn_stuck(c, p, "too many requests unanswered (its replies are not read)");
+	return false;
+}
+
+/* coord_agents_decode decodes a request of at most COORD_AGENT_MAX_REQ bytes. */
+static osp_err coord_agents_decode(nng_msg *m, osp_env **e, char *err, size_t errlen)
+{
+	if (nng_msg_len(m) > COORD_AGENT_MAX_REQ) {
+		*e = NULL;
+		snprintf(err, errlen, "message of %zu bytes exceeds the %d byte limit",
+			nng_msg_len(m), COORD_AGENT_MAX_REQ);
+		return OSP_ETOOBIG;
+	}
+	return osp_wire_decode(nng_msg_body(m), nng_msg_len(m), e, err, errlen);
+}
+
+/* coord_agents_request handles one received message. x stays in RECV when
+ * nothing is sent (the request was dropped). */
+static void coord_agents_request(coord *c, coord_ctx *x, nng_msg *m)
+{
+	uint32_t pid = (uint32_t)nng_pipe_id(nng_msg_get_pipe(m));
+	/* a connection is known from NNG_PIPE_EV_ADD_PRE on, until it is gone */
+	coord_pipe *p = coord_pipe_get(c, pid, false);
 	osp_env *e = NULL;
 	char err[256];
 	osp_err rv;
-	uint32_t close_pipe = 0;
+	uint64_t held;
 
 	c->stats.requests++;
-	rv = osp_wire_decode(nng_msg_body(m), nng_msg_len(m), &e, err, sizeof(err));
+	if (!coord_agents_admit(c, x, p, pid)) {
+		nng_msg_free(m);
+		return;
+	}
+	rv = coord_agents_decode(m, &e, err, sizeof(err));
 	nng_msg_free(m);
 	if (rv != OSP_OK) {
-		if (coord_agents_bad(c, p, rv, err))
-			close_pipe = pid;
+		coord_agents_bad(c, p, rv, err);
 		coord_ctx_send_error(x,
 			rv == OSP_EVERSION ? OSPEC__V1__ERROR_CODE__ERR_VERSION
 			: rv == OSP_ETOOBIG ? OSPEC__V1__ERROR_CODE__ERR_TOO_BIG
@@ -537,20 +624,35 @@ static uint32_t coord_agents_request(coord *c, coord_ctx *x, nng_msg *m)
 					    : OSPEC__V1__ERROR_CODE__ERR_DECODE,
 			err);
 		osp_wire_free(e);
-		return close_pipe;
+		return;
 	}
-	if (p != NULL && e->has_msg_id && !coord_pipe_seen_msg(p, e->msg_id)) {
+	if (e->has_msg_id && !coord_pipe_seen_msg(p, e->msg_id)) {
 		c->stats.replays++;
-		OSP_WARN("COORD-REPLAY", "connection %u: message %llu seen already, ignored", pid,
-			(unsigned long long)e->msg_id);
+		if (coord_ratelog_due(&c->rl[COORD_RL_REPLAY], osp_now_mono_ms(), &held))
+			OSP_WARN("COORD-REPLAY", "connection %u: message %llu seen already, ignored "
+				"(%llu more since the last report)", pid,
+				(unsigned long long)e->msg_id, (unsigned long long)held);
 		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_REPLAY, "message id seen already");
-	} else if (p == NULL) {
-		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "out of memory");
 	} else {
 		coord_agents_dispatch(c, x, p, e);
 	}
 	osp_wire_free(e);
-	return close_pipe;
+}
+
+/* coord_ctx_sent ends a send: a reply the connection did not take in time
+ * closes that connection; a reply not sent is freed here. */
+static void coord_ctx_sent(coord *c, coord_ctx *x, int rv)
+{
+	coord_pipe *p;
+
+	c->nsend--;
+	if (rv == 0)
+		return;
+	nng_msg_free(nng_aio_get_msg(x->aio));
+	nng_aio_set_msg(x->aio, NULL);
+	if (rv == NNG_ETIMEDOUT && (p = coord_pipe_get(c, x->pipe_id, false)) != NULL &&
+		!p->closing)
+		coord_conn_stuck(c, p, "a reply waited too long for it to read");
 }
 
 static void coord_ctx_cb(void *arg)
@@ -558,42 +660,45 @@ static void coord_ctx_cb(void *arg)
 	coord_ctx *x = arg;
 	coord *c = x->c;
 	int rv = nng_aio_result(x->aio);
-	uint32_t close_pipe = 0;
 
+	/* never nng_pipe_close from here: this may run inside the pipe's own
+	 * receive, and nng 1.5.2's reaper then waits forever for it (every
+	 * later connection would leak); the sweep closes (coord_conn.c) */
 	pthread_mutex_lock(&c->mtx);
 	if (x->state == COORD_CTX_SEND) {
-		if (rv != 0)
-			nng_msg_free(nng_aio_get_msg(x->aio));
+		coord_ctx_sent(c, x, rv);
+		coord_ctx_done(c, x);
 	} else if (x->state == COORD_CTX_RECV && rv == 0) {
-		close_pipe = coord_agents_request(c, x, nng_aio_get_msg(x->aio));
+		coord_agents_request(c, x, nng_aio_get_msg(x->aio));
 		if (x->state != COORD_CTX_RECV) {
 			pthread_mutex_unlock(&c->mtx);
-			goto out;
+			return;
 		}
+		nng_aio_set_msg(x->aio, NULL); /* freed by the request */
+		coord_ctx_done(c, x);          /* dropped, or no reply could be made */
 	}
-	if (rv == NNG_ECLOSED || atomic_load(&c->stopping)) {
-		pthread_mutex_unlock(&c->mtx);
-		return;
-	}
-	x->state = COORD_CTX_RECV;
-	nng_ctx_recv(x->ctx, x->aio);
+	if (rv != NNG_ECLOSED && !atomic_load(&c->stopping))
+		coord_ctx_recv(x);
 	pthread_mutex_unlock(&c->mtx);
-out:
-	if (close_pipe != 0) {
-		nng_pipe np;
-		OSP_WARN("COORD-PIPE-CLOSED", "connection %u closed after %d bad messages",
-			close_pipe, COORD_PIPE_MAX_BAD);
-		/* nng_pipe is a struct with one id; rebuild it from the id */
-		np.id = close_pipe;
-		nng_pipe_close(np);
-	}
 }
 
 static void coord_agents_pipe_cb(nng_pipe np, nng_pipe_ev ev, void *arg)
 {
 	coord *c = arg;
 	uint32_t id = (uint32_t)nng_pipe_id(np);
+	bool ok;
 
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		pthread_mutex_lock(&c->mtx);
+		ok = coord_conn_admit(c, id, osp_now_mono_ms());
+		OSP_DEBUG("XXX-ADD", "pipe %u admitted %d unreg %zu", id, ok, c->n_unreg);
+		pthread_mutex_unlock(&c->mtx);
+		/* closed before it is added: nng reads nothing from it and sends
+		 * no further event for it */
+		if (!ok)
+			nng_pipe_close(np);
+		return;
+	}
 	if (ev != NNG_PIPE_EV_REM_POST)
 		return;
 	pthread_mutex_lock(&c->mtx);
@@ -602,6 +707,7 @@ static void coord_agents_pipe_cb(nng_pipe np, nng_pipe_ev ev, void *arg)
 		if (x->state == COORD_CTX_HELD && x->held_pipe == id)
 			coord_agents_release(c, x);
 	coord_pipe_drop(c, id);
+	OSP_DEBUG("XXX-REM", "pipe %u removed unreg %zu", id, c->n_unreg);
 	pthread_mutex_unlock(&c->mtx);
 }
 
@@ -636,12 +742,15 @@ osp_err coord_agents_start(coord *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot open the agent socket: %s", nng_strerror(rv));
 		return osp_nng_err(rv);
 	}
-	/* twice the message limit: a message between the two is decoded, refused
-	 * and counted; past it nng drops the connection */
-	nng_socket_set_size(c->agents, NNG_OPT_RECVMAXSZ, 2 * OSP_WIRE_MAX_MSG);
+	/* nng allocates a whole message when its length arrives, so the limit is
+	 * what a half-sent message can cost: a little above the largest request
+	 * (a message between the two is refused with ERR_TOO_BIG and counted;
+	 * past it nng drops the connection unread) */
+	nng_socket_set_size(c->agents, NNG_OPT_RECVMAXSZ, COORD_AGENT_RECVMAX);
+	nng_pipe_notify(c->agents, NNG_PIPE_EV_ADD_PRE, coord_agents_pipe_cb, c);
 	nng_pipe_notify(c->agents, NNG_PIPE_EV_REM_POST, coord_agents_pipe_cb, c);
 	if ((rv = nng_listener_create(&l, c->agents, c->cfg.listen)) != 0 ||
-		(rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, 2 * OSP_WIRE_MAX_MSG)) != 0) {
+		(rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, COORD_AGENT_RECVMAX)) != 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, nng_strerror(rv));
 		return osp_nng_err(rv);
 	}
@@ -655,6 +764,10 @@ osp_err coord_agents_start(coord *c, char *err, size_t errlen)
 	for (int i = 0; i < COORD_CTX_INITIAL; i++)
 		coord_ctx_add(c);
 	pthread_mutex_unlock(&c->mtx);
+	if ((rv = coord_conn_start(c)) != OSP_OK) {
+		snprintf(err, errlen, "cannot start the connection sweep: %s", osp_strerror(rv));
+		return rv;
+	}
 	return OSP_OK;
 }
 
@@ -667,6 +780,7 @@ void coord_agents_stop(coord *c)
 	 * is stable once we hold the lock; aio_stop runs without it because a
 	 * callback in flight needs it to finish. */
 	atomic_store(&c->stopping, true);
+	coord_conn_stop(c);
 	pthread_mutex_lock(&c->mtx);
 	x = c->ctxs;
 	pthread_mutex_unlock(&c->mtx);
@@ -678,5 +792,5 @@ void coord_agents_stop(coord *c)
 		nng_aio_free(x->aio);
 		free(x);
 	}
-	c->nctx = c->nheld = 0;
+	c->nctx = c->nheld = c->nsend = 0;
 }

@@ -24,7 +24,43 @@
 #include "coord.h"
 #include "coord_control.h"
 #include "coord_control_tls.h"
+#include "coord_ctl_ipc.h"
 #include "ospec/v1/control.pb-c.h"
+
+/*
+ * The control server: one thread receives and runs requests in turn (every
+ * verb is short), each on one of COORD_CTL_SLOTS nng contexts, and hands the
+ * reply to nng without waiting for it to leave. A connection that does not
+ * read its replies (a pipelining peer, a stuck one) ties up at most
+ * COORD_CTL_PIPE_INFLIGHT contexts; past that, or when a reply waited
+ * COORD_SEND_TIMEOUT_MS for it, the connection is closed. Everyone else is
+ * served meanwhile.
+ */
+#define COORD_CTL_SLOTS 16
+#define COORD_CTL_PIPE_INFLIGHT 4
+#define COORD_CTL_WAIT_MS 250 /* how often the thread looks at c->stopping */
+
+typedef struct coord_ctl_srv coord_ctl_srv;
+
+typedef struct coord_ctl_slot {
+	coord_ctl_srv *srv;
+	nng_ctx ctx;
+	nng_aio *aio;  /* the reply's send */
+	uint32_t pipe; /* connection whose reply is being sent, 0: free */
+	bool open;
+} coord_ctl_slot;
+
+struct coord_ctl_srv {
+	coord *c;
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	nng_aio *raio; /* receives, on the free slot's context */
+	coord_ratelog rl;         /* COORD-CTL-STUCK */
+	coord_ratelog rl_refused; /* COORD-CTL-REFUSED */
+	coord_ctl_slot slot[COORD_CTL_SLOTS];
+	uint32_t to_close[COORD_CTL_SLOTS]; /* closed by the thread, never by a callback */
+	size_t nclose;
+};
 
 const char *coord_ctl_arg(const coord_ctl_req *rq, const char *key)
 {
@@ -181,8 +217,21 @@ static bool coord_control_over_tls(coord *c, nng_pipe np)
 		nng_listener_id(nng_pipe_listener(np)) == nng_listener_id(c->ctl_tls_listener);
 }
 
-static nng_msg *coord_control_handle(coord *c, nng_msg *req)
+/* coord_control_refused logs a refused request over TLS whose signer is not
+ * proven, at most once per COORD_LOG_EVERY_MS (anyone with a certificate
+ * from the CA can send many). */
+static void coord_control_refused(coord_ctl_srv *srv, const char *why)
 {
+	uint64_t held = 0;
+
+	if (coord_ratelog_due(&srv->rl_refused, osp_now_mono_ms(), &held))
+		OSP_WARN("COORD-CTL-REFUSED", "control request over TLS refused: %s (%llu more "
+			"refusals since the last report)", why, (unsigned long long)held);
+}
+
+static nng_msg *coord_control_handle(coord_ctl_srv *srv, nng_msg *req)
+{
+	coord *c = srv->c;
 	Ospec__V1__CtlRequest *msg;
 	coord_ctl_req rq = { 0 };
 	const coord_verb *v;
@@ -202,7 +251,7 @@ static nng_msg *coord_control_handle(coord *c, nng_msg *req)
 	/* over TLS nothing runs before the signer is proven (coord_control_tls.c) */
 	if (tls && !coord_control_auth(c, msg, rq.actor, sizeof(rq.actor), &viewer, why,
 			   sizeof(why))) {
-		OSP_WARN("COORD-CTL-REFUSED", "control request over TLS refused: %s", why);
+		coord_control_refused(srv, why);
 		m = coord_control_reply(1, why, NULL);
 		goto out;
 	}
@@ -232,38 +281,203 @@ out:
 	return m;
 }
 
+/* coord_control_stuck has connection pipe, which does not read its
+ * replies, closed by the control thread (coord_control_close_stuck); logged
+ * once per COORD_LOG_EVERY_MS. Caller holds srv->mtx. */
+static void coord_control_stuck(coord_ctl_srv *srv, uint32_t pipe, const char *why)
+{
+	uint64_t held = 0;
+
+	if (coord_ratelog_due(&srv->rl, osp_now_mono_ms(), &held))
+		OSP_WARN("COORD-CTL-STUCK", "control connection %u closed: %s (%llu more closed "
+			"like it since the last report)", pipe, why, (unsigned long long)held);
+	for (size_t i = 0; i < srv->nclose; i++)
+		if (srv->to_close[i] == pipe)
+			return;
+	if (srv->nclose < COORD_CTL_SLOTS)
+		srv->to_close[srv->nclose++] = pipe;
+}
+
+/* coord_control_close_stuck closes what coord_control_stuck noted. */
+static void coord_control_close_stuck(coord_ctl_srv *srv)
+{
+	uint32_t ids[COORD_CTL_SLOTS];
+	size_t n;
+
+	pthread_mutex_lock(&srv->mtx);
+	n = srv->nclose;
+	memcpy(ids, srv->to_close, n * sizeof(ids[0]));
+	srv->nclose = 0;
+	pthread_mutex_unlock(&srv->mtx);
+	for (size_t i = 0; i < n; i++)
+		coord_conn_close(ids[i]);
+}
+
+static void coord_control_sent_cb(void *arg)
+{
+	coord_ctl_slot *sl = arg;
+	coord_ctl_srv *srv = sl->srv;
+	int rv = nng_aio_result(sl->aio);
+	uint32_t pipe;
+
+	if (rv != 0) {
+		nng_msg_free(nng_aio_get_msg(sl->aio)); /* not sent: still ours */
+		nng_aio_set_msg(sl->aio, NULL);
+	}
+	pthread_mutex_lock(&srv->mtx);
+	pipe = sl->pipe;
+	sl->pipe = 0;
+	if (rv == NNG_ETIMEDOUT)
+		coord_control_stuck(srv, pipe, "a reply waited too long for it to read");
+	pthread_cond_signal(&srv->cv);
+	pthread_mutex_unlock(&srv->mtx);
+}
+
+/* coord_control_free_slot waits up to COORD_CTL_WAIT_MS for a slot whose
+ * reply has left; NULL if none. */
+static coord_ctl_slot *coord_control_free_slot(coord_ctl_srv *srv)
+{
+	coord_ctl_slot *free_sl = NULL;
+	struct timespec until;
+	int64_t end = osp_now_wall_ms() + COORD_CTL_WAIT_MS;
+
+	until.tv_sec = end / 1000;
+	until.tv_nsec = (end % 1000) * 1000000;
+	pthread_mutex_lock(&srv->mtx);
+	for (;;) {
+		for (size_t i = 0; i < COORD_CTL_SLOTS && free_sl == NULL; i++)
+			if (srv->slot[i].pipe == 0)
+				free_sl = &srv->slot[i];
+		if (free_sl != NULL || pthread_cond_timedwait(&srv->cv, &srv->mtx, &until) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&srv->mtx);
+	return free_sl;
+}
+
+/* coord_control_busy counts the replies of connection pipe still waiting. */
+static unsigned coord_control_busy(coord_ctl_srv *srv, uint32_t pipe)
+{
+	unsigned busy = 0;
+
+	pthread_mutex_lock(&srv->mtx);
+	for (size_t i = 0; i < COORD_CTL_SLOTS; i++)
+		busy += srv->slot[i].pipe == pipe;
+	pthread_mutex_unlock(&srv->mtx);
+	return busy;
+}
+
+/* coord_control_flush reports the log lines held back, once a period. */
+static void coord_control_flush(coord_ctl_srv *srv)
+{
+	int64_t now = osp_now_mono_ms();
+
+	pthread_mutex_lock(&srv->mtx);
+	coord_ratelog_flush(&srv->rl, now, "COORD-CTL-STUCK",
+		"control connections closed: their replies were not read");
+	pthread_mutex_unlock(&srv->mtx);
+	coord_ratelog_flush(&srv->rl_refused, now, "COORD-CTL-REFUSED",
+		"control requests over TLS refused");
+}
+
+/* coord_control_serve receives one request on a free slot, runs it and
+ * starts sending the reply. false when the socket is closed. */
+static bool coord_control_serve(coord_ctl_srv *srv)
+{
+	coord_ctl_slot *sl;
+	nng_msg *req, *rep;
+	uint32_t pipe;
+	int rv;
+
+	coord_control_close_stuck(srv);
+	if ((sl = coord_control_free_slot(srv)) == NULL)
+		return true;
+	nng_aio_set_timeout(srv->raio, COORD_CTL_WAIT_MS);
+	nng_ctx_recv(sl->ctx, srv->raio);
+	nng_aio_wait(srv->raio);
+	coord_control_flush(srv);
+	if ((rv = nng_aio_result(srv->raio)) == NNG_ETIMEDOUT)
+		return true;
+	if (rv != 0)
+		return false;
+	req = nng_aio_get_msg(srv->raio);
+	nng_aio_set_msg(srv->raio, NULL);
+	pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(req));
+	if (coord_control_busy(srv, pipe) >= COORD_CTL_PIPE_INFLIGHT) {
+		nng_msg_free(req);
+		pthread_mutex_lock(&srv->mtx);
+		coord_control_stuck(srv, pipe, "too many requests unanswered (its replies are "
+					       "not read)");
+		pthread_mutex_unlock(&srv->mtx);
+		coord_control_close_stuck(srv);
+		return true;
+	}
+	rep = coord_control_handle(srv, req);
+	nng_msg_free(req);
+	if (rep == NULL)
+		return true;
+	pthread_mutex_lock(&srv->mtx);
+	sl->pipe = pipe;
+	pthread_mutex_unlock(&srv->mtx);
+	nng_aio_set_msg(sl->aio, rep);
+	nng_aio_set_timeout(sl->aio, COORD_SEND_TIMEOUT_MS);
+	nng_ctx_send(sl->ctx, sl->aio);
+	return true;
+}
+
+/* coord_control_srv_fini stops every send (a reply still waiting is freed
+ * by its callback) and frees the contexts. */
+static void coord_control_srv_fini(coord_ctl_srv *srv)
+{
+	for (size_t i = 0; i < COORD_CTL_SLOTS; i++) {
+		coord_ctl_slot *sl = &srv->slot[i];
+
+		if (sl->aio != NULL)
+			nng_aio_stop(sl->aio);
+		if (sl->open)
+			nng_ctx_close(sl->ctx);
+		nng_aio_free(sl->aio);
+	}
+	nng_aio_free(srv->raio);
+	pthread_cond_destroy(&srv->cv);
+	pthread_mutex_destroy(&srv->mtx);
+}
+
+static osp_err coord_control_srv_init(coord_ctl_srv *srv, coord *c)
+{
+	int rv = 0;
+
+	memset(srv, 0, sizeof(*srv));
+	srv->c = c;
+	pthread_mutex_init(&srv->mtx, NULL);
+	pthread_cond_init(&srv->cv, NULL);
+	if ((rv = nng_aio_alloc(&srv->raio, NULL, NULL)) != 0)
+		return osp_nng_err(rv);
+	for (size_t i = 0; i < COORD_CTL_SLOTS && rv == 0; i++) {
+		coord_ctl_slot *sl = &srv->slot[i];
+
+		sl->srv = srv;
+		if ((rv = nng_aio_alloc(&sl->aio, coord_control_sent_cb, sl)) == 0 &&
+			(rv = nng_ctx_open(&sl->ctx, c->ctl)) == 0)
+			sl->open = true;
+	}
+	return rv == 0 ? OSP_OK : osp_nng_err(rv);
+}
+
 static void *coord_control_main(void *arg)
 {
 	coord *c = arg;
+	coord_ctl_srv srv;
 
-	while (!atomic_load(&c->stopping)) {
-		nng_msg *req = NULL, *rep;
-		int rv = nng_recvmsg(c->ctl, &req, 0);
-
-		if (rv == NNG_ETIMEDOUT)
-			continue;
-		if (rv != 0)
-			break;
-		rep = coord_control_handle(c, req);
-		nng_msg_free(req);
-		if (rep != NULL && nng_sendmsg(c->ctl, rep, 0) != 0)
-			nng_msg_free(rep);
+	if (coord_control_srv_init(&srv, c) != OSP_OK) {
+		OSP_ERROR("COORD-CTL-START", "cannot set up the control contexts: out of memory");
+		coord_control_srv_fini(&srv);
+		return NULL;
 	}
+	while (!atomic_load(&c->stopping) && coord_control_serve(&srv))
+		;
+	coord_control_srv_fini(&srv);
 	return NULL;
-}
-
-/* coord_control_prepare_ipc creates the socket's directory and removes a stale
- * socket file left by a killed coordinator (the data dir lock says we own it). */
-static void coord_control_prepare_ipc(const char *url)
-{
-	char path[PATH_MAX], dir[PATH_MAX];
-
-	if (strncmp(url, "ipc://", 6) != 0)
-		return;
-	osp_strlcpy(path, url + 6, sizeof(path));
-	osp_strlcpy(dir, path, sizeof(dir));
-	osp_mkdir_p(dirname(dir), 0755);
-	unlink(path);
 }
 
 /* coord_control_group opens the ipc socket to a group (0660): the socket file
@@ -290,6 +504,7 @@ static osp_err coord_control_group(coord *c, char *err, size_t errlen)
 
 osp_err coord_control_start(coord *c, char *err, size_t errlen)
 {
+	osp_err orv;
 	int rv;
 
 	if ((rv = nng_rep0_open(&c->ctl)) != 0) {
@@ -298,7 +513,9 @@ osp_err coord_control_start(coord *c, char *err, size_t errlen)
 	}
 	nng_socket_set_size(c->ctl, NNG_OPT_RECVMAXSZ, 1024 * 1024);
 	nng_socket_set_ms(c->ctl, NNG_OPT_RECVTIMEO, 250);
-	coord_control_prepare_ipc(c->cfg.control);
+	/* a live socket at the path is another coordinator's: never take it over */
+	if ((orv = coord_ctl_ipc_claim(c->cfg.control, err, errlen)) != OSP_OK)
+		return orv;
 	if ((rv = nng_listener_create(&c->ctl_listener, c->ctl, c->cfg.control)) != 0)
 		goto fail;
 	if (strncmp(c->cfg.control, "ipc://", 6) == 0 &&
@@ -306,6 +523,7 @@ osp_err coord_control_start(coord *c, char *err, size_t errlen)
 		goto fail;
 	if ((rv = nng_listener_start(c->ctl_listener, 0)) != 0)
 		goto fail;
+	coord_ctl_ipc_own(c);
 	if (coord_control_group(c, err, errlen) != OSP_OK)
 		return OSP_ECONFIG;
 	if (c->cfg.control_tls != NULL && coord_control_tls_start(c, err, errlen) != OSP_OK)
@@ -329,6 +547,5 @@ void coord_control_stop(coord *c)
 	c->ctl_started = false;
 	nng_close(c->ctl);
 	coord_control_tls_fini(c);
-	if (strncmp(c->cfg.control, "ipc://", 6) == 0)
-		unlink(c->cfg.control + 6);
+	coord_ctl_ipc_release(c); /* only the socket file this coordinator made */
 }

@@ -149,6 +149,13 @@ bool coord_control_auth(coord *c, const Ospec__V1__CtlRequest *msg, char *actor,
 	return true;
 }
 
+osp_err coord_control_auth_init(coord *c)
+{
+	if (c->ctl_replay == NULL && (c->ctl_replay = calloc(1, sizeof(*c->ctl_replay))) == NULL)
+		return OSP_ENOMEM;
+	return OSP_OK;
+}
+
 osp_err coord_control_tls_start(coord *c, char *err, size_t errlen)
 {
 	nng_tls_config *cfg = NULL;
@@ -161,7 +168,7 @@ osp_err coord_control_tls_start(coord *c, char *err, size_t errlen)
 			why);
 		return OSP_ECONFIG;
 	}
-	if ((c->ctl_replay = calloc(1, sizeof(*c->ctl_replay))) == NULL) {
+	if (coord_control_auth_init(c) != OSP_OK) {
 		nng_tls_config_free(cfg);
 		snprintf(err, errlen, "out of memory");
 		return OSP_ENOMEM;

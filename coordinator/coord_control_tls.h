@@ -31,6 +31,10 @@
 bool coord_control_auth(coord *c, const Ospec__V1__CtlRequest *msg, char *actor,
 	size_t actor_len, bool *viewer, char *why, size_t why_len);
 
+/* coord_control_auth_init allocates the replay cache coord_control_auth
+ * needs (once; coord_control_tls_fini frees it). OSP_ENOMEM. */
+osp_err coord_control_auth_init(coord *c);
+
 /* coord_control_tls_start adds the tls+tcp:// listener (cfg.control_tls) to
  * the control socket; err says why it cannot. */
 osp_err coord_control_tls_start(coord *c, char *err, size_t errlen);

@@ -66,10 +66,12 @@ int coord_verb_nodes(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size
 {
 	osp_labels sel = { 0 };
 	const char *s = coord_ctl_arg(rq, "select");
+	char shown[160];
 	osp_jw w;
 
 	if (s != NULL && s[0] != '\0' && osp_labels_parse_list(&sel, s) != OSP_OK) {
-		snprintf(err, errlen, "--select: expected K=V[,K=V...], got '%s'", s);
+		snprintf(err, errlen, "--select: expected K=V[,K=V...], got '%s'",
+			osp_str_show(s, shown, sizeof(shown)));
 		osp_labels_fini(&sel);
 		return 2;
 	}
@@ -88,6 +90,7 @@ static coord_node *coord_verb_node_arg(coord *c, coord_ctl_req *rq, int *status,
 	size_t errlen)
 {
 	const char *id = coord_ctl_arg(rq, "node");
+	char shown[160];
 	coord_node *n;
 
 	if (id == NULL || id[0] == '\0') {
@@ -96,7 +99,7 @@ static coord_node *coord_verb_node_arg(coord *c, coord_ctl_req *rq, int *status,
 		return NULL;
 	}
 	if ((n = coord_node_find(c, id)) == NULL) {
-		snprintf(err, errlen, "node '%s' is not known", id);
+		snprintf(err, errlen, "node '%s' is not known", osp_str_show(id, shown, sizeof(shown)));
 		*status = 4;
 	}
 	return n;

@@ -8,6 +8,7 @@
 
 #include "coord_control.h"
 #include "coord_releases.h"
+#include "ospec/url_redact.h"
 #include "coord_rollouts.h"
 
 /* coord_ctl_count parses "N" or "N%" (pct_max bounds the percentage). */
@@ -41,17 +42,25 @@ static bool coord_ctl_hex64(const char *s)
 	return true;
 }
 
-/* coord_ctl_ms reads an optional duration argument (with a default). */
-static int coord_ctl_ms(coord_ctl_req *rq, const char *key, const char *def, int64_t *ms,
-	char *err, size_t errlen)
+#define COORD_CTL_HOUR (3600LL * 1000)
+#define COORD_CTL_DAY (24 * COORD_CTL_HOUR)
+
+/* coord_ctl_ms reads an optional duration argument (with a default) of 1 ms
+ * to max_ms: every max fits the record's field (32 bits for the health
+ * settings), so nothing is cut to its low bits on the way. */
+static int coord_ctl_ms(coord_ctl_req *rq, const char *key, const char *def, int64_t max_ms,
+	int64_t *ms, char *err, size_t errlen)
 {
 	const char *v = coord_ctl_arg(rq, key);
+	char hi[32], shown[80];
 
 	if (v == NULL)
 		v = def;
-	if (osp_duration_parse(v, ms) != OSP_OK || *ms <= 0) {
-		snprintf(err, errlen, "--%s: expected a duration like 500ms, 30s, 5m, got '%s'",
-			key, v);
+	if (osp_duration_parse(v, ms) != OSP_OK || *ms <= 0 || *ms > max_ms) {
+		osp_duration_fmt(max_ms, hi, sizeof(hi));
+		osp_str_show(v, shown, sizeof(shown));
+		snprintf(err, errlen, "--%s: expected a duration from 1ms to %s, got '%s'", key,
+			hi, shown);
 		return -1;
 	}
 	return 0;
@@ -66,7 +75,9 @@ static int coord_ctl_u32(coord_ctl_req *rq, const char *key, const char *def, ui
 	if (v == NULL)
 		v = def;
 	if (osp_u64_parse(v, min, max, &n) != OSP_OK) {
-		snprintf(err, errlen, "--%s: expected a number %u..%u, got '%s'", key, min, max, v);
+		char shown[80];
+		snprintf(err, errlen, "--%s: expected a number %u..%u, got '%s'", key, min, max,
+			osp_str_show(v, shown, sizeof(shown)));
 		return -1;
 	}
 	*out = (uint32_t)n;
@@ -214,13 +225,13 @@ static Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *e
 		snprintf(err, errlen, "--health-path: expected a path starting with '/'");
 		goto fail;
 	}
-	if (coord_ctl_ms(rq, "health-interval", "500ms", &ms, err, errlen) != 0)
+	if (coord_ctl_ms(rq, "health-interval", "500ms", COORD_CTL_HOUR, &ms, err, errlen) != 0)
 		goto fail;
 	r->health_interval_ms = (uint32_t)ms;
-	if (coord_ctl_ms(rq, "health-timeout", "2s", &ms, err, errlen) != 0)
+	if (coord_ctl_ms(rq, "health-timeout", "2s", COORD_CTL_HOUR, &ms, err, errlen) != 0)
 		goto fail;
 	r->health_timeout_ms = (uint32_t)ms;
-	if (coord_ctl_ms(rq, "health-deadline", "60s", &ms, err, errlen) != 0)
+	if (coord_ctl_ms(rq, "health-deadline", "60s", COORD_CTL_DAY, &ms, err, errlen) != 0)
 		goto fail;
 	r->health_deadline_ms = (uint32_t)ms;
 	if (coord_ctl_u32(rq, "health-rise", "2", 1, 100, &r->health_rise, err, errlen) != 0 ||
@@ -228,16 +239,17 @@ static Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *e
 		goto fail;
 	r->has_health_interval_ms = r->has_health_timeout_ms = r->has_health_deadline_ms = 1;
 	r->has_health_rise = r->has_health_fall = 1;
-	if (coord_ctl_ms(rq, "progress-deadline", "10m", &r->progress_deadline_ms, err, errlen) !=
-			0 ||
+	if (coord_ctl_ms(rq, "progress-deadline", "10m", 7 * COORD_CTL_DAY,
+		    &r->progress_deadline_ms, err, errlen) != 0 ||
 		coord_ctl_watch(rq, st, &r->rollback_window_ms, err, errlen) != 0 ||
-		coord_ctl_ms(rq, "scale-down-delay", "10m", &r->scale_down_delay_ms, err, errlen) !=
-			0)
+		coord_ctl_ms(rq, "scale-down-delay", "10m", 7 * COORD_CTL_DAY,
+			&r->scale_down_delay_ms, err, errlen) != 0)
 		goto fail;
 	r->has_no_auto_rollback = 1;
 	r->no_auto_rollback = coord_ctl_arg(rq, "no-auto-rollback") != NULL &&
 		strcmp(coord_ctl_arg(rq, "no-auto-rollback"), "true") == 0;
-	if (coord_ctl_ms(rq, "prepare-deadline", "30s", &r->prepare_deadline_ms, err, errlen) != 0)
+	if (coord_ctl_ms(rq, "prepare-deadline", "30s", COORD_CTL_DAY, &r->prepare_deadline_ms,
+		    err, errlen) != 0)
 		goto fail;
 	r->has_prepare_deadline_ms = 1;
 	r->has_progress_deadline_ms = r->has_rollback_window_ms = r->has_scale_down_delay_ms = 1;
@@ -264,7 +276,9 @@ static Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *e
 		osp_err bad = osp_labels_parse_list(&sel, r->select);
 		osp_labels_fini(&sel);
 		if (bad != OSP_OK) {
-			snprintf(err, errlen, "--select: expected K=V[,K=V...], got '%s'", r->select);
+			char shown[160];
+			snprintf(err, errlen, "--select: expected K=V[,K=V...], got '%s'",
+				osp_str_show(r->select, shown, sizeof(shown)));
 			goto fail;
 		}
 	}
@@ -322,7 +336,7 @@ static void coord_json_switches(osp_jw *w, const Ospec__V1__RolloutRecord *r)
 static void coord_json_rollout(osp_jw *w, const Ospec__V1__RolloutRecord *r, bool steps)
 {
 	uint32_t done = 0, failed = 0, batches = 0;
-	char num[32];
+	char num[32], safe_url[OSP_WIRE_MAX_URL + 64];
 
 	for (size_t i = 0; i < r->n_steps; i++) {
 		const Ospec__V1__StepRecord *s = r->steps[i];
@@ -366,7 +380,13 @@ static void coord_json_rollout(osp_jw *w, const Ospec__V1__RolloutRecord *r, boo
 	osp_jw_key(w, "current_batch");
 	osp_jw_int(w, r->has_current_batch ? r->current_batch + 1 : 0);
 	if (steps) {
-		coord_jw_kv(w, "artifact", r->artifact);
+		/* the record keeps the real URL (agents fetch it); readers get it
+		 * without credentials or signatures */
+		if (r->artifact == NULL || r->artifact[0] == '\0')
+			safe_url[0] = '\0';
+		else if (osp_url_redact(r->artifact, safe_url, sizeof(safe_url)) != OSP_OK)
+			osp_strlcpy(safe_url, "(not shown)", sizeof(safe_url));
+		coord_jw_kv(w, "artifact", safe_url);
 		coord_jw_kv(w, "run", r->run);
 		coord_jw_kv(w, "select", r->select);
 		snprintf(num, sizeof(num), "%u%s", r->batch, r->batch_pct ? "%" : "");
@@ -495,13 +515,16 @@ int coord_ctl_rollout_arg(coord *c, coord_ctl_req *rq, osp_txn *t,
 	Ospec__V1__RolloutRecord **out, char *err, size_t errlen)
 {
 	const char *id = coord_ctl_arg(rq, "rollout");
+	char shown[160];
 
 	if (id == NULL || id[0] == '\0') {
 		snprintf(err, errlen, "a rollout id is required");
 		return 2;
 	}
 	if (coord_rollout_get(c, t, id, out) != OSP_OK) {
-		snprintf(err, errlen, "rollout '%s' is not known", id);
+		/* shown escaped: the id is whatever the operator typed */
+		snprintf(err, errlen, "rollout '%s' is not known",
+			osp_str_show(id, shown, sizeof(shown)));
 		return 4;
 	}
 	return 0;
@@ -579,25 +602,38 @@ int coord_verb_rollouts(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 	return 0;
 }
 
+/* The history reply stops adding events past this many bytes, well inside
+ * the reply buffer's cap (coord_control.c: 16 MiB) whatever one event holds
+ * (a message is at most a few KiB), and says where the next page starts. */
+#define COORD_CTL_HIST_BUDGET (8u * 1024 * 1024)
+
 struct coord_ctl_hist {
 	osp_jw *w;
 	const char *app, *rollout;
 	size_t n, max;
+	uint64_t last;      /* seq of the last event written */
+	bool truncated;     /* stopped by the budget, not by max */
 };
 
 static int coord_ctl_hist_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
 	struct coord_ctl_hist *h = arg;
-	Ospec__V1__EventRecord *e = ospec__v1__event_record__unpack(NULL, vl, v);
+	Ospec__V1__EventRecord *e;
 
-	(void)kl;
-	if (e == NULL)
+	if (kl != 8)
+		return 0;
+	if (h->w->out->len >= COORD_CTL_HIST_BUDGET) {
+		h->truncated = true;
+		return 1;
+	}
+	if ((e = ospec__v1__event_record__unpack(NULL, vl, v)) == NULL)
 		return 0;
 	if ((h->app == NULL || (e->app && strcmp(h->app, e->app) == 0)) &&
 		(h->rollout == NULL || (e->rollout && strcmp(h->rollout, e->rollout) == 0))) {
+		h->last = osp_be64_get(k);
 		osp_jw_obj_begin(h->w);
 		osp_jw_key(h->w, "seq");
-		osp_jw_uint(h->w, osp_be64_get(k));
+		osp_jw_uint(h->w, h->last);
 		coord_jw_time(h->w, "ts", e->ts_ms);
 		coord_jw_kv(h->w, "kind", e->kind);
 		coord_jw_kv(h->w, "node", e->node);
@@ -612,14 +648,20 @@ static int coord_ctl_hist_cb(void *arg, const void *k, size_t kl, const void *v,
 	return h->n >= h->max ? 1 : 0;
 }
 
+/* history [--app A] [--rollout R] [--limit N] [--before SEQ]: events newest
+ * first, at most N (default 1000) and at most COORD_CTL_HIST_BUDGET bytes of
+ * them; a reply cut by the budget has "truncated": true and "next": the SEQ
+ * to ask for the older ones with (--before). */
 int coord_verb_history(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
 {
 	osp_jw w;
 	struct coord_ctl_hist h = { .w = &w, .app = coord_ctl_arg(rq, "app"),
 		.rollout = coord_ctl_arg(rq, "rollout"), .max = 1000 };
-	const char *lim = coord_ctl_arg(rq, "limit");
-	uint64_t n;
+	const char *lim = coord_ctl_arg(rq, "limit"), *before = coord_ctl_arg(rq, "before");
+	uint64_t n, below = 0;
+	uint8_t key[8];
 	osp_txn *t = NULL;
+	osp_err rv = OSP_ESTORE;
 
 	if (lim != NULL) {
 		if (osp_u64_parse(lim, 1, 100000, &n) != OSP_OK) {
@@ -628,17 +670,40 @@ int coord_verb_history(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
 		}
 		h.max = n;
 	}
+	if (before != NULL && osp_u64_parse(before, 1, UINT64_MAX, &below) != OSP_OK) {
+		snprintf(err, errlen, "--before: expected the SEQ of an event (a 'next' of history)");
+		return 2;
+	}
 	osp_jw_init(&w, json);
 	osp_jw_obj_begin(&w);
 	osp_jw_key(&w, "events");
 	osp_jw_arr_begin(&w);
 	/* newest first while scanning, so the limit keeps the latest */
 	if (osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
-		osp_store_foreach(t, "events", NULL, 0, true, coord_ctl_hist_cb, &h);
+		osp_be64_put(key, below);
+		rv = below != 0
+			? osp_store_foreach_before(t, "events", NULL, 0, key, 8, coord_ctl_hist_cb, &h)
+			: osp_store_foreach(t, "events", NULL, 0, true, coord_ctl_hist_cb, &h);
 		osp_store_txn_abort(t);
 	}
 	osp_jw_arr_end(&w);
+	if (h.truncated) {
+		osp_jw_key(&w, "truncated");
+		osp_jw_bool(&w, true);
+		osp_jw_key(&w, "next");
+		osp_jw_uint(&w, h.last);
+	}
 	osp_jw_obj_end(&w);
+	if (rv != OSP_OK) {
+		snprintf(err, errlen, "cannot read the history: %s", osp_strerror(rv));
+		return 1;
+	}
+	if (osp_jw_err(&w) != OSP_OK) {
+		/* never a cut document: the client would print half of it */
+		snprintf(err, errlen, "the history does not fit in one reply: ask for fewer "
+			"events (--limit)");
+		return 1;
+	}
 	return 0;
 }
 

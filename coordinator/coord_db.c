@@ -19,6 +19,7 @@ osp_err coord_db_open(coord *c, char *err, size_t errlen)
 		.dbs = coord_db_names,
 		.ndbs = sizeof(coord_db_names) / sizeof(coord_db_names[0]),
 		.schema = COORD_SCHEMA,
+		.init = c->cfg.init,
 	};
 	osp_err rv;
 
@@ -198,36 +199,76 @@ osp_err coord_db_event(coord *c, osp_txn *t, const char *kind, const char *node,
 	return rv;
 }
 
-/* coord_db_first_event_cb takes the first (lowest) key of a forward scan. */
-static int coord_db_first_event_cb(void *arg, const void *k, size_t kl, const void *v,
-	size_t vl)
+static bool coord_db_prefix(const char *s, const char *prefix)
 {
-	(void)v;
-	(void)vl;
-	if (kl == 8)
-		*(uint64_t *)arg = osp_be64_get(k);
-	return 1;
+	return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool coord_db_event_is_noise(const char *kind, const char *rollout, const char *actor)
+{
+	if (rollout != NULL && rollout[0] != '\0')
+		return false;
+	if (actor != NULL && actor[0] != '\0' && strcmp(actor, "coordinator") != 0 &&
+		strcmp(actor, "node") != 0)
+		return false; /* an operator's: "uid:1000", "cert:alice" */
+	return coord_db_prefix(kind, "node.") || coord_db_prefix(kind, "agent.");
+}
+
+/* Keys to delete, oldest first: node noise, and the rest in case the noise
+ * alone is not enough. */
+struct coord_db_trim {
+	uint8_t (*noise)[8], (*other)[8];
+	size_t nnoise, nother, want;
+};
+
+static int coord_db_trim_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct coord_db_trim *tr = arg;
+	Ospec__V1__EventRecord *r;
+	bool noise;
+
+	if (kl != 8)
+		return 0;
+	/* an undecodable record is worth nothing: it goes first */
+	r = ospec__v1__event_record__unpack(NULL, vl, v);
+	noise = r == NULL || coord_db_event_is_noise(r->kind, r->rollout, r->actor);
+	if (r != NULL)
+		ospec__v1__event_record__free_unpacked(r, NULL);
+	if (noise)
+		memcpy(tr->noise[tr->nnoise++], k, 8);
+	else if (tr->nother < tr->want)
+		memcpy(tr->other[tr->nother++], k, 8);
+	return tr->nnoise >= tr->want ? 1 : 0;
 }
 
 osp_err coord_db_trim_events(coord *c, osp_txn *t)
 {
-	uint64_t keep = c->cfg.event_retention ? c->cfg.event_retention : 100000;
-	uint64_t below, first = UINT64_MAX;
-	uint8_t key[8];
+	uint64_t keep = c->cfg.event_retention ? c->cfg.event_retention : 100000, count = 0;
+	struct coord_db_trim tr = { 0 };
 	osp_err rv;
 
-	if (c->event_seq <= keep)
-		return OSP_OK;
-	below = c->event_seq - keep + 1;
-	/* from the oldest key up: an aborted transaction leaves a gap in the
-	 * keys, so counting the old keys does not say where they start */
-	rv = osp_store_foreach(t, "events", NULL, 0, false, coord_db_first_event_cb, &first);
-	for (uint64_t s = first; s < below && rv == OSP_OK; s++) {
-		osp_be64_put(key, s);
-		rv = osp_store_del(t, "events", key, 8);
-		if (rv == OSP_ENOENT)
-			rv = OSP_OK;
+	/* counted, not derived from the keys: an aborted transaction leaves a
+	 * gap in them */
+	if ((rv = osp_store_count(t, "events", &count)) != OSP_OK || count <= keep)
+		return rv;
+	tr.want = count - keep > COORD_DB_TRIM_MAX ? COORD_DB_TRIM_MAX : count - keep;
+	tr.noise = calloc(tr.want, sizeof(*tr.noise));
+	tr.other = calloc(tr.want, sizeof(*tr.other));
+	if (tr.noise == NULL || tr.other == NULL) {
+		rv = OSP_ENOMEM;
+		goto out;
 	}
+	/* node noise (liveness, an agent's own events) goes before anything a
+	 * rollout or an operator did, however old: a flapping or hostile node
+	 * cannot push the audit history out */
+	rv = osp_store_foreach(t, "events", NULL, 0, false, coord_db_trim_cb, &tr);
+	for (size_t i = 0; i < tr.nnoise && rv == OSP_OK; i++)
+		rv = osp_store_del(t, "events", tr.noise[i], 8);
+	for (size_t i = 0; i < tr.want - tr.nnoise && i < tr.nother && rv == OSP_OK; i++)
+		rv = osp_store_del(t, "events", tr.other[i], 8);
+out:
+	free(tr.noise);
+	free(tr.other);
 	return rv;
 }
 

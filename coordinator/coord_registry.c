@@ -155,6 +155,7 @@ void coord_registry_free(coord *c)
 		c->pipes = p->next;
 		free(p);
 	}
+	c->n_unreg = 0;
 }
 
 coord_pipe *coord_pipe_get(coord *c, uint32_t id, bool create)
@@ -167,9 +168,19 @@ coord_pipe *coord_pipe_get(coord *c, uint32_t id, bool create)
 	if (!create || (p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->id = id;
+	p->added_mono = p->last_mono = osp_now_mono_ms();
 	p->next = c->pipes;
 	c->pipes = p;
+	c->n_unreg++;
 	return p;
+}
+
+void coord_pipe_registered(coord *c, coord_pipe *p)
+{
+	if (p->registered_once)
+		return;
+	p->registered_once = true;
+	c->n_unreg--;
 }
 
 void coord_pipe_drop(coord *c, uint32_t id)
@@ -179,6 +190,8 @@ void coord_pipe_drop(coord *c, uint32_t id)
 		if (p->id != id)
 			continue;
 		*pp = p->next;
+		if (!p->registered_once)
+			c->n_unreg--;
 		if (p->node != NULL && p->node->pipe_id == id)
 			p->node->pipe_id = 0;
 		free(p);

@@ -12,10 +12,20 @@
 
 static const char *const coord_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const coord_formats[] = { "text", "json", NULL };
+static const char *const coord_listen_urls[] = { "tcp://", "tls+tcp://", NULL };
+static const char *const coord_control_urls[] = { "ipc://", "tcp://", NULL };
+static const char *const coord_control_tls_urls[] = { "tls+tcp://", NULL };
 
 static osp_err coord_cfg_tls(void *target, const osp_cfg_doc *d, const osp_cfg_node *n,
 	char *err, size_t errlen);
 static void coord_cfg_tls_free(void *target);
+
+/* Durations go to agents as 32-bit milliseconds (Registered, HeartbeatAck):
+ * each is bounded well inside that, to what makes sense for a fleet. */
+#define COORD_HEARTBEAT_MIN_MS 100ULL
+#define COORD_HEARTBEAT_MAX_MS (10ULL * 60 * 1000)
+#define COORD_POLL_HOLD_MIN_MS 100ULL
+#define COORD_POLL_HOLD_MAX_MS (10ULL * 60 * 1000)
 
 #define CO(f) offsetof(coord_cfg, f)
 static const osp_opt coord_opts[] = {
@@ -24,30 +34,35 @@ static const osp_opt coord_opts[] = {
 		.flag_only = true },
 	{ .name = "data", .type = OSP_OPT_STR, .offset = CO(data), .metavar = "DIR",
 		.help = "LMDB data directory (created, locked)",
-		.defval = "/var/lib/ospec/coordinator" },
+		.defval = "/var/lib/ospec/coordinator", .form = OSP_FORM_PATH },
+	{ .name = "init", .type = OSP_OPT_BOOL, .offset = CO(init),
+		.help = "start with an empty store where data.mdb was lost (emptied or removed)" },
 	{ .name = "listen", .type = OSP_OPT_STR, .offset = CO(listen), .metavar = "URL",
 		.help = "where agents connect (tcp:// or tls+tcp://)",
-		.defval = "tcp://127.0.0.1:7400" },
+		.defval = "tcp://127.0.0.1:7400", .form = OSP_FORM_URL,
+		.choices = coord_listen_urls },
 	{ .name = "control", .type = OSP_OPT_STR, .offset = CO(control), .metavar = "URL",
 		.help = "where ospecctl connects (ipc:// socket is mode 0600)",
-		.defval = "ipc:///run/ospec/ctl.sock" },
+		.defval = "ipc:///run/ospec/ctl.sock", .form = OSP_FORM_URL,
+		.choices = coord_control_urls },
 	{ .name = "control-group", .type = OSP_OPT_STR, .offset = CO(control_group),
 		.metavar = "GROUP",
 		.help = "also let this group use the ipc control socket (mode 0660)" },
 	{ .name = "control-tls", .type = OSP_OPT_STR, .offset = CO(control_tls),
 		.metavar = "URL",
-		.help = "also serve ospecctl on tls+tcp://HOST:PORT (client certificates with a role)" },
+		.help = "also serve ospecctl on tls+tcp://HOST:PORT (client certificates with a role)",
+		.form = OSP_FORM_URL, .choices = coord_control_tls_urls },
 	{ .name = "http", .type = OSP_OPT_STR, .offset = CO(http), .metavar = "ADDR",
 		.help = "HTTP address for /healthz and /readyz ('off' to disable)",
 		.defval = "127.0.0.1:7401" },
 	{ .name = "heartbeat", .type = OSP_OPT_DURATION, .offset = CO(heartbeat),
 		.metavar = "DURATION", .help = "heartbeat interval agents use; down after 3 missed",
-		.defval = "5s" },
+		.defval = "5s", .min = COORD_HEARTBEAT_MIN_MS, .max = COORD_HEARTBEAT_MAX_MS },
 	{ .name = "poll-hold", .type = OSP_OPT_DURATION, .offset = CO(poll_hold),
 		.metavar = "DURATION", .help = "how long a poll without commands is held",
-		.defval = "20s" },
+		.defval = "20s", .min = COORD_POLL_HOLD_MIN_MS, .max = COORD_POLL_HOLD_MAX_MS },
 	{ .name = "map-size", .type = OSP_OPT_SIZE, .offset = CO(map_size), .metavar = "SIZE",
-		.help = "LMDB map size", .defval = "1GiB" },
+		.help = "LMDB map size", .defval = "1GiB", .min = 1ULL << 20, .max = 16ULL << 40 },
 	{ .name = "event-retention", .type = OSP_OPT_UINT, .offset = CO(event_retention),
 		.metavar = "N", .help = "events kept in the store", .defval = "100000",
 		.min = 100, .max = 100000000 },
@@ -92,6 +107,8 @@ static osp_err coord_cfg_tls(void *target, const osp_cfg_doc *d, const osp_cfg_n
 			return osp_cfg_errorf(d, it, path, err, errlen, "unknown key (ca, cert, key)");
 		if ((rv = osp_cfg_str(d, it, path, 4096, &s, err, errlen)) != OSP_OK)
 			return rv;
+		if (s[0] == '\0')
+			return osp_cfg_errorf(d, it, path, err, errlen, "expected a file, got \"\"");
 		free(*dst[k]);
 		if ((*dst[k] = strdup(s)) == NULL)
 			return OSP_ENOMEM;
@@ -110,6 +127,25 @@ static void coord_cfg_tls_free(void *target)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	cfg->tls_ca = cfg->tls_cert = cfg->tls_key = NULL;
+}
+
+/* coord_cfg_check_http: --http is 'off' or HOST:PORT (port 1..65535).
+ * Returns 0 or prints why and returns 2. */
+static int coord_cfg_check_http(const coord_cfg *cfg)
+{
+	const char *h = cfg->http, *colon;
+	uint64_t port;
+
+	if (h == NULL || h[0] == '\0' || strcmp(h, "off") == 0)
+		return 0;
+	colon = strrchr(h, ':');
+	if (colon != NULL && colon > h && strcspn(h, "/ \t\r\n") == strlen(h) &&
+		colon[1] >= '0' && colon[1] <= '9' &&
+		osp_u64_parse(colon + 1, 1, 65535, &port) == OSP_OK)
+		return 0;
+	fprintf(stderr, "ospec-coordinator: --http: expected HOST:PORT (port 1..65535) or "
+			"'off', got '%.64s'\n", h);
+	return 2;
 }
 
 /* coord_cfg_check_tls: a TLS endpoint needs the tls block; a control-tls URL
@@ -276,12 +312,8 @@ int main(int argc, char **argv)
 		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
 		return 0;
 	}
-	if (c.cfg.heartbeat < 100) {
-		fprintf(stderr, "ospec-coordinator: --heartbeat: at least 100ms\n");
-		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
-		return 2;
-	}
-	if ((code = coord_cfg_check_tls(&c.cfg)) != 0) {
+	if ((code = coord_cfg_check_tls(&c.cfg)) != 0 ||
+		(code = coord_cfg_check_http(&c.cfg)) != 0) {
 		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
 		return code;
 	}

@@ -58,6 +58,8 @@ typedef struct agent_cfg {
 	char *tls_ca, *tls_cert, *tls_key;
 	uint64_t keep_releases;
 	uint64_t retain_results;
+	bool init;                /* --init: accept a lost data.mdb (store.h) */
+	int64_t fetch_timeout;    /* ms: the deadline of one artifact fetch */
 	size_t napps;
 	agent_app_cfg apps[AGENT_MAX_APPS];
 } agent_cfg;
@@ -130,6 +132,10 @@ void agent_exec_free(agent_exec *x);
 /* agent_exec_restore brings apps back to their recorded desired state at
  * start, before the coordinator answers. */
 void agent_exec_restore(agent_exec *x);
+/* agent_exec_cancel makes the fetch in flight (and every later one) stop
+ * within about a second with OSP_ECLOSED: agent_stop calls it, so that a
+ * stop never waits for a slow download. There is no way back. */
+void agent_exec_cancel(agent_exec *x);
 /* agent_exec_run executes one command; res->message points into msg. */
 void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen);

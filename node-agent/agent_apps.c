@@ -468,6 +468,17 @@ osp_err agent_apps_start_slot(agent_apps *p, const char *app, const char *slot,
 	return agent_runner_start(p->runner, &spec, err, errlen);
 }
 
+osp_err agent_apps_prepare(agent_apps *p, const char *url, const char *sha256, char *dir,
+	size_t len, char *err, size_t errlen)
+{
+	agent_release_opts o = {
+		.timeout_ms = p->cfg->fetch_timeout > 0 ? (long)p->cfg->fetch_timeout : 0,
+		.cancel = &p->fetch_cancel,
+	};
+
+	return agent_release_prepare_opts(p->state, url, sha256, &o, dir, len, err, errlen);
+}
+
 /* agent_apps_restore_one brings one recorded app to its desired state. */
 static void agent_apps_restore_one(agent_apps *p, const agent_app_rec *rec)
 {

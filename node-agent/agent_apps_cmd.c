@@ -13,6 +13,8 @@
 
 #include "agent_apps.h"
 #include "agent_health.h"
+#include "agent_redact.h"
+#include "ospec/url_redact.h"
 
 static char agent_apps_main_slot[] = AGENT_APPS_SLOT;
 
@@ -138,8 +140,9 @@ osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, 
 	agent_health_spec *hs, char *msg, size_t msglen)
 {
 	agent_apps_watch wt = { .p = p, .app = app, .slot = slot };
+	const agent_app_cfg *ac = agent_cfg_app(p->cfg, app);
 	agent_proc_status st;
-	char err[1024], tail[2048];
+	char err[1024], tail[2048], why[512];
 	bool main_slot = strcmp(slot, AGENT_APPS_SLOT) == 0;
 	size_t n;
 	osp_err rv;
@@ -162,6 +165,15 @@ osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, 
 	if (agent_runner_stderr_tail(p->runner, app, slot, AGENT_APPS_TAIL_LINES, tail,
 		    sizeof(tail)) != OSP_OK)
 		tail[0] = '\0';
+	/* the app may print its environment: the env file's values never
+	 * leave the host (the reason goes to the coordinator's store) */
+	if (ac != NULL && agent_redact_env_text(ac->env_file, tail, sizeof(tail), why,
+			  sizeof(why)) != OSP_OK) {
+		OSP_WARN("AGENT-APP-REDACT", "app '%s': stderr not reported, cannot redact it: %s",
+			app, why);
+		osp_strlcpy(tail, "(not shown: the env file could not be read to redact it)",
+			sizeof(tail));
+	}
 	n = strlen(tail);
 	while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == '\r'))
 		tail[--n] = '\0';
@@ -241,10 +253,13 @@ bool agent_apps_stage_fields(const Ospec__V1__Stage *s, agent_rel *r,
 	}
 	if (osp_strlcpy(r->version, s->version, sizeof(r->version)) >= sizeof(r->version) ||
 		osp_strlcpy(r->run, s->run, sizeof(r->run)) >= sizeof(r->run) ||
-		osp_strlcpy(r->url, s->artifact_url, sizeof(r->url)) >= sizeof(r->url)) {
+		strlen(s->artifact_url) >= sizeof(r->url)) {
 		agent_apps_result(res, AGENT_RES_REFUSED, msg, msglen, "a field is too long");
 		return false;
 	}
+	/* the record keeps the url for people only (fetches use the command's):
+	 * without credentials; a cut copy is fine */
+	(void)osp_url_redact(s->artifact_url, r->url, sizeof(r->url));
 	osp_strlcpy(r->sha256, s->sha256, sizeof(r->sha256));
 	return true;
 }
@@ -283,8 +298,8 @@ static bool agent_apps_stage_install(agent_apps *p, const Ospec__V1__Stage *s,
 {
 	osp_err rv;
 
-	rv = agent_release_prepare(p->state, s->artifact_url, w->rel.sha256, w->dir,
-		sizeof(w->dir), w->err, sizeof(w->err));
+	rv = agent_apps_prepare(p, s->artifact_url, w->rel.sha256, w->dir, sizeof(w->dir), w->err,
+		sizeof(w->err));
 	if (rv != OSP_OK) {
 		/* nothing changed: the old release keeps running */
 		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "%s", w->err);

@@ -185,8 +185,8 @@ static bool agent_bluegreen_install(agent_bluegreen *g, const Ospec__V1__Command
 	const Ospec__V1__Stage *s = cmd->stage;
 	osp_err rv;
 
-	rv = agent_release_prepare(g->p->state, s->artifact_url, w->rel.sha256, w->dir,
-		sizeof(w->dir), w->err, sizeof(w->err));
+	rv = agent_apps_prepare(g->p, s->artifact_url, w->rel.sha256, w->dir, sizeof(w->dir),
+		w->err, sizeof(w->err));
 	if (rv != OSP_OK) {
 		/* nothing changed: the slot keeps what it had */
 		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "%s", w->err);

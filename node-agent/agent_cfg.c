@@ -1,4 +1,6 @@
 /* agent_cfg.c - the agent's flags and config file (CLI.md), apps block included. */
+#include <errno.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,11 +8,13 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent_regfile.h"
 #include "ospec/opts.h"
 #include "ospec/tls.h"
 
 static const char *const agent_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const agent_formats[] = { "text", "json", NULL };
+static const char *const agent_urls[] = { "tcp://", "tls+tcp://", NULL };
 
 static osp_err agent_cfg_tls(void *target, const osp_cfg_doc *d, const osp_cfg_node *n,
 	char *err, size_t errlen);
@@ -28,15 +32,22 @@ static const osp_opt agent_opts[] = {
 	{ .name = "label", .type = OSP_OPT_LABELS, .offset = AO(labels), .metavar = "KEY=VALUE",
 		.help = "a label (repeatable): region, zone, role, ..." },
 	{ .name = "coordinator", .type = OSP_OPT_STR, .offset = AO(coordinator),
-		.metavar = "URL", .help = "coordinator URL", .defval = "tcp://127.0.0.1:7400" },
+		.metavar = "URL", .help = "coordinator URL", .defval = "tcp://127.0.0.1:7400",
+		.form = OSP_FORM_URL, .choices = agent_urls },
 	{ .name = "state", .type = OSP_OPT_STR, .offset = AO(state), .metavar = "DIR",
-		.help = "state directory (created, locked)", .defval = "/var/lib/ospec/agent" },
+		.help = "state directory (created, locked)", .defval = "/var/lib/ospec/agent",
+		.form = OSP_FORM_PATH },
+	{ .name = "init", .type = OSP_OPT_BOOL, .offset = AO(init),
+		.help = "start with an empty store where STATE/db/data.mdb was lost" },
 	{ .name = "keep-releases", .type = OSP_OPT_UINT, .offset = AO(keep_releases),
 		.metavar = "N", .help = "releases kept in the cache", .defval = "5", .min = 1,
 		.max = 1000 },
 	{ .name = "retain-results", .type = OSP_OPT_UINT, .offset = AO(retain_results),
 		.metavar = "N", .help = "command results kept", .defval = "1000", .min = 10,
 		.max = 1000000 },
+	{ .name = "fetch-timeout", .type = OSP_OPT_DURATION, .offset = AO(fetch_timeout),
+		.metavar = "DURATION", .help = "deadline of one artifact download",
+		.defval = "10m", .min = 1000, .max = 24ULL * 3600 * 1000 },
 	{ .name = "log-level", .type = OSP_OPT_STR, .offset = AO(log_level),
 		.metavar = "LEVEL", .help = "debug|info|warn|error", .defval = "info",
 		.choices = agent_levels },
@@ -103,8 +114,18 @@ static osp_err agent_cfg_tls(void *target, const osp_cfg_doc *d, const osp_cfg_n
 	static const struct agent_cfg_field f[] = {
 		{ "ca", AO(tls_ca) }, { "cert", AO(tls_cert) }, { "key", AO(tls_key) },
 	};
+	osp_err rv = agent_cfg_strings(d, n, "tls", target, f, 3, err, errlen);
+	char p[16];
 
-	return agent_cfg_strings(d, n, "tls", target, f, 3, err, errlen);
+	for (size_t i = 0; rv == OSP_OK && i < 3; i++) {
+		const char *v = *(char **)((char *)target + f[i].off);
+		if (v != NULL && v[0] == '\0') {
+			snprintf(p, sizeof(p), "tls.%s", f[i].key);
+			return osp_cfg_errorf(d, osp_cfg_get(n, f[i].key), p, err, errlen,
+				"expected a file, got \"\"");
+		}
+	}
+	return rv;
 }
 
 #define PO(x) offsetof(agent_proxy_cfg, x)
@@ -151,6 +172,12 @@ static osp_err agent_cfg_proxy(agent_proxy_cfg *px, const osp_cfg_doc *d,
 				if (e == to) {
 					rv = osp_cfg_duration(d, e, pe, &px->exec_timeout, err,
 						errlen);
+					/* bounded like every duration (issue 10) */
+					if (rv == OSP_OK && (px->exec_timeout < 1 ||
+							px->exec_timeout > 3600000))
+						rv = osp_cfg_errorf(d, e, pe, err, errlen,
+							"expected a duration from 1ms to 1h, got "
+							"\"%s\"", e->value);
 					continue;
 				}
 				for (k = 0; k < 3; k++)
@@ -181,6 +208,46 @@ static osp_err agent_cfg_proxy(agent_proxy_cfg *px, const osp_cfg_doc *d,
 	return rv;
 }
 
+/* agent_cfg_check_user makes a user that does not exist a config error at
+ * start, not a failed deploy later. */
+static osp_err agent_cfg_check_user(const char *user, const osp_cfg_doc *d,
+	const osp_cfg_node *n, const char *path, char *err, size_t errlen)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	int e = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
+
+	if (res != NULL)
+		return OSP_OK;
+	if (e != 0 && e != ENOENT && e != ESRCH)
+		return osp_cfg_errorf(d, n, path, err, errlen, "cannot look up user '%s': %s",
+			user, strerror(e));
+	return osp_cfg_errorf(d, n, path, err, errlen, "user '%s' does not exist on this host",
+		user);
+}
+
+/* agent_cfg_check_env_file makes a missing, unreadable or non-regular env
+ * file a config error at start (opened without blocking: a FIFO fails). */
+static osp_err agent_cfg_check_env_file(const char *file, const osp_cfg_doc *d,
+	const osp_cfg_node *n, const char *path, char *err, size_t errlen)
+{
+	char why[128];
+	int fd = -1;
+	osp_err rv = agent_regfile_open(file, &fd, why, sizeof(why));
+
+	if (rv == OSP_OK) {
+		close(fd);
+		return OSP_OK;
+	}
+	if (rv == OSP_ENOENT)
+		return osp_cfg_errorf(d, n, path, err, errlen, "env file '%s' does not exist",
+			file);
+	if (rv == OSP_EPERM)
+		return osp_cfg_errorf(d, n, path, err, errlen, "env file '%s' %s", file, why);
+	return osp_cfg_errorf(d, n, path, err, errlen, "env file '%s' cannot be read: %s", file,
+		why);
+}
+
 static osp_err agent_cfg_read_app(agent_app_cfg *app, const osp_cfg_doc *d, const osp_cfg_node *n,
 	const char *path, char *err, size_t errlen)
 {
@@ -209,8 +276,12 @@ static osp_err agent_cfg_read_app(agent_app_cfg *app, const osp_cfg_doc *d, cons
 					"blue and green need different ports");
 		} else if (strcmp(it->key, "user") == 0) {
 			rv = agent_cfg_strdup(d, it, p, &app->user, err, errlen);
+			if (rv == OSP_OK)
+				rv = agent_cfg_check_user(app->user, d, it, p, err, errlen);
 		} else if (strcmp(it->key, "env_file") == 0) {
 			rv = agent_cfg_strdup(d, it, p, &app->env_file, err, errlen);
+			if (rv == OSP_OK)
+				rv = agent_cfg_check_env_file(app->env_file, d, it, p, err, errlen);
 		} else if (strcmp(it->key, "proxy") == 0) {
 			rv = agent_cfg_proxy(&app->proxy, d, it, p, err, errlen);
 		} else {

@@ -61,6 +61,12 @@ struct agent_runner *agent_exec_runner(agent_exec *x)
 	return x->apps->runner;
 }
 
+void agent_exec_cancel(agent_exec *x)
+{
+	if (x != NULL)
+		atomic_store(&x->apps->fetch_cancel, true);
+}
+
 void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {

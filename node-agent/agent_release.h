@@ -17,7 +17,8 @@
  * Every <sha256> argument is 64 lowercase hex digits; anything else is
  * OSP_EINVAL. Errors that a human reads are written to the caller's buffer
  * err (errlen bytes, always NUL-terminated, may be NULL when errlen is 0).
- * URLs in messages lose their user:password and query string.
+ * URLs in messages go through osp_url_redact (ospec/url_redact.h): no
+ * user:password, no signature or token parameter values.
  *
  * Threads: the functions may be called from several threads. Two calls for
  * the same sha256 at once are safe (both succeed, one copy stays). The caller
@@ -27,6 +28,7 @@
 #ifndef AGENT_RELEASE_H
 #define AGENT_RELEASE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +36,7 @@
 #include "ospec/err.h"
 
 #define AGENT_RELEASE_SHA256_LEN 64 /* hex digits, without the NUL */
+#define AGENT_RELEASE_TIMEOUT_DEFAULT_MS (10L * 60 * 1000) /* a whole fetch */
 
 /* Limits of a download. A zero field means its default. */
 typedef struct agent_release_opts {
@@ -43,6 +46,12 @@ typedef struct agent_release_opts {
 	long connect_timeout_ms; /* connection set-up limit (10 s) */
 	long low_speed_limit;    /* a download slower than this many bytes/s ... */
 	long low_speed_time;     /* ... for this many seconds fails (1024, 30) */
+	long timeout_ms;         /* the whole fetch, connect to last byte: a
+	                            server that drips just above the low-speed
+	                            limit still ends here (10 min) */
+	const atomic_bool *cancel; /* NULL, or a flag another thread may set:
+	                            the fetch then stops within about a second
+	                            (OSP_ECLOSED); the caller's, read only */
 } agent_release_opts;
 
 /* agent_release_sha_valid reports whether s is 64 lowercase hex digits. */
@@ -51,8 +60,10 @@ bool agent_release_sha_valid(const char *s);
 /*
  * agent_release_fetch downloads url (file://, http:// or https://; up to 5
  * redirects, which may only lead to http or https) into the cache as
- * STATE/cache/<sha256_hex>, with the default limits. See
- * agent_release_fetch_opts.
+ * STATE/cache/<sha256_hex>, with the default limits. A file:// URL must
+ * name a regular file: it is opened with O_NONBLOCK and checked with fstat,
+ * so a FIFO, a device or a directory is refused at once (OSP_EPERM), never
+ * waited on. See agent_release_fetch_opts.
  */
 osp_err agent_release_fetch(const char *state_dir, const char *url, const char *sha256_hex,
 	char *err, size_t errlen);
@@ -69,9 +80,12 @@ osp_err agent_release_fetch(const char *state_dir, const char *url, const char *
  * Returns OSP_OK; OSP_EINVAL (bad sha256, empty url, unsupported scheme);
  * OSP_ECHECKSUM ("sha256 mismatch: expected <exp>, got <got>"; nothing is
  * kept); OSP_ETOOBIG (artifact above opts->max_size); OSP_ENOENT (file://
- * source missing); OSP_ETIMEDOUT (connect timeout or stalled transfer);
- * OSP_ENET (other transfer failures, HTTP status >= 400); OSP_EIO (local
- * file system errors, not enough free space); OSP_ENOMEM.
+ * source missing); OSP_EPERM (file:// source is not a regular file);
+ * OSP_ETIMEDOUT (connect timeout, stalled transfer, or the total deadline
+ * opts->timeout_ms passed: "not finished within the fetch deadline of 10m
+ * ..."); OSP_ECLOSED (opts->cancel was set); OSP_ENET (other transfer
+ * failures, HTTP status >= 400); OSP_EIO (local file system errors, not
+ * enough free space); OSP_ENOMEM. Nothing of a failed fetch is kept.
  */
 osp_err agent_release_fetch_opts(const char *state_dir, const char *url, const char *sha256_hex,
 	const agent_release_opts *opts, char *err, size_t errlen);
@@ -107,6 +121,12 @@ osp_err agent_release_unpack(const char *state_dir, const char *sha256_hex, char
  */
 osp_err agent_release_prepare(const char *state_dir, const char *url, const char *sha256_hex,
 	char *dir_out, size_t dir_len, char *err, size_t errlen);
+
+/* agent_release_prepare_opts is agent_release_prepare with the limits of
+ * agent_release_fetch_opts (opts may be NULL). */
+osp_err agent_release_prepare_opts(const char *state_dir, const char *url,
+	const char *sha256_hex, const agent_release_opts *opts, char *dir_out, size_t dir_len,
+	char *err, size_t errlen);
 
 /*
  * agent_release_clean_tmp removes leftovers of interrupted downloads and

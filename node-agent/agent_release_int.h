@@ -1,6 +1,7 @@
 /*
- * agent_release_int.h - helpers shared by agent_release.c and
- * agent_release_unpack.c. Not part of the agent's interface.
+ * agent_release_int.h - helpers shared by agent_release.c,
+ * agent_release_fetch.c and agent_release_unpack.c. Not part of the
+ * agent's interface.
  */
 #ifndef AGENT_RELEASE_INT_H
 #define AGENT_RELEASE_INT_H
@@ -34,8 +35,11 @@ osp_err agent_release_hash_file(const char *path, char hex[AGENT_RELEASE_SHA256_
  * following symlinks). A missing path is OSP_OK; otherwise OSP_EIO. */
 osp_err agent_release_rm_tree(const char *path);
 
-/* agent_release_redact copies url into out without user:password and query. */
-void agent_release_redact(const char *url, char *out, size_t len);
+/* agent_release_tree_check checks every symlink under the directory root
+ * (not followed) with agent_release_path_check, relative to where it is.
+ * Returns OSP_OK, OSP_EPERM with err naming the first escaping link
+ * ("archive entry 'x' -> '../y': ..."), OSP_EIO when the walk fails. */
+osp_err agent_release_tree_check(const char *root, char *err, size_t errlen);
 
 /* agent_release_unpack_verified is agent_release_unpack for a cached file
  * the caller has just verified (it is not hashed again). */

@@ -16,6 +16,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -139,6 +140,38 @@ struct agent_release_x {
 	osp_err rv;
 };
 
+/* agent_release_hardlink_check refuses a hard link to a symlink whose
+ * target escapes the release directory from the hard link's place: link(2)
+ * makes the new name a symlink with the same text, in another directory
+ * ("a/b/root -> ../.." stays inside, a hard link "root" to it is
+ * "root -> ../.." at the top: outside). */
+static osp_err agent_release_hardlink_check(struct archive_entry *e, const char *hl,
+	struct agent_release_x *x)
+{
+	char target[AGENT_RELEASE_PATH_MAX + 2], shown[256], shown_link[256], shown_t[256];
+	const char *path = archive_entry_pathname(e), *why;
+	struct stat st;
+	ssize_t n;
+
+	/* not there yet: libarchive fails on it; not a symlink: nothing moves */
+	if (fstatat(x->dir_fd, hl, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))
+		return OSP_OK;
+	n = readlinkat(x->dir_fd, hl, target, sizeof(target) - 1);
+	if (n < 0)
+		return OSP_OK; /* gone meanwhile: nothing to link to */
+	target[n] = '\0';
+	why = agent_release_path_check(path, target, 1);
+	if (why == NULL)
+		return OSP_OK;
+	agent_release_show(path, shown, sizeof(shown));
+	agent_release_show(hl, shown_link, sizeof(shown_link));
+	agent_release_show(target, shown_t, sizeof(shown_t));
+	agent_release_errf(x->err, x->errlen, "archive entry '%s' -> '%s': hard link to a "
+		"symlink ('%s') whose target, seen from the hard link's place: %s", shown,
+		shown_link, shown_t, why);
+	return OSP_EPERM;
+}
+
 /* agent_release_entry_refuse checks an entry before anything is written. */
 static osp_err agent_release_entry_refuse(struct archive_entry *e, struct agent_release_x *x)
 {
@@ -163,6 +196,8 @@ static osp_err agent_release_entry_refuse(struct archive_entry *e, struct agent_
 		link = NULL;
 		why = "not a file, directory or link (devices, fifos and sockets are refused)";
 	}
+	if (why == NULL && hl != NULL)
+		return agent_release_hardlink_check(e, hl, x);
 	if (why == NULL)
 		return OSP_OK;
 	agent_release_show(path, shown, sizeof(shown));
@@ -342,6 +377,60 @@ out:
 	return rv;
 }
 
+osp_err agent_release_tree_check(const char *root, char *err, size_t errlen)
+{
+	char *const roots[] = { (char *)root, NULL };
+	char target[AGENT_RELEASE_PATH_MAX + 2], shown[256], shown_t[256];
+	size_t rl = strlen(root);
+	FTS *fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+	FTSENT *f;
+	osp_err rv = OSP_OK;
+
+	if (fts == NULL) {
+		agent_release_errf(err, errlen, "cannot walk the release: %s", strerror(errno));
+		return OSP_EIO;
+	}
+	errno = 0;
+	while (rv == OSP_OK && (f = fts_read(fts)) != NULL) {
+		const char *rel = f->fts_path + rl, *why;
+		ssize_t n;
+
+		if (f->fts_info == FTS_DNR || f->fts_info == FTS_ERR || f->fts_info == FTS_NS) {
+			agent_release_errf(err, errlen, "cannot walk the release at '%s': %s",
+				f->fts_path, strerror(f->fts_errno));
+			rv = OSP_EIO;
+			break;
+		}
+		if (f->fts_info != FTS_SL && f->fts_info != FTS_SLNONE)
+			continue;
+		while (*rel == '/')
+			rel++;
+		n = readlink(f->fts_accpath, target, sizeof(target) - 1);
+		if (n < 0) {
+			agent_release_errf(err, errlen, "readlink '%s': %s", f->fts_path,
+				strerror(errno));
+			rv = OSP_EIO;
+			break;
+		}
+		target[n] = '\0';
+		why = agent_release_path_check(rel, target, 1);
+		if (why != NULL) {
+			agent_release_show(rel, shown, sizeof(shown));
+			agent_release_show(target, shown_t, sizeof(shown_t));
+			agent_release_errf(err, errlen, "archive entry '%s' -> '%s': %s (checked "
+				"where the link ended up)", shown, shown_t, why);
+			rv = OSP_EPERM;
+		}
+		errno = 0;
+	}
+	if (rv == OSP_OK && errno != 0) {
+		agent_release_errf(err, errlen, "cannot walk the release: %s", strerror(errno));
+		rv = OSP_EIO;
+	}
+	fts_close(fts);
+	return rv;
+}
+
 static void *agent_release_x_main(void *arg)
 {
 	struct agent_release_x *x = arg;
@@ -354,6 +443,10 @@ static void *agent_release_x_main(void *arg)
 		return NULL;
 	}
 	x->rv = agent_release_extract(x);
+	/* every symlink once more, where it ended up: whatever way an archive
+	 * found to move one (hard links, replaced entries), none may escape */
+	if (x->rv == OSP_OK)
+		x->rv = agent_release_tree_check(".", x->err, x->errlen);
 	return NULL;
 }
 

@@ -252,10 +252,14 @@ static osp_err agent_register(agent *a)
 		snprintf(err, sizeof(err), "expected registered");
 		goto out;
 	}
-	if (rep->registered->heartbeat_ms >= 100)
+	/* the coordinator bounds both to 10 minutes (--heartbeat, --poll-hold):
+	 * a bigger value is not from it, and would overflow the poll's timeout */
+	if (rep->registered->heartbeat_ms >= 100 && rep->registered->heartbeat_ms <= 600000)
 		atomic_store(&a->heartbeat_ms, rep->registered->heartbeat_ms);
 	a->poll_hold_ms = rep->registered->has_poll_hold_ms ? rep->registered->poll_hold_ms
 							     : 20000;
+	if (a->poll_hold_ms > 600000)
+		a->poll_hold_ms = 600000;
 	atomic_store(&a->registered, true);
 	OSP_INFO("AGENT-REGISTERED", "registered with '%s' as '%s' (cursor %llu)",
 		a->cfg->coordinator, a->id, (unsigned long long)a->cursor);
@@ -327,6 +331,13 @@ static bool agent_execute(agent *a, const Ospec__V1__Command *cmd)
 	ospec__v1__command_result__init(&res);
 	msg[0] = '\0';
 	agent_exec_run(a->exec, cmd, &res, msg, sizeof(msg));
+	if (atomic_load(&a->stopping) && res.status == OSPEC__V1__RESULT_STATUS__RESULT_FAILED) {
+		/* most likely cut short by the stop (a cancelled fetch): not a
+		 * result; the next start executes it again (handlers converge) */
+		OSP_INFO("AGENT-CMD-INTERRUPTED", "command %llu interrupted by the stop, not "
+			"recorded: %s", (unsigned long long)cmd->seq, msg);
+		return false;
+	}
 	res.seq = cmd->seq;
 	res.has_finished_ms = 1;
 	res.finished_ms = (uint64_t)osp_now_wall_ms();
@@ -629,6 +640,9 @@ osp_err agent_start(agent *a)
 void agent_stop(agent *a)
 {
 	atomic_store(&a->stopping, true);
+	/* a download in flight stops too: its command runs again after the
+	 * restart (agent_execute does not record it) */
+	agent_exec_cancel(a->exec);
 	/* closing the socket fails the requests in flight at once */
 	nng_close(a->sock);
 	if (a->threads_started) {

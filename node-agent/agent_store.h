@@ -47,9 +47,10 @@ struct agent_store {
 
 /* agent_store_lmdb_open opens STATE/db (LMDB) and locks STATE against a
  * second agent. retain bounds the results kept. err says why on failure
- * (OSP_ELOCKED: another agent runs on this state dir). */
-osp_err agent_store_lmdb_open(const char *state_dir, uint64_t retain, agent_store **out,
-	char *err, size_t errlen);
+ * (OSP_ELOCKED: another agent runs on this state dir; OSP_ESTORE: also a
+ * truncated data.mdb, or a lost one without init: osp_store_open). */
+osp_err agent_store_lmdb_open(const char *state_dir, uint64_t retain, bool init,
+	agent_store **out, char *err, size_t errlen);
 
 /* agent_store_close closes any back-end; accepts NULL. */
 void agent_store_close(agent_store *s);

@@ -328,8 +328,8 @@ static const agent_store_ops agent_lmdb_ops = {
 	.close = agent_lmdb_close,
 };
 
-osp_err agent_store_lmdb_open(const char *state_dir, uint64_t retain, agent_store **out,
-	char *err, size_t errlen)
+osp_err agent_store_lmdb_open(const char *state_dir, uint64_t retain, bool init,
+	agent_store **out, char *err, size_t errlen)
 {
 	static const char *const dbs[] = { "results", "apps" };
 	char dir[4096];
@@ -340,6 +340,7 @@ osp_err agent_store_lmdb_open(const char *state_dir, uint64_t retain, agent_stor
 		.dbs = dbs,
 		.ndbs = 2,
 		.schema = AGENT_SCHEMA,
+		.init = init,
 	};
 	osp_err rv;
 

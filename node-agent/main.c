@@ -55,8 +55,8 @@ int main(int argc, char **argv)
 			rv == OSP_ELOCKED ? "is in use by another agent" : "cannot be locked");
 		goto out;
 	}
-	if (agent_store_lmdb_open(cfg.state, cfg.retain_results, &store, err, sizeof(err)) !=
-		OSP_OK) {
+	if (agent_store_lmdb_open(cfg.state, cfg.retain_results, cfg.init, &store, err,
+		    sizeof(err)) != OSP_OK) {
 		OSP_ERROR("AGENT-STORE-OPEN", "%s", err);
 		goto out;
 	}

@@ -467,6 +467,41 @@ fail:
 	return OSP_EIO;
 }
 
+/* osp_certs_file_role names the role of the certificate in the file at path:
+ * "CA", "coordinator", "admin", "viewer" or "node" (as osp_certs_make_leaf
+ * makes them), or NULL when it holds no certificate that can be read. */
+static const char *osp_certs_file_role(const char *path)
+{
+	mbedtls_x509_crt crt;
+	const char *role = NULL;
+
+	mbedtls_x509_crt_init(&crt);
+	if (mbedtls_x509_crt_parse_file(&crt, path) != 0)
+		goto out;
+	if (crt.ca_istrue) {
+		role = "CA";
+		goto out;
+	}
+	if ((crt.ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) != 0 &&
+		mbedtls_x509_crt_check_extended_key_usage(&crt, MBEDTLS_OID_SERVER_AUTH,
+			MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)) == 0) {
+		role = "coordinator";
+		goto out;
+	}
+	role = "node";
+	for (const mbedtls_x509_name *n = &crt.subject; n != NULL; n = n->next) {
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_ORG_UNIT, &n->oid) != 0)
+			continue;
+		if (n->val.len == 5 && memcmp(n->val.p, "admin", 5) == 0)
+			role = "admin";
+		else if (n->val.len == 6 && memcmp(n->val.p, "viewer", 6) == 0)
+			role = "viewer";
+	}
+out:
+	mbedtls_x509_crt_free(&crt);
+	return role;
+}
+
 /* osp_certs_save writes cert (0644) and key (0600), refusing to replace
  * either unless force. */
 static osp_err osp_certs_save(const char *cert_path, const char *key_path, const char *cert,
@@ -518,6 +553,7 @@ osp_err osp_certs_issue(const char *dir, const osp_cert_req *req, bool force, ch
 	char ca_cert_path[PATH_MAX], ca_key_path[PATH_MAX], cp[PATH_MAX], kp[PATH_MAX];
 	char *ca_cert = NULL, *ca_key = NULL, *cert = NULL, *key = NULL;
 	size_t ca_cert_len = 0, ca_key_len = 0;
+	const char *role;
 	osp_err rv;
 
 	if ((rv = osp_certs_check_name(req->kind, req->name, err, errlen)) != OSP_OK)
@@ -538,6 +574,16 @@ osp_err osp_certs_issue(const char *dir, const osp_cert_req *req, bool force, ch
 		snprintf(err, errlen, "cannot read '%s' and '%s' (run 'ospecctl certs init' first)",
 			ca_cert_path, ca_key_path);
 		rv = OSP_EIO;
+		goto out;
+	}
+	/* a name can map onto another role's files ("--node 127.0.0.1" onto the
+	 * coordinator's): those are never replaced, --force or not */
+	role = access(cp, F_OK) == 0 ? osp_certs_file_role(cp) : NULL;
+	if (role != NULL && strcmp(role, osp_certs_kind_name(req->kind)) != 0) {
+		snprintf(err, errlen, "'%s' holds the %s certificate: a %s certificate must not "
+			"replace it (not even with --force); choose another name", cp, role,
+			osp_certs_kind_name(req->kind));
+		rv = OSP_EEXIST;
 		goto out;
 	}
 	if ((rv = osp_certs_make_leaf(ca_cert, ca_key, req, &cert, &key, err, errlen)) != OSP_OK)

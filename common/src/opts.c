@@ -88,29 +88,117 @@ static void osp_opts_key(const osp_opt *o, char *buf, size_t len)
 
 static uint64_t osp_opts_max(const osp_opt *o)
 {
-	return o->min == 0 && o->max == 0 ? UINT64_MAX : o->max;
+	if (o->min == 0 && o->max == 0)
+		return o->type == OSP_OPT_DURATION ? (uint64_t)OSP_OPTS_MS_MAX : UINT64_MAX;
+	return o->max;
+}
+
+/* osp_opts_ranged: the table gave o a range (shown in messages). */
+static bool osp_opts_ranged(const osp_opt *o)
+{
+	return o->min != 0 || o->max != 0;
+}
+
+/* osp_opts_size_fmt writes bytes in the largest unit that divides it. */
+static void osp_opts_size_fmt(uint64_t v, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	size_t u = 0;
+
+	while (u + 1 < sizeof(units) / sizeof(units[0]) && v != 0 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%llu%s", (unsigned long long)v, units[u]);
+}
+
+/* osp_opts_port_ok: 1..65535 in decimal digits, the whole of s. */
+static bool osp_opts_port_ok(const char *s)
+{
+	uint64_t port;
+
+	return s[0] >= '0' && s[0] <= '9' && osp_u64_parse(s, 1, 65535, &port) == OSP_OK;
+}
+
+/* osp_opts_url_ok checks "scheme://rest" against o's schemes: ipc:// needs a
+ * path that fits a unix socket address (sun_path, 108 bytes with its NUL);
+ * the others HOST:PORT (HOST may be empty or [v6]) and nothing after it. */
+static bool osp_opts_url_ok(const osp_opt *o, const char *text)
+{
+	const char *rest = NULL, *colon;
+
+	for (size_t i = 0; o->choices != NULL && o->choices[i] != NULL; i++) {
+		size_t l = strlen(o->choices[i]);
+		if (strncmp(text, o->choices[i], l) == 0)
+			rest = text + l;
+	}
+	if (rest == NULL)
+		return false;
+	for (const char *p = rest; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == ' ')
+			return false;
+	if (strncmp(text, "ipc://", 6) == 0)
+		return rest[0] != '\0' && strlen(rest) < 108;
+	if (rest[0] == '[') {
+		const char *end = strchr(rest, ']');
+		if (end == NULL || end[1] != ':')
+			return false;
+		return osp_opts_port_ok(end + 2);
+	}
+	colon = strrchr(rest, ':');
+	if (colon == NULL || memchr(rest, '/', (size_t)(colon - rest)) != NULL)
+		return false;
+	return osp_opts_port_ok(colon + 1);
+}
+
+/* osp_opts_what_str describes what a STR option accepts. */
+static void osp_opts_what_str(const osp_opt *o, char *buf, size_t len)
+{
+	size_t k;
+
+	if (o->form == OSP_FORM_PATH) {
+		snprintf(buf, len, "a path (not empty)");
+		return;
+	}
+	if (o->choices == NULL) {
+		snprintf(buf, len, "a value of at most %d bytes", OSP_OPTS_STR_MAX);
+		return;
+	}
+	k = (size_t)snprintf(buf, len, o->form == OSP_FORM_URL ? "a URL " : "one of ");
+	for (size_t i = 0; o->choices[i] != NULL && k < len; i++) {
+		const char *sep = o->form == OSP_FORM_URL ? " or " : "|";
+		k += (size_t)snprintf(buf + k, len - k, "%s%s%s", i ? sep : "", o->choices[i],
+			o->form != OSP_FORM_URL ? ""
+			: strcmp(o->choices[i], "ipc://") == 0 ? "PATH" : "HOST:PORT");
+	}
 }
 
 /* osp_opts_what describes the text o accepts, for "expected ..." messages. */
 static void osp_opts_what(const osp_opt *o, char *buf, size_t len)
 {
-	size_t k;
+	char lo[32], hi[32];
 
 	switch (o->type) {
 	case OSP_OPT_STR:
-		if (o->choices == NULL) {
-			snprintf(buf, len, "a value of at most %d bytes", OSP_OPTS_STR_MAX);
-			return;
-		}
-		k = (size_t)snprintf(buf, len, "one of ");
-		for (size_t i = 0; o->choices[i] != NULL && k < len; i++)
-			k += (size_t)snprintf(buf + k, len - k, "%s%s", i ? "|" : "", o->choices[i]);
+		osp_opts_what_str(o, buf, len);
 		return;
 	case OSP_OPT_DURATION:
-		snprintf(buf, len, "a duration like 500ms, 30s, 5m");
+		if (!osp_opts_ranged(o)) {
+			snprintf(buf, len, "a duration like 500ms, 30s, 5m");
+			return;
+		}
+		osp_duration_fmt((int64_t)o->min, lo, sizeof(lo));
+		osp_duration_fmt((int64_t)o->max, hi, sizeof(hi));
+		snprintf(buf, len, "a duration from %s to %s", lo, hi);
 		return;
 	case OSP_OPT_SIZE:
-		snprintf(buf, len, "a size like 64KiB, 4MiB");
+		if (!osp_opts_ranged(o)) {
+			snprintf(buf, len, "a size like 64KiB, 4MiB");
+			return;
+		}
+		osp_opts_size_fmt(o->min, lo, sizeof(lo));
+		osp_opts_size_fmt(o->max, hi, sizeof(hi));
+		snprintf(buf, len, "a size from %s to %s", lo, hi);
 		return;
 	case OSP_OPT_UINT:
 		if (osp_opts_max(o) == UINT64_MAX)
@@ -134,13 +222,21 @@ static void osp_opts_what(const osp_opt *o, char *buf, size_t len)
 
 static osp_err osp_opts_set_str(const osp_opt *o, const char *text, char **field)
 {
-	bool ok = o->choices == NULL;
+	bool ok = o->choices == NULL || o->form == OSP_FORM_URL;
 	char *copy;
 
 	if (strlen(text) > OSP_OPTS_STR_MAX)
 		return OSP_EINVAL;
 	for (size_t i = 0; !ok && o->choices[i] != NULL; i++)
 		ok = strcmp(o->choices[i], text) == 0;
+	if (o->form == OSP_FORM_PATH) {
+		/* "" would put files at "/" (DIR + "/name") */
+		ok = ok && text[0] != '\0';
+		for (const char *p = text; ok && *p != '\0'; p++)
+			ok = (unsigned char)*p >= 0x20 && *p != 0x7f;
+	}
+	if (o->form == OSP_FORM_URL)
+		ok = osp_opts_url_ok(o, text);
 	if (!ok)
 		return OSP_EINVAL;
 	copy = strdup(text);
@@ -179,12 +275,15 @@ static osp_err osp_opts_parse(const osp_opt *o, const char *text, bool list, voi
 	case OSP_OPT_STR:
 		return osp_opts_set_str(o, text, f);
 	case OSP_OPT_DURATION:
-		if (osp_duration_parse(text, &ms) != OSP_OK)
+		/* checked here, not where it is used: a field of 32 bits would
+		 * silently keep the low bits of a bigger value */
+		if (osp_duration_parse(text, &ms) != OSP_OK || (uint64_t)ms < o->min ||
+			(uint64_t)ms > osp_opts_max(o))
 			return OSP_EINVAL;
 		*(int64_t *)f = ms;
 		return OSP_OK;
 	case OSP_OPT_SIZE:
-		if (osp_size_parse(text, &u) != OSP_OK)
+		if (osp_size_parse(text, &u) != OSP_OK || u < o->min || u > osp_opts_max(o))
 			return OSP_EINVAL;
 		*(uint64_t *)f = u;
 		return OSP_OK;
@@ -533,7 +632,12 @@ static void osp_opts_usage_line(FILE *f, const osp_opt *o, int width)
 			o->type == OSP_OPT_BOOL ? "" : " ", o->type == OSP_OPT_BOOL ? "" : mv);
 	}
 	fprintf(f, "%-*s  %s", width, left, o->help ? o->help : "");
-	if (o->type == OSP_OPT_STR && o->choices != NULL) {
+	if ((o->type == OSP_OPT_DURATION || o->type == OSP_OPT_SIZE) && osp_opts_ranged(o)) {
+		char what[128];
+		osp_opts_what(o, what, sizeof(what));
+		fprintf(f, " (%s)", what);
+	}
+	if (o->type == OSP_OPT_STR && o->choices != NULL && o->form != OSP_FORM_URL) {
 		fputs(" (", f);
 		for (size_t i = 0; o->choices[i] != NULL; i++)
 			fprintf(f, "%s%s", i ? "|" : "", o->choices[i]);

@@ -2,10 +2,12 @@
 #include "ospec/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ospec/log.h"
@@ -87,6 +89,180 @@ out:
 	return rv;
 }
 
+/*
+ * LMDB's file layout (lmdb 0.9 mdb.c), read before LMDB maps the file: a
+ * mapped page past the end of a truncated data.mdb is a SIGBUS, not an error.
+ * Pages 0 and 1 each hold a page header (pgno, pad, flags, lower/upper) and
+ * then an MDB_meta: magic, version, address, mapsize, two MDB_db (the first's
+ * md_pad is the page size), last_pg, txnid. LMDB uses the meta with the
+ * higher txnid.
+ */
+#define STORE_MDB_MAGIC 0xBEEFC0DEU
+#define STORE_MDB_VERSION 1U
+#define STORE_MDB_P_META 0x08U
+#define STORE_PGHDR (sizeof(size_t) + 8)            /* offsetof(MDB_page, mp_ptrs) */
+#define STORE_DB_SIZE (8 + 5 * sizeof(size_t))      /* sizeof(MDB_db) */
+#define STORE_META_PSIZE (8 + sizeof(void *) + sizeof(size_t))
+#define STORE_META_LAST (STORE_META_PSIZE + 2 * STORE_DB_SIZE)
+#define STORE_META_TXNID (STORE_META_LAST + sizeof(size_t))
+#define STORE_META_END (STORE_META_TXNID + sizeof(size_t))
+#define STORE_MARKER "store.id"
+
+typedef struct store_meta {
+	bool ok;           /* a meta page with LMDB's magic and version */
+	uint32_t psize;
+	uint64_t last_pg, txnid;
+} store_meta;
+
+static uint64_t store_word(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	if (sizeof(size_t) == 8) {
+		memcpy(&v, p, 8);
+	} else {
+		uint32_t w;
+		memcpy(&w, p, 4);
+		v = w;
+	}
+	return v;
+}
+
+/* store_meta_read decodes the meta page at off (native byte order, as LMDB
+ * writes it); m->ok is false when it is not one. */
+static void store_meta_read(int fd, off_t off, store_meta *m)
+{
+	uint8_t b[STORE_PGHDR + STORE_META_END];
+	uint32_t magic, version;
+	uint16_t flags;
+
+	memset(m, 0, sizeof(*m));
+	if (pread(fd, b, sizeof(b), off) != (ssize_t)sizeof(b))
+		return;
+	memcpy(&flags, b + sizeof(size_t) + 2, 2);
+	memcpy(&magic, b + STORE_PGHDR, 4);
+	memcpy(&version, b + STORE_PGHDR + 4, 4);
+	memcpy(&m->psize, b + STORE_PGHDR + STORE_META_PSIZE, 4);
+	m->last_pg = store_word(b + STORE_PGHDR + STORE_META_LAST);
+	m->txnid = store_word(b + STORE_PGHDR + STORE_META_TXNID);
+	m->ok = (flags & STORE_MDB_P_META) != 0 && magic == STORE_MDB_MAGIC &&
+		version == STORE_MDB_VERSION;
+}
+
+static bool store_psize_ok(uint32_t ps)
+{
+	return ps >= 512 && ps <= 65536 && (ps & (ps - 1)) == 0;
+}
+
+static osp_err store_damaged(const char *dir, uint64_t have, uint64_t need, char *err,
+	size_t errlen)
+{
+	snprintf(err, errlen, "store '%s': data.mdb is damaged: %llu bytes, the store needs at "
+		"least %llu; restore a backup", dir, (unsigned long long)have,
+		(unsigned long long)need);
+	return OSP_ESTORE;
+}
+
+/* store_check_size compares the size of the open data.mdb with what its
+ * newest meta page says the store uses. */
+static osp_err store_check_size(int fd, const char *dir, uint64_t size, char *err,
+	size_t errlen)
+{
+	long os = sysconf(_SC_PAGESIZE);
+	uint64_t ps = os > 0 ? (uint64_t)os : 4096, need;
+	store_meta m0, m1, *m;
+
+	store_meta_read(fd, 0, &m0);
+	if (m0.ok && store_psize_ok(m0.psize))
+		ps = m0.psize;
+	if (size < 2 * ps)
+		return store_damaged(dir, size, 2 * ps, err, errlen);
+	store_meta_read(fd, (off_t)ps, &m1);
+	if (m1.ok && m1.psize != ps)
+		m1.ok = false;
+	if (!m0.ok && !m1.ok) {
+		snprintf(err, errlen, "store '%s': data.mdb is damaged: %llu bytes without a valid "
+			"LMDB meta page; restore a backup", dir, (unsigned long long)size);
+		return OSP_ESTORE;
+	}
+	m = !m0.ok || (m1.ok && m1.txnid > m0.txnid) ? &m1 : &m0;
+	if (m->last_pg >= UINT64_MAX / ps)
+		return store_damaged(dir, size, UINT64_MAX, err, errlen);
+	need = (m->last_pg + 1) * ps;
+	if (size < need)
+		return store_damaged(dir, size, need, err, errlen);
+	return OSP_OK;
+}
+
+/* store_check_file refuses a data.mdb LMDB would crash on (truncated), and an
+ * empty or missing one where store.id says a store existed, unless o->init
+ * (an absent data.mdb without store.id is a first start). */
+static osp_err store_check_file(const osp_store_opts *o, char *err, size_t errlen)
+{
+	char data[4096], marker[4096];
+	struct stat st;
+	bool had;
+	int fd = -1;
+	osp_err rv = OSP_OK;
+
+	if ((size_t)snprintf(data, sizeof(data), "%s/data.mdb", o->dir) >= sizeof(data) ||
+		(size_t)snprintf(marker, sizeof(marker), "%s/" STORE_MARKER, o->dir) >=
+			sizeof(marker)) {
+		snprintf(err, errlen, "store '%s': path too long", o->dir);
+		return OSP_ETOOBIG;
+	}
+	had = lstat(marker, &st) == 0;
+	fd = open(data, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "store '%s': cannot open data.mdb: %s", o->dir,
+			strerror(errno));
+		return OSP_ESTORE;
+	}
+	if (fd >= 0 && fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "store '%s': cannot stat data.mdb: %s", o->dir,
+			strerror(errno));
+		rv = OSP_ESTORE;
+		goto out;
+	}
+	if (fd >= 0 && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "store '%s': data.mdb is not a regular file", o->dir);
+		rv = OSP_ESTORE;
+		goto out;
+	}
+	if (fd >= 0 && st.st_size > 0) {
+		rv = store_check_size(fd, o->dir, (uint64_t)st.st_size, err, errlen);
+		goto out;
+	}
+	if (had && !o->init) {
+		snprintf(err, errlen, "store '%s': data.mdb is %s but " STORE_MARKER " says a "
+			"store existed here: restore a backup, or start with --init for an empty "
+			"store", o->dir, fd >= 0 ? "empty (0 bytes)" : "missing");
+		rv = OSP_ESTORE;
+	} else if (had) {
+		OSP_WARN("OSP-STORE-INIT", "--init: starting an empty store in '%s' where one "
+			"existed", o->dir);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return rv;
+}
+
+/* store_mark writes DIR/store.id once the store holds its schema: from then
+ * on an empty or missing data.mdb is a loss, not a first start. */
+static void store_mark(const char *dir)
+{
+	char path[4096], id[OSP_UUID_LEN + 2];
+	struct stat st;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/" STORE_MARKER, dir) >= sizeof(path) ||
+		lstat(path, &st) == 0 || osp_uuid_new(id) != OSP_OK)
+		return;
+	osp_strlcpy(id + OSP_UUID_LEN, "\n", 2);
+	if (osp_file_write_atomic(path, id, OSP_UUID_LEN + 1, 0600) != OSP_OK)
+		OSP_WARN("OSP-STORE-MARK", "cannot write '%s'", path);
+}
+
 osp_err osp_store_open(const osp_store_opts *o, osp_store **out, char *err, size_t errlen)
 {
 	osp_store *s = NULL;
@@ -112,6 +288,8 @@ osp_err osp_store_open(const osp_store_opts *o, osp_store **out, char *err, size
 			rv == OSP_ELOCKED ? "is in use by another process" : "cannot be locked");
 		goto fail;
 	}
+	if ((rv = store_check_file(o, err, errlen)) != OSP_OK)
+		goto fail;
 	rv = OSP_ESTORE;
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
 		(rc = mdb_env_set_maxdbs(s->env, OSP_STORE_MAX_DBS + 1)) != 0 ||
@@ -139,6 +317,7 @@ osp_err osp_store_open(const osp_store_opts *o, osp_store **out, char *err, size
 		goto lmdb_fail;
 	if ((rv = store_schema_check(s, o->schema, err, errlen)) != OSP_OK)
 		goto fail;
+	store_mark(o->dir); /* new stores, and older ones made before the marker */
 	*out = s;
 	return OSP_OK;
 lmdb_fail:
@@ -241,13 +420,28 @@ static bool store_has_prefix(const MDB_val *k, const void *prefix, size_t plen)
 	return plen == 0 || (k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0);
 }
 
+/* store_seek_below positions c on the last key < bound (of blen bytes). */
+static int store_seek_below(MDB_cursor *c, const void *bound, size_t blen, MDB_val *k,
+	MDB_val *v)
+{
+	int rc;
+
+	k->mv_size = blen;
+	k->mv_data = (void *)bound;
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		return mdb_cursor_get(c, k, v, MDB_LAST);
+	if (rc != 0)
+		return rc;
+	return mdb_cursor_get(c, k, v, MDB_PREV);
+}
+
 /* store_seek_last positions c on the last key with prefix (for reverse scans). */
 static int store_seek_last(MDB_cursor *c, const void *prefix, size_t plen, MDB_val *k,
 	MDB_val *v)
 {
 	uint8_t upper[512];
 	size_t n = plen;
-	int rc;
 
 	if (plen == 0)
 		return mdb_cursor_get(c, k, v, MDB_LAST);
@@ -260,14 +454,7 @@ static int store_seek_last(MDB_cursor *c, const void *prefix, size_t plen, MDB_v
 	if (n == 0)
 		return mdb_cursor_get(c, k, v, MDB_LAST);
 	upper[n - 1]++;
-	k->mv_size = n;
-	k->mv_data = upper;
-	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
-	if (rc == MDB_NOTFOUND)
-		return mdb_cursor_get(c, k, v, MDB_LAST);
-	if (rc != 0)
-		return rc;
-	return mdb_cursor_get(c, k, v, MDB_PREV);
+	return store_seek_below(c, upper, n, k, v);
 }
 
 static osp_err store_scan(osp_txn *t, const char *db, const void *prefix, size_t plen,
@@ -283,7 +470,9 @@ static osp_err store_scan(osp_txn *t, const char *db, const void *prefix, size_t
 		return OSP_EINVAL;
 	if ((rc = mdb_cursor_open(t->txn, dbi, &c)) != 0)
 		return store_err(rc);
-	if (reverse)
+	if (reverse && from != NULL)
+		rc = store_seek_below(c, from, flen, &k, &v);
+	else if (reverse)
 		rc = store_seek_last(c, prefix, plen, &k, &v);
 	else
 		rc = mdb_cursor_get(c, &k, &v, flen ? MDB_SET_RANGE : MDB_FIRST);
@@ -305,7 +494,15 @@ out:
 osp_err osp_store_foreach(osp_txn *t, const char *db, const void *prefix, size_t plen,
 	bool reverse, osp_store_iter_fn fn, void *arg)
 {
-	return store_scan(t, db, prefix, plen, prefix, plen, reverse, fn, arg);
+	if (reverse)
+		return store_scan(t, db, prefix, plen, NULL, 0, true, fn, arg);
+	return store_scan(t, db, prefix, plen, prefix, plen, false, fn, arg);
+}
+
+osp_err osp_store_foreach_before(osp_txn *t, const char *db, const void *prefix, size_t plen,
+	const void *before, size_t blen, osp_store_iter_fn fn, void *arg)
+{
+	return store_scan(t, db, prefix, plen, before, blen, true, fn, arg);
 }
 
 osp_err osp_store_foreach_from(osp_txn *t, const char *db, const void *prefix, size_t plen,

@@ -157,6 +157,54 @@ size_t osp_strlcpy(char *dst, const char *src, size_t len)
 	return n;
 }
 
+/* osp_str_esc writes the shown form of byte c into e; returns its length. */
+static size_t osp_str_esc(unsigned char c, char e[8])
+{
+	if (c == '\n' || c == '\t' || c == '\r')
+		return (size_t)snprintf(e, 8, "\\%c", c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
+	if (c < 0x20 || c == 0x7f)
+		return (size_t)snprintf(e, 8, "\\x%02x", c);
+	e[0] = (char)c;
+	e[1] = '\0';
+	return 1;
+}
+
+char *osp_str_show(const char *s, char *buf, size_t len)
+{
+	size_t need = 0, room, k = 0;
+	const char *p;
+	char e[8];
+	bool cut;
+
+	if (len == 0)
+		return buf;
+	for (p = s ? s : ""; *p != '\0'; p++)
+		need += osp_str_esc((unsigned char)*p, e);
+	cut = need >= len;
+	room = !cut ? len - 1 : len > 4 ? len - 4 : 0;
+	for (p = s ? s : ""; *p != '\0'; p++) {
+		size_t n = osp_str_esc((unsigned char)*p, e);
+		if (k + n > room) {
+			/* stopped inside a UTF-8 character: drop its first bytes too */
+			if (((unsigned char)*p & 0xC0) == 0x80) {
+				while (k > 0 && ((unsigned char)buf[k - 1] & 0xC0) == 0x80)
+					k--;
+				if (k > 0 && (unsigned char)buf[k - 1] >= 0xC0)
+					k--;
+			}
+			break;
+		}
+		memcpy(buf + k, e, n);
+		k += n;
+	}
+	if (cut && len > 4) {
+		memcpy(buf + k, "...", 3);
+		k += 3;
+	}
+	buf[k] = '\0';
+	return buf;
+}
+
 char *osp_strdup_n(const char *s, size_t max)
 {
 	size_t n = strnlen(s, max);

@@ -53,7 +53,8 @@ void ctl_req_arg(ctl_req *rq, const char *key, const char *val);
  */
 int ctl_call(const ctl *c, const ctl_req *rq, char **json, char *errbuf, size_t errlen);
 
-/* ctl_print_error prints "ospecctl: msg" to stderr. */
+/* ctl_errorf prints "ospecctl: msg" as one line to stderr (control characters
+ * escaped: osp_str_show). */
 void ctl_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A verb: argv[0] is the verb name. */
@@ -146,7 +147,11 @@ int ctl_rollback(const ctl *c, int argc, char **argv);
 	{ "rollouts", "[--app APP]", "list rollouts, newest first", NULL, ctl_rollouts },     \
 	{ "status", "ROLLOUT", "a rollout's state and every node's step", NULL, ctl_status }, \
 	{ "watch", "ROLLOUT", "follow a rollout until it ends", NULL, ctl_watch },            \
-	{ "history", "[--app APP] [--rollout R] [--limit N]", "events, oldest first", NULL,   \
+	{ "history", "[--app APP] [--rollout R] [--limit N] [--before SEQ]",                 \
+		"events, oldest first",                                                          \
+		"  --limit N     the latest N events (default 1000, at most 100000)\n"            \
+		"  --before SEQ  only events older than SEQ: the next page when an answer says\n" \
+		"                \"truncated\": true, \"next\": SEQ (it holds at most 8 MiB)\n",   \
 		ctl_history },                                                                   \
 	{ "pause", "ROLLOUT", "start no new batch (in-flight nodes finish)", NULL, ctl_pause }, \
 	{ "resume", "ROLLOUT", "continue a paused rollout", NULL, ctl_resume },               \

@@ -15,13 +15,15 @@
 
 void ctl_errorf(const char *fmt, ...)
 {
+	char msg[4096], shown[8192];
 	va_list ap;
 
-	fputs("ospecctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* one error, one line: an id or argument with a newline (typed by the
+	 * operator, or echoed by the coordinator) is shown escaped */
+	fprintf(stderr, "ospecctl: %s\n", osp_str_show(msg, shown, sizeof(shown)));
 }
 
 void ctl_req_arg(ctl_req *rq, const char *key, const char *val)
@@ -166,6 +168,20 @@ static nng_msg *ctl_pack(const ctl_req *rq, const char *rid, const ctl_proof *pf
 	return msg;
 }
 
+/* ctl_reply_complete reports whether a reply document is one whole JSON
+ * value: a cut one (a coordinator that ran out of reply room) must never be
+ * printed as if it were the answer. */
+static bool ctl_reply_complete(const char *json)
+{
+	osp_json *j = NULL;
+	char err[128];
+
+	if (osp_json_parse(json, strlen(json), &j, err, sizeof(err)) != OSP_OK)
+		return false;
+	osp_json_free(j);
+	return true;
+}
+
 int ctl_call(const ctl *c, const ctl_req *rq, char **json, char *errbuf, size_t errlen)
 {
 	nng_socket s = NNG_SOCKET_INITIALIZER;
@@ -219,8 +235,13 @@ int ctl_call(const ctl *c, const ctl_req *rq, char **json, char *errbuf, size_t 
 		goto out;
 	}
 	code = r->status > 5 ? CTL_EXIT_FAILED : (int)r->status;
-	if (r->json != NULL && (*json = strdup(r->json)) == NULL)
+	if (code == CTL_EXIT_OK && r->json != NULL && !ctl_reply_complete(r->json)) {
+		ctl_errorf("the coordinator's answer is not a complete JSON document (%zu bytes); "
+			   "nothing printed", strlen(r->json));
 		code = CTL_EXIT_FAILED;
+	} else if (r->json != NULL && (*json = strdup(r->json)) == NULL) {
+		code = CTL_EXIT_FAILED;
+	}
 	if (code != 0 && r->error != NULL) {
 		if (errbuf != NULL)
 			osp_strlcpy(errbuf, r->error, errlen);

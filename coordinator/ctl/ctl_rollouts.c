@@ -22,15 +22,17 @@ static bool ctl_is_terminal(const char *state)
 	return false;
 }
 
-/* ctl_status_doc fetches a rollout's status; *code is the exit code. */
-static osp_json *ctl_status_doc(const ctl *c, const char *id, int *code, bool quiet)
+/* ctl_status_doc fetches a rollout's status; *code is the exit code. The
+ * coordinator's error goes to err (errlen bytes) if not NULL, else to stderr. */
+static osp_json *ctl_status_doc(const ctl *c, const char *id, int *code, char *err,
+	size_t errlen)
 {
 	ctl_req rq = { .verb = "status" };
-	char *json = NULL, err[512];
+	char *json = NULL;
 	osp_json *j = NULL;
 
 	ctl_req_arg(&rq, "rollout", id);
-	*code = ctl_call(c, &rq, &json, quiet ? err : NULL, sizeof(err));
+	*code = ctl_call(c, &rq, &json, err, errlen);
 	if (*code == CTL_EXIT_OK)
 		j = ctl_parse_json(json);
 	free(json);
@@ -120,12 +122,12 @@ static bool ctl_switched(const osp_json *r)
 static int ctl_wait_until(const ctl *c, const char *id, int64_t timeout_ms, bool until_switch)
 {
 	int64_t end = timeout_ms > 0 ? osp_now_mono_ms() + timeout_ms : INT64_MAX;
-	char last[512] = "";
+	char last[512] = "", err[512];
 	bool warned = false;
 
 	for (;;) {
 		int code;
-		osp_json *r = ctl_status_doc(c, id, &code, true);
+		osp_json *r = ctl_status_doc(c, id, &code, err, sizeof(err));
 
 		if (r != NULL) {
 			const char *state = osp_json_get_str(r, "state");
@@ -158,7 +160,10 @@ static int ctl_wait_until(const ctl *c, const char *id, int64_t timeout_ms, bool
 			fprintf(stderr, "%s: coordinator unreachable, waiting for it\n", id);
 			warned = true;
 		} else if (code != CTL_EXIT_UNREACHABLE) {
-			return code;
+			/* not known (4), refused, ...: say so, never exit silently */
+			if (code != CTL_EXIT_OK)
+				ctl_errorf("%s", err[0] ? err : "the coordinator refused the request");
+			return code == CTL_EXIT_OK ? CTL_EXIT_FAILED : code;
 		}
 		if (osp_now_mono_ms() >= end) {
 			ctl_errorf("rollout '%s' did not finish within the timeout", id);
@@ -227,6 +232,20 @@ static int ctl_started(const ctl *c, const osp_json *j, int wait, int64_t timeou
 	return ctl_wait_until(c, id, timeout, wait == CTL_WAIT_SWITCH);
 }
 
+/* The longest --timeout of --wait: 30 days (0: none). */
+#define CTL_TIMEOUT_MAX_MS (30LL * 24 * 3600 * 1000)
+
+/* ctl_timeout_flag parses --timeout D of verb; prints why and returns false
+ * for a bad or too long one. */
+static bool ctl_timeout_flag(const char *verb, const char *v, int64_t *ms)
+{
+	if (osp_duration_parse(v, ms) == OSP_OK && *ms <= CTL_TIMEOUT_MAX_MS)
+		return true;
+	ctl_errorf("%s: --timeout: expected a duration from 0 to 720h, like 30s or 10m, got '%s'",
+		verb, v);
+	return false;
+}
+
 /* ctl_flag matches "--name VALUE" or "--name=VALUE" at argv[*i]. */
 static const char *ctl_flag(int argc, char **argv, int *i, const char *name)
 {
@@ -279,10 +298,8 @@ int ctl_deploy(const ctl *c, int argc, char **argv)
 			continue;
 		}
 		if ((v = ctl_flag(argc, argv, &i, "timeout")) != NULL) {
-			if (osp_duration_parse(v, &timeout) != OSP_OK) {
-				ctl_errorf("deploy: --timeout: expected a duration like 30s, 10m");
+			if (!ctl_timeout_flag("deploy", v, &timeout))
 				return CTL_EXIT_USAGE;
-			}
 			continue;
 		}
 		for (k = 0; ctl_deploy_flags[k] != NULL; k++)
@@ -343,7 +360,7 @@ int ctl_status(const ctl *c, int argc, char **argv)
 		free(json);
 		return code;
 	}
-	if ((r = ctl_status_doc(c, argv[1], &code, false)) == NULL)
+	if ((r = ctl_status_doc(c, argv[1], &code, NULL, 0)) == NULL)
 		return code == CTL_EXIT_OK ? CTL_EXIT_FAILED : code;
 	ctl_print_status(r);
 	osp_json_free(r);
@@ -424,7 +441,7 @@ int ctl_rollouts(const ctl *c, int argc, char **argv)
 
 static void ctl_history_table(const osp_json *doc)
 {
-	const osp_json *ev = osp_json_get(doc, "events");
+	const osp_json *ev = osp_json_get(doc, "events"), *cut = osp_json_get(doc, "truncated");
 
 	/* the document is newest first; a terminal reads oldest first */
 	for (size_t i = ev ? ev->n : 0; i > 0; i--) {
@@ -437,6 +454,10 @@ static void ctl_history_table(const osp_json *doc)
 			node && node[0] ? "" : "", osp_json_get_str(e, "actor"),
 			osp_json_get_str(e, "message"));
 	}
+	if (cut != NULL && cut->type == OSP_JSON_BOOL && cut->b)
+		fprintf(stderr, "ospecctl: history: more events than fit in one answer; the older "
+				"ones: ospecctl history --before %lld\n",
+			(long long)osp_json_get_int(doc, "next", 0));
 }
 
 int ctl_history(const ctl *c, int argc, char **argv)
@@ -451,6 +472,8 @@ int ctl_history(const ctl *c, int argc, char **argv)
 			ctl_req_arg(&rq, "rollout", v);
 		} else if ((v = ctl_flag(argc, argv, &i, "limit")) != NULL) {
 			ctl_req_arg(&rq, "limit", v);
+		} else if ((v = ctl_flag(argc, argv, &i, "before")) != NULL) {
+			ctl_req_arg(&rq, "before", v);
 		} else {
 			ctl_errorf("history: unexpected argument '%s'", argv[i]);
 			return CTL_EXIT_USAGE;
@@ -518,10 +541,8 @@ int ctl_rollback(const ctl *c, int argc, char **argv)
 				return CTL_EXIT_USAGE;
 			}
 		} else if ((v = ctl_flag(argc, argv, &i, "timeout")) != NULL) {
-			if (osp_duration_parse(v, &timeout) != OSP_OK) {
-				ctl_errorf("rollback: --timeout: expected a duration");
+			if (!ctl_timeout_flag("rollback", v, &timeout))
 				return CTL_EXIT_USAGE;
-			}
 		} else if (argv[i][0] != '-' && target == NULL) {
 			target = argv[i];
 		} else {

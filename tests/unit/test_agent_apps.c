@@ -496,6 +496,29 @@ static void test_agent_apps_health_epoch(void **state)
 	agent_apps_free(p);
 }
 
+/* The agent's record of a stage keeps the artifact URL without its
+ * credentials (the fetch used the command's URL as given). */
+static void test_agent_apps_record_url_redacted(void **state)
+{
+	fx *f = *state;
+	ts_cmd *c = &f->c;
+	Ospec__V1__AgentAppRecord *r;
+	char url[600], want[640];
+
+	snprintf(url, sizeof(url), "%s?X-Amz-Credential=AKIAX&token=t0k3n&v=1", f->url[1]);
+	snprintf(want, sizeof(want), "%s?X-Amz-Credential=REDACTED&token=REDACTED&v=1",
+		f->url[1]);
+	ts_cmd_stage(c, f, APP, 1, 1, ts_free_port(), 1);
+	c->stage.artifact_url = url;
+	c->stage.no_start = 1;
+	ts_cmd_expect(f->a, c, OSPEC__V1__RESULT_STATUS__RESULT_OK);
+	r = ts_agent_record(f->a, APP);
+	assert_non_null(r);
+	assert_non_null(r->current);
+	assert_string_equal(r->current->artifact_url, want);
+	ospec__v1__agent_app_record__free_unpacked(r, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +532,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_apps_refuses_bad_commands, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_apps_monitor_follows_health, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_apps_health_epoch, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_apps_record_url_redacted, fx_setup, fx_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -482,9 +482,9 @@ static void test_agent_release_fetch_http(void **state)
 	snprintf(url, sizeof(url), "http://user:secret@127.0.0.1:%d/missing?token=abc", s.port);
 	assert_int_equal(agent_release_fetch(x->state, url, sha, x->err, sizeof(x->err)),
 		OSP_ENET);
-	snprintf(path, sizeof(path), "fetch 'http://127.0.0.1:%d/missing?...': HTTP status 404",
-		s.port);
-	assert_string_equal(x->err, path); /* no password, no query string */
+	snprintf(path, sizeof(path), "fetch 'http://127.0.0.1:%d/missing?token=REDACTED': "
+		"HTTP status 404", s.port);
+	assert_string_equal(x->err, path); /* no password, no token */
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/tofile", s.port);
 	assert_int_not_equal(agent_release_fetch(x->state, url, sha, x->err, sizeof(x->err)),

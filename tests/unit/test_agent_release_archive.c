@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent_release.h"
+#include "agent_release_int.h"
 #include "ospec/log.h"
 #include "ospec/util.h"
 #include "test_support.h"
@@ -176,6 +178,67 @@ static void test_agent_release_unpack_refuses_links_and_devices(void **state)
 	refuse_case(x, e3, 1, "archive entry 'dev/null': not a file, directory or link *");
 }
 
+static void test_agent_release_unpack_refuses_hardlink_to_symlink(void **state)
+{
+	struct ts_rel_fx *x = *state;
+	/* a/b/root -> ../.. stays inside from a/b; the same link text at the
+	 * top, through a hard link to it, is outside (x20 of it reached "/") */
+	const struct ts_rel_ent e1[] = { { "a", 'd', NULL, 0755 }, { "a/b", 'd', NULL, 0755 },
+		{ "a/b/root", 'l', "../..", 0 }, { "root", 'h', "a/b/root", 0 } };
+	/* a chain: a/c/l2 -> ../b/l1 -> ../.. all inside; a hard link to l2 at
+	 * the top is "l2 -> ../b/l1", one level above the release */
+	const struct ts_rel_ent e2[] = { { "a", 'd', NULL, 0755 }, { "a/b", 'd', NULL, 0755 },
+		{ "a/c", 'd', NULL, 0755 }, { "a/b/l1", 'l', "../..", 0 },
+		{ "a/c/l2", 'l', "../b/l1", 0 }, { "top", 'h', "a/c/l2", 0 } };
+
+	refuse_case(x, e1, 4, "archive entry 'root' -> 'a/b/root': hard link to a symlink "
+		"('../..') whose target, seen from the hard link's place: symlink target escapes "
+		"the release directory");
+	refuse_case(x, e2, 6, "archive entry 'top' -> 'a/c/l2': hard link to a symlink "
+		"('../b/l1') whose target, seen from the hard link's place: *");
+}
+
+static void test_agent_release_unpack_hardlink_to_symlink_inside(void **state)
+{
+	struct ts_rel_fx *x = *state;
+	/* a hard link to a symlink at the same depth stays inside: accepted */
+	const struct ts_rel_ent e[] = { { "a", 'd', NULL, 0755 }, { "a/b", 'd', NULL, 0755 },
+		{ "c", 'd', NULL, 0755 }, { "a/VERSION", 'f', "1\n", 0644 },
+		{ "a/b/up", 'l', "../VERSION", 0 }, { "c/up", 'h', "a/b/up", 0 } };
+	char sha[65], url[PATH_MAX], p[PATH_MAX + 16], link[64];
+	ssize_t n;
+
+	ts_rel_src_archive(x, "ok.tgz", e, 6, sha, url, sizeof(url));
+	assert_int_equal(agent_release_prepare(x->state, url, sha, x->dir, sizeof(x->dir), x->err,
+				 sizeof(x->err)),
+		OSP_OK);
+	snprintf(p, sizeof(p), "%s/c/up", x->dir);
+	n = readlink(p, link, sizeof(link) - 1);
+	assert_int_equal(n, 10);
+	link[n] = '\0';
+	assert_string_equal(link, "../VERSION");
+}
+
+static void test_agent_release_tree_check(void **state)
+{
+	struct ts_rel_fx *x = *state;
+	char p[PATH_MAX + 32];
+
+	/* what an archive may leave, checked where each link is */
+	snprintf(p, sizeof(p), "%s/a/b", x->src);
+	assert_int_equal(osp_mkdir_p(p, 0755), OSP_OK);
+	snprintf(p, sizeof(p), "%s/a/b/root", x->src);
+	assert_int_equal(symlink("../..", p), 0);
+	snprintf(p, sizeof(p), "%s/a/self", x->src);
+	assert_int_equal(symlink(".", p), 0);
+	assert_int_equal(agent_release_tree_check(x->src, x->err, sizeof(x->err)), OSP_OK);
+	snprintf(p, sizeof(p), "%s/a/up", x->src);
+	assert_int_equal(symlink("../../etc", p), 0);
+	assert_int_equal(agent_release_tree_check(x->src, x->err, sizeof(x->err)), OSP_EPERM);
+	assert_string_equal(x->err, "archive entry 'a/up' -> '../../etc': symlink target "
+		"escapes the release directory (checked where the link ended up)");
+}
+
 static void test_agent_release_unpack_not_an_archive(void **state)
 {
 	struct ts_rel_fx *x = *state;
@@ -202,6 +265,9 @@ int main(void)
 		FX_TEST(test_agent_release_unpack_refuses_symlinks),
 		FX_TEST(test_agent_release_unpack_refuses_through_symlink),
 		FX_TEST(test_agent_release_unpack_refuses_links_and_devices),
+		FX_TEST(test_agent_release_unpack_refuses_hardlink_to_symlink),
+		FX_TEST(test_agent_release_unpack_hardlink_to_symlink_inside),
+		FX_TEST(test_agent_release_tree_check),
 		FX_TEST(test_agent_release_unpack_not_an_archive),
 	};
 

@@ -27,7 +27,7 @@ static agent_store *as_open(const char *root, uint64_t retain)
 {
 	agent_store *s = NULL;
 	char err[256] = "";
-	osp_err rv = agent_store_lmdb_open(root, retain, &s, err, sizeof(err));
+	osp_err rv = agent_store_lmdb_open(root, retain, false, &s, err, sizeof(err));
 
 	if (rv != OSP_OK)
 		fail_msg("agent_store_lmdb_open: %s: %s", osp_strerror(rv), err);
@@ -318,7 +318,7 @@ static void test_agent_store_reopen(void **state)
 	assert_int_equal(f->s->ops->app_put(f->s, "shop", "d", 1), OSP_OK);
 
 	/* a second agent on the same state dir is refused */
-	assert_int_equal(agent_store_lmdb_open(f->root, 10, &other, err, sizeof(err)),
+	assert_int_equal(agent_store_lmdb_open(f->root, 10, false, &other, err, sizeof(err)),
 		OSP_ELOCKED);
 	assert_null(other);
 	assert_non_null(strstr(err, "in use"));

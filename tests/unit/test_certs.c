@@ -230,6 +230,46 @@ static void test_certs_issue_roles(void **state)
 	mbedtls_x509_crt_free(&crt);
 }
 
+/* "certs issue --node 127.0.0.1 --force" wrote over the coordinator's own
+ * certificate (its files are named after it too): another role's files are
+ * kept, --force or not; the same role's are replaced with --force */
+static void test_certs_issue_keeps_other_roles(void **state)
+{
+	fx *f = *state;
+	osp_cert_req coord = { .kind = OSP_CERT_COORDINATOR, .name = "127.0.0.1" };
+	osp_cert_req node = { .kind = OSP_CERT_NODE, .name = "127.0.0.1" };
+	osp_cert_req admin = { .kind = OSP_CERT_ADMIN, .name = "alice" };
+	osp_cert_req viewer = { .kind = OSP_CERT_VIEWER, .name = "alice" };
+	char err[512], path[256], *before = NULL, *after = NULL;
+	size_t lb = 0, la = 0;
+
+	fx_init(f);
+	assert_int_equal(osp_certs_issue(f->dir, &coord, false, NULL, NULL, 0, err, sizeof(err)),
+		OSP_OK);
+	snprintf(path, sizeof(path), "%s/127.0.0.1.pem", f->dir);
+	assert_int_equal(osp_file_read(path, 1 << 16, &before, &lb), OSP_OK);
+	for (int force = 0; force <= 1; force++) {
+		assert_int_equal(osp_certs_issue(f->dir, &node, force, NULL, NULL, 0, err,
+			sizeof(err)), OSP_EEXIST);
+		assert_non_null(strstr(err, "holds the coordinator certificate"));
+		assert_non_null(strstr(err, "choose another name"));
+	}
+	assert_int_equal(osp_file_read(path, 1 << 16, &after, &la), OSP_OK);
+	assert_int_equal(la, lb);
+	assert_memory_equal(after, before, lb);
+	/* the coordinator's own, again: with --force as before */
+	assert_int_equal(osp_certs_issue(f->dir, &coord, true, NULL, NULL, 0, err, sizeof(err)),
+		OSP_OK);
+	/* an admin is not turned into a viewer over the same file */
+	assert_int_equal(osp_certs_issue(f->dir, &admin, false, NULL, NULL, 0, err, sizeof(err)),
+		OSP_OK);
+	assert_int_equal(osp_certs_issue(f->dir, &viewer, true, NULL, NULL, 0, err, sizeof(err)),
+		OSP_EEXIST);
+	assert_non_null(strstr(err, "holds the admin certificate"));
+	free(before);
+	free(after);
+}
+
 static void test_certs_bad_names_refused(void **state)
 {
 	fx *f = *state;
@@ -299,6 +339,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_certs_issue_coordinator, fx_setup,
 			fx_teardown),
 		cmocka_unit_test_setup_teardown(test_certs_issue_roles, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_certs_issue_keeps_other_roles, fx_setup,
+			fx_teardown),
 		cmocka_unit_test_setup_teardown(test_certs_bad_names_refused, fx_setup,
 			fx_teardown),
 		cmocka_unit_test_setup_teardown(test_certs_issue_needs_ca, fx_setup, fx_teardown),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ospec/cfg.h"
@@ -493,6 +494,32 @@ static void test_cfg_load_errors(void **state)
 	unlink(path);
 }
 
+/* a config file that is a FIFO hung the program in open(2) or read(2); a
+ * directory or a device is no config file either */
+static void test_cfg_load_not_regular(void **state)
+{
+	char dir[] = "/tmp/test_cfg_dir_XXXXXX", fifo[64], want[160];
+	osp_cfg_doc *doc = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/agent.yaml", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(10); /* without the check this blocks forever: SIGALRM fails the test */
+	assert_int_equal(osp_cfg_load(fifo, NULL, &doc, err, sizeof(err)), OSP_EIO);
+	alarm(0);
+	assert_null(doc);
+	snprintf(want, sizeof(want), "%s: not a regular file (a FIFO, device or directory is not "
+		"read)", fifo);
+	assert_string_equal(err, want);
+	assert_int_equal(osp_cfg_load(dir, NULL, &doc, err, sizeof(err)), OSP_EIO);
+	assert_non_null(strstr(err, "not a regular file"));
+	assert_int_equal(osp_cfg_load("/dev/zero", NULL, &doc, err, sizeof(err)), OSP_EIO);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink(fifo);
+	rmdir(dir);
+}
+
 static void test_cfg_typed_reads(void **state)
 {
 	osp_cfg_doc *doc = NULL;
@@ -638,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_cfg_size_limit),
 		cmocka_unit_test(test_cfg_node_limit),
 		cmocka_unit_test(test_cfg_load_errors),
+		cmocka_unit_test(test_cfg_load_not_regular),
 		cmocka_unit_test(test_cfg_typed_reads),
 		cmocka_unit_test(test_cfg_typed_read_errors),
 		cmocka_unit_test(test_cfg_errorf_format),

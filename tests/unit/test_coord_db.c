@@ -291,6 +291,80 @@ static void test_coord_db_trim_events(void **state)
 		assert_string_equal(e.kinds[i], "test.event");
 }
 
+/* Node noise (a refused register, liveness, an agent's own events) goes
+ * first, however new: rollout, step, switch and operator events stay while
+ * noise is left to delete (issue 10: 100k refused registers evicted every
+ * earlier event). */
+static void test_coord_db_trim_noise_first(void **state)
+{
+	db_fx *f = *state;
+	static const char *const kept[][3] = {
+		/* kind, rollout, actor */
+		{ "rollout.created", "r-1", "uid:1000" },
+		{ "step.done", "r-1", "coordinator" },
+		{ "switch.committed", "r-1", "coordinator" },
+		{ "command.result", "r-1", "node" },
+		{ "node.cordoned", NULL, "cert:alice" },
+		{ "rollout.succeeded", "r-1", "coordinator" },
+	};
+	const size_t nkept = sizeof(kept) / sizeof(kept[0]);
+	db_events e;
+	osp_txn *t;
+
+	f->c.cfg.event_retention = 20;
+	t = db_begin(f, true);
+	for (size_t i = 0; i < nkept; i++)
+		assert_int_equal(coord_db_event(&f->c, t, kept[i][0], "web-1", kept[i][1], "shop",
+					 kept[i][2], "history %zu", i),
+			OSP_OK);
+	/* then a flood of noise, newer than all of it */
+	for (int i = 0; i < 500; i++)
+		assert_int_equal(coord_db_event(&f->c, t, i % 3 == 0 ? "node.refused"
+					 : i % 3 == 1 ? "agent.app_exited" : "node.up",
+					 "web-9", NULL, NULL, i % 3 == 1 ? "node" : "coordinator",
+					 "noise %d", i),
+			OSP_OK);
+	assert_int_equal(coord_db_commit(&f->c, t, "events"), OSP_OK);
+	t = db_begin(f, true);
+	assert_int_equal(coord_db_trim_events(&f->c, t), OSP_OK);
+	assert_int_equal(coord_db_commit(&f->c, t, "trim"), OSP_OK);
+	db_list_events(f, &e);
+	assert_int_equal(e.n, 20);
+	for (size_t i = 0; i < nkept; i++) {
+		assert_int_equal(e.keys[i], i + 1);
+		assert_string_equal(e.kinds[i], kept[i][0]);
+	}
+	/* the newest noise is what is left of it */
+	assert_int_equal(e.keys[nkept], nkept + 500 - (20 - nkept) + 1);
+	assert_int_equal(e.keys[19], nkept + 500);
+
+	/* history alone past the retention: its oldest goes */
+	f->c.cfg.event_retention = 3;
+	t = db_begin(f, true);
+	assert_int_equal(coord_db_trim_events(&f->c, t), OSP_OK);
+	assert_int_equal(coord_db_commit(&f->c, t, "trim"), OSP_OK);
+	db_list_events(f, &e);
+	assert_int_equal(e.n, 3);
+	assert_string_equal(e.kinds[0], "command.result");
+	assert_string_equal(e.kinds[2], "rollout.succeeded");
+}
+
+static void test_coord_db_event_is_noise(void **state)
+{
+	(void)state;
+	assert_true(coord_db_event_is_noise("node.refused", NULL, "coordinator"));
+	assert_true(coord_db_event_is_noise("node.down", "", "coordinator"));
+	assert_true(coord_db_event_is_noise("agent.app_exited", NULL, "node"));
+	assert_true(coord_db_event_is_noise("node.up", NULL, NULL));
+	assert_false(coord_db_event_is_noise("node.cordoned", NULL, "uid:1000"));
+	assert_false(coord_db_event_is_noise("node.forgotten", NULL, "cert:alice"));
+	assert_false(coord_db_event_is_noise("command.result", "r-1", "node"));
+	assert_false(coord_db_event_is_noise("node.up", "r-1", "coordinator"));
+	assert_false(coord_db_event_is_noise("rollout.created", NULL, "coordinator"));
+	assert_false(coord_db_event_is_noise("switch.presumed_abort", NULL, "coordinator"));
+	assert_false(coord_db_event_is_noise("nodes", NULL, "coordinator"));
+}
+
 /* db_put_request stores a request record of time ts under id. */
 static void db_put_request(db_fx *f, const char *id, int64_t ts)
 {
@@ -453,6 +527,9 @@ int main(void)
 			db_teardown),
 		cmocka_unit_test_setup_teardown(test_coord_db_events, db_setup, db_teardown),
 		cmocka_unit_test_setup_teardown(test_coord_db_trim_events, db_setup, db_teardown),
+		cmocka_unit_test_setup_teardown(test_coord_db_trim_noise_first, db_setup,
+			db_teardown),
+		cmocka_unit_test(test_coord_db_event_is_noise),
 		cmocka_unit_test_setup_teardown(test_coord_db_trim_requests, db_setup, db_teardown),
 		cmocka_unit_test_setup_teardown(test_coord_db_nodes_roundtrip, db_setup,
 			db_teardown),

@@ -1,4 +1,5 @@
-/* test_opts.c - table-driven flags bound to a YAML config file. */
+/* test_opts.c - table-driven flags bound to a YAML config file; ranges of
+ * durations and sizes, paths that may not be empty, URL forms. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -413,6 +414,148 @@ static void test_opts_bad_flag_values(void **state)
 		"-c", path, "--heartbeat", "-1s");
 }
 
+/* A daemon-like table with ranges and forms (issue 10, items 9 and 11). */
+typedef struct test_hard {
+	char *config;
+	char *dir;
+	char *listen;
+	char *control;
+	int64_t beat;
+	uint64_t map;
+} test_hard;
+
+static const char *const hard_listen[] = { "tcp://", "tls+tcp://", NULL };
+static const char *const hard_control[] = { "ipc://", "tcp://", NULL };
+
+static const osp_opt hard_table[] = {
+	{ .name = "config", .short_name = 'c', .type = OSP_OPT_STR,
+		.offset = offsetof(test_hard, config), .flag_only = true },
+	{ .name = "dir", .type = OSP_OPT_STR, .offset = offsetof(test_hard, dir),
+		.metavar = "DIR", .defval = "/var/lib/x", .form = OSP_FORM_PATH },
+	{ .name = "listen", .type = OSP_OPT_STR, .offset = offsetof(test_hard, listen),
+		.defval = "tcp://127.0.0.1:7400", .form = OSP_FORM_URL, .choices = hard_listen },
+	{ .name = "control", .type = OSP_OPT_STR, .offset = offsetof(test_hard, control),
+		.defval = "ipc:///run/x.sock", .form = OSP_FORM_URL, .choices = hard_control },
+	{ .name = "beat", .type = OSP_OPT_DURATION, .offset = offsetof(test_hard, beat),
+		.defval = "5s", .min = 100, .max = 600000 },
+	{ .name = "map", .type = OSP_OPT_SIZE, .offset = offsetof(test_hard, map),
+		.defval = "1GiB", .min = 1ULL << 20, .max = 16ULL << 40 },
+};
+#define HARD_NOPTS (sizeof(hard_table) / sizeof(hard_table[0]))
+
+/* hard_load runs osp_opts_load of hard_table over "prog a [b]"; frees what
+ * it loaded unless out is given. */
+static osp_err hard_load(test_hard *out, const char *a, const char *b)
+{
+	char *argv[] = { "prog", (char *)a, (char *)b, NULL };
+	test_hard h;
+	osp_opts_action action;
+	osp_err rv;
+
+	memset(&h, 0, sizeof(h));
+	memset(err, 0, sizeof(err));
+	rv = osp_opts_load(hard_table, HARD_NOPTS, b != NULL ? 3 : 2, argv, &h, &action, err,
+		sizeof(err));
+	if (out != NULL)
+		*out = h;
+	else
+		osp_opts_free(hard_table, HARD_NOPTS, &h);
+	return rv;
+}
+
+#define hard_ok(a, b) assert_int_equal(hard_load(NULL, (a), (b)), OSP_OK)
+#define hard_fail(msg, a, b)                                        \
+	do {                                                        \
+		assert_int_equal(hard_load(NULL, (a), (b)), OSP_EINVAL); \
+		assert_string_equal(err, (msg));                    \
+	} while (0)
+
+/* a duration is checked against its range where it is read: 4294967396ms
+ * once told agents 100ms (the low 32 bits), 1000000h became 817405952ms */
+static void test_opts_duration_range(void **state)
+{
+	test_hard h;
+	const char *path;
+	char want[256];
+
+	(void)state;
+	hard_fail("--beat: expected a duration from 100ms to 10m, got '4294967396ms'", "--beat",
+		"4294967396ms");
+	hard_fail("--beat: expected a duration from 100ms to 10m, got '1000000h'", "--beat",
+		"1000000h");
+	hard_fail("--beat: expected a duration from 100ms to 10m, got '99ms'", "--beat=99ms", NULL);
+	hard_fail("--beat: expected a duration from 100ms to 10m, got '601s'", "--beat", "601s");
+	assert_int_equal(hard_load(&h, "--beat", "10m"), OSP_OK);
+	assert_int_equal(h.beat, 600000);
+	osp_opts_free(hard_table, HARD_NOPTS, &h);
+	hard_ok("--beat", "100ms");
+	/* the config file goes through the same check, with the place named */
+	path = write_config("beat: 4294967396ms\n");
+	snprintf(want, sizeof(want), "%s:1:7: beat: expected a duration from 100ms to 10m, "
+		"got \"4294967396ms\"", path);
+	assert_int_equal(hard_load(NULL, "-c", path), OSP_ECONFIG);
+	assert_string_equal(err, want);
+	/* without a range in the table: what 32 bits of milliseconds hold */
+	load_fail(OSP_EINVAL, "--heartbeat: expected a duration like 500ms, 30s, 5m, got "
+		"'2147483648ms'", "--heartbeat", "2147483648ms");
+	load_fail(OSP_EINVAL, "--heartbeat: expected a duration like 500ms, 30s, 5m, got "
+		"'1000000h'", "--heartbeat", "1000000h");
+}
+
+static void test_opts_size_range(void **state)
+{
+	(void)state;
+	hard_fail("--map: expected a size from 1MiB to 16TiB, got '1B'", "--map", "1B");
+	hard_fail("--map: expected a size from 1MiB to 16TiB, got '100TiB'", "--map", "100TiB");
+	hard_ok("--map", "1MiB");
+	hard_ok("--map", "16TiB");
+}
+
+/* an empty path put the store at "/" ("" + "/data.mdb") */
+static void test_opts_path_not_empty(void **state)
+{
+	const char *path;
+	char want[256];
+
+	(void)state;
+	hard_fail("--dir: expected a path (not empty), got ''", "--dir", "");
+	hard_fail("--dir: expected a path (not empty), got ''", "--dir=", NULL);
+	hard_fail("--dir: expected a path (not empty), got 'a?b'", "--dir", "a\nb");
+	hard_ok("--dir", "relative/dir");
+	path = write_config("dir: ''\n");
+	snprintf(want, sizeof(want), "%s:1:6: dir: expected a path (not empty), got \"\"", path);
+	assert_int_equal(hard_load(NULL, "-c", path), OSP_ECONFIG);
+	assert_string_equal(err, want);
+}
+
+static void test_opts_url_form(void **state)
+{
+	static const char *const good_listen[] = { "tcp://127.0.0.1:7400", "tls+tcp://h.example:1",
+		"tcp://[::1]:65535", "tcp://:7400", "tcp://*:7400" };
+	static const char *const bad_listen[] = { "foo", "tcp://127.0.0.1", "tcp://h:0",
+		"tcp://h:65536", "tcp://h:80/x", "tcp://h:8o", "tcp://[::1]", "ipc:///x.sock",
+		"http://h:80", "tcp://h: 80", "" };
+	char want[256], longp[200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good_listen) / sizeof(good_listen[0]); i++)
+		hard_ok("--listen", good_listen[i]);
+	for (size_t i = 0; i < sizeof(bad_listen) / sizeof(bad_listen[0]); i++) {
+		snprintf(want, sizeof(want), "--listen: expected a URL tcp://HOST:PORT or "
+			"tls+tcp://HOST:PORT, got '%s'", bad_listen[i]);
+		hard_fail(want, "--listen", bad_listen[i]);
+	}
+	hard_ok("--control", "ipc:///run/ospec/ctl.sock");
+	hard_ok("--control", "ipc://relative.sock");
+	hard_fail("--control: expected a URL ipc://PATH or tcp://HOST:PORT, got 'ipc://'",
+		"--control", "ipc://");
+	/* a unix socket path has 107 bytes */
+	snprintf(longp, sizeof(longp), "ipc:///%0107d", 0);
+	assert_int_equal(hard_load(NULL, "--control", longp), OSP_EINVAL);
+	longp[strlen(longp) - 1] = '\0';
+	hard_ok("--control", longp);
+}
+
 /* column_of returns how far into its line needle starts. */
 static long column_of(const char *text, const char *needle)
 {
@@ -474,6 +617,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_opts_missing_value, teardown_config),
 		cmocka_unit_test_teardown(test_opts_bad_flag_values, teardown_config),
 		cmocka_unit_test_teardown(test_opts_usage_text, teardown_config),
+		cmocka_unit_test_teardown(test_opts_duration_range, teardown_config),
+		cmocka_unit_test_teardown(test_opts_size_range, teardown_config),
+		cmocka_unit_test_teardown(test_opts_path_not_empty, teardown_config),
+		cmocka_unit_test_teardown(test_opts_url_form, teardown_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * test_store.c - the LMDB wrapper on a temp dir: open, schema, lock, get/put/
  * del, prefix scans both ways (prefixes ending in 0xff too), del_prefix,
- * count, a full map, and the big-endian key helpers.
+ * count, a full map, and the big-endian key helpers; a damaged data.mdb
+ * (truncated, not LMDB's, emptied or removed) is refused, not mapped.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -511,6 +512,185 @@ static void test_store_map_full(void **state)
 	osp_store_close(s);
 }
 
+/* store_foreach_before: newest first from below a bound, the bound excluded
+ * (the next page of a newest-first listing) */
+static void test_store_foreach_before(void **state)
+{
+	store_fx *f = *state;
+	uint8_t key[8];
+	store_seen seen = { .n = 0, .stop_after = 3 };
+	osp_txn *t = NULL;
+
+	assert_int_equal(osp_store_txn_begin(f->s, true, &t), OSP_OK);
+	for (uint64_t seq = 10; seq <= 100; seq += 10) {
+		osp_be64_put(key, seq);
+		assert_int_equal(osp_store_put(t, "other", key, 8, "v", 1), OSP_OK);
+	}
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+	assert_int_equal(osp_store_txn_begin(f->s, false, &t), OSP_OK);
+	osp_be64_put(key, 70);
+	assert_int_equal(osp_store_foreach_before(t, "other", NULL, 0, key, 8, store_seen_cb,
+		&seen), OSP_OK);
+	assert_int_equal(seen.n, 3);
+	assert_int_equal(osp_be64_get((const uint8_t *)seen.keys[0]), 60);
+	assert_int_equal(osp_be64_get((const uint8_t *)seen.keys[2]), 40);
+	/* a bound between keys, past the last one, before the first one */
+	seen.n = 0;
+	osp_be64_put(key, 55);
+	assert_int_equal(osp_store_foreach_before(t, "other", NULL, 0, key, 8, store_seen_cb,
+		&seen), OSP_OK);
+	assert_int_equal(osp_be64_get((const uint8_t *)seen.keys[0]), 50);
+	seen.n = 0;
+	osp_be64_put(key, 1000);
+	assert_int_equal(osp_store_foreach_before(t, "other", NULL, 0, key, 8, store_seen_cb,
+		&seen), OSP_OK);
+	assert_int_equal(osp_be64_get((const uint8_t *)seen.keys[0]), 100);
+	seen.n = 0;
+	osp_be64_put(key, 10);
+	assert_int_equal(osp_store_foreach_before(t, "other", NULL, 0, key, 8, store_seen_cb,
+		&seen), OSP_OK);
+	assert_int_equal(seen.n, 0);
+	osp_store_txn_abort(t);
+}
+
+/* store_file_path writes DIR/name into buf. */
+static const char *store_file_path(const char *dir, const char *name, char *buf, size_t len)
+{
+	assert_true((size_t)snprintf(buf, len, "%s/%s", dir, name) < len);
+	return buf;
+}
+
+static osp_err store_open_init(const char *dir, bool init, osp_store **s, char *err,
+	size_t errlen)
+{
+	osp_store_opts o = { .dir = dir, .dbs = store_dbs, .ndbs = 2, .schema = 3, .init = init };
+
+	err[0] = '\0';
+	return osp_store_open(&o, s, err, errlen);
+}
+
+/* A data.mdb cut short (a full disk, a bad copy) made LMDB map pages past the
+ * end of the file: SIGBUS at the first read. Now each size is refused with
+ * what it has and what it needs, and the process goes on. */
+static void test_store_truncated_refused(void **state)
+{
+	store_fx *f = *state;
+	static const off_t cuts[] = { -4096, 40960, 24576, 12288, 8192, 6000, 4096, 100 };
+	char path[256], err[512], val[1000], key[16], want[64];
+	osp_store *s = NULL;
+	osp_txn *t = NULL;
+	struct stat st;
+
+	memset(val, 'v', sizeof(val));
+	assert_int_equal(osp_store_txn_begin(f->s, true, &t), OSP_OK);
+	for (int i = 0; i < 300; i++) {
+		int kl = snprintf(key, sizeof(key), "k%04d", i);
+		assert_int_equal(osp_store_put(t, "kv", key, (size_t)kl, val, sizeof(val)), OSP_OK);
+	}
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+	osp_store_close(f->s);
+	f->s = NULL;
+	store_file_path(f->dir, "data.mdb", path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size > 100 * 1024);
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		off_t size = cuts[i] < 0 ? st.st_size + cuts[i] : cuts[i];
+
+		assert_int_equal(truncate(path, size), 0);
+		assert_int_equal(store_open_init(f->dir, false, &s, err, sizeof(err)), OSP_ESTORE);
+		assert_null(s);
+		snprintf(want, sizeof(want), "data.mdb is damaged: %lld bytes", (long long)size);
+		if (strstr(err, want) == NULL || strstr(err, "restore a backup") == NULL)
+			fail_msg("size %lld: %s", (long long)size, err);
+		/* --init does not paper over a damaged file: it is evidence */
+		assert_int_equal(store_open_init(f->dir, true, &s, err, sizeof(err)), OSP_ESTORE);
+		assert_null(s);
+	}
+}
+
+/* a file of the right size whose meta pages are not LMDB's */
+static void test_store_garbage_refused(void **state)
+{
+	store_fx *f = *state;
+	char path[256], err[512], junk[16384];
+	osp_store *s = NULL;
+	FILE *fp;
+
+	osp_store_close(f->s);
+	f->s = NULL;
+	memset(junk, 'x', sizeof(junk));
+	fp = fopen(store_file_path(f->dir, "data.mdb", path, sizeof(path)), "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+	fclose(fp);
+	assert_int_equal(store_open_init(f->dir, false, &s, err, sizeof(err)), OSP_ESTORE);
+	assert_non_null(strstr(err, "without a valid LMDB meta page"));
+}
+
+/* data.mdb emptied or removed where a store was (store.id says so): refused,
+ * so a coordinator does not start over with no rollouts and no history;
+ * --init (o.init) is the operator saying "start empty" */
+static void test_store_lost_needs_init(void **state)
+{
+	store_fx *f = *state;
+	char path[256], marker[256], err[512], buf[64];
+	osp_store *s = NULL;
+	struct stat st;
+
+	store_put1(f->s, "kv", "k", 1, "kept");
+	osp_store_close(f->s);
+	f->s = NULL;
+	store_file_path(f->dir, "data.mdb", path, sizeof(path));
+	store_file_path(f->dir, "store.id", marker, sizeof(marker));
+	assert_int_equal(stat(marker, &st), 0);
+
+	assert_int_equal(truncate(path, 0), 0);
+	assert_int_equal(store_open_init(f->dir, false, &s, err, sizeof(err)), OSP_ESTORE);
+	assert_null(s);
+	assert_non_null(strstr(err, "data.mdb is empty (0 bytes)"));
+	assert_non_null(strstr(err, "--init"));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 0); /* nothing was made of it */
+
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(store_open_init(f->dir, false, &s, err, sizeof(err)), OSP_ESTORE);
+	assert_non_null(strstr(err, "data.mdb is missing"));
+
+	/* with init: an empty store, usable, and the next start needs no flag */
+	assert_int_equal(store_open_init(f->dir, true, &s, err, sizeof(err)), OSP_OK);
+	assert_int_equal(store_get1(s, "kv", "k", 1, buf, sizeof(buf)), OSP_ENOENT);
+	store_put1(s, "kv", "k", 1, "new");
+	osp_store_close(s);
+	s = NULL;
+	assert_int_equal(store_open_init(f->dir, false, &s, err, sizeof(err)), OSP_OK);
+	assert_int_equal(store_get1(s, "kv", "k", 1, buf, sizeof(buf)), OSP_OK);
+	assert_string_equal(buf, "new");
+	osp_store_close(s);
+}
+
+/* a first start, and a store made before store.id existed, open as before */
+static void test_store_fresh_and_old_open(void **state)
+{
+	store_fx *f = *state;
+	char dir[160], marker[256], err[512], buf[64];
+	osp_store *s = NULL;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/fresh", f->root);
+	assert_int_equal(store_open_init(dir, false, &s, err, sizeof(err)), OSP_OK);
+	assert_int_equal(stat(store_file_path(dir, "store.id", marker, sizeof(marker)), &st), 0);
+	assert_int_equal(st.st_size, OSP_UUID_LEN + 1);
+	store_put1(s, "kv", "k", 1, "v");
+	osp_store_close(s);
+	s = NULL;
+
+	assert_int_equal(unlink(marker), 0); /* as an older version left it */
+	assert_int_equal(store_open_init(dir, false, &s, err, sizeof(err)), OSP_OK);
+	assert_int_equal(store_get1(s, "kv", "k", 1, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(stat(marker, &st), 0); /* marked from now on */
+	osp_store_close(s);
+}
+
 static void test_store_be64(void **state)
 {
 	static const uint64_t vals[] = { 0, 1, 255, 256, 65535, 1ULL << 32, (1ULL << 56) + 7,
@@ -551,6 +731,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_del_prefix, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_store_count, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_store_map_full, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_foreach_before, store_setup,
+			store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_truncated_refused, store_setup,
+			store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_garbage_refused, store_setup,
+			store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_lost_needs_init, store_setup,
+			store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_fresh_and_old_open, store_setup,
+			store_teardown),
 		cmocka_unit_test(test_store_be64),
 	};
 

@@ -247,6 +247,25 @@ static void test_util_strlcpy(void **state)
 	assert_string_equal(dst, "");
 }
 
+/* an id or argument echoed in an error keeps to its line */
+static void test_util_str_show(void **state)
+{
+	char buf[32], small[12];
+
+	(void)state;
+	assert_string_equal(osp_str_show("web-1", buf, sizeof(buf)), "web-1");
+	assert_string_equal(osp_str_show("a\nb\tc\rd", buf, sizeof(buf)), "a\\nb\\tc\\rd");
+	assert_string_equal(osp_str_show("\x1b[2J\x7f", buf, sizeof(buf)), "\\x1b[2J\\x7f");
+	assert_string_equal(osp_str_show(NULL, buf, sizeof(buf)), "");
+	/* UTF-8 is kept; a cut says so and never splits a character */
+	assert_string_equal(osp_str_show("r\xc3\xa9gion", buf, sizeof(buf)), "r\xc3\xa9gion");
+	assert_string_equal(osp_str_show("0123456789AB", small, sizeof(small)), "01234567...");
+	assert_string_equal(osp_str_show("0123456789A", small, sizeof(small)), "0123456789A");
+	assert_string_equal(osp_str_show("0123456\xc3\xa9xyz", small, sizeof(small)),
+		"0123456...");
+	assert_string_equal(osp_str_show("\n\n\n\n\n\n", small, sizeof(small)), "\\n\\n\\n\\n...");
+}
+
 static void test_util_strdup_n(void **state)
 {
 	char *s;
@@ -484,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_util_buf_cap),
 		cmocka_unit_test(test_util_buf_growth),
 		cmocka_unit_test(test_util_strlcpy),
+		cmocka_unit_test(test_util_str_show),
 		cmocka_unit_test(test_util_strdup_n),
 		cmocka_unit_test(test_util_uuid_format),
 		cmocka_unit_test(test_util_hex_encode),

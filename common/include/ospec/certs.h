@@ -84,7 +84,8 @@ osp_err osp_certs_init(const char *dir, const char *cn, int days, bool force, ch
 /*
  * osp_certs_issue reads DIR/ca.pem and DIR/ca.key and writes DIR/<name>.pem
  * (0644) and DIR/<name>.key (0600) for req. Existing files are kept
- * (OSP_EEXIST) unless force. The paths written go to cert_path/key_path
+ * (OSP_EEXIST) unless force; files of another role (DIR/<name>.pem made for
+ * another kind, or a CA) are kept even with force (OSP_EEXIST). The paths written go to cert_path/key_path
  * (may be NULL; len bytes each).
  */
 osp_err osp_certs_issue(const char *dir, const osp_cert_req *req, bool force, char *cert_path,

@@ -30,10 +30,16 @@ typedef struct osp_store_opts {
 	size_t ndbs;
 	uint32_t schema;        /* expected schema version; written on first open */
 	bool nometasync;        /* MDB_NOMETASYNC (durable at the next synced commit) */
+	bool init;              /* accept an empty or missing data.mdb where a store was */
 } osp_store_opts;
 
 /* osp_store_open opens (or creates) the store. err says what went wrong:
- * OSP_ELOCKED (another process), OSP_ESCHEMA (found version N), OSP_ESTORE. */
+ * OSP_ELOCKED (another process), OSP_ESCHEMA (found version N), OSP_ESTORE.
+ * Before LMDB maps DIR/data.mdb its size is checked against its meta pages:
+ * a truncated file is refused (OSP_ESTORE, "data.mdb is damaged: N bytes, the
+ * store needs at least M; restore a backup") instead of crashing with SIGBUS.
+ * DIR/store.id is written once the store exists; an empty or missing
+ * data.mdb beside it is refused (OSP_ESTORE) unless o->init. */
 osp_err osp_store_open(const osp_store_opts *o, osp_store **out, char *err, size_t errlen);
 
 /* osp_store_close closes the environment and releases the lock; accepts NULL.
@@ -75,6 +81,12 @@ osp_err osp_store_foreach(osp_txn *t, const char *db, const void *prefix, size_t
  * key >= from (which should itself start with prefix). */
 osp_err osp_store_foreach_from(osp_txn *t, const char *db, const void *prefix, size_t plen,
 	const void *from, size_t flen, osp_store_iter_fn fn, void *arg);
+
+/* osp_store_foreach_before is osp_store_foreach in reverse, starting at the
+ * last key < before (blen bytes, which should itself start with prefix): the
+ * next page of a newest-first listing. */
+osp_err osp_store_foreach_before(osp_txn *t, const char *db, const void *prefix, size_t plen,
+	const void *before, size_t blen, osp_store_iter_fn fn, void *arg);
 
 /* osp_store_del_prefix deletes every key starting with prefix; *count (may be
  * NULL) gets how many. */

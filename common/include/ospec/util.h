@@ -42,6 +42,12 @@ void osp_time_fmt(int64_t wall_ms, char *buf, size_t len);
  * strlen(src) so truncation shows as a result >= len. */
 size_t osp_strlcpy(char *dst, const char *src, size_t len);
 
+/* osp_str_show copies s (NULL: "") into buf (len bytes) for an error message:
+ * a newline becomes \n, a tab \t, a carriage return \r, any other control
+ * byte \xNN, so what someone typed cannot start a line of its own; cut with
+ * "..." when it does not fit. Returns buf. */
+char *osp_str_show(const char *s, char *buf, size_t len);
+
 /* osp_strdup_n duplicates at most max bytes of s; NULL on allocation failure. */
 char *osp_strdup_n(const char *s, size_t max);
 

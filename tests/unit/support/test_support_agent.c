@@ -21,7 +21,7 @@ agent *ts_agent_alloc(const agent_cfg *cfg)
 	agent *a = NULL;
 	char err[512] = "";
 
-	if (agent_store_lmdb_open(cfg->state, 100, &store, err, sizeof(err)) != OSP_OK)
+	if (agent_store_lmdb_open(cfg->state, 100, false, &store, err, sizeof(err)) != OSP_OK)
 		fail_msg("store: %s", err);
 	if (agent_alloc(cfg, store, &a, err, sizeof(err)) != OSP_OK)
 		fail_msg("agent: %s", err);
