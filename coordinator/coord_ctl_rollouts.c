@@ -332,8 +332,29 @@ static void coord_json_switches(osp_jw *w, const Ospec__V1__RolloutRecord *r)
 	osp_jw_arr_end(w);
 }
 
+/* coord_json_step_runs writes "version" and "sha256" of step s: the node's
+ * own answer to this rollout's last command, or for a node this rollout
+ * never sent a command (pending, skipped) what it reports now: the plan's
+ * snapshot may predate a rollout that ended a moment before. */
+static void coord_json_step_runs(coord *c, osp_jw *w, const Ospec__V1__RolloutRecord *r,
+	const Ospec__V1__StepRecord *s)
+{
+	const char *ver = s->version, *sha = s->sha256;
+	coord_node *n = s->seq == 0 && c != NULL ? coord_node_find(c, s->node) : NULL;
+
+	for (size_t i = 0; n != NULL && i < n->n_apps; i++) {
+		const Ospec__V1__AppState *a = n->apps[i];
+		if (strcmp(a->app, r->app) != 0)
+			continue;
+		ver = a->version;
+		sha = a->sha256;
+	}
+	coord_jw_kv(w, "version", ver);
+	coord_jw_kv(w, "sha256", sha);
+}
+
 /* coord_json_rollout writes a rollout record; with steps, the per-node view. */
-static void coord_json_rollout(osp_jw *w, const Ospec__V1__RolloutRecord *r, bool steps)
+static void coord_json_rollout(coord *c, osp_jw *w, const Ospec__V1__RolloutRecord *r, bool steps)
 {
 	uint32_t done = 0, failed = 0, batches = 0;
 	char num[32], safe_url[OSP_WIRE_MAX_URL + 64];
@@ -403,9 +424,9 @@ static void coord_json_rollout(osp_jw *w, const Ospec__V1__RolloutRecord *r, boo
 			coord_jw_kv(w, "step", coord_step_state_name((coord_step_state)s->state));
 			osp_jw_key(w, "batch");
 			osp_jw_int(w, s->state == COORD_STEP_SKIPPED ? 0 : (int64_t)s->batch + 1);
-			/* what the node runs after its last answer (its own word) */
-			coord_jw_kv(w, "version", s->version);
-			coord_jw_kv(w, "sha256", s->sha256);
+			/* what the node runs after its last answer (its own word); a
+			 * node this rollout never sent anything: what it reports now */
+			coord_json_step_runs(c, w, r, s);
 			coord_jw_kv(w, "previous_version", s->prev_version);
 			coord_jw_time(w, "started", s->started_ms);
 			coord_jw_time(w, "finished", s->finished_ms);
@@ -447,7 +468,7 @@ static int coord_verb_dry_run(coord *c, coord_ctl_req *rq, Ospec__V1__RolloutRec
 		return 1;
 	if (coord_rollout_get(c, rq->txn, e->ro.id, &stored) == OSP_OK) {
 		osp_jw_init(&w, json);
-		coord_json_rollout(&w, stored, true);
+		coord_json_rollout(c, &w, stored, true);
 		ospec__v1__rollout_record__free_unpacked(stored, NULL);
 		status = 0;
 	}
@@ -544,7 +565,7 @@ int coord_verb_status(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	if (status != 0)
 		return status;
 	osp_jw_init(&w, json);
-	coord_json_rollout(&w, r, true);
+	coord_json_rollout(c, &w, r, true);
 	ospec__v1__rollout_record__free_unpacked(r, NULL);
 	return 0;
 }
@@ -594,7 +615,7 @@ int coord_verb_rollouts(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 	osp_jw_arr_begin(&w);
 	for (size_t i = 0; i < l.n; i++) {
 		if (i < limit)
-			coord_json_rollout(&w, l.v[i], false);
+			coord_json_rollout(c, &w, l.v[i], false);
 		ospec__v1__rollout_record__free_unpacked(l.v[i], NULL);
 	}
 	osp_jw_arr_end(&w);
