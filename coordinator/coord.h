@@ -100,6 +100,7 @@ typedef struct coord_pipe {
 	uint32_t id;
 	bool registered_once;     /* counted in coord.n_unreg until set */
 	bool closing;             /* its requests are dropped; closed soon */
+	bool close_sent;          /* nng_pipe_close was called for it */
 	int64_t added_mono;       /* when it connected */
 	int64_t last_mono;        /* its last complete request */
 	int64_t close_at;         /* >0: closed by the sweep at this time */
@@ -168,6 +169,7 @@ typedef enum coord_rl {
 	COORD_RL_CONN_STUCK,
 	COORD_RL_CONN_DEADLINE,
 	COORD_RL_CONN_IDLE,
+	COORD_RL_NNG_REAPER,
 	COORD_RL_N
 } coord_rl;
 
@@ -199,8 +201,9 @@ struct coord {
 	uint64_t event_seq;       /* last event key */
 	atomic_bool stopping;
 	bool ready;
-	pthread_t ticker, ctl_thread;
-	bool ticker_started, ctl_started;
+	pthread_t ticker, ctl_thread, ctl_watchdog;
+	bool ticker_started, ctl_started, ctl_watchdog_started;
+	atomic_uint ctl_relistens; /* times the control watchdog revived the listener */
 };
 
 /* coord_db.c: records in LMDB. All take an open write or read txn. */
@@ -285,8 +288,9 @@ int64_t coord_conn_idle_ms(const coord *c);
 /* coord_conn_overdue writes into ids (cap) the connections to close now:
  * those marked (coord_conn_close_soon) whose time has come, unregistered ones
  * past the register deadline, registered ones silent past
- * coord_conn_idle_ms. Each is counted and logged (rate-limited) once, and
- * closed again every 5 s while nng still reports it. Returns how many. */
+ * coord_conn_idle_ms. Each is counted and logged (rate-limited) once; one
+ * closed 5 s ago that nng never reported gone (NNG_PIPE_EV_REM_POST) is
+ * forgotten. Returns how many. */
 size_t coord_conn_overdue(coord *c, int64_t now_mono, uint32_t *ids, size_t cap);
 /* coord_conn_start arms the sweep that closes overdue connections (four
  * times a second); coord_conn_stop stops it (c->stopping set first; no lock held). */
@@ -294,6 +298,9 @@ osp_err coord_conn_start(coord *c);
 void coord_conn_stop(coord *c);
 /* coord_conn_close closes connection id (no lock needed; 0 is ignored). */
 void coord_conn_close(uint32_t id);
+/* coord_conn_tls puts the server TLS configuration (client certificate
+ * required) on the agents' listener l; err says why it cannot. */
+osp_err coord_conn_tls(coord *c, nng_listener l, char *err, size_t errlen);
 
 /* coord_agents.c: the agent protocol server. */
 osp_err coord_agents_start(coord *c, char *err, size_t errlen);
@@ -302,6 +309,10 @@ void coord_agents_stop(coord *c);
  * Caller holds c->mtx. */
 void coord_agents_kick(coord *c, coord_node *n);
 void coord_agents_tick(coord *c, int64_t now_mono);
+/* coord_agents_unqueue cancels the replies to connection pipe still queued
+ * in nng, so their contexts serve others at once (caller holds c->mtx; pipe
+ * is marked closing, so no new ones come). */
+void coord_agents_unqueue(coord *c, uint32_t pipe);
 
 /* coord_control.c: the control API for ospecctl. */
 osp_err coord_control_start(coord *c, char *err, size_t errlen);

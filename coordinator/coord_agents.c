@@ -66,11 +66,19 @@ static void coord_ctx_recv(coord_ctx *x)
 
 /* coord_ctx_send sends m as the reply of x (x goes to SEND). A reply that
  * waits longer than COORD_SEND_TIMEOUT_MS behind earlier ones on a
- * connection that does not read comes back with NNG_ETIMEDOUT. */
+ * connection that does not read comes back with NNG_ETIMEDOUT. Nothing is
+ * sent to a connection being closed (m is freed, x stays in RECV): see
+ * coord_agents_unqueue. */
 static void coord_ctx_send(coord_ctx *x, nng_msg *m)
 {
 	coord *c = x->c;
+	coord_pipe *p = x->pipe_id ? coord_pipe_get(c, x->pipe_id, false) : NULL;
 
+	if (p != NULL && p->closing) {
+		nng_msg_free(m);
+		x->state = COORD_CTX_RECV;
+		return;
+	}
 	x->state = COORD_CTX_SEND;
 	c->nsend++;
 	nng_aio_set_msg(x->aio, m);
@@ -231,6 +239,13 @@ void coord_agents_kick(coord *c, coord_node *n)
 	}
 }
 
+void coord_agents_unqueue(coord *c, uint32_t pipe)
+{
+	for (coord_ctx *x = c->ctxs; x != NULL; x = x->next)
+		if (x->state == COORD_CTX_SEND && x->pipe_id == pipe)
+			nng_aio_cancel(x->aio); /* out of rep0's queue now; the callback frees */
+}
+
 void coord_agents_tick(coord *c, int64_t now_mono)
 {
 	for (coord_ctx *x = c->ctxs; x != NULL; x = x->next)
@@ -254,8 +269,8 @@ static void coord_agents_refuse(coord *c, coord_ctx *x, coord_pipe *p, coord_rl 
 		OSP_WARN("COORD-REGISTER-REFUSED", "register of node '%s' refused: %s (%llu more "
 			"refusals like it since the last report)", node, why,
 			(unsigned long long)held);
-	coord_conn_close_soon(p, now + COORD_REFUSE_CLOSE_MS);
 	coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_REFUSED, why);
+	coord_conn_close_soon(p, now + COORD_REFUSE_CLOSE_MS); /* after the answer */
 }
 
 static void coord_agents_hello(coord *c, coord_ctx *x, coord_pipe *p)
@@ -661,9 +676,8 @@ static void coord_ctx_cb(void *arg)
 	coord *c = x->c;
 	int rv = nng_aio_result(x->aio);
 
-	/* never nng_pipe_close from here: this may run inside the pipe's own
-	 * receive, and nng 1.5.2's reaper then waits forever for it (every
-	 * later connection would leak); the sweep closes (coord_conn.c) */
+	/* connections are closed by the sweep (coord_conn.c), never from an
+	 * nng callback: this one may run inside the pipe's own receive */
 	pthread_mutex_lock(&c->mtx);
 	if (x->state == COORD_CTX_SEND) {
 		coord_ctx_sent(c, x, rv);
@@ -691,7 +705,6 @@ static void coord_agents_pipe_cb(nng_pipe np, nng_pipe_ev ev, void *arg)
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
 		pthread_mutex_lock(&c->mtx);
 		ok = coord_conn_admit(c, id, osp_now_mono_ms());
-		OSP_DEBUG("XXX-ADD", "pipe %u admitted %d unreg %zu", id, ok, c->n_unreg);
 		pthread_mutex_unlock(&c->mtx);
 		/* closed before it is added: nng reads nothing from it and sends
 		 * no further event for it */
@@ -707,30 +720,7 @@ static void coord_agents_pipe_cb(nng_pipe np, nng_pipe_ev ev, void *arg)
 		if (x->state == COORD_CTX_HELD && x->held_pipe == id)
 			coord_agents_release(c, x);
 	coord_pipe_drop(c, id);
-	OSP_DEBUG("XXX-REM", "pipe %u removed unreg %zu", id, c->n_unreg);
 	pthread_mutex_unlock(&c->mtx);
-}
-
-/* coord_agents_tls puts the server TLS configuration (client certificate
- * required) on listener l. */
-static osp_err coord_agents_tls(coord *c, nng_listener l, char *err, size_t errlen)
-{
-	nng_tls_config *cfg = NULL;
-	char why[512];
-	int rv;
-
-	if (osp_tls_server_config(c->cfg.tls_ca, c->cfg.tls_cert, c->cfg.tls_key, &cfg, why,
-		    sizeof(why)) != OSP_OK) {
-		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, why);
-		return OSP_ECONFIG;
-	}
-	rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
-	nng_tls_config_free(cfg); /* the listener holds its own reference */
-	if (rv != 0) {
-		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, nng_strerror(rv));
-		return OSP_ECONFIG;
-	}
-	return OSP_OK;
 }
 
 osp_err coord_agents_start(coord *c, char *err, size_t errlen)
@@ -754,7 +744,7 @@ osp_err coord_agents_start(coord *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, nng_strerror(rv));
 		return osp_nng_err(rv);
 	}
-	if (osp_tls_url_is_tls(c->cfg.listen) && coord_agents_tls(c, l, err, errlen) != OSP_OK)
+	if (osp_tls_url_is_tls(c->cfg.listen) && coord_conn_tls(c, l, err, errlen) != OSP_OK)
 		return OSP_ECONFIG;
 	if ((rv = nng_listener_start(l, 0)) != 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, nng_strerror(rv));

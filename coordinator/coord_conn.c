@@ -11,10 +11,11 @@
 #include <nng/nng.h>
 
 #include "coord.h"
+#include "ospec/tls.h"
 
 #define COORD_SWEEP_MS 250
 #define COORD_SWEEP_MAX 512 /* closed per sweep; the rest at the next one */
-#define COORD_CLOSE_AGAIN_MS 5000 /* a closed connection still known is closed again */
+#define COORD_FORGET_MS 5000 /* a closed connection nng never reports gone is forgotten */
 
 bool coord_ratelog_due(coord_ratelog *r, int64_t now_ms, uint64_t *held)
 {
@@ -59,6 +60,8 @@ static const struct {
 	[COORD_RL_CONN_DEADLINE] = { "COORD-CONN-DEADLINE",
 		"connections closed: no register in time" },
 	[COORD_RL_CONN_IDLE] = { "COORD-CONN-IDLE", "connections closed: silent too long" },
+	[COORD_RL_NNG_REAPER] = { "COORD-NNG-REAPER",
+		"closed connections nng never released, forgotten" },
 };
 
 bool coord_conn_admit(coord *c, uint32_t id, int64_t now_mono)
@@ -129,20 +132,45 @@ static const char *coord_conn_overdue_why(coord *c, const coord_pipe *p, int64_t
 	return NULL;
 }
 
+/* coord_conn_forget drops the connections closed COORD_FORGET_MS ago that
+ * nng never reported gone. nng 1.5.2's pipe reaper can stop for good when
+ * peers that pipelined without reading go away (no NNG_PIPE_EV_REM_POST
+ * follows, for any connection): counting them on would lock every agent out
+ * once COORD_UNREG_MAX are left. */
+static void coord_conn_forget(coord *c, int64_t now)
+{
+	uint32_t gone[64];
+	size_t n = 0;
+	uint64_t held;
+
+	for (coord_pipe *p = c->pipes; p != NULL && n < 64; p = p->next)
+		if (p->close_sent && now >= p->close_at)
+			gone[n++] = p->id;
+	for (size_t i = 0; i < n; i++)
+		coord_pipe_drop(c, gone[i]);
+	if (n > 0 && coord_ratelog_due(&c->rl[COORD_RL_NNG_REAPER], now, &held))
+		OSP_ERROR("COORD-NNG-REAPER", "nng has not released %zu closed connection%s after "
+			"%d s (%llu more since the last report): a known nng 1.5.2 defect after "
+			"peers that do not read their replies; connections may leak file "
+			"descriptors until the coordinator restarts", n, n == 1 ? "" : "s",
+			COORD_FORGET_MS / 1000, (unsigned long long)held);
+}
+
 size_t coord_conn_overdue(coord *c, int64_t now_mono, uint32_t *ids, size_t cap)
 {
 	size_t n = 0;
 
+	coord_conn_forget(c, now_mono);
 	for (coord_pipe *p = c->pipes; p != NULL && n < cap; p = p->next) {
 		coord_rl rl = COORD_RL_N;
-		const char *why = coord_conn_overdue_why(c, p, now_mono, &rl);
+		const char *why;
 		uint64_t held;
 
-		if (why == NULL)
+		if (p->close_sent || (why = coord_conn_overdue_why(c, p, now_mono, &rl)) == NULL)
 			continue;
-		/* until its NNG_PIPE_EV_REM_POST forgets it */
-		p->closing = true;
-		p->close_at = now_mono + COORD_CLOSE_AGAIN_MS;
+		/* forgotten unless its NNG_PIPE_EV_REM_POST comes first */
+		p->closing = p->close_sent = true;
+		p->close_at = now_mono + COORD_FORGET_MS;
 		ids[n++] = p->id;
 		if (rl != COORD_RL_N && coord_ratelog_due(&c->rl[rl], now_mono, &held))
 			OSP_WARN(rl == COORD_RL_CONN_DEADLINE ? "COORD-CONN-DEADLINE" : "COORD-CONN-IDLE",
@@ -177,6 +205,8 @@ static void coord_conn_sweep_cb(void *arg)
 	pthread_mutex_lock(&c->mtx);
 	now = osp_now_mono_ms();
 	n = coord_conn_overdue(c, now, ids, COORD_SWEEP_MAX);
+	for (size_t i = 0; i < n; i++)
+		coord_agents_unqueue(c, ids[i]);
 	for (int i = 0; i < COORD_RL_N; i++)
 		coord_ratelog_flush(&c->rl[i], now, coord_rl_says[i].id, coord_rl_says[i].what);
 	pthread_mutex_unlock(&c->mtx);
@@ -203,4 +233,26 @@ void coord_conn_stop(coord *c)
 	nng_aio_stop(c->conn_sweep); /* c->stopping is set: no re-arm */
 	nng_aio_free(c->conn_sweep);
 	c->conn_sweep = NULL;
+}
+
+/* coord_conn_tls puts the server TLS configuration (client certificate
+ * required) on listener l. */
+osp_err coord_conn_tls(coord *c, nng_listener l, char *err, size_t errlen)
+{
+	nng_tls_config *cfg = NULL;
+	char why[512];
+	int rv;
+
+	if (osp_tls_server_config(c->cfg.tls_ca, c->cfg.tls_cert, c->cfg.tls_key, &cfg, why,
+		    sizeof(why)) != OSP_OK) {
+		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, why);
+		return OSP_ECONFIG;
+	}
+	rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg); /* the listener holds its own reference */
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, nng_strerror(rv));
+		return OSP_ECONFIG;
+	}
+	return OSP_OK;
 }

@@ -308,6 +308,11 @@ static void coord_control_close_stuck(coord_ctl_srv *srv)
 	n = srv->nclose;
 	memcpy(ids, srv->to_close, n * sizeof(ids[0]));
 	srv->nclose = 0;
+	/* its replies still queued in nng give their slots back at once */
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < COORD_CTL_SLOTS; k++)
+			if (srv->slot[k].pipe == ids[i])
+				nng_aio_cancel(srv->slot[k].aio);
 	pthread_mutex_unlock(&srv->mtx);
 	for (size_t i = 0; i < n; i++)
 		coord_conn_close(ids[i]);
@@ -502,6 +507,25 @@ static osp_err coord_control_group(coord *c, char *err, size_t errlen)
 	return OSP_OK;
 }
 
+osp_err coord_control_relisten(coord *c, char *err, size_t errlen)
+{
+	int rv;
+
+	nng_listener_close(c->ctl_listener);
+	coord_ctl_ipc_release(c);
+	if ((rv = nng_listener_create(&c->ctl_listener, c->ctl, c->cfg.control)) != 0 ||
+		(strncmp(c->cfg.control, "ipc://", 6) == 0 &&
+			(rv = nng_listener_set_int(c->ctl_listener, NNG_OPT_IPC_PERMISSIONS,
+				 0600)) != 0) ||
+		(rv = nng_listener_start(c->ctl_listener, 0)) != 0) {
+		snprintf(err, errlen, "cannot listen for control on '%s' again: %s",
+			c->cfg.control, nng_strerror(rv));
+		return osp_nng_err(rv);
+	}
+	coord_ctl_ipc_own(c);
+	return coord_control_group(c, err, errlen);
+}
+
 osp_err coord_control_start(coord *c, char *err, size_t errlen)
 {
 	osp_err orv;
@@ -533,6 +557,7 @@ osp_err coord_control_start(coord *c, char *err, size_t errlen)
 		return OSP_EIO;
 	}
 	c->ctl_started = true;
+	coord_ctl_watchdog_start(c);
 	return OSP_OK;
 fail:
 	snprintf(err, errlen, "cannot listen for control on '%s': %s", c->cfg.control,
@@ -542,6 +567,7 @@ fail:
 
 void coord_control_stop(coord *c)
 {
+	coord_ctl_watchdog_stop(c);
 	if (c->ctl_started)
 		pthread_join(c->ctl_thread, NULL);
 	c->ctl_started = false;

@@ -56,6 +56,19 @@ int coord_verb_history(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
 int coord_verb_pause(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 int coord_verb_resume(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 int coord_verb_abort(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+/* coord_control_relisten closes the control listener and listens again on
+ * the same URL (the socket file made anew, permissions and group as at
+ * start): what revives an ipc:// listener nng 1.5.2 wedged. Called by the
+ * watchdog only. OSP_ECONFIG (group) or nng errors with err. */
+osp_err coord_control_relisten(coord *c, char *err, size_t errlen);
+
+/* coord_ctl_watchdog_start starts the control watchdog (ipc:// only;
+ * coord_ctl_watchdog.c): every COORD_CTL_WATCHDOG_MS it asks its own control
+ * socket, as ospecctl would, and listens again after two unanswered tries.
+ * coord_ctl_watchdog_stop stops it (c->stopping is set first). */
+void coord_ctl_watchdog_start(coord *c);
+void coord_ctl_watchdog_stop(coord *c);
+
 /* coord_verb_control applies PAUSE, RESUME, ABORT or ROLLBACK to the active
  * rollout named by the "rollout" argument: 0 with {"id", "state"} in json,
  * 1 when it does not fit its state, 4 for an unknown rollout. */
