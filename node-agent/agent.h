@@ -98,6 +98,7 @@ struct agent {
 	atomic_bool registered;
 	atomic_uint_fast32_t heartbeat_ms;
 	uint32_t poll_hold_ms;
+	char register_err[512]; /* why the last register failed (session thread) */
 	uint64_t cursor;
 	bool resend;              /* a result was not acknowledged: re-send first */
 	pthread_t session_thread, hb_thread;

@@ -19,6 +19,8 @@
 #define AGENT_REQ_TIMEOUT_MS 5000
 #define AGENT_BACKOFF_MIN_MS 250
 #define AGENT_BACKOFF_MAX_MS 30000
+#define AGENT_AWAY_WARN_MS 60000       /* failed registers log at warn after this */
+#define AGENT_SESSION_STABLE_MS 30000  /* a session this long resets the backoff */
 
 /* agent_jitter returns a random duration in [ms/2, ms]. */
 static int64_t agent_jitter(int64_t ms)
@@ -269,8 +271,8 @@ out:
 			OSP_ERROR("AGENT-REFUSED", "coordinator refused node '%s': %s", a->id, err);
 		else if (rv == OSP_ECONFIG)
 			OSP_ERROR("AGENT-TLS-FILES", "cannot prove node '%s': %s", a->id, err);
-		else
-			OSP_DEBUG("AGENT-REGISTER-FAIL", "register: %s", err);
+		/* the session loop logs it, with its backoff */
+		osp_strlcpy(a->register_err, err, sizeof(a->register_err));
 	}
 	free(chain);
 	osp_wire_free(rep);
@@ -476,16 +478,45 @@ static void agent_tls_redial(agent *a)
 	nng_tls_config_free(cfg);
 }
 
+/* agent_backoff_next doubles a backoff up to AGENT_BACKOFF_MAX_MS. */
+static int64_t agent_backoff_next(int64_t backoff)
+{
+	return backoff * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS : backoff * 2;
+}
+
+/* agent_register_failed logs one failed register with the pause before the
+ * next: info while the coordinator has been away less than a minute, warn
+ * after that (an operator should look). */
+static void agent_register_failed(agent *a, unsigned attempt, int64_t since, int64_t pause)
+{
+	int64_t away = osp_now_mono_ms() - since;
+	char dur[32];
+
+	osp_duration_fmt(pause, dur, sizeof(dur));
+	if (away >= AGENT_AWAY_WARN_MS)
+		OSP_WARN("AGENT-REGISTER-FAIL",
+			"cannot register with '%s' for %llds (attempt %u): %s; next try in %s",
+			a->cfg->coordinator, (long long)(away / 1000), attempt,
+			a->register_err[0] ? a->register_err : "no answer", dur);
+	else
+		OSP_INFO("AGENT-REGISTER-FAIL", "cannot register with '%s' (attempt %u): %s; next "
+			"try in %s", a->cfg->coordinator, attempt,
+			a->register_err[0] ? a->register_err : "no answer", dur);
+}
+
 static void *agent_session_main(void *arg)
 {
 	agent *a = arg;
-	int64_t backoff = AGENT_BACKOFF_MIN_MS;
+	int64_t backoff = AGENT_BACKOFF_MIN_MS, lost_backoff = AGENT_BACKOFF_MIN_MS, since = 0;
+	int64_t began, pause;
 	bool tls = osp_tls_url_is_tls(a->cfg->coordinator), dialed = !tls;
 	int dial_err = 0, lost = 0;
+	unsigned attempt = 0;
 
 	while (!atomic_load(&a->stopping)) {
 		osp_err rv = OSP_ENET;
 
+		a->register_err[0] = '\0';
 		if (!dialed)
 			dialed = agent_tls_dial(a, &dial_err);
 		if (dialed)
@@ -498,18 +529,38 @@ static void *agent_session_main(void *arg)
 				dialed = false;
 				lost = 0;
 			}
-			agent_nap(a, agent_jitter(backoff));
-			backoff = backoff * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS
-								     : backoff * 2;
+			if (since == 0)
+				since = osp_now_mono_ms();
+			pause = agent_jitter(backoff);
+			if (rv != OSP_EREFUSED && rv != OSP_ECONFIG) /* those log themselves */
+				agent_register_failed(a, ++attempt, since, pause);
+			agent_nap(a, pause);
+			backoff = agent_backoff_next(backoff);
 			continue;
 		}
-		backoff = AGENT_BACKOFF_MIN_MS;
+		if (attempt > 0)
+			OSP_INFO("AGENT-REGISTERED", "registered after %u failed attempt%s", attempt,
+				attempt == 1 ? "" : "s");
+		since = 0;
+		attempt = 0;
 		lost = 0;
+		backoff = AGENT_BACKOFF_MIN_MS;
+		began = osp_now_mono_ms();
 		/* results recorded while the coordinator was away */
 		a->store->ops->result_unacked(a->store, agent_resend_cb, a);
 		agent_poll_loop(a);
-		if (!atomic_load(&a->stopping))
-			agent_nap(a, agent_jitter(AGENT_BACKOFF_MIN_MS));
+		if (atomic_load(&a->stopping))
+			break;
+		/* a session that ends at once (a peer answering junk) backs off
+		 * like a failed register; a session that lasted starts over */
+		if (osp_now_mono_ms() - began >= AGENT_SESSION_STABLE_MS)
+			lost_backoff = AGENT_BACKOFF_MIN_MS;
+		pause = agent_jitter(lost_backoff);
+		OSP_INFO("AGENT-SESSION-LOST", "session with '%s' lost after %llds; registering "
+			"again in %lld ms", a->cfg->coordinator,
+			(long long)((osp_now_mono_ms() - began) / 1000), (long long)pause);
+		agent_nap(a, pause);
+		lost_backoff = agent_backoff_next(lost_backoff);
 	}
 	return NULL;
 }

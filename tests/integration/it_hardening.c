@@ -372,6 +372,28 @@ static void test_hardening_ipc_wedge_recovers(void **state)
 		fprintf(stderr, "note: the listener was not wedged this time\n");
 }
 
+static bool it_agent_logged_attempts(h_env *e, void *arg)
+{
+	char log[600];
+
+	(void)arg;
+	snprintf(log, sizeof(log), "%s/agent-lonely.log", e->dir);
+	return h_file_contains(log, "AGENT-REGISTER-FAIL") &&
+		h_file_contains(log, "(attempt 1)") && h_file_contains(log, "next try in");
+}
+
+/* an agent whose coordinator is away says so at info level, each attempt
+ * with its backoff (it logged nothing for 12 s before) */
+static void test_hardening_agent_logs_unreachable(void **state)
+{
+	h_env *e = *state;
+	char *const extra[] = { "--log-level", "info", NULL };
+
+	/* no coordinator on e's agents port */
+	assert_non_null(h_agent_start(e, "lonely", NULL, extra));
+	assert_true(h_wait_for(it_agent_logged_attempts, e, NULL, h_ms(15000)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +406,8 @@ int main(void)
 			it_teardown),
 		cmocka_unit_test_setup_teardown(test_hardening_ctl_answers, it_setup, it_teardown),
 		cmocka_unit_test_setup_teardown(test_hardening_ipc_wedge_recovers, it_setup,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(test_hardening_agent_logs_unreachable, it_setup,
 			it_teardown),
 	};
 
