@@ -225,6 +225,18 @@ int coord_verb_stats(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size
 	osp_jw_uint(&w, c->stats.refused);
 	osp_jw_key(&w, "replays");
 	osp_jw_uint(&w, c->stats.replays);
+	osp_jw_key(&w, "conn_limit");
+	osp_jw_uint(&w, c->stats.conn_limit);
+	osp_jw_key(&w, "conn_stuck");
+	osp_jw_uint(&w, c->stats.conn_stuck);
+	osp_jw_key(&w, "conn_deadline");
+	osp_jw_uint(&w, c->stats.conn_deadline);
+	osp_jw_key(&w, "conn_idle");
+	osp_jw_uint(&w, c->stats.conn_idle);
+	osp_jw_key(&w, "dropped");
+	osp_jw_uint(&w, c->stats.dropped);
+	osp_jw_key(&w, "ctl_relistens");
+	osp_jw_uint(&w, atomic_load(&c->ctl_relistens));
 	osp_jw_key(&w, "contexts");
 	osp_jw_uint(&w, c->nctx);
 	osp_jw_key(&w, "held_polls");

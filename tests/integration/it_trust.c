@@ -452,6 +452,23 @@ static void test_trust_nothing_before_register(void **state)
 	assert_int_equal(nng_req0_open(&s), 0);
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000);
 	assert_int_equal(nng_dial(s, e->agents_url, NULL, 0), 0);
+	/* a message id seen already on this connection is not processed (first:
+	 * a refused register closes its connection, and ids are per connection) */
+	for (int k = 0; k < 2; k++) {
+		osp_env env, *rep;
+		osp_wire_env_init(&env, "web-1", IT_UUID, msg_id);
+		it_body(&env, OSPEC__V1__ENVELOPE__BODY_HELLO, buf.space);
+		rep = it_raw_call(s, &env);
+		assert_non_null(rep);
+		if (k == 0) {
+			assert_int_equal(rep->body_case, OSPEC__V1__ENVELOPE__BODY_CHALLENGE);
+		} else {
+			assert_int_equal(rep->body_case, OSPEC__V1__ENVELOPE__BODY_ERROR);
+			assert_int_equal(rep->error->code, OSPEC__V1__ERROR_CODE__ERR_REPLAY);
+		}
+		osp_wire_free(rep);
+	}
+	msg_id++;
 	/* every member of the body oneof, from the descriptor itself */
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -480,17 +497,6 @@ static void test_trust_nothing_before_register(void **state)
 		checked++;
 	}
 	assert_int_equal(checked, 12);
-	/* a message id seen already on this connection is not processed */
-	{
-		osp_env env, *rep;
-		osp_wire_env_init(&env, "web-1", IT_UUID, 1);
-		it_body(&env, OSPEC__V1__ENVELOPE__BODY_HELLO, buf.space);
-		rep = it_raw_call(s, &env);
-		assert_non_null(rep);
-		assert_int_equal(rep->body_case, OSPEC__V1__ENVELOPE__BODY_ERROR);
-		assert_int_equal(rep->error->code, OSPEC__V1__ERROR_CODE__ERR_REPLAY);
-		osp_wire_free(rep);
-	}
 	nng_close(s);
 	assert_true(it_stat(e, "not_registered") >= refused_before + 10);
 	assert_true(it_stat(e, "replays") >= 1);
