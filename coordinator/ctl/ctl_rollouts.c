@@ -132,8 +132,13 @@ static int ctl_wait_until(const ctl *c, const char *id, int64_t timeout_ms, bool
 		if (r != NULL) {
 			const char *state = osp_json_get_str(r, "state");
 			char now[512];
-			snprintf(now, sizeof(now), "%s: %s, %lld/%lld nodes done, %lld failed", id,
-				state, (long long)osp_json_get_int(r, "nodes_done", 0),
+			const char *phase = osp_json_get_str(r, "phase");
+			bool show = phase != NULL && (strcmp(phase, "watching") == 0 ||
+				strcmp(phase, "verifying") == 0 || strcmp(phase, "reverting") == 0 ||
+				strcmp(phase, "switching_back") == 0);
+			snprintf(now, sizeof(now), "%s: %s%s%s%s, %lld/%lld nodes done, %lld failed", id,
+				state, show ? " (" : "", show ? phase : "", show ? ")" : "",
+				(long long)osp_json_get_int(r, "nodes_done", 0),
 				(long long)osp_json_get_int(r, "nodes_total", 0),
 				(long long)osp_json_get_int(r, "nodes_failed", 0));
 			if (strcmp(now, last) != 0) {
