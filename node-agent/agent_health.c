@@ -255,10 +255,14 @@ osp_err agent_health_wait(const agent_health_spec *s, char *err, size_t errlen)
 		rv = agent_health_stopped(s, err, errlen);
 		if (rv != OSP_OK)
 			return rv;
-		/* Any status (a 500 too) means the app listens: from then on its
-		 * failures count, so a release that always fails fails at once
-		 * instead of holding its batch until the deadline. Before that,
-		 * refused or timed-out connections only wait: it may be starting. */
+		/* Fail fast on answers: `fall` non-2xx answers in a row fail the
+		 * wait at once, so a release that always answers 500 does not
+		 * hold its batch until the deadline. Refused or timed-out
+		 * connections neither count nor break the run: the app may be
+		 * starting, or the host busy (a check timing out on a loaded
+		 * machine is no verdict on the release); the deadline covers an
+		 * app that never becomes healthy, and a dead process is seen at
+		 * once (s->alive). */
 		if (code != 0)
 			answered = true;
 		if (checked == OSP_OK) {
@@ -268,7 +272,7 @@ osp_err agent_health_wait(const agent_health_spec *s, char *err, size_t errlen)
 		} else {
 			ok_run = 0;
 			osp_strlcpy(last, msg, sizeof(last));
-			if (answered && ++fail_run >= fall) {
+			if (code != 0 && ++fail_run >= fall) {
 				snprintf(err, errlen, "unhealthy after %u failed checks: %s", fail_run, last);
 				return OSP_EREFUSED;
 			}

@@ -3,8 +3,8 @@
  *
  * A check is one libcurl GET without proxy, redirects or signals; any 2xx is
  * healthy. agent_health_wait repeats it every interval until the slot is
- * healthy (`rise` consecutive 2xx), unhealthy (`fall` consecutive failures
- * once the app answered HTTP at all: fail fast), or the deadline passes
+ * healthy (`rise` consecutive 2xx), unhealthy (`fall` consecutive non-2xx
+ * answers: fail fast), or the deadline passes
  * (the app never became healthy). Defaults follow CLI.md.
  * Thread-safe: every call uses its own curl handle.
  */
@@ -48,10 +48,10 @@ osp_err agent_health_check_once(const char *url, int64_t timeout_ms, long *http_
 
 /* agent_health_wait checks s until one of:
  *  - `rise` consecutive 2xx: OSP_OK;
- *  - once the app has answered HTTP at all (any status code: it listens),
- *    `fall` consecutive failed checks: OSP_EREFUSED at once, "unhealthy
- *    after 3 failed checks: GET ...: HTTP 500" (a 2xx resets the count; a
- *    refused or timed-out connection after that counts as a failure too);
+ *  - `fall` consecutive non-2xx answers: OSP_EREFUSED at once (fail fast),
+ *    "unhealthy after 3 failed checks: GET ...: HTTP 500" (a 2xx resets the
+ *    count; a refused or timed-out connection neither counts nor resets it:
+ *    the app may be starting or the host busy);
  *  - the deadline passed: OSP_ETIMEDOUT naming the last failed check. While
  *    no check ever got an HTTP answer (refused, timed out: the app may still
  *    be starting) only the deadline ends the wait: "never became healthy:
