@@ -652,50 +652,12 @@ out:
 	return rv;
 }
 
-/* osp_cfg_read reads the regular file at path (at most max bytes). It is
- * opened without blocking and checked first: a FIFO would hang the program at
- * open or read, a device or directory is no config file (OSP_EINVAL). */
+/* osp_cfg_read reads the regular file at path (at most max bytes):
+ * osp_file_read opens it without blocking and refuses a FIFO, a device or a
+ * directory (OSP_EINVAL). */
 static osp_err osp_cfg_read(const char *path, size_t max, char **data, size_t *len)
 {
-	osp_buf b;
-	char chunk[8192];
-	struct stat st;
-	osp_err rv = OSP_OK;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0)
-		return errno == ENOENT ? OSP_ENOENT : OSP_EIO;
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return OSP_EIO;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return OSP_EINVAL;
-	}
-	osp_buf_init(&b, max);
-	for (;;) {
-		ssize_t r = read(fd, chunk, sizeof(chunk));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rv = OSP_EIO;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		if ((rv = osp_buf_append(&b, chunk, (size_t)r)) != OSP_OK)
-			goto out;
-	}
-	if (b.data == NULL && (rv = osp_buf_append(&b, "", 0)) != OSP_OK)
-		goto out;
-	*data = b.data;
-	*len = b.len;
-	b.data = NULL; /* handed to the caller */
-out:
-	close(fd);
-	osp_buf_fini(&b);
-	return rv;
+	return osp_file_read(path, max, data, len);
 }
 
 osp_err osp_cfg_load(const char *path, const osp_cfg_limits *lim, osp_cfg_doc **doc,

@@ -382,12 +382,22 @@ osp_err osp_file_read(const char *path, size_t max, char **data, size_t *len)
 	int fd = -1;
 	osp_buf b;
 	char chunk[8192];
+	struct stat st;
 	osp_err rv = OSP_OK;
 
-	osp_buf_init(&b, max);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* never block: a FIFO would hang at open or read; only regular files */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return errno == ENOENT ? OSP_ENOENT : OSP_EIO;
+	if (fstat(fd, &st) != 0)
+		rv = OSP_EIO;
+	else if (!S_ISREG(st.st_mode))
+		rv = OSP_EINVAL;
+	if (rv != OSP_OK) {
+		close(fd);
+		return rv;
+	}
+	osp_buf_init(&b, max);
 	for (;;) {
 		ssize_t r = read(fd, chunk, sizeof(chunk));
 		if (r < 0 && errno == EINTR)

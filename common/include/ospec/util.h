@@ -85,8 +85,11 @@ osp_err osp_mkdir_p(const char *dir, unsigned mode);
  * blocking. Returns OSP_ELOCKED if another process holds it; *fd is the lock. */
 osp_err osp_dir_lock(const char *dir, const char *lockname, int *fd);
 
-/* osp_file_read reads a whole file of at most max bytes into a NUL-terminated
- * heap buffer (*data, *len). The caller frees *data. */
+/* osp_file_read reads a whole regular file of at most max bytes into a
+ * NUL-terminated heap buffer (*data, *len). The caller frees *data. It never
+ * blocks: opened O_NONBLOCK and refused unless fstat says regular file
+ * (OSP_EINVAL for a FIFO, device or directory; OSP_ENOENT, OSP_EIO,
+ * OSP_ETOOBIG past max). */
 osp_err osp_file_read(const char *path, size_t max, char **data, size_t *len);
 
 /* osp_file_write_atomic writes data to path via a temp file, fsync and rename. */
