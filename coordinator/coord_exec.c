@@ -139,19 +139,24 @@ void coord_engine_on_heartbeat(coord *c, coord_node *n)
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
 		coord_ro_event ev = { .kind = COORD_RO_EV_HEALTH, .node = n->id };
 		const Ospec__V1__AppState *a = NULL;
-		bool member = false;
+		const coord_ro_step *st = NULL;
 
 		if (!coord_exec_watching(e))
 			continue;
-		for (size_t i = 0; i < e->ro.nsteps && !member; i++)
-			member = strcmp(e->ro.steps[i].node, n->id) == 0;
-		for (size_t i = 0; i < n->n_apps && member; i++)
+		for (size_t i = 0; i < e->ro.nsteps && st == NULL; i++)
+			if (strcmp(e->ro.steps[i].node, n->id) == 0)
+				st = &e->ro.steps[i];
+		for (size_t i = 0; i < n->n_apps && st != NULL; i++)
 			if (strcmp(n->apps[i]->app, e->ro.app) == 0)
 				a = n->apps[i];
 		if (a == NULL)
 			continue;
-		ev.now_ms = osp_now_wall_ms();
 		ev.ok = a->running && a->healthy;
+		/* a healthy report the engine has seen already changes nothing: no
+		 * write transaction per heartbeat for the length of a watch */
+		if (ev.ok && st->healthy_seen)
+			continue;
+		ev.now_ms = osp_now_wall_ms();
 		ev.slot = a->active_slot;
 		ev.sha256 = a->sha256;
 		ev.message = ev.ok ? "healthy" : a->running ? "health checks failing"
