@@ -53,35 +53,16 @@ osp_err agent_redact_add(agent_redact *r, const char *value, size_t len)
 	return OSP_OK;
 }
 
-/* agent_redact_env_line adds the value of one env file line (the rules of
- * agent_runner_env_line; a malformed line still gives its value: better one
- * redaction too many). */
+/* agent_redact_env_line adds the value of one env file line, split by the
+ * runner's own rules (agent_runner_env_split); a malformed line gives
+ * nothing to the app, so nothing to hide. */
 static osp_err agent_redact_env_line(agent_redact *r, char *line)
 {
-	size_t len;
-	char *eq, *val;
+	char *key = NULL, *val = NULL;
+	size_t len = 0;
 
-	while (*line == ' ' || *line == '\t')
-		line++;
-	len = strlen(line);
-	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
-		line[--len] = '\0';
-	if (len == 0 || line[0] == '#')
-		return OSP_OK;
-	if (strncmp(line, "export ", 7) == 0)
-		line += 7;
-	if ((eq = strchr(line, '=')) == NULL)
-		return OSP_OK;
-	*eq = '\0';
-	if (strcmp(line, "PORT") == 0 || strcmp(line, "OSPEC_APP") == 0 ||
-		strcmp(line, "OSPEC_SLOT") == 0)
-		return OSP_OK; /* set by the agent, not the file: not a secret */
-	val = eq + 1;
-	len = strlen(val);
-	if (len >= 2 && (val[0] == '"' || val[0] == '\'') && val[len - 1] == val[0]) {
-		val++;
-		len -= 2;
-	}
+	if (agent_runner_env_split(line, &key, &val, &len) <= 0 || agent_runner_env_reserved(key))
+		return OSP_OK; /* reserved keys are set by the agent, not the file */
 	return agent_redact_add(r, val, len);
 }
 

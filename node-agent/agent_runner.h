@@ -123,4 +123,16 @@ osp_err agent_runner_adopt_all(agent_runner *r);
 osp_err agent_runner_stderr_tail(agent_runner *r, const char *app, const char *slot, size_t max_lines,
 	char *buf, size_t len);
 
+/* agent_runner_env_split splits one line of an env file in place: leading
+ * blanks and trailing blanks/CR dropped, "export " allowed, one pair of
+ * matching quotes around the value stripped. Returns 0 for a blank line or a
+ * comment, -1 for a line without '=', 1 with *key (NUL-terminated) and the
+ * value (*val, *vlen bytes, not NUL-terminated when quotes were stripped)
+ * pointing into line. The runner and the redaction of stderr tails share it. */
+int agent_runner_env_split(char *line, char **key, char **val, size_t *vlen);
+
+/* agent_runner_env_reserved reports whether key is set by the agent (PORT,
+ * OSPEC_APP, OSPEC_SLOT): an env file cannot set it. */
+bool agent_runner_env_reserved(const char *key);
+
 #endif

@@ -264,13 +264,10 @@ static bool agent_runner_env_key_ok(const char *k, size_t len)
 	return true;
 }
 
-/* agent_runner_env_line parses one env file line into envp; blank lines and
- * comments are skipped, "export " is allowed, one pair of quotes stripped. */
-static osp_err agent_runner_env_line(char *line, const char *path, int lineno, char **envp, size_t *n,
-	char *err, size_t errlen)
+int agent_runner_env_split(char *line, char **key, char **val, size_t *vlen)
 {
 	size_t len;
-	char *eq, *val;
+	char *eq;
 
 	while (*line == ' ' || *line == '\t')
 		line++;
@@ -278,31 +275,53 @@ static osp_err agent_runner_env_line(char *line, const char *path, int lineno, c
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
 		line[--len] = '\0';
 	if (len == 0 || line[0] == '#')
-		return OSP_OK;
+		return 0;
 	if (strncmp(line, "export ", 7) == 0)
 		line += 7;
-	eq = strchr(line, '=');
-	if (eq == NULL || !agent_runner_env_key_ok(line, (size_t)(eq - line))) {
+	if ((eq = strchr(line, '=')) == NULL)
+		return -1;
+	*eq = '\0';
+	*key = line;
+	*val = eq + 1;
+	*vlen = strlen(*val);
+	if (*vlen >= 2 && ((*val)[0] == '"' || (*val)[0] == '\'') && (*val)[*vlen - 1] == (*val)[0]) {
+		(*val)++;
+		*vlen -= 2;
+	}
+	return 1;
+}
+
+bool agent_runner_env_reserved(const char *key)
+{
+	return strcmp(key, "PORT") == 0 || strcmp(key, "OSPEC_APP") == 0 ||
+		strcmp(key, "OSPEC_SLOT") == 0;
+}
+
+/* agent_runner_env_line parses one env file line into envp (the rules of
+ * agent_runner_env_split). */
+static osp_err agent_runner_env_line(char *line, const char *path, int lineno, char **envp, size_t *n,
+	char *err, size_t errlen)
+{
+	char *key = NULL, *val = NULL;
+	size_t len = 0;
+	int kind = agent_runner_env_split(line, &key, &val, &len);
+
+	if (kind == 0)
+		return OSP_OK;
+	if (kind < 0 || !agent_runner_env_key_ok(key, strlen(key))) {
 		snprintf(err, errlen, "env file '%s':%d: expected KEY=VALUE", path, lineno);
 		return OSP_EINVAL;
 	}
-	*eq = '\0';
-	val = eq + 1;
-	len = strlen(val);
-	if (len >= 2 && (val[0] == '"' || val[0] == '\'') && val[len - 1] == val[0]) {
-		val++;
-		len -= 2;
-	}
-	if (strcmp(line, "PORT") == 0 || strcmp(line, "OSPEC_APP") == 0 || strcmp(line, "OSPEC_SLOT") == 0) {
+	if (agent_runner_env_reserved(key)) {
 		OSP_WARN("OSP-RUN-ENV-RESERVED", "env file '%s':%d: '%s' is set by the agent, ignored", path,
-			lineno, line);
+			lineno, key);
 		return OSP_OK;
 	}
 	if (*n >= AGENT_RUNNER_MAX_ENV + 5) {
 		snprintf(err, errlen, "env file '%s': more than %d entries", path, AGENT_RUNNER_MAX_ENV);
 		return OSP_EINVAL;
 	}
-	return agent_runner_env_set(envp, n, line, strlen(line), val, len);
+	return agent_runner_env_set(envp, n, key, strlen(key), val, len);
 }
 
 /* agent_runner_env_file adds the entries of spec->env_file to envp. */
