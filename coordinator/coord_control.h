@@ -86,6 +86,11 @@ int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 /* coord_jw_kv writes "key": val, with "" for a NULL val. */
 void coord_jw_kv(osp_jw *w, const char *key, const char *val);
 
+/* coord_json_rollout writes rollout r as one JSON object; with steps, the
+ * per-node view (status) too. c may be NULL (nodes the rollout never
+ * touched then show the plan's snapshot instead of what they report now). */
+void coord_json_rollout(coord *c, osp_jw *w, const Ospec__V1__RolloutRecord *r, bool steps);
+
 /* coord_jw_time writes "key": the wall-clock time ms (osp_time_fmt), or null
  * when ms <= 0 (not yet). */
 void coord_jw_time(osp_jw *w, const char *key, int64_t ms);
