@@ -172,7 +172,7 @@ static void bs_expect_state(bs_fleet *f, const char *id, const char *want, int m
 
 struct bs_commit {
 	const char *id;
-	char last[128];
+	char last[512];
 };
 
 /* bs_is_committed: running, with a committed switch to the new slots. */
@@ -183,8 +183,8 @@ static bool bs_is_committed(h_env *e, void *arg)
 	const osp_json *sw = osp_json_get(st, "switches");
 	bool ok = false;
 
-	snprintf(c->last, sizeof(c->last), "state '%s', %zu switches", h_str(st, "state"),
-		sw != NULL ? sw->n : 0);
+	snprintf(c->last, sizeof(c->last), "state '%s', %zu switches, reason: %s",
+		h_str(st, "state"), sw != NULL ? sw->n : 0, h_str(st, "reason"));
 	for (size_t i = 0; sw != NULL && i < sw->n; i++)
 		ok = ok || (strcmp(h_str(sw->items[i], "to"), "new") == 0 &&
 				   strcmp(h_str(sw->items[i], "decision"), "commit") == 0);
