@@ -29,8 +29,9 @@
  * What one connection may cost (docs/security.md, "Connection limits"). A
  * peer that is slow, stuck or hostile costs its own connection, never the
  * fleet's. The largest legitimate request is a Register with 64 apps, 64
- * labels, 64 in-doubt switches, a 32 KiB certificate chain and a signature:
- * ~77 KiB (tests/unit/test_coord_conn.c builds one).
+ * labels, 64 in-doubt switches, the env names a report may carry (8 KiB), a
+ * 32 KiB certificate chain and a signature: ~85 KiB
+ * (tests/unit/test_coord_conn.c builds one).
  */
 #define COORD_AGENT_MAX_REQ (96 * 1024)  /* larger: ERR_TOO_BIG, counted */
 #define COORD_AGENT_RECVMAX (128 * 1024) /* nng drops a larger message unread */

@@ -9,6 +9,7 @@
 #define COORD_CONTROL_H
 
 #include "coord.h"
+#include "coord_plan.h"
 #include "coord_rollout.h"
 #include "ospec/json.h"
 #include "ospec/v1/control.pb-c.h"
@@ -75,6 +76,21 @@ void coord_ctl_watchdog_stop(coord *c);
 int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json, coord_ro_event_kind kind,
 	char *err, size_t errlen);
 
+/* OSpec plans (coord_ctl_plans.c): `plan` shows what `apply` would run,
+ * `apply` stores and starts a plan, `approve` passes its gate. */
+int coord_verb_plan(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+int coord_verb_apply(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+int coord_verb_approve(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+
+/* coord_ctl_plan_status writes plan id's status into json: 0, 4 if there is
+ * no such plan, 1 on a store error. */
+int coord_ctl_plan_status(coord *c, const char *id, osp_buf *json);
+
+/* coord_ctl_plan_control applies APPROVE or ABORT to plan id in rq->txn:
+ * 0, 1 (does not fit its state; err says why), 4 (no such plan). */
+int coord_ctl_plan_control(coord *c, coord_ctl_req *rq, const char *id,
+	coord_plan_event_kind kind, osp_buf *json, char *err, size_t errlen);
+
 /* coord_verb_rollback (coord_ctl_rollback.c) starts a rollout of ROLLOUT's
  * app back to the release before it; refused unless ROLLOUT is the app's
  * latest succeeded rollout and no other rollout of the app is active. */
@@ -82,6 +98,15 @@ int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 
 /* -- helpers of the rollout verbs (coord_ctl_rollouts.c), shared with
  * coord_ctl_rollback.c -- */
+
+/* coord_ctl_count parses "N" or "N%" (N in min..max; a percentage 0..100,
+ * 0% only when min is 0) into *n and *pct; 0, or -1 when s is not one. */
+int coord_ctl_count(const char *s, uint32_t min, uint32_t max, uint32_t *n, bool *pct);
+
+/* coord_ctl_deploy_rec builds a rollout record (no id yet) from deploy's
+ * arguments, checked: NULL with err on a usage error. apply uses it for the
+ * template every stage's rollout starts from. */
+Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *err, size_t errlen);
 
 /* coord_jw_kv writes "key": val, with "" for a NULL val. */
 void coord_jw_kv(osp_jw *w, const char *key, const char *val);
@@ -131,6 +156,9 @@ void coord_rollouts_after_commit_hook(coord *c, coord_ctl_req *rq);
 	{ "pause", true, coord_verb_pause },             \
 	{ "resume", true, coord_verb_resume },           \
 	{ "abort", true, coord_verb_abort },             \
-	{ "rollback", true, coord_verb_rollback },
+	{ "rollback", true, coord_verb_rollback },       \
+	{ "plan", false, coord_verb_plan },              \
+	{ "apply", true, coord_verb_apply },             \
+	{ "approve", true, coord_verb_approve },
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "coord_control.h"
 #include "coord_rollouts.h"
+#include "coord_secrets.h"
 #include "ospec/url_redact.h"
 
 void coord_jw_time(osp_jw *w, const char *key, int64_t ms)
@@ -133,6 +134,7 @@ void coord_json_rollout(coord *c, osp_jw *w, const Ospec__V1__RolloutRecord *r, 
 		coord_jw_kv(w, "batch_size", num);
 		snprintf(num, sizeof(num), "%u%s", r->max_failures, r->max_failures_pct ? "%" : "");
 		coord_jw_kv(w, "max_failures", num);
+		coord_secrets_json_rollout(w, r);
 		coord_json_switches(w, r);
 		osp_jw_key(w, "nodes");
 		osp_jw_arr_begin(w);

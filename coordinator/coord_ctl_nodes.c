@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "coord_control.h"
+#include "coord_secrets.h"
 
 static void coord_json_app(osp_jw *w, const Ospec__V1__AppState *a)
 {
@@ -20,6 +21,7 @@ static void coord_json_app(osp_jw *w, const Ospec__V1__AppState *a)
 	osp_jw_bool(w, a->running);
 	osp_jw_key(w, "healthy");
 	osp_jw_bool(w, a->healthy);
+	coord_secrets_json_app(w, a);
 	osp_jw_obj_end(w);
 }
 

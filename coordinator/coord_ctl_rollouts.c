@@ -7,11 +7,12 @@
 #include <string.h>
 
 #include "coord_control.h"
+#include "coord_ctl_checks.h"
+#include "coord_plans.h"
 #include "coord_releases.h"
 #include "coord_rollouts.h"
 
-/* coord_ctl_count parses "N" or "N%" (pct_max bounds the percentage). */
-static int coord_ctl_count(const char *s, uint32_t min, uint32_t max, uint32_t *n, bool *pct)
+int coord_ctl_count(const char *s, uint32_t min, uint32_t max, uint32_t *n, bool *pct)
 {
 	char buf[32];
 	size_t l;
@@ -137,8 +138,7 @@ static int coord_ctl_ports(const char *s, uint32_t *blue, uint32_t *green)
 }
 
 /* coord_ctl_deploy_rec validates the deploy arguments into a new record. */
-static Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *err,
-	size_t errlen)
+Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *err, size_t errlen)
 {
 	Ospec__V1__RolloutRecord *r = calloc(1, sizeof(*r));
 	const char *app = coord_ctl_arg(rq, "app"), *ver = coord_ctl_arg(rq, "version");
@@ -281,6 +281,8 @@ static Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *e
 			goto fail;
 		}
 	}
+	if (coord_ctl_checks(rq, r, err, errlen) != 0) /* --require-env, --smoke */
+		goto fail;
 	return r;
 fail:
 	ospec__v1__rollout_record__free_unpacked(r, NULL);
@@ -291,19 +293,18 @@ fail:
  * the plan, and has the transaction thrown away (nothing is stored, nothing
  * is started). */
 static int coord_verb_dry_run(coord *c, coord_ctl_req *rq, Ospec__V1__RolloutRecord *rec,
-	osp_buf *json)
+	osp_buf *json, char *err, size_t errlen)
 {
 	coord_ro_entry *e = NULL;
 	Ospec__V1__RolloutRecord *stored = NULL;
-	char err[256] = "";
 	osp_jw w;
 	int status = 1;
 
 	rq->discard = true;
 	rq->on_abort = coord_rollouts_reload_hook; /* memory follows the store */
 	rec->state = COORD_RO_PENDING;
-	if (coord_rollouts_create(c, rq->txn, rec, true, "dry-run", &e, err, sizeof(err)) !=
-		OSP_OK)
+	/* why it would be refused (e.g. required secrets missing) is said */
+	if (coord_rollouts_create(c, rq->txn, rec, true, "dry-run", &e, err, errlen) != OSP_OK)
 		return 1;
 	if (coord_rollout_get(c, rq->txn, e->ro.id, &stored) == OSP_OK) {
 		osp_jw_init(&w, json);
@@ -336,7 +337,13 @@ int coord_verb_deploy(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	}
 	if (dry != NULL && strcmp(dry, "true") == 0) {
 		rec->id = strdup("dry-run");
-		return coord_verb_dry_run(c, rq, rec, json);
+		return coord_verb_dry_run(c, rq, rec, json, err, errlen);
+	}
+	if (coord_plans_active(rq->txn, rec->app, id, sizeof(id))) {
+		snprintf(err, errlen, "app '%s' has plan '%s' in progress: wait for it or abort it",
+			rec->app, id);
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+		return 1;
 	}
 	running = coord_rollouts_active(c, rec->app);
 	if (running != NULL && (q == NULL || strcmp(q, "true") != 0)) {
@@ -397,6 +404,9 @@ int coord_verb_status(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	osp_jw w;
 	int status;
 
+	if (coord_ctl_arg(rq, "rollout") != NULL &&
+		coord_ctl_plan_status(c, coord_ctl_arg(rq, "rollout"), json) == 0)
+		return 0; /* a plan */
 	if (osp_store_txn_begin(c->store, false, &t) != OSP_OK)
 		return 1;
 	status = coord_ctl_rollout_arg(c, rq, t, &r, err, errlen);
@@ -574,9 +584,29 @@ int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json, coord_ro_even
 	coord_ro_entry *e = id ? coord_rollouts_find(c, id) : NULL;
 	coord_ro_event ev = { .kind = kind, .now_ms = osp_now_wall_ms() };
 	Ospec__V1__RolloutRecord *r = NULL;
+	Ospec__V1__PlanRecord *p = NULL;
 	osp_err rv;
 	osp_jw w;
 
+	if (e == NULL && id != NULL && coord_plans_get(rq->txn, id, &p) == OSP_OK) {
+		/* a plan: abort it; pause, resume: its running stage */
+		const char *stage = p->current < p->n_stages ? p->stages[p->current]->rollout : NULL;
+		coord_ro_state st = (coord_ro_state)p->state;
+		if (stage != NULL && kind != COORD_RO_EV_ABORT && kind != COORD_RO_EV_ROLLBACK)
+			e = coord_rollouts_find(c, stage);
+		ospec__v1__plan_record__free_unpacked(p, NULL);
+		if (kind == COORD_RO_EV_ABORT)
+			return coord_ctl_plan_control(c, rq, id, COORD_PLAN_EV_ABORT, json, err,
+				errlen);
+		if (kind == COORD_RO_EV_ROLLBACK || e == NULL) {
+			snprintf(err, errlen, "plan '%s' is %s: cannot %s it%s", id,
+				coord_ro_state_name(st),
+				kind == COORD_RO_EV_PAUSE ? "pause" : kind == COORD_RO_EV_RESUME
+					? "resume" : "roll back",
+				kind == COORD_RO_EV_ROLLBACK ? " (roll back its stage's rollout)" : "");
+			return 1;
+		}
+	}
 	if (e == NULL) {
 		int st = coord_ctl_rollout_arg(c, rq, rq->txn, &r, err, errlen);
 		if (st != 0)

@@ -9,6 +9,7 @@
 static const char *const coord_db_names[] = {
 	"nodes", "cmdlog", "events", "requests", "rollouts", "switches",
 	"releases", /* (app, version) <-> sha256: one version names one release */
+	"plans",    /* OSpec plans: stages run as rollouts (coord_plans.c) */
 };
 
 osp_err coord_db_open(coord *c, char *err, size_t errlen)

@@ -84,22 +84,37 @@ void coord_node_set_apps(coord_node *n, Ospec__V1__AppState **apps, size_t napps
 
 bool coord_node_apps_differ(const coord_node *n, Ospec__V1__AppState **apps, size_t napps)
 {
-	uint8_t x[1024], y[1024];
+	uint8_t x[1024], y[1024], *hx = NULL, *hy = NULL;
+	bool differ = n->n_apps != napps;
 
-	if (n->n_apps != napps)
-		return true;
-	for (size_t i = 0; i < napps; i++) {
+	for (size_t i = 0; i < napps && !differ; i++) {
 		size_t a = ospec__v1__app_state__get_packed_size(apps[i]);
+		uint8_t *px = x, *py = y;
 
-		/* a report is small: one that does not fit counts as changed */
-		if (a != ospec__v1__app_state__get_packed_size(n->apps[i]) || a > sizeof(x))
-			return true;
-		ospec__v1__app_state__pack(apps[i], x);
-		ospec__v1__app_state__pack(n->apps[i], y);
-		if (memcmp(x, y, a) != 0)
-			return true;
+		if (a != ospec__v1__app_state__get_packed_size(n->apps[i])) {
+			differ = true;
+			break;
+		}
+		/* with its env names (1.2) an app's state may be ~9 KiB */
+		if (a > sizeof(x)) {
+			free(hx);
+			free(hy);
+			hx = malloc(a);
+			hy = malloc(a);
+			if (hx == NULL || hy == NULL) {
+				differ = true; /* counts as changed: saved again */
+				break;
+			}
+			px = hx;
+			py = hy;
+		}
+		ospec__v1__app_state__pack(apps[i], px);
+		ospec__v1__app_state__pack(n->apps[i], py);
+		differ = memcmp(px, py, a) != 0;
 	}
-	return false;
+	free(hx);
+	free(hy);
+	return differ;
 }
 
 void coord_node_seen(coord *c, coord_node *n)

@@ -445,7 +445,8 @@ static void coord_ro_advance(coord_rollout *r, int64_t now, coord_ro_actions *ou
 	if (started || coord_ro_reverting(r))
 		return;
 	if (r->strategy == COORD_RO_BLUE_GREEN) {
-		coord_ro_bg_staged(r, now, out);
+		if (!coord_ro_gate_holds(r, out))
+			coord_ro_bg_staged(r, now, out);
 		return;
 	}
 	if (coord_ro_count(r, COORD_STEP_DONE) == 0) {
@@ -792,6 +793,8 @@ osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_acti
 		return coord_ro_bg_apply(r, ev, out);
 	case COORD_RO_EV_SCALE_DOWN:
 		return coord_ro_bg_apply(r, ev, out);
+	case COORD_RO_EV_APPROVE:
+		return coord_ro_gate_approve(r, ev->now_ms, out);
 	}
 	return OSP_EINVAL;
 }

@@ -153,6 +153,9 @@ typedef struct coord_rollout {
 	int64_t rollback_window_ms;   /* the post-deploy watch: blue-green verifies this long
 				       * after the commit, rolling/recreate watch this long
 				       * after the last batch (0: no watch) */
+	bool switch_gate;       /* blue-green: once staged, wait in WAITING_APPROVAL for
+				 * APPROVE before the switch (an OSpec traffic-switch gate) */
+	bool switch_approved;
 	bool auto_rollback;     /* an unhealthy node in the watch makes the fleet go back
 				 * (else the rollout fails and nothing is reverted) */
 	coord_ro_state ending;  /* going back on request: ABORTED (abort) or ROLLED_BACK
@@ -180,6 +183,7 @@ typedef enum coord_ro_event_kind {
 	COORD_RO_EV_ROLLBACK,   /* operator: go back now (during the watch or verify) */
 	COORD_RO_EV_SCALE_DOWN, /* blue-green, succeeded, now >= scale_down_at_ms: stop the
 				 * old slots (the one event a terminal rollout accepts) */
+	COORD_RO_EV_APPROVE,    /* blue-green waiting at its switch gate: switch now */
 } coord_ro_event_kind;
 
 typedef struct coord_ro_event {

@@ -792,6 +792,8 @@ osp_err coord_ro_bg_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_a
 		return coord_ro_bg_on_rollback(r, ev->now_ms, out);
 	case COORD_RO_EV_SCALE_DOWN:
 		return coord_ro_bg_on_scale_down(r, ev->now_ms, out);
+	case COORD_RO_EV_APPROVE:
+		return OSP_ESTATE; /* past the gate */
 	}
 	return OSP_EINVAL;
 }

@@ -102,6 +102,13 @@ osp_err coord_ro_bg_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_a
 void coord_ro_bg_result_stage(coord_rollout *r, size_t i, const coord_ro_event *ev,
 			      const char *msg, coord_ro_actions *out);
 
+/* The switch gate (coord_rollout_gate.c). coord_ro_gate_holds reports
+ * whether a staged blue-green rollout must wait for APPROVE before its
+ * switch (then it is WAITING_APPROVAL, said once in an event);
+ * coord_ro_gate_approve takes APPROVE: OSP_ESTATE unless waiting there. */
+bool coord_ro_gate_holds(coord_rollout *r, coord_ro_actions *out);
+osp_err coord_ro_gate_approve(coord_rollout *r, int64_t now, coord_ro_actions *out);
+
 /* coord_ro_bg_staged is called when a blue-green rollout has nothing left to
  * stage, within its budget, neither paused nor aborting: it opens the
  * forward switch over the READY steps (or fails when there are none). */

@@ -5,181 +5,9 @@
 
 #include "coord_releases.h"
 #include "coord_rollouts.h"
+#include "coord_plans.h"
+#include "coord_secrets.h"
 #include "ospec/fault.h"
-
-/* coord_ro_from_rec fills the engine's view from a record (steps allocated). */
-static osp_err coord_ro_from_rec(coord_ro_entry *e)
-{
-	const Ospec__V1__RolloutRecord *r = e->rec;
-	coord_rollout *ro = &e->ro;
-
-	memset(ro, 0, sizeof(*ro));
-	osp_strlcpy(ro->id, r->id, sizeof(ro->id));
-	osp_strlcpy(ro->app, r->app, sizeof(ro->app));
-	osp_strlcpy(ro->version, r->version, sizeof(ro->version));
-	osp_strlcpy(ro->sha256, r->sha256 ? r->sha256 : "", sizeof(ro->sha256));
-	ro->strategy = (coord_ro_strategy)r->strategy;
-	ro->batch = r->batch;
-	ro->batch_pct = r->batch_pct;
-	ro->max_failures = r->max_failures;
-	ro->max_failures_pct = r->max_failures_pct;
-	ro->progress_deadline_ms = r->progress_deadline_ms;
-	ro->state = (coord_ro_state)r->state;
-	ro->paused = r->paused;
-	ro->abort_requested = r->abort_requested;
-	ro->current_batch = r->has_current_batch ? r->current_batch : -1;
-	ro->phase = r->phase;
-	ro->started_ms = r->started_ms;
-	ro->finished_ms = r->finished_ms;
-	osp_strlcpy(ro->reason, r->reason ? r->reason : "", sizeof(ro->reason));
-	osp_strlcpy(ro->switch_id, r->switch_id ? r->switch_id : "", sizeof(ro->switch_id));
-	ro->switch_no = r->switch_no;
-	ro->decision = (coord_ro_decision)r->decision;
-	ro->prepare_deadline_ms = r->has_prepare_deadline_ms ? r->prepare_deadline_ms : 30000;
-	ro->prepare_started_ms = r->prepare_started_ms;
-	ro->rollback_window_ms = r->rollback_window_ms;
-	ro->auto_rollback = !r->no_auto_rollback;
-	ro->ending = (coord_ro_state)r->ending;
-	ro->watch_until_ms = r->watch_until_ms;
-	ro->verify_until_ms = r->verify_until_ms;
-	ro->scale_down_delay_ms = r->scale_down_delay_ms;
-	ro->scale_down_at_ms = r->scale_down_at_ms;
-	ro->scale_down_sent = r->scale_down_sent;
-	ro->first_ack_ms = r->first_ack_ms;
-	ro->last_ack_ms = r->last_ack_ms;
-	ro->nsteps = r->n_steps;
-	if (r->n_steps > 0 && (ro->steps = calloc(r->n_steps, sizeof(*ro->steps))) == NULL)
-		return OSP_ENOMEM;
-	for (size_t i = 0; i < r->n_steps; i++) {
-		const Ospec__V1__StepRecord *s = r->steps[i];
-		coord_ro_step *st = &ro->steps[i];
-		osp_strlcpy(st->node, s->node, sizeof(st->node));
-		st->state = (coord_step_state)s->state;
-		st->batch = s->batch;
-		st->seq = s->seq;
-		st->cmd = (coord_ro_cmd)s->cmd;
-		st->started_ms = s->started_ms;
-		st->finished_ms = s->finished_ms;
-		osp_strlcpy(st->reason, s->reason ? s->reason : "", sizeof(st->reason));
-		osp_strlcpy(st->prev_version, s->prev_version ? s->prev_version : "",
-			sizeof(st->prev_version));
-		osp_strlcpy(st->prev_sha256, s->prev_sha256 ? s->prev_sha256 : "",
-			sizeof(st->prev_sha256));
-		st->revert_pending = s->revert_pending;
-		osp_strlcpy(st->slot, s->slot ? s->slot : "", sizeof(st->slot));
-		osp_strlcpy(st->old_slot, s->old_slot ? s->old_slot : "", sizeof(st->old_slot));
-		osp_strlcpy(st->to_slot, s->to_slot ? s->to_slot : "", sizeof(st->to_slot));
-		st->vote = (coord_ro_vote)s->vote;
-		st->in_switch = s->in_switch;
-		st->decide_commit = s->decide_commit;
-		st->acked_ms = s->acked_ms;
-		st->healthy_seen = s->healthy_seen;
-		st->stage_generation = s->stage_generation;
-		st->void_seq = s->void_seq;
-		osp_strlcpy(st->version, s->version ? s->version : "", sizeof(st->version));
-		osp_strlcpy(st->sha256, s->sha256 ? s->sha256 : "", sizeof(st->sha256));
-	}
-	return OSP_OK;
-}
-
-/* coord_ro_save writes the engine's state into the record and the store. */
-static osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
-{
-	Ospec__V1__RolloutRecord *r = e->rec;
-	const coord_rollout *ro = &e->ro;
-	Ospec__V1__StepRecord *steps = NULL, **stepp = NULL, **saved = r->steps;
-	size_t nsaved = r->n_steps, len;
-	uint8_t *buf = NULL;
-	osp_err rv = OSP_ENOMEM;
-
-	(void)c;
-	if (ro->nsteps > 0 && ((steps = calloc(ro->nsteps, sizeof(*steps))) == NULL ||
-				      (stepp = calloc(ro->nsteps, sizeof(*stepp))) == NULL))
-		goto out;
-	for (size_t i = 0; i < ro->nsteps; i++) {
-		const coord_ro_step *st = &ro->steps[i];
-		Ospec__V1__StepRecord *s = &steps[i];
-		ospec__v1__step_record__init(s);
-		s->node = (char *)st->node;
-		s->state = st->state;
-		s->has_batch = s->has_seq = s->has_cmd = 1;
-		s->batch = st->batch;
-		s->seq = st->seq;
-		s->cmd = st->cmd;
-		s->has_started_ms = s->has_finished_ms = s->has_revert_pending = 1;
-		s->started_ms = st->started_ms;
-		s->finished_ms = st->finished_ms;
-		s->reason = (char *)st->reason;
-		s->prev_version = (char *)st->prev_version;
-		s->prev_sha256 = (char *)st->prev_sha256;
-		s->revert_pending = st->revert_pending;
-		s->slot = (char *)st->slot;
-		s->old_slot = (char *)st->old_slot;
-		s->to_slot = (char *)st->to_slot;
-		s->has_vote = s->has_in_switch = s->has_decide_commit = 1;
-		s->vote = st->vote;
-		s->in_switch = st->in_switch;
-		s->decide_commit = st->decide_commit;
-		s->has_acked_ms = s->has_healthy_seen = 1;
-		s->acked_ms = st->acked_ms;
-		s->healthy_seen = st->healthy_seen;
-		s->has_stage_generation = s->has_void_seq = 1;
-		s->stage_generation = st->stage_generation;
-		s->void_seq = st->void_seq;
-		s->version = (char *)st->version;
-		s->sha256 = (char *)st->sha256;
-		stepp[i] = s;
-	}
-	r->state = ro->state;
-	r->has_state = r->has_paused = r->has_abort_requested = r->has_current_batch = 1;
-	r->paused = ro->paused;
-	r->abort_requested = ro->abort_requested;
-	r->current_batch = ro->current_batch;
-	r->has_phase = r->has_started_ms = r->has_finished_ms = 1;
-	r->phase = ro->phase;
-	r->started_ms = ro->started_ms;
-	r->finished_ms = ro->finished_ms;
-	free(r->reason);
-	r->reason = strdup(ro->reason);
-	free(r->switch_id);
-	r->switch_id = strdup(ro->switch_id);
-	r->has_switch_no = r->has_decision = r->has_prepare_deadline_ms = 1;
-	r->switch_no = ro->switch_no;
-	r->decision = ro->decision;
-	r->prepare_deadline_ms = ro->prepare_deadline_ms;
-	r->has_prepare_started_ms = r->has_verify_until_ms = r->has_scale_down_at_ms = 1;
-	r->prepare_started_ms = ro->prepare_started_ms;
-	r->verify_until_ms = ro->verify_until_ms;
-	r->scale_down_at_ms = ro->scale_down_at_ms;
-	r->has_ending = r->has_watch_until_ms = 1;
-	r->ending = ro->ending;
-	r->watch_until_ms = ro->watch_until_ms;
-	r->has_scale_down_sent = r->has_first_ack_ms = r->has_last_ack_ms = 1;
-	r->scale_down_sent = ro->scale_down_sent;
-	r->first_ack_ms = ro->first_ack_ms;
-	r->last_ack_ms = ro->last_ack_ms;
-	if (r->n_switches > 0 && strcmp(r->switches[r->n_switches - 1]->id, ro->switch_id) == 0) {
-		Ospec__V1__SwitchRecord *sw = r->switches[r->n_switches - 1];
-		sw->has_first_ack_ms = sw->has_last_ack_ms = 1;
-		sw->first_ack_ms = ro->first_ack_ms;
-		sw->last_ack_ms = ro->last_ack_ms;
-	}
-	/* pack with the engine's steps standing in for the record's */
-	r->steps = stepp;
-	r->n_steps = ro->nsteps;
-	len = ospec__v1__rollout_record__get_packed_size(r);
-	if ((buf = malloc(len)) != NULL) {
-		ospec__v1__rollout_record__pack(r, buf);
-		rv = osp_store_put(t, "rollouts", r->id, strlen(r->id), buf, len);
-	}
-	r->steps = saved;
-	r->n_steps = nsaved;
-out:
-	free(buf);
-	free(steps);
-	free(stepp);
-	return rv;
-}
 
 static void coord_ro_entry_free(coord_ro_entry *e)
 {
@@ -310,6 +138,7 @@ static void coord_ro_stage_cmd(const Ospec__V1__RolloutRecord *r, Ospec__V1__Sta
 	s->has_health_timeout_ms = s->has_health_deadline_ms = 1;
 	s->health_timeout_ms = r->health_timeout_ms;
 	s->health_deadline_ms = r->health_deadline_ms;
+	coord_secrets_stage(r, s);
 }
 
 /* coord_ro_revert_cmd fills a Revert that undoes the rollout's release: the
@@ -516,6 +345,7 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 {
 	coord_ro_actions acts = { 0 };
 	size_t need = 2 * e->ro.nsteps + 16;
+	bool was_terminal;
 	osp_err rv;
 
 	/* one buffer for every event, grown to the largest rollout: at 1000
@@ -529,6 +359,7 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 	}
 	acts.v = c->ro_acts;
 	acts.cap = need;
+	was_terminal = coord_ro_terminal(e->ro.state);
 	if ((rv = coord_ro_apply(&e->ro, ev, &acts)) != OSP_OK)
 		goto out;
 	for (size_t i = 0; i < acts.n && rv == OSP_OK; i++) {
@@ -558,6 +389,10 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 	}
 	if (rv == OSP_OK && (acts.n > 0 || ev->kind == COORD_RO_EV_START))
 		rv = coord_ro_save(c, t, e);
+	/* a plan's stage ended: the plan moves on in this transaction (after
+	 * the loop: starting the next stage reuses the action buffer) */
+	if (rv == OSP_OK && !was_terminal && coord_ro_terminal(e->ro.state))
+		rv = coord_plans_child_done(c, t, e, actor);
 out:
 	return rv;
 }
@@ -712,19 +547,32 @@ void coord_rollouts_kick(coord *c)
 			coord_agents_kick(c, n);
 }
 
-/* coord_rollouts_members adds one step per node matching the selector;
- * cordoned nodes are skipped (visible in status). */
+/* coord_rollouts_member: node nd is one of e's members: one of the nodes
+ * named by the record (a plan's stage), else one matching the selector. */
+static bool coord_rollouts_member(const coord_ro_entry *e, const coord_node *nd,
+	const osp_labels *sel)
+{
+	if (e->rec->n_nodes == 0)
+		return osp_labels_match(&nd->labels, sel);
+	for (size_t i = 0; i < e->rec->n_nodes; i++)
+		if (strcmp(e->rec->nodes[i], nd->id) == 0)
+			return true;
+	return false;
+}
+
+/* coord_rollouts_members adds one step per member node; cordoned nodes are
+ * skipped (visible in status). */
 static osp_err coord_rollouts_members(coord *c, coord_ro_entry *e, const osp_labels *sel)
 {
 	size_t n = 0;
 
 	for (coord_node *nd = c->nodes; nd != NULL; nd = nd->next)
-		n += osp_labels_match(&nd->labels, sel);
+		n += coord_rollouts_member(e, nd, sel);
 	if (n > 0 && (e->ro.steps = calloc(n, sizeof(*e->ro.steps))) == NULL)
 		return OSP_ENOMEM;
 	for (coord_node *nd = c->nodes; nd != NULL; nd = nd->next) {
 		coord_ro_step *st;
-		if (!osp_labels_match(&nd->labels, sel))
+		if (!coord_rollouts_member(e, nd, sel))
 			continue;
 		st = &e->ro.steps[e->ro.nsteps++];
 		osp_strlcpy(st->node, nd->id, sizeof(st->node));
@@ -772,6 +620,8 @@ osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *re
 	}
 	rv = coord_rollouts_members(c, e, &sel);
 	osp_labels_fini(&sel);
+	if (rv == OSP_OK) /* before anything is stored or sent */
+		rv = coord_secrets_check_rollout(c, e, err, errlen);
 	if (rv != OSP_OK)
 		goto fail;
 	coord_ro_plan(&e->ro);
@@ -799,7 +649,6 @@ osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *re
 fail:
 	if (err[0] == '\0')
 		snprintf(err, errlen, "cannot create the rollout: %s", osp_strerror(rv));
-	e->rec = NULL;
-	coord_ro_entry_free(e);
+	coord_ro_entry_free(e); /* rec with it: it was taken over */
 	return rv;
 }

@@ -21,6 +21,12 @@ typedef struct coord_ro_entry {
 	struct coord_ro_entry *next;
 } coord_ro_entry;
 
+/* coord_ro_from_rec fills e->ro (steps allocated) from e->rec;
+ * coord_ro_save writes e->ro into e->rec and stores it in t
+ * (coord_rollouts_rec.c). */
+osp_err coord_ro_from_rec(coord_ro_entry *e);
+osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e);
+
 /* coord_rollouts_load reads the non-terminal rollouts and restarts them. */
 osp_err coord_rollouts_load(coord *c);
 

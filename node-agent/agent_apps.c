@@ -11,6 +11,7 @@
 
 #include "agent_apps.h"
 #include "agent_bluegreen.h"
+#include "agent_checks.h"
 #include "ospec/v1/agent.pb-c.h"
 
 /* One element of the apps report: free(&blk->st) frees it all. */
@@ -18,6 +19,8 @@ typedef struct agent_apps_state_blk {
 	Ospec__V1__AppState st; /* first: the element's address is the block's */
 	char app[OSP_WIRE_MAX_ID + 1];
 	agent_bluegreen_state_bufs b;  /* slot, version, sha256, idle_version */
+	char *env_names[OSP_WIRE_MAX_ENV_NAMES];
+	char env_text[];               /* the env names (agent_checks_env_put) */
 } agent_apps_state_blk;
 
 osp_err agent_apps_alloc(const agent_cfg *cfg, agent_store *store, agent_apps **out)
@@ -561,10 +564,12 @@ out:
 	free(nm.v);
 }
 
-/* agent_apps_state_new makes one report element for rec. */
-static Ospec__V1__AppState *agent_apps_state_new(agent_apps *p, const agent_app_rec *rec)
+/* agent_apps_state_new makes one report element for rec, with the names
+ * of its env file in env. */
+static Ospec__V1__AppState *agent_apps_state_new(agent_apps *p, const agent_app_rec *rec,
+	const agent_env_names *env)
 {
-	agent_apps_state_blk *b = calloc(1, sizeof(*b));
+	agent_apps_state_blk *b = calloc(1, sizeof(*b) + env->used);
 	agent_proc_status st;
 	agent_apps_health h;
 	bool running;
@@ -574,6 +579,7 @@ static Ospec__V1__AppState *agent_apps_state_new(agent_apps *p, const agent_app_
 	ospec__v1__app_state__init(&b->st);
 	osp_strlcpy(b->app, rec->app, sizeof(b->app));
 	b->st.app = b->app;
+	agent_checks_env_put(&b->st, b->env_names, b->env_text, env);
 	if (agent_bluegreen_rec_is_bg(rec)) {
 		agent_bluegreen_state_fill(p, rec, &b->st, &b->b);
 		return &b->st;
@@ -598,16 +604,31 @@ static Ospec__V1__AppState *agent_apps_state_new(agent_apps *p, const agent_app_
 	return &b->st;
 }
 
+/* agent_apps_report_one adds the element of rec (its env names within
+ * *budget) to apps[*n]; false when memory ran out. */
+static bool agent_apps_report_one(agent_apps *p, const agent_app_rec *rec, agent_env_names *env,
+	agent_env_budget *budget, Ospec__V1__AppState **apps, size_t *n)
+{
+	agent_checks_env_report(p->cfg, rec->app, env, budget);
+	if ((apps[*n] = agent_apps_state_new(p, rec, env)) == NULL)
+		return false;
+	(*n)++;
+	return true;
+}
+
 size_t agent_apps_report(agent_apps *p, Ospec__V1__AppState ***out)
 {
 	Ospec__V1__AppState **apps = NULL;
-	agent_apps_names nm;
+	agent_apps_names nm = { 0 };
 	agent_app_rec *rec = NULL;
-	size_t n = 0;
-	bool found;
+	agent_env_names *env = NULL;
+	agent_env_budget budget = AGENT_ENV_BUDGET_INIT;
+	size_t n = 0, i, k;
+	bool found, ok = true;
 
 	*out = NULL;
-	if (agent_apps_names_get(p, &nm) != OSP_OK || nm.n == 0)
+	/* no partial report: the coordinator would take it for the whole */
+	if (agent_apps_names_get(p, &nm) != OSP_OK)
 		goto out;
 	if (nm.n > OSP_WIRE_MAX_APPS) {
 		/* the coordinator refuses a longer list whole */
@@ -615,16 +636,28 @@ size_t agent_apps_report(agent_apps *p, Ospec__V1__AppState ***out)
 			OSP_WIRE_MAX_APPS);
 		nm.n = OSP_WIRE_MAX_APPS;
 	}
-	if ((apps = calloc(nm.n, sizeof(*apps))) == NULL || (rec = malloc(sizeof(*rec))) == NULL)
+	if ((apps = calloc(OSP_WIRE_MAX_APPS, sizeof(*apps))) == NULL ||
+		(rec = malloc(sizeof(*rec))) == NULL || (env = malloc(sizeof(*env))) == NULL)
 		goto out;
-	for (size_t i = 0; i < nm.n; i++) {
-		if (agent_apps_rec_load(p, nm.v[i], rec, &found) != OSP_OK || !found)
+	for (i = 0; i < nm.n && ok; i++) {
+		if (agent_apps_rec_load(p, nm.v[i], rec, &found) == OSP_OK && found)
+			ok = agent_apps_report_one(p, rec, env, &budget, apps, &n);
+	}
+	/* a configured app with an env_file and no record yet: its env names
+	 * (a rollout may require some before its first deploy) */
+	for (i = 0; i < p->cfg->napps && ok && n < OSP_WIRE_MAX_APPS; i++) {
+		const agent_app_cfg *ac = &p->cfg->apps[i];
+
+		for (k = 0; k < nm.n && strcmp(nm.v[k], ac->name) != 0; k++)
+			;
+		if (ac->env_file == NULL || k < nm.n)
 			continue;
-		if ((apps[n] = agent_apps_state_new(p, rec)) == NULL)
-			break;
-		n++;
+		memset(rec, 0, sizeof(*rec));
+		osp_strlcpy(rec->app, ac->name, sizeof(rec->app));
+		ok = agent_apps_report_one(p, rec, env, &budget, apps, &n);
 	}
 out:
+	free(env);
 	free(rec);
 	free(nm.v);
 	if (n == 0) {

@@ -258,6 +258,12 @@ osp_err agent_apps_start_slot(agent_apps *p, const char *app, const char *slot,
 osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, bool fresh,
 	struct agent_health_spec *hs, char *msg, size_t msglen);
 
+/* agent_apps_fail_reason writes "<err>; stderr: <last lines>" into msg:
+ * why a check of app's slot failed, with the slot's stderr tail (the env
+ * file's values redacted, control characters replaced). */
+void agent_apps_fail_reason(agent_apps *p, const char *app, const char *slot, const char *err,
+	char *msg, size_t msglen);
+
 /* agent_apps_gc runs the release garbage collection, protecting the current
  * and previous release and the blue and green releases of every recorded
  * app; skipped (logged) if a record cannot be read. */

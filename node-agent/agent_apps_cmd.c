@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent_apps.h"
+#include "agent_checks.h"
 #include "agent_health.h"
 #include "agent_redact.h"
 #include "ospec/url_redact.h"
@@ -136,32 +137,13 @@ static osp_err agent_apps_check(agent_apps *p, const char *app, bool fresh,
 	return agent_apps_check_slot(p, app, AGENT_APPS_SLOT, fresh, hs, msg, msglen);
 }
 
-osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, bool fresh,
-	agent_health_spec *hs, char *msg, size_t msglen)
+void agent_apps_fail_reason(agent_apps *p, const char *app, const char *slot, const char *err,
+	char *msg, size_t msglen)
 {
-	agent_apps_watch wt = { .p = p, .app = app, .slot = slot };
 	const agent_app_cfg *ac = agent_cfg_app(p->cfg, app);
-	agent_proc_status st;
-	char err[1024], tail[2048], why[512];
-	bool main_slot = strcmp(slot, AGENT_APPS_SLOT) == 0;
+	char tail[2048], why[512];
 	size_t n;
-	osp_err rv;
 
-	if (!fresh)
-		agent_apps_running(p, app, slot, &wt.restarts);
-	hs->alive = agent_apps_alive;
-	hs->arg = &wt;
-	rv = agent_health_wait(hs, err, sizeof(err));
-	if (rv == OSP_OK) {
-		if (main_slot)
-			agent_apps_health_set(p, app, AGENT_APPS_HEALTH_OK);
-		return OSP_OK;
-	}
-	if (main_slot)
-		agent_apps_health_set(p, app, AGENT_APPS_HEALTH_FAILED);
-	if (rv == OSP_ECLOSED && agent_runner_status(p->runner, app, slot, &st) == OSP_OK &&
-		st.last_exit_status >= 0)
-		snprintf(err, sizeof(err), "process exited with status %d", st.last_exit_status);
 	if (agent_runner_stderr_tail(p->runner, app, slot, AGENT_APPS_TAIL_LINES, tail,
 		    sizeof(tail)) != OSP_OK)
 		tail[0] = '\0';
@@ -183,6 +165,33 @@ osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, 
 			tail[i] == 0x7f)
 			tail[i] = '?';
 	snprintf(msg, msglen, "%s; stderr: %s", err, n > 0 ? tail : "(empty)");
+}
+
+osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, bool fresh,
+	agent_health_spec *hs, char *msg, size_t msglen)
+{
+	agent_apps_watch wt = { .p = p, .app = app, .slot = slot };
+	agent_proc_status st;
+	char err[1024];
+	bool main_slot = strcmp(slot, AGENT_APPS_SLOT) == 0;
+	osp_err rv;
+
+	if (!fresh)
+		agent_apps_running(p, app, slot, &wt.restarts);
+	hs->alive = agent_apps_alive;
+	hs->arg = &wt;
+	rv = agent_health_wait(hs, err, sizeof(err));
+	if (rv == OSP_OK) {
+		if (main_slot)
+			agent_apps_health_set(p, app, AGENT_APPS_HEALTH_OK);
+		return OSP_OK;
+	}
+	if (main_slot)
+		agent_apps_health_set(p, app, AGENT_APPS_HEALTH_FAILED);
+	if (rv == OSP_ECLOSED && agent_runner_status(p->runner, app, slot, &st) == OSP_OK &&
+		st.last_exit_status >= 0)
+		snprintf(err, sizeof(err), "process exited with status %d", st.last_exit_status);
+	agent_apps_fail_reason(p, app, slot, err, msg, msglen);
 	OSP_WARN("AGENT-APP-UNHEALTHY", "app '%s' slot '%s': %s", app, slot, err);
 	return rv;
 }
@@ -350,7 +359,7 @@ static void agent_apps_stage_check(agent_apps *p, const Ospec__V1__Stage *s, age
 	agent_health_spec hs;
 
 	agent_apps_stage_health(s, w->rel.port, &hs);
-	if (agent_apps_check(p, s->app, w->fresh, &hs, msg, msglen) != OSP_OK) {
+	if (agent_checks_stage_verify(p, s, AGENT_APPS_SLOT, w->fresh, &hs, msg, msglen) != OSP_OK) {
 		/* the record stays: the coordinator decides (it sends a Revert) */
 		agent_apps_fail(res, msg);
 		return;
@@ -391,7 +400,8 @@ void agent_apps_stage(agent_apps *p, const Ospec__V1__Command *cmd,
 		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
 		return;
 	}
-	if (!agent_apps_begin(p, cmd, s->app, s->slot, w, res, msg, msglen))
+	if (!agent_apps_begin(p, cmd, s->app, s->slot, w, res, msg, msglen) ||
+		!agent_checks_stage_env(p, s, res, msg, msglen))
 		goto out;
 	if (s->stop_only) {
 		if (agent_apps_halt(p, w, false, res, msg, msglen))

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent_bluegreen.h"
+#include "agent_checks.h"
 #include "agent_health.h"
 
 #define AGENT_RES_OK OSPEC__V1__RESULT_STATUS__RESULT_OK
@@ -222,7 +223,7 @@ static void agent_bluegreen_stage_check(agent_bluegreen *g, const Ospec__V1__Sta
 	agent_health_spec hs;
 
 	agent_apps_stage_health(s, w->rel.port, &hs);
-	if (agent_apps_check_slot(g->p, s->app, s->slot, w->fresh, &hs, msg, msglen) != OSP_OK) {
+	if (agent_checks_stage_verify(g->p, s, s->slot, w->fresh, &hs, msg, msglen) != OSP_OK) {
 		/* the record stays: the coordinator decides what comes next */
 		res->status = AGENT_RES_FAILED;
 		res->message = msg;
@@ -288,6 +289,8 @@ void agent_bluegreen_stage(agent_bluegreen *g, const Ospec__V1__Command *cmd0,
 			(unsigned long long)w->rec.generation);
 		goto out;
 	}
+	if (!agent_checks_stage_env(g->p, s, res, msg, msglen))
+		goto out;
 	w->rec.generation = gen > w->rec.generation ? gen : w->rec.generation;
 	w->sl = agent_bluegreen_slot(&w->rec, s->slot);
 	if (!agent_bluegreen_stage_rel(g, s, w, res, msg, msglen))

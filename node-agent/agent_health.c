@@ -93,51 +93,84 @@ static CURLcode agent_health_setup(CURL *h, const char *url, int64_t timeout_ms,
 	return rc;
 }
 
-osp_err agent_health_check_once(const char *url, int64_t timeout_ms, long *http_status, char *err, size_t errlen)
+/* agent_health_method makes h send method (checks.h: GET HEAD POST PUT
+ * DELETE PATCH OPTIONS) without a body; POST, PUT and PATCH say so with an
+ * empty one (Content-Length: 0). */
+static CURLcode agent_health_method(CURL *h, const char *method)
+{
+	CURLcode rc = CURLE_OK;
+
+	if (strcmp(method, "GET") == 0)
+		return CURLE_OK;
+	if (strcmp(method, "HEAD") == 0)
+		return curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+		strcmp(method, "PATCH") == 0) {
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	return rc;
+}
+
+/* agent_health_request sends one request of method to url. Returns OSP_OK
+ * for any HTTP answer (*code is its status), otherwise the transfer's error
+ * with msg (len bytes) saying why ("connection refused", "timed out after
+ * 2s"). */
+static osp_err agent_health_request(const char *method, const char *url, int64_t timeout_ms,
+	long *code, char *msg, size_t len)
 {
 	char ebuf[CURL_ERROR_SIZE] = "";
-	char msg[CURL_ERROR_SIZE + 64] = "";
-	long code = 0;
 	CURL *h = NULL;
 	CURLcode rc;
 	osp_err rv = OSP_OK;
+
+	*code = 0;
+	if (timeout_ms <= 0)
+		timeout_ms = AGENT_HEALTH_TIMEOUT_MS;
+	pthread_once(&agent_health_once, agent_health_global_init);
+	if (agent_health_init_rc != CURLE_OK) {
+		snprintf(msg, len, "libcurl initialisation failed");
+		return OSP_ENOMEM;
+	}
+	if ((h = curl_easy_init()) == NULL) {
+		snprintf(msg, len, "out of memory");
+		return OSP_ENOMEM;
+	}
+	rc = agent_health_setup(h, url, timeout_ms, ebuf);
+	if (rc == CURLE_OK)
+		rc = agent_health_method(h, method);
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(h);
+	if (rc != CURLE_OK)
+		rv = agent_health_curl_err(h, rc, ebuf, timeout_ms, msg, len);
+	else
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
+	curl_easy_cleanup(h);
+	return rv;
+}
+
+osp_err agent_health_check_once(const char *url, int64_t timeout_ms, long *http_status, char *err, size_t errlen)
+{
+	char msg[CURL_ERROR_SIZE + 64] = "";
+	long code = 0;
+	osp_err rv;
 
 	if (http_status != NULL)
 		*http_status = 0;
 	if (url == NULL)
 		return OSP_EINVAL;
-	if (timeout_ms <= 0)
-		timeout_ms = AGENT_HEALTH_TIMEOUT_MS;
-	pthread_once(&agent_health_once, agent_health_global_init);
-	if (agent_health_init_rc != CURLE_OK) {
-		snprintf(msg, sizeof(msg), "libcurl initialisation failed");
-		rv = OSP_ENOMEM;
-		goto out;
-	}
-	h = curl_easy_init();
-	if (h == NULL) {
-		snprintf(msg, sizeof(msg), "out of memory");
-		rv = OSP_ENOMEM;
-		goto out;
-	}
-	rc = agent_health_setup(h, url, timeout_ms, ebuf);
-	if (rc == CURLE_OK)
-		rc = curl_easy_perform(h);
-	if (rc != CURLE_OK) {
-		rv = agent_health_curl_err(h, rc, ebuf, timeout_ms, msg, sizeof(msg));
-		goto out;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	rv = agent_health_request("GET", url, timeout_ms, &code, msg, sizeof(msg));
 	if (http_status != NULL)
 		*http_status = code;
-	if (code < 200 || code > 299) {
+	if (rv == OSP_OK && (code < 200 || code > 299)) {
 		snprintf(msg, sizeof(msg), "HTTP %ld", code);
 		rv = OSP_EREFUSED;
 	}
-out:
 	if (rv != OSP_OK && err != NULL && errlen > 0)
 		snprintf(err, errlen, "GET %s: %s", url, msg);
-	curl_easy_cleanup(h);
 	return rv;
 }
 
@@ -194,6 +227,20 @@ static osp_err agent_health_url(const agent_health_spec *s, char *url, size_t le
 		return OSP_EINVAL;
 	}
 	return OSP_OK;
+}
+
+osp_err agent_health_probe(const agent_health_spec *s, const char *method, long *http_status,
+	char *why, size_t whylen)
+{
+	char url[AGENT_HEALTH_URL_MAX];
+	osp_err rv;
+
+	*http_status = 0;
+	if (s == NULL || method == NULL)
+		return OSP_EINVAL;
+	if ((rv = agent_health_url(s, url, sizeof(url), why, whylen)) != OSP_OK)
+		return rv;
+	return agent_health_request(method, url, s->timeout_ms, http_status, why, whylen);
 }
 
 /* agent_health_timeout writes the deadline message: "never became healthy"

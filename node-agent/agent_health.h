@@ -46,6 +46,16 @@ typedef struct agent_health_spec {
  * (OSP_ETIMEDOUT); OSP_EINVAL for a bad url, OSP_ENOMEM. */
 osp_err agent_health_check_once(const char *url, int64_t timeout_ms, long *http_status, char *err, size_t errlen);
 
+/* agent_health_probe sends one request of method (GET HEAD POST PUT DELETE
+ * PATCH OPTIONS; no body) to s's host, port and path with s's timeout
+ * (interval, deadline, rise, fall, alive and cancel are not used): a smoke
+ * check. Returns OSP_OK for any HTTP answer, *http_status its status;
+ * otherwise *http_status is 0 and why (whylen bytes) says what went wrong
+ * without the URL: "connection refused" (OSP_ENET), "timed out after 2s"
+ * (OSP_ETIMEDOUT), a bad target (OSP_EINVAL), OSP_ENOMEM. */
+osp_err agent_health_probe(const agent_health_spec *s, const char *method, long *http_status,
+	char *why, size_t whylen);
+
 /* agent_health_wait checks s until one of:
  *  - `rise` consecutive 2xx: OSP_OK;
  *  - `fall` consecutive non-2xx answers: OSP_EREFUSED at once (fail fast),

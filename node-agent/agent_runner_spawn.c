@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ospec/checks.h"
 #include "ospec/log.h"
 #include "ospec/util.h"
 
@@ -254,16 +255,6 @@ static osp_err agent_runner_env_set(char **envp, size_t *n, const char *key, siz
 	return OSP_OK;
 }
 
-static bool agent_runner_env_key_ok(const char *k, size_t len)
-{
-	if (len == 0 || !(isalpha((unsigned char)k[0]) || k[0] == '_'))
-		return false;
-	for (size_t i = 1; i < len; i++)
-		if (!(isalnum((unsigned char)k[i]) || k[i] == '_'))
-			return false;
-	return true;
-}
-
 int agent_runner_env_split(char *line, char **key, char **val, size_t *vlen)
 {
 	size_t len;
@@ -308,7 +299,7 @@ static osp_err agent_runner_env_line(char *line, const char *path, int lineno, c
 
 	if (kind == 0)
 		return OSP_OK;
-	if (kind < 0 || !agent_runner_env_key_ok(key, strlen(key))) {
+	if (kind < 0 || !osp_checks_env_key(key)) {
 		snprintf(err, errlen, "env file '%s':%d: expected KEY=VALUE", path, lineno);
 		return OSP_EINVAL;
 	}

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # demo.sh [--keep]: install what is missing, build, and run a local demo fleet
 # on loopback: a coordinator and three agents (each with its own state dir and
-# labels), then a rolling deploy of the sample app, v1 then v2. Everything it
-# started is stopped at the end unless --keep is given.
+# labels), then a rolling deploy of the sample app v1, then v2 from an OSpec
+# document (region by region, with an approval gate), then a broken v3 that
+# stops in the first region. Everything it started is stopped at the end
+# unless --keep is given.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 keep=0
@@ -66,7 +68,7 @@ say "ospecctl nodes"
 
 if "$B/coordinator/ospecctl" deploy --help >/dev/null 2>&1; then
   art=$B/artifacts
-  for v in 1 2; do
+  for v in 1; do
     say "ospecctl deploy --app hello --version $v --batch 2 --watch 5s --wait"
     "$B/coordinator/ospecctl" deploy --app hello --version $v \
       --artifact "file://$art/hello-$v.tar.gz" --sha256 "$(cat "$art/hello-$v.tar.gz.sha256")" \
@@ -75,6 +77,50 @@ if "$B/coordinator/ospecctl" deploy --help >/dev/null 2>&1; then
     say "ospecctl status $id"
     "$B/coordinator/ospecctl" status "$id"
   done
+  # an OSpec document as the plan: region by region, a gate before eu-west
+  cat >"$demo/ospec.yaml" <<YAML
+name: hello
+description: the demo's sample app, region by region
+deployment:
+  strategy: rolling
+guardrails:
+  deployment:
+    health_check_retries: 3
+fleet:
+  app: hello
+  run: "bin/hello --port {port}"
+  port: 8080
+  artifact: "file://$art/hello-{version}.tar.gz"
+  watch: 2s
+  stages:
+    - {name: us-east, select: {region: us-east}, batch: 1, bake: 2s}
+    - {name: eu-west, select: {region: eu-west}, approval: true}
+YAML
+  say "ospecctl validate -f ospec.yaml"
+  "$B/coordinator/ospecctl" validate -f "$demo/ospec.yaml"
+  sha2=$(cat "$art/hello-2.tar.gz.sha256")
+  say "ospecctl plan -f ospec.yaml --version 2"
+  "$B/coordinator/ospecctl" plan -f "$demo/ospec.yaml" --version 2 --sha256 "$sha2"
+  say "ospecctl apply -f ospec.yaml --version 2"
+  plan=$("$B/coordinator/ospecctl" apply -f "$demo/ospec.yaml" --version 2 --sha256 "$sha2")
+  for _ in $(seq 300); do
+    st=$("$B/coordinator/ospecctl" --json status "$plan" | grep -o '"state":"[a-z_]*"' | head -1)
+    case "$st" in *waiting_approval*|*succeeded*|*failed*|*aborted*|*rolled_back*) break;; esac
+    sleep 0.2
+  done
+  say "ospecctl status $plan (us-east done, eu-west waits at its gate)"
+  "$B/coordinator/ospecctl" status "$plan"
+  say "ospecctl approve $plan; ospecctl watch $plan"
+  "$B/coordinator/ospecctl" approve "$plan" || true
+  "$B/coordinator/ospecctl" watch "$plan" || true
+  "$B/coordinator/ospecctl" status "$plan"
+  # version 3 of the sample app answers 500 on /health: the first region
+  # fails, goes back, and the second never hears of it
+  sha3=$(cat "$art/hello-3.tar.gz.sha256")
+  say "ospecctl apply -f ospec.yaml --version 3 --wait (a release that fails its health checks)"
+  plan=$("$B/coordinator/ospecctl" apply -f "$demo/ospec.yaml" --version 3 --sha256 "$sha3" \
+    --health-deadline 10s --wait) || true
+  "$B/coordinator/ospecctl" status "$plan" || true
   say "every app answers"
   for f in "$demo"/agent-*.yaml; do
     p=$(grep 'port:' "$f" | awk '{print $2}')

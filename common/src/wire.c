@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ospec/checks.h"
 #include "ospec/util.h"
 
 void osp_wire_env_init(osp_env *env, const char *node_id, const char *uuid, uint64_t msg_id)
@@ -117,8 +118,31 @@ static osp_err wire_check_slot(const char *field, const char *s, char *err, size
 	return OSP_OK;
 }
 
+/* wire_check_env_names checks a list of env names (n of them, at most
+ * OSP_WIRE_MAX_ENV_NAMES, each osp_checks_env_name) and adds their count and
+ * bytes to *count and *bytes. */
+static osp_err wire_check_env_names(const char *field, char *const *v, size_t n, size_t *count,
+	size_t *bytes, char *err, size_t errlen)
+{
+	if (n > OSP_WIRE_MAX_ENV_NAMES) {
+		snprintf(err, errlen, "field '%s': more than %d names", field, OSP_WIRE_MAX_ENV_NAMES);
+		return OSP_ETOOBIG;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!osp_checks_env_name(v[i])) {
+			snprintf(err, errlen, "field '%s': not an env name of 1-%d bytes", field,
+				OSP_WIRE_MAX_ENV_NAME);
+			return OSP_EINVAL;
+		}
+		*bytes += strlen(v[i]);
+	}
+	*count += n;
+	return OSP_OK;
+}
+
 static osp_err wire_check_apps(Ospec__V1__AppState **apps, size_t n, char *err, size_t errlen)
 {
+	size_t names = 0, bytes = 0;
 	osp_err rv;
 
 	if (n > OSP_WIRE_MAX_APPS) {
@@ -134,8 +158,15 @@ static osp_err wire_check_apps(Ospec__V1__AppState **apps, size_t n, char *err, 
 			(rv = wire_check_version("apps.idle_version", apps[i]->idle_version, err,
 				 errlen)) != OSP_OK ||
 			(rv = wire_check_len("apps.sha256", apps[i]->sha256, 64, err, errlen)) !=
-				OSP_OK)
+				OSP_OK ||
+			(rv = wire_check_env_names("apps.env_names", apps[i]->env_names,
+				 apps[i]->n_env_names, &names, &bytes, err, errlen)) != OSP_OK)
 			return rv;
+	}
+	if (names > OSP_WIRE_MAX_ENV_REPORT_NAMES || bytes > OSP_WIRE_MAX_ENV_REPORT_BYTES) {
+		snprintf(err, errlen, "apps.env_names: more than %d names or %d bytes in all",
+			OSP_WIRE_MAX_ENV_REPORT_NAMES, OSP_WIRE_MAX_ENV_REPORT_BYTES);
+		return OSP_ETOOBIG;
 	}
 	return OSP_OK;
 }
@@ -185,6 +216,31 @@ static osp_err wire_check_register(const Ospec__V1__Register *r, char *err, size
 	return OSP_OK;
 }
 
+/* wire_check_stage_checks checks a Stage's required env names and smoke
+ * checks (protocol 1.2). */
+static osp_err wire_check_stage_checks(const Ospec__V1__Stage *s, char *err, size_t errlen)
+{
+	size_t names = 0, bytes = 0;
+	char why[256];
+	osp_err rv;
+
+	if ((rv = wire_check_env_names("stage.require_env", s->require_env, s->n_require_env,
+		     &names, &bytes, err, errlen)) != OSP_OK)
+		return rv;
+	if (s->n_smoke > OSP_WIRE_MAX_SMOKE) {
+		snprintf(err, errlen, "field 'stage.smoke': more than %d checks", OSP_WIRE_MAX_SMOKE);
+		return OSP_ETOOBIG;
+	}
+	for (size_t i = 0; i < s->n_smoke; i++) {
+		if (osp_checks_smoke(s->smoke[i]->method, s->smoke[i]->path, s->smoke[i]->status, why,
+			    sizeof(why)) != OSP_OK) {
+			snprintf(err, errlen, "field 'stage.smoke': %s", why);
+			return OSP_EINVAL;
+		}
+	}
+	return OSP_OK;
+}
+
 static osp_err wire_check_stage(const Ospec__V1__Stage *s, char *err, size_t errlen)
 {
 	osp_err rv;
@@ -206,7 +262,7 @@ static osp_err wire_check_stage(const Ospec__V1__Stage *s, char *err, size_t err
 		snprintf(err, errlen, "field 'stage.version' is missing");
 		return OSP_EINVAL;
 	}
-	return OSP_OK;
+	return wire_check_stage_checks(s, err, errlen);
 }
 
 static osp_err wire_check_command(const Ospec__V1__Command *c, char *err, size_t errlen)

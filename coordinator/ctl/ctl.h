@@ -124,6 +124,52 @@ int ctl_resume(const ctl *c, int argc, char **argv);
 int ctl_abort(const ctl *c, int argc, char **argv);
 int ctl_rollback(const ctl *c, int argc, char **argv);
 
+/* Helpers of the rollout verbs, shared with ctl_plans.c. */
+extern const char *const ctl_deploy_flags[]; /* deploy's --NAME VALUE flags, NULL-ended */
+/* The --wait of deploy, apply and rollback: none, until terminal, until switched. */
+enum { CTL_WAIT_NONE = 0, CTL_WAIT_END, CTL_WAIT_SWITCH };
+/* ctl_wait_flag parses --wait / --wait=end / --wait=switch at arg; returns 1
+ * if it was one (*mode set), 0 if not, -1 for a bad value. */
+int ctl_wait_flag(const char *arg, int *mode);
+/* ctl_flag matches "--name VALUE" or "--name=VALUE" at argv[*i]. */
+const char *ctl_flag(int argc, char **argv, int *i, const char *name);
+/* ctl_timeout_flag parses --timeout D of verb; prints why and returns false
+ * for a bad or too long one. */
+bool ctl_timeout_flag(const char *verb, const char *v, int64_t *ms);
+/* ctl_started prints a new rollout's id first on stdout, then follows it
+ * with --wait; returns the exit code. */
+int ctl_started(const ctl *c, const osp_json *j, int wait, int64_t timeout);
+/* ctl_wait_until follows rollout (or plan) id until it ends (or switched). */
+int ctl_wait_until(const ctl *c, const char *id, int64_t timeout_ms, bool until_switch);
+
+/* ctl_is_terminal: state is succeeded, failed, aborted or rolled_back. */
+bool ctl_is_terminal(const char *state);
+/* ctl_status_doc fetches the status of rollout (or plan) id; *code is the
+ * exit code, err (may be NULL) the coordinator's error. */
+osp_json *ctl_status_doc(const ctl *c, const char *id, int *code, char *err, size_t errlen);
+
+/* ctl_plans.c: OSpec plans */
+int ctl_plan(const ctl *c, int argc, char **argv);
+int ctl_apply(const ctl *c, int argc, char **argv);
+int ctl_approve(const ctl *c, int argc, char **argv);
+/* ctl_print_plan prints a plan's status (status of a plan id). */
+void ctl_print_plan(const osp_json *p);
+
+/* ctl_checks.c: deploy's repeatable check flags, each joined into one
+ * request argument: --require-env NAME[,NAME...] ("require-env", names
+ * separated by ',') and --smoke "METHOD PATH STATUS" ("smoke", entries
+ * separated by ';'). Zero it before use. */
+typedef struct ctl_checks {
+	char env[16384];
+	char smoke[8192];
+} ctl_checks;
+/* ctl_checks_flag takes --require-env or --smoke at argv[*i] (with its value;
+ * *i moves past it) into ck: 1 if it was one, 0 if not, -1 after printing why
+ * it is wrong (usage). */
+int ctl_checks_flag(ctl_checks *ck, const char *verb, int argc, char **argv, int *i);
+/* ctl_checks_args adds ck's joined flags to rq (borrowed from ck). */
+void ctl_checks_args(const ctl_checks *ck, ctl_req *rq);
+
 #define CTL_DEPLOY_HELP                                                                      \
 	"  --app APP --version V --artifact URL --sha256 HEX --run CMD (--port N | --ports "  \
 	"blue=N,green=M)\n"                                                                    \
@@ -136,10 +182,29 @@ int ctl_rollback(const ctl *c, int argc, char **argv);
 	"  --health-path P --health-interval D --health-rise N --health-fall N\n"             \
 	"  --health-timeout D --health-deadline D   (defaults /health 500ms 2 3 2s 60s)\n"    \
 	"  --progress-deadline D         a node silent this long is unreachable (10m)\n"       \
+	"  --require-env NAME[,NAME...]  env names every node's env_file must define for the\n" \
+	"                                app (checked before anything is sent; repeatable)\n"  \
+	"  --smoke \"METHOD PATH STATUS\"  checked once on each new release after its health\n" \
+	"                                check, e.g. \"GET /api/ping 200\" (repeatable, <= 16)\n" \
 	"  --queue                       wait behind the app's running rollout\n"              \
 	"  --dry-run                     print the batches, change nothing\n"                  \
 	"  --wait [--timeout D]          block until terminal: exit 0 only if succeeded\n"     \
 	"  prints the rollout id as the first line on stdout\n"
+
+#define CTL_PLAN_VERBS                                                                       \
+	{ "plan", "-f FILE [--env ENV] --version V [deploy flags]",                           \
+		"what apply would run: stages, nodes, batches, gates (changes nothing)",          \
+		"  reads the OSpec document here; asks the coordinator for the inventory.\n"      \
+		"  deploy flags given here win over the document (see docs/ospec.md)\n",         \
+		ctl_plan },                                                                      \
+	{ "apply", "-f FILE [--env ENV] --version V [--artifact URL] --sha256 HEX [--wait]",   \
+		"run an OSpec document's plan: its stages in order, with their gates",           \
+		"  --wait [--timeout D]  block until the plan ends: exit 0 only if succeeded\n"   \
+		"  prints the plan's id as the first line on stdout; deploy flags win over\n"    \
+		"  the document (docs/ospec.md)\n",                                              \
+		ctl_apply },                                                                     \
+	{ "approve", "ROLLOUT [--stage S]", "pass the approval gate a plan waits at", NULL,    \
+		ctl_approve },
 
 #define CTL_ROLLOUT_VERBS                                                                    \
 	{ "deploy", "--app APP --version V --artifact URL --sha256 HEX --run CMD --port N ...", \
@@ -162,5 +227,20 @@ int ctl_rollback(const ctl *c, int argc, char **argv);
 		"  instant for blue-green while the old slot still runs that release (a switch\n" \
 		"  back); restaged otherwise. Prints the new rollout's id first.\n",            \
 		ctl_rollback },
+
+/* ctl_validate.c: OSpec documents (docs/ospec.md), offline: no coordinator */
+int ctl_validate(const ctl *c, int argc, char **argv);
+
+#define CTL_VALIDATE_HELP                                                                     \
+	"  -f FILE       an OSpec document (repeat -f for more); read locally, never sent\n"   \
+	"  --env ENV     apply environments.ENV and the approval tags of ENV\n"                \
+	"  prints one 'file:line:col: key.path: error|warning: message' line per finding,\n"   \
+	"  then 'N files: I invalid, W warnings, E errors'. Exit 0 valid (warnings\n"         \
+	"  allowed), 1 an error in any file, 2 usage. --json: one JSON document.\n"
+
+/* Verbs about OSpec documents that work offline (docs/ospec.md). */
+#define CTL_OSPEC_VERBS                                                                       \
+	{ "validate", "-f FILE [-f FILE...] [--env ENV]",                                      \
+		"check OSpec documents locally (no coordinator)", CTL_VALIDATE_HELP, ctl_validate },
 
 #endif

@@ -6,13 +6,13 @@
 #include "ctl.h"
 
 /* Flags of deploy passed through to the coordinator as they are. */
-static const char *const ctl_deploy_flags[] = { "app", "version", "artifact", "sha256", "run",
+const char *const ctl_deploy_flags[] = { "app", "version", "artifact", "sha256", "run",
 	"port", "ports", "strategy", "select", "batch", "max-failures", "canary", "health-path",
 	"health-interval", "health-rise", "health-fall", "health-timeout", "health-deadline",
 	"progress-deadline", "prepare-deadline", "rollback-window", "scale-down-delay", "watch",
 	NULL };
 
-static bool ctl_is_terminal(const char *state)
+bool ctl_is_terminal(const char *state)
 {
 	static const char *const t[] = { "succeeded", "failed", "aborted", "rolled_back", NULL };
 
@@ -24,7 +24,7 @@ static bool ctl_is_terminal(const char *state)
 
 /* ctl_status_doc fetches a rollout's status; *code is the exit code. The
  * coordinator's error goes to err (errlen bytes) if not NULL, else to stderr. */
-static osp_json *ctl_status_doc(const ctl *c, const char *id, int *code, char *err,
+osp_json *ctl_status_doc(const ctl *c, const char *id, int *code, char *err,
 	size_t errlen)
 {
 	ctl_req rq = { .verb = "status" };
@@ -59,6 +59,12 @@ static void ctl_print_status(const osp_json *r)
 	const osp_json *nodes = osp_json_get(r, "nodes");
 	ctl_table t;
 	const char *hdr[] = { "NODE", "BATCH", "STEP", "VERSION", "SECONDS", "REASON" };
+	const char *kind = osp_json_get_str(r, "kind");
+
+	if (kind != NULL && strcmp(kind, "plan") == 0) {
+		ctl_print_plan(r);
+		return;
+	}
 
 	printf("rollout %s: %s %s %s (%s)\n", osp_json_get_str(r, "id"),
 		osp_json_get_str(r, "app"), osp_json_get_str(r, "version"),
@@ -119,7 +125,7 @@ static bool ctl_switched(const osp_json *r)
 /* ctl_wait follows a rollout until it is terminal (or, with until_switch,
  * switched), riding out a restarting coordinator, and returns the exit code
  * (0 only for succeeded, or switched). */
-static int ctl_wait_until(const ctl *c, const char *id, int64_t timeout_ms, bool until_switch)
+int ctl_wait_until(const ctl *c, const char *id, int64_t timeout_ms, bool until_switch)
 {
 	int64_t end = timeout_ms > 0 ? osp_now_mono_ms() + timeout_ms : INT64_MAX;
 	char last[512] = "", err[512];
@@ -133,7 +139,9 @@ static int ctl_wait_until(const ctl *c, const char *id, int64_t timeout_ms, bool
 			const char *state = osp_json_get_str(r, "state");
 			char now[512];
 			const char *phase = osp_json_get_str(r, "phase");
-			bool show = phase != NULL && (strcmp(phase, "watching") == 0 ||
+			const char *kind = osp_json_get_str(r, "kind");
+			bool plan = kind != NULL && strcmp(kind, "plan") == 0;
+			bool show = phase != NULL && (plan || strcmp(phase, "watching") == 0 ||
 				strcmp(phase, "verifying") == 0 || strcmp(phase, "reverting") == 0 ||
 				strcmp(phase, "switching_back") == 0);
 			snprintf(now, sizeof(now), "%s: %s%s%s%s, %lld/%lld nodes done, %lld failed", id,
@@ -178,17 +186,13 @@ static int ctl_wait_until(const ctl *c, const char *id, int64_t timeout_ms, bool
 	}
 }
 
-static int ctl_wait(const ctl *c, const char *id, int64_t timeout_ms)
-{
-	return ctl_wait_until(c, id, timeout_ms, false);
-}
 
 /* The --wait of deploy and rollback: none, until terminal, until switched. */
-enum { CTL_WAIT_NONE = 0, CTL_WAIT_END, CTL_WAIT_SWITCH };
+
 
 /* ctl_wait_flag parses --wait / --wait=end / --wait=switch at argv[i];
  * returns 1 if it was one (*mode set), 0 if not, -1 for a bad value. */
-static int ctl_wait_flag(const char *arg, int *mode)
+int ctl_wait_flag(const char *arg, int *mode)
 {
 	if (strcmp(arg, "--wait") == 0 || strcmp(arg, "--wait=end") == 0) {
 		*mode = CTL_WAIT_END;
@@ -206,7 +210,7 @@ static int ctl_wait_flag(const char *arg, int *mode)
 /* ctl_started prints a new rollout's id as the first line of stdout, flushed
  * before anything else (CLI.md; with --json {"id", "state"}), then follows
  * it with --wait. Returns the exit code. */
-static int ctl_started(const ctl *c, const osp_json *j, int wait, int64_t timeout)
+int ctl_started(const ctl *c, const osp_json *j, int wait, int64_t timeout)
 {
 	const char *id = osp_json_get_str(j, "id");
 
@@ -242,7 +246,7 @@ static int ctl_started(const ctl *c, const osp_json *j, int wait, int64_t timeou
 
 /* ctl_timeout_flag parses --timeout D of verb; prints why and returns false
  * for a bad or too long one. */
-static bool ctl_timeout_flag(const char *verb, const char *v, int64_t *ms)
+bool ctl_timeout_flag(const char *verb, const char *v, int64_t *ms)
 {
 	if (osp_duration_parse(v, ms) == OSP_OK && *ms <= CTL_TIMEOUT_MAX_MS)
 		return true;
@@ -252,7 +256,7 @@ static bool ctl_timeout_flag(const char *verb, const char *v, int64_t *ms)
 }
 
 /* ctl_flag matches "--name VALUE" or "--name=VALUE" at argv[*i]. */
-static const char *ctl_flag(int argc, char **argv, int *i, const char *name)
+const char *ctl_flag(int argc, char **argv, int *i, const char *name)
 {
 	size_t l = strlen(name);
 
@@ -268,6 +272,7 @@ static const char *ctl_flag(int argc, char **argv, int *i, const char *name)
 int ctl_deploy(const ctl *c, int argc, char **argv)
 {
 	ctl_req rq = { .verb = "deploy", .mutates = true };
+	ctl_checks ck = { .env = "" };
 	bool dry = false, queue = false, noauto = false;
 	int64_t timeout = 0;
 	char *json = NULL;
@@ -307,6 +312,11 @@ int ctl_deploy(const ctl *c, int argc, char **argv)
 				return CTL_EXIT_USAGE;
 			continue;
 		}
+		if ((w = ctl_checks_flag(&ck, "deploy", argc, argv, &i)) != 0) {
+			if (w < 0)
+				return CTL_EXIT_USAGE;
+			continue;
+		}
 		for (k = 0; ctl_deploy_flags[k] != NULL; k++)
 			if ((v = ctl_flag(argc, argv, &i, ctl_deploy_flags[k])) != NULL)
 				break;
@@ -323,6 +333,7 @@ int ctl_deploy(const ctl *c, int argc, char **argv)
 		ctl_req_arg(&rq, "queue", "true");
 	if (noauto)
 		ctl_req_arg(&rq, "no-auto-rollback", "true");
+	ctl_checks_args(&ck, &rq);
 	if ((code = ctl_call(c, &rq, &json, NULL, 0)) != CTL_EXIT_OK) {
 		free(json);
 		return code;
@@ -370,15 +381,6 @@ int ctl_status(const ctl *c, int argc, char **argv)
 	ctl_print_status(r);
 	osp_json_free(r);
 	return CTL_EXIT_OK;
-}
-
-int ctl_watch(const ctl *c, int argc, char **argv)
-{
-	if (argc != 2 || argv[1][0] == '-') {
-		ctl_errorf("watch: expected exactly one ROLLOUT");
-		return CTL_EXIT_USAGE;
-	}
-	return ctl_wait(c, argv[1], 0);
 }
 
 /* ctl_simple_list runs a read verb and prints JSON or a table. */

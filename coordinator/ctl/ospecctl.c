@@ -22,6 +22,8 @@ static const ctl_verb ctl_verbs[] = {
 	{ "stats", "", "the coordinator's counters (requests, refused, undecodable...)", NULL,
 		ctl_stats },
 	CTL_ROLLOUT_VERBS
+	CTL_OSPEC_VERBS
+	CTL_PLAN_VERBS
 	{ "certs", "init|issue --dir DIR ...", "make a CA and certificates (local, no coordinator)",
 		CTL_CERTS_HELP, ctl_certs },
 };

@@ -112,6 +112,16 @@ int h_ms(int ms);
 h_proc *h_agent_start_app(h_env *e, const char *id, const char *labels, const char *app,
 	int port);
 
+/* h_agent_start_env is h_agent_start_app with apps.APP.env_file: env_file
+ * (NULL: none). */
+h_proc *h_agent_start_env(h_env *e, const char *id, const char *labels, const char *app,
+	int port, const char *env_file);
+
+/* h_tree_find reports whether a regular file under dir (not under skip, a
+ * path prefix, may be NULL) holds needle, or cannot be read to tell; the
+ * first one's path goes to found (len bytes, "" when none). */
+bool h_tree_find(const char *dir, const char *needle, const char *skip, char *found, size_t len);
+
 /* h_artifact packs the sample app as version v (with marker files "NAME=CONTENT",
  * NULL-terminated, may be NULL) into DIR/art/hello-v.tar.gz; url and sha256
  * are written into the caller's buffers (url >= 600, sha >= 65 bytes). */

@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include <curl/curl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ospec/util.h"
@@ -17,11 +19,19 @@
 h_proc *h_agent_start_app(h_env *e, const char *id, const char *labels, const char *app,
 	int port)
 {
-	char cfg[400], body[512];
+	return h_agent_start_env(e, id, labels, app, port, NULL);
+}
+
+h_proc *h_agent_start_env(h_env *e, const char *id, const char *labels, const char *app,
+	int port, const char *env_file)
+{
+	char cfg[400], body[1024];
 	char *extra[3];
 
 	snprintf(cfg, sizeof(cfg), "%s/agent-%s.yaml", e->dir, id);
-	snprintf(body, sizeof(body), "apps:\n  %s:\n    port: %d\n", app, port);
+	snprintf(body, sizeof(body), "apps:\n  %s:\n    port: %d\n%s%s%s", app, port,
+		env_file != NULL ? "    env_file: " : "", env_file != NULL ? env_file : "",
+		env_file != NULL ? "\n" : "");
 	if (osp_file_write_atomic(cfg, body, strlen(body), 0644) != OSP_OK)
 		return NULL;
 	extra[0] = "-c";
@@ -416,4 +426,42 @@ bool h_wait_terminal(h_env *e, const char *id, int ms, char *state, size_t len)
 			return done;
 		osp_sleep_ms(200);
 	}
+}
+
+/* h_tree_scan_* is the state of one h_tree_find walk (nftw has no argument). */
+static const char *h_tree_needle, *h_tree_skip;
+static char *h_tree_found;
+static size_t h_tree_found_len;
+
+static int h_tree_scan(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	char *data = NULL;
+	size_t len;
+	osp_err rv;
+
+	(void)f;
+	if (flag != FTW_F || !S_ISREG(st->st_mode) ||
+		(h_tree_skip != NULL && strncmp(path, h_tree_skip, strlen(h_tree_skip)) == 0))
+		return 0;
+	rv = osp_file_read(path, 256 << 20, &data, &len);
+	if (rv == OSP_ENOENT)
+		return 0; /* went away meanwhile */
+	/* what cannot be read cannot be cleared: it counts as found */
+	if ((rv != OSP_OK || memmem(data, len, h_tree_needle, strlen(h_tree_needle)) != NULL) &&
+		h_tree_found[0] == '\0')
+		snprintf(h_tree_found, h_tree_found_len, "%s%s", path,
+			rv != OSP_OK ? " (unreadable)" : "");
+	free(data);
+	return 0;
+}
+
+bool h_tree_find(const char *dir, const char *needle, const char *skip, char *found, size_t len)
+{
+	found[0] = '\0';
+	h_tree_needle = needle;
+	h_tree_skip = skip;
+	h_tree_found = found;
+	h_tree_found_len = len;
+	nftw(dir, h_tree_scan, 16, FTW_PHYS);
+	return found[0] != '\0';
 }

@@ -33,6 +33,11 @@ static void test_coord_conn_largest_register_fits(void **state)
 	static char key[OSP_WIRE_MAX_LABELS][64], val[OSP_WIRE_MAX_LABELS][64];
 	static char sw[OSP_WIRE_MAX_APPS][OSP_WIRE_MAX_ID + 1];
 	static uint8_t cert[OSP_WIRE_MAX_CERT], sig[OSP_WIRE_MAX_SIG];
+	/* env names (1.2): the report's budget, spread over the apps */
+	static char envn[OSP_WIRE_MAX_ENV_REPORT_NAMES][OSP_WIRE_MAX_ENV_NAME + 1];
+	static char *envp[OSP_WIRE_MAX_ENV_REPORT_NAMES];
+	const size_t per_app = OSP_WIRE_MAX_ENV_REPORT_NAMES / OSP_WIRE_MAX_APPS;
+	const size_t env_len = OSP_WIRE_MAX_ENV_REPORT_BYTES / OSP_WIRE_MAX_ENV_REPORT_NAMES;
 	char ver[OSP_WIRE_MAX_VERSION + 1], sha[65], host[256], av[65], id[OSP_WIRE_MAX_ID + 1];
 	Ospec__V1__AppState as[OSP_WIRE_MAX_APPS], *asp[OSP_WIRE_MAX_APPS];
 	Ospec__V1__Label lb[OSP_WIRE_MAX_LABELS], *lbp[OSP_WIRE_MAX_LABELS];
@@ -65,6 +70,17 @@ static void test_coord_conn_largest_register_fits(void **state)
 		as[i].has_generation = as[i].has_running = as[i].has_healthy = 1;
 		as[i].generation = UINT64_MAX;
 		as[i].running = as[i].healthy = 1;
+		for (size_t k = 0; k < per_app; k++) {
+			char *e = envn[i * per_app + k];
+			memset(e, 'E', env_len);
+			e[env_len] = '\0';
+			snprintf(e, 12, "E%02zu_%03zu", i, k);
+			e[strlen(e)] = 'E';
+			envp[i * per_app + k] = e;
+		}
+		as[i].env_names = &envp[i * per_app];
+		as[i].n_env_names = per_app;
+		as[i].has_env_names_cut = 1;
 		asp[i] = &as[i];
 		ospec__v1__in_doubt__init(&dbt[i]);
 		dbt[i].switch_id = sw[i];

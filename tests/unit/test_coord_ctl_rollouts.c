@@ -18,73 +18,12 @@
 #include "coord_control.h"
 #include "ospec/json.h"
 #include "test_support.h"
+#include "test_support_coord.h"
 
 #define CTL_REPLY_CAP (16u * 1024 * 1024) /* coord_control.c's reply buffer */
 
-typedef struct ctl_fx {
-	char root[64];
-	char data[128];
-	coord c;
-} ctl_fx;
-
-static int ctl_setup(void **state)
-{
-	ctl_fx *f = calloc(1, sizeof(*f));
-	char err[256] = "";
-
-	assert_non_null(f);
-	ts_mkdtemp(f->root, sizeof(f->root), "/tmp/ospec-coord-ctl-XXXXXX");
-	snprintf(f->data, sizeof(f->data), "%s/data", f->root);
-	f->c.cfg.data = f->data;
-	f->c.cfg.heartbeat = 1000;
-	if (coord_db_open(&f->c, err, sizeof(err)) != OSP_OK)
-		fail_msg("coord_db_open: %s", err);
-	*state = f;
-	return 0;
-}
-
-static int ctl_teardown(void **state)
-{
-	ctl_fx *f = *state;
-
-	coord_registry_free(&f->c);
-	osp_store_close(f->c.store);
-	ts_rmtree(f->root);
-	free(f);
-	return 0;
-}
-
-/* A request with up to 32 arguments "key", "value", ..., NULL. */
-typedef struct ctl_rq {
-	Ospec__V1__CtlRequest msg;
-	Ospec__V1__CtlArg args[32], *argp[32];
-	coord_ctl_req rq;
-} ctl_rq;
-
-static void ctl_rq_make(ctl_rq *r, const char *verb, ...)
-{
-	va_list ap;
-	const char *k;
-
-	memset(r, 0, sizeof(*r));
-	ospec__v1__ctl_request__init(&r->msg);
-	r->msg.version_major = 1;
-	r->msg.verb = (char *)verb;
-	r->msg.args = r->argp;
-	va_start(ap, verb);
-	while ((k = va_arg(ap, const char *)) != NULL) {
-		Ospec__V1__CtlArg *a = &r->args[r->msg.n_args];
-
-		assert_true(r->msg.n_args < 32);
-		ospec__v1__ctl_arg__init(a);
-		a->key = (char *)k;
-		a->value = va_arg(ap, char *);
-		r->argp[r->msg.n_args++] = a;
-	}
-	va_end(ap);
-	r->rq.msg = &r->msg;
-	osp_strlcpy(r->rq.actor, "uid:0", sizeof(r->rq.actor));
-}
+typedef ts_coord_fx ctl_fx;
+typedef ts_ctl_rq ctl_rq;
 
 /* ctl_fill writes n events with long messages in one transaction. */
 static void ctl_fill(ctl_fx *f, int n)
@@ -113,9 +52,9 @@ static osp_json *ctl_history(ctl_fx *f, const char *limit, const char *before, s
 	int st;
 
 	if (before != NULL)
-		ctl_rq_make(&r, "history", "limit", limit, "before", before, NULL);
+		ts_ctl_rq_make(&r, "history", "limit", limit, "before", before, NULL);
 	else
-		ctl_rq_make(&r, "history", "limit", limit, NULL);
+		ts_ctl_rq_make(&r, "history", "limit", limit, NULL);
 	osp_buf_init(&json, CTL_REPLY_CAP);
 	st = coord_verb_history(&f->c, &r.rq, &json, err, sizeof(err));
 	if (st != 0)
@@ -196,7 +135,7 @@ static void test_coord_ctl_history_limit_and_before(void **state)
 	assert_int_equal(osp_json_get_int(ev->items[0], "seq", 0), 2);
 	osp_json_free(doc);
 
-	ctl_rq_make(&r, "history", "before", "soon", NULL);
+	ts_ctl_rq_make(&r, "history", "before", "soon", NULL);
 	osp_buf_init(&json, CTL_REPLY_CAP);
 	assert_int_equal(coord_verb_history(&f->c, &r.rq, &json, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "--before"));
@@ -211,7 +150,7 @@ static int ctl_deploy_with(ctl_fx *f, const char *key, const char *val, char *er
 	osp_buf json;
 	int st;
 
-	ctl_rq_make(&r, "deploy", "app", "hello", "version", "1", "artifact", "file:///tmp/x.tgz",
+	ts_ctl_rq_make(&r, "deploy", "app", "hello", "version", "1", "artifact", "file:///tmp/x.tgz",
 		"sha256", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "run",
 		"bin/hello", "port", "8080", key, val, NULL);
 	osp_buf_init(&json, CTL_REPLY_CAP);
@@ -257,14 +196,14 @@ static void test_coord_ctl_unknown_id_escaped(void **state)
 	osp_buf json;
 	char err[512] = "";
 
-	ctl_rq_make(&r, "status", "rollout", "r-1\nospec-coordinator error FAKE", NULL);
+	ts_ctl_rq_make(&r, "status", "rollout", "r-1\nospec-coordinator error FAKE", NULL);
 	osp_buf_init(&json, CTL_REPLY_CAP);
 	assert_int_equal(coord_verb_status(&f->c, &r.rq, &json, err, sizeof(err)), 4);
 	assert_string_equal(err, "rollout 'r-1\\nospec-coordinator error FAKE' is not known");
 	osp_buf_fini(&json);
 }
 
-#define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, ctl_setup, ctl_teardown)
+#define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, ts_coord_setup, ts_coord_teardown)
 
 int main(void)
 {

@@ -261,6 +261,65 @@ static void test_wire_valid_version(void **state)
 	assert_false(osp_wire_valid_slot("blue "));
 }
 
+/* protocol 1.2: a Stage's required env names and smoke checks, and the env
+ * names of an apps report, are bounded and checked */
+static void test_wire_check_limits(void **state)
+{
+	static char names[OSP_WIRE_MAX_ENV_NAMES + 1][48];
+	char *nv[OSP_WIRE_MAX_ENV_NAMES + 1], *n129 = wire_long(OSP_WIRE_MAX_ENV_NAME + 1, 'N');
+	Ospec__V1__SmokeCheck sc = { TS_WIRE_BASE(smoke_check), .method = "GET", .path = "/x",
+		.status = 200 };
+	Ospec__V1__SmokeCheck *scp[OSP_WIRE_MAX_SMOKE + 1];
+	Ospec__V1__AppState app[5], *ap[5];
+	Ospec__V1__Heartbeat hb = { TS_WIRE_BASE(heartbeat), .n_apps = 1, .apps = ap };
+	ts_wire_cmds w;
+	osp_env env;
+
+	(void)state;
+	for (int i = 0; i <= OSP_WIRE_MAX_ENV_NAMES; i++) {
+		snprintf(names[i], sizeof(names[i]), "NAME_%02d_%s", i, "PADDING_PADDING_PADDING_PAD");
+		nv[i] = names[i];
+	}
+	for (int i = 0; i <= OSP_WIRE_MAX_SMOKE; i++)
+		scp[i] = &sc;
+	ts_wire_cmds_init(&w, &env);
+	w.stage.require_env = nv;
+	w.stage.smoke = scp;
+	WIRE_TRY(&env, w.stage.n_require_env, OSP_WIRE_MAX_ENV_NAMES, OSP_OK, "");
+	WIRE_TRY(&env, w.stage.n_require_env, OSP_WIRE_MAX_ENV_NAMES + 1, OSP_ETOOBIG,
+		"stage.require_env");
+	w.stage.n_require_env = 1;
+	WIRE_TRY(&env, nv[0], "lower-case", OSP_EINVAL, "stage.require_env");
+	WIRE_TRY(&env, nv[0], n129, OSP_EINVAL, "stage.require_env");
+	WIRE_TRY(&env, w.stage.n_smoke, OSP_WIRE_MAX_SMOKE, OSP_OK, "");
+	WIRE_TRY(&env, w.stage.n_smoke, OSP_WIRE_MAX_SMOKE + 1, OSP_ETOOBIG, "stage.smoke");
+	w.stage.n_smoke = 1;
+	WIRE_TRY(&env, sc.method, "TRACE", OSP_EINVAL, "stage.smoke");
+	WIRE_TRY(&env, sc.path, "/a\r\nHost: x", OSP_EINVAL, "stage.smoke");
+	WIRE_TRY(&env, sc.status, 0, OSP_EINVAL, "stage.smoke");
+
+	for (int i = 0; i < 5; i++) {
+		app[i] = ts_wire_app_state("shop", "1.0");
+		app[i].env_names = nv;
+		ap[i] = &app[i];
+	}
+	osp_wire_env_init(&env, "web-1", NULL, 1);
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	WIRE_TRY(&env, app[0].n_env_names, OSP_WIRE_MAX_ENV_NAMES, OSP_OK, "");
+	WIRE_TRY(&env, app[0].n_env_names, OSP_WIRE_MAX_ENV_NAMES + 1, OSP_ETOOBIG,
+		"apps.env_names");
+	app[0].n_env_names = 1;
+	WIRE_TRY(&env, nv[0], "A=B", OSP_EINVAL, "apps.env_names");
+	/* every app within its own limit, too many in all: 4 x 64 of 35 bytes
+	 * pass the count (256) but not the bytes (8 KiB); 5 x 64 neither */
+	for (int i = 0; i < 5; i++)
+		app[i].n_env_names = OSP_WIRE_MAX_ENV_NAMES;
+	WIRE_TRY(&env, hb.n_apps, 4, OSP_ETOOBIG, "in all");
+	WIRE_TRY(&env, hb.n_apps, 5, OSP_ETOOBIG, "in all");
+	WIRE_TRY(&env, hb.n_apps, 2, OSP_OK, "");
+	free(n129);
+}
 
 int main(void)
 {
@@ -269,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_wire_oversized_fields),
 		cmocka_unit_test(test_wire_invalid_chars),
 		cmocka_unit_test(test_wire_valid_version),
+		cmocka_unit_test(test_wire_check_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, ts_wire_teardown);

@@ -18,7 +18,9 @@
 #include "ospec/v1/wire.pb-c.h"
 
 #define OSP_PROTO_MAJOR 1
-#define OSP_PROTO_MINOR 1 /* 1.1: Revert.from_sha256, Stage slot "idle", result fields */
+/* 1.1: Revert.from_sha256, Stage slot "idle", result fields; 1.2: AppState
+ * env_names (names only), Stage require_env and smoke (checks.h) */
+#define OSP_PROTO_MINOR 2
 
 /* Limits. The socket's receive limit is the outer bound. */
 #define OSP_WIRE_MAX_MSG (1024 * 1024)
@@ -35,6 +37,11 @@
 #define OSP_WIRE_MAX_CERT 32768
 #define OSP_WIRE_MAX_SIG 1024
 #define OSP_WIRE_NONCE_LEN 32
+#define OSP_WIRE_MAX_ENV_NAMES 64          /* env names of one app, or required by a Stage */
+#define OSP_WIRE_MAX_ENV_NAME 128          /* bytes of one env name */
+#define OSP_WIRE_MAX_ENV_REPORT_NAMES 256  /* env names in one apps report, all apps */
+#define OSP_WIRE_MAX_ENV_REPORT_BYTES 8192 /* bytes of those names, all apps */
+#define OSP_WIRE_MAX_SMOKE 16              /* smoke checks of one Stage */
 
 typedef Ospec__V1__Envelope osp_env;
 

@@ -1,0 +1,189 @@
+/*
+ * coord_rollouts_rec.c - a rollout's record and the engine's view of it:
+ * coord_ro_from_rec fills the engine from the stored record, coord_ro_save
+ * writes the engine's state back into the record and the store.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_rollouts.h"
+
+/* coord_ro_from_rec fills the engine's view from a record (steps allocated). */
+osp_err coord_ro_from_rec(coord_ro_entry *e)
+{
+	const Ospec__V1__RolloutRecord *r = e->rec;
+	coord_rollout *ro = &e->ro;
+
+	memset(ro, 0, sizeof(*ro));
+	osp_strlcpy(ro->id, r->id, sizeof(ro->id));
+	osp_strlcpy(ro->app, r->app, sizeof(ro->app));
+	osp_strlcpy(ro->version, r->version, sizeof(ro->version));
+	osp_strlcpy(ro->sha256, r->sha256 ? r->sha256 : "", sizeof(ro->sha256));
+	ro->strategy = (coord_ro_strategy)r->strategy;
+	ro->batch = r->batch;
+	ro->batch_pct = r->batch_pct;
+	ro->max_failures = r->max_failures;
+	ro->max_failures_pct = r->max_failures_pct;
+	ro->progress_deadline_ms = r->progress_deadline_ms;
+	ro->state = (coord_ro_state)r->state;
+	ro->paused = r->paused;
+	ro->abort_requested = r->abort_requested;
+	ro->current_batch = r->has_current_batch ? r->current_batch : -1;
+	ro->phase = r->phase;
+	ro->started_ms = r->started_ms;
+	ro->finished_ms = r->finished_ms;
+	osp_strlcpy(ro->reason, r->reason ? r->reason : "", sizeof(ro->reason));
+	osp_strlcpy(ro->switch_id, r->switch_id ? r->switch_id : "", sizeof(ro->switch_id));
+	ro->switch_no = r->switch_no;
+	ro->decision = (coord_ro_decision)r->decision;
+	ro->prepare_deadline_ms = r->has_prepare_deadline_ms ? r->prepare_deadline_ms : 30000;
+	ro->prepare_started_ms = r->prepare_started_ms;
+	ro->rollback_window_ms = r->rollback_window_ms;
+	ro->auto_rollback = !r->no_auto_rollback;
+	ro->switch_gate = r->switch_gate;
+	ro->switch_approved = r->switch_approved;
+	ro->ending = (coord_ro_state)r->ending;
+	ro->watch_until_ms = r->watch_until_ms;
+	ro->verify_until_ms = r->verify_until_ms;
+	ro->scale_down_delay_ms = r->scale_down_delay_ms;
+	ro->scale_down_at_ms = r->scale_down_at_ms;
+	ro->scale_down_sent = r->scale_down_sent;
+	ro->first_ack_ms = r->first_ack_ms;
+	ro->last_ack_ms = r->last_ack_ms;
+	ro->nsteps = r->n_steps;
+	if (r->n_steps > 0 && (ro->steps = calloc(r->n_steps, sizeof(*ro->steps))) == NULL)
+		return OSP_ENOMEM;
+	for (size_t i = 0; i < r->n_steps; i++) {
+		const Ospec__V1__StepRecord *s = r->steps[i];
+		coord_ro_step *st = &ro->steps[i];
+		osp_strlcpy(st->node, s->node, sizeof(st->node));
+		st->state = (coord_step_state)s->state;
+		st->batch = s->batch;
+		st->seq = s->seq;
+		st->cmd = (coord_ro_cmd)s->cmd;
+		st->started_ms = s->started_ms;
+		st->finished_ms = s->finished_ms;
+		osp_strlcpy(st->reason, s->reason ? s->reason : "", sizeof(st->reason));
+		osp_strlcpy(st->prev_version, s->prev_version ? s->prev_version : "",
+			sizeof(st->prev_version));
+		osp_strlcpy(st->prev_sha256, s->prev_sha256 ? s->prev_sha256 : "",
+			sizeof(st->prev_sha256));
+		st->revert_pending = s->revert_pending;
+		osp_strlcpy(st->slot, s->slot ? s->slot : "", sizeof(st->slot));
+		osp_strlcpy(st->old_slot, s->old_slot ? s->old_slot : "", sizeof(st->old_slot));
+		osp_strlcpy(st->to_slot, s->to_slot ? s->to_slot : "", sizeof(st->to_slot));
+		st->vote = (coord_ro_vote)s->vote;
+		st->in_switch = s->in_switch;
+		st->decide_commit = s->decide_commit;
+		st->acked_ms = s->acked_ms;
+		st->healthy_seen = s->healthy_seen;
+		st->stage_generation = s->stage_generation;
+		st->void_seq = s->void_seq;
+		osp_strlcpy(st->version, s->version ? s->version : "", sizeof(st->version));
+		osp_strlcpy(st->sha256, s->sha256 ? s->sha256 : "", sizeof(st->sha256));
+	}
+	return OSP_OK;
+}
+
+/* coord_ro_save writes the engine's state into the record and the store. */
+osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
+{
+	Ospec__V1__RolloutRecord *r = e->rec;
+	const coord_rollout *ro = &e->ro;
+	Ospec__V1__StepRecord *steps = NULL, **stepp = NULL, **saved = r->steps;
+	size_t nsaved = r->n_steps, len;
+	uint8_t *buf = NULL;
+	osp_err rv = OSP_ENOMEM;
+
+	(void)c;
+	if (ro->nsteps > 0 && ((steps = calloc(ro->nsteps, sizeof(*steps))) == NULL ||
+				      (stepp = calloc(ro->nsteps, sizeof(*stepp))) == NULL))
+		goto out;
+	for (size_t i = 0; i < ro->nsteps; i++) {
+		const coord_ro_step *st = &ro->steps[i];
+		Ospec__V1__StepRecord *s = &steps[i];
+		ospec__v1__step_record__init(s);
+		s->node = (char *)st->node;
+		s->state = st->state;
+		s->has_batch = s->has_seq = s->has_cmd = 1;
+		s->batch = st->batch;
+		s->seq = st->seq;
+		s->cmd = st->cmd;
+		s->has_started_ms = s->has_finished_ms = s->has_revert_pending = 1;
+		s->started_ms = st->started_ms;
+		s->finished_ms = st->finished_ms;
+		s->reason = (char *)st->reason;
+		s->prev_version = (char *)st->prev_version;
+		s->prev_sha256 = (char *)st->prev_sha256;
+		s->revert_pending = st->revert_pending;
+		s->slot = (char *)st->slot;
+		s->old_slot = (char *)st->old_slot;
+		s->to_slot = (char *)st->to_slot;
+		s->has_vote = s->has_in_switch = s->has_decide_commit = 1;
+		s->vote = st->vote;
+		s->in_switch = st->in_switch;
+		s->decide_commit = st->decide_commit;
+		s->has_acked_ms = s->has_healthy_seen = 1;
+		s->acked_ms = st->acked_ms;
+		s->healthy_seen = st->healthy_seen;
+		s->has_stage_generation = s->has_void_seq = 1;
+		s->stage_generation = st->stage_generation;
+		s->void_seq = st->void_seq;
+		s->version = (char *)st->version;
+		s->sha256 = (char *)st->sha256;
+		stepp[i] = s;
+	}
+	r->state = ro->state;
+	r->has_state = r->has_paused = r->has_abort_requested = r->has_current_batch = 1;
+	r->paused = ro->paused;
+	r->abort_requested = ro->abort_requested;
+	r->current_batch = ro->current_batch;
+	r->has_phase = r->has_started_ms = r->has_finished_ms = 1;
+	r->phase = ro->phase;
+	r->started_ms = ro->started_ms;
+	r->finished_ms = ro->finished_ms;
+	free(r->reason);
+	r->reason = strdup(ro->reason);
+	free(r->switch_id);
+	r->switch_id = strdup(ro->switch_id);
+	r->has_switch_no = r->has_decision = r->has_prepare_deadline_ms = 1;
+	r->switch_no = ro->switch_no;
+	r->decision = ro->decision;
+	r->prepare_deadline_ms = ro->prepare_deadline_ms;
+	r->has_prepare_started_ms = r->has_verify_until_ms = r->has_scale_down_at_ms = 1;
+	r->prepare_started_ms = ro->prepare_started_ms;
+	r->verify_until_ms = ro->verify_until_ms;
+	r->scale_down_at_ms = ro->scale_down_at_ms;
+	r->has_ending = r->has_watch_until_ms = 1;
+	r->ending = ro->ending;
+	r->watch_until_ms = ro->watch_until_ms;
+	r->has_scale_down_sent = r->has_first_ack_ms = r->has_last_ack_ms = 1;
+	r->scale_down_sent = ro->scale_down_sent;
+	r->has_switch_gate = r->has_switch_approved = 1;
+	r->switch_gate = ro->switch_gate;
+	r->switch_approved = ro->switch_approved;
+	r->first_ack_ms = ro->first_ack_ms;
+	r->last_ack_ms = ro->last_ack_ms;
+	if (r->n_switches > 0 && strcmp(r->switches[r->n_switches - 1]->id, ro->switch_id) == 0) {
+		Ospec__V1__SwitchRecord *sw = r->switches[r->n_switches - 1];
+		sw->has_first_ack_ms = sw->has_last_ack_ms = 1;
+		sw->first_ack_ms = ro->first_ack_ms;
+		sw->last_ack_ms = ro->last_ack_ms;
+	}
+	/* pack with the engine's steps standing in for the record's */
+	r->steps = stepp;
+	r->n_steps = ro->nsteps;
+	len = ospec__v1__rollout_record__get_packed_size(r);
+	if ((buf = malloc(len)) != NULL) {
+		ospec__v1__rollout_record__pack(r, buf);
+		rv = osp_store_put(t, "rollouts", r->id, strlen(r->id), buf, len);
+	}
+	r->steps = saved;
+	r->n_steps = nsaved;
+out:
+	free(buf);
+	free(steps);
+	free(stepp);
+	return rv;
+}

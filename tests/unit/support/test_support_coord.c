@@ -1,0 +1,83 @@
+/*
+ * test_support_coord.c - the coordinator helpers of the unit tests
+ * (test_support_coord.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "coord_engine_hooks.h"
+#include "test_support.h"
+#include "test_support_coord.h"
+
+void ts_coord_fx_init(ts_coord_fx *f, const char *tmpl)
+{
+	char err[256] = "";
+
+	ts_mkdtemp(f->root, sizeof(f->root), tmpl);
+	snprintf(f->data, sizeof(f->data), "%s/data", f->root);
+	f->c.cfg.data = f->data;
+	f->c.cfg.heartbeat = 1000;
+	if (coord_db_open(&f->c, err, sizeof(err)) != OSP_OK)
+		fail_msg("coord_db_open: %s", err);
+}
+
+void ts_coord_fx_fini(ts_coord_fx *f)
+{
+	coord_engine_fini(&f->c);
+	coord_registry_free(&f->c);
+	osp_store_close(f->c.store);
+	ts_rmtree(f->root);
+}
+
+int ts_coord_setup(void **state)
+{
+	ts_coord_fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	ts_coord_fx_init(f, "/tmp/ospec-coord-XXXXXX");
+	*state = f;
+	return 0;
+}
+
+int ts_coord_teardown(void **state)
+{
+	ts_coord_fx_fini(*state);
+	free(*state);
+	return 0;
+}
+
+void ts_ctl_rq_add(ts_ctl_rq *r, const char *key, const char *val)
+{
+	Ospec__V1__CtlArg *a = &r->args[r->msg.n_args];
+
+	assert_true(r->msg.n_args < TS_CTL_MAX_ARGS);
+	ospec__v1__ctl_arg__init(a);
+	a->key = (char *)key;
+	a->value = (char *)val;
+	r->argp[r->msg.n_args++] = a;
+}
+
+void ts_ctl_rq_make(ts_ctl_rq *r, const char *verb, ...)
+{
+	va_list ap;
+	const char *k;
+
+	memset(r, 0, sizeof(*r));
+	ospec__v1__ctl_request__init(&r->msg);
+	r->msg.version_major = 1;
+	r->msg.verb = (char *)verb;
+	r->msg.args = r->argp;
+	va_start(ap, verb);
+	while ((k = va_arg(ap, const char *)) != NULL)
+		ts_ctl_rq_add(r, k, va_arg(ap, const char *));
+	va_end(ap);
+	r->rq.msg = &r->msg;
+	osp_strlcpy(r->rq.actor, "uid:0", sizeof(r->rq.actor));
+}
