@@ -86,6 +86,14 @@ int coord_verb_approve(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
  * no such plan, 1 on a store error. */
 int coord_ctl_plan_status(coord *c, const char *id, osp_buf *json);
 
+/* coord_ctl_plans_list reads up to cap plans (of app, if not NULL) from t,
+ * newest first, into *out (the caller frees each record and the array). */
+size_t coord_ctl_plans_list(osp_txn *t, const char *app, size_t cap,
+	Ospec__V1__PlanRecord ***out);
+
+/* coord_json_plan_row writes plan p as a row of `rollouts` (kind "plan"). */
+void coord_json_plan_row(coord *c, osp_txn *t, osp_jw *w, const Ospec__V1__PlanRecord *p);
+
 /* coord_ctl_plan_control applies APPROVE or ABORT to plan id in rq->txn:
  * 0, 1 (does not fit its state; err says why), 4 (no such plan). */
 int coord_ctl_plan_control(coord *c, coord_ctl_req *rq, const char *id,

@@ -647,3 +647,85 @@ int coord_verb_approve(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
 	snprintf(err, errlen, "rollout '%s' is not known", osp_str_show(id, shown, sizeof(shown)));
 	return 4;
 }
+
+struct coord_ctl_plan_list {
+	Ospec__V1__PlanRecord **v;
+	size_t n, cap;
+	const char *app;
+};
+
+static int coord_ctl_plan_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct coord_ctl_plan_list *l = arg;
+	Ospec__V1__PlanRecord *p = ospec__v1__plan_record__unpack(NULL, vl, v);
+
+	(void)k;
+	(void)kl;
+	if (p == NULL)
+		return 0;
+	if ((l->app != NULL && strcmp(l->app, p->app) != 0) || l->n >= l->cap) {
+		ospec__v1__plan_record__free_unpacked(p, NULL);
+		return 0;
+	}
+	l->v[l->n++] = p;
+	return 0;
+}
+
+static int coord_ctl_plan_by_seq_desc(const void *a, const void *b)
+{
+	const Ospec__V1__PlanRecord *x = *(Ospec__V1__PlanRecord *const *)a;
+	const Ospec__V1__PlanRecord *y = *(Ospec__V1__PlanRecord *const *)b;
+
+	return x->created_seq < y->created_seq ? 1 : x->created_seq > y->created_seq ? -1 : 0;
+}
+
+size_t coord_ctl_plans_list(osp_txn *t, const char *app, size_t cap,
+	Ospec__V1__PlanRecord ***out)
+{
+	struct coord_ctl_plan_list l = { .cap = cap, .app = app };
+
+	*out = NULL;
+	if ((l.v = calloc(cap ? cap : 1, sizeof(*l.v))) == NULL)
+		return 0;
+	osp_store_foreach(t, "plans", NULL, 0, false, coord_ctl_plan_list_cb, &l);
+	qsort(l.v, l.n, sizeof(*l.v), coord_ctl_plan_by_seq_desc);
+	*out = l.v;
+	return l.n;
+}
+
+void coord_json_plan_row(coord *c, osp_txn *t, osp_jw *w, const Ospec__V1__PlanRecord *p)
+{
+	size_t total = 0, done = 0;
+	coord_plan pl;
+
+	coord_plans_to_engine(p, &pl);
+	for (size_t i = 0; i < p->n_stages; i++) {
+		const Ospec__V1__PlanStageRecord *s = p->stages[i];
+		Ospec__V1__RolloutRecord *r = NULL;
+		if (s->rollout != NULL && s->rollout[0] != '\0' &&
+			coord_rollout_get(c, t, s->rollout, &r) == OSP_OK) {
+			total += r->n_steps;
+			for (size_t k = 0; k < r->n_steps; k++)
+				done += r->steps[k]->state == COORD_STEP_DONE;
+			ospec__v1__rollout_record__free_unpacked(r, NULL);
+		} else {
+			total += s->n_nodes;
+		}
+	}
+	osp_jw_obj_begin(w);
+	coord_jw_kv(w, "id", p->id);
+	coord_jw_kv(w, "kind", "plan");
+	coord_jw_kv(w, "app", p->app);
+	coord_jw_kv(w, "version", p->version);
+	coord_jw_kv(w, "state", coord_ro_state_name(pl.state));
+	coord_jw_kv(w, "strategy",
+		coord_ro_strategy_name((coord_ro_strategy)p->template_->strategy));
+	osp_jw_key(w, "stages");
+	osp_jw_uint(w, p->n_stages);
+	osp_jw_key(w, "nodes_total");
+	osp_jw_uint(w, total);
+	osp_jw_key(w, "nodes_done");
+	osp_jw_uint(w, done);
+	coord_jw_time(w, "created", p->created_ms);
+	osp_jw_obj_end(w);
+}

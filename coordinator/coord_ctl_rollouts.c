@@ -451,23 +451,36 @@ int coord_verb_rollouts(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 	osp_jw w;
 	size_t limit = 200;
 
+	Ospec__V1__PlanRecord **plans = NULL;
+	size_t np = 0, ip = 0, ir = 0;
+
 	(void)err;
 	(void)errlen;
 	if ((l.v = calloc(l.cap, sizeof(*l.v))) == NULL)
 		return 1;
-	if (osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
-		osp_store_foreach(t, "rollouts", NULL, 0, false, coord_ctl_list_cb, &l);
-		osp_store_txn_abort(t);
+	if (osp_store_txn_begin(c->store, false, &t) != OSP_OK) {
+		free(l.v);
+		return 1;
 	}
+	osp_store_foreach(t, "rollouts", NULL, 0, false, coord_ctl_list_cb, &l);
+	np = coord_ctl_plans_list(t, l.app, limit, &plans);
 	qsort(l.v, l.n, sizeof(*l.v), coord_ctl_by_seq_desc);
 	osp_jw_init(&w, json);
 	osp_jw_arr_begin(&w);
-	for (size_t i = 0; i < l.n; i++) {
-		if (i < limit)
-			coord_json_rollout(c, &w, l.v[i], false);
-		ospec__v1__rollout_record__free_unpacked(l.v[i], NULL);
+	/* rollouts and plans, newest first (one numbering for both) */
+	while ((ir < l.n || ip < np) && ir + ip < limit) {
+		if (ip < np && (ir >= l.n || plans[ip]->created_seq > l.v[ir]->created_seq))
+			coord_json_plan_row(c, t, &w, plans[ip++]);
+		else
+			coord_json_rollout(c, &w, l.v[ir++], false);
 	}
 	osp_jw_arr_end(&w);
+	osp_store_txn_abort(t);
+	for (size_t i = 0; i < l.n; i++)
+		ospec__v1__rollout_record__free_unpacked(l.v[i], NULL);
+	for (size_t i = 0; i < np; i++)
+		ospec__v1__plan_record__free_unpacked(plans[i], NULL);
+	free(plans);
 	free(l.v);
 	return 0;
 }

@@ -413,7 +413,8 @@ static void ctl_rollouts_table(const osp_json *list)
 	ctl_table_row(&t, hdr);
 	for (size_t i = 0; list != NULL && i < list->n; i++) {
 		const osp_json *r = list->items[i];
-		char nodes[48];
+		const char *kind = osp_json_get_str(r, "kind");
+		char nodes[48], strategy[48];
 		const char *row[7];
 
 		snprintf(nodes, sizeof(nodes), "%lld/%lld", (long long)osp_json_get_int(r, "nodes_done", 0),
@@ -422,7 +423,10 @@ static void ctl_rollouts_table(const osp_json *list)
 		row[1] = osp_json_get_str(r, "app");
 		row[2] = osp_json_get_str(r, "version");
 		row[3] = osp_json_get_str(r, "state");
-		row[4] = osp_json_get_str(r, "strategy");
+		/* a plan: its stages run as the rollouts <plan>.<stage> */
+		snprintf(strategy, sizeof(strategy), "%s%s", osp_json_get_str(r, "strategy"),
+			kind != NULL && strcmp(kind, "plan") == 0 ? " (plan)" : "");
+		row[4] = strategy;
 		row[5] = nodes;
 		row[6] = osp_json_get_str(r, "created");
 		ctl_table_row(&t, row);

@@ -248,6 +248,21 @@ static void test_plan_stages_in_order_and_plan_equals_run(void **state)
 	assert_string_equal(seen, "ap-1=2,ap-2=2,eu-1=2,eu-2=2,us-1=2,us-2=2");
 	osp_json_free(plan);
 	osp_json_free(st);
+	/* rollouts lists the plan (kind "plan") after its stages' rollouts,
+	 * newest first */
+	{
+		osp_json *list = h_ctl_json(f->e, &code, "rollouts", NULL);
+		char ids[256] = "";
+		size_t o = 0;
+		assert_non_null(list);
+		for (size_t i = 0; i < list->n && i < 4; i++)
+			o += (size_t)snprintf(ids + o, sizeof(ids) - o, "%s%s%s", i ? "," : "",
+				h_str(list->items[i], "id"),
+				strcmp(h_str(list->items[i], "kind"), "plan") == 0 ? "(plan)" : "");
+		snprintf(want, sizeof(want), "%s.ap,%s.eu,%s.us,%s(plan)", id, id, id, id);
+		assert_string_equal(ids, want);
+		osp_json_free(list);
+	}
 }
 
 static void test_plan_gate_holds_across_coordinator_kill(void **state)
