@@ -193,6 +193,14 @@ struct coord {
 	struct coord_ro_entry *rollouts; /* active (non-terminal) rollouts */
 	void *ro_acts;            /* the engine's action buffer, reused */
 	size_t ro_acts_cap;
+	/* the plan being changed (coord_plans.c): a stage rollout that ends
+	 * meanwhile (created and failed at once, aborted at once) is noted here
+	 * and applied to that change's own copy of the plan afterwards */
+	char plan_busy[160];
+	bool plan_deferred;
+	char plan_def_stage[48];
+	int plan_def_state;
+	char plan_def_reason[512];
 	size_t nctx, nheld;
 	size_t nsend;             /* contexts whose reply is waiting for its connection */
 	size_t n_unreg;           /* connections that never registered */

@@ -233,6 +233,15 @@ static int coord_plan_build(coord *c, coord_ctl_req *rq, Ospec__V1__PlanRecord *
 		p->stages[p->n_stages++] = s;
 		if ((st = coord_plan_arg_stage(j->items[i], i, &a, err, errlen)) != 0)
 			goto out;
+		/* the stage's rollout is <app>-<seq>.<stage>: an id is at most 63
+		 * characters (12 digits of numbering allowed for) */
+		if (strlen(p->template_->app) + strlen(a.name) + 14 > 63) {
+			snprintf(err, errlen, "stage '%s': its rollout id (%s-N.%s) would be longer "
+				"than 63 characters: use a shorter stage name", a.name,
+				p->template_->app, a.name);
+			st = 2;
+			goto out;
+		}
 		for (size_t k = 0; k < i; k++) {
 			if (strcmp(p->stages[k]->name, a.name) == 0) {
 				snprintf(err, errlen, "stage name '%s' is used twice", a.name);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "coord_control.h"
+#include "coord_plans.h"
 #include "coord_rollouts.h"
 
 /* coord_ctl_app_succeeded lists the succeeded rollouts of app into l, newest
@@ -44,6 +45,11 @@ static Ospec__V1__RolloutRecord *coord_ctl_rollback_rec(const Ospec__V1__Rollout
 	n->sha256 = strdup(prev->sha256 ? prev->sha256 : "");
 	n->run = strdup(prev->run ? prev->run : "");
 	n->select = r->select ? strdup(r->select) : NULL;
+	/* a plan's stage went to exactly these nodes: so does its rollback */
+	if (r->n_nodes > 0 && (n->nodes = calloc(r->n_nodes, sizeof(char *))) != NULL)
+		for (size_t i = 0; i < r->n_nodes; i++)
+			if ((n->nodes[n->n_nodes] = strdup(r->nodes[i])) != NULL)
+				n->n_nodes++;
 	n->health_path = strdup(r->health_path ? r->health_path : "/health");
 	n->rollback_of = strdup(r->id);
 	n->has_port = r->has_port;
@@ -109,7 +115,17 @@ int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 			running->ro.id, coord_ro_state_name(running->ro.state));
 		goto out;
 	}
-	prev = l.n > 1 ? l.v[1] : NULL;
+	if (coord_plans_active(rq->txn, r->app, id, sizeof(id))) {
+		snprintf(err, errlen, "app '%s' has plan '%s' in progress: wait for it or abort it",
+			r->app, id);
+		goto out;
+	}
+	/* the release before: the latest succeeded one that is another release
+	 * (the stages of one plan all carry the same) */
+	for (size_t i = 1; i < l.n && prev == NULL; i++)
+		if (l.v[i]->sha256 == NULL || r->sha256 == NULL ||
+			strcmp(l.v[i]->sha256, r->sha256) != 0)
+			prev = l.v[i];
 	if (prev == NULL) {
 		snprintf(err, errlen, "no release of app '%s' before '%s' is known to roll back to",
 			r->app, r->id);

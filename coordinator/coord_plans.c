@@ -20,6 +20,12 @@ osp_err coord_plans_get(osp_txn *t, const char *id, Ospec__V1__PlanRecord **out)
 		OSP_ERROR("COORD-STORE-CORRUPT", "undecodable plan record '%s'", id);
 		return OSP_EDECODE;
 	}
+	if ((*out)->template_ == NULL || (*out)->n_stages == 0) {
+		OSP_ERROR("COORD-STORE-CORRUPT", "plan record '%s' has no template or no stage", id);
+		ospec__v1__plan_record__free_unpacked(*out, NULL);
+		*out = NULL;
+		return OSP_EDECODE;
+	}
 	return OSP_OK;
 }
 
@@ -188,17 +194,29 @@ static osp_err coord_plans_create(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p
 
 	if ((rv = coord_rollouts_next_seq(c, t, &seq)) != OSP_OK)
 		return rv;
+	char id[160];
+
 	if ((r = coord_plans_child_rec(p, i, seq, actor)) == NULL)
 		return OSP_ENOMEM;
-	if ((rv = coord_plans_set_str(&s->rollout, r->id)) != OSP_OK) {
-		ospec__v1__rollout_record__free_unpacked(r, NULL);
-		return rv;
-	}
+	osp_strlcpy(id, r->id, sizeof(id));
 	s->started_ms = osp_now_wall_ms();
 	s->has_started_ms = 1;
 	/* the app is free: the stage before ended in this transaction, and
 	 * deploy refuses while the plan runs */
-	return coord_rollouts_create(c, t, r, false, actor, &e, err, errlen);
+	if ((rv = coord_rollouts_create(c, t, r, false, actor, &e, err, errlen)) != OSP_OK)
+		return rv;
+	return coord_plans_set_str(&s->rollout, id);
+}
+
+/* coord_plans_defer notes that stage ended in state while its plan is being
+ * changed (coord.plan_busy): the change applies it after its own actions. */
+static void coord_plans_defer(coord *c, const char *stage, coord_ro_state state,
+	const char *reason)
+{
+	c->plan_deferred = true;
+	osp_strlcpy(c->plan_def_stage, stage, sizeof(c->plan_def_stage));
+	c->plan_def_state = (int)state;
+	osp_strlcpy(c->plan_def_reason, reason ? reason : "", sizeof(c->plan_def_reason));
 }
 
 /* coord_plans_abort_child aborts stage i's rollout; one that cannot be
@@ -212,7 +230,19 @@ static osp_err coord_plans_abort_child(coord *c, osp_txn *t, Ospec__V1__PlanReco
 	coord_ro_event ev = { .kind = COORD_RO_EV_ABORT, .now_ms = osp_now_wall_ms() };
 	osp_err rv;
 
-	if (e == NULL || coord_ro_terminal(e->ro.state))
+	if (e == NULL) {
+		/* not active: it ended (or never was); the plan learns it now */
+		Ospec__V1__RolloutRecord *r = NULL;
+		coord_plans_defer(c, p->stages[i]->name, COORD_RO_FAILED, "its rollout is gone");
+		if (id != NULL && coord_rollout_get(c, t, id, &r) == OSP_OK) {
+			if (coord_ro_terminal((coord_ro_state)r->state))
+				coord_plans_defer(c, p->stages[i]->name, (coord_ro_state)r->state,
+					r->reason);
+			ospec__v1__rollout_record__free_unpacked(r, NULL);
+		}
+		return OSP_OK;
+	}
+	if (coord_ro_terminal(e->ro.state))
 		return OSP_OK;
 	rv = coord_rollouts_event(c, t, e, &ev, actor);
 	if (rv == OSP_ESTATE) {
@@ -231,13 +261,14 @@ static bool coord_plans_refused(osp_err rv)
 		rv == OSP_ESTATE;
 }
 
-osp_err coord_plans_event(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p,
-	const coord_plan_event *ev, const char *actor, char *err, size_t errlen)
+/* coord_plans_step applies one event to p and does its actions; a stage
+ * whose rollout is refused at creation goes to *failed (reason in refused). */
+static osp_err coord_plans_step(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p,
+	const coord_plan_event *ev, const char *actor, char *err, size_t errlen, size_t *failed,
+	char *refused, size_t rlen)
 {
 	coord_plan pl;
 	coord_plan_actions acts = { 0 };
-	size_t failed_stage = SIZE_MAX;
-	char refused[512] = "";
 	osp_err rv;
 
 	coord_plans_to_engine(p, &pl);
@@ -245,43 +276,33 @@ osp_err coord_plans_event(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p,
 		return rv;
 	if ((rv = coord_plans_from_engine(p, &pl)) != OSP_OK)
 		return rv;
-	if (ev->kind == COORD_PLAN_EV_APPROVE && pl.current < p->n_stages) {
-		/* the stage approved is the one now started (or the next gate) */
-		for (size_t i = 0; i < pl.nstages; i++) {
-			Ospec__V1__PlanStageRecord *s = p->stages[i];
-			if (pl.stages[i].approved && s->approved_ms == 0) {
-				s->approved_ms = osp_now_wall_ms();
-				s->has_approved_ms = 1;
-				if ((rv = coord_plans_set_str(&s->approved_by, actor)) != OSP_OK)
-					return rv;
-			}
+	for (size_t i = 0; i < pl.nstages && rv == OSP_OK; i++) {
+		Ospec__V1__PlanStageRecord *s = p->stages[i];
+		if (ev->kind == COORD_PLAN_EV_APPROVE && pl.stages[i].approved &&
+			s->approved_ms == 0) {
+			s->approved_ms = osp_now_wall_ms();
+			s->has_approved_ms = 1;
+			rv = coord_plans_set_str(&s->approved_by, actor);
 		}
-	}
-	if (ev->kind == COORD_PLAN_EV_CHILD_DONE) {
-		for (size_t i = 0; i < p->n_stages; i++) {
-			Ospec__V1__PlanStageRecord *s = p->stages[i];
-			if (strcmp(s->name, ev->stage) == 0 && s->finished_ms == 0 &&
-				coord_ro_terminal((coord_ro_state)s->state)) {
-				s->finished_ms = osp_now_wall_ms();
-				s->has_finished_ms = 1;
-				rv = coord_plans_set_str(&s->reason, ev->reason);
-			}
+		if (ev->kind == COORD_PLAN_EV_CHILD_DONE && strcmp(s->name, ev->stage) == 0 &&
+			s->finished_ms == 0 && coord_ro_terminal((coord_ro_state)s->state)) {
+			s->finished_ms = osp_now_wall_ms();
+			s->has_finished_ms = 1;
+			rv = coord_plans_set_str(&s->reason, ev->reason);
 		}
-		if (rv != OSP_OK)
-			return rv;
 	}
 	for (size_t i = 0; i < acts.n && rv == OSP_OK; i++) {
 		const coord_plan_action *a = &acts.v[i];
 		switch (a->kind) {
 		case COORD_PLAN_ACT_CREATE:
+			err[0] = '\0';
 			rv = coord_plans_create(c, t, p, a->stage, actor, err, errlen);
 			if (coord_plans_refused(rv)) {
 				/* refused before anything was written (a required secret
 				 * gone, a release conflict): the stage fails, not the
 				 * transaction that ended the stage before */
-				snprintf(refused, sizeof(refused), "%s",
-					err[0] ? err : osp_strerror(rv));
-				failed_stage = a->stage;
+				snprintf(refused, rlen, "%s", err[0] ? err : osp_strerror(rv));
+				*failed = a->stage;
 				rv = OSP_OK;
 			}
 			break;
@@ -299,16 +320,46 @@ osp_err coord_plans_event(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p,
 			break;
 		}
 	}
+	return rv;
+}
+
+osp_err coord_plans_event(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p,
+	const coord_plan_event *ev, const char *actor, char *err, size_t errlen)
+{
+	size_t failed = SIZE_MAX;
+	char refused[512] = "", stage[48], reason[512];
+	osp_err rv;
+
+	/* while this change runs, a stage rollout of p that ends reports to it
+	 * (coord_plans_child_done defers), never to a stale copy in the store */
+	osp_strlcpy(c->plan_busy, p->id, sizeof(c->plan_busy));
+	c->plan_deferred = false;
+	rv = coord_plans_step(c, t, p, ev, actor, err, errlen, &failed, refused, sizeof(refused));
+	while (rv == OSP_OK && (failed != SIZE_MAX || c->plan_deferred)) {
+		coord_plan_event done = { .kind = COORD_PLAN_EV_CHILD_DONE, .stage = stage,
+			.reason = reason };
+		if (failed != SIZE_MAX) {
+			osp_strlcpy(stage, p->stages[failed]->name, sizeof(stage));
+			osp_strlcpy(reason, refused, sizeof(reason));
+			done.child_state = COORD_RO_FAILED;
+			OSP_WARN("COORD-PLAN", "plan '%s': stage %s cannot start: %s", p->id, stage,
+				refused);
+			failed = SIZE_MAX;
+		} else {
+			osp_strlcpy(stage, c->plan_def_stage, sizeof(stage));
+			osp_strlcpy(reason, c->plan_def_reason, sizeof(reason));
+			done.child_state = (coord_ro_state)c->plan_def_state;
+			c->plan_deferred = false;
+		}
+		rv = coord_plans_step(c, t, p, &done, actor, err, errlen, &failed, refused,
+			sizeof(refused));
+		if (rv == OSP_ESTATE || rv == OSP_ENOENT)
+			rv = OSP_OK; /* stale: the plan had moved on */
+	}
+	c->plan_busy[0] = '\0';
+	c->plan_deferred = false;
 	if (rv == OSP_OK)
 		rv = coord_plans_put(t, p);
-	if (rv == OSP_OK && failed_stage != SIZE_MAX) {
-		coord_plan_event done = { .kind = COORD_PLAN_EV_CHILD_DONE,
-			.stage = p->stages[failed_stage]->name, .child_state = COORD_RO_FAILED,
-			.reason = refused };
-		OSP_WARN("COORD-PLAN", "plan '%s': stage %s cannot start: %s", p->id, done.stage,
-			refused);
-		rv = coord_plans_event(c, t, p, &done, actor, err, errlen);
-	}
 	return rv;
 }
 
@@ -321,10 +372,15 @@ osp_err coord_plans_child_done(coord *c, osp_txn *t, const coord_ro_entry *e, co
 
 	if (e->rec->plan == NULL || e->rec->plan[0] == '\0' || e->rec->stage == NULL)
 		return OSP_OK;
+	if (strcmp(c->plan_busy, e->rec->plan) == 0) {
+		coord_plans_defer(c, e->rec->stage, e->ro.state, e->ro.reason);
+		return OSP_OK;
+	}
 	if ((rv = coord_plans_get(t, e->rec->plan, &p)) != OSP_OK) {
+		/* never hold the stage's own transaction hostage to its plan */
 		OSP_ERROR("COORD-PLAN", "rollout '%s' names plan '%s', which cannot be read: %s",
 			e->ro.id, e->rec->plan, osp_strerror(rv));
-		return rv == OSP_ENOENT ? OSP_OK : rv;
+		return rv == OSP_ENOENT || rv == OSP_EDECODE ? OSP_OK : rv;
 	}
 	ev.stage = e->rec->stage;
 	ev.child_state = e->ro.state;
@@ -336,4 +392,84 @@ osp_err coord_plans_child_done(coord *c, osp_txn *t, const coord_ro_entry *e, co
 			err[0] ? ": " : "", err);
 	ospec__v1__plan_record__free_unpacked(p, NULL);
 	return rv;
+}
+
+struct coord_plans_stuck {
+	coord *c;
+	osp_txn *t;
+	char ids[16][160];
+	size_t n;
+};
+
+/* coord_plans_stuck_cb notes a plan whose running stage's rollout ended
+ * (or is gone) without the plan moving on. */
+static int coord_plans_stuck_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct coord_plans_stuck *st = arg;
+	Ospec__V1__PlanRecord *p = ospec__v1__plan_record__unpack(NULL, vl, v);
+	Ospec__V1__RolloutRecord *r = NULL;
+
+	(void)k;
+	(void)kl;
+	if (p == NULL)
+		return 0;
+	if (!coord_ro_terminal((coord_ro_state)p->state) && p->current < p->n_stages &&
+		p->stages[p->current]->state == COORD_RO_RUNNING && st->n < 16) {
+		const char *id = p->stages[p->current]->rollout;
+		bool stuck = id == NULL || id[0] == '\0' ||
+			coord_rollout_get(st->c, st->t, id, &r) != OSP_OK ||
+			coord_ro_terminal((coord_ro_state)r->state);
+		if (stuck)
+			osp_strlcpy(st->ids[st->n++], p->id, sizeof(st->ids[0]));
+		if (r != NULL)
+			ospec__v1__rollout_record__free_unpacked(r, NULL);
+	}
+	ospec__v1__plan_record__free_unpacked(p, NULL);
+	return 0;
+}
+
+osp_err coord_plans_resume(coord *c)
+{
+	struct coord_plans_stuck st = { .c = c };
+	osp_txn *t = NULL;
+	osp_err rv;
+
+	if ((rv = osp_store_txn_begin(c->store, false, &t)) != OSP_OK)
+		return rv;
+	st.t = t;
+	osp_store_foreach(t, "plans", NULL, 0, false, coord_plans_stuck_cb, &st);
+	osp_store_txn_abort(t);
+	if (st.n == 0)
+		return OSP_OK;
+	if ((rv = osp_store_txn_begin(c->store, true, &t)) != OSP_OK)
+		return rv;
+	for (size_t i = 0; i < st.n && rv == OSP_OK; i++) {
+		Ospec__V1__PlanRecord *p = NULL;
+		Ospec__V1__RolloutRecord *r = NULL;
+		coord_plan_event ev = { .kind = COORD_PLAN_EV_CHILD_DONE,
+			.child_state = COORD_RO_FAILED, .reason = "its rollout is gone" };
+		char err[256] = "";
+
+		if (coord_plans_get(t, st.ids[i], &p) != OSP_OK)
+			continue;
+		ev.stage = p->stages[p->current]->name;
+		if (p->stages[p->current]->rollout != NULL &&
+			coord_rollout_get(c, t, p->stages[p->current]->rollout, &r) == OSP_OK) {
+			ev.child_state = (coord_ro_state)r->state;
+			ev.reason = r->reason;
+		}
+		OSP_WARN("COORD-PLAN", "plan '%s': stage %s ended (%s) without the plan moving on; "
+			"it moves on now", p->id, ev.stage, coord_ro_state_name(ev.child_state));
+		rv = coord_plans_event(c, t, p, &ev, "coordinator", err, sizeof(err));
+		if (rv == OSP_ESTATE || rv == OSP_ENOENT)
+			rv = OSP_OK;
+		if (r != NULL)
+			ospec__v1__rollout_record__free_unpacked(r, NULL);
+		ospec__v1__plan_record__free_unpacked(p, NULL);
+	}
+	if (rv != OSP_OK) {
+		osp_store_txn_abort(t);
+		return rv;
+	}
+	return coord_db_commit(c, t, "plan resume");
 }

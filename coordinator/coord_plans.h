@@ -35,6 +35,12 @@ osp_err coord_plans_event(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p,
  * coord_rollouts_event in the transaction that ended it. */
 osp_err coord_plans_child_done(coord *c, osp_txn *t, const coord_ro_entry *e, const char *actor);
 
+/* coord_plans_resume (at start, after the rollouts are loaded) moves on
+ * every plan whose running stage's rollout has ended or is gone without the
+ * plan having heard of it: a plan never waits for a stage that will not
+ * report again. */
+osp_err coord_plans_resume(coord *c);
+
 /* coord_plans_to_engine copies the engine's view of p into *out. */
 void coord_plans_to_engine(const Ospec__V1__PlanRecord *p, coord_plan *out);
 

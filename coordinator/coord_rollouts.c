@@ -489,6 +489,8 @@ osp_err coord_rollouts_load(coord *c)
 	}
 	if ((rv = coord_db_commit(c, t, "rollout resume")) != OSP_OK)
 		return rv;
+	if ((rv = coord_plans_resume(c)) != OSP_OK)
+		return rv;
 	coord_rollouts_reap(c);
 	return OSP_OK;
 }

@@ -24,6 +24,7 @@ typedef struct ctl_plan_req {
 	int wait;
 	int64_t timeout;
 	bool bg; /* the strategy is blue_green: a traffic-switch gate holds the switch */
+	ctl_checks ck; /* --require-env, --smoke */
 } ctl_plan_req;
 
 static bool ctl_plan_given(const ctl_plan_req *p, const char *name)
@@ -216,6 +217,16 @@ static int ctl_plan_parse(const char *verb, ctl_plan_req *p, int argc, char **ar
 				return CTL_EXIT_USAGE;
 			continue;
 		}
+		if ((w = ctl_checks_flag(&p->ck, verb, argc, argv, &i)) != 0) {
+			if (w < 0)
+				return CTL_EXIT_USAGE;
+			continue;
+		}
+		if (strcmp(argv[i], "--no-auto-rollback") == 0 && p->nflags < CTL_MAX_ARGS - 24) {
+			p->flags[p->nflags][0] = "no-auto-rollback";
+			p->flags[p->nflags++][1] = "true";
+			continue;
+		}
 		if (apply && strcmp(argv[i], "--queue") == 0) {
 			ctl_errorf("%s: --queue: a plan starts only when its app has no rollout or plan "
 				"in progress; wait for it, or abort it", verb);
@@ -231,6 +242,15 @@ static int ctl_plan_parse(const char *verb, ctl_plan_req *p, int argc, char **ar
 		}
 		p->flags[p->nflags][0] = ctl_deploy_flags[k];
 		p->flags[p->nflags++][1] = v;
+	}
+	/* the check flags replace the document's secrets / smoke checks */
+	if (p->ck.env[0] != '\0') {
+		p->flags[p->nflags][0] = "require-env";
+		p->flags[p->nflags++][1] = p->ck.env;
+	}
+	if (p->ck.smoke[0] != '\0') {
+		p->flags[p->nflags][0] = "smoke";
+		p->flags[p->nflags++][1] = p->ck.smoke;
 	}
 	if (p->file == NULL) {
 		ctl_errorf("%s: -f FILE is required (an OSpec document)", verb);

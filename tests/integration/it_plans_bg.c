@@ -130,7 +130,8 @@ static void test_plan_bluegreen_switch_gate(void **state)
 	err = NULL;
 	pb_proxies(f, seen, sizeof(seen));
 	assert_string_equal(seen, "eu-1=1,us-1=1");
-	/* v2 for production: the first switch waits */
+	/* v2 for production: the first switch waits; an abort there ends the
+	 * plan with traffic untouched and the app free */
 	code = h_ctl(f->e, &out, &err, "apply", "-f", f->doc, "--env", "production", "--version",
 		"2", "--sha256", f->sha2, NULL);
 	if (code != 0)
@@ -139,6 +140,24 @@ static void test_plan_bluegreen_switch_gate(void **state)
 	free(out);
 	free(err);
 	w.id = id;
+	if (!h_wait_for(pb_state_is, f->e, &w, h_ms(60000)))
+		fail_msg("plan %s is '%s', expected it to wait at the switch", id, w.last);
+	assert_int_equal(h_ctl(f->e, NULL, NULL, "abort", id, NULL), 0);
+	w.state = "aborted";
+	if (!h_wait_for(pb_state_is, f->e, &w, h_ms(30000)))
+		fail_msg("plan %s is '%s' after abort at the switch gate", id, w.last);
+	pb_proxies(f, seen, sizeof(seen));
+	assert_string_equal(seen, "eu-1=1,us-1=1");
+	/* again, and this time approved */
+	out = err = NULL;
+	code = h_ctl(f->e, &out, &err, "apply", "-f", f->doc, "--env", "production", "--version",
+		"2", "--sha256", f->sha2, NULL);
+	if (code != 0)
+		fail_msg("apply v2 after the abort exited %d: %s", code, err ? err : "");
+	sscanf(out, "%63s", id);
+	free(out);
+	free(err);
+	w.state = "waiting_approval";
 	if (!h_wait_for(pb_state_is, f->e, &w, h_ms(60000)))
 		fail_msg("plan %s is '%s', expected it to wait at the switch", id, w.last);
 	st = h_status(f->e, id);
