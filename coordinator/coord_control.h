@@ -82,6 +82,13 @@ int coord_verb_plan(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_
 int coord_verb_apply(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 int coord_verb_approve(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 
+/* coord_ctl_deploy_canary is `deploy --canary N|N%` (rolling): a plan of two
+ * stages, the canary nodes (all at once, baked for --canary-bake, default
+ * the --watch) then the rest (behind an approval gate with
+ * --canary-approval). The rollout id it answers is the plan's. */
+int coord_ctl_deploy_canary(coord *c, coord_ctl_req *rq, osp_buf *json, char *err,
+	size_t errlen);
+
 /* coord_ctl_plan_status writes plan id's status into json: 0, 4 if there is
  * no such plan, 1 on a store error. */
 int coord_ctl_plan_status(coord *c, const char *id, osp_buf *json);

@@ -175,10 +175,9 @@ static int coord_plan_stage_rec(const coord_stage_arg *a, const Ospec__V1__Rollo
 /* coord_plan_build makes the plan (no id yet) from the request: the template
  * rollout, then the stages, resolved against the inventory. 0, or the exit
  * status with err. */
-static int coord_plan_build(coord *c, coord_ctl_req *rq, Ospec__V1__PlanRecord **out, char *err,
-	size_t errlen)
+static int coord_plan_build(coord *c, coord_ctl_req *rq, const char *stages,
+	Ospec__V1__PlanRecord **out, char *err, size_t errlen)
 {
-	const char *stages = coord_ctl_arg(rq, "stages");
 	Ospec__V1__PlanRecord *p = calloc(1, sizeof(*p));
 	osp_json *j = NULL;
 	coord_node **nodes = NULL;
@@ -418,12 +417,14 @@ static void coord_json_plan(coord *c, osp_txn *t, osp_jw *w, const Ospec__V1__Pl
 	osp_jw_obj_end(w);
 }
 
-int coord_verb_plan(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+/* coord_ctl_plan_show is `plan` for stages (JSON): what would run. */
+static int coord_ctl_plan_show(coord *c, coord_ctl_req *rq, const char *stages, osp_buf *json,
+	char *err, size_t errlen)
 {
 	Ospec__V1__PlanRecord *p = NULL;
 	osp_txn *t = NULL;
 	osp_jw w;
-	int st = coord_plan_build(c, rq, &p, err, errlen);
+	int st = coord_plan_build(c, rq, stages, &p, err, errlen);
 
 	if (st != 0)
 		return st;
@@ -452,7 +453,14 @@ int coord_verb_plan(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_
 	return st;
 }
 
-int coord_verb_apply(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+int coord_verb_plan(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	return coord_ctl_plan_show(c, rq, coord_ctl_arg(rq, "stages"), json, err, errlen);
+}
+
+/* coord_ctl_plan_start is `apply` for stages (JSON): stored and started. */
+static int coord_ctl_plan_start(coord *c, coord_ctl_req *rq, const char *stages, osp_buf *json,
+	char *err, size_t errlen)
 {
 	Ospec__V1__PlanRecord *p = NULL;
 	coord_plan_event ev = { .kind = COORD_PLAN_EV_START };
@@ -461,7 +469,7 @@ int coord_verb_apply(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size
 	uint64_t seq = 0;
 	osp_err rv;
 	osp_jw w;
-	int st = coord_plan_build(c, rq, &p, err, errlen);
+	int st = coord_plan_build(c, rq, stages, &p, err, errlen);
 
 	if (st != 0)
 		return st;
@@ -519,6 +527,54 @@ int coord_verb_apply(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size
 out:
 	ospec__v1__plan_record__free_unpacked(p, NULL);
 	return st;
+}
+
+int coord_verb_apply(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	return coord_ctl_plan_start(c, rq, coord_ctl_arg(rq, "stages"), json, err, errlen);
+}
+
+int coord_ctl_deploy_canary(coord *c, coord_ctl_req *rq, osp_buf *json, char *err,
+	size_t errlen)
+{
+	const char *canary = coord_ctl_arg(rq, "canary"), *strat = coord_ctl_arg(rq, "strategy");
+	const char *bake = coord_ctl_arg(rq, "canary-bake"), *q = coord_ctl_arg(rq, "queue");
+	const char *appr = coord_ctl_arg(rq, "canary-approval"), *dry = coord_ctl_arg(rq, "dry-run");
+	char stages[512];
+	int64_t bake_ms = -1;
+	uint32_t n;
+	bool pct;
+
+	if (strat != NULL && strcmp(strat, "rolling") != 0) {
+		snprintf(err, errlen, "--canary applies to --strategy rolling (blue_green and "
+			"recreate have no canary nodes; the canary strategy is not available yet)");
+		return 2;
+	}
+	if (coord_ctl_count(canary, 1, 100000, &n, &pct) != 0 || (pct && n >= 100)) {
+		snprintf(err, errlen, "--canary: expected a count >= 1 or a percentage 1%%..99%%");
+		return 2;
+	}
+	if (bake != NULL && (osp_duration_parse(bake, &bake_ms) != OSP_OK || bake_ms < 0 ||
+				    bake_ms > COORD_PLAN_MAX_BAKE_MS)) {
+		snprintf(err, errlen, "--canary-bake: expected a duration from 0 to 168h");
+		return 2;
+	}
+	if (q != NULL && strcmp(q, "true") == 0) {
+		snprintf(err, errlen, "--queue does not go with --canary: a canary deploy is a plan, "
+			"which starts only when its app is free");
+		return 2;
+	}
+	/* the canary nodes all at once, baked; then the rest as --batch says,
+	 * behind an approval gate when asked for */
+	snprintf(stages, sizeof(stages),
+		"[{\"name\":\"canary\",\"nodes\":\"%s\",\"batch\":\"100%%\",\"bake_ms\":%lld},"
+		"{\"name\":\"rest\",\"gate\":%s,\"gate_why\":\"%s\"}]",
+		canary, (long long)bake_ms,
+		appr != NULL && strcmp(appr, "true") == 0 ? "true" : "false",
+		appr != NULL && strcmp(appr, "true") == 0 ? "--canary-approval" : "");
+	if (dry != NULL && strcmp(dry, "true") == 0)
+		return coord_ctl_plan_show(c, rq, stages, json, err, errlen);
+	return coord_ctl_plan_start(c, rq, stages, json, err, errlen);
 }
 
 int coord_ctl_plan_status(coord *c, const char *id, osp_buf *json)

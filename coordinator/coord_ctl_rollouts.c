@@ -315,7 +315,8 @@ static int coord_verb_dry_run(coord *c, coord_ctl_req *rq, Ospec__V1__RolloutRec
 	return status;
 }
 
-int coord_verb_deploy(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+static int coord_verb_deploy_one(coord *c, coord_ctl_req *rq, osp_buf *json, char *err,
+	size_t errlen)
 {
 	Ospec__V1__RolloutRecord *rec = coord_ctl_deploy_rec(rq, err, errlen);
 	const char *q = coord_ctl_arg(rq, "queue"), *dry = coord_ctl_arg(rq, "dry-run");
@@ -376,6 +377,18 @@ int coord_verb_deploy(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	osp_jw_uint(&w, e->ro.nsteps);
 	osp_jw_obj_end(&w);
 	return 0;
+}
+
+int coord_verb_deploy(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	if (coord_ctl_arg(rq, "canary") != NULL)
+		return coord_ctl_deploy_canary(c, rq, json, err, errlen);
+	if (coord_ctl_arg(rq, "canary-bake") != NULL ||
+		coord_ctl_arg(rq, "canary-approval") != NULL) {
+		snprintf(err, errlen, "--canary-bake and --canary-approval need --canary N");
+		return 2;
+	}
+	return coord_verb_deploy_one(c, rq, json, err, errlen);
 }
 
 int coord_ctl_rollout_arg(coord *c, coord_ctl_req *rq, osp_txn *t,

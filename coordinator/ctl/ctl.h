@@ -186,6 +186,9 @@ void ctl_checks_args(const ctl_checks *ck, ctl_req *rq);
 	"                                app (checked before anything is sent; repeatable)\n"  \
 	"  --smoke \"METHOD PATH STATUS\"  checked once on each new release after its health\n" \
 	"                                check, e.g. \"GET /api/ping 200\" (repeatable, <= 16)\n" \
+	"  --canary N|N% [--canary-bake D] [--canary-approval]\n"                               \
+	"                                rolling: N nodes first (baked D, default --watch),\n"  \
+	"                                then the rest (after approve with --canary-approval)\n" \
 	"  --queue                       wait behind the app's running rollout\n"              \
 	"  --dry-run                     print the batches, change nothing\n"                  \
 	"  --wait [--timeout D]          block until terminal: exit 0 only if succeeded\n"     \

@@ -10,7 +10,7 @@ const char *const ctl_deploy_flags[] = { "app", "version", "artifact", "sha256",
 	"port", "ports", "strategy", "select", "batch", "max-failures", "canary", "health-path",
 	"health-interval", "health-rise", "health-fall", "health-timeout", "health-deadline",
 	"progress-deadline", "prepare-deadline", "rollback-window", "scale-down-delay", "watch",
-	NULL };
+	"canary-bake", NULL };
 
 bool ctl_is_terminal(const char *state)
 {
@@ -293,6 +293,10 @@ int ctl_deploy(const ctl *c, int argc, char **argv)
 		}
 		if (strcmp(argv[i], "--no-auto-rollback") == 0) {
 			noauto = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--canary-approval") == 0) {
+			ctl_req_arg(&rq, "canary-approval", "true");
 			continue;
 		}
 		if (strcmp(argv[i], "--auto-rollback") == 0) {

@@ -454,6 +454,61 @@ static void test_plan_missing_secret_refused_before_any_stage(void **state)
 		fail_msg("the secret's value is in %s", found);
 }
 
+/* deploy --canary N (rolling): the canary nodes first, baked, then the rest
+ * behind an approval gate; a broken release stops at the canary node. */
+static void test_deploy_canary_nodes_then_the_rest(void **state)
+{
+	static const char *const broken[] = { "FAIL_HEALTH=", NULL };
+	pl_fleet *f = *state;
+	char id[64] = "", *err = NULL, seen[256], url3[600], sha3[65];
+	struct pl_state s = { id, "waiting_approval", "" };
+	osp_json *st;
+	int code, on2 = 0;
+
+	pl_start(f);
+	/* a flag that does not apply is a usage error, never ignored */
+	assert_int_equal(h_deploy(f->e, "2", f->url2, f->sha2, NULL, NULL, "--canary", "1",
+		"--strategy", "recreate", NULL), 2);
+	assert_int_equal(h_deploy(f->e, "2", f->url2, f->sha2, NULL, NULL, "--canary-bake", "1s",
+		NULL), 2);
+	code = h_deploy(f->e, "2", f->url2, f->sha2, id, &err, "--canary", "1", "--canary-bake",
+		"1s", "--canary-approval", "--batch", "50%", NULL);
+	if (code != 0)
+		fail_msg("deploy --canary exited %d: %s", code, err ? err : "");
+	free(err);
+	err = NULL;
+	if (!h_wait_for(pl_state_is, f->e, &s, h_ms(60000)))
+		fail_msg("canary deploy %s is '%s', expected it to wait after the canary", id, s.last);
+	pl_answers(f, seen, sizeof(seen));
+	for (char *p = seen; (p = strstr(p, "=2")) != NULL; p++)
+		on2++;
+	assert_int_equal(on2, 1); /* exactly the canary node */
+	st = h_status(f->e, id);
+	assert_string_equal(h_str(pl_stage(st, "canary"), "state"), "succeeded");
+	assert_int_equal(osp_json_get_int(pl_stage(st, "rest"), "nodes_total", 0), 5);
+	osp_json_free(st);
+	assert_int_equal(h_ctl(f->e, NULL, NULL, "approve", id, NULL), 0);
+	s.want = "succeeded";
+	if (!h_wait_for(pl_state_is, f->e, &s, h_ms(120000)))
+		fail_msg("canary deploy %s is '%s' after approve", id, s.last);
+	pl_answers(f, seen, sizeof(seen));
+	assert_string_equal(seen, "ap-1=2,ap-2=2,eu-1=2,eu-2=2,us-1=2,us-2=2");
+	/* a broken release: the canary node fails and goes back; no other node
+	 * hears of it */
+	assert_true(h_artifact(f->e, "3", broken, url3, sha3));
+	code = h_deploy(f->e, "3", url3, sha3, id, &err, "--canary", "1", "--health-deadline", "5s",
+		"--wait", NULL);
+	if (code != 1)
+		fail_msg("deploy --canary of a broken release exited %d: %s", code, err ? err : "");
+	free(err);
+	st = h_status(f->e, id);
+	assert_string_equal(h_str(st, "state"), "failed");
+	assert_string_equal(h_str(pl_stage(st, "rest"), "state"), "not_started");
+	osp_json_free(st);
+	pl_answers(f, seen, sizeof(seen));
+	assert_string_equal(seen, "ap-1=2,ap-2=2,eu-1=2,eu-2=2,us-1=2,us-2=2");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +520,8 @@ int main(void)
 			pl_teardown),
 		cmocka_unit_test_setup_teardown(test_plan_missing_secret_refused_before_any_stage,
 			pl_setup, pl_teardown),
+		cmocka_unit_test_setup_teardown(test_deploy_canary_nodes_then_the_rest, pl_setup,
+			pl_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
