@@ -31,10 +31,12 @@ typedef struct agent_proxy_cfg {
 	char *backend;
 	char *server_blue;
 	char *server_green;
+	char *server;         /* rolling: this node's one server in backend */
+	int64_t drain_timeout; /* ms; 0: AGENT_DRAIN_TIMEOUT_MS (rolling drain) */
 	char *check_url;
 	char *nginx_binary, *nginx_prefix, *nginx_conf, *nginx_upstream_file;
-	char *exec_prepare, *exec_commit, *exec_abort;
-	int64_t exec_timeout;
+	char *exec_prepare, *exec_commit, *exec_abort, *exec_current;
+	int64_t exec_timeout; /* ms; 0: the driver's default (30 s) */
 } agent_proxy_cfg;
 
 /* Host-local settings of one app. */

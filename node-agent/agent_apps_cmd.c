@@ -13,6 +13,7 @@
 
 #include "agent_apps.h"
 #include "agent_checks.h"
+#include "agent_drain.h"
 #include "agent_health.h"
 #include "agent_redact.h"
 #include "ospec/url_redact.h"
@@ -29,6 +30,7 @@ typedef struct agent_apps_work {
 	char dir[PATH_MAX];  /* its release directory */
 	char err[1024];
 	bool fresh;          /* this command started the process */
+	agent_drain *drain;  /* the proxy drain held while the process is replaced */
 } agent_apps_work;
 
 /* Liveness of the process under a health check: it counts as dead when the
@@ -197,11 +199,17 @@ osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, 
 }
 
 /* agent_apps_replace stops what runs in app's main slot and starts w->rel
- * from w->dir. Returns false with res final when the start failed. */
+ * from w->dir, drained from its proxy first when it has one (agent_drain.h;
+ * the handler's end puts it back). Returns false with res final when the
+ * start failed. */
 static bool agent_apps_replace(agent_apps *p, const char *app, agent_apps_work *w,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
-	osp_err rv = agent_runner_stop(p->runner, app, AGENT_APPS_SLOT, AGENT_APPS_STOP_GRACE_MS);
+	osp_err rv;
+
+	if (w->drain == NULL)
+		agent_drain_begin(p, app, &w->drain);
+	rv = agent_runner_stop(p->runner, app, AGENT_APPS_SLOT, AGENT_APPS_STOP_GRACE_MS);
 
 	if (rv != OSP_OK && rv != OSP_ENOENT)
 		OSP_WARN("AGENT-APP-STOP", "stopping app '%s': %s", app, osp_strerror(rv));
@@ -428,6 +436,7 @@ void agent_apps_stage(agent_apps *p, const Ospec__V1__Command *cmd,
 		agent_apps_stage_check(p, s, w, res, msg, msglen);
 out:
 	agent_apps_stage_report(p, s, w, res);
+	agent_drain_end(w->drain, res->status == AGENT_RES_OK);
 	free(w);
 }
 
@@ -612,6 +621,7 @@ void agent_apps_revert(agent_apps *p, const Ospec__V1__Command *cmd,
 	OSP_INFO("AGENT-APP-REVERTED", "app '%s' reverted to version '%s'", c->app, w->rel.version);
 	agent_apps_gc(p);
 out:
+	agent_drain_end(w->drain, res->status == AGENT_RES_OK);
 	free(w);
 }
 

@@ -358,7 +358,7 @@ static bool agent_bluegreen_prepare_proxy(agent_bluegreen *g, const Ospec__V1__S
 	agent_traffic *t = NULL;
 	osp_err rv;
 
-	if (agent_bluegreen_traffic(g, c->app, &t, w->err, sizeof(w->err)) != OSP_OK ||
+	if (agent_bluegreen_traffic(g, &w->rec, &t, w->err, sizeof(w->err)) != OSP_OK ||
 		agent_traffic_prepare(t, c->to_slot, w->err, sizeof(w->err)) != OSP_OK) {
 		snprintf(msg, msglen, "proxy: %s", w->err);
 		return false;
@@ -439,7 +439,7 @@ static bool agent_bluegreen_commit(agent_bluegreen *g, const Ospec__V1__SwitchDe
 {
 	char to[AGENT_APPS_SLOT_LEN];
 	agent_traffic *t = NULL;
-	osp_err rv = agent_bluegreen_traffic(g, d->app, &t, w->err, sizeof(w->err));
+	osp_err rv = agent_bluegreen_traffic(g, &w->rec, &t, w->err, sizeof(w->err));
 	int tries = 0;
 
 	osp_strlcpy(to, w->rec.prepared_to_slot, sizeof(to));
@@ -521,7 +521,7 @@ void agent_bluegreen_decision(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 		if (agent_bluegreen_save(g, w, AGENT_RES_FAILED, res, msg, msglen)) {
 			agent_traffic *t = NULL;
 
-			if (agent_bluegreen_traffic(g, d->app, &t, w->err, sizeof(w->err)) !=
+			if (agent_bluegreen_traffic(g, &w->rec, &t, w->err, sizeof(w->err)) !=
 					OSP_OK ||
 				agent_traffic_abort(t, w->err, sizeof(w->err)) != OSP_OK)
 				OSP_WARN("AGENT-SWITCH-ABORT", "app '%s': proxy: %s", d->app,

@@ -147,11 +147,12 @@ void agent_bluegreen_state_fill(agent_apps *p, const agent_app_rec *rec, Ospec__
 /* agent_bluegreen_slot returns rec's slot named name, or NULL for another word. */
 agent_slot_rec *agent_bluegreen_slot(agent_app_rec *rec, const char *name);
 
-/* agent_bluegreen_traffic returns app's traffic driver (opened on first use from
- * the host's proxy settings; "none" without). OSP_ECONFIG/OSP_ENOMEM with
- * err, or OSP_ETOOBIG when too many apps. */
-osp_err agent_bluegreen_traffic(
-	agent_bluegreen *g, const char *app, agent_traffic **t, char *err, size_t errlen);
+/* agent_bluegreen_traffic returns the traffic driver of rec's app (opened on
+ * first use from the host's proxy settings; "none" without), told the app and
+ * its slots' ports (rec's releases, else the host's apps.<app>.ports).
+ * OSP_ECONFIG/OSP_ENOMEM with err, or OSP_ETOOBIG when too many apps. */
+osp_err agent_bluegreen_traffic(agent_bluegreen *g, const agent_app_rec *rec, agent_traffic **t,
+	char *err, size_t errlen);
 
 /* agent_bluegreen_monitor_add makes the monitor watch app (from now on) and starts
  * the monitor thread if it does not run yet; failures are logged. */

@@ -17,6 +17,7 @@
 
 #include "agent_apps_mon.h"
 #include "agent_bluegreen.h"
+#include "agent_drain.h"
 #include "agent_health.h"
 
 /* One element of the in-doubt list: free(&blk->d) frees it all. */
@@ -92,10 +93,12 @@ static long agent_bluegreen_find(agent_bluegreen *g, const char *app)
 	return (long)i;
 }
 
-osp_err agent_bluegreen_traffic(
-	agent_bluegreen *g, const char *app, agent_traffic **t, char *err, size_t errlen)
+osp_err agent_bluegreen_traffic(agent_bluegreen *g, const agent_app_rec *rec, agent_traffic **t,
+	char *err, size_t errlen)
 {
+	const char *app = rec->app;
 	const agent_app_cfg *ac = agent_cfg_app(g->p->cfg, app);
+	unsigned port[2] = { rec->blue.rel.port, rec->green.rel.port };
 	osp_err rv = OSP_OK;
 	long i;
 
@@ -108,8 +111,14 @@ osp_err agent_bluegreen_traffic(
 		/* no proxy settings for the app: the "none" driver */
 		rv = agent_traffic_open(ac != NULL ? &ac->proxy : NULL, &g->apps[i].t, err, errlen);
 	}
-	if (rv == OSP_OK)
+	if (ac != NULL && ac->blue_port > 0 && ac->green_port > 0) {
+		port[0] = port[0] != 0 ? port[0] : (unsigned)ac->blue_port;
+		port[1] = port[1] != 0 ? port[1] : (unsigned)ac->green_port;
+	}
+	if (rv == OSP_OK) {
 		*t = g->apps[i].t;
+		agent_traffic_set_app(*t, app, port[0], port[1]);
+	}
 	pthread_mutex_unlock(&g->mtx);
 	return rv;
 }
@@ -209,7 +218,7 @@ static void agent_bluegreen_watch(agent_bluegreen *g, size_t i, agent_bluegreen_
 	pthread_mutex_lock(&g->sw);
 	rv = agent_apps_rec_load(g->p, m->app, &m->rec, &found);
 	if (rv == OSP_OK && found && m->rec.active_slot[0] != '\0' &&
-		(rv = agent_bluegreen_traffic(g, m->app, &t, m->err, sizeof(m->err))) == OSP_OK)
+		(rv = agent_bluegreen_traffic(g, &m->rec, &t, m->err, sizeof(m->err))) == OSP_OK)
 		rv = agent_traffic_watch(t, m->rec.active_slot, &again, m->err, sizeof(m->err));
 	pthread_mutex_unlock(&g->sw);
 	if (again)
@@ -277,6 +286,8 @@ static void agent_bluegreen_loop(agent_bluegreen *g, int64_t period_ms,
 			one(g, i, m);
 		if (apps_mon != NULL)
 			agent_apps_mon_round(apps_mon);
+		if (one == agent_bluegreen_watch_one)
+			agent_drain_watch(g->p); /* rolling drain's re-assert (agent_drain.h) */
 		pthread_mutex_lock(&g->mtx);
 		if (!agent_bluegreen_wait(g, next))
 			break;
@@ -417,7 +428,7 @@ static void agent_bluegreen_restore_proxy(agent_bluegreen *g, const agent_app_re
 	if (rec->active_slot[0] == '\0')
 		return;
 	pthread_mutex_lock(&g->sw);
-	rv = agent_bluegreen_traffic(g, rec->app, &t, err, sizeof(err));
+	rv = agent_bluegreen_traffic(g, rec, &t, err, sizeof(err));
 	if (rv == OSP_OK)
 		rv = agent_traffic_commit(t, rec->active_slot, err, sizeof(err));
 	pthread_mutex_unlock(&g->sw);

@@ -134,7 +134,7 @@ static osp_err agent_cfg_proxy(agent_proxy_cfg *px, const osp_cfg_doc *d,
 {
 	static const struct agent_cfg_field top[] = {
 		{ "driver", PO(driver) }, { "socket", PO(socket) }, { "backend", PO(backend) },
-		{ "check_url", PO(check_url) },
+		{ "check_url", PO(check_url) }, { "server", PO(server) },
 	};
 	static const struct agent_cfg_field servers[] = {
 		{ "blue", PO(server_blue) }, { "green", PO(server_green) },
@@ -145,7 +145,7 @@ static osp_err agent_cfg_proxy(agent_proxy_cfg *px, const osp_cfg_doc *d,
 	};
 	static const struct agent_cfg_field ex[] = {
 		{ "prepare", PO(exec_prepare) }, { "commit", PO(exec_commit) },
-		{ "abort", PO(exec_abort) },
+		{ "abort", PO(exec_abort) }, { "current", PO(exec_current) },
 	};
 	char p[256];
 	osp_err rv = OSP_OK;
@@ -159,6 +159,12 @@ static osp_err agent_cfg_proxy(agent_proxy_cfg *px, const osp_cfg_doc *d,
 		snprintf(p, sizeof(p), "%s.%s", path, it->key);
 		if (strcmp(it->key, "servers") == 0) {
 			rv = agent_cfg_strings(d, it, p, px, servers, 2, err, errlen);
+		} else if (strcmp(it->key, "drain_timeout") == 0) {
+			/* rolling drain (docs/rollouts.md): bounded like every duration */
+			rv = osp_cfg_duration(d, it, p, &px->drain_timeout, err, errlen);
+			if (rv == OSP_OK && (px->drain_timeout < 1 || px->drain_timeout > 600000))
+				rv = osp_cfg_errorf(d, it, p, err, errlen,
+					"expected a duration from 1ms to 10m, got \"%s\"", it->value);
 		} else if (strcmp(it->key, "nginx") == 0) {
 			rv = agent_cfg_strings(d, it, p, px, nginx, 4, err, errlen);
 		} else if (strcmp(it->key, "exec") == 0) {
@@ -180,19 +186,23 @@ static osp_err agent_cfg_proxy(agent_proxy_cfg *px, const osp_cfg_doc *d,
 							"\"%s\"", e->value);
 					continue;
 				}
-				for (k = 0; k < 3; k++)
+				for (k = 0; k < 4; k++)
 					if (strcmp(ex[k].key, e->key) == 0)
 						break;
-				if (k == 3)
+				if (k == 4)
 					return osp_cfg_errorf(d, e, pe, err, errlen, "unknown key");
 				rv = agent_cfg_strdup(d, e, pe,
 					(char **)((char *)px + ex[k].off), err, errlen);
+				/* scripts run without a shell or a PATH search */
+				if (rv == OSP_OK && e->value != NULL && e->value[0] != '/')
+					rv = osp_cfg_errorf(d, e, pe, err, errlen,
+						"expected an absolute path, got \"%s\"", e->value);
 			}
 		} else {
-			for (j = 0; j < 4; j++)
+			for (j = 0; j < 5; j++)
 				if (strcmp(top[j].key, it->key) == 0)
 					break;
-			if (j == 4)
+			if (j == 5)
 				return osp_cfg_errorf(d, it, p, err, errlen, "unknown key");
 			rv = agent_cfg_strdup(d, it, p, (char **)((char *)px + top[j].off), err,
 				errlen);
@@ -326,9 +336,9 @@ static osp_err agent_cfg_apps(void *target, const osp_cfg_doc *d, const osp_cfg_
 static void agent_cfg_proxy_free(agent_proxy_cfg *px)
 {
 	char **s[] = { &px->driver, &px->socket, &px->backend, &px->server_blue,
-		&px->server_green, &px->check_url, &px->nginx_binary, &px->nginx_prefix,
+		&px->server_green, &px->server, &px->check_url, &px->nginx_binary, &px->nginx_prefix,
 		&px->nginx_conf, &px->nginx_upstream_file, &px->exec_prepare, &px->exec_commit,
-		&px->exec_abort };
+		&px->exec_abort, &px->exec_current };
 
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
 		free(*s[i]);

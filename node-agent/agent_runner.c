@@ -160,8 +160,7 @@ static void agent_runner_remove_pidfile(agent_runner *r, const char *app, const 
 		unlink(path);
 }
 
-/* agent_runner_exit_code maps a wait status to an exit code or 128+signal. */
-static int agent_runner_exit_code(int st)
+int agent_runner_exit_code(int st)
 {
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);

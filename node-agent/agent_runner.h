@@ -135,4 +135,35 @@ int agent_runner_env_split(char *line, char **key, char **val, size_t *vlen);
  * OSPEC_APP, OSPEC_SLOT): an env file cannot set it. */
 bool agent_runner_env_reserved(const char *key);
 
+/* One short-lived command run to completion (agent_runner_run). */
+#define AGENT_RUN_TAIL 4096     /* bytes of stdout and of stderr kept: the tail */
+#define AGENT_RUN_MAX_ARGS 64
+#define AGENT_RUN_MAX_ENV 64
+
+typedef struct agent_run_spec {
+	char *const *argv;  /* NULL-terminated; argv[0] an absolute path; at most 64 */
+	char *const *envp;  /* NULL-terminated, at most 64; NULL: PATH only */
+	int64_t timeout_ms; /* > 0 */
+} agent_run_spec;
+
+typedef struct agent_run_result {
+	int code;                       /* exit code, 128+signal, -1 unknown */
+	bool timed_out;                 /* killed (SIGKILL, whole group) at the timeout */
+	char out[AGENT_RUN_TAIL + 1];   /* the last bytes of stdout, NUL-terminated */
+	char err[AGENT_RUN_TAIL + 1];   /* the last bytes of stderr, NUL-terminated */
+} agent_run_result;
+
+/*
+ * agent_runner_run runs spec->argv[0] without a shell (fork/execve, its own
+ * process group, stdin /dev/null, cwd /, signals reset, other fds closed),
+ * captures the tails of its stdout and stderr in res and waits for it to
+ * exit. After timeout_ms the whole group gets SIGKILL. Returns OSP_OK when
+ * the command ran and exited (any code: see res->code), OSP_ETIMEDOUT when it
+ * was killed at the timeout (res->timed_out, the tails hold what it wrote),
+ * OSP_ENOENT / OSP_EPERM / OSP_EIO when it could not be started, OSP_EINVAL
+ * for a bad spec; err says why. Thread-safe; res is the caller's.
+ */
+osp_err agent_runner_run(const agent_run_spec *spec, agent_run_result *res, char *err,
+	size_t errlen);
+
 #endif

@@ -38,6 +38,36 @@ typedef struct agent_pidfile {
 	agent_proc_spec spec;
 } agent_pidfile;
 
+/* Everything the child needs, prepared before fork. */
+typedef struct agent_spawn_ctx {
+	char **argv;
+	char **envp;
+	char exe[PATH_MAX];
+	const char *cwd;
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+	char home[PATH_MAX];
+	int null_fd, out_fd, err_fd, pipe_r, pipe_w;
+	int max_fd;
+} agent_spawn_ctx;
+
+/* agent_runner_fork forks a child that sets itself up from c (its own process
+ * group, fds 0..2 from c's null/out/err fds, signals reset, other fds closed,
+ * cwd, user) and execs c->exe; waits for the exec report through c's pipe
+ * (c->pipe_w is closed here). On OSP_OK *out is the running child, which the
+ * caller reaps; on failure the child is reaped and err says why. */
+osp_err agent_runner_fork(agent_spawn_ctx *c, pid_t *out, char *err, size_t errlen);
+
+/* agent_runner_high_fd moves fd to >= 4 (CLOEXEC) so that the child's dup2
+ * onto 0..3 never overwrites another of its fds; closes the old fd. */
+int agent_runner_high_fd(int fd);
+
+/* agent_runner_exit_code maps a wait status to an exit code or 128+signal. */
+int agent_runner_exit_code(int st);
+
 /* agent_runner_split_run splits run into a NULL-terminated argv (heap; free
  * with agent_runner_strv_free), replacing "{port}" by port in every word.
  * Returns OSP_EINVAL with a reason in err for bad quoting, shell syntax or

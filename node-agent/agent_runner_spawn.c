@@ -45,22 +45,6 @@ typedef struct agent_spawn_report {
 	int err;
 } agent_spawn_report;
 
-/* Everything the child needs, prepared before fork. */
-typedef struct agent_spawn_ctx {
-	char **argv;
-	char **envp;
-	char exe[PATH_MAX];
-	const char *cwd;
-	bool drop;
-	uid_t uid;
-	gid_t gid;
-	gid_t *groups;
-	int ngroups;
-	char home[PATH_MAX];
-	int null_fd, out_fd, err_fd, pipe_r, pipe_w;
-	int max_fd;
-} agent_spawn_ctx;
-
 void agent_runner_errfmt(char *err, size_t errlen, const char *what, int e)
 {
 	char tmp[128], msg[128];
@@ -446,7 +430,7 @@ static osp_err agent_runner_resolve(const char *cwd, const char *prog, char *exe
 
 /* agent_runner_high_fd makes sure fd is >= 4 so that the child's dup2 onto
  * 0..3 never overwrites another of its fds. */
-static int agent_runner_high_fd(int fd)
+int agent_runner_high_fd(int fd)
 {
 	int nfd;
 
@@ -573,7 +557,7 @@ static osp_err agent_runner_report_err(const agent_spawn_ctx *c, const agent_spa
 }
 
 /* agent_runner_fork forks the child and waits for its exec report. */
-static osp_err agent_runner_fork(agent_spawn_ctx *c, pid_t *out, char *err, size_t errlen)
+osp_err agent_runner_fork(agent_spawn_ctx *c, pid_t *out, char *err, size_t errlen)
 {
 	agent_spawn_report rep;
 	ssize_t n;

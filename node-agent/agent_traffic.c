@@ -11,6 +11,8 @@
 
 static const agent_traffic_ops *const agent_traffic_drivers[] = {
 	&agent_traffic_haproxy_ops,
+	&agent_traffic_nginx_ops,
+	&agent_traffic_exec_ops,
 	&agent_traffic_none_ops,
 };
 
@@ -121,7 +123,7 @@ osp_err agent_traffic_open(const agent_proxy_cfg *cfg, agent_traffic **out, char
 	if (ops == NULL) {
 		agent_traffic_seterr(err, errlen,
 			"proxy.driver: \"%.32s\" is not available in this build "
-			"(expected haproxy or none)", name);
+			"(expected haproxy, nginx, exec or none)", name);
 		return OSP_ECONFIG;
 	}
 	t = calloc(1, sizeof(*t));
@@ -137,6 +139,14 @@ osp_err agent_traffic_open(const agent_proxy_cfg *cfg, agent_traffic **out, char
 	}
 	*out = t;
 	return OSP_OK;
+}
+
+void agent_traffic_set_app(agent_traffic *t, const char *app, unsigned blue_port,
+	unsigned green_port)
+{
+	osp_strlcpy(t->app, app != NULL ? app : "", sizeof(t->app));
+	t->port[0] = blue_port <= 65535 ? blue_port : 0;
+	t->port[1] = green_port <= 65535 ? green_port : 0;
 }
 
 void agent_traffic_close(agent_traffic *t)
@@ -223,4 +233,43 @@ osp_err agent_traffic_watch(agent_traffic *t, const char *active_slot, bool *rea
 		return rv;
 	rv = t->ops->watch(t, active_slot != NULL ? active_slot : "", reasserted, err, errlen);
 	return agent_traffic_done(t, rv, err, errlen);
+}
+
+/* agent_traffic_check_server refuses an empty server name and empties err. */
+static osp_err agent_traffic_check_server(const char *server, char *err, size_t errlen)
+{
+	agent_traffic_seterr(err, errlen, "%s", "");
+	if (server != NULL && server[0] != '\0')
+		return OSP_OK;
+	agent_traffic_seterr(err, errlen, "proxy.server: a server name is required");
+	return OSP_EINVAL;
+}
+
+osp_err agent_traffic_drain(agent_traffic *t, const char *server, char *err, size_t errlen)
+{
+	osp_err rv = agent_traffic_check_server(server, err, errlen);
+
+	if (rv != OSP_OK || t->ops->drain == NULL)
+		return rv;
+	return agent_traffic_done(t, t->ops->drain(t, server, err, errlen), err, errlen);
+}
+
+osp_err agent_traffic_ready(agent_traffic *t, const char *server, char *err, size_t errlen)
+{
+	osp_err rv = agent_traffic_check_server(server, err, errlen);
+
+	if (rv != OSP_OK || t->ops->ready == NULL)
+		return rv;
+	return agent_traffic_done(t, t->ops->ready(t, server, err, errlen), err, errlen);
+}
+
+osp_err agent_traffic_srv_state(agent_traffic *t, const char *server,
+	agent_traffic_srv *st, char *err, size_t errlen)
+{
+	osp_err rv = agent_traffic_check_server(server, err, errlen);
+
+	memset(st, 0, sizeof(*st));
+	if (rv != OSP_OK || t->ops->srv_state == NULL)
+		return rv;
+	return agent_traffic_done(t, t->ops->srv_state(t, server, st, err, errlen), err, errlen);
 }

@@ -38,6 +38,13 @@
 
 typedef struct agent_traffic agent_traffic;
 
+/* The state of one server as the proxy reports it (rolling drain). */
+typedef struct agent_traffic_srv {
+	long sessions;  /* current sessions on the server (haproxy: scur) */
+	bool draining;  /* forced into drain (`set server ... state drain`) */
+	bool maint;     /* in maintenance (forced or inherited) */
+} agent_traffic_srv;
+
 /* The operations of one driver; filled with designated initializers. */
 typedef struct agent_traffic_ops {
 	const char *name; /* the config's proxy.driver word */
@@ -66,19 +73,34 @@ typedef struct agent_traffic_ops {
 	osp_err (*watch)(agent_traffic *t, const char *active_slot, bool *reasserted, char *err,
 		size_t errlen);
 
+	/* Rolling drain, for an app with one server (proxy.server); NULL in a
+	 * driver without it (the wrappers then do nothing and succeed).
+	 * drain takes server out of the rotation (in-flight sessions finish),
+	 * ready puts it back, both verified by read-back; srv_state reads it. */
+	osp_err (*drain)(agent_traffic *t, const char *server, char *err, size_t errlen);
+	osp_err (*ready)(agent_traffic *t, const char *server, char *err, size_t errlen);
+	osp_err (*srv_state)(agent_traffic *t, const char *server, agent_traffic_srv *st,
+		char *err, size_t errlen);
+
 	/* close frees t->drv (t itself belongs to agent_traffic.c). */
 	void (*close)(agent_traffic *t);
 } agent_traffic_ops;
 
-/* The handle every driver gets; drv is the driver's own state. */
+/* The handle every driver gets; drv is the driver's own state. app and port
+ * (set by agent_traffic_set_app before each call) tell the nginx and exec
+ * drivers which app and which ports the slots listen on (0: unknown). */
 struct agent_traffic {
 	const agent_traffic_ops *ops;
 	void *drv;
+	char app[OSP_WIRE_MAX_ID + 1];
+	unsigned port[2]; /* [0] blue, [1] green */
 };
 
 /* The drivers (drivers/<name>.c). */
 extern const agent_traffic_ops agent_traffic_haproxy_ops;
 extern const agent_traffic_ops agent_traffic_none_ops;
+extern const agent_traffic_ops agent_traffic_nginx_ops;
+extern const agent_traffic_ops agent_traffic_exec_ops;
 
 /*
  * agent_traffic_open picks the driver of cfg and opens it: proxy.driver, or
@@ -86,11 +108,17 @@ extern const agent_traffic_ops agent_traffic_none_ops;
  * or has neither (an app without a proxy: every call succeeds and current()
  * returns the slot last committed in memory). No I/O with the proxy happens
  * here. On OSP_OK *out is the caller's, closed with agent_traffic_close.
- * Returns OSP_ECONFIG (err says which setting) for an unknown or not yet
- * available driver (nginx, exec) or incomplete/unsafe settings, OSP_ENOMEM.
+ * Returns OSP_ECONFIG (err says which setting) for an unknown driver or
+ * incomplete/unsafe settings, OSP_ENOMEM.
  */
 osp_err agent_traffic_open(const agent_proxy_cfg *cfg, agent_traffic **out, char *err,
 	size_t errlen);
+
+/* agent_traffic_set_app names the app and its slots' ports (0: unknown) for
+ * the calls that follow; the caller serialises it with them (the app's
+ * switch lock). app longer than an id is cut. */
+void agent_traffic_set_app(agent_traffic *t, const char *app, unsigned blue_port,
+	unsigned green_port);
 
 /* agent_traffic_close closes the driver and frees t; accepts NULL. */
 void agent_traffic_close(agent_traffic *t);
@@ -141,6 +169,30 @@ osp_err agent_traffic_current(agent_traffic *t, char *slot, size_t len, char *er
  */
 osp_err agent_traffic_watch(agent_traffic *t, const char *active_slot, bool *reasserted,
 	char *err, size_t errlen);
+
+/*
+ * agent_traffic_drain takes server (a rolling app's proxy.server) out of the
+ * proxy's rotation: no new requests, those in flight finish (haproxy:
+ * `set server BACKEND/SERVER state drain`, then a read-back). OSP_EINVAL for
+ * an empty or NULL server; else errors as agent_traffic_prepare, plus OSP_EIO
+ * when the read-back disagrees. A driver without drain does nothing: OSP_OK.
+ */
+osp_err agent_traffic_drain(agent_traffic *t, const char *server, char *err, size_t errlen);
+
+/*
+ * agent_traffic_ready puts server back into the rotation (haproxy: `set
+ * server ... state ready`) and verifies that it is neither in drain nor in
+ * maintenance any more. Idempotent. Errors as agent_traffic_drain.
+ */
+osp_err agent_traffic_ready(agent_traffic *t, const char *server, char *err, size_t errlen);
+
+/*
+ * agent_traffic_srv_state reads server's current sessions and admin state
+ * into *st (zeroed first: all zero for a driver without it). Errors as
+ * agent_traffic_drain (OSP_ENOENT: the backend has no such server).
+ */
+osp_err agent_traffic_srv_state(agent_traffic *t, const char *server,
+	agent_traffic_srv *st, char *err, size_t errlen);
 
 /* For drivers: a per-proxy mutex, shared inside the process. */
 typedef struct agent_traffic_lock agent_traffic_lock;

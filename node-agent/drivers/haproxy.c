@@ -31,40 +31,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agent_traffic.h"
+#include "haproxy.h"
 
-#define AGENT_HAPROXY_REPLY_MAX (1024 * 1024)
 #define AGENT_HAPROXY_IO_MS 2000       /* connect, and each wait for bytes */
 #define AGENT_HAPROXY_CALL_MS 10000    /* one whole command */
 #define AGENT_HAPROXY_UP_WAIT_MS 10000 /* new server up after `ready` (with checks) */
-#define AGENT_HAPROXY_NAME_MAX 127
-#define AGENT_HAPROXY_FIELDS_MAX 64
-
-/* srv_admin_state bits (haproxy 2.6 include/haproxy/server-t.h) */
-#define AGENT_HAPROXY_ADMF_FMAINT 0x01 /* forced by `set server ... maint` */
-#define AGENT_HAPROXY_ADMF_MAINT 0x23  /* any maintenance: forced, inherited, DNS */
-#define AGENT_HAPROXY_ADMF_FDRAIN 0x08
-#define AGENT_HAPROXY_ADMF_DRAIN 0x18
-/* srv_op_state */
-#define AGENT_HAPROXY_OP_STARTING 1 /* up, in slowstart */
-#define AGENT_HAPROXY_OP_RUNNING 2
-
-typedef struct agent_haproxy {
-	char *socket;
-	char *backend;
-	char *server[2]; /* [0] blue, [1] green */
-	agent_traffic_lock *lock;
-	bool seen; /* pid and start hold what the last watch() saw */
-	long long pid, start;
-} agent_haproxy;
-
-/* One server's line of `show servers state`. */
-typedef struct agent_haproxy_srv {
-	bool found;
-	long op;
-	long admin;
-	long weight;
-} agent_haproxy_srv;
 
 static const char *const agent_haproxy_slots[2] = { "blue", "green" };
 
@@ -75,7 +46,7 @@ static int agent_haproxy_slot(const char *slot)
 
 /* agent_haproxy_name_ok accepts what haproxy accepts in proxy and server
  * names; anything else could smuggle a second command (';' or a newline). */
-static bool agent_haproxy_name_ok(const char *s)
+bool agent_haproxy_name_ok(const char *s)
 {
 	size_t n = s != NULL ? strlen(s) : 0;
 
@@ -90,10 +61,31 @@ static bool agent_haproxy_name_ok(const char *s)
 	return true;
 }
 
+/* agent_haproxy_check_name checks one name setting (vals NULL: absent). */
+static osp_err agent_haproxy_check_name(const char *key, const char *val, char *err,
+	size_t errlen)
+{
+	if (val == NULL || val[0] == '\0') {
+		agent_traffic_seterr(err, errlen, "%s: required by the haproxy driver", key);
+		return OSP_ECONFIG;
+	}
+	if (!agent_haproxy_name_ok(val)) {
+		agent_traffic_seterr(err, errlen,
+			"%s: \"%.64s\" is not a haproxy name (1..%d letters, digits, "
+			"'_', '-', '.', ':')", key, val, AGENT_HAPROXY_NAME_MAX);
+		return OSP_ECONFIG;
+	}
+	return OSP_OK;
+}
+
+/* agent_haproxy_check_cfg: a socket, a backend, and the blue and green
+ * servers (blue-green) or the one server of a rolling app (proxy.server), or
+ * both. */
 static osp_err agent_haproxy_check_cfg(const agent_proxy_cfg *cfg, char *err, size_t errlen)
 {
-	const char *keys[3] = { "proxy.backend", "proxy.servers.blue", "proxy.servers.green" };
-	const char *vals[3] = { cfg->backend, cfg->server_blue, cfg->server_green };
+	bool single = cfg->server != NULL;
+	bool pair = cfg->server_blue != NULL || cfg->server_green != NULL || !single;
+	osp_err rv;
 
 	if (cfg->socket == NULL || cfg->socket[0] == '\0') {
 		agent_traffic_seterr(err, errlen, "proxy.socket: required by the haproxy driver");
@@ -104,26 +96,21 @@ static osp_err agent_haproxy_check_cfg(const agent_proxy_cfg *cfg, char *err, si
 			sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
 		return OSP_ECONFIG;
 	}
-	for (int i = 0; i < 3; i++) {
-		if (vals[i] == NULL || vals[i][0] == '\0') {
-			agent_traffic_seterr(err, errlen, "%s: required by the haproxy driver",
-				keys[i]);
-			return OSP_ECONFIG;
-		}
-		if (!agent_haproxy_name_ok(vals[i])) {
-			agent_traffic_seterr(err, errlen,
-				"%s: \"%.64s\" is not a haproxy name (1..%d letters, digits, "
-				"'_', '-', '.', ':')", keys[i], vals[i], AGENT_HAPROXY_NAME_MAX);
-			return OSP_ECONFIG;
-		}
-	}
-	if (strcmp(cfg->server_blue, cfg->server_green) == 0) {
+	rv = agent_haproxy_check_name("proxy.backend", cfg->backend, err, errlen);
+	if (rv == OSP_OK && single)
+		rv = agent_haproxy_check_name("proxy.server", cfg->server, err, errlen);
+	if (rv == OSP_OK && pair)
+		rv = agent_haproxy_check_name("proxy.servers.blue", cfg->server_blue, err, errlen);
+	if (rv == OSP_OK && pair)
+		rv = agent_haproxy_check_name("proxy.servers.green", cfg->server_green, err,
+			errlen);
+	if (rv == OSP_OK && pair && strcmp(cfg->server_blue, cfg->server_green) == 0) {
 		agent_traffic_seterr(err, errlen,
 			"proxy.servers: blue and green must be two servers, both are \"%s\"",
 			cfg->server_blue);
 		return OSP_ECONFIG;
 	}
-	return OSP_OK;
+	return rv;
 }
 
 static void agent_haproxy_free(agent_haproxy *h)
@@ -135,6 +122,7 @@ static void agent_haproxy_free(agent_haproxy *h)
 	free(h->backend);
 	free(h->server[0]);
 	free(h->server[1]);
+	free(h->single);
 	free(h);
 }
 
@@ -152,10 +140,12 @@ static osp_err agent_haproxy_open(agent_traffic *t, const agent_proxy_cfg *cfg, 
 		goto nomem;
 	h->socket = strdup(cfg->socket);
 	h->backend = strdup(cfg->backend);
-	h->server[0] = strdup(cfg->server_blue);
-	h->server[1] = strdup(cfg->server_green);
-	if (h->socket == NULL || h->backend == NULL || h->server[0] == NULL ||
-		h->server[1] == NULL)
+	h->server[0] = cfg->server_blue != NULL ? strdup(cfg->server_blue) : NULL;
+	h->server[1] = cfg->server_green != NULL ? strdup(cfg->server_green) : NULL;
+	h->single = cfg->server != NULL ? strdup(cfg->server) : NULL;
+	if (h->socket == NULL || h->backend == NULL ||
+		(cfg->server_blue != NULL && (h->server[0] == NULL || h->server[1] == NULL)) ||
+		(cfg->server != NULL && h->single == NULL))
 		goto nomem;
 	if (agent_traffic_lock_get(h->socket, &h->lock) != OSP_OK)
 		goto nomem;
@@ -273,7 +263,7 @@ static osp_err agent_haproxy_recv(agent_haproxy *h, int fd, const char *cmd, osp
 
 /* agent_haproxy_call runs one command; rep (initialised by the caller)
  * receives the whole reply, NUL-terminated when not empty. */
-static osp_err agent_haproxy_call(agent_haproxy *h, const char *cmd, osp_buf *rep, char *err,
+osp_err agent_haproxy_call(agent_haproxy *h, const char *cmd, osp_buf *rep, char *err,
 	size_t errlen)
 {
 	char line[600];
@@ -299,7 +289,7 @@ out:
 
 /* agent_haproxy_text copies a reply with every run of white space made one
  * space and the ends trimmed: "" for a reply that means success. */
-static void agent_haproxy_text(const osp_buf *rep, char *out, size_t len)
+void agent_haproxy_text(const osp_buf *rep, char *out, size_t len)
 {
 	size_t o = 0;
 	bool space = false;
@@ -319,7 +309,7 @@ static void agent_haproxy_text(const osp_buf *rep, char *out, size_t len)
 }
 
 /* agent_haproxy_refused reports a text reply of haproxy as the error. */
-static osp_err agent_haproxy_refused(agent_haproxy *h, const char *cmd, const osp_buf *rep,
+osp_err agent_haproxy_refused(agent_haproxy *h, const char *cmd, const osp_buf *rep,
 	char *err, size_t errlen)
 {
 	char text[512];
@@ -332,15 +322,14 @@ static osp_err agent_haproxy_refused(agent_haproxy *h, const char *cmd, const os
 	return OSP_EREFUSED;
 }
 
-/* agent_haproxy_set runs `set server BACKEND/SERVER state STATE`. */
-static osp_err agent_haproxy_set(agent_haproxy *h, int idx, const char *state, char *err,
-	size_t errlen)
+osp_err agent_haproxy_set_server(agent_haproxy *h, const char *name, const char *state,
+	char *err, size_t errlen)
 {
 	char cmd[400], text[8];
 	osp_buf rep;
 	osp_err rv;
 
-	snprintf(cmd, sizeof(cmd), "set server %s/%s state %s", h->backend, h->server[idx],
+	snprintf(cmd, sizeof(cmd), "set server %s/%s state %s", h->backend, name,
 		state); /* names are at most 127 bytes each: it fits */
 	osp_buf_init(&rep, AGENT_HAPROXY_REPLY_MAX);
 	rv = agent_haproxy_call(h, cmd, &rep, err, errlen);
@@ -353,25 +342,33 @@ static osp_err agent_haproxy_set(agent_haproxy *h, int idx, const char *state, c
 	return rv;
 }
 
-/* agent_haproxy_split cuts line at spaces in place; returns the field count
- * (at most max). */
-static size_t agent_haproxy_split(char *line, char **f, size_t max)
+static osp_err agent_haproxy_set(agent_haproxy *h, int idx, const char *state, char *err,
+	size_t errlen)
 {
+	return agent_haproxy_set_server(h, h->server[idx], state, err, errlen);
+}
+
+size_t agent_haproxy_split(char *line, char sep, char **f, size_t max)
+{
+	const char set[2] = { sep, '\0' };
 	size_t n = 0;
 	char *p = line;
 
 	while (*p != '\0' && n < max) {
-		while (*p == ' ')
-			*p++ = '\0';
-		if (*p == '\0')
+		if (sep == ' ')
+			while (*p == ' ')
+				*p++ = '\0';
+		else if (n > 0)
+			*p++ = '\0'; /* one separator: empty CSV fields stay fields */
+		if (sep == ' ' && *p == '\0')
 			break;
 		f[n++] = p;
-		p += strcspn(p, " ");
+		p += strcspn(p, set);
 	}
 	return n;
 }
 
-static bool agent_haproxy_long(const char *s, long *out)
+bool agent_haproxy_long(const char *s, long *out)
 {
 	char *end;
 
@@ -389,7 +386,7 @@ static bool agent_haproxy_header(char *line, int col[COL_N])
 	static const char *const names[COL_N] = { "be_name", "srv_name", "srv_op_state",
 		"srv_admin_state", "srv_uweight" };
 	char *f[AGENT_HAPROXY_FIELDS_MAX];
-	size_t n = agent_haproxy_split(line, f, AGENT_HAPROXY_FIELDS_MAX);
+	size_t n = agent_haproxy_split(line, ' ', f, AGENT_HAPROXY_FIELDS_MAX);
 
 	for (int c = 0; c < COL_N; c++) {
 		col[c] = -1;
@@ -404,10 +401,10 @@ static bool agent_haproxy_header(char *line, int col[COL_N])
 
 /* agent_haproxy_row fills srv[] from one data line. */
 static bool agent_haproxy_row(agent_haproxy *h, char *line, const int col[COL_N],
-	agent_haproxy_srv srv[2])
+	char *const names[2], agent_haproxy_srv srv[2])
 {
 	char *f[AGENT_HAPROXY_FIELDS_MAX];
-	size_t n = agent_haproxy_split(line, f, AGENT_HAPROXY_FIELDS_MAX);
+	size_t n = agent_haproxy_split(line, ' ', f, AGENT_HAPROXY_FIELDS_MAX);
 
 	for (int c = 0; c < COL_N; c++)
 		if ((size_t)col[c] >= n)
@@ -415,7 +412,7 @@ static bool agent_haproxy_row(agent_haproxy *h, char *line, const int col[COL_N]
 	if (strcmp(f[col[COL_BE]], h->backend) != 0)
 		return true;
 	for (int i = 0; i < 2; i++) {
-		if (strcmp(f[col[COL_SRV]], h->server[i]) != 0)
+		if (names[i] == NULL || strcmp(f[col[COL_SRV]], names[i]) != 0)
 			continue;
 		srv[i].found = agent_haproxy_long(f[col[COL_OP]], &srv[i].op) &&
 			agent_haproxy_long(f[col[COL_ADMIN]], &srv[i].admin) &&
@@ -430,7 +427,7 @@ static bool agent_haproxy_row(agent_haproxy *h, char *line, const int col[COL_N]
  * "1", a "# be_id be_name ..." header, one line per server. Anything else
  * is haproxy's error text. */
 static osp_err agent_haproxy_parse_servers(agent_haproxy *h, const char *cmd, osp_buf *rep,
-	agent_haproxy_srv srv[2], char *err, size_t errlen)
+	char *const names[2], agent_haproxy_srv srv[2], char *err, size_t errlen)
 {
 	int col[COL_N];
 	char *p, *nl;
@@ -450,7 +447,7 @@ static osp_err agent_haproxy_parse_servers(agent_haproxy *h, const char *cmd, os
 		if (nl == NULL)
 			goto bad; /* cut short */
 		*nl = '\0';
-		if (*p != '\0' && !agent_haproxy_row(h, p, col, srv))
+		if (*p != '\0' && !agent_haproxy_row(h, p, col, names, srv))
 			goto bad;
 	}
 	return OSP_OK;
@@ -460,10 +457,10 @@ bad:
 	return OSP_EDECODE;
 }
 
-/* agent_haproxy_servers reads the state of both servers; OSP_ENOENT when
- * the backend lacks one of them. */
-static osp_err agent_haproxy_servers(agent_haproxy *h, agent_haproxy_srv srv[2], char *err,
-	size_t errlen)
+/* agent_haproxy_servers_of reads the state of the servers names[] (NULL:
+ * none) of the backend into srv[]. */
+static osp_err agent_haproxy_servers_of(agent_haproxy *h, char *const names[2],
+	agent_haproxy_srv srv[2], char *err, size_t errlen)
 {
 	char cmd[200];
 	osp_buf rep;
@@ -473,8 +470,40 @@ static osp_err agent_haproxy_servers(agent_haproxy *h, agent_haproxy_srv srv[2],
 	osp_buf_init(&rep, AGENT_HAPROXY_REPLY_MAX);
 	rv = agent_haproxy_call(h, cmd, &rep, err, errlen);
 	if (rv == OSP_OK)
-		rv = agent_haproxy_parse_servers(h, cmd, &rep, srv, err, errlen);
+		rv = agent_haproxy_parse_servers(h, cmd, &rep, names, srv, err, errlen);
 	osp_buf_fini(&rep);
+	return rv;
+}
+
+osp_err agent_haproxy_server_state(agent_haproxy *h, const char *name, agent_haproxy_srv *srv,
+	char *err, size_t errlen)
+{
+	char *names[2] = { (char *)name, NULL };
+	agent_haproxy_srv two[2];
+	osp_err rv = agent_haproxy_servers_of(h, names, two, err, errlen);
+
+	*srv = two[0];
+	if (rv == OSP_OK && !srv->found) {
+		agent_traffic_seterr(err, errlen, "haproxy at '%s': backend '%s' has no server '%s'",
+			h->socket, h->backend, name);
+		rv = OSP_ENOENT;
+	}
+	return rv;
+}
+
+/* agent_haproxy_servers reads the state of both servers; OSP_ENOENT when
+ * the backend lacks one of them. */
+static osp_err agent_haproxy_servers(agent_haproxy *h, agent_haproxy_srv srv[2], char *err,
+	size_t errlen)
+{
+	osp_err rv;
+
+	if (h->server[0] == NULL) {
+		agent_traffic_seterr(err, errlen, "proxy.servers: blue-green needs the blue and "
+			"green servers; this app has only proxy.server (rolling drain)");
+		return OSP_ECONFIG;
+	}
+	rv = agent_haproxy_servers_of(h, h->server, srv, err, errlen);
 	for (int i = 0; i < 2 && rv == OSP_OK; i++) {
 		if (!srv[i].found) {
 			agent_traffic_seterr(err, errlen,
@@ -763,5 +792,8 @@ const agent_traffic_ops agent_traffic_haproxy_ops = {
 	.abort = agent_haproxy_abort,
 	.current = agent_haproxy_current,
 	.watch = agent_haproxy_watch,
+	.drain = agent_haproxy_drain,
+	.ready = agent_haproxy_ready,
+	.srv_state = agent_haproxy_srv_state,
 	.close = agent_haproxy_close,
 };

@@ -155,6 +155,20 @@ h_proc *h_haproxy_start(h_env *e, const char *name, int front_port, int blue_por
 h_proc *h_agent_start_bg(h_env *e, const char *id, const char *labels, int blue_port,
 	int green_port, const char *haproxy_name, const char *extra_cfg);
 
+/* haproxy for rolling-drain tests (it_drain.c): a frontend on front_port,
+ * backend "hello" with server "local" (local_port) and the nbackup ports as
+ * `backup` servers peer1.. (used while local is drained), admin socket
+ * DIR/<name>.sock. `retries 0`: a request sent to a stopped app fails
+ * instead of being retried a second later. */
+h_proc *h_haproxy_start_rolling(h_env *e, const char *name, int front_port, int local_port,
+	const int *backup_ports, size_t nbackup);
+
+/* h_agent_start_drain starts agent id with apps.hello.port and, when
+ * haproxy_name is not NULL, a proxy block {socket DIR/<name>.sock, backend
+ * hello, server local} for rolling drain. */
+h_proc *h_agent_start_drain(h_env *e, const char *id, const char *labels, int port,
+	const char *haproxy_name);
+
 /* A bounded load generator over several ports (keep-alive and new
  * connections), in a thread. */
 typedef struct h_load h_load;

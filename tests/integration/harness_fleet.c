@@ -142,15 +142,18 @@ h_proc *h_proc_named(h_env *e, const char *name)
 	return NULL;
 }
 
-h_proc *h_haproxy_start(h_env *e, const char *name, int front_port, int blue_port,
-	int green_port)
+/* h_haproxy_run writes DIR/<name>.cfg (admin socket DIR/<name>.sock, a
+ * frontend on front_port to backend "hello" holding servers, the text of
+ * its server lines) and starts haproxy on it. */
+static h_proc *h_haproxy_run(h_env *e, const char *name, int front_port, int retries,
+	const char *servers)
 {
-	char cfg[400], sock[400], body[2048], pname[80];
-	char *argv[6];
+	char cfg[400], sock[400], body[4096], pname[80];
+	int n;
 
 	snprintf(cfg, sizeof(cfg), "%s/%s.cfg", e->dir, name);
 	snprintf(sock, sizeof(sock), "%s/%s.sock", e->dir, name);
-	snprintf(body, sizeof(body),
+	n = snprintf(body, sizeof(body),
 		"global\n"
 		"  stats socket %s mode 600 level admin\n"
 		"  maxconn 2000\n"
@@ -159,24 +162,31 @@ h_proc *h_haproxy_start(h_env *e, const char *name, int front_port, int blue_por
 		"  timeout connect 2s\n"
 		"  timeout client 10s\n"
 		"  timeout server 10s\n"
-		"  retries 3\n"
+		"  retries %d\n"
 		"  option redispatch\n"
 		"frontend fe\n"
 		"  bind 127.0.0.1:%d\n"
 		"  default_backend hello\n"
 		"backend hello\n"
-		"  server hello_blue 127.0.0.1:%d\n"
-		"  server hello_green 127.0.0.1:%d disabled\n",
-		sock, front_port, blue_port, green_port);
-	if (osp_file_write_atomic(cfg, body, strlen(body), 0644) != OSP_OK)
+		"%s",
+		sock, retries, front_port, servers);
+	if (n < 0 || (size_t)n >= sizeof(body) ||
+		osp_file_write_atomic(cfg, body, (size_t)n, 0644) != OSP_OK)
 		return NULL;
 	snprintf(pname, sizeof(pname), "haproxy-%s", name);
-	argv[0] = "/usr/sbin/haproxy";
-	argv[1] = "-db";
-	argv[2] = "-f";
-	argv[3] = cfg;
-	argv[4] = NULL;
-	return h_spawn(e, pname, argv);
+	return h_spawn(e, pname, (char *[]){ "/usr/sbin/haproxy", "-db", "-f", cfg, NULL });
+}
+
+h_proc *h_haproxy_start(h_env *e, const char *name, int front_port, int blue_port,
+	int green_port)
+{
+	char servers[256];
+
+	snprintf(servers, sizeof(servers),
+		"  server hello_blue 127.0.0.1:%d\n"
+		"  server hello_green 127.0.0.1:%d disabled\n",
+		blue_port, green_port);
+	return h_haproxy_run(e, name, front_port, 3, servers);
 }
 
 h_proc *h_agent_start_bg(h_env *e, const char *id, const char *labels, int blue_port,
@@ -197,6 +207,49 @@ h_proc *h_agent_start_bg(h_env *e, const char *id, const char *labels, int blue_
 		"      servers: {blue: hello_blue, green: hello_green}\n"
 		"%s",
 		blue_port, green_port, e->dir, haproxy_name, extra_cfg ? extra_cfg : "");
+	if (osp_file_write_atomic(cfg, body, strlen(body), 0644) != OSP_OK)
+		return NULL;
+	extra[0] = "-c";
+	extra[1] = cfg;
+	extra[2] = NULL;
+	return h_agent_start(e, id, labels, extra);
+}
+
+h_proc *h_haproxy_start_rolling(h_env *e, const char *name, int front_port, int local_port,
+	const int *backup_ports, size_t nbackup)
+{
+	char servers[2048];
+	size_t o;
+
+	o = (size_t)snprintf(servers, sizeof(servers), "  server local 127.0.0.1:%d\n",
+		local_port);
+	for (size_t i = 0; i < nbackup && o < sizeof(servers); i++)
+		o += (size_t)snprintf(servers + o, sizeof(servers) - o,
+			"  server peer%zu 127.0.0.1:%d backup\n", i + 1, backup_ports[i]);
+	if (o >= sizeof(servers))
+		return NULL;
+	/* no retries: a retry would hide the restart gap that drain must close */
+	return h_haproxy_run(e, name, front_port, 0, servers);
+}
+
+h_proc *h_agent_start_drain(h_env *e, const char *id, const char *labels, int port,
+	const char *haproxy_name)
+{
+	char cfg[400], body[2048];
+	char *extra[3];
+	int n;
+
+	snprintf(cfg, sizeof(cfg), "%s/agent-%s.yaml", e->dir, id);
+	n = snprintf(body, sizeof(body), "apps:\n  hello:\n    port: %d\n", port);
+	if (haproxy_name != NULL)
+		n += snprintf(body + n, sizeof(body) - (size_t)n,
+			"    proxy:\n"
+			"      driver: haproxy\n"
+			"      socket: %s/%s.sock\n"
+			"      backend: hello\n"
+			"      server: local\n"
+			"      drain_timeout: 30s\n",
+			e->dir, haproxy_name);
 	if (osp_file_write_atomic(cfg, body, strlen(body), 0644) != OSP_OK)
 		return NULL;
 	extra[0] = "-c";
