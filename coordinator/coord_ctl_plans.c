@@ -581,13 +581,14 @@ int coord_ctl_plan_status(coord *c, const char *id, osp_buf *json)
 {
 	Ospec__V1__PlanRecord *p = NULL;
 	osp_txn *t = NULL;
+	osp_err rv;
 	osp_jw w;
 
 	if (osp_store_txn_begin(c->store, false, &t) != OSP_OK)
 		return 1;
-	if (coord_plans_get(t, id, &p) != OSP_OK) {
+	if ((rv = coord_plans_get(t, id, &p)) != OSP_OK) {
 		osp_store_txn_abort(t);
-		return 4;
+		return rv == OSP_ENOENT ? 4 : 1; /* 1: it is there but cannot be read */
 	}
 	osp_jw_init(&w, json);
 	coord_json_plan(c, t, &w, p);

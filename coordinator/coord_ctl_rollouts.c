@@ -417,9 +417,18 @@ int coord_verb_status(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	osp_jw w;
 	int status;
 
-	if (coord_ctl_arg(rq, "rollout") != NULL &&
-		coord_ctl_plan_status(c, coord_ctl_arg(rq, "rollout"), json) == 0)
-		return 0; /* a plan */
+	if (coord_ctl_arg(rq, "rollout") != NULL) {
+		int st = coord_ctl_plan_status(c, coord_ctl_arg(rq, "rollout"), json);
+		if (st == 0)
+			return 0; /* a plan */
+		if (st == 1) {
+			char shown[160];
+			snprintf(err, errlen, "plan '%s' cannot be read from the store (see the "
+				"coordinator's log)",
+				osp_str_show(coord_ctl_arg(rq, "rollout"), shown, sizeof(shown)));
+			return 1;
+		}
+	}
 	if (osp_store_txn_begin(c->store, false, &t) != OSP_OK)
 		return 1;
 	status = coord_ctl_rollout_arg(c, rq, t, &r, err, errlen);
