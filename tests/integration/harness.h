@@ -155,6 +155,20 @@ h_proc *h_haproxy_start(h_env *e, const char *name, int front_port, int blue_por
 h_proc *h_agent_start_bg(h_env *e, const char *id, const char *labels, int blue_port,
 	int green_port, const char *haproxy_name, const char *extra_cfg);
 
+/* h_agent_start_proxy starts agent id with the app's blue/green ports and
+ * a proxy block whose members are the YAML text proxy (each line indented
+ * six spaces, as "      driver: exec\n"). */
+h_proc *h_agent_start_proxy(h_env *e, const char *id, const char *labels, int blue_port,
+	int green_port, const char *proxy);
+
+/* h_nginx_start starts a real nginx (master and workers under the test's dir,
+ * -g "daemon off;") with prefix DIR/<name>, config DIR/<name>/nginx.conf, pid
+ * file, error log (level notice) and temp paths under it, and a frontend on
+ * front_port proxying (keep-alive) to `upstream hello { include
+ * DIR/<name>/hello.upstream; }`, written first naming blue (blue_port). Waits
+ * until the frontend accepts connections; NULL on failure. */
+h_proc *h_nginx_start(h_env *e, const char *name, int front_port, int blue_port);
+
 /* haproxy for rolling-drain tests (it_drain.c): a frontend on front_port,
  * backend "hello" with server "local" (local_port) and the nbackup ports as
  * `backup` servers peer1.. (used while local is drained), admin socket

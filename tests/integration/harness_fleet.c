@@ -192,27 +192,99 @@ h_proc *h_haproxy_start(h_env *e, const char *name, int front_port, int blue_por
 h_proc *h_agent_start_bg(h_env *e, const char *id, const char *labels, int blue_port,
 	int green_port, const char *haproxy_name, const char *extra_cfg)
 {
-	char cfg[400], body[2048];
-	char *extra[3];
+	char proxy[2048];
 
-	snprintf(cfg, sizeof(cfg), "%s/agent-%s.yaml", e->dir, id);
-	snprintf(body, sizeof(body),
-		"apps:\n"
-		"  hello:\n"
-		"    ports: {blue: %d, green: %d}\n"
-		"    proxy:\n"
+	snprintf(proxy, sizeof(proxy),
 		"      driver: haproxy\n"
 		"      socket: %s/%s.sock\n"
 		"      backend: hello\n"
 		"      servers: {blue: hello_blue, green: hello_green}\n"
 		"%s",
-		blue_port, green_port, e->dir, haproxy_name, extra_cfg ? extra_cfg : "");
-	if (osp_file_write_atomic(cfg, body, strlen(body), 0644) != OSP_OK)
+		e->dir, haproxy_name, extra_cfg ? extra_cfg : "");
+	return h_agent_start_proxy(e, id, labels, blue_port, green_port, proxy);
+}
+
+h_proc *h_agent_start_proxy(h_env *e, const char *id, const char *labels, int blue_port,
+	int green_port, const char *proxy)
+{
+	char cfg[400], body[2048];
+	char *extra[3];
+	int n;
+
+	snprintf(cfg, sizeof(cfg), "%s/agent-%s.yaml", e->dir, id);
+	n = snprintf(body, sizeof(body),
+		"apps:\n"
+		"  hello:\n"
+		"    ports: {blue: %d, green: %d}\n"
+		"    proxy:\n"
+		"%s",
+		blue_port, green_port, proxy);
+	if (n < 0 || (size_t)n >= sizeof(body) ||
+		osp_file_write_atomic(cfg, body, (size_t)n, 0644) != OSP_OK)
 		return NULL;
 	extra[0] = "-c";
 	extra[1] = cfg;
 	extra[2] = NULL;
 	return h_agent_start(e, id, labels, extra);
+}
+
+static bool h_nginx_listens(h_env *e, void *arg)
+{
+	(void)e;
+	return h_http_get(*(int *)arg, "/", NULL) != -1; /* 502 until a slot runs */
+}
+
+h_proc *h_nginx_start(h_env *e, const char *name, int front_port, int blue_port)
+{
+	char dir[400], conf[420], inc[420], body[4096];
+	h_proc *p;
+	int n;
+
+	snprintf(dir, sizeof(dir), "%s/%s", e->dir, name);
+	snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
+	snprintf(inc, sizeof(inc), "%s/hello.upstream", dir);
+	if (mkdir(dir, 0755) != 0)
+		return NULL;
+	/* the include exists before nginx starts (it refuses a missing one),
+	 * naming blue as the agent would (docs/drivers.md) */
+	n = snprintf(body, sizeof(body),
+		"# ospec-agent: app hello, active slot blue (rewritten by the agent: do not edit)\n"
+		"server 127.0.0.1:%d;\n",
+		blue_port);
+	if (osp_file_write_atomic(inc, body, (size_t)n, 0644) != OSP_OK)
+		return NULL;
+	/* working_directory: the workers' cwd is under the test's dir, so
+	 * h_teardown finds them too (their command line does not say) */
+	n = snprintf(body, sizeof(body),
+		"%s"
+		"worker_processes 1;\n"
+		"working_directory %s;\n"
+		"pid %s/nginx.pid;\n"
+		"error_log %s/error.log notice;\n"
+		"events { worker_connections 512; }\n"
+		"http {\n"
+		"  access_log off;\n"
+		"  client_body_temp_path %s/tmp-body;\n  proxy_temp_path %s/tmp-proxy;\n"
+		"  fastcgi_temp_path %s/tmp-fcgi;\n  uwsgi_temp_path %s/tmp-uwsgi;\n"
+		"  scgi_temp_path %s/tmp-scgi;\n"
+		"  upstream hello { include %s; keepalive 16; }\n"
+		"  server {\n"
+		"    listen 127.0.0.1:%d;\n"
+		"    location / { proxy_pass http://hello; proxy_http_version 1.1;\n"
+		"      proxy_set_header Connection \"\"; }\n"
+		"  }\n"
+		"}\n",
+		geteuid() == 0 ? "user root;\n" : "", dir, dir, dir, dir, dir, dir, dir, dir, inc,
+		front_port);
+	if (n < 0 || (size_t)n >= sizeof(body) ||
+		osp_file_write_atomic(conf, body, (size_t)n, 0644) != OSP_OK)
+		return NULL;
+	snprintf(body, sizeof(body), "nginx-%s", name);
+	p = h_spawn(e, body, (char *[]){ "/usr/sbin/nginx", "-e", "stderr", "-p", dir, "-c", conf,
+		"-g", "daemon off;", NULL });
+	if (p == NULL || !h_wait_for(h_nginx_listens, e, &front_port, h_ms(15000)))
+		return NULL;
+	return p;
 }
 
 h_proc *h_haproxy_start_rolling(h_env *e, const char *name, int front_port, int local_port,
