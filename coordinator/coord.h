@@ -23,6 +23,8 @@
 #include "ospec/wire.h"
 #include "ospec/v1/store.pb-c.h"
 
+#include "coord_metrics.h"
+
 #define COORD_SCHEMA 1
 
 /*
@@ -136,6 +138,9 @@ struct coord_ctx {
 	coord_ctx *next;
 };
 
+#define COORD_RESULT_N 7  /* ResultStatus OK..VOTE_NO, then any other */
+#define COORD_REFUSED_N 4 /* the COORD_RL_REFUSED_* reasons, first in coord_rl */
+
 typedef struct coord_stats {
 	uint64_t decode_errors;
 	uint64_t version_errors;
@@ -150,6 +155,10 @@ typedef struct coord_stats {
 	uint64_t conn_deadline;   /* no Register within COORD_REGISTER_DEADLINE_MS */
 	uint64_t conn_idle;       /* registered, then silent */
 	uint64_t dropped;         /* requests dropped on a connection being closed */
+	/* for /metrics (coord_metrics.c) */
+	uint64_t commands_sent;   /* commands handed to agents in poll replies */
+	uint64_t results[COORD_RESULT_N];    /* results by ResultStatus; the last: other */
+	uint64_t refused_by[COORD_REFUSED_N]; /* refused, by reason: COORD_RL_REFUSED_* */
 } coord_stats;
 
 /* A log line kept to one per COORD_LOG_EVERY_MS, with the count held back. */
@@ -173,6 +182,7 @@ typedef enum coord_rl {
 	COORD_RL_NNG_REAPER,
 	COORD_RL_N
 } coord_rl;
+_Static_assert(COORD_RL_REFUSED_INSTANCE + 1 == COORD_REFUSED_N, "refused reasons");
 
 struct coord {
 	coord_cfg cfg;
@@ -207,6 +217,7 @@ struct coord {
 	coord_ratelog rl[COORD_RL_N];
 	nng_aio *conn_sweep;      /* coord_conn.c: closes overdue connections */
 	coord_stats stats;
+	coord_metrics metrics;    /* histograms and gauges of /metrics */
 	uint64_t event_seq;       /* last event key */
 	atomic_bool stopping;
 	bool ready;
@@ -327,7 +338,7 @@ void coord_agents_unqueue(coord *c, uint32_t pipe);
 osp_err coord_control_start(coord *c, char *err, size_t errlen);
 void coord_control_stop(coord *c);
 
-/* coord_http.c: /healthz and /readyz. */
+/* coord_http.c: /healthz, /readyz and /metrics (coord_metrics.c). */
 osp_err coord_http_start(coord *c, char *err, size_t errlen);
 void coord_http_stop(coord *c);
 

@@ -141,6 +141,7 @@ static void coord_agents_reply_cmds(coord *c, coord_ctx *x, coord_node *n, uint6
 		}
 		osp_store_txn_abort(t);
 	}
+	c->stats.commands_sent += nlist;
 	cmds.n_entries = nlist;
 	cmds.entries = list;
 	cmds.has_log_end = 1;
@@ -265,6 +266,8 @@ static void coord_agents_refuse(coord *c, coord_ctx *x, coord_pipe *p, coord_rl 
 	uint64_t held;
 
 	c->stats.refused++;
+	if ((unsigned)rl < COORD_REFUSED_N)
+		c->stats.refused_by[rl]++;
 	if (coord_ratelog_due(&c->rl[rl], now, &held))
 		OSP_WARN("COORD-REGISTER-REFUSED", "register of node '%s' refused: %s (%llu more "
 			"refusals like it since the last report)", node, why,
@@ -538,6 +541,9 @@ static void coord_agents_dispatch(coord *c, coord_ctx *x, coord_pipe *p, const o
 			coord_agents_hold(c, x, n, p->id, e->poll->cursor, e->poll->max_entries);
 		return;
 	case OSPEC__V1__ENVELOPE__BODY_RESULT:
+		c->stats.results[(unsigned)e->result->status < COORD_RESULT_N - 1
+				? (unsigned)e->result->status
+				: COORD_RESULT_N - 1]++;
 		/* acknowledged only once recorded: otherwise the agent re-sends */
 		if (coord_engine_on_result(c, n, e->result) == OSP_OK)
 			coord_agents_ack(x, e->result->seq);

@@ -192,6 +192,7 @@ static nng_msg *coord_control_run(coord *c, const coord_verb *v, coord_ctl_req *
 	int status;
 	nng_msg *m;
 	osp_err rv;
+	double t0 = coord_metrics_mono_s(); /* the wait for the lock counts */
 
 	osp_buf_init(&json, 16 * 1024 * 1024);
 	pthread_mutex_lock(&c->mtx);
@@ -203,6 +204,7 @@ static nng_msg *coord_control_run(coord *c, const coord_verb *v, coord_ctl_req *
 	status = v->fn(c, rq, &json, err, sizeof(err));
 	if (rq->txn != NULL)
 		status = coord_control_finish(c, v, rq, status, &json, err, sizeof(err));
+	coord_metrics_ctl(c, coord_metrics_mono_s() - t0);
 	pthread_mutex_unlock(&c->mtx);
 	m = coord_control_reply((uint32_t)status, status ? err : NULL,
 		json.data ? json.data : (status ? NULL : "{}"));

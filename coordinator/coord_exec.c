@@ -264,11 +264,38 @@ static void coord_exec_note_app(coord_node *n, const Ospec__V1__CommandResult *r
 	a->running = r->version[0] != '\0';
 }
 
+/* coord_exec_staging finds the step of e whose STAGE (node, seq) answers;
+ * SIZE_MAX if none. */
+static size_t coord_exec_staging(const coord_ro_entry *e, const char *node, uint64_t seq)
+{
+	for (size_t i = 0; e != NULL && i < e->ro.nsteps; i++)
+		if (e->ro.steps[i].seq == seq && e->ro.steps[i].cmd == COORD_RO_CMD_STAGE &&
+			strcmp(e->ro.steps[i].node, node) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+/* coord_exec_observe_stage feeds ospec_step_duration_seconds once a stage's
+ * result is committed: the step is done, ready (blue-green) or failed. */
+static void coord_exec_observe_stage(coord *c, const coord_ro_entry *e, size_t i,
+	int64_t issued_ms, int64_t now_ms)
+{
+	coord_step_state s;
+
+	if (i >= e->ro.nsteps || e->ro.steps[i].cmd == COORD_RO_CMD_STAGE)
+		return; /* still waiting (a stale or duplicate answer) */
+	s = e->ro.steps[i].state;
+	if (s == COORD_STEP_DONE || s == COORD_STEP_READY || s == COORD_STEP_FAILED)
+		coord_metrics_step(c, now_ms - issued_ms);
+}
+
 osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__CommandResult *r)
 {
 	coord_ro_entry *e;
 	coord_ro_event ev = { .kind = COORD_RO_EV_RESULT };
 	osp_txn *t = NULL;
+	size_t staging = SIZE_MAX;
+	int64_t issued_ms = 0;
 	osp_err rv;
 
 	if (r->status == OSPEC__V1__RESULT_STATUS__RESULT_IN_PROGRESS)
@@ -289,6 +316,8 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 			r->status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES;
 		ev.message = r->message ? r->message : "";
 		coord_exec_result_fields(r, &ev);
+		if ((staging = coord_exec_staging(e, n->id, r->seq)) != SIZE_MAX)
+			issued_ms = e->ro.steps[staging].started_ms;
 		rv = coord_rollouts_event(c, t, e, &ev, "node");
 	}
 	if (rv != OSP_OK) {
@@ -301,6 +330,8 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 		coord_rollouts_reload(c);
 		return rv;
 	}
+	if (staging != SIZE_MAX)
+		coord_exec_observe_stage(c, e, staging, issued_ms, ev.now_ms);
 	/* tests: the decision is durable, no node has heard it yet */
 	if (e != NULL && e->ro.decision != COORD_RO_DECISION_NONE &&
 		(e->ro.phase == COORD_BG_COMMIT || e->ro.phase == COORD_BG_BACK_COMMIT))

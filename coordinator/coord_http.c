@@ -1,5 +1,6 @@
-/* coord_http.c - /healthz (the process answers) and /readyz (store open,
- * agents' socket listening, in-flight work re-derived) over nng's HTTP server. */
+/* coord_http.c - /healthz (the process answers), /readyz (store open,
+ * agents' socket listening, in-flight work re-derived) and /metrics
+ * (Prometheus text format, coord_metrics.c) over nng's HTTP server. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,7 +9,11 @@
 
 #include "coord.h"
 
-static void coord_http_answer(nng_aio *aio, uint16_t status, const char *body)
+#define COORD_HTTP_PROM "text/plain; version=0.0.4; charset=utf-8"
+
+/* coord_http_reply answers with len bytes of body (copied) as ctype. */
+static void coord_http_reply(nng_aio *aio, uint16_t status, const char *ctype, const char *body,
+	size_t len)
 {
 	nng_http_res *res = NULL;
 
@@ -17,10 +22,19 @@ static void coord_http_answer(nng_aio *aio, uint16_t status, const char *body)
 		return;
 	}
 	nng_http_res_set_status(res, status);
-	nng_http_res_set_header(res, "Content-Type", "text/plain");
-	nng_http_res_copy_data(res, body, strlen(body));
+	nng_http_res_set_header(res, "Content-Type", ctype);
+	if (nng_http_res_copy_data(res, body, len) != 0) {
+		nng_http_res_free(res);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
 	nng_aio_set_output(aio, 0, res);
 	nng_aio_finish(aio, 0);
+}
+
+static void coord_http_answer(nng_aio *aio, uint16_t status, const char *body)
+{
+	coord_http_reply(aio, status, "text/plain", body, strlen(body));
 }
 
 static void coord_http_healthz(nng_aio *aio)
@@ -38,6 +52,38 @@ static void coord_http_readyz(nng_aio *aio)
 	ready = c->ready && !atomic_load(&c->stopping);
 	pthread_mutex_unlock(&c->mtx);
 	coord_http_answer(aio, ready ? 200 : 503, ready ? "ready\n" : "not ready\n");
+}
+
+/* coord_http_metrics renders the page under the lock; a store that cannot
+ * be read is a 500 with a plain message. */
+static void coord_http_metrics(nng_aio *aio)
+{
+	nng_http_handler *h = nng_aio_get_input(aio, 1);
+	coord *c = nng_http_handler_get_data(h);
+	osp_buf page;
+	char msg[160];
+	osp_err rv;
+
+	static coord_ratelog rl; /* under c->mtx: a scraper retries every few seconds */
+	uint64_t held = 0;
+	bool say = false;
+
+	osp_buf_init(&page, COORD_METRICS_MAX);
+	pthread_mutex_lock(&c->mtx);
+	rv = coord_metrics_render(c, &page);
+	if (rv != OSP_OK)
+		say = coord_ratelog_due(&rl, osp_now_mono_ms(), &held);
+	pthread_mutex_unlock(&c->mtx);
+	if (rv != OSP_OK) {
+		if (say)
+			OSP_WARN("COORD-METRICS", "/metrics not rendered: %s (%llu more failures "
+				"since the last report)", osp_strerror(rv), (unsigned long long)held);
+		snprintf(msg, sizeof(msg), "metrics unavailable: %s\n", osp_strerror(rv));
+		coord_http_answer(aio, 500, msg);
+	} else {
+		coord_http_reply(aio, 200, COORD_HTTP_PROM, page.data ? page.data : "", page.len);
+	}
+	osp_buf_fini(&page);
 }
 
 static osp_err coord_http_add(coord *c, const char *path, void (*cb)(nng_aio *))
@@ -78,7 +124,8 @@ osp_err coord_http_start(coord *c, char *err, size_t errlen)
 	}
 	c->http = srv;
 	if (coord_http_add(c, "/healthz", coord_http_healthz) != OSP_OK ||
-		coord_http_add(c, "/readyz", coord_http_readyz) != OSP_OK) {
+		coord_http_add(c, "/readyz", coord_http_readyz) != OSP_OK ||
+		coord_http_add(c, "/metrics", coord_http_metrics) != OSP_OK) {
 		snprintf(err, errlen, "--http: cannot add handlers");
 		return OSP_ENOMEM;
 	}

@@ -379,6 +379,8 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 			rv = coord_db_event(c, t, a->event, st ? st->node : NULL, e->ro.id,
 				e->ro.app, actor, "%s", a->message);
 			OSP_INFO("COORD-ROLLOUT", "rollout '%s': %s", e->ro.id, a->message);
+			if (strcmp(a->event, "switch.committed") == 0)
+				coord_metrics_switch_skew(c, e->ro.last_ack_ms - e->ro.first_ack_ms);
 			break;
 		case COORD_RO_ACT_DONE:
 			break;

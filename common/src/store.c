@@ -553,6 +553,20 @@ osp_err osp_store_count(osp_txn *t, const char *db, uint64_t *n)
 	return OSP_OK;
 }
 
+osp_err osp_store_usage(osp_store *s, uint64_t *used, uint64_t *map_size)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+
+	if (s == NULL || s->env == NULL)
+		return OSP_EINVAL;
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+		return OSP_ESTORE;
+	*used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	*map_size = info.me_mapsize;
+	return OSP_OK;
+}
+
 void osp_be64_put(uint8_t out[8], uint64_t v)
 {
 	for (int i = 7; i >= 0; i--) {

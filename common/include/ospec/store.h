@@ -96,6 +96,11 @@ osp_err osp_store_del_prefix(osp_txn *t, const char *db, const void *prefix, siz
 /* osp_store_count returns the number of entries in db. */
 osp_err osp_store_count(osp_txn *t, const char *db, uint64_t *n);
 
+/* osp_store_usage reports how many bytes of the map the store uses (pages
+ * up to the last one in use, times the page size) in *used and the map size
+ * in *map_size. OSP_EINVAL for a NULL store, OSP_ESTORE if LMDB cannot say. */
+osp_err osp_store_usage(osp_store *s, uint64_t *used, uint64_t *map_size);
+
 /* Big-endian uint64 keys sort in numeric order. */
 void osp_be64_put(uint8_t out[8], uint64_t v);
 uint64_t osp_be64_get(const uint8_t in[8]);
