@@ -67,17 +67,21 @@ static void pb_proxies(pb_fleet *f, char *buf, size_t len)
 
 struct pb_want {
 	const char *id, *state;
-	char last[64];
+	char last[1024]; /* the state seen last, and the reason when there is one */
 };
 
 static bool pb_state_is(h_env *e, void *arg)
 {
 	struct pb_want *w = arg;
 	osp_json *st = h_status(e, w->id);
+	const char *state = st != NULL ? h_str(st, "state") : "?";
+	bool ok = strcmp(state, w->state) == 0;
 
-	osp_strlcpy(w->last, st != NULL ? h_str(st, "state") : "?", sizeof(w->last));
+	snprintf(w->last, sizeof(w->last), "%s%s%s", state,
+		st != NULL && h_str(st, "reason")[0] ? "; reason: " : "",
+		st != NULL ? h_str(st, "reason") : "");
 	osp_json_free(st);
-	return strcmp(w->last, w->state) == 0;
+	return ok;
 }
 
 static void test_plan_bluegreen_switch_gate(void **state)
