@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "harness.h"
 
@@ -96,5 +97,11 @@ void hs_probe_start(hs_probe *p, h_env *e, pid_t coord);
 void hs_probe_stop(hs_probe *p);
 /* hs_probe_window starts a new window (worst values reset). */
 void hs_probe_window(hs_probe *p);
+
+/* hostile_proc.c: hs_count_lines counts the lines of the file at path that
+ * contain needle (-1 if it cannot be read); hs_fd_count counts pid's open
+ * file descriptors (-1 if unknown). */
+long hs_count_lines(const char *path, const char *needle);
+int hs_fd_count(pid_t pid);
 
 #endif

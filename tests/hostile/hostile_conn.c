@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -149,21 +148,6 @@ static long hs_count_kind(hs_fx *f, const char *kind)
 	return n;
 }
 
-/* hs_count_lines counts the lines of the file at path that contain needle. */
-static long hs_count_lines(const char *path, const char *needle)
-{
-	FILE *fp = fopen(path, "r");
-	char line[4096];
-	long n = 0;
-
-	if (fp == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(fp);
-	return n;
-}
-
 /* hs_node_up reports whether node id is listed up. */
 static bool hs_node_up(hs_fx *f, const char *id)
 {
@@ -176,23 +160,6 @@ static bool hs_node_up(hs_fx *f, const char *id)
 	up = strcmp(h_str(h_node(j, id), "state"), "up") == 0;
 	osp_json_free(j);
 	return up;
-}
-
-/* hs_fd_count counts pid's open file descriptors (-1 if unknown). */
-static int hs_fd_count(pid_t pid)
-{
-	char path[64];
-	struct dirent *d;
-	DIR *dir;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((dir = opendir(path)) == NULL)
-		return -1;
-	while ((d = readdir(dir)) != NULL)
-		n += d->d_name[0] != '.';
-	closedir(dir);
-	return n;
 }
 
 /* -- the drips ---------------------------------------------------------- */
