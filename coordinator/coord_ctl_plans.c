@@ -65,8 +65,12 @@ static int coord_plan_arg_stage(const osp_json *o, size_t i, coord_stage_arg *a,
 static int coord_plan_sel(const char *global, const char *stage, osp_labels *sel, char *joined,
 	size_t len)
 {
-	snprintf(joined, len, "%s%s%s", global ? global : "",
+	int n = snprintf(joined, len, "%s%s%s", global ? global : "",
 		global && global[0] && stage && stage[0] ? "," : "", stage ? stage : "");
+
+	/* a selector cut short would select other nodes: refused, never cut */
+	if (n < 0 || (size_t)n >= len)
+		return -1;
 	return joined[0] == '\0' || osp_labels_parse_list(sel, joined) == OSP_OK ? 0 : -1;
 }
 
@@ -90,8 +94,10 @@ static int coord_plan_resolve(coord_node **nodes, size_t nn, bool *taken,
 
 	if (coord_plan_sel(tpl->select, a->select, &sel, joined, sizeof(joined)) != 0) {
 		osp_labels_fini(&sel);
-		snprintf(err, errlen, "stage %s: select: expected K=V[,K=V...], got '%s'", a->name,
-			joined);
+		char shown[160];
+		snprintf(err, errlen, "stage %s: select: expected K=V[,K=V...] of at most %zu "
+			"characters with the plan's own, got '%s'", a->name, sizeof(joined) - 1,
+			osp_str_show(joined, shown, sizeof(shown)));
 		return 2;
 	}
 	s->select = strdup(joined);

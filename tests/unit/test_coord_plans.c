@@ -161,6 +161,24 @@ static void test_plans_id_too_long(void **state)
 	assert_non_null(strstr(err, "63 characters"));
 }
 
+/* A stage selector that, joined with the plan's, would not fit is refused:
+ * cut short it would select other nodes. */
+static void test_plans_select_too_long(void **state)
+{
+	ts_coord_fx *f = *state;
+	char err[512], stages[1400];
+	int o;
+
+	tp_node(f, "a1", "a");
+	o = snprintf(stages, sizeof(stages), "[{\"name\":\"a\",\"select\":\"region=a");
+	for (int i = 0; i < 40; i++)
+		o += snprintf(stages + o, sizeof(stages) - (size_t)o, ",k%02d=vvvvvvvvvv", i);
+	snprintf(stages + o, sizeof(stages) - (size_t)o, "\"}]");
+	assert_int_equal(tp_run(f, coord_verb_apply, "apply", err, sizeof(err), TP_BASE, "stages",
+		stages, NULL), 2);
+	assert_non_null(strstr(err, "at most"));
+}
+
 /* A plan stored behind its stage (the stage's rollout ended, the plan still
  * says running) moves on at start. */
 static void test_plans_resume_moves_on(void **state)
@@ -212,6 +230,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plans_abort_ends_stage_at_once, ts_coord_setup,
 			ts_coord_teardown),
 		cmocka_unit_test_setup_teardown(test_plans_id_too_long, ts_coord_setup,
+			ts_coord_teardown),
+		cmocka_unit_test_setup_teardown(test_plans_select_too_long, ts_coord_setup,
 			ts_coord_teardown),
 		cmocka_unit_test_setup_teardown(test_plans_resume_moves_on, ts_coord_setup,
 			ts_coord_teardown),
