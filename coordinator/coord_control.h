@@ -118,6 +118,24 @@ int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
  * 0% only when min is 0) into *n and *pct; 0, or -1 when s is not one. */
 int coord_ctl_count(const char *s, uint32_t min, uint32_t max, uint32_t *n, bool *pct);
 
+#define COORD_CTL_HOUR (3600LL * 1000)
+#define COORD_CTL_DAY (24 * COORD_CTL_HOUR)
+
+/* coord_ctl_ms reads the optional duration argument key (def when absent)
+ * of 1 ms to max_ms; coord_ctl_u32 a number min..max. Both return 0, or -1
+ * with err naming the flag (a usage error). */
+int coord_ctl_ms(coord_ctl_req *rq, const char *key, const char *def, int64_t max_ms,
+	int64_t *ms, char *err, size_t errlen);
+int coord_ctl_u32(coord_ctl_req *rq, const char *key, const char *def, uint32_t min,
+	uint32_t max, uint32_t *out, char *err, size_t errlen);
+
+/* coord_ctl_canary reads the canary strategy's arguments into r->canary
+ * (coord_ctl_canary.c): --canary-initial/-step/-max (percent), --analysis-
+ * interval, -threshold, -success-rate, -max-latency, -min-requests, and
+ * --canary-approval (a gate before the promotion). For another strategy any
+ * of them is a usage error. Returns 0, or -1 with err. */
+int coord_ctl_canary(coord_ctl_req *rq, Ospec__V1__RolloutRecord *r, char *err, size_t errlen);
+
 /* coord_ctl_deploy_rec builds a rollout record (no id yet) from deploy's
  * arguments, checked: NULL with err on a usage error. apply uses it for the
  * template every stage's rollout starts from. */

@@ -56,6 +56,80 @@ static void coord_json_switches(osp_jw *w, const Ospec__V1__RolloutRecord *r)
  * own answer to this rollout's last command, or for a node this rollout
  * never sent a command (pending, skipped) what it reports now: the plan's
  * snapshot may predate a rollout that ended a moment before. */
+/* coord_json_canary writes a canary's weight, next step and last analysis. */
+static void coord_json_canary(osp_jw *w, const Ospec__V1__RolloutRecord *r)
+{
+	const Ospec__V1__CanaryRecord *c = r->canary;
+	char num[32];
+
+	if (r->strategy != COORD_RO_CANARY || c == NULL)
+		return;
+	osp_jw_key(w, "canary");
+	osp_jw_obj_begin(w);
+	osp_jw_key(w, "weight");
+	osp_jw_uint(w, c->weight);
+	osp_jw_key(w, "step");
+	osp_jw_uint(w, c->step_no);
+	osp_jw_key(w, "initial");
+	osp_jw_uint(w, c->initial);
+	osp_jw_key(w, "step_weight");
+	osp_jw_uint(w, c->step);
+	osp_jw_key(w, "max_weight");
+	osp_jw_uint(w, c->max);
+	osp_jw_key(w, "interval_ms");
+	osp_jw_int(w, c->interval_ms);
+	osp_jw_key(w, "threshold");
+	osp_jw_uint(w, c->threshold);
+	osp_jw_key(w, "failed_checks");
+	osp_jw_uint(w, c->failed_checks);
+	osp_jw_key(w, "analyses");
+	osp_jw_uint(w, c->analyses);
+	snprintf(num, sizeof(num), "%u.%02u", c->min_success_x100 / 100, c->min_success_x100 % 100);
+	coord_jw_kv(w, "min_success_rate", num);
+	osp_jw_key(w, "max_latency_ms");
+	osp_jw_uint(w, c->max_rtime_ms);
+	osp_jw_key(w, "min_requests");
+	osp_jw_uint(w, c->min_requests);
+	/* when the current interval's analysis starts */
+	coord_jw_time(w, "next_analysis", r->phase == COORD_CN_BAKE && !coord_ro_terminal(
+		(coord_ro_state)r->state) ? c->step_until_ms : 0);
+	osp_jw_key(w, "last_analysis");
+	if (c->an_ms == 0) {
+		osp_jw_null(w);
+	} else {
+		uint64_t err = c->an_errors < c->an_requests ? c->an_errors : c->an_requests;
+
+		osp_jw_obj_begin(w);
+		coord_jw_time(w, "at", c->an_ms);
+		osp_jw_key(w, "passed");
+		osp_jw_bool(w, c->an_passed);
+		osp_jw_key(w, "requests");
+		osp_jw_uint(w, c->an_requests);
+		osp_jw_key(w, "errors");
+		osp_jw_uint(w, c->an_errors);
+		osp_jw_key(w, "success_rate");
+		if (c->an_requests > 0)
+			snprintf(num, sizeof(num), "%.2f",
+				100.0 * (double)(c->an_requests - err) / (double)c->an_requests);
+		else
+			osp_strlcpy(num, "", sizeof(num));
+		if (num[0] != '\0')
+			osp_jw_str(w, num);
+		else
+			osp_jw_null(w);
+		osp_jw_key(w, "latency_ms");
+		if (c->an_has_rtime)
+			osp_jw_uint(w, c->an_rtime_ms);
+		else
+			osp_jw_null(w);
+		osp_jw_key(w, "nodes");
+		osp_jw_uint(w, c->an_nodes);
+		coord_jw_kv(w, "note", c->an_note);
+		osp_jw_obj_end(w);
+	}
+	osp_jw_obj_end(w);
+}
+
 static void coord_json_step_runs(coord *c, osp_jw *w, const Ospec__V1__RolloutRecord *r,
 	const Ospec__V1__StepRecord *s)
 {
@@ -100,8 +174,9 @@ void coord_json_rollout(coord *c, osp_jw *w, const Ospec__V1__RolloutRecord *r, 
 	osp_jw_int(w, r->rollback_window_ms);
 	osp_jw_key(w, "auto_rollback");
 	osp_jw_bool(w, !r->no_auto_rollback);
-	coord_jw_time(w, "watch_until", r->strategy == COORD_RO_BLUE_GREEN ? r->verify_until_ms
-									 : r->watch_until_ms);
+	coord_jw_time(w, "watch_until", coord_ro_slotted((coord_ro_strategy)r->strategy)
+						? r->verify_until_ms : r->watch_until_ms);
+	coord_json_canary(w, r);
 	coord_jw_kv(w, "reason", r->reason);
 	coord_jw_kv(w, "actor", r->actor);
 	coord_jw_kv(w, "rollback_of", r->rollback_of);
@@ -157,7 +232,7 @@ void coord_json_rollout(coord *c, osp_jw *w, const Ospec__V1__RolloutRecord *r, 
 			else
 				osp_jw_null(w);
 			coord_jw_kv(w, "reason", s->reason);
-			if (r->strategy == COORD_RO_BLUE_GREEN) {
+			if (coord_ro_slotted((coord_ro_strategy)r->strategy)) {
 				coord_jw_kv(w, "slot", s->slot);
 				coord_jw_kv(w, "old_slot", s->old_slot);
 				coord_jw_time(w, "acked", s->acked_ms);

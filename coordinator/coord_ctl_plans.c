@@ -552,8 +552,9 @@ int coord_ctl_deploy_canary(coord *c, coord_ctl_req *rq, osp_buf *json, char *er
 	bool pct;
 
 	if (strat != NULL && strcmp(strat, "rolling") != 0) {
-		snprintf(err, errlen, "--canary applies to --strategy rolling (blue_green and "
-			"recreate have no canary nodes; the canary strategy is not available yet)");
+		snprintf(err, errlen, "--canary N applies to --strategy rolling (canary nodes "
+			"first); --strategy canary shifts traffic by weight on every node instead "
+			"(--canary-initial, --canary-step, --canary-max)");
 		return 2;
 	}
 	if (coord_ctl_count(canary, 1, 100000, &n, &pct) != 0 || (pct && n >= 100)) {

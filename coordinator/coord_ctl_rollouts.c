@@ -42,13 +42,11 @@ static bool coord_ctl_hex64(const char *s)
 	return true;
 }
 
-#define COORD_CTL_HOUR (3600LL * 1000)
-#define COORD_CTL_DAY (24 * COORD_CTL_HOUR)
 
 /* coord_ctl_ms reads an optional duration argument (with a default) of 1 ms
  * to max_ms: every max fits the record's field (32 bits for the health
  * settings), so nothing is cut to its low bits on the way. */
-static int coord_ctl_ms(coord_ctl_req *rq, const char *key, const char *def, int64_t max_ms,
+int coord_ctl_ms(coord_ctl_req *rq, const char *key, const char *def, int64_t max_ms,
 	int64_t *ms, char *err, size_t errlen)
 {
 	const char *v = coord_ctl_arg(rq, key);
@@ -66,7 +64,7 @@ static int coord_ctl_ms(coord_ctl_req *rq, const char *key, const char *def, int
 	return 0;
 }
 
-static int coord_ctl_u32(coord_ctl_req *rq, const char *key, const char *def, uint32_t min,
+int coord_ctl_u32(coord_ctl_req *rq, const char *key, const char *def, uint32_t min,
 	uint32_t max, uint32_t *out, char *err, size_t errlen)
 {
 	const char *v = coord_ctl_arg(rq, key);
@@ -118,7 +116,7 @@ static int coord_ctl_watch(coord_ctl_req *rq, coord_ro_strategy st, int64_t *ms,
 	else if (rw != NULL)
 		*ms = b;
 	else
-		*ms = st == COORD_RO_BLUE_GREEN ? 5 * 60000 : 2 * 60000;
+		*ms = coord_ro_slotted(st) ? 5 * 60000 : 2 * 60000;
 	return 0;
 }
 
@@ -179,12 +177,9 @@ Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *err, siz
 		snprintf(err, errlen, "--strategy: expected rolling, blue_green, canary or recreate");
 		goto fail;
 	}
-	if (st == COORD_RO_CANARY) {
-		snprintf(err, errlen, "--strategy canary is not available yet in this version");
-		goto fail;
-	}
-	if (st == COORD_RO_BLUE_GREEN && ports == NULL) {
-		snprintf(err, errlen, "--strategy blue_green needs --ports blue=N,green=M");
+	if (coord_ro_slotted(st) && ports == NULL) {
+		snprintf(err, errlen, "--strategy %s needs --ports blue=N,green=M",
+			coord_ro_strategy_name(st));
 		goto fail;
 	}
 	r->strategy = st;
@@ -252,7 +247,7 @@ Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *err, siz
 		goto fail;
 	r->has_prepare_deadline_ms = 1;
 	r->has_progress_deadline_ms = r->has_rollback_window_ms = r->has_scale_down_delay_ms = 1;
-	if (st == COORD_RO_BLUE_GREEN && r->scale_down_delay_ms <= r->rollback_window_ms) {
+	if (coord_ro_slotted(st) && r->scale_down_delay_ms <= r->rollback_window_ms) {
 		snprintf(err, errlen,
 			"--scale-down-delay must be longer than --watch (the old slot is "
 			"what a switch back needs)");
@@ -281,7 +276,8 @@ Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *err, siz
 			goto fail;
 		}
 	}
-	if (coord_ctl_checks(rq, r, err, errlen) != 0) /* --require-env, --smoke */
+	if (coord_ctl_checks(rq, r, err, errlen) != 0 || /* --require-env, --smoke */
+		coord_ctl_canary(rq, r, err, errlen) != 0)  /* --canary-*, --analysis-* */
 		goto fail;
 	return r;
 fail:
@@ -384,8 +380,11 @@ int coord_verb_deploy(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	if (coord_ctl_arg(rq, "canary") != NULL)
 		return coord_ctl_deploy_canary(c, rq, json, err, errlen);
 	if (coord_ctl_arg(rq, "canary-bake") != NULL ||
-		coord_ctl_arg(rq, "canary-approval") != NULL) {
-		snprintf(err, errlen, "--canary-bake and --canary-approval need --canary N");
+		(coord_ctl_arg(rq, "canary-approval") != NULL &&
+			(coord_ctl_arg(rq, "strategy") == NULL ||
+				strcmp(coord_ctl_arg(rq, "strategy"), "canary") != 0))) {
+		snprintf(err, errlen, "--canary-bake needs --canary N; --canary-approval needs "
+			"--canary N or --strategy canary");
 		return 2;
 	}
 	return coord_verb_deploy_one(c, rq, json, err, errlen);

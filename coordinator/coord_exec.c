@@ -127,7 +127,7 @@ static bool coord_exec_watching(const coord_ro_entry *e)
 {
 	if (coord_ro_terminal(e->ro.state))
 		return false;
-	if (e->ro.strategy == COORD_RO_BLUE_GREEN)
+	if (coord_ro_slotted(e->ro.strategy))
 		return e->ro.phase == COORD_BG_VERIFY;
 	return e->ro.phase == COORD_RO_WATCH;
 }
@@ -215,6 +215,12 @@ static void coord_exec_result_fields(const Ospec__V1__CommandResult *r, coord_ro
 	case OSPEC__V1__COMMAND__KIND_SCALE_DOWN:
 		ev->done_cmd = COORD_RO_CMD_SCALE_DOWN;
 		break;
+	case OSPEC__V1__COMMAND__KIND_WEIGHT:
+		ev->done_cmd = COORD_RO_CMD_WEIGHT;
+		break;
+	case OSPEC__V1__COMMAND__KIND_STATS:
+		ev->done_cmd = COORD_RO_CMD_STATS;
+		break;
 	default:
 		break;
 	}
@@ -293,6 +299,7 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 {
 	coord_ro_entry *e;
 	coord_ro_event ev = { .kind = COORD_RO_EV_RESULT };
+	coord_ro_stats stats;
 	osp_txn *t = NULL;
 	size_t staging = SIZE_MAX;
 	int64_t issued_ms = 0;
@@ -316,6 +323,10 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 			r->status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES;
 		ev.message = r->message ? r->message : "";
 		coord_exec_result_fields(r, &ev);
+		if (r->stats != NULL) {
+			coord_ro_stats_from(&stats, r->stats);
+			ev.stats = &stats;
+		}
 		if ((staging = coord_exec_staging(e, n->id, r->seq)) != SIZE_MAX)
 			issued_ms = e->ro.steps[staging].started_ms;
 		rv = coord_rollouts_event(c, t, e, &ev, "node");
@@ -355,10 +366,14 @@ static bool coord_exec_due(const coord_ro_entry *e, int64_t now, coord_ro_event_
 		goto steps; /* scale-downs outstanding: their deadline */
 	if (r->state != COORD_RO_RUNNING && r->state != COORD_RO_PAUSED)
 		return false;
-	if (r->strategy != COORD_RO_BLUE_GREEN && r->phase == COORD_RO_WATCH &&
+	if (!coord_ro_slotted(r->strategy) && r->phase == COORD_RO_WATCH &&
 		now > r->watch_until_ms)
 		return true;
-	if (r->strategy == COORD_RO_BLUE_GREEN) {
+	if (r->strategy == COORD_RO_CANARY &&
+		((r->phase == COORD_CN_BAKE && now >= r->canary.step_until_ms) ||
+			(r->phase == COORD_CN_ANALYZE && now > r->canary.step_until_ms)))
+		return true;
+	if (coord_ro_slotted(r->strategy)) {
 		if ((r->phase == COORD_BG_PREPARE || r->phase == COORD_BG_BACK_PREPARE) &&
 			r->decision == COORD_RO_DECISION_NONE &&
 			now > r->prepare_started_ms + r->prepare_deadline_ms)

@@ -284,7 +284,7 @@ void coord_ro_fail_summary(coord_rollout *r)
 	r->reason[0] = '\0';
 	coord_ro_append(r->reason, sizeof(r->reason), "%zu of %zu node%s failed%s (budget %u)",
 			nfail, members, coord_ro_plural(members),
-			r->strategy == COORD_RO_BLUE_GREEN ? " to stage" : "", coord_ro_budget(r));
+			coord_ro_slotted(r->strategy) ? " to stage" : "", coord_ro_budget(r));
 	for (i = 0; i < r->nsteps; i++) {
 		const coord_ro_step *s = &r->steps[i];
 
@@ -313,7 +313,7 @@ static void coord_ro_abort_done(coord_rollout *r, int64_t now, coord_ro_actions 
 	size_t nfail = coord_ro_failures(r);
 
 	r->reason[0] = '\0';
-	if (r->strategy == COORD_RO_BLUE_GREEN) /* aborts only while staging */
+	if (coord_ro_slotted(r->strategy)) /* aborts only while staging */
 		coord_ro_append(r->reason, sizeof(r->reason),
 				"aborted by request: %zu of %zu node%s staged %s, traffic untouched",
 				coord_ro_count(r, COORD_STEP_READY), members,
@@ -444,6 +444,10 @@ static void coord_ro_advance(coord_rollout *r, int64_t now, coord_ro_actions *ou
 		started = coord_ro_next_batch(r, now, out);
 	if (started || coord_ro_reverting(r))
 		return;
+	if (r->strategy == COORD_RO_CANARY) {
+		coord_ro_cn_staged(r, now, out); /* its gate is before the promotion */
+		return;
+	}
 	if (r->strategy == COORD_RO_BLUE_GREEN) {
 		if (!coord_ro_gate_holds(r, out))
 			coord_ro_bg_staged(r, now, out);
@@ -532,7 +536,7 @@ static void coord_ro_result_stage(coord_rollout *r, size_t i, const coord_ro_eve
 	coord_ro_step *s = &r->steps[i];
 	char note[COORD_RO_NOTE_LEN];
 
-	if (r->strategy == COORD_RO_BLUE_GREEN) {
+	if (coord_ro_slotted(r->strategy)) {
 		coord_ro_bg_result_stage(r, i, ev, msg, out);
 		return;
 	}
@@ -767,8 +771,11 @@ osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_acti
 		return OSP_EINVAL;
 	if (out->n > out->cap || out->cap - out->n < coord_ro_actions_needed(r))
 		return OSP_ETOOBIG;
-	/* Past its stage phase a blue-green rollout is the switch's business. */
-	if (r->strategy == COORD_RO_BLUE_GREEN && r->phase != COORD_BG_STAGE)
+	/* Past its stage phase a blue-green rollout is the switch's business, a
+	 * canary its weights' until it promotes through the same switch. */
+	if (r->strategy == COORD_RO_CANARY && coord_ro_cn_phase(r->phase))
+		return coord_ro_cn_apply(r, ev, out);
+	if (coord_ro_slotted(r->strategy) && r->phase != COORD_BG_STAGE)
 		return coord_ro_bg_apply(r, ev, out);
 	switch (ev->kind) {
 	case COORD_RO_EV_START:
@@ -784,11 +791,11 @@ osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_acti
 	case COORD_RO_EV_ABORT:
 		return coord_ro_on_abort(r, ev->now_ms, out);
 	case COORD_RO_EV_HEALTH:
-		if (r->strategy != COORD_RO_BLUE_GREEN)
+		if (!coord_ro_slotted(r->strategy))
 			return coord_ro_watch_health(r, ev, out);
 		return coord_ro_bg_apply(r, ev, out);
 	case COORD_RO_EV_ROLLBACK:
-		if (r->strategy != COORD_RO_BLUE_GREEN)
+		if (!coord_ro_slotted(r->strategy))
 			return coord_ro_watch_request(r, ev->kind, ev->now_ms, out);
 		return coord_ro_bg_apply(r, ev, out);
 	case COORD_RO_EV_SCALE_DOWN:

@@ -59,6 +59,8 @@ typedef enum coord_ro_cmd {
 	COORD_RO_CMD_PREPARE,   /* blue-green: SwitchPrepare(switch_id, to step.to_slot) */
 	COORD_RO_CMD_DECIDE,    /* blue-green: SwitchDecision(switch_id, step.decide_commit) */
 	COORD_RO_CMD_SCALE_DOWN,/* blue-green: stop step.old_slot (refused if active again) */
+	COORD_RO_CMD_WEIGHT,    /* canary: TrafficWeight(step.slot, r->canary.weight) */
+	COORD_RO_CMD_STATS,     /* canary: TrafficStats(step.slot) */
 } coord_ro_cmd;
 
 /* Votes of a step in the current switch. */
@@ -83,6 +85,17 @@ enum {
 				 * abort or rollback during the watch) */
 };
 
+/* Phases of a canary rollout before its promotion (coord_rollout.phase; it
+ * stages as blue-green in COORD_BG_STAGE and promotes through the blue-green
+ * switch, COORD_BG_PREPARE onwards). */
+enum {
+	COORD_CN_WEIGHT = 10,   /* TrafficWeight(r->canary.weight) out, acks being collected */
+	COORD_CN_BAKE,          /* every node at the weight: traffic flows until step_until_ms */
+	COORD_CN_ANALYZE,       /* TrafficStats out: the interval's counters being collected */
+	COORD_CN_GATE,          /* passed at the last weight: waiting for APPROVE to promote */
+	COORD_CN_RESET,         /* going back: TrafficWeight(0) out, then the rollout ends */
+};
+
 /* Phases of a blue-green rollout (coord_rollout.phase). */
 enum {
 	COORD_BG_STAGE = 0,     /* stage into the idle slot, batches apply */
@@ -92,6 +105,40 @@ enum {
 	COORD_BG_BACK_PREPARE,  /* switching back: votes */
 	COORD_BG_BACK_COMMIT,   /* switching back: decision sent */
 };
+
+/* A proxy's cumulative counters of one slot's server (wire SlotStats). */
+typedef struct coord_ro_stats {
+	uint64_t requests;
+	uint64_t errors;
+	uint32_t rtime_ms;
+	bool has_rtime;
+	int64_t proxy_start;    /* counters count from then; another value: they restarted */
+} coord_ro_stats;
+
+/* A canary rollout's settings and where it is (coord_rollout.canary). */
+typedef struct coord_ro_canary {
+	/* settings: weights go initial, initial + step, ... up to max (percent) */
+	uint32_t initial, step, max;
+	int64_t interval_ms;    /* traffic at each weight this long, then an analysis */
+	uint32_t threshold;     /* this many failed analyses abort the canary (>= 1) */
+	uint32_t min_success_x100; /* success rate floor in 1/100 % (9900: 99%); 0: none */
+	uint32_t max_rtime_ms;  /* mean response time ceiling; 0: none */
+	uint64_t min_requests;  /* fewer requests to the canary in an interval: failed */
+	/* state */
+	uint32_t weight;        /* the recorded weight (what every node is told) */
+	uint32_t step_no;       /* 1 for the first weight */
+	int64_t step_until_ms;  /* BAKE: when the analysis of this interval starts */
+	uint32_t failed_checks;
+	uint32_t analyses;
+	/* the last analysis, aggregated over the nodes that answered */
+	int64_t an_ms;          /* 0: none yet */
+	uint64_t an_requests, an_errors;
+	uint32_t an_rtime_ms;
+	bool an_has_rtime;
+	bool an_passed;
+	uint32_t an_nodes;
+	char an_note[COORD_RO_MAX_REASON / 4];
+} coord_ro_canary;
 
 typedef struct coord_ro_step {
 	char node[64];
@@ -126,6 +173,10 @@ typedef struct coord_ro_step {
 	int64_t acked_ms;       /* when it acknowledged the decision (coordinator clock) */
 	bool healthy_seen;      /* verify: reported healthy on the new slot */
 	uint64_t stage_generation; /* glue: generation of the STAGE it sent */
+	/* canary: the slot's counters at the start of the interval and the
+	 * latest ones (fresh: answered in the current analysis) */
+	coord_ro_stats base, last;
+	bool has_base, fresh;
 } coord_ro_step;
 
 typedef struct coord_rollout {
@@ -166,6 +217,7 @@ typedef struct coord_rollout {
 	int64_t scale_down_at_ms;     /* when the old slots are stopped (0: not planned) */
 	bool scale_down_sent;
 	int64_t first_ack_ms, last_ack_ms; /* flip skew of the current switch */
+	coord_ro_canary canary; /* strategy canary */
 	int64_t started_ms, finished_ms;
 	char reason[COORD_RO_MAX_REASON];
 	size_t nsteps;
@@ -204,6 +256,8 @@ typedef struct coord_ro_event {
 	const char *prev_version; /* STAGE: what ran before (the agent's revert target) */
 	const char *active_slot;  /* blue-green STAGE: the active slot when it staged */
 	coord_ro_cmd done_cmd;  /* RESULT: the kind of command executed (NONE: unknown) */
+	const coord_ro_stats *stats; /* RESULT of WEIGHT or STATS: the slot's counters (NULL:
+				 * none reported) */
 } coord_ro_event;
 
 typedef enum coord_ro_action_kind {
@@ -269,6 +323,14 @@ size_t coord_ro_actions_needed(const coord_rollout *r);
  * and reached; a second SCALE_DOWN is ignored (OSP_OK). Results of SCALE_DOWN
  * commands are taken on the terminal rollout. */
 osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out);
+
+/* coord_ro_slotted: the strategy stages into an idle slot and switches
+ * traffic (blue-green, canary). */
+bool coord_ro_slotted(coord_ro_strategy s);
+
+/* coord_ro_canary_next_weight returns the weight after w (w + step, at most
+ * max), or w when w is max already. */
+uint32_t coord_ro_canary_next_weight(const coord_ro_canary *c, uint32_t w);
 
 /* Names used in JSON and on the CLI (CLI.md); "unknown" for a bad value.
  * coord_ro_state_name, coord_step_state_name and coord_ro_strategy_name

@@ -328,6 +328,8 @@ static void coord_ro_bg_decide(coord_rollout *r, int64_t now, bool deadline,
 	/* Going back must not be blocked by the broken release: any YES goes. */
 	if (back)
 		commit = yes > 0;
+	else if (r->strategy == COORD_RO_CANARY) /* promoted everywhere or nowhere */
+		commit = !r->abort_requested && yes > 0 && nos[0] == '\0';
 	else
 		commit = !r->abort_requested && yes > 0 &&
 			 coord_ro_failures(r) <= coord_ro_budget(r);
@@ -464,6 +466,21 @@ static void coord_ro_bg_settle(coord_rollout *r, int64_t now, coord_ro_actions *
 
 	if (coord_ro_bg_back(r)) {
 		coord_ro_bg_settle_back(r, now, out);
+		return;
+	}
+	if (r->decision != COORD_RO_DECISION_COMMIT && r->strategy == COORD_RO_CANARY) {
+		/* the canary slots still carry their weight: take it back */
+		char why[COORD_RO_MAX_REASON] = "";
+
+		coord_ro_append(why, sizeof(why), "promotion switch %s aborted%s%s", r->switch_id,
+				r->reason[0] != '\0' ? ": " : "", r->reason);
+		if (r->abort_requested)
+			r->ending = COORD_RO_ABORTED;
+		r->phase = COORD_CN_RESET;
+		for (size_t i = 0; i < r->nsteps; i++)
+			r->steps[i].in_switch = r->steps[i].state == COORD_STEP_READY ||
+						r->steps[i].vote != COORD_RO_VOTE_NONE;
+		coord_ro_cn_reset(r, now, why, out);
 		return;
 	}
 	if (r->decision != COORD_RO_DECISION_COMMIT) {
@@ -685,7 +702,7 @@ static osp_err coord_ro_bg_on_health(coord_rollout *r, const coord_ro_event *ev,
 
 	if (ev->node == NULL)
 		return OSP_EINVAL;
-	if (r->strategy != COORD_RO_BLUE_GREEN || coord_ro_terminal(r->state) ||
+	if (!coord_ro_slotted(r->strategy) || coord_ro_terminal(r->state) ||
 	    r->phase != COORD_BG_VERIFY)
 		return OSP_OK;
 	if ((err = coord_ro_find(r, ev->node, &i)) != OSP_OK)
@@ -711,7 +728,7 @@ static osp_err coord_ro_bg_on_health(coord_rollout *r, const coord_ro_event *ev,
 
 static osp_err coord_ro_bg_on_rollback(coord_rollout *r, int64_t now, coord_ro_actions *out)
 {
-	if (r->strategy != COORD_RO_BLUE_GREEN || coord_ro_terminal(r->state))
+	if (!coord_ro_slotted(r->strategy) || coord_ro_terminal(r->state))
 		return OSP_ESTATE;
 	if (coord_ro_bg_back(r))
 		return OSP_OK; /* already on its way back */
@@ -726,7 +743,7 @@ static osp_err coord_ro_bg_on_scale_down(coord_rollout *r, int64_t now, coord_ro
 {
 	size_t i, n = 0;
 
-	if (r->strategy != COORD_RO_BLUE_GREEN || r->state != COORD_RO_SUCCEEDED ||
+	if (!coord_ro_slotted(r->strategy) || r->state != COORD_RO_SUCCEEDED ||
 	    r->scale_down_at_ms == 0)
 		return OSP_ESTATE;
 	if (r->scale_down_sent)

@@ -114,4 +114,21 @@ osp_err coord_ro_gate_approve(coord_rollout *r, int64_t now, coord_ro_actions *o
  * forward switch over the READY steps (or fails when there are none). */
 void coord_ro_bg_staged(coord_rollout *r, int64_t now, coord_ro_actions *out);
 
+/* The canary (coord_rollout_canary.c). coord_ro_cn_staged is called when a
+ * canary has nothing left to stage, within its budget, neither paused nor
+ * aborting: the first weight goes out (or it fails when nothing is READY).
+ * coord_ro_cn_apply handles every event in the COORD_CN_* phases (same
+ * contract as coord_ro_apply). coord_ro_cn_reset sends weight 0 to every
+ * member and ends the rollout once they answered (why goes into the
+ * reason; r->ending, if set, is the state it ends in, else failed). */
+void coord_ro_cn_staged(coord_rollout *r, int64_t now, coord_ro_actions *out);
+osp_err coord_ro_cn_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out);
+void coord_ro_cn_reset(coord_rollout *r, int64_t now, const char *why, coord_ro_actions *out);
+
+/* coord_ro_cn_phase: phase is one of the canary's own (COORD_CN_*). */
+static inline bool coord_ro_cn_phase(uint32_t phase)
+{
+	return phase >= COORD_CN_WEIGHT && phase <= COORD_CN_RESET;
+}
+
 #endif

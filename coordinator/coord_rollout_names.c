@@ -79,14 +79,38 @@ bool coord_ro_terminal(coord_ro_state s)
 }
 
 
+bool coord_ro_slotted(coord_ro_strategy s)
+{
+	return s == COORD_RO_BLUE_GREEN || s == COORD_RO_CANARY;
+}
+
+uint32_t coord_ro_canary_next_weight(const coord_ro_canary *c, uint32_t w)
+{
+	uint64_t n = (uint64_t)w + c->step;
+
+	if (w >= c->max || c->step == 0)
+		return w;
+	return n > c->max ? c->max : (uint32_t)n;
+}
+
 const char *coord_ro_phase_name(coord_ro_strategy strategy, coord_ro_state state, uint32_t phase)
 {
 	if (coord_ro_terminal(state))
 		return "done";
 	if (state == COORD_RO_PENDING)
 		return "queued";
-	if (strategy == COORD_RO_BLUE_GREEN) {
+	if (coord_ro_slotted(strategy)) {
 		switch (phase) {
+		case COORD_CN_WEIGHT:
+			return "weighting";
+		case COORD_CN_BAKE:
+			return "baking";
+		case COORD_CN_ANALYZE:
+			return "analysing";
+		case COORD_CN_GATE:
+			return "promotion_gate";
+		case COORD_CN_RESET:
+			return "resetting";
 		case COORD_BG_STAGE:
 			return "staging";
 		case COORD_BG_PREPARE:

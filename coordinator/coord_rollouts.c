@@ -164,6 +164,9 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 	Ospec__V1__SwitchPrepare prep;
 	Ospec__V1__SwitchDecision dec;
 	Ospec__V1__ScaleDown sd;
+	Ospec__V1__TrafficWeight tw;
+	Ospec__V1__TrafficStats ts;
+	char step_id[80];
 	coord_node *n = coord_rollouts_member_node(c, e, st);
 	osp_err rv;
 
@@ -174,7 +177,7 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 	switch (st->cmd) {
 	case COORD_RO_CMD_STAGE:
 		coord_ro_stage_cmd(e->rec, &stage);
-		if (e->ro.strategy == COORD_RO_BLUE_GREEN) {
+		if (coord_ro_slotted(e->ro.strategy)) {
 			/* the agent picks its idle slot from its own record and
 			 * names it (and the active one) in the result */
 			stage.slot = "idle";
@@ -226,6 +229,24 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 		sd.slot_generation = st->stage_generation;
 		cmd.kind_case = OSPEC__V1__COMMAND__KIND_SCALE_DOWN;
 		cmd.scale_down = &sd;
+		break;
+	case COORD_RO_CMD_WEIGHT:
+		/* the recorded weight: committed with this command */
+		ospec__v1__traffic_weight__init(&tw);
+		tw.app = e->ro.app;
+		tw.slot = st->slot;
+		tw.weight = e->ro.canary.weight;
+		snprintf(step_id, sizeof(step_id), "%s-w%u", e->ro.id, e->ro.canary.step_no);
+		tw.step_id = step_id;
+		cmd.kind_case = OSPEC__V1__COMMAND__KIND_WEIGHT;
+		cmd.weight = &tw;
+		break;
+	case COORD_RO_CMD_STATS:
+		ospec__v1__traffic_stats__init(&ts);
+		ts.app = e->ro.app;
+		ts.slot = st->slot;
+		cmd.kind_case = OSPEC__V1__COMMAND__KIND_STATS;
+		cmd.stats = &ts;
 		break;
 	default:
 		return OSP_OK;
@@ -288,7 +309,7 @@ static osp_err coord_ro_void(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 	osp_err rv;
 
 	if ((rv = coord_ro_cancel(c, t, e, st)) != OSP_OK || n == NULL || st->seq == 0 ||
-		e->ro.strategy == COORD_RO_BLUE_GREEN || st->void_seq != 0)
+		coord_ro_slotted(e->ro.strategy) || st->void_seq != 0)
 		return rv; /* blue-green stages touch only the idle slot */
 	if (e->ro.strategy == COORD_RO_RECREATE && !st->stopped)
 		return OSP_OK; /* its stop was voided: it never got this release */

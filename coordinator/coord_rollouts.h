@@ -25,6 +25,10 @@ typedef struct coord_ro_entry {
  * coord_ro_save writes e->ro into e->rec and stores it in t
  * (coord_rollouts_rec.c). */
 osp_err coord_ro_from_rec(coord_ro_entry *e);
+/* coord_ro_stats_from copies wire counters into the engine's (NULL: zeros);
+ * coord_ro_canary_to fills a record from the engine (strings point into c). */
+void coord_ro_stats_from(coord_ro_stats *o, const Ospec__V1__SlotStats *s);
+void coord_ro_canary_to(Ospec__V1__CanaryRecord *o, const coord_ro_canary *c);
 osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e);
 
 /* coord_rollouts_load reads the non-terminal rollouts and restarts them. */

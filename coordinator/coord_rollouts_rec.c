@@ -9,6 +9,90 @@
 
 #include "coord_rollouts.h"
 
+/* coord_ro_stats_from copies wire counters (NULL: zero). */
+void coord_ro_stats_from(coord_ro_stats *o, const Ospec__V1__SlotStats *s)
+{
+	memset(o, 0, sizeof(*o));
+	if (s == NULL)
+		return;
+	o->requests = s->requests;
+	o->errors = s->errors;
+	o->rtime_ms = s->rtime_ms;
+	o->has_rtime = s->has_rtime && s->has_rtime_ms;
+	o->proxy_start = s->proxy_start;
+}
+
+static void coord_ro_stats_to(Ospec__V1__SlotStats *o, const coord_ro_stats *s)
+{
+	ospec__v1__slot_stats__init(o);
+	o->has_requests = o->has_errors = o->has_rtime_ms = o->has_has_rtime = 1;
+	o->requests = s->requests;
+	o->errors = s->errors;
+	o->rtime_ms = s->rtime_ms;
+	o->has_rtime = s->has_rtime;
+	o->has_proxy_start = 1;
+	o->proxy_start = s->proxy_start;
+}
+
+static void coord_ro_canary_from(coord_ro_canary *c, const Ospec__V1__CanaryRecord *r)
+{
+	if (r == NULL)
+		return;
+	c->initial = r->initial;
+	c->step = r->step;
+	c->max = r->max;
+	c->interval_ms = r->interval_ms;
+	c->threshold = r->threshold > 0 ? r->threshold : 1;
+	c->min_success_x100 = r->min_success_x100;
+	c->max_rtime_ms = r->max_rtime_ms;
+	c->min_requests = r->min_requests;
+	c->weight = r->weight;
+	c->step_no = r->step_no;
+	c->step_until_ms = r->step_until_ms;
+	c->failed_checks = r->failed_checks;
+	c->analyses = r->analyses;
+	c->an_ms = r->an_ms;
+	c->an_requests = r->an_requests;
+	c->an_errors = r->an_errors;
+	c->an_rtime_ms = r->an_rtime_ms;
+	c->an_has_rtime = r->an_has_rtime;
+	c->an_passed = r->an_passed;
+	c->an_nodes = r->an_nodes;
+	osp_strlcpy(c->an_note, r->an_note != NULL ? r->an_note : "", sizeof(c->an_note));
+}
+
+/* coord_ro_canary_to fills o (strings point into c) from the engine. */
+void coord_ro_canary_to(Ospec__V1__CanaryRecord *o, const coord_ro_canary *c)
+{
+	ospec__v1__canary_record__init(o);
+	o->has_initial = o->has_step = o->has_max = o->has_interval_ms = o->has_threshold = 1;
+	o->initial = c->initial;
+	o->step = c->step;
+	o->max = c->max;
+	o->interval_ms = c->interval_ms;
+	o->threshold = c->threshold;
+	o->has_min_success_x100 = o->has_max_rtime_ms = o->has_min_requests = 1;
+	o->min_success_x100 = c->min_success_x100;
+	o->max_rtime_ms = c->max_rtime_ms;
+	o->min_requests = c->min_requests;
+	o->has_weight = o->has_step_no = o->has_step_until_ms = o->has_failed_checks = 1;
+	o->weight = c->weight;
+	o->step_no = c->step_no;
+	o->step_until_ms = c->step_until_ms;
+	o->failed_checks = c->failed_checks;
+	o->has_analyses = o->has_an_ms = o->has_an_requests = o->has_an_errors = 1;
+	o->analyses = c->analyses;
+	o->an_ms = c->an_ms;
+	o->an_requests = c->an_requests;
+	o->an_errors = c->an_errors;
+	o->has_an_rtime_ms = o->has_an_has_rtime = o->has_an_passed = o->has_an_nodes = 1;
+	o->an_rtime_ms = c->an_rtime_ms;
+	o->an_has_rtime = c->an_has_rtime;
+	o->an_passed = c->an_passed;
+	o->an_nodes = c->an_nodes;
+	o->an_note = (char *)c->an_note;
+}
+
 /* coord_ro_from_rec fills the engine's view from a record (steps allocated). */
 osp_err coord_ro_from_rec(coord_ro_entry *e)
 {
@@ -51,6 +135,7 @@ osp_err coord_ro_from_rec(coord_ro_entry *e)
 	ro->scale_down_sent = r->scale_down_sent;
 	ro->first_ack_ms = r->first_ack_ms;
 	ro->last_ack_ms = r->last_ack_ms;
+	coord_ro_canary_from(&ro->canary, r->canary);
 	ro->nsteps = r->n_steps;
 	if (r->n_steps > 0 && (ro->steps = calloc(r->n_steps, sizeof(*ro->steps))) == NULL)
 		return OSP_ENOMEM;
@@ -82,6 +167,10 @@ osp_err coord_ro_from_rec(coord_ro_entry *e)
 		st->void_seq = s->void_seq;
 		osp_strlcpy(st->version, s->version ? s->version : "", sizeof(st->version));
 		osp_strlcpy(st->sha256, s->sha256 ? s->sha256 : "", sizeof(st->sha256));
+		coord_ro_stats_from(&st->base, s->canary_base);
+		coord_ro_stats_from(&st->last, s->canary_last);
+		st->has_base = s->canary_has_base;
+		st->fresh = s->canary_fresh;
 	}
 	return OSP_OK;
 }
@@ -92,13 +181,17 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 	Ospec__V1__RolloutRecord *r = e->rec;
 	const coord_rollout *ro = &e->ro;
 	Ospec__V1__StepRecord *steps = NULL, **stepp = NULL, **saved = r->steps;
+	Ospec__V1__SlotStats *stats = NULL;
+	Ospec__V1__CanaryRecord canary, *saved_canary = r->canary;
+	bool cn = ro->strategy == COORD_RO_CANARY;
 	size_t nsaved = r->n_steps, len;
 	uint8_t *buf = NULL;
 	osp_err rv = OSP_ENOMEM;
 
 	(void)c;
 	if (ro->nsteps > 0 && ((steps = calloc(ro->nsteps, sizeof(*steps))) == NULL ||
-				      (stepp = calloc(ro->nsteps, sizeof(*stepp))) == NULL))
+				      (stepp = calloc(ro->nsteps, sizeof(*stepp))) == NULL ||
+				      (cn && (stats = calloc(2 * ro->nsteps, sizeof(*stats))) == NULL)))
 		goto out;
 	for (size_t i = 0; i < ro->nsteps; i++) {
 		const coord_ro_step *st = &ro->steps[i];
@@ -132,6 +225,15 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 		s->void_seq = st->void_seq;
 		s->version = (char *)st->version;
 		s->sha256 = (char *)st->sha256;
+		if (cn) {
+			coord_ro_stats_to(&stats[2 * i], &st->base);
+			coord_ro_stats_to(&stats[2 * i + 1], &st->last);
+			s->canary_base = &stats[2 * i];
+			s->canary_last = &stats[2 * i + 1];
+			s->has_canary_has_base = s->has_canary_fresh = 1;
+			s->canary_has_base = st->has_base;
+			s->canary_fresh = st->fresh;
+		}
 		stepp[i] = s;
 	}
 	r->state = ro->state;
@@ -171,9 +273,13 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 		sw->first_ack_ms = ro->first_ack_ms;
 		sw->last_ack_ms = ro->last_ack_ms;
 	}
-	/* pack with the engine's steps standing in for the record's */
+	/* pack with the engine's steps (and canary) standing in for the record's */
 	r->steps = stepp;
 	r->n_steps = ro->nsteps;
+	if (cn) {
+		coord_ro_canary_to(&canary, &ro->canary);
+		r->canary = &canary;
+	}
 	len = ospec__v1__rollout_record__get_packed_size(r);
 	if ((buf = malloc(len)) != NULL) {
 		ospec__v1__rollout_record__pack(r, buf);
@@ -181,7 +287,9 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 	}
 	r->steps = saved;
 	r->n_steps = nsaved;
+	r->canary = saved_canary;
 out:
+	free(stats);
 	free(buf);
 	free(steps);
 	free(stepp);

@@ -10,7 +10,9 @@ const char *const ctl_deploy_flags[] = { "app", "version", "artifact", "sha256",
 	"port", "ports", "strategy", "select", "batch", "max-failures", "canary", "health-path",
 	"health-interval", "health-rise", "health-fall", "health-timeout", "health-deadline",
 	"progress-deadline", "prepare-deadline", "rollback-window", "scale-down-delay", "watch",
-	"canary-bake", NULL };
+	"canary-bake", "canary-initial", "canary-step", "canary-max", "analysis-interval",
+	"analysis-threshold", "analysis-success-rate", "analysis-max-latency",
+	"analysis-min-requests", NULL };
 
 bool ctl_is_terminal(const char *state)
 {

@@ -20,7 +20,7 @@
 #define OSP_PROTO_MAJOR 1
 /* 1.1: Revert.from_sha256, Stage slot "idle", result fields; 1.2: AppState
  * env_names (names only), Stage require_env and smoke (checks.h) */
-#define OSP_PROTO_MINOR 2
+#define OSP_PROTO_MINOR 3
 
 /* Limits. The socket's receive limit is the outer bound. */
 #define OSP_WIRE_MAX_MSG (1024 * 1024)
