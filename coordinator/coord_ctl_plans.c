@@ -165,7 +165,7 @@ static int coord_plan_stage_rec(const coord_stage_arg *a, const Ospec__V1__Rollo
 			"deadline", a->name);
 		return 2;
 	}
-	if (tpl->strategy == COORD_RO_BLUE_GREEN && s->bake_ms >= tpl->scale_down_delay_ms) {
+	if (coord_ro_slotted(tpl->strategy) && s->bake_ms >= tpl->scale_down_delay_ms) {
 		snprintf(err, errlen, "stage %s: bake must be shorter than --scale-down-delay (the "
 			"old slot is what a switch back needs)", a->name);
 		return 2;
@@ -201,9 +201,9 @@ static int coord_plan_build(coord *c, coord_ctl_req *rq, const char *stages,
 	}
 	if (coord_ctl_arg(rq, "switch-gate") != NULL &&
 		strcmp(coord_ctl_arg(rq, "switch-gate"), "true") == 0) {
-		if (p->template_->strategy != COORD_RO_BLUE_GREEN) {
-			snprintf(err, errlen, "a traffic-switch gate needs the blue_green strategy "
-				"(rolling and recreate gate the stage instead)");
+		if (!coord_ro_slotted(p->template_->strategy)) {
+			snprintf(err, errlen, "a traffic-switch gate needs the blue_green or canary "
+				"strategy (rolling and recreate gate the stage instead)");
 			st = 2;
 			goto out;
 		}
@@ -396,7 +396,7 @@ static void coord_json_plan(coord *c, osp_txn *t, osp_jw *w, const Ospec__V1__Pl
 		/* the end of the bake (or blue-green verify) while it runs */
 		coord_jw_time(w, "watch_until",
 			r == NULL || coord_ro_terminal((coord_ro_state)r->state) ? 0
-			: r->strategy == COORD_RO_BLUE_GREEN ? r->verify_until_ms
+			: coord_ro_slotted((coord_ro_strategy)r->strategy) ? r->verify_until_ms
 							     : r->watch_until_ms);
 		coord_jw_kv(w, "reason", r != NULL ? r->reason : s->reason);
 		coord_json_plan_nodes(w, p, s, r, &d, &f);

@@ -142,6 +142,11 @@ int ctl_started(const ctl *c, const osp_json *j, int wait, int64_t timeout);
 /* ctl_wait_until follows rollout (or plan) id until it ends (or switched). */
 int ctl_wait_until(const ctl *c, const char *id, int64_t timeout_ms, bool until_switch);
 
+/* ctl_canary_line writes a canary rollout's weight, step, failed analyses,
+ * next analysis time and last analysis numbers (from status JSON r) into
+ * buf; false (buf untouched) when r has no canary. */
+bool ctl_canary_line(const osp_json *r, char *buf, size_t len);
+
 /* ctl_is_terminal: state is succeeded, failed, aborted or rolled_back. */
 bool ctl_is_terminal(const char *state);
 /* ctl_status_doc fetches the status of rollout (or plan) id; *code is the

@@ -14,6 +14,39 @@ const char *const ctl_deploy_flags[] = { "app", "version", "artifact", "sha256",
 	"analysis-threshold", "analysis-success-rate", "analysis-max-latency",
 	"analysis-min-requests", NULL };
 
+bool ctl_canary_line(const osp_json *r, char *buf, size_t len)
+{
+	const osp_json *c = osp_json_get(r, "canary"), *a;
+	const char *next, *rate;
+	size_t n;
+
+	if (c == NULL || c->type != OSP_JSON_OBJ || len == 0)
+		return false;
+	snprintf(buf, len, "canary: weight %lld%% (step %lld, max %lld%%), failed analyses %lld "
+		"of %lld", (long long)osp_json_get_int(c, "weight", 0),
+		(long long)osp_json_get_int(c, "step", 0), (long long)osp_json_get_int(c, "max_weight", 0),
+		(long long)osp_json_get_int(c, "failed_checks", 0),
+		(long long)osp_json_get_int(c, "threshold", 0));
+	if ((next = osp_json_get_str(c, "next_analysis")) != NULL && next[0] != '\0' &&
+		(n = strlen(buf)) < len)
+		snprintf(buf + n, len - n, "; next analysis %s", next);
+	a = osp_json_get(c, "last_analysis");
+	if (a != NULL && a->type == OSP_JSON_OBJ && (n = strlen(buf)) < len) {
+		const osp_json *lat = osp_json_get(a, "latency_ms");
+
+		rate = osp_json_get_str(a, "success_rate");
+		snprintf(buf + n, len - n, "; last analysis %s: %lld requests, %lld errors, success "
+			"%s%%", osp_json_get(a, "passed") && osp_json_get(a, "passed")->b ? "passed"
+											: "failed",
+			(long long)osp_json_get_int(a, "requests", 0),
+			(long long)osp_json_get_int(a, "errors", 0), rate ? rate : "-");
+		if (lat != NULL && lat->type == OSP_JSON_NUM && (n = strlen(buf)) < len)
+			snprintf(buf + n, len - n, ", latency %lld ms",
+				(long long)osp_json_get_int(a, "latency_ms", 0));
+	}
+	return true;
+}
+
 bool ctl_is_terminal(const char *state)
 {
 	static const char *const t[] = { "succeeded", "failed", "aborted", "rolled_back", NULL };
@@ -83,6 +116,12 @@ static void ctl_print_status(const osp_json *r)
 		osp_json_get_str(r, "sha256") ? osp_json_get_str(r, "sha256") : "-");
 	if (osp_json_get_str(r, "watch_until") && strcmp(osp_json_get_str(r, "phase"), "done") != 0)
 		printf("  watching health until %s\n", osp_json_get_str(r, "watch_until"));
+	{
+		char line[600];
+
+		if (ctl_canary_line(r, line, sizeof(line)))
+			printf("  %s\n", line);
+	}
 	if (osp_json_get_str(r, "reason") && osp_json_get_str(r, "reason")[0]) {
 		char reason[1024];
 		ctl_one_line(osp_json_get_str(r, "reason"), reason, sizeof(reason));

@@ -69,7 +69,7 @@ static void ctl_watch_stage_line(const osp_json *s, const char *name, const char
 	const char *state = osp_json_get_str(s, "state"), *phase = osp_json_get_str(s, "phase");
 	const char *until = osp_json_get_str(s, "watch_until");
 	const osp_json *gate = osp_json_get(s, "gate");
-	char bar[32], extra[200] = "";
+	char bar[32], extra[600] = "";
 
 	ctl_watch_bar(done, total, bar, sizeof(bar));
 	if (state != NULL && strcmp(state, "waiting_approval") == 0)
@@ -79,6 +79,8 @@ static void ctl_watch_stage_line(const osp_json *s, const char *name, const char
 		(strcmp(phase, "watching") == 0 || strcmp(phase, "verifying") == 0))
 		snprintf(extra, sizeof(extra), "  %s until %s",
 			strcmp(phase, "watching") == 0 ? "bake" : "verify", until);
+	else if (ctl_canary_line(s, extra + 2, sizeof(extra) - 2))
+		memcpy(extra, "  ", 2);
 	else if (gate != NULL && gate->b && osp_json_get_str(s, "approved_by") &&
 		osp_json_get_str(s, "approved_by")[0])
 		snprintf(extra, sizeof(extra), "  approved by %s", osp_json_get_str(s, "approved_by"));
