@@ -224,6 +224,7 @@ struct coord {
 	pthread_t ticker, ctl_thread, ctl_watchdog;
 	bool ticker_started, ctl_started, ctl_watchdog_started;
 	atomic_uint ctl_relistens; /* times the control watchdog revived the listener */
+	struct coord_analysis *analysis; /* canary metrics queries (coord_analysis.c) */
 };
 
 /* coord_db.c: records in LMDB. All take an open write or read txn. */

@@ -6,13 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coord_analysis.h"
 #include "coord_control.h"
 #include "coord_rollout.h"
 #include "ospec/util.h"
 
 static const char *const coord_ctl_canary_args[] = { "canary-initial", "canary-step",
 	"canary-max", "analysis-interval", "analysis-threshold", "analysis-success-rate",
-	"analysis-max-latency", "analysis-min-requests", NULL };
+	"analysis-max-latency", "analysis-min-requests", "analysis-url", "analysis-query",
+	"analysis-query-min", "analysis-query-max", NULL };
 
 /* coord_ctl_canary_pct parses a success rate "99", "99.5" or "99.95" (0 to
  * 100) into hundredths of a percent. */
@@ -121,6 +123,20 @@ int coord_ctl_canary(coord_ctl_req *rq, Ospec__V1__RolloutRecord *r, char *err, 
 			    errlen) != 0)
 			return -1;
 		c->min_requests = minreq;
+	}
+	if (coord_analysis_args(coord_ctl_arg(rq, "analysis-url"), coord_ctl_arg(rq, "analysis-query"),
+		    coord_ctl_arg(rq, "analysis-query-min"), coord_ctl_arg(rq, "analysis-query-max"),
+		    err, errlen) != 0)
+		return -1;
+	if (coord_ctl_arg(rq, "analysis-url") != NULL &&
+		((c->analysis_url = strdup(coord_ctl_arg(rq, "analysis-url"))) == NULL ||
+			(c->analysis_query = strdup(coord_ctl_arg(rq, "analysis-query"))) == NULL ||
+			(c->query_min = strdup(coord_ctl_arg(rq, "analysis-query-min") ?
+				coord_ctl_arg(rq, "analysis-query-min") : "")) == NULL ||
+			(c->query_max = strdup(coord_ctl_arg(rq, "analysis-query-max") ?
+				coord_ctl_arg(rq, "analysis-query-max") : "")) == NULL)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
 	c->has_initial = c->has_step = c->has_max = c->has_interval_ms = c->has_threshold = 1;
 	c->has_min_success_x100 = c->has_max_rtime_ms = c->has_min_requests = 1;

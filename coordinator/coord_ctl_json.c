@@ -90,6 +90,20 @@ static void coord_json_canary(osp_jw *w, const Ospec__V1__RolloutRecord *r)
 	osp_jw_uint(w, c->max_rtime_ms);
 	osp_jw_key(w, "min_requests");
 	osp_jw_uint(w, c->min_requests);
+	if (c->analysis_url != NULL && c->analysis_url[0] != '\0') {
+		char url[1100];
+
+		if (osp_url_redact(c->analysis_url, url, sizeof(url)) != OSP_OK)
+			osp_strlcpy(url, "(not shown)", sizeof(url));
+		osp_jw_key(w, "metrics_query");
+		osp_jw_obj_begin(w);
+		coord_jw_kv(w, "url", url);
+		coord_jw_kv(w, "query", c->analysis_query);
+		coord_jw_kv(w, "min", c->query_min);
+		coord_jw_kv(w, "max", c->query_max);
+		coord_jw_kv(w, "last", c->ext_note);
+		osp_jw_obj_end(w);
+	}
 	/* when the current interval's analysis starts */
 	coord_jw_time(w, "next_analysis", r->phase == COORD_CN_BAKE && !coord_ro_terminal(
 		(coord_ro_state)r->state) ? c->step_until_ms : 0);

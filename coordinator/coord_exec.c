@@ -10,6 +10,7 @@
 #include "coord.h"
 #include "coord_engine_hooks.h"
 #include "coord_rollouts.h"
+#include "coord_analysis.h"
 #include "ospec/fault.h"
 
 static const char *coord_exec_status_name(Ospec__V1__ResultStatus s)
@@ -421,8 +422,27 @@ osp_err coord_engine_start(coord *c)
 	return coord_rollouts_load(c);
 }
 
+void coord_engine_on_metric(coord *c, const char *id, bool ok, const char *msg)
+{
+	coord_ro_event ev = { .kind = COORD_RO_EV_METRIC, .ok = ok, .message = msg };
+
+	pthread_mutex_lock(&c->mtx);
+	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
+		if (strcmp(e->ro.id, id) != 0)
+			continue;
+		ev.now_ms = osp_now_wall_ms();
+		if (coord_exec_apply(c, e, &ev, "coordinator") == OSP_OK)
+			coord_rollouts_reap(c);
+		else
+			coord_rollouts_kick(c);
+		break;
+	}
+	pthread_mutex_unlock(&c->mtx);
+}
+
 void coord_engine_fini(coord *c)
 {
+	coord_analysis_stop(c);
 	coord_rollouts_free(c);
 	free(c->ro_acts);
 	c->ro_acts = NULL;

@@ -802,6 +802,8 @@ osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_acti
 		return coord_ro_bg_apply(r, ev, out);
 	case COORD_RO_EV_APPROVE:
 		return coord_ro_gate_approve(r, ev->now_ms, out);
+	case COORD_RO_EV_METRIC:
+		return OSP_OK; /* a late answer: its analysis is over */
 	}
 	return OSP_EINVAL;
 }

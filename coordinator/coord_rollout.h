@@ -115,6 +115,14 @@ typedef struct coord_ro_stats {
 	int64_t proxy_start;    /* counters count from then; another value: they restarted */
 } coord_ro_stats;
 
+/* Where the external query of the current analysis is. */
+typedef enum coord_ro_ext {
+	COORD_RO_EXT_NONE = 0,
+	COORD_RO_EXT_PENDING,   /* asked (ACT_QUERY), no answer yet */
+	COORD_RO_EXT_PASSED,
+	COORD_RO_EXT_FAILED,
+} coord_ro_ext;
+
 /* A canary rollout's settings and where it is (coord_rollout.canary). */
 typedef struct coord_ro_canary {
 	/* settings: weights go initial, initial + step, ... up to max (percent) */
@@ -138,6 +146,12 @@ typedef struct coord_ro_canary {
 	bool an_passed;
 	uint32_t an_nodes;
 	char an_note[COORD_RO_MAX_REASON / 4];
+	/* an external metrics query (Prometheus, --analysis-url) checked at
+	 * every analysis besides the counters: the glue runs it on ACT_QUERY
+	 * and answers with EV_METRIC */
+	bool ext;
+	coord_ro_ext ext_state;
+	char ext_note[COORD_RO_MAX_REASON / 4]; /* the query's value or why it failed */
 } coord_ro_canary;
 
 typedef struct coord_ro_step {
@@ -236,6 +250,8 @@ typedef enum coord_ro_event_kind {
 	COORD_RO_EV_SCALE_DOWN, /* blue-green, succeeded, now >= scale_down_at_ms: stop the
 				 * old slots (the one event a terminal rollout accepts) */
 	COORD_RO_EV_APPROVE,    /* blue-green waiting at its switch gate: switch now */
+	COORD_RO_EV_METRIC,     /* canary: the external query's answer (ok: within its range;
+				 * message: the value or the error) */
 } coord_ro_event_kind;
 
 typedef struct coord_ro_event {
@@ -265,6 +281,8 @@ typedef enum coord_ro_action_kind {
 	COORD_RO_ACT_CANCEL,    /* the node's outstanding command is void (unreachable) */
 	COORD_RO_ACT_EVENT,     /* record an event */
 	COORD_RO_ACT_DONE,      /* the rollout reached a terminal state */
+	COORD_RO_ACT_QUERY,     /* canary: run the external metrics query, answer with
+				 * EV_METRIC (after this transaction committed) */
 	COORD_RO_ACT_DECIDE,    /* blue-green: record r->decision for r->switch_id durably;
 				 * the glue commits it before any DECIDE command can be seen
 				 * (event: "commit"/"abort", message: the switch id) */

@@ -811,6 +811,8 @@ osp_err coord_ro_bg_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_a
 		return coord_ro_bg_on_scale_down(r, ev->now_ms, out);
 	case COORD_RO_EV_APPROVE:
 		return OSP_ESTATE; /* past the gate */
+	case COORD_RO_EV_METRIC:
+		return OSP_OK; /* a late answer: its analysis is over */
 	}
 	return OSP_EINVAL;
 }

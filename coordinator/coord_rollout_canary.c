@@ -254,6 +254,12 @@ static bool coord_cn_check(const coord_ro_canary *c, char *why, size_t len)
 		coord_ro_append(why, len, "mean response time above %u ms", c->max_rtime_ms);
 		return false;
 	}
+	if (c->ext && c->ext_state != COORD_RO_EXT_PASSED) {
+		coord_ro_append(why, len, "metrics query: %s",
+				c->ext_state == COORD_RO_EXT_FAILED ? c->ext_note
+								    : "no answer in time");
+		return false;
+	}
 	return true;
 }
 
@@ -286,6 +292,9 @@ static void coord_cn_evaluate(coord_rollout *r, int64_t now, coord_ro_actions *o
 	c->an_passed = coord_cn_check(c, why, sizeof(why));
 	c->analyses++;
 	coord_cn_numbers(c, nums, sizeof(nums));
+	if (c->ext && c->ext_state == COORD_RO_EXT_PASSED)
+		coord_ro_append(nums, sizeof(nums), "; metrics query: %s", c->ext_note);
+	c->ext_state = COORD_RO_EXT_NONE;
 	if (!c->an_passed) {
 		c->failed_checks++;
 		coord_ro_append(c->an_note, sizeof(c->an_note), "%s%s",
@@ -328,6 +337,12 @@ static void coord_cn_analyze(coord_rollout *r, int64_t now, coord_ro_actions *ou
 
 	r->phase = COORD_CN_ANALYZE;
 	r->canary.step_until_ms = coord_cn_add(now, coord_cn_stats_ms(r));
+	r->canary.ext_state = COORD_RO_EXT_NONE;
+	r->canary.ext_note[0] = '\0';
+	if (r->canary.ext) {
+		r->canary.ext_state = COORD_RO_EXT_PENDING;
+		coord_ro_push(out, COORD_RO_ACT_QUERY, SIZE_MAX);
+	}
 	for (i = 0; i < r->nsteps; i++) {
 		if (!r->steps[i].in_switch)
 			continue;
@@ -416,8 +431,27 @@ static void coord_cn_stats_result(coord_rollout *r, size_t i, const coord_ro_eve
 		coord_ro_event_msg(out, i, "step.no_counters", "%s: no counters: %s", s->node,
 				   ev->ok ? "none reported" : msg);
 	}
+	if (coord_cn_outstanding(r, COORD_RO_CMD_STATS) == 0 &&
+	    r->canary.ext_state != COORD_RO_EXT_PENDING)
+		coord_cn_evaluate(r, ev->now_ms, out);
+}
+
+/* coord_cn_on_metric takes the external query's answer. */
+static osp_err coord_cn_on_metric(coord_rollout *r, const coord_ro_event *ev,
+				  coord_ro_actions *out)
+{
+	coord_ro_canary *c = &r->canary;
+
+	if (r->phase != COORD_CN_ANALYZE || c->ext_state != COORD_RO_EXT_PENDING)
+		return OSP_OK; /* late: that analysis is over */
+	c->ext_state = ev->ok ? COORD_RO_EXT_PASSED : COORD_RO_EXT_FAILED;
+	c->ext_note[0] = '\0';
+	coord_ro_append(c->ext_note, sizeof(c->ext_note), "%s",
+			ev->message != NULL && ev->message[0] != '\0' ? ev->message
+								    : "no value");
 	if (coord_cn_outstanding(r, COORD_RO_CMD_STATS) == 0)
 		coord_cn_evaluate(r, ev->now_ms, out);
+	return OSP_OK;
 }
 
 static osp_err coord_cn_on_result(coord_rollout *r, const coord_ro_event *ev,
@@ -523,7 +557,13 @@ osp_err coord_ro_cn_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_a
 										      : OSP_ESTATE;
 	switch (ev->kind) {
 	case COORD_RO_EV_START:
-		return OSP_OK; /* outstanding commands are in the node logs */
+		/* outstanding commands are in the node logs; a query in flight
+		 * died with the process: ask again */
+		if (r->phase == COORD_CN_ANALYZE && r->canary.ext_state == COORD_RO_EXT_PENDING)
+			coord_ro_push(out, COORD_RO_ACT_QUERY, SIZE_MAX);
+		return OSP_OK;
+	case COORD_RO_EV_METRIC:
+		return coord_cn_on_metric(r, ev, out);
 	case COORD_RO_EV_TICK:
 		return coord_cn_on_tick(r, ev->now_ms, out);
 	case COORD_RO_EV_RESULT:

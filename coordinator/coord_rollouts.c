@@ -5,6 +5,7 @@
 
 #include "coord_releases.h"
 #include "coord_rollouts.h"
+#include "coord_analysis.h"
 #include "coord_plans.h"
 #include "coord_secrets.h"
 #include "ospec/fault.h"
@@ -404,6 +405,9 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 				coord_metrics_switch_skew(c, e->ro.last_ack_ms - e->ro.first_ack_ms);
 			break;
 		case COORD_RO_ACT_DONE:
+			break;
+		case COORD_RO_ACT_QUERY:
+			coord_analysis_request(c, e);
 			break;
 		case COORD_RO_ACT_DECIDE:
 			rv = coord_ro_decide(c, t, e);

@@ -59,6 +59,9 @@ static void coord_ro_canary_from(coord_ro_canary *c, const Ospec__V1__CanaryReco
 	c->an_passed = r->an_passed;
 	c->an_nodes = r->an_nodes;
 	osp_strlcpy(c->an_note, r->an_note != NULL ? r->an_note : "", sizeof(c->an_note));
+	c->ext = r->analysis_url != NULL && r->analysis_url[0] != '\0';
+	c->ext_state = (coord_ro_ext)r->ext_state;
+	osp_strlcpy(c->ext_note, r->ext_note != NULL ? r->ext_note : "", sizeof(c->ext_note));
 }
 
 /* coord_ro_canary_to fills o (strings point into c) from the engine. */
@@ -91,6 +94,9 @@ void coord_ro_canary_to(Ospec__V1__CanaryRecord *o, const coord_ro_canary *c)
 	o->an_passed = c->an_passed;
 	o->an_nodes = c->an_nodes;
 	o->an_note = (char *)c->an_note;
+	o->has_ext_state = 1;
+	o->ext_state = c->ext_state;
+	o->ext_note = (char *)c->ext_note;
 }
 
 /* coord_ro_from_rec fills the engine's view from a record (steps allocated). */
@@ -278,6 +284,12 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 	r->n_steps = ro->nsteps;
 	if (cn) {
 		coord_ro_canary_to(&canary, &ro->canary);
+		if (saved_canary != NULL) { /* the query is the record's own setting */
+			canary.analysis_url = saved_canary->analysis_url;
+			canary.analysis_query = saved_canary->analysis_query;
+			canary.query_min = saved_canary->query_min;
+			canary.query_max = saved_canary->query_max;
+		}
 		r->canary = &canary;
 	}
 	len = ospec__v1__rollout_record__get_packed_size(r);

@@ -12,7 +12,8 @@ const char *const ctl_deploy_flags[] = { "app", "version", "artifact", "sha256",
 	"progress-deadline", "prepare-deadline", "rollback-window", "scale-down-delay", "watch",
 	"canary-bake", "canary-initial", "canary-step", "canary-max", "analysis-interval",
 	"analysis-threshold", "analysis-success-rate", "analysis-max-latency",
-	"analysis-min-requests", NULL };
+	"analysis-min-requests", "analysis-url", "analysis-query", "analysis-query-min",
+	"analysis-query-max", NULL };
 
 bool ctl_canary_line(const osp_json *r, char *buf, size_t len)
 {

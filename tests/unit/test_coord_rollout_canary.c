@@ -377,6 +377,52 @@ static void test_cn_pause_holds_the_weight(void **state)
 	assert_int_equal(f->r.phase, COORD_CN_WEIGHT);
 }
 
+static void cn_metric(ts_ro *f, bool ok, const char *msg)
+{
+	coord_ro_event ev = { .kind = COORD_RO_EV_METRIC, .now_ms = f->now, .ok = ok,
+			      .message = msg };
+
+	assert_int_equal(ts_ro_run(f, &ev), OSP_OK);
+}
+
+/* With an external query the analysis waits for its answer too; a value
+ * out of range or no answer in time is a failed analysis; a restart while
+ * it is asked asks again. */
+static void test_cn_metrics_query(void **state)
+{
+	ts_ro *f = *state;
+
+	cn_init(f, 2);
+	f->r.canary.ext = true;
+	cn_stage_all(f);
+	cn_weights_ok(f, 0, 0);
+	cn_interval(f);
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_QUERY), 1);
+	assert_int_equal(f->r.canary.ext_state, COORD_RO_EXT_PENDING);
+	cn_stats_all(f, 100, 0, 5);
+	assert_int_equal(f->r.phase, COORD_CN_ANALYZE); /* still waiting for the query */
+	ts_bg_do(f, COORD_RO_EV_START); /* a restart: the query in flight is lost */
+	assert_int_equal(ts_ro_count(f, COORD_RO_ACT_QUERY), 1);
+	cn_metric(f, true, "value 0.999");
+	assert_true(f->r.canary.an_passed);
+	assert_non_null(strstr(ts_ro_event(f, "canary.analysis"), "metrics query: value 0.999"));
+	assert_int_equal(f->r.canary.weight, 30);
+	cn_metric(f, false, "late"); /* its analysis is over: ignored */
+	assert_int_equal(f->out.n, 0);
+	cn_weights_ok(f, 100, 0);
+	cn_interval(f);
+	cn_stats_all(f, 200, 0, 5);
+	cn_metric(f, false, "value 0.5 below 0.99");
+	assert_false(f->r.canary.an_passed);
+	assert_non_null(strstr(ts_ro_event(f, "canary.analysis"),
+				"metrics query: value 0.5 below 0.99"));
+	cn_interval(f);
+	cn_stats_all(f, 300, 0, 5);
+	ts_bg_tick(f, f->now + 15 * TS_BG_SEC + 1); /* no answer */
+	assert_int_equal(f->r.phase, COORD_CN_RESET);
+	assert_non_null(strstr(f->r.reason, "metrics query: no answer in time"));
+}
+
 static void test_cn_next_weight(void **state)
 {
 	coord_ro_canary c = { .initial = 5, .step = 10, .max = 100 };
@@ -415,6 +461,7 @@ int main(void)
 						ts_ro_teardown),
 		cmocka_unit_test_setup_teardown(test_cn_pause_holds_the_weight, ts_ro_setup,
 						ts_ro_teardown),
+		cmocka_unit_test_setup_teardown(test_cn_metrics_query, ts_ro_setup, ts_ro_teardown),
 		cmocka_unit_test(test_cn_next_weight),
 	};
 
