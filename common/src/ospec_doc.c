@@ -303,14 +303,18 @@ static void osp_doc_plan_init(osp_doc_plan *plan, const char *env)
 	plan->watch_ms = -1;
 	plan->health_interval_ms = -1;
 	plan->health_timeout_ms = -1;
+	plan->analysis_interval_ms = -1;
+	plan->analysis_max_latency_ms = -1;
 }
 
 /* osp_doc_gates places each gate human_approval_required asked for: before
- * the traffic switch of a blue-green rollout, else before the first stage. */
+ * the traffic switch of a blue-green rollout (a canary's promotion, the full
+ * switch after its last weight), else before the first stage. */
 static void osp_doc_gates(osp_doc_ctx *c)
 {
 	osp_doc_plan *p = c->plan;
-	bool bg = strcmp(p->strategy, "blue_green") == 0;
+	bool bg = osp_doc_slotted(p->strategy);
+	bool canary = strcmp(p->strategy, "canary") == 0;
 
 	for (size_t i = 0; i < c->prov.ngates; i++) {
 		const osp_doc_gate *g = &c->prov.gates[i];
@@ -321,7 +325,8 @@ static void osp_doc_gates(osp_doc_ctx *c)
 				snprintf(p->switch_approval_why, sizeof(p->switch_approval_why),
 					"%s: %s", g->key, g->tag);
 			p->switch_approval = true;
-			osp_doc_notef(c, g->key, "gate before the traffic switch (tag %s)", g->tag);
+			osp_doc_notef(c, g->key, "gate before the %s (tag %s)", canary ?
+				"promotion after the last canary weight" : "traffic switch", g->tag);
 			continue;
 		}
 		if (!p->stages[0].approval)
@@ -407,14 +412,15 @@ static void osp_doc_ports(osp_doc_ctx *c)
 {
 	const osp_cfg_node *fleet = osp_cfg_get(c->doc->root, "fleet");
 	const osp_doc_plan *p = c->plan;
-	bool bg = strcmp(p->strategy, "blue_green") == 0;
+	bool bg = osp_doc_slotted(p->strategy);
 
 	if (bg && p->port != 0 && p->blue_port == 0)
 		osp_doc_err(c, osp_cfg_get(fleet, "port"), "fleet.port",
-			"blue_green needs two ports: fleet.ports {blue: N, green: M}");
+			"%s needs two ports: fleet.ports {blue: N, green: M}", p->strategy);
 	if (!bg && p->strategy[0] != '\0' && p->blue_port != 0 && p->port == 0)
 		osp_doc_warn(c, osp_cfg_get(fleet, "ports"), "fleet.ports",
-			"used by blue_green only; %s takes fleet.port (or --port)", p->strategy);
+			"used by blue_green and canary only; %s takes fleet.port (or --port)",
+			p->strategy);
 }
 
 /* osp_doc_env_check refuses a --env the document's environments: lacks. */
@@ -451,6 +457,7 @@ static void osp_doc_root(osp_doc_ctx *c, const osp_cfg_node *root)
 		{ "acceptance", osp_doc_acceptance, NULL },
 		{ "environments", osp_doc_environments, NULL },
 		{ "multi_region", osp_doc_multi_region, NULL },
+		{ "metadata", osp_doc_metadata, NULL },  /* for metadata.canary */
 		/* what the document is: nothing to do, nothing to say */
 		{ "ospec_version", NULL, "" },
 		{ "id", NULL, "" },
@@ -479,6 +486,7 @@ static void osp_doc_root(osp_doc_ctx *c, const osp_cfg_node *root)
 	osp_doc_gates(c);
 	osp_doc_smoke_note(c);
 	osp_doc_winners(c);
+	osp_doc_canary_finish(c);
 	osp_doc_secrets_note(c);
 	osp_doc_ports(c);
 }

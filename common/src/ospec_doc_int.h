@@ -2,8 +2,9 @@
  * ospec_doc_int.h - what the three files of the OSpec reader share:
  * ospec_doc.c (findings, the walk over a map, parse/load, the final plan),
  * ospec_doc_map.c (the OSpec sections: deployment, guardrails, monitoring,
- * secrets, acceptance, environments) and ospec_doc_fleet.c (ospec's own
- * `fleet:` block, multi_region, the stages).
+ * secrets, acceptance, environments), ospec_doc_canary.c (a canary's
+ * weights and analysis) and ospec_doc_fleet.c (ospec's own `fleet:` block,
+ * multi_region, the stages).
  *
  * Precedence is by priority: every value the plan takes records the key that
  * set it and that key's priority; a key of a higher priority replaces it, a
@@ -40,6 +41,27 @@ typedef struct osp_doc_gate {
 	bool traffic_switch;    /* an <env>_traffic_switch tag */
 } osp_doc_gate;
 
+/* The canary's values, each with its own source (osp_doc_prov.canary). */
+typedef enum osp_doc_cv {
+	OSP_DOC_CV_INITIAL,     /* --canary-initial */
+	OSP_DOC_CV_STEP,        /* --canary-step */
+	OSP_DOC_CV_MAX,         /* --canary-max */
+	OSP_DOC_CV_INTERVAL,    /* --analysis-interval */
+	OSP_DOC_CV_THRESHOLD,   /* --analysis-threshold */
+	OSP_DOC_CV_SUCCESS,     /* --analysis-success-rate */
+	OSP_DOC_CV_LATENCY,     /* --analysis-max-latency */
+	OSP_DOC_CV_N,
+} osp_doc_cv;
+
+#define OSP_DOC_MAX_CANARY_BLOCKS 8
+
+/* A block of canary settings that was read (warned about when the strategy
+ * is not canary). */
+typedef struct osp_doc_block {
+	const osp_cfg_node *node;
+	char path[OSP_DOC_PATH_MAX];
+} osp_doc_block;
+
 /* Where each value of a plan came from. */
 typedef struct osp_doc_prov {
 	osp_doc_src strategy, watch, health_path, health_interval, health_timeout;
@@ -48,6 +70,10 @@ typedef struct osp_doc_prov {
 	const osp_cfg_node *smoke_node; /* the http_endpoints that made the smoke checks */
 	osp_doc_gate gates[OSP_DOC_MAX_GATES];
 	size_t ngates;
+	osp_doc_src canary[OSP_DOC_CV_N];               /* the canary's values */
+	const osp_cfg_node *canary_node[OSP_DOC_CV_N];  /* the value that won */
+	osp_doc_block blocks[OSP_DOC_MAX_CANARY_BLOCKS];
+	size_t nblocks;
 } osp_doc_prov;
 
 typedef struct osp_doc_ctx {
@@ -135,6 +161,22 @@ void osp_doc_environments(osp_doc_ctx *c, const osp_cfg_node *n, const char *pat
  * into the plan at priority prio when apply, else only checked. */
 void osp_doc_health_field(osp_doc_ctx *c, const osp_cfg_node *n, const char *path, int prio,
 	bool apply);
+
+/* ospec_doc_canary.c: deployment.canary_configuration, deployment.analysis,
+ * deployment.monitoring, monitoring.success_criteria, metadata (for its
+ * canary block) */
+void osp_doc_canary_conf(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);
+void osp_doc_analysis(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);
+void osp_doc_dep_monitoring(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);
+void osp_doc_success_mon(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);
+void osp_doc_metadata(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);
+/* osp_doc_canary_finish runs once the strategy is known: the notes of the
+ * canary values that won, "ignored: strategy is X" at each canary block of
+ * another strategy, and initial <= max. */
+void osp_doc_canary_finish(osp_doc_ctx *c);
+/* osp_doc_slotted: the strategy stages into the idle slot (blue_green,
+ * canary): two ports, a traffic switch. */
+bool osp_doc_slotted(const char *strategy);
 
 /* ospec_doc_fleet.c */
 void osp_doc_fleet(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);

@@ -1,6 +1,7 @@
 /*
  * ospec_doc_map.c - the OSpec sections ospec acts on (docs/ospec.md, "What
- * ospec reads"): deployment (strategy, traffic_switching, health_checks),
+ * ospec reads"): deployment (strategy, traffic_switching, health_checks;
+ * a canary's blocks are read in ospec_doc_canary.c),
  * guardrails (rollback_timeout_minutes, health_check_retries,
  * human_approval_required), monitoring (health checks), secrets.required,
  * acceptance.http_endpoints (smoke checks) and environments.<env>. Every
@@ -65,7 +66,7 @@ static void osp_doc_scope(osp_doc_ctx *c, const osp_cfg_node *n, const char *pat
 static const char *osp_doc_strategy_hint(const char *s)
 {
 	static const char *const names[][2] = { { "rolling", "rolling" },
-		{ "recreate", "recreate" }, { "bluegreen", "blue_green" } };
+		{ "recreate", "recreate" }, { "bluegreen", "blue_green" }, { "canary", "canary" } };
 	char k[32];
 	size_t n = 0;
 
@@ -73,7 +74,7 @@ static const char *osp_doc_strategy_hint(const char *s)
 		if (*s != '-' && *s != '_' && *s != ' ')
 			k[n++] = (char)tolower((unsigned char)*s);
 	k[n] = '\0';
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(k, names[i][0]) == 0)
 			return names[i][1];
 	return NULL;
@@ -85,11 +86,6 @@ static void osp_doc_strategy(osp_doc_ctx *c, const osp_cfg_node *n, const char *
 
 	if (!osp_doc_str(c, n, path, 64, &s))
 		return;
-	if (strcmp(s, "canary") == 0) {
-		osp_doc_err(c, n, path, "canary is not available yet in this version (issue 12); "
-			"use rolling or blue_green");
-		return;
-	}
 	if (strcmp(s, "feature_flags") == 0) {
 		osp_doc_warn(c, n, path, "feature_flags: ospec does not switch feature flags "
 			"(your flag service does); the code rolls out with the default strategy, "
@@ -97,10 +93,10 @@ static void osp_doc_strategy(osp_doc_ctx *c, const osp_cfg_node *n, const char *
 		return;
 	}
 	if (strcmp(s, "rolling") != 0 && strcmp(s, "recreate") != 0 &&
-		strcmp(s, "blue_green") != 0) {
+		strcmp(s, "blue_green") != 0 && strcmp(s, "canary") != 0) {
 		hint = osp_doc_strategy_hint(s);
-		osp_doc_err(c, n, path, "unknown strategy \"%s\": expected rolling, recreate or "
-			"blue_green%s%s%s", s, hint ? " (did you mean " : "", hint ? hint : "",
+		osp_doc_err(c, n, path, "unknown strategy \"%s\": expected rolling, recreate, "
+			"blue_green or canary%s%s%s", s, hint ? " (did you mean " : "", hint ? hint : "",
 			hint ? "?)" : "");
 		return;
 	}
@@ -326,6 +322,13 @@ void osp_doc_deployment(osp_doc_ctx *c, const osp_cfg_node *n, const char *path)
 		{ "strategy", osp_doc_strategy, NULL },
 		{ "traffic_switching", osp_doc_traffic, NULL },
 		{ "health_checks", osp_doc_health_dep, NULL },
+		{ "canary_configuration", osp_doc_canary_conf, NULL },
+		{ "analysis", osp_doc_analysis, NULL },
+		{ "monitoring", osp_doc_dep_monitoring, NULL },
+		{ "traffic_routing", NULL, "not used by ospec: a canary's share of the traffic is "
+			"set by weight in each node's proxy; routing rules are not applied" },
+		{ "progression_rules", NULL, "not used by ospec: a canary moves one step each "
+			"analysis interval while its analysis passes" },
 		{ "environments", NULL, "not used by ospec: environments are the top-level "
 			"environments: (chosen with --env); blue-green's two slots are fleet.ports" },
 		{ "configuration", NULL, "not used by ospec: the batch size is fleet.batch or "
@@ -522,6 +525,9 @@ void osp_doc_monitoring(osp_doc_ctx *c, const osp_cfg_node *n, const char *path)
 	static const osp_doc_key keys[] = {
 		{ "health_checks", osp_doc_health_mon, NULL },
 		{ "health_check_url", osp_doc_health_url, NULL },
+		{ "success_criteria", osp_doc_success_mon, NULL },
+		{ "failure_criteria", NULL, "not used by ospec: a canary is reset after "
+			"--analysis-threshold failed analyses against the success criteria" },
 		{ NULL, NULL, NULL },
 	};
 

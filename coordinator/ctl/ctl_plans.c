@@ -11,6 +11,10 @@
 #include "ctl.h"
 #include "ospec/ospec_doc.h"
 
+/* Room kept in a request for what the document adds (ctl_plan_args): up to
+ * 20 deploy settings, 7 canary settings, switch-gate, stages, env, file. */
+#define CTL_PLAN_DOC_ARGS 32
+
 /* Everything one plan/apply request needs to keep alive until it is sent. */
 typedef struct ctl_plan_req {
 	ctl_req rq;
@@ -19,11 +23,12 @@ typedef struct ctl_plan_req {
 	const char *flags[CTL_MAX_ARGS][2]; /* deploy flags given on the command line */
 	size_t nflags;
 	char port[16], ports[48], watch[32], hint[32], hto[32], fall[16], rise[16];
+	char cinit[8], cstep[8], cmax[8], aint[32], athr[16], alat[32]; /* canary */
 	char artifact[2048], secrets[OSP_DOC_MAX_SECRETS * 130], smoke[OSP_DOC_MAX_SMOKE * 280];
 	osp_buf stages;
 	int wait;
 	int64_t timeout;
-	bool bg; /* the strategy is blue_green: a traffic-switch gate holds the switch */
+	bool bg; /* blue_green or canary: a traffic-switch gate holds the (full) switch */
 	ctl_checks ck; /* --require-env, --smoke */
 } ctl_plan_req;
 
@@ -104,6 +109,34 @@ static void ctl_plan_stages_json(ctl_plan_req *p)
 	osp_jw_arr_end(&w);
 }
 
+/* ctl_plan_canary adds the document's canary settings (the flags given on
+ * the command line win); only for a plan that runs as canary, since the
+ * coordinator refuses them with another strategy. */
+static void ctl_plan_canary(ctl_plan_req *p)
+{
+	const osp_doc_plan *d = &p->doc;
+
+	if (d->canary_initial > 0)
+		snprintf(p->cinit, sizeof(p->cinit), "%u", d->canary_initial);
+	if (d->canary_step > 0)
+		snprintf(p->cstep, sizeof(p->cstep), "%u", d->canary_step);
+	if (d->canary_max > 0)
+		snprintf(p->cmax, sizeof(p->cmax), "%u", d->canary_max);
+	if (d->analysis_interval_ms > 0)
+		snprintf(p->aint, sizeof(p->aint), "%lldms", (long long)d->analysis_interval_ms);
+	if (d->analysis_threshold > 0)
+		snprintf(p->athr, sizeof(p->athr), "%u", d->analysis_threshold);
+	if (d->analysis_max_latency_ms > 0)
+		snprintf(p->alat, sizeof(p->alat), "%lldms", (long long)d->analysis_max_latency_ms);
+	ctl_plan_default(p, "canary-initial", p->cinit);
+	ctl_plan_default(p, "canary-step", p->cstep);
+	ctl_plan_default(p, "canary-max", p->cmax);
+	ctl_plan_default(p, "analysis-interval", p->aint);
+	ctl_plan_default(p, "analysis-threshold", p->athr);
+	ctl_plan_default(p, "analysis-success-rate", d->analysis_success_rate);
+	ctl_plan_default(p, "analysis-max-latency", p->alat);
+}
+
 /* ctl_plan_args turns the document (and the flags) into the request. */
 static void ctl_plan_args(ctl_plan_req *p)
 {
@@ -169,9 +202,14 @@ static void ctl_plan_args(ctl_plan_req *p)
 		o += (size_t)snprintf(p->smoke + o, sizeof(p->smoke) - o, "%s%s %s %u", i ? ";" : "",
 			d->smoke[i].method, d->smoke[i].path, d->smoke[i].status);
 	ctl_plan_default(p, "smoke", p->smoke);
-	for (size_t i = 0; i < p->rq.nargs; i++)
-		if (strcmp(p->rq.keys[i], "strategy") == 0)
-			p->bg = strcmp(p->rq.vals[i], "blue_green") == 0;
+	for (size_t i = 0; i < p->rq.nargs; i++) {
+		if (strcmp(p->rq.keys[i], "strategy") != 0)
+			continue;
+		p->bg = strcmp(p->rq.vals[i], "blue_green") == 0 ||
+			strcmp(p->rq.vals[i], "canary") == 0;
+		if (strcmp(p->rq.vals[i], "canary") == 0)
+			ctl_plan_canary(p);
+	}
 	if (p->bg && d->switch_approval)
 		ctl_req_arg(&p->rq, "switch-gate", "true");
 	ctl_plan_stages_json(p);
@@ -222,7 +260,8 @@ static int ctl_plan_parse(const char *verb, ctl_plan_req *p, int argc, char **ar
 				return CTL_EXIT_USAGE;
 			continue;
 		}
-		if (strcmp(argv[i], "--no-auto-rollback") == 0 && p->nflags < CTL_MAX_ARGS - 24) {
+		if (strcmp(argv[i], "--no-auto-rollback") == 0 &&
+			p->nflags < CTL_MAX_ARGS - CTL_PLAN_DOC_ARGS) {
 			p->flags[p->nflags][0] = "no-auto-rollback";
 			p->flags[p->nflags++][1] = "true";
 			continue;
@@ -235,7 +274,7 @@ static int ctl_plan_parse(const char *verb, ctl_plan_req *p, int argc, char **ar
 		for (k = 0; ctl_deploy_flags[k] != NULL; k++)
 			if ((v = ctl_flag(argc, argv, &i, ctl_deploy_flags[k])) != NULL)
 				break;
-		if (v == NULL || p->nflags >= CTL_MAX_ARGS - 24) {
+		if (v == NULL || p->nflags >= CTL_MAX_ARGS - CTL_PLAN_DOC_ARGS) {
 			ctl_errorf("%s: unexpected argument '%s' (see 'ospecctl %s --help')", verb,
 				argv[i], verb);
 			return CTL_EXIT_USAGE;
@@ -305,7 +344,9 @@ static void ctl_plan_print(const ctl_plan_req *p, const osp_json *j)
 	for (size_t i = 0; i < p->doc.nnotes; i++)
 		printf("  %s -> %s\n", p->doc.notes[i].key, p->doc.notes[i].became);
 	if (osp_json_get(j, "switch_gate") != NULL && osp_json_get(j, "switch_gate")->b)
-		printf("gate: approval before the first traffic switch (%s)\n",
+		printf("gate: approval before the %s (%s)\n",
+			strcmp(osp_json_get_str(j, "strategy"), "canary") == 0 ?
+			"promotion, after the last canary weight" : "first traffic switch",
 			p->doc.switch_approval_why);
 }
 

@@ -9,7 +9,7 @@
 cmake_minimum_required(VERSION 3.18)
 
 set(invalid invalid-cli-tool.yaml writing-ospecs-13.yaml writing-ospecs-14.yaml
-  deployment-strategies-4.yaml)
+ )
 set(finding_re "[^\n]+:[0-9]+:[0-9]+: ([^\n]*: )?(error|warning): [^\n]*\n")
 
 # run(want ARGS...): runs ospecctl ARGS, fails unless it exits want; the

@@ -170,15 +170,19 @@ static void test_ospec_doc_strategy(void **state)
 	assert_string_equal(plan.strategy, "recreate");
 	assert_ok("deployment: {strategy: blue_green}\n", NULL);
 	assert_string_equal(plan.strategy, "blue_green");
-	assert_int_equal(doc("deployment:\n  strategy: canary\n", NULL), OSP_ECONFIG);
-	assert_has("2:13: deployment.strategy: error: canary is not available yet in this "
-		"version (issue 12); use rolling or blue_green");
+	assert_ok("deployment:\n  strategy: canary\n", NULL);
+	assert_string_equal(plan.strategy, "canary");
+	assert_string_equal(note("deployment.strategy"), "--strategy canary");
+	assert_int_equal(fnd.n, 0);
 	assert_int_equal(doc("deployment: {strategy: blue-green}\n", NULL), OSP_ECONFIG);
 	assert_has("1:24: deployment.strategy: error: unknown strategy \"blue-green\": expected "
-		"rolling, recreate or blue_green (did you mean blue_green?)");
+		"rolling, recreate, blue_green or canary (did you mean blue_green?)");
+	assert_int_equal(doc("deployment: {strategy: Canary}\n", NULL), OSP_ECONFIG);
+	assert_has("1:24: deployment.strategy: error: unknown strategy \"Canary\": expected "
+		"rolling, recreate, blue_green or canary (did you mean canary?)");
 	assert_int_equal(doc("deployment: {strategy: big_bang}\n", NULL), OSP_ECONFIG);
 	assert_has("1:24: deployment.strategy: error: unknown strategy \"big_bang\": expected "
-		"rolling, recreate or blue_green");
+		"rolling, recreate, blue_green or canary");
 	assert_int_equal(doc("deployment: {strategy: [rolling]}\n", NULL), OSP_ECONFIG);
 	assert_has("1:24: deployment.strategy: error: expected a string");
 	assert_ok("deployment: {strategy: feature_flags}\n", NULL);
@@ -533,12 +537,12 @@ static void test_ospec_doc_environments(void **state)
 	/* a document without environments: takes any --env */
 	assert_ok(FLEET, "qa");
 	/* an environment that does not apply is still checked for errors */
-	assert_int_equal(doc("environments:\n  staging:\n    deployment: {strategy: canary}\n",
+	assert_int_equal(doc("environments:\n  staging:\n    deployment: {strategy: canery}\n",
 		"production"), OSP_ECONFIG);
-	assert_int_equal(doc("environments:\n  staging:\n    deployment: {strategy: canary}\n",
+	assert_int_equal(doc("environments:\n  staging:\n    deployment: {strategy: canery}\n",
 		"staging"), OSP_ECONFIG);
-	assert_has("3:28: environments.staging.deployment.strategy: error: canary is not "
-		"available yet");
+	assert_has("3:28: environments.staging.deployment.strategy: error: unknown strategy "
+		"\"canery\"");
 	assert_int_equal(doc("environments: [production]\n", NULL), OSP_ECONFIG);
 	assert_has("1:15: environments: error: expected a map, got a list");
 	assert_int_equal(doc("environments: {production: true}\n", NULL), OSP_ECONFIG);

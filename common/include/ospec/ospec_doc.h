@@ -6,7 +6,10 @@
  * strategy, the post-deploy watch, health checks, approval gates, required
  * secrets (names only), smoke checks, and the stages (ospec's own `fleet:`
  * block, or `multi_region`). Everything else in the document is reported as
- * a warning and left alone. No I/O besides reading the file; no coordinator.
+ * a warning and left alone. A canary's weights and analysis thresholds come
+ * from deployment.canary_configuration, Flagger's analysis block and the
+ * success criteria (ospec_doc_canary.c). No I/O besides reading the file; no
+ * coordinator.
  */
 #ifndef OSPEC_OSPEC_DOC_H
 #define OSPEC_OSPEC_DOC_H
@@ -21,7 +24,7 @@
 #define OSP_DOC_MAX_STAGES 16
 #define OSP_DOC_MAX_SECRETS 32
 #define OSP_DOC_MAX_SMOKE 16
-#define OSP_DOC_MAX_NOTES 48
+#define OSP_DOC_MAX_NOTES 64
 
 /* One finding: printed as "file:line:col: path: message". */
 typedef struct osp_doc_finding {
@@ -79,10 +82,22 @@ typedef struct osp_doc_plan {
 	char batch[16];         /* fleet.batch: the default batch ("" the CLI default) */
 	char max_failures[16];
 	/* deployment */
-	char strategy[16];      /* "rolling", "recreate" or "blue_green"; "" unset */
+	char strategy[16];      /* "rolling", "recreate", "blue_green" or "canary"; "" unset */
 	int64_t watch_ms;       /* post-deploy watch / rollback window; -1 unset */
-	bool switch_approval;   /* blue-green: a gate before the traffic switch */
+	bool switch_approval;   /* blue_green, canary: a gate before the (full) traffic
+				 * switch */
 	char switch_approval_why[160];
+	/* canary (deploy's --canary-* and --analysis-* flags): kept whatever the
+	 * strategy, used by plan/apply only when the plan runs as canary;
+	 * 0 / -1 unset: the coordinator's default */
+	uint32_t canary_initial, canary_step, canary_max; /* percent 1..100; 0 unset */
+	int64_t analysis_interval_ms;    /* 1s..24h, one step and its analysis; -1 unset */
+	uint32_t analysis_threshold;     /* failed analyses that reset the canary, 1..1000;
+					  * 0 unset */
+	char analysis_success_rate[8];   /* minimum success rate in percent, 0..100 with
+					  * at most 2 decimals ("99.5"; "0" not checked);
+					  * "" unset */
+	int64_t analysis_max_latency_ms; /* mean response time ceiling; -1 unset */
 	/* health checks; "" / 0 / -1 unset */
 	char health_path[256];
 	int64_t health_interval_ms, health_timeout_ms; /* -1 unset */
