@@ -35,7 +35,9 @@ typedef struct agent_proxy_cfg {
 	int64_t drain_timeout; /* ms; 0: AGENT_DRAIN_TIMEOUT_MS (rolling drain) */
 	char *check_url;
 	char *nginx_binary, *nginx_prefix, *nginx_conf, *nginx_upstream_file;
+	char *nginx_access_log; /* canary counters: log_format ospec (docs/drivers.md) */
 	char *exec_prepare, *exec_commit, *exec_abort, *exec_current;
+	char *exec_weight, *exec_stats; /* canary scripts (docs/drivers.md) */
 	int64_t exec_timeout; /* ms; 0: the driver's default (30 s) */
 } agent_proxy_cfg;
 

@@ -132,11 +132,20 @@ static osp_err agent_apps_bg_from(agent_app_rec *rec, const Ospec__V1__AgentAppR
 		(rv = agent_apps_cpy(rec->prepared_to_slot, sizeof(rec->prepared_to_slot),
 			 r->prepared_to_slot)) != OSP_OK ||
 		(rv = agent_apps_cpy(rec->committed_switch_id, sizeof(rec->committed_switch_id),
-			 r->committed_switch_id)) != OSP_OK)
+			 r->committed_switch_id)) != OSP_OK ||
+		(rv = agent_apps_cpy(rec->canary_slot, sizeof(rec->canary_slot), r->canary_slot)) !=
+			OSP_OK)
 		return rv;
 	if (!agent_apps_slot_name_ok(rec->active_slot) ||
-		!agent_apps_slot_name_ok(rec->prepared_to_slot))
+		!agent_apps_slot_name_ok(rec->prepared_to_slot) ||
+		!agent_apps_slot_name_ok(rec->canary_slot) ||
+		(r->has_canary_weight && r->canary_weight > 100))
 		return OSP_EDECODE;
+	/* a weight without a slot is no canary */
+	rec->canary_weight = r->has_canary_weight && rec->canary_slot[0] != '\0' ? r->canary_weight
+										 : 0;
+	if (rec->canary_weight == 0)
+		rec->canary_slot[0] = '\0';
 	return OSP_OK;
 }
 
@@ -242,6 +251,9 @@ osp_err agent_apps_rec_save(agent_apps *p, const agent_app_rec *rec)
 	r.prepared_switch_id = agent_apps_str_or_null(rec->prepared_switch_id);
 	r.prepared_to_slot = agent_apps_str_or_null(rec->prepared_to_slot);
 	r.committed_switch_id = agent_apps_str_or_null(rec->committed_switch_id);
+	r.canary_slot = rec->canary_weight > 0 ? agent_apps_str_or_null(rec->canary_slot) : NULL;
+	r.has_canary_weight = r.canary_slot != NULL;
+	r.canary_weight = r.canary_slot != NULL ? rec->canary_weight : 0;
 	len = ospec__v1__agent_app_record__get_packed_size(&r);
 	if ((buf = malloc(len ? len : 1)) == NULL)
 		return OSP_ENOMEM;

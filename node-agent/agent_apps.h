@@ -73,6 +73,8 @@ typedef struct agent_app_rec {
 	char prepared_switch_id[OSP_WIRE_MAX_ID + 1];        /* "": none */
 	char prepared_to_slot[AGENT_APPS_SLOT_LEN];
 	char committed_switch_id[OSP_WIRE_MAX_ID + 1];       /* the last one applied */
+	char canary_slot[AGENT_APPS_SLOT_LEN];               /* "": no canary */
+	unsigned canary_weight;                              /* 0..100 (percent) */
 } agent_app_rec;
 
 typedef enum agent_apps_health {

@@ -1,6 +1,7 @@
 /*
  * agent_bluegreen.c - the blue-green command handlers (agent_bluegreen.h):
- * Stage into a slot, SwitchPrepare, SwitchDecision, ScaleDown. Each handler
+ * Stage into a slot, SwitchPrepare, SwitchDecision, ScaleDown (the canary's
+ * TrafficWeight and TrafficStats are in agent_bluegreen_canary.c). Each handler
  * records the new desired state before it touches a process or the proxy
  * (write-ahead), and converges when the same command comes again.
  */
@@ -151,7 +152,7 @@ static bool agent_bluegreen_stage_rel(agent_bluegreen *g, const Ospec__V1__Stage
 			"slot '%s' is active: stage into the idle slot", s->slot);
 		return false;
 	}
-	return true;
+	return !agent_bluegreen_canary_busy(&w->rec, s->slot, res, msg, msglen);
 }
 
 /* agent_bluegreen_same reports whether the slot already runs w->rel (a re-sent
@@ -311,13 +312,9 @@ out:
 	free(w);
 }
 
-/* agent_bluegreen_prepare_check verifies that to_slot may take the traffic: it is
- * meant to run expect_version (if given), runs it, and passes a fresh health
- * check. Returns false with the reason in msg. */
-static bool agent_bluegreen_prepare_check(agent_bluegreen *g, const Ospec__V1__SwitchPrepare *c,
-	agent_bluegreen_work *w, char *msg, size_t msglen)
+bool agent_bluegreen_slot_ready(agent_bluegreen *g, const char *app, const char *slot,
+	const char *expect_version, const agent_slot_rec *sl, char *msg, size_t msglen)
 {
-	const agent_slot_rec *sl = w->sl;
 	agent_health_spec hs = {
 		.port = sl->rel.port,
 		.path = sl->health_path[0] != '\0' ? sl->health_path : NULL,
@@ -328,26 +325,34 @@ static bool agent_bluegreen_prepare_check(agent_bluegreen *g, const Ospec__V1__S
 	char why[OSP_WIRE_MAX_TEXT / 2];
 
 	if (!sl->rel.set || !sl->running) {
-		snprintf(msg, msglen, "slot '%s' holds no running release", c->to_slot);
+		snprintf(msg, msglen, "slot '%s' holds no running release", slot);
 		return false;
 	}
-	if (c->expect_version != NULL && c->expect_version[0] != '\0' &&
-		strcmp(sl->rel.version, c->expect_version) != 0) {
-		snprintf(msg, msglen, "slot '%s' holds version %s, not %s", c->to_slot,
-			sl->rel.version, c->expect_version);
+	if (expect_version != NULL && expect_version[0] != '\0' &&
+		strcmp(sl->rel.version, expect_version) != 0) {
+		snprintf(msg, msglen, "slot '%s' holds version %s, not %s", slot, sl->rel.version,
+			expect_version);
 		return false;
 	}
-	if (!agent_apps_runs_slot(g->p, c->app, c->to_slot, &sl->rel)) {
-		snprintf(msg, msglen, "slot '%s' is not running version %s", c->to_slot,
+	if (!agent_apps_runs_slot(g->p, app, slot, &sl->rel)) {
+		snprintf(msg, msglen, "slot '%s' is not running version %s", slot,
 			sl->rel.version);
 		return false;
 	}
-	if (agent_apps_check_slot(g->p, c->app, c->to_slot, false, &hs, why, sizeof(why)) !=
-		OSP_OK) {
-		snprintf(msg, msglen, "slot '%s' failed its health check: %s", c->to_slot, why);
+	if (agent_apps_check_slot(g->p, app, slot, false, &hs, why, sizeof(why)) != OSP_OK) {
+		snprintf(msg, msglen, "slot '%s' failed its health check: %s", slot, why);
 		return false;
 	}
 	return true;
+}
+
+/* agent_bluegreen_prepare_check verifies that to_slot may take the traffic
+ * (agent_bluegreen_slot_ready). Returns false with the reason in msg. */
+static bool agent_bluegreen_prepare_check(agent_bluegreen *g, const Ospec__V1__SwitchPrepare *c,
+	agent_bluegreen_work *w, char *msg, size_t msglen)
+{
+	return agent_bluegreen_slot_ready(g, c->app, c->to_slot, c->expect_version, w->sl, msg,
+		msglen);
 }
 
 /* agent_bluegreen_prepare_proxy readies the driver and records the switch as
@@ -456,6 +461,10 @@ static bool agent_bluegreen_commit(agent_bluegreen *g, const Ospec__V1__SwitchDe
 	osp_strlcpy(w->rec.committed_switch_id, d->switch_id, sizeof(w->rec.committed_switch_id));
 	w->rec.prepared_switch_id[0] = '\0';
 	w->rec.prepared_to_slot[0] = '\0';
+	/* a promoted canary is the active slot now (the commit restored the
+	 * proxy's weights): no canary left to re-assert */
+	w->rec.canary_slot[0] = '\0';
+	w->rec.canary_weight = 0;
 	if (!agent_bluegreen_save(g, w, AGENT_RES_FAILED, res, msg, msglen))
 		return false;
 	agent_bluegreen_monitor_reset(
@@ -567,6 +576,8 @@ void agent_bluegreen_scale_down(agent_bluegreen *g, const Ospec__V1__Command *cm
 			"switch '%s' is prepared: slots are locked", w->rec.prepared_switch_id);
 		goto out;
 	}
+	if (agent_bluegreen_canary_busy(&w->rec, c->slot, res, msg, msglen))
+		goto out;
 	/* the command carries the generation of the rollout's Stage: a slot
 	 * staged after it belongs to a newer rollout */
 	if (w->sl->generation > c->slot_generation) {

@@ -13,6 +13,11 @@
  *    decision for a switch this node did not prepare is answered OK.
  *  - ScaleDown stops the old slot unless it is active again or was staged
  *    again since the rollout's Stage.
+ *  - TrafficWeight (canary) sends a percentage of the traffic to the idle
+ *    slot through the driver and records it; the watch re-asserts it after
+ *    a proxy restart; a weight 0 or a committed switch ends it. A slot with
+ *    canary traffic is not staged into or scaled down. TrafficStats reads
+ *    the proxy's counters of a slot.
  *  - A monitor thread checks the active slot of every blue-green app, and
  *    every app running in the main slot (agent_apps_mon.h), every second
  *    (the apps report's `healthy` follows it within seconds); another asks
@@ -69,6 +74,7 @@ typedef struct agent_bluegreen {
 	bool health_started, watch_started;
 	bool stopping; /* under mtx; wake signals it */
 	pthread_cond_t wake;
+	Ospec__V1__SlotStats res_stats; /* res->stats of the handler running (one at a time) */
 } agent_bluegreen;
 
 /* Buffers of one apps-report element (agent_apps_report). */
@@ -122,6 +128,26 @@ void agent_bluegreen_decision(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 void agent_bluegreen_scale_down(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen);
 
+/* agent_bluegreen_weight executes a TrafficWeight (protocol 1.3, canary):
+ * cmd->weight->weight percent of the app's traffic to cmd->weight->slot, which
+ * must be the idle slot, running a healthy release, with no switch prepared
+ * (weight 0, the reset, needs neither), the rest to the active slot. Applied
+ * by the traffic driver, then recorded (canary_slot, canary_weight; weight
+ * 0 records "no canary" first), then answered OK with res->stats (the slot's
+ * counters right after the change, the coordinator's baseline) when the
+ * driver can read them; without them the message says why. REFUSED for a
+ * command that does not fit the app's state, FAILED when the driver or the
+ * store failed. Idempotent. res->stats points into g (valid until the next
+ * handler runs). */
+void agent_bluegreen_weight(agent_bluegreen *g, const Ospec__V1__Command *cmd,
+	Ospec__V1__CommandResult *res, char *msg, size_t msglen);
+
+/* agent_bluegreen_stats executes a TrafficStats: OK with res->stats (the
+ * proxy's counters of the slot's server, as agent_bluegreen_weight), FAILED
+ * with the driver's error, REFUSED for an app without slots here. */
+void agent_bluegreen_stats(agent_bluegreen *g, const Ospec__V1__Command *cmd,
+	Ospec__V1__CommandResult *res, char *msg, size_t msglen);
+
 /* agent_bluegreen_in_doubt fills *out with one InDoubt per app with a prepared
  * switch. Each element is one heap block (free(element) frees its strings);
  * the array is heap (agent_bluegreen_in_doubt_free). Returns the count; 0 with *out
@@ -152,6 +178,28 @@ agent_slot_rec *agent_bluegreen_slot(agent_app_rec *rec, const char *name);
  * its slots' ports (rec's releases, else the host's apps.<app>.ports).
  * OSP_ECONFIG/OSP_ENOMEM with err, or OSP_ETOOBIG when too many apps. */
 osp_err agent_bluegreen_traffic(agent_bluegreen *g, const agent_app_rec *rec, agent_traffic **t,
+	char *err, size_t errlen);
+
+/* agent_bluegreen_slot_ready checks that slot of app (its record sl) may take
+ * traffic: it holds a release meant to run (expect_version, if not NULL or
+ * "", is that release's version), its process runs it, and it passes a fresh
+ * health check (AGENT_BLUEGREEN_PREPARE_DEADLINE_MS). Returns false with the
+ * reason in msg. */
+bool agent_bluegreen_slot_ready(agent_bluegreen *g, const char *app, const char *slot,
+	const char *expect_version, const agent_slot_rec *sl, char *msg, size_t msglen);
+
+/* agent_bluegreen_canary_busy: when slot carries canary traffic of rec's app,
+ * makes res REFUSED ("slot green carries 10% canary traffic of app hello")
+ * and returns true (a Stage or ScaleDown of it must wait for the canary's
+ * end: a weight 0 or a committed switch). */
+bool agent_bluegreen_canary_busy(const agent_app_rec *rec, const char *slot,
+	Ospec__V1__CommandResult *res, char *msg, size_t msglen);
+
+/* agent_bluegreen_proxy_assert brings the proxy to rec's recorded state: the
+ * recorded canary weight when there is one (driver weight), else nothing
+ * (*handled false: the caller commits or watches the active slot). The
+ * caller holds g->sw. */
+osp_err agent_bluegreen_proxy_assert(agent_traffic *t, const agent_app_rec *rec, bool *handled,
 	char *err, size_t errlen);
 
 /* agent_bluegreen_monitor_add makes the monitor watch app (from now on) and starts

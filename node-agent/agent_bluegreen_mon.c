@@ -218,8 +218,15 @@ static void agent_bluegreen_watch(agent_bluegreen *g, size_t i, agent_bluegreen_
 	pthread_mutex_lock(&g->sw);
 	rv = agent_apps_rec_load(g->p, m->app, &m->rec, &found);
 	if (rv == OSP_OK && found && m->rec.active_slot[0] != '\0' &&
-		(rv = agent_bluegreen_traffic(g, &m->rec, &t, m->err, sizeof(m->err))) == OSP_OK)
-		rv = agent_traffic_watch(t, m->rec.active_slot, &again, m->err, sizeof(m->err));
+		(rv = agent_bluegreen_traffic(g, &m->rec, &t, m->err, sizeof(m->err))) == OSP_OK) {
+		bool canary;
+		/* a canary: its weight is what to re-assert (idempotent), not the
+		 * active slot alone, which would put the canary server out */
+		rv = agent_bluegreen_proxy_assert(t, &m->rec, &canary, m->err, sizeof(m->err));
+		if (!canary)
+			rv = agent_traffic_watch(t, m->rec.active_slot, &again, m->err,
+				sizeof(m->err));
+	}
 	pthread_mutex_unlock(&g->sw);
 	if (again)
 		OSP_WARN("AGENT-PROXY-REASSERT",
@@ -419,6 +426,7 @@ static void agent_bluegreen_restore_proxy(agent_bluegreen *g, const agent_app_re
 {
 	agent_traffic *t = NULL;
 	char err[512] = "";
+	bool canary = false;
 	osp_err rv;
 
 	if (rec->prepared_switch_id[0] != '\0')
@@ -430,11 +438,18 @@ static void agent_bluegreen_restore_proxy(agent_bluegreen *g, const agent_app_re
 	pthread_mutex_lock(&g->sw);
 	rv = agent_bluegreen_traffic(g, rec, &t, err, sizeof(err));
 	if (rv == OSP_OK)
+		rv = agent_bluegreen_proxy_assert(t, rec, &canary, err, sizeof(err));
+	if (rv == OSP_OK && !canary)
 		rv = agent_traffic_commit(t, rec->active_slot, err, sizeof(err));
 	pthread_mutex_unlock(&g->sw);
 	if (rv != OSP_OK)
-		OSP_ERROR("AGENT-PROXY-RESTORE", "app '%s': cannot re-assert slot '%s': %s",
-			rec->app, rec->active_slot, err);
+		OSP_ERROR("AGENT-PROXY-RESTORE", "app '%s': cannot re-assert slot '%s'%s: %s",
+			rec->app, rec->active_slot, canary ? " with its canary" : "", err);
+	else if (canary)
+		OSP_INFO("AGENT-PROXY-RESTORE",
+			"app '%s': slot '%s' is active on the proxy (%s), canary slot '%s' at %u%%",
+			rec->app, rec->active_slot, agent_traffic_name(t), rec->canary_slot,
+			rec->canary_weight);
 	else
 		OSP_INFO("AGENT-PROXY-RESTORE", "app '%s': slot '%s' is active on the proxy (%s)",
 			rec->app, rec->active_slot, agent_traffic_name(t));

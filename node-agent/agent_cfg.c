@@ -142,10 +142,12 @@ static osp_err agent_cfg_proxy(agent_proxy_cfg *px, const osp_cfg_doc *d,
 	static const struct agent_cfg_field nginx[] = {
 		{ "binary", PO(nginx_binary) }, { "prefix", PO(nginx_prefix) },
 		{ "conf", PO(nginx_conf) }, { "upstream_file", PO(nginx_upstream_file) },
+		{ "access_log", PO(nginx_access_log) },
 	};
 	static const struct agent_cfg_field ex[] = {
 		{ "prepare", PO(exec_prepare) }, { "commit", PO(exec_commit) },
 		{ "abort", PO(exec_abort) }, { "current", PO(exec_current) },
+		{ "weight", PO(exec_weight) }, { "stats", PO(exec_stats) },
 	};
 	char p[256];
 	osp_err rv = OSP_OK;
@@ -166,7 +168,7 @@ static osp_err agent_cfg_proxy(agent_proxy_cfg *px, const osp_cfg_doc *d,
 				rv = osp_cfg_errorf(d, it, p, err, errlen,
 					"expected a duration from 1ms to 10m, got \"%s\"", it->value);
 		} else if (strcmp(it->key, "nginx") == 0) {
-			rv = agent_cfg_strings(d, it, p, px, nginx, 4, err, errlen);
+			rv = agent_cfg_strings(d, it, p, px, nginx, 5, err, errlen);
 		} else if (strcmp(it->key, "exec") == 0) {
 			const osp_cfg_node *to = osp_cfg_get(it, "timeout");
 			/* timeout is the one non-string key of exec */
@@ -186,10 +188,10 @@ static osp_err agent_cfg_proxy(agent_proxy_cfg *px, const osp_cfg_doc *d,
 							"\"%s\"", e->value);
 					continue;
 				}
-				for (k = 0; k < 4; k++)
+				for (k = 0; k < 6; k++)
 					if (strcmp(ex[k].key, e->key) == 0)
 						break;
-				if (k == 4)
+				if (k == 6)
 					return osp_cfg_errorf(d, e, pe, err, errlen, "unknown key");
 				rv = agent_cfg_strdup(d, e, pe,
 					(char **)((char *)px + ex[k].off), err, errlen);
@@ -337,8 +339,9 @@ static void agent_cfg_proxy_free(agent_proxy_cfg *px)
 {
 	char **s[] = { &px->driver, &px->socket, &px->backend, &px->server_blue,
 		&px->server_green, &px->server, &px->check_url, &px->nginx_binary, &px->nginx_prefix,
-		&px->nginx_conf, &px->nginx_upstream_file, &px->exec_prepare, &px->exec_commit,
-		&px->exec_abort, &px->exec_current };
+		&px->nginx_conf, &px->nginx_upstream_file, &px->nginx_access_log, &px->exec_prepare,
+		&px->exec_commit, &px->exec_abort, &px->exec_current, &px->exec_weight,
+		&px->exec_stats };
 
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
 		free(*s[i]);

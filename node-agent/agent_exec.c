@@ -2,8 +2,8 @@
  * agent_exec.c - executes commands from the log. Handlers converge ("make
  * it so"): running the same command twice leaves the same state. The app
  * handlers (Stage, Revert, Stop) are in agent_apps*.c, the blue-green ones
- * (Stage into blue/green, SwitchPrepare, SwitchDecision, ScaleDown) in
- * agent_bluegreen*.c.
+ * (Stage into blue/green, SwitchPrepare, SwitchDecision, ScaleDown,
+ * TrafficWeight, TrafficStats) in agent_bluegreen*.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +98,12 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 		break;
 	case OSPEC__V1__COMMAND__KIND_SCALE_DOWN:
 		agent_bluegreen_scale_down(x->bg, cmd, res, msg, msglen);
+		break;
+	case OSPEC__V1__COMMAND__KIND_WEIGHT:
+		agent_bluegreen_weight(x->bg, cmd, res, msg, msglen);
+		break;
+	case OSPEC__V1__COMMAND__KIND_STATS:
+		agent_bluegreen_stats(x->bg, cmd, res, msg, msglen);
 		break;
 	default:
 		res->status = OSPEC__V1__RESULT_STATUS__RESULT_REFUSED;

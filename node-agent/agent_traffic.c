@@ -273,3 +273,44 @@ osp_err agent_traffic_srv_state(agent_traffic *t, const char *server,
 		return rv;
 	return agent_traffic_done(t, t->ops->srv_state(t, server, st, err, errlen), err, errlen);
 }
+
+osp_err agent_traffic_weight(agent_traffic *t, const char *active_slot, const char *canary_slot,
+	unsigned weight, char *err, size_t errlen)
+{
+	osp_err rv = agent_traffic_check_slot(active_slot, err, errlen);
+
+	if (rv == OSP_OK)
+		rv = agent_traffic_check_slot(canary_slot, err, errlen);
+	if (rv != OSP_OK)
+		return rv;
+	if (strcmp(active_slot, canary_slot) == 0 || weight > AGENT_TRAFFIC_WEIGHT_MAX) {
+		agent_traffic_seterr(err, errlen,
+			"weight: expected 0..%d%% to the idle slot, got %u%% to slot '%s' with "
+			"slot '%s' active", AGENT_TRAFFIC_WEIGHT_MAX, weight, canary_slot, active_slot);
+		return OSP_EINVAL;
+	}
+	if (t->ops->weight == NULL) {
+		agent_traffic_seterr(err, errlen,
+			"proxy driver %s cannot weight traffic: a canary needs haproxy, nginx or exec",
+			t->ops->name);
+		return OSP_ESTATE;
+	}
+	rv = t->ops->weight(t, active_slot, canary_slot, weight, err, errlen);
+	return agent_traffic_done(t, rv, err, errlen);
+}
+
+osp_err agent_traffic_stats(agent_traffic *t, const char *slot, agent_traffic_slot_stats *st,
+	char *err, size_t errlen)
+{
+	osp_err rv = agent_traffic_check_slot(slot, err, errlen);
+
+	memset(st, 0, sizeof(*st));
+	if (rv != OSP_OK)
+		return rv;
+	if (t->ops->stats == NULL) {
+		agent_traffic_seterr(err, errlen, "proxy driver %s has no traffic counters",
+			t->ops->name);
+		return OSP_ESTATE;
+	}
+	return agent_traffic_done(t, t->ops->stats(t, slot, st, err, errlen), err, errlen);
+}

@@ -12,6 +12,9 @@
  *   current()     which slot the proxy sends traffic to right now
  *   watch(active) called every few seconds: notices a restarted or hand-edited
  *                 proxy and re-asserts the active slot
+ *   weight(active, canary, w)  canary: w% of the traffic to the canary slot,
+ *                 the rest to the active one; 0 is a plain commit(active)
+ *   stats(slot)   the proxy's counters of the slot's server (canary analysis)
  *
  * Slots are "blue" or "green"; the wrappers below refuse anything else, so
  * drivers only ever see those two words. err/errlen is the caller's buffer:
@@ -30,6 +33,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "agent.h"
 #include "ospec/err.h"
@@ -44,6 +48,21 @@ typedef struct agent_traffic_srv {
 	bool draining;  /* forced into drain (`set server ... state drain`) */
 	bool maint;     /* in maintenance (forced or inherited) */
 } agent_traffic_srv;
+
+/* A proxy's counters of one slot's server (wire SlotStats): requests and
+ * errors are cumulative since proxy_start (the coordinator takes
+ * differences); rtime_ms is an average response time (haproxy: of the last
+ * 1024 requests), not a percentile. */
+typedef struct agent_traffic_slot_stats {
+	uint64_t requests; /* answered or failed requests sent to the server */
+	uint64_t errors;   /* 5xx answers and connection/response errors */
+	uint32_t rtime_ms;
+	bool has_rtime;    /* rtime_ms is known */
+	uint32_t weight;   /* the weight the proxy holds for the server (raw) */
+	int64_t proxy_start; /* when the counters started (Unix s); 0 unknown */
+} agent_traffic_slot_stats;
+
+#define AGENT_TRAFFIC_WEIGHT_MAX 100
 
 /* The operations of one driver; filled with designated initializers. */
 typedef struct agent_traffic_ops {
@@ -81,6 +100,17 @@ typedef struct agent_traffic_ops {
 	osp_err (*ready)(agent_traffic *t, const char *server, char *err, size_t errlen);
 	osp_err (*srv_state)(agent_traffic *t, const char *server, agent_traffic_srv *st,
 		char *err, size_t errlen);
+
+	/* Canary; NULL in a driver without it (the wrappers then fail with
+	 * OSP_ESTATE and say so). weight sends weight percent (1..100) of the
+	 * traffic to canary_slot and the rest to active_slot, verified by a
+	 * read-back; weight 0 leaves exactly the state of commit(active_slot).
+	 * Idempotent. stats reads slot's counters into *st (zeroed by the
+	 * wrapper). The slots are "blue"/"green" and differ. */
+	osp_err (*weight)(agent_traffic *t, const char *active_slot, const char *canary_slot,
+		unsigned weight, char *err, size_t errlen);
+	osp_err (*stats)(agent_traffic *t, const char *slot, agent_traffic_slot_stats *st, char *err,
+		size_t errlen);
 
 	/* close frees t->drv (t itself belongs to agent_traffic.c). */
 	void (*close)(agent_traffic *t);
@@ -193,6 +223,29 @@ osp_err agent_traffic_ready(agent_traffic *t, const char *server, char *err, siz
  */
 osp_err agent_traffic_srv_state(agent_traffic *t, const char *server,
 	agent_traffic_srv *st, char *err, size_t errlen);
+
+/*
+ * agent_traffic_weight sends weight percent (0..100) of the app's traffic to
+ * canary_slot and the rest to active_slot (the two slots differ), verified by
+ * a read-back; 0 leaves exactly the state of agent_traffic_commit(active_slot)
+ * (the canary out, the active server at its configured weight). Idempotent:
+ * the watch calls it again while a canary is on. Returns OSP_EINVAL for a bad
+ * slot word, equal slots or a weight above 100; OSP_ESTATE when the driver
+ * cannot weight traffic (none, or exec without a weight script: err says
+ * so); else errors as agent_traffic_commit.
+ */
+osp_err agent_traffic_weight(agent_traffic *t, const char *active_slot, const char *canary_slot,
+	unsigned weight, char *err, size_t errlen);
+
+/*
+ * agent_traffic_stats reads the counters of slot's server into *st (zeroed
+ * first): haproxy's `show stat`, nginx's access log (proxy.nginx.access_log),
+ * exec's stats script. OSP_EINVAL for a bad slot word, OSP_ESTATE when the
+ * driver has no counters (err says what to configure), OSP_EDECODE for a
+ * reply or script output it cannot read, else errors as agent_traffic_prepare.
+ */
+osp_err agent_traffic_stats(agent_traffic *t, const char *slot, agent_traffic_slot_stats *st,
+	char *err, size_t errlen);
 
 /* For drivers: a per-proxy mutex, shared inside the process. */
 typedef struct agent_traffic_lock agent_traffic_lock;

@@ -118,6 +118,16 @@ static osp_err wire_check_slot(const char *field, const char *s, char *err, size
 	return OSP_OK;
 }
 
+/* wire_check_bg_slot: exactly "blue" or "green" (a canary's slot). */
+static osp_err wire_check_bg_slot(const char *field, const char *s, char *err, size_t errlen)
+{
+	if (s == NULL || (strcmp(s, "blue") != 0 && strcmp(s, "green") != 0)) {
+		snprintf(err, errlen, "field '%s' is not blue or green", field);
+		return s && strnlen(s, 64) >= 64 ? OSP_ETOOBIG : OSP_EINVAL;
+	}
+	return OSP_OK;
+}
+
 /* wire_check_env_names checks a list of env names (n of them, at most
  * OSP_WIRE_MAX_ENV_NAMES, each osp_checks_env_name) and adds their count and
  * bytes to *count and *bytes. */
@@ -310,6 +320,22 @@ static osp_err wire_check_command(const Ospec__V1__Command *c, char *err, size_t
 			OSP_OK)
 			return rv;
 		return wire_check_slot("scale_down.slot", c->scale_down->slot, err, errlen);
+	case OSPEC__V1__COMMAND__KIND_WEIGHT:
+		if ((rv = wire_check_id("weight.app", c->weight->app, 1, err, errlen)) != OSP_OK ||
+			(rv = wire_check_len("weight.step_id", c->weight->step_id, OSP_WIRE_MAX_ID,
+				 err, errlen)) != OSP_OK ||
+			(rv = wire_check_bg_slot("weight.slot", c->weight->slot, err, errlen)) !=
+				OSP_OK)
+			return rv;
+		if (c->weight->weight > 100) {
+			snprintf(err, errlen, "field 'weight.weight' above 100");
+			return OSP_EINVAL;
+		}
+		return OSP_OK;
+	case OSPEC__V1__COMMAND__KIND_STATS:
+		if ((rv = wire_check_id("stats.app", c->stats->app, 1, err, errlen)) != OSP_OK)
+			return rv;
+		return wire_check_bg_slot("stats.slot", c->stats->slot, err, errlen);
 	case OSPEC__V1__COMMAND__KIND_NOOP:
 		return wire_check_len("noop.note", c->noop->note, OSP_WIRE_MAX_TEXT, err, errlen);
 	default:

@@ -17,6 +17,10 @@
  * `disabled` in haproxy.cfg for the idle slot; haproxy then shows the config
  * bit (CMAINT) even when it serves, which is why the admin bits are masked.
  *
+ * A commit also puts both servers back at their configured weight (`set
+ * weight B/S 100%`), so a promotion after a canary (haproxy_canary.c) leaves
+ * no odd weight behind.
+ *
  * Runtime changes live in memory only: a reloaded or restarted haproxy reads
  * its config again. watch() notices (another Pid or Start_time_sec in
  * `show info`, or a drifted state) and commits the active slot again.
@@ -39,7 +43,7 @@
 
 static const char *const agent_haproxy_slots[2] = { "blue", "green" };
 
-static int agent_haproxy_slot(const char *slot)
+int agent_haproxy_slot(const char *slot)
 {
 	return strcmp(slot, "green") == 0 ? 1 : 0;
 }
@@ -322,15 +326,12 @@ osp_err agent_haproxy_refused(agent_haproxy *h, const char *cmd, const osp_buf *
 	return OSP_EREFUSED;
 }
 
-osp_err agent_haproxy_set_server(agent_haproxy *h, const char *name, const char *state,
-	char *err, size_t errlen)
+osp_err agent_haproxy_quiet(agent_haproxy *h, const char *cmd, char *err, size_t errlen)
 {
-	char cmd[400], text[8];
+	char text[8];
 	osp_buf rep;
 	osp_err rv;
 
-	snprintf(cmd, sizeof(cmd), "set server %s/%s state %s", h->backend, name,
-		state); /* names are at most 127 bytes each: it fits */
 	osp_buf_init(&rep, AGENT_HAPROXY_REPLY_MAX);
 	rv = agent_haproxy_call(h, cmd, &rep, err, errlen);
 	if (rv == OSP_OK) {
@@ -340,6 +341,16 @@ osp_err agent_haproxy_set_server(agent_haproxy *h, const char *name, const char 
 	}
 	osp_buf_fini(&rep);
 	return rv;
+}
+
+osp_err agent_haproxy_set_server(agent_haproxy *h, const char *name, const char *state,
+	char *err, size_t errlen)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "set server %s/%s state %s", h->backend, name,
+		state); /* names are at most 127 bytes each: it fits */
+	return agent_haproxy_quiet(h, cmd, err, errlen);
 }
 
 static osp_err agent_haproxy_set(agent_haproxy *h, int idx, const char *state, char *err,
@@ -493,7 +504,7 @@ osp_err agent_haproxy_server_state(agent_haproxy *h, const char *name, agent_hap
 
 /* agent_haproxy_servers reads the state of both servers; OSP_ENOENT when
  * the backend lacks one of them. */
-static osp_err agent_haproxy_servers(agent_haproxy *h, agent_haproxy_srv srv[2], char *err,
+osp_err agent_haproxy_servers(agent_haproxy *h, agent_haproxy_srv srv[2], char *err,
 	size_t errlen)
 {
 	osp_err rv;
@@ -517,7 +528,7 @@ static osp_err agent_haproxy_servers(agent_haproxy *h, agent_haproxy_srv srv[2],
 
 /* agent_haproxy_serving: up, and neither in maintenance nor draining. The
  * config bit of `disabled` (CMAINT, 0x04) stays set after `ready`: ignored. */
-static bool agent_haproxy_serving(const agent_haproxy_srv *s)
+bool agent_haproxy_serving(const agent_haproxy_srv *s)
 {
 	return (s->op == AGENT_HAPROXY_OP_RUNNING || s->op == AGENT_HAPROXY_OP_STARTING) &&
 		(s->admin & (AGENT_HAPROXY_ADMF_MAINT | AGENT_HAPROXY_ADMF_DRAIN)) == 0;
@@ -577,7 +588,7 @@ static osp_err agent_haproxy_prepare(agent_traffic *t, const char *to_slot, char
 
 /* agent_haproxy_wait_up waits until haproxy counts server idx as serving
  * (at once without `check`; after `rise` good checks with it). */
-static osp_err agent_haproxy_wait_up(agent_haproxy *h, int idx, char *err, size_t errlen)
+osp_err agent_haproxy_wait_up(agent_haproxy *h, int idx, char *err, size_t errlen)
 {
 	int64_t until = osp_now_mono_ms() + AGENT_HAPROXY_UP_WAIT_MS;
 	agent_haproxy_srv srv[2];
@@ -601,7 +612,7 @@ static osp_err agent_haproxy_wait_up(agent_haproxy *h, int idx, char *err, size_
 
 /* agent_haproxy_commit_locked switches to slot `to`; the caller holds the
  * socket's lock, so no other switch interleaves its commands. */
-static osp_err agent_haproxy_commit_locked(agent_haproxy *h, int to, char *err, size_t errlen)
+osp_err agent_haproxy_commit_locked(agent_haproxy *h, int to, char *err, size_t errlen)
 {
 	agent_haproxy_srv srv[2];
 	const char *restore = NULL;
@@ -619,8 +630,14 @@ static osp_err agent_haproxy_commit_locked(agent_haproxy *h, int to, char *err, 
 	if (rv != OSP_OK)
 		return rv;
 	rv = agent_haproxy_wait_up(h, to, err, errlen);
+	/* configured weights again (a canary changed them): the new server's
+	 * before the old one leaves, so that it never serves alone at 0 */
+	if (rv == OSP_OK)
+		rv = agent_haproxy_set_weight(h, h->server[to], "100%", err, errlen);
 	if (rv == OSP_OK)
 		rv = agent_haproxy_set(h, from, "maint", err, errlen);
+	if (rv == OSP_OK)
+		rv = agent_haproxy_set_weight(h, h->server[from], "100%", err, errlen);
 	if (rv != OSP_OK) {
 		char ignore[8];
 		/* best effort back to how it was: the old slot alone serves */
@@ -674,56 +691,6 @@ static osp_err agent_haproxy_current(agent_traffic *t, char *slot, size_t len, c
 	pthread_mutex_unlock(agent_traffic_lock_mutex(h->lock));
 	if (rv == OSP_OK)
 		osp_strlcpy(slot, agent_haproxy_active(srv), len);
-	return rv;
-}
-
-/* agent_haproxy_field finds "Key: value" in a `show info` reply and parses
- * the value as a number. */
-static bool agent_haproxy_field(const osp_buf *rep, const char *key, long *out)
-{
-	size_t klen = strlen(key);
-	const char *p = rep->data, *end;
-
-	if (p == NULL)
-		return false;
-	end = p + rep->len;
-	while (p != NULL && p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-		char num[32];
-
-		if (n > klen + 2 && n - klen - 2 < sizeof(num) && strncmp(p, key, klen) == 0 &&
-			p[klen] == ':' && p[klen + 1] == ' ') {
-			memcpy(num, p + klen + 2, n - klen - 2);
-			num[n - klen - 2] = '\0';
-			return agent_haproxy_long(num, out);
-		}
-		p = nl != NULL ? nl + 1 : NULL;
-	}
-	return false;
-}
-
-/* agent_haproxy_info reads Pid and Start_time_sec (0 when an older haproxy
- * lacks it) from `show info`. */
-static osp_err agent_haproxy_info(agent_haproxy *h, long long *pid, long long *start, char *err,
-	size_t errlen)
-{
-	const char *cmd = "show info";
-	osp_buf rep;
-	osp_err rv;
-	long v;
-
-	*pid = -1;
-	*start = 0;
-	osp_buf_init(&rep, AGENT_HAPROXY_REPLY_MAX);
-	rv = agent_haproxy_call(h, cmd, &rep, err, errlen);
-	if (rv == OSP_OK && agent_haproxy_field(&rep, "Start_time_sec", &v))
-		*start = v;
-	if (rv == OSP_OK && agent_haproxy_field(&rep, "Pid", &v))
-		*pid = v;
-	else if (rv == OSP_OK)
-		rv = agent_haproxy_refused(h, cmd, &rep, err, errlen);
-	osp_buf_fini(&rep);
 	return rv;
 }
 
@@ -795,5 +762,7 @@ const agent_traffic_ops agent_traffic_haproxy_ops = {
 	.drain = agent_haproxy_drain,
 	.ready = agent_haproxy_ready,
 	.srv_state = agent_haproxy_srv_state,
+	.weight = agent_haproxy_weight,
+	.stats = agent_haproxy_stats,
 	.close = agent_haproxy_close,
 };

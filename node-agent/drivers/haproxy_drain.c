@@ -16,57 +16,78 @@
 
 #include "haproxy.h"
 
-enum { STAT_PX, STAT_SV, STAT_SCUR, STAT_N };
-
-/* agent_haproxy_stat_header finds pxname, svname and scur in the CSV
- * header "# pxname,svname,...". */
-static bool agent_haproxy_stat_header(char *line, int col[STAT_N])
+/* agent_haproxy_stat_header finds pxname, svname (col[0], col[1]) and
+ * names[] (col[2 + i], -1 when absent) in the CSV header "# pxname,...". */
+static bool agent_haproxy_stat_header(char *line, const char *const *names, size_t n,
+	int *col)
 {
-	static const char *const names[STAT_N] = { "pxname", "svname", "scur" };
 	char *f[AGENT_HAPROXY_FIELDS_MAX * 2];
-	size_t n;
+	size_t nf;
 
 	if (strncmp(line, "# ", 2) != 0)
 		return false;
-	n = agent_haproxy_split(line + 2, ',', f, sizeof(f) / sizeof(f[0]));
-	for (int c = 0; c < STAT_N; c++) {
+	nf = agent_haproxy_split(line + 2, ',', f, sizeof(f) / sizeof(f[0]));
+	for (size_t c = 0; c < n + 2; c++) {
+		const char *want = c == 0 ? "pxname" : c == 1 ? "svname" : names[c - 2];
 		col[c] = -1;
-		for (size_t i = 0; i < n && col[c] < 0; i++)
-			if (strcmp(f[i], names[c]) == 0)
+		for (size_t i = 0; i < nf && col[c] < 0; i++)
+			if (strcmp(f[i], want) == 0)
 				col[c] = (int)i;
-		if (col[c] < 0)
-			return false;
 	}
-	return true;
+	return col[0] >= 0 && col[1] >= 0;
 }
 
-/* agent_haproxy_parse_stat finds server's scur in a `show stat` reply.
- * OSP_ENOENT when no line names it, OSP_EDECODE for another format. */
+/* agent_haproxy_parse_stat finds server's row in a `show stat` reply (see
+ * agent_haproxy_stat). OSP_ENOENT when no line names it, OSP_EDECODE for
+ * another format. */
 static osp_err agent_haproxy_parse_stat(agent_haproxy *h, const char *server, osp_buf *rep,
-	long *scur)
+	const char *const *names, size_t n, char **vals)
 {
 	char *f[AGENT_HAPROXY_FIELDS_MAX * 2], *p, *nl;
-	int col[STAT_N];
-	size_t n;
+	int col[AGENT_HAPROXY_STAT_COLS + 2];
+	size_t nf;
 
-	if (rep->data == NULL || (nl = strchr(rep->data, '\n')) == NULL)
+	if (n > AGENT_HAPROXY_STAT_COLS || rep->data == NULL ||
+		(nl = strchr(rep->data, '\n')) == NULL)
 		return OSP_EDECODE;
 	*nl = '\0';
-	if (!agent_haproxy_stat_header(rep->data, col))
+	if (!agent_haproxy_stat_header(rep->data, names, n, col))
 		return OSP_EDECODE;
 	for (p = nl + 1; *p != '\0'; p = nl + 1) {
 		nl = strchr(p, '\n');
 		if (nl == NULL)
 			return OSP_EDECODE; /* cut short */
 		*nl = '\0';
-		n = agent_haproxy_split(p, ',', f, sizeof(f) / sizeof(f[0]));
-		if (*p == '\0' || (size_t)col[STAT_SCUR] >= n || (size_t)col[STAT_SV] >= n)
+		nf = agent_haproxy_split(p, ',', f, sizeof(f) / sizeof(f[0]));
+		if (*p == '\0' || (size_t)col[0] >= nf || (size_t)col[1] >= nf ||
+			strcmp(f[col[0]], h->backend) != 0 || strcmp(f[col[1]], server) != 0)
 			continue;
-		if (strcmp(f[col[STAT_PX]], h->backend) == 0 &&
-			strcmp(f[col[STAT_SV]], server) == 0)
-			return agent_haproxy_long(f[col[STAT_SCUR]], scur) ? OSP_OK : OSP_EDECODE;
+		for (size_t i = 0; i < n; i++)
+			vals[i] = col[i + 2] >= 0 && (size_t)col[i + 2] < nf ? f[col[i + 2]] : NULL;
+		return OSP_OK;
 	}
 	return OSP_ENOENT;
+}
+
+osp_err agent_haproxy_stat(agent_haproxy *h, const char *server, const char *const *names,
+	size_t n, char **vals, osp_buf *rep, char *err, size_t errlen)
+{
+	char cmd[200];
+	osp_err rv;
+
+	snprintf(cmd, sizeof(cmd), "show stat %s 4 -1", h->backend);
+	rv = agent_haproxy_call(h, cmd, rep, err, errlen);
+	if (rv == OSP_OK && (rep->len < 2 || strncmp(rep->data, "# ", 2) != 0))
+		rv = agent_haproxy_refused(h, cmd, rep, err, errlen);
+	else if (rv == OSP_OK)
+		rv = agent_haproxy_parse_stat(h, server, rep, names, n, vals);
+	if (rv == OSP_ENOENT)
+		agent_traffic_seterr(err, errlen, "haproxy at '%s': backend '%s' has no server '%s'",
+			h->socket, h->backend, server);
+	else if (rv == OSP_EDECODE)
+		agent_traffic_seterr(err, errlen, "haproxy at '%s': '%s': unexpected reply format",
+			h->socket, cmd);
+	return rv;
 }
 
 /* agent_haproxy_sessions reads server's scur from `show stat BACKEND 4 -1`
@@ -74,23 +95,19 @@ static osp_err agent_haproxy_parse_stat(agent_haproxy *h, const char *server, os
 static osp_err agent_haproxy_sessions(agent_haproxy *h, const char *server, long *scur,
 	char *err, size_t errlen)
 {
-	char cmd[200];
+	static const char *const names[] = { "scur" };
+	char *v = NULL;
 	osp_buf rep;
 	osp_err rv;
 
-	snprintf(cmd, sizeof(cmd), "show stat %s 4 -1", h->backend);
 	osp_buf_init(&rep, AGENT_HAPROXY_REPLY_MAX);
-	rv = agent_haproxy_call(h, cmd, &rep, err, errlen);
-	if (rv == OSP_OK && (rep.len < 2 || strncmp(rep.data, "# ", 2) != 0))
-		rv = agent_haproxy_refused(h, cmd, &rep, err, errlen);
-	else if (rv == OSP_OK)
-		rv = agent_haproxy_parse_stat(h, server, &rep, scur);
-	if (rv == OSP_ENOENT)
-		agent_traffic_seterr(err, errlen, "haproxy at '%s': backend '%s' has no server '%s'",
-			h->socket, h->backend, server);
-	else if (rv == OSP_EDECODE)
-		agent_traffic_seterr(err, errlen, "haproxy at '%s': '%s': unexpected reply format",
-			h->socket, cmd);
+	rv = agent_haproxy_stat(h, server, names, 1, &v, &rep, err, errlen);
+	if (rv == OSP_OK && (v == NULL || !agent_haproxy_long(v, scur))) {
+		agent_traffic_seterr(err, errlen,
+			"haproxy at '%s': 'show stat': no scur for server '%s/%s'", h->socket,
+			h->backend, server);
+		rv = OSP_EDECODE;
+	}
 	osp_buf_fini(&rep);
 	return rv;
 }

@@ -23,6 +23,16 @@
  * (agent_runner_run), with the configured -c/-p and `-e stderr`, a timeout,
  * and its stderr in the error.
  *
+ * A canary (weight) writes both servers with nginx weights,
+ *
+ *   # ospec-agent: app hello, active slot blue, canary green 10% (...)
+ *   server 127.0.0.1:8081 weight=90;
+ *   server 127.0.0.1:8082 weight=10;
+ *
+ * through the same nginx -t / rename / reload / read-back path; weight 0 is
+ * the plain include of the active slot, 100 names the canary alone. The
+ * canary's counters come from an access log (nginx_log.c).
+ *
  * nginx reads the include at start and reload, so a restarted nginx keeps
  * the switch; watch() still re-asserts (rewrite if needed, reload) when the
  * master pid changed, the file no longer names the active slot, or the last
@@ -35,23 +45,13 @@
 #include <unistd.h>
 
 #include "agent_runner.h"
-#include "agent_traffic.h"
+#include "nginx.h"
 
 #define AGENT_NGINX_BINARY "/usr/sbin/nginx"
 #define AGENT_NGINX_PID_DEFAULT "/run/nginx.pid" /* Debian's --pid-path */
 #define AGENT_NGINX_TIMEOUT_MS 10000
 #define AGENT_NGINX_FILE_MAX (64 * 1024)   /* the include */
 #define AGENT_NGINX_CONF_MAX (1024 * 1024) /* nginx.conf, read for its pid directive */
-#define AGENT_NGINX_PATH_MAX 1024
-
-typedef struct agent_nginx {
-	char *binary, *prefix, *conf, *file;
-	char tmp[AGENT_NGINX_PATH_MAX + 32], old[AGENT_NGINX_PATH_MAX + 32];
-	agent_traffic_lock *lock;
-	bool seen;   /* pid holds the master pid the last watch() saw */
-	long pid;
-	bool dirty;  /* the file was changed but the reload failed */
-} agent_nginx;
 
 static const char *const agent_nginx_slots[2] = { "blue", "green" };
 
@@ -64,6 +64,7 @@ static void agent_nginx_free(agent_nginx *h)
 	free(h->prefix);
 	free(h->conf);
 	free(h->file);
+	agent_nginx_log_fini(&h->log);
 	free(h);
 }
 
@@ -96,6 +97,9 @@ static osp_err agent_nginx_check_cfg(const agent_proxy_cfg *cfg, char *err, size
 		rv = agent_nginx_check_path("binary", cfg->nginx_binary, false, err, errlen);
 	if (rv == OSP_OK)
 		rv = agent_nginx_check_path("prefix", cfg->nginx_prefix, false, err, errlen);
+	if (rv == OSP_OK)
+		rv = agent_nginx_check_path("access_log", cfg->nginx_access_log, false, err,
+			errlen);
 	if (rv == OSP_OK && access(cfg->nginx_binary != NULL && cfg->nginx_binary[0] != '\0'
 					   ? cfg->nginx_binary
 					   : AGENT_NGINX_BINARY,
@@ -136,7 +140,8 @@ static osp_err agent_nginx_open(agent_traffic *t, const agent_proxy_cfg *cfg, ch
 	base = strrchr(h->file, '/') + 1;
 	snprintf(h->tmp, sizeof(h->tmp), "%.*s.%s.ospec-new", (int)(base - h->file), h->file, base);
 	snprintf(h->old, sizeof(h->old), "%.*s.%s.ospec-old", (int)(base - h->file), h->file, base);
-	if (agent_traffic_lock_get(h->conf, &h->lock) != OSP_OK)
+	if (agent_traffic_lock_get(h->conf, &h->lock) != OSP_OK ||
+		agent_nginx_log_init(&h->log, cfg->nginx_access_log) != OSP_OK)
 		goto nomem;
 	t->drv = h;
 	return OSP_OK;
@@ -214,8 +219,31 @@ static osp_err agent_nginx_content(agent_traffic *t, int idx, char *buf, size_t 
 	return OSP_OK;
 }
 
-/* agent_nginx_read reads the installed include ("" when it is missing). */
-static osp_err agent_nginx_read(agent_nginx *h, const char *path, char **data, char *err,
+/* agent_nginx_content_weighted writes the include of a canary: weight
+ * percent (1..100) to slot can, the rest to act. nginx weights are >= 1, so
+ * 100 names the canary alone. */
+static osp_err agent_nginx_content_weighted(agent_traffic *t, int act, int can, unsigned w,
+	char *buf, size_t len, char *err, size_t errlen)
+{
+	char line[2][64];
+	osp_err rv = agent_nginx_content(t, act, buf, len, err, errlen);
+
+	if (rv == OSP_OK)
+		rv = agent_nginx_content(t, can, buf, len, err, errlen); /* both ports known */
+	if (rv != OSP_OK)
+		return rv;
+	snprintf(line[0], sizeof(line[0]), "server 127.0.0.1:%u weight=%u;\n", t->port[act],
+		AGENT_TRAFFIC_WEIGHT_MAX - w);
+	snprintf(line[1], sizeof(line[1]), "server 127.0.0.1:%u weight=%u;\n", t->port[can], w);
+	snprintf(buf, len,
+		"# ospec-agent: app %s, active slot %s, canary %s %u%% (rewritten by the agent: "
+		"do not edit)\n%s%s",
+		t->app, agent_nginx_slots[act], agent_nginx_slots[can], w,
+		w < AGENT_TRAFFIC_WEIGHT_MAX ? line[0] : "", line[1]);
+	return OSP_OK;
+}
+
+osp_err agent_nginx_read(agent_nginx *h, const char *path, char **data, char *err,
 	size_t errlen)
 {
 	size_t len;
@@ -302,15 +330,14 @@ static osp_err agent_nginx_install(agent_nginx *h, const char *want, char *err, 
 	return OSP_OK;
 }
 
-/* agent_nginx_commit_locked: the caller holds the conf's lock. */
-static osp_err agent_nginx_commit_locked(agent_traffic *t, int to, char *err, size_t errlen)
+/* agent_nginx_apply_locked installs want, reloads nginx and reads the file
+ * back; what names the change in the error. The caller holds the lock. */
+static osp_err agent_nginx_apply_locked(agent_nginx *h, const char *want, const char *what,
+	char *err, size_t errlen)
 {
-	agent_nginx *h = t->drv;
-	char want[256], *got = NULL;
-	osp_err rv = agent_nginx_content(t, to, want, sizeof(want), err, errlen);
+	char *got = NULL;
+	osp_err rv = agent_nginx_install(h, want, err, errlen);
 
-	if (rv == OSP_OK)
-		rv = agent_nginx_install(h, want, err, errlen);
 	if (rv != OSP_OK)
 		return rv;
 	h->dirty = true;
@@ -320,12 +347,23 @@ static osp_err agent_nginx_commit_locked(agent_traffic *t, int to, char *err, si
 	if (rv == OSP_OK)
 		rv = agent_nginx_read(h, h->file, &got, err, errlen);
 	if (rv == OSP_OK && strcmp(got, want) != 0) {
-		agent_traffic_seterr(err, errlen,
-			"nginx driver: read-back of '%s' after the switch to '%s' differs", h->file,
-			agent_nginx_slots[to]);
+		agent_traffic_seterr(err, errlen, "nginx driver: read-back of '%s' after %s differs",
+			h->file, what);
 		rv = OSP_EIO;
 	}
 	free(got);
+	return rv;
+}
+
+/* agent_nginx_commit_locked: the caller holds the conf's lock. */
+static osp_err agent_nginx_commit_locked(agent_traffic *t, int to, char *err, size_t errlen)
+{
+	char want[256], what[64];
+	osp_err rv = agent_nginx_content(t, to, want, sizeof(want), err, errlen);
+
+	snprintf(what, sizeof(what), "the switch to '%s'", agent_nginx_slots[to]);
+	if (rv == OSP_OK)
+		rv = agent_nginx_apply_locked(t->drv, want, what, err, errlen);
 	return rv;
 }
 
@@ -480,6 +518,32 @@ out:
 	return rv;
 }
 
+/* agent_nginx_weight writes the weighted include (weight 0: the plain one
+ * of the active slot) and reloads nginx, unless the installed file already
+ * holds it and the last reload worked: nginx reads the include at start, so
+ * a restarted nginx has the weights, and the watch's re-assert is one read. */
+static osp_err agent_nginx_weight(agent_traffic *t, const char *active_slot,
+	const char *canary_slot, unsigned weight, char *err, size_t errlen)
+{
+	agent_nginx *h = t->drv;
+	int act = strcmp(active_slot, "green") == 0, can = strcmp(canary_slot, "green") == 0;
+	char want[512], what[64], *got = NULL;
+	osp_err rv = weight == 0
+		? agent_nginx_content(t, act, want, sizeof(want), err, errlen)
+		: agent_nginx_content_weighted(t, act, can, weight, want, sizeof(want), err, errlen);
+
+	if (rv != OSP_OK)
+		return rv;
+	snprintf(what, sizeof(what), "weight %u%% to '%s'", weight, canary_slot);
+	pthread_mutex_lock(agent_traffic_lock_mutex(h->lock));
+	rv = agent_nginx_read(h, h->file, &got, err, errlen);
+	if (rv == OSP_OK && (h->dirty || strcmp(got, want) != 0))
+		rv = agent_nginx_apply_locked(h, want, what, err, errlen);
+	pthread_mutex_unlock(agent_traffic_lock_mutex(h->lock));
+	free(got);
+	return rv;
+}
+
 const agent_traffic_ops agent_traffic_nginx_ops = {
 	.name = "nginx",
 	.open = agent_nginx_open,
@@ -488,5 +552,7 @@ const agent_traffic_ops agent_traffic_nginx_ops = {
 	.abort = agent_nginx_abort,
 	.current = agent_nginx_current,
 	.watch = agent_nginx_watch,
+	.weight = agent_nginx_weight,
+	.stats = agent_nginx_stats,
 	.close = agent_nginx_close,
 };

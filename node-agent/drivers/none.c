@@ -3,7 +3,8 @@
  *
  * Every call succeeds; current() returns the slot last committed, kept in
  * memory only (the agent's store holds the durable active slot). Useful for
- * apps that clients reach on both ports, and for benchmarks.
+ * apps that clients reach on both ports, and for benchmarks. A canary needs
+ * a proxy: weight() above 0 and stats() fail and say so.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,31 @@ static osp_err agent_none_watch(agent_traffic *t, const char *active_slot, bool 
 	return OSP_OK;
 }
 
+/* agent_none_weight: without a proxy there is nothing to weight; 0 (no
+ * canary) is a commit of the active slot and succeeds. */
+static osp_err agent_none_weight(agent_traffic *t, const char *active_slot,
+	const char *canary_slot, unsigned weight, char *err, size_t errlen)
+{
+	(void)canary_slot;
+	if (weight == 0)
+		return agent_none_commit(t, active_slot, err, errlen);
+	agent_traffic_seterr(err, errlen,
+		"app %s has no proxy: a canary needs haproxy, nginx or exec (docs/drivers.md)",
+		t->app);
+	return OSP_ESTATE;
+}
+
+static osp_err agent_none_stats(agent_traffic *t, const char *slot, agent_traffic_slot_stats *st,
+	char *err, size_t errlen)
+{
+	(void)slot;
+	(void)st;
+	agent_traffic_seterr(err, errlen,
+		"app %s has no proxy: no traffic counters for a canary analysis (docs/drivers.md)",
+		t->app);
+	return OSP_ESTATE;
+}
+
 static void agent_none_close(agent_traffic *t)
 {
 	agent_none *n = t->drv;
@@ -111,5 +137,7 @@ const agent_traffic_ops agent_traffic_none_ops = {
 	.abort = agent_none_abort,
 	.current = agent_none_current,
 	.watch = agent_none_watch,
+	.weight = agent_none_weight,
+	.stats = agent_none_stats,
 	.close = agent_none_close,
 };

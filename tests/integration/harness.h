@@ -166,7 +166,9 @@ h_proc *h_agent_start_proxy(h_env *e, const char *id, const char *labels, int bl
  * file, error log (level notice) and temp paths under it, and a frontend on
  * front_port proxying (keep-alive) to `upstream hello { include
  * DIR/<name>/hello.upstream; }`, written first naming blue (blue_port). Waits
- * until the frontend accepts connections; NULL on failure. */
+ * until the frontend accepts connections; NULL on failure. Requests are logged
+ * to DIR/<name>/access.log in the `ospec` format of docs/drivers.md (the
+ * canary's counters). */
 h_proc *h_nginx_start(h_env *e, const char *name, int front_port, int blue_port);
 
 /* haproxy for rolling-drain tests (it_drain.c): a frontend on front_port,

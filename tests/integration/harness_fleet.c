@@ -263,7 +263,8 @@ h_proc *h_nginx_start(h_env *e, const char *name, int front_port, int blue_port)
 		"error_log %s/error.log notice;\n"
 		"events { worker_connections 512; }\n"
 		"http {\n"
-		"  access_log off;\n"
+		"  log_format ospec '$upstream_addr $upstream_status $upstream_response_time';\n"
+		"  access_log %s/access.log ospec;\n"
 		"  client_body_temp_path %s/tmp-body;\n  proxy_temp_path %s/tmp-proxy;\n"
 		"  fastcgi_temp_path %s/tmp-fcgi;\n  uwsgi_temp_path %s/tmp-uwsgi;\n"
 		"  scgi_temp_path %s/tmp-scgi;\n"
@@ -274,8 +275,8 @@ h_proc *h_nginx_start(h_env *e, const char *name, int front_port, int blue_port)
 		"      proxy_set_header Connection \"\"; }\n"
 		"  }\n"
 		"}\n",
-		geteuid() == 0 ? "user root;\n" : "", dir, dir, dir, dir, dir, dir, dir, dir, inc,
-		front_port);
+		geteuid() == 0 ? "user root;\n" : "", dir, dir, dir, dir, dir, dir, dir, dir, dir,
+		inc, front_port);
 	if (n < 0 || (size_t)n >= sizeof(body) ||
 		osp_file_write_atomic(conf, body, (size_t)n, 0644) != OSP_OK)
 		return NULL;

@@ -2,7 +2,8 @@
  * test_agent_driver_exec.c - the exec traffic driver against real shell
  * scripts written by each test: success and its environment, a non-zero
  * exit with its stderr in the error, the timeout kill of the whole process
- * group, the read-back and watch through a `current` script, config errors.
+ * group, the read-back and watch through a `current` script, config errors,
+ * the canary's weight and stats scripts.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -75,6 +76,8 @@ static int fx_teardown(void **state)
 	free(f->cfg.exec_prepare);
 	free(f->cfg.exec_abort);
 	free(f->cfg.exec_current);
+	free(f->cfg.exec_weight);
+	free(f->cfg.exec_stats);
 	ts_rmtree(f->dir);
 	free(f);
 	return 0;
@@ -247,6 +250,113 @@ static void test_agent_driver_exec_config(void **state)
 	assert_null(f->t);
 }
 
+static void test_agent_driver_exec_weight(void **state)
+{
+	fx *f = *state;
+	char body[512];
+
+	/* no weight script: a canary is refused with a clear error */
+	fx_open(f);
+	assert_int_equal(agent_traffic_weight(f->t, "blue", "green", 10, f->err, sizeof(f->err)),
+		OSP_ESTATE);
+	ts_assert_has(f->err, "proxy driver exec has no weight script");
+	/* weight 0 without one is a plain commit of the active slot */
+	assert_int_equal(agent_traffic_weight(f->t, "blue", "green", 0, f->err, sizeof(f->err)),
+		OSP_OK);
+	fx_assert_file_has(f, "active", "blue\n");
+	agent_traffic_close(f->t);
+	f->t = NULL;
+	/* with one: its environment, and it runs again only when the weight changes */
+	snprintf(body, sizeof(body),
+		"env | sort > \"%s/env.$OSPEC_PHASE\"\necho \"$OSPEC_WEIGHT\" >> '%s/weights'",
+		f->dir, f->dir);
+	f->cfg.exec_weight = fx_script(f, "weight.sh", body);
+	fx_open(f);
+	assert_int_equal(agent_traffic_weight(f->t, "blue", "green", 10, f->err, sizeof(f->err)),
+		OSP_OK);
+	fx_assert_file_has(f, "env.weight", "OSPEC_PHASE=weight\n");
+	fx_assert_file_has(f, "env.weight", "OSPEC_WEIGHT=10\n");
+	fx_assert_file_has(f, "env.weight", "OSPEC_CANARY_SLOT=green\n");
+	fx_assert_file_has(f, "env.weight", "OSPEC_ACTIVE_SLOT=blue\n");
+	fx_assert_file_has(f, "env.weight", "OSPEC_CANARY_PORT=18082\n");
+	fx_assert_file_has(f, "env.weight", "OSPEC_ACTIVE_PORT=18081\n");
+	fx_assert_file_has(f, "env.weight", "OSPEC_TO_SLOT=green\n");
+	fx_assert_file_has(f, "env.weight", "OSPEC_APP=hello\n");
+	assert_int_equal(agent_traffic_weight(f->t, "blue", "green", 10, f->err, sizeof(f->err)),
+		OSP_OK);
+	assert_int_equal(agent_traffic_weight(f->t, "blue", "green", 20, f->err, sizeof(f->err)),
+		OSP_OK);
+	assert_int_equal(agent_traffic_weight(f->t, "blue", "green", 0, f->err, sizeof(f->err)),
+		OSP_OK);
+	fx_assert_file_has(f, "weights", "10\n20\n0\n"); /* the repeated 10 did not run */
+	/* a failing script fails the weight */
+	free(f->cfg.exec_weight);
+	f->cfg.exec_weight = fx_script(f, "weight.sh", "echo 'lb said no' >&2; exit 2");
+	agent_traffic_close(f->t);
+	f->t = NULL;
+	fx_open(f);
+	assert_int_equal(agent_traffic_weight(f->t, "blue", "green", 30, f->err, sizeof(f->err)),
+		OSP_EREFUSED);
+	ts_assert_has(f->err, "lb said no");
+}
+
+/* stats_of writes a stats script printing out and reads the counters. */
+static osp_err stats_of(fx *f, const char *out, agent_traffic_slot_stats *st)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body), "env | sort > \"%s/env.$OSPEC_PHASE\"\nprintf '%s'", f->dir,
+		out);
+	free(f->cfg.exec_stats);
+	f->cfg.exec_stats = fx_script(f, "stats.sh", body);
+	agent_traffic_close(f->t); /* the driver reads its config at open */
+	f->t = NULL;
+	fx_open(f);
+	return agent_traffic_stats(f->t, "green", st, f->err, sizeof(f->err));
+}
+
+static void test_agent_driver_exec_stats(void **state)
+{
+	fx *f = *state;
+	agent_traffic_slot_stats st;
+	static const char *const bad[] = { "", "requests=10\n", "requests=10 errors=x\n",
+		"requests=10 errors=1 errors=2\n", "requests=10  errors=1\n",
+		"requests=10 errors=1 p95=3\n", "requests=10 errors=1\nmore\n",
+		"requests=-1 errors=0\n", "requests=1 errors=5\n", "ok\n" };
+
+	fx_open(f);
+	assert_int_equal(agent_traffic_stats(f->t, "green", &st, f->err, sizeof(f->err)),
+		OSP_ESTATE);
+	ts_assert_has(f->err, "proxy driver exec has no stats script");
+	assert_int_equal(stats_of(f, "requests=120 errors=3 rtime_ms=42\\n", &st), OSP_OK);
+	assert_int_equal(st.requests, 120);
+	assert_int_equal(st.errors, 3);
+	assert_true(st.has_rtime);
+	assert_int_equal(st.rtime_ms, 42);
+	fx_assert_file_has(f, "env.stats", "OSPEC_SLOT=green\n");
+	fx_assert_file_has(f, "env.stats", "OSPEC_PORT=18082\n");
+	assert_int_equal(stats_of(f, "errors=0 requests=7", &st), OSP_OK);
+	assert_int_equal(st.requests, 7);
+	assert_false(st.has_rtime);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char out[128];
+		size_t o = 0;
+		/* printf's format: a newline as \\n */
+		for (const char *p = bad[i]; *p != '\0' && o + 3 < sizeof(out); p++) {
+			if (*p == '\n') {
+				out[o++] = '\\';
+				out[o++] = 'n';
+			} else {
+				out[o++] = *p;
+			}
+		}
+		out[o] = '\0';
+		if (stats_of(f, out, &st) != OSP_EDECODE)
+			fail_msg("stats output \"%s\" was accepted", out);
+		ts_assert_has(f->err, "expected one line");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +371,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_driver_exec_readback, fx_setup,
 			fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_driver_exec_config, fx_setup,
+			fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_driver_exec_weight, fx_setup,
+			fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_driver_exec_stats, fx_setup,
 			fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,8 @@
  * started by each test with its own prefix, config, pid file and logs under
  * a temp dir, on random loopback ports. The two "slots" are server blocks of
  * the same nginx answering "blue" and "green"; the front proxies to the
- * upstream whose servers the driver's include names.
+ * upstream whose servers the driver's include names, and writes the
+ * canary's access log (log_format ospec, docs/drivers.md).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -24,7 +25,7 @@
 #include "test_support.h"
 
 typedef struct fx {
-	char dir[256], conf[300], inc[300], pid[300];
+	char dir[256], conf[300], inc[300], pid[300], log[300];
 	unsigned front, port[2];
 	pid_t nginx;
 	agent_proxy_cfg cfg;
@@ -49,17 +50,19 @@ static void fx_write_conf(fx *f, const char *extra)
 		"events { worker_connections 256; }\n"
 		"http {\n"
 		"  access_log off;\n"
+		"  log_format ospec '$upstream_addr $upstream_status $upstream_response_time';\n"
 		"  client_body_temp_path %s/tmp-body;\n  proxy_temp_path %s/tmp-proxy;\n"
 		"  fastcgi_temp_path %s/tmp-fcgi;\n  uwsgi_temp_path %s/tmp-uwsgi;\n"
 		"  scgi_temp_path %s/tmp-scgi;\n"
 		"  upstream hello { include %s; keepalive 4; }\n"
-		"  server { listen 127.0.0.1:%u; location / { proxy_pass http://hello; "
+		"  server { listen 127.0.0.1:%u; access_log %s/ospec.log ospec;\n"
+		"    location / { proxy_pass http://hello; "
 		"proxy_http_version 1.1; proxy_set_header Connection \"\"; } }\n"
 		"  server { listen 127.0.0.1:%u; location / { return 200 \"blue\\n\"; } }\n"
 		"  server { listen 127.0.0.1:%u; location / { return 200 \"green\\n\"; } }\n"
 		"}\n%s",
 		geteuid() == 0 ? "user root;\n" : "", f->pid, f->dir, f->dir, f->dir, f->dir, f->dir,
-		f->dir, f->inc, f->front, f->port[0], f->port[1], extra);
+		f->dir, f->inc, f->front, f->dir, f->port[0], f->port[1], extra);
 	assert_int_equal(osp_file_write_atomic(f->conf, body, strlen(body), 0644), OSP_OK);
 }
 
@@ -99,6 +102,7 @@ static int fx_setup(void **state)
 	snprintf(f->conf, sizeof(f->conf), "%s/nginx.conf", f->dir);
 	snprintf(f->inc, sizeof(f->inc), "%s/hello.upstream", f->dir);
 	snprintf(f->pid, sizeof(f->pid), "%s/nginx.pid", f->dir);
+	snprintf(f->log, sizeof(f->log), "%s/ospec.log", f->dir);
 	f->front = ts_free_port();
 	f->port[0] = ts_free_port();
 	do
@@ -246,6 +250,191 @@ static void test_agent_driver_nginx_config(void **state)
 	fx_assert_inc(f, "blue", f->port[0]);
 }
 
+/* count_front sends n requests through the front: [0] blue, [1] green, [2] other. */
+static void count_front(fx *f, int n, int c[3])
+{
+	char body[256];
+
+	c[0] = c[1] = c[2] = 0;
+	for (int i = 0; i < n; i++) {
+		bool ok = ts_http_get(f->front, body, sizeof(body));
+		c[!ok ? 2 : strcmp(body, "blue") == 0 ? 0 : strcmp(body, "green") == 0 ? 1 : 2]++;
+	}
+}
+
+/* wait_only waits (up to 10 s: the reload is asynchronous) until 10
+ * requests in a row reach slot idx alone. */
+static bool wait_only(fx *f, int idx)
+{
+	int c[3];
+
+	for (int64_t until = osp_now_mono_ms() + 10000; osp_now_mono_ms() < until;) {
+		count_front(f, 10, c);
+		if (c[idx] == 10)
+			return true;
+	}
+	return false;
+}
+
+static void fx_read_inc(fx *f, char **data)
+{
+	size_t len;
+
+	assert_int_equal(osp_file_read(f->inc, 65536, data, &len), OSP_OK);
+}
+
+static void test_agent_driver_nginx_weight(void **state)
+{
+	fx *f = *state;
+	char want[128], slot[AGENT_TRAFFIC_SLOT_MAX], *data = NULL, *plain = NULL;
+	int c[3];
+
+	assert_int_equal(agent_traffic_commit(f->t, "blue", f->err, sizeof(f->err)), OSP_OK);
+	fx_read_inc(f, &plain);
+	assert_int_equal(agent_traffic_weight(f->t, "blue", "green", 10, f->err, sizeof(f->err)),
+		OSP_OK);
+	fx_read_inc(f, &data);
+	snprintf(want, sizeof(want), "\nserver 127.0.0.1:%u weight=90;\n", f->port[0]);
+	ts_assert_has(data, want);
+	snprintf(want, sizeof(want), "\nserver 127.0.0.1:%u weight=10;\n", f->port[1]);
+	ts_assert_has(data, want);
+	free(data);
+	assert_int_equal(agent_traffic_current(f->t, slot, sizeof(slot), f->err, sizeof(f->err)),
+		OSP_OK);
+	assert_string_equal(slot, ""); /* both serve */
+	/* the reload is asynchronous (old workers finish their connections): a
+	 * round of 50 requests must come to about 10% green within 10 s */
+	c[1] = -1;
+	for (int64_t until = osp_now_mono_ms() + 10000;
+		osp_now_mono_ms() < until && !(c[1] >= 3 && c[1] <= 8);)
+		count_front(f, 50, c);
+	assert_in_range(c[1], 3, 8);
+	assert_int_equal(c[2], 0);
+	/* the same weight again: the file is as wanted, nothing reloads */
+	assert_int_equal(agent_traffic_weight(f->t, "blue", "green", 10, f->err, sizeof(f->err)),
+		OSP_OK);
+	/* 100: the canary alone (nginx weights are >= 1) */
+	assert_int_equal(agent_traffic_weight(f->t, "blue", "green", 100, f->err, sizeof(f->err)),
+		OSP_OK);
+	fx_read_inc(f, &data);
+	snprintf(want, sizeof(want), "127.0.0.1:%u", f->port[0]);
+	assert_null(strstr(data, want));
+	free(data);
+	assert_true(wait_only(f, 1));
+	/* 0: exactly the include of a plain commit of the active slot */
+	assert_int_equal(agent_traffic_weight(f->t, "blue", "green", 0, f->err, sizeof(f->err)),
+		OSP_OK);
+	fx_read_inc(f, &data);
+	assert_string_equal(data, plain);
+	free(data);
+	free(plain);
+	assert_true(wait_only(f, 0));
+}
+
+static void test_agent_driver_nginx_stats_live(void **state)
+{
+	fx *f = *state;
+	agent_traffic_slot_stats g0, g1, b1;
+	agent_traffic *t = NULL;
+	agent_proxy_cfg cfg = f->cfg;
+	int c[3];
+
+	/* without access_log: a clear error */
+	assert_int_equal(agent_traffic_stats(f->t, "green", &g0, f->err, sizeof(f->err)),
+		OSP_ESTATE);
+	ts_assert_has(f->err, "no access_log configured for app hello");
+	cfg.nginx_access_log = f->log;
+	assert_int_equal(agent_traffic_open(&cfg, &t, f->err, sizeof(f->err)), OSP_OK);
+	agent_traffic_set_app(t, "hello", f->port[0], f->port[1]);
+	assert_int_equal(agent_traffic_weight(t, "blue", "green", 50, f->err, sizeof(f->err)),
+		OSP_OK);
+	c[1] = 0; /* the reload is asynchronous: until the new workers serve */
+	for (int64_t until = osp_now_mono_ms() + 10000; osp_now_mono_ms() < until && c[1] < 4;)
+		count_front(f, 10, c);
+	osp_sleep_ms(200); /* the last of those requests logged */
+	assert_int_equal(agent_traffic_stats(t, "green", &g0, f->err, sizeof(f->err)), OSP_OK);
+	assert_int_equal(g0.weight, 50);
+	assert_true(g0.proxy_start > 0);
+	count_front(f, 30, c);
+	assert_int_equal(c[2], 0);
+	assert_true(c[1] > 5);
+	/* nginx logs a request just after its answer: wait for the last lines */
+	for (int64_t until = osp_now_mono_ms() + 5000;; osp_sleep_ms(20)) {
+		assert_int_equal(agent_traffic_stats(t, "green", &g1, f->err, sizeof(f->err)),
+			OSP_OK);
+		if (g1.requests - g0.requests >= (uint64_t)c[1] || osp_now_mono_ms() > until)
+			break;
+	}
+	assert_int_equal(agent_traffic_stats(t, "blue", &b1, f->err, sizeof(f->err)), OSP_OK);
+	assert_int_equal(g1.requests - g0.requests, (uint64_t)c[1]);
+	assert_true(b1.requests >= (uint64_t)c[0]);
+	assert_int_equal(g1.errors, 0);
+	assert_true(g1.has_rtime);
+	agent_traffic_close(t);
+}
+
+static void append(const char *path, const char *text, bool truncate)
+{
+	FILE *fp = fopen(path, truncate ? "w" : "a");
+
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void test_agent_driver_nginx_stats_log_parsing(void **state)
+{
+	fx *f = *state;
+	agent_traffic_slot_stats g, b;
+	agent_traffic *t = NULL;
+	agent_proxy_cfg cfg = f->cfg;
+	char path[400], text[1024];
+	unsigned B = f->port[0], G = f->port[1];
+
+	snprintf(path, sizeof(path), "%s/hand.log", f->dir);
+	cfg.nginx_access_log = path;
+	assert_int_equal(agent_traffic_open(&cfg, &t, f->err, sizeof(f->err)), OSP_OK);
+	agent_traffic_set_app(t, "hello", B, G);
+	assert_int_equal(agent_traffic_stats(t, "green", &g, f->err, sizeof(f->err)), OSP_ENOENT);
+	ts_assert_has(f->err, "hand.log");
+	snprintf(text, sizeof(text),
+		"127.0.0.1:%u 200 0.010\n"
+		"127.0.0.1:%u 200 0.020\n"
+		"127.0.0.1:%u 502 0.001\n"
+		"127.0.0.1:%u, 127.0.0.1:%u 502, 200 0.001, 0.030\n"
+		"127.0.0.1:%u - -\n"
+		"garbage line\n"
+		"- 200 -\n"
+		"127.0.0.1:%u9 200 0.001\n"
+		"127.0.0.1:%u 200 0.0",
+		B, G, G, B, G, G, G, G);
+	append(path, text, true);
+	assert_int_equal(agent_traffic_stats(t, "green", &g, f->err, sizeof(f->err)), OSP_OK);
+	assert_int_equal(agent_traffic_stats(t, "blue", &b, f->err, sizeof(f->err)), OSP_OK);
+	assert_int_equal(g.requests, 4); /* the retried one counts for its last upstream */
+	assert_int_equal(g.errors, 2);   /* 502 and "-" */
+	assert_true(g.has_rtime);
+	assert_int_equal(g.rtime_ms, (20 + 1 + 30) / 3);
+	assert_int_equal(b.requests, 1);
+	assert_int_equal(b.errors, 0);
+	assert_int_equal(b.rtime_ms, 10);
+	/* the partial last line counts once nginx finished writing it */
+	append(path, "50\n", false);
+	assert_int_equal(agent_traffic_stats(t, "green", &g, f->err, sizeof(f->err)), OSP_OK);
+	assert_int_equal(g.requests, 5);
+	assert_int_equal(g.rtime_ms, (20 + 1 + 30 + 50) / 4);
+	/* read again: nothing new, the counters stay (cumulative) */
+	assert_int_equal(agent_traffic_stats(t, "green", &g, f->err, sizeof(f->err)), OSP_OK);
+	assert_int_equal(g.requests, 5);
+	/* rotated (a shorter file): read from its start */
+	snprintf(text, sizeof(text), "127.0.0.1:%u 500 0.005\n", G);
+	append(path, text, true);
+	assert_int_equal(agent_traffic_stats(t, "green", &g, f->err, sizeof(f->err)), OSP_OK);
+	assert_int_equal(g.requests, 6);
+	assert_int_equal(g.errors, 3);
+	agent_traffic_close(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +445,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_driver_nginx_watch, fx_setup,
 			fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_driver_nginx_config, fx_setup,
+			fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_driver_nginx_weight, fx_setup,
+			fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_driver_nginx_stats_live, fx_setup,
+			fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_driver_nginx_stats_log_parsing, fx_setup,
 			fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

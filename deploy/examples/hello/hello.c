@@ -18,6 +18,12 @@
  *   START_DELAY  milliseconds to sleep before listening
  *   FAIL_HEALTH  /health answers 500 (checked on every request)
  *   FAIL_AFTER   seconds: /health is healthy that long after start, then 500
+ *   FAIL_PCT     0..100: that percentage of `GET /` requests answer 500
+ *                "failing on purpose\n" (checked on every request), the
+ *                others 200 as usual; deterministic: a request counter n
+ *                (every GET/HEAD of /, from 0) fails when n % 100 < FAIL_PCT.
+ *                /health is not affected (a canary that passes its health
+ *                checks but fails some of its traffic)
  * SIGTERM or SIGINT: exit 0 at once.
  */
 #include <errno.h>
@@ -244,6 +250,18 @@ static void hello_health(struct hello_conn *c, bool head, bool keep)
 	}
 }
 
+/* hello_fail_pct counts a request of / and says whether it fails on
+ * purpose (FAIL_PCT, read on every request so a test can change it live). */
+static bool hello_fail_pct(void)
+{
+	static uint64_t n;
+	long long pct = hello_marker_exists("FAIL_PCT") ? hello_marker_num("FAIL_PCT") : 0;
+	bool fail = pct > 0 && (long long)(n % 100) < (pct > 100 ? 100 : pct);
+
+	n++;
+	return fail;
+}
+
 static void hello_route(struct hello_conn *c, const struct hello_req *r)
 {
 	bool head = strcmp(r->method, "HEAD") == 0;
@@ -260,6 +278,8 @@ static void hello_route(struct hello_conn *c, const struct hello_req *r)
 		hello_respond(c, 405, "Method Not Allowed", "method not allowed\n", false, keep);
 	} else if (health) {
 		hello_health(c, head, keep);
+	} else if (hello_fail_pct()) {
+		hello_respond(c, 500, "Internal Server Error", "failing on purpose\n", head, keep);
 	} else {
 		snprintf(body, sizeof(body), "%s\n", hello_version);
 		hello_respond(c, 200, "OK", body, head, keep);
