@@ -297,12 +297,13 @@ static void coord_cn_evaluate(coord_rollout *r, int64_t now, coord_ro_actions *o
 	c->ext_state = COORD_RO_EXT_NONE;
 	if (!c->an_passed) {
 		c->failed_checks++;
-		coord_ro_append(c->an_note, sizeof(c->an_note), "%s%s",
-				c->an_note[0] != '\0' ? "; " : "", why);
 		coord_ro_event_msg(out, SIZE_MAX, "canary.analysis",
 				   "failed at %u%% (%u of %u allowed): %s: %s%s%s", c->weight,
 				   c->failed_checks, c->threshold, why, nums,
 				   c->an_note[0] != '\0' ? "; " : "", c->an_note);
+		/* the note says why, for status */
+		coord_ro_append(c->an_note, sizeof(c->an_note), "%s%s",
+				c->an_note[0] != '\0' ? "; " : "", why);
 		if (c->failed_checks >= c->threshold) {
 			char reset[COORD_RO_MAX_REASON] = "";
 

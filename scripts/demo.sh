@@ -3,8 +3,11 @@
 # on loopback: a coordinator and three agents (each with its own state dir and
 # labels), then a rolling deploy of the sample app v1, then v2 from an OSpec
 # document (region by region, with an approval gate), then a broken v3 that
-# stops in the first region. Everything it started is stopped at the end
-# unless --keep is given.
+# stops in the first region; then a canary of a second app ("shop", blue and
+# green slots behind a local haproxy) under a little load: a good release
+# walks 25% -> 50%, is analysed and promoted, and one that answers 500 to 10%
+# of its requests is put back to weight 0. Everything it started is stopped
+# at the end unless --keep is given.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 keep=0
@@ -40,11 +43,17 @@ say "starting ospec-coordinator (agents: tcp://127.0.0.1:$cport, control: $OSPEC
 pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break; sleep 0.1; done
 
+# shop: per agent a frontend and a backend with its blue and green slots in
+# one haproxy (admin socket in the demo dir); the agents drive the weights
+haproxy_cfg=$demo/haproxy.cfg
+printf 'global\n  stats socket %s mode 600 level admin\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n' \
+  "$demo/haproxy.sock" >"$haproxy_cfg"
+fronts=()
 i=0
 for spec in "web-1 region=us-east zone=a" "web-2 region=us-east zone=b" "web-3 region=eu-west zone=a"; do
   set -- $spec
   i=$((i + 1))
-  port=$(free_port)
+  port=$(free_port); sblue=$(free_port); sgreen=$(free_port); sfront=$(free_port)
   cat >"$demo/agent-$1.yaml" <<YAML
 id: $1
 labels: {${2/=/: }, ${3/=/: }, role: web}
@@ -53,11 +62,21 @@ state: $demo/agent-$1
 apps:
   hello:
     port: $port
+  shop:
+    ports: {blue: $sblue, green: $sgreen}
+    proxy: {driver: haproxy, socket: $demo/haproxy.sock, backend: shop_$1,
+            servers: {blue: blue, green: green}}
 YAML
+  printf 'frontend fe_%s\n  bind 127.0.0.1:%s\n  default_backend shop_%s\nbackend shop_%s\n  server blue 127.0.0.1:%s\n  server green 127.0.0.1:%s disabled\n' \
+    "$1" "$sfront" "$1" "$1" "$sblue" "$sgreen" >>"$haproxy_cfg"
+  fronts+=("$sfront")
   echo "starting ospec-agent $1 ($2, $3), app port $port"
   "$B/node-agent/ospec-agent" -c "$demo/agent-$1.yaml" >"$demo/agent-$1.log" 2>&1 &
   pids+=($!)
 done
+echo "starting haproxy for shop (frontends ${fronts[*]})"
+/usr/sbin/haproxy -db -f "$haproxy_cfg" >"$demo/haproxy.log" 2>&1 &
+pids+=($!)
 for _ in $(seq 100); do
   [ "$("$B/coordinator/ospecctl" --json nodes 2>/dev/null | grep -o '"state":"up"' | wc -l)" -eq 3 ] && break
   sleep 0.2
@@ -121,6 +140,27 @@ YAML
   plan=$("$B/coordinator/ospecctl" apply -f "$demo/ospec.yaml" --version 3 --sha256 "$sha3" \
     --health-deadline 10s --wait) || true
   "$B/coordinator/ospecctl" status "$plan" || true
+  # the canary strategy: shop runs blue-green behind haproxy; a little load
+  # goes through every frontend while its canaries run
+  shop() { "$B/coordinator/ospecctl" deploy --app shop --version "$1" \
+    --artifact "file://$art/hello-$1.tar.gz" --sha256 "$(cat "$art/hello-$1.tar.gz.sha256")" \
+    --run "bin/hello --port {port}" --ports blue=8091,green=8092 --batch 100% --watch 0 "${@:2}"; }
+  say "ospecctl deploy --app shop --version 1 --strategy blue_green --wait"
+  shop 1 --strategy blue_green --wait >/dev/null
+  ( while :; do for p in "${fronts[@]}"; do curl -s -o /dev/null "http://127.0.0.1:$p/"; done; done ) &
+  load=$!
+  pids+=("$load")
+  canary=(--strategy canary --canary-step 25 --canary-max 50 --analysis-interval 3s
+    --analysis-threshold 2)
+  say "ospecctl deploy --app shop --version 2 ${canary[*]} --wait"
+  id=$(shop 2 "${canary[@]}" --wait | head -1) || true
+  "$B/coordinator/ospecctl" history --rollout "$id" | grep -E 'canary\.|rollout\.' || true
+  say "ospecctl deploy --app shop --version 6 ${canary[*]} --wait (10% of its answers are 500)"
+  id=$(shop 6 "${canary[@]}" --wait | head -1) || true
+  "$B/coordinator/ospecctl" status "$id" || true
+  kill "$load" 2>/dev/null || true
+  wait "$load" 2>/dev/null || true
+  for p in "${fronts[@]}"; do printf 'shop via haproxy :%s answers %s\n' "$p" "$(curl -s "http://127.0.0.1:$p/")"; done
   say "every app answers"
   for f in "$demo"/agent-*.yaml; do
     p=$(grep 'port:' "$f" | awk '{print $2}')

@@ -218,14 +218,20 @@ static void test_agent_traffic_haproxy_canary_hello_fail_pct(void **state)
 {
 	ts_hx *t = *state;
 	char body[256];
-	int fails = 0;
+	int fails = 0, last = -1;
 
 	write_fail_pct(t, "10");
 	for (int i = 0; i < 100; i++) {
 		assert_true(ts_http_get(t->port[1], body, sizeof(body)));
-		fails += strcmp(body, "failing on purpose") == 0;
+		if (strcmp(body, "failing on purpose") != 0)
+			continue;
+		/* evenly spread: one in every ten, never a burst */
+		if (last >= 0)
+			assert_int_equal(i - last, 10);
+		last = i;
+		fails++;
 	}
-	assert_int_equal(fails, 10); /* deterministic: counter % 100 < 10 */
+	assert_int_equal(fails, 10);
 	/* /health is not affected: haproxy has no checks here, so ask directly */
 	write_fail_pct(t, "100");
 	assert_true(ts_http_get(t->port[0], body, sizeof(body)));

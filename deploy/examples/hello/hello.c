@@ -20,8 +20,10 @@
  *   FAIL_AFTER   seconds: /health is healthy that long after start, then 500
  *   FAIL_PCT     0..100: that percentage of `GET /` requests answer 500
  *                "failing on purpose\n" (checked on every request), the
- *                others 200 as usual; deterministic: a request counter n
- *                (every GET/HEAD of /, from 0) fails when n % 100 < FAIL_PCT.
+ *                others 200 as usual; deterministic and evenly spread: a
+ *                request counter n (every GET/HEAD of /, from 0) fails when
+ *                (n + 1) * FAIL_PCT / 100 > n * FAIL_PCT / 100 (10: n = 9,
+ *                19, 29...), so any 100 requests in a row hold FAIL_PCT.
  *                /health is not affected (a canary that passes its health
  *                checks but fails some of its traffic)
  * SIGTERM or SIGINT: exit 0 at once.
@@ -256,7 +258,8 @@ static bool hello_fail_pct(void)
 {
 	static uint64_t n;
 	long long pct = hello_marker_exists("FAIL_PCT") ? hello_marker_num("FAIL_PCT") : 0;
-	bool fail = pct > 0 && (long long)(n % 100) < (pct > 100 ? 100 : pct);
+	uint64_t p = (uint64_t)(pct > 100 ? 100 : pct < 0 ? 0 : pct);
+	bool fail = (n + 1) * p / 100 > n * p / 100;
 
 	n++;
 	return fail;
