@@ -319,6 +319,7 @@ bool agent_bluegreen_slot_ready(agent_bluegreen *g, const char *app, const char 
 		.port = sl->rel.port,
 		.path = sl->health_path[0] != '\0' ? sl->health_path : NULL,
 		.timeout_ms = sl->health_timeout_ms,
+		.interval_ms = AGENT_BLUEGREEN_RECHECK_INTERVAL_MS,
 		.deadline_ms = AGENT_BLUEGREEN_PREPARE_DEADLINE_MS,
 		.rise = sl->health_rise,
 	};

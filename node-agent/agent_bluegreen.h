@@ -45,6 +45,10 @@
 #include "agent_traffic.h"
 
 #define AGENT_BLUEGREEN_PREPARE_DEADLINE_MS 10000 /* the prepare's fresh health check */
+/* its pace: the slot passed its rise at staging, this only confirms it is
+ * still up, so the checks come quickly (at the default 500 ms a rise of 2
+ * held every switch and canary weight for half a second: bench_canary) */
+#define AGENT_BLUEGREEN_RECHECK_INTERVAL_MS 50
 #define AGENT_BLUEGREEN_COMMIT_ATTEMPTS 3
 #define AGENT_BLUEGREEN_COMMIT_PAUSE_MS 1000
 #define AGENT_BLUEGREEN_MONITOR_MS 1000        /* one health GET per app and tick */
