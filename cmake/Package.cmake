@@ -40,9 +40,10 @@ set(CPACK_COMPONENT_CTL_DESCRIPTION "ospec command-line client
 ospecctl drives an ospec coordinator: nodes, deploys, OSpec plans, approvals,
 rollbacks, certificates. Also holds the ospec documentation.")
 
-# shlibdeps gives the libraries; these are what the scripts and docs need
-set(CPACK_DEBIAN_COORDINATOR_PACKAGE_DEPENDS "adduser")
-set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "adduser")
+# shlibdeps gives the libraries; these are what the scripts and units need
+# (procps: /bin/kill, the units' ExecReload; important, not essential)
+set(CPACK_DEBIAN_COORDINATOR_PACKAGE_DEPENDS "adduser, procps")
+set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "adduser, procps")
 set(CPACK_DEBIAN_COORDINATOR_PACKAGE_RECOMMENDS "ospecctl (= ${PROJECT_VERSION}-1)")
 set(CPACK_DEBIAN_AGENT_PACKAGE_RECOMMENDS "ospecctl (= ${PROJECT_VERSION}-1)")
 

@@ -51,6 +51,8 @@ typedef struct coord_node coord_node;
 typedef struct coord_ctx coord_ctx;
 struct coord_ro_entry;
 
+#define COORD_WH_MAX_URLS 8 /* webhook URLs of the coordinator, and of one rollout */
+
 /* Settings (flags and config keys, CLI.md). */
 typedef struct coord_cfg {
 	char *config;
@@ -69,6 +71,15 @@ typedef struct coord_cfg {
 	uint64_t event_retention; /* events kept */
 	uint64_t max_contexts;
 	bool init;             /* --init: accept a lost data.mdb (store.h) */
+	char *restore;         /* --restore FILE: a backup copied into --data first (coord_backup.c) */
+	bool force_restore;    /* --force-restore: move a non-empty --data aside first */
+	/* webhooks (coord_webhooks.c, docs/webhooks.md) */
+	char *webhook_secret_file; /* the HMAC key, read once at start */
+	char *webhook_flag;        /* the last --webhook; coord_webhooks_flags reads every one */
+	struct coord_wh_urls {
+		char *v[COORD_WH_MAX_URLS];
+		size_t n;
+	} webhooks;                /* --webhook URL (repeatable) or webhooks: [URL, ...] */
 } coord_cfg;
 
 typedef enum coord_node_state {
@@ -84,6 +95,7 @@ struct coord_node {
 	bool cordoned;
 	char hostname[256];
 	char agent_version[65];
+	uint32_t proto_minor;     /* the agent's protocol minor (envelope) at register */
 	int64_t first_seen_ms;
 	int64_t last_seen_wall;   /* wall clock of the last message */
 	int64_t last_seen_mono;
@@ -225,6 +237,8 @@ struct coord {
 	bool ticker_started, ctl_started, ctl_watchdog_started;
 	atomic_uint ctl_relistens; /* times the control watchdog revived the listener */
 	struct coord_analysis *analysis; /* canary metrics queries (coord_analysis.c) */
+	bool restored;            /* started with --restore: re-send what a node passed (coord_backup.c) */
+	struct coord_webhooks *wh; /* webhook outbox worker (coord_webhooks.c) */
 };
 
 /* coord_db.c: records in LMDB. All take an open write or read txn. */

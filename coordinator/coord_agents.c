@@ -17,6 +17,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "coord.h"
+#include "coord_backup.h"
 #include "coord_engine_hooks.h"
 #include "ospec/tls.h"
 
@@ -316,6 +317,7 @@ static osp_err coord_agents_bind(coord *c, coord_pipe *p, coord_node *n, bool is
 	osp_strlcpy(n->hostname, r->hostname ? r->hostname : "", sizeof(n->hostname));
 	osp_strlcpy(n->agent_version, r->agent_version ? r->agent_version : "",
 		sizeof(n->agent_version));
+	n->proto_minor = e->has_version_minor ? e->version_minor : 0;
 	coord_node_set_apps(n, r->apps, r->n_apps);
 	if (is_new)
 		n->first_seen_ms = osp_now_wall_ms();
@@ -421,6 +423,7 @@ static void coord_agents_register(coord *c, coord_ctx *x, coord_pipe *p, const o
 	OSP_INFO("COORD-NODE-REGISTERED", "node '%s' registered (instance %s, cursor %llu)",
 		n->id, n->uuid, (unsigned long long)r->cursor);
 	coord_engine_on_register(c, n, r);
+	coord_backup_on_register(c, n, r->cursor); /* after a --restore only */
 	osp_wire_env_init(&env, NULL, NULL, 0);
 	ospec__v1__registered__init(&ok);
 	ok.heartbeat_ms = (uint32_t)c->cfg.heartbeat;

@@ -35,6 +35,7 @@ typedef struct coord_an_job {
 	char url[COORD_AN_URL_MAX + 1];
 	char query[COORD_AN_QUERY_MAX * 2 + 64]; /* placeholders filled in */
 	char min[40], max[40];
+	uint64_t analysis;      /* which analysis asked (EV_METRIC.seq) */
 } coord_an_job;
 
 typedef struct coord_analysis coord_analysis;
@@ -218,7 +219,7 @@ static void *coord_an_main(void *arg)
 		ok = coord_an_run(j, msg, sizeof(msg));
 		OSP_INFO("COORD-ANALYSIS", "rollout '%s': metrics query %s: %s", j->id,
 			ok ? "passed" : "failed", msg);
-		coord_engine_on_metric(c, j->id, ok, msg);
+		coord_engine_on_metric(c, j->id, j->analysis, ok, msg);
 		free(j);
 	}
 }
@@ -248,6 +249,7 @@ void coord_analysis_request(coord *c, const coord_ro_entry *e)
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return;
 	osp_strlcpy(j->id, e->ro.id, sizeof(j->id));
+	j->analysis = (uint64_t)e->ro.canary.analyses + 1;
 	osp_strlcpy(j->url, cr->analysis_url, sizeof(j->url));
 	osp_strlcpy(j->min, cr->query_min ? cr->query_min : "", sizeof(j->min));
 	osp_strlcpy(j->max, cr->query_max ? cr->query_max : "", sizeof(j->max));

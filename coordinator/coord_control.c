@@ -22,6 +22,7 @@
 #include <nng/transport/ipc/ipc.h>
 
 #include "coord.h"
+#include "coord_backup.h"
 #include "coord_control.h"
 #include "coord_control_tls.h"
 #include "coord_ctl_ipc.h"
@@ -76,6 +77,7 @@ static const coord_verb coord_verbs[] = {
 	{ "uncordon", true, coord_verb_uncordon },
 	{ "forget", true, coord_verb_forget },
 	{ "stats", false, coord_verb_stats },
+	{ "backup", true, coord_verb_backup, .nolock = true }, /* coord_backup.c */
 	COORD_ROLLOUT_VERBS
 };
 
@@ -212,6 +214,28 @@ static nng_msg *coord_control_run(coord *c, const coord_verb *v, coord_ctl_req *
 	return m;
 }
 
+/* coord_control_run_nolock runs a verb with nolock set: no coord.mtx while
+ * it runs (it takes what it needs itself), no transaction, no request
+ * record (a repeat runs again). */
+static nng_msg *coord_control_run_nolock(coord *c, const coord_verb *v, coord_ctl_req *rq)
+{
+	osp_buf json;
+	char err[1024] = "";
+	int status;
+	nng_msg *m;
+	double t0 = coord_metrics_mono_s();
+
+	osp_buf_init(&json, 64 * 1024);
+	status = v->fn(c, rq, &json, err, sizeof(err));
+	pthread_mutex_lock(&c->mtx);
+	coord_metrics_ctl(c, coord_metrics_mono_s() - t0);
+	pthread_mutex_unlock(&c->mtx);
+	m = coord_control_reply((uint32_t)status, status ? err : NULL,
+		json.data ? json.data : (status ? NULL : "{}"));
+	osp_buf_fini(&json);
+	return m;
+}
+
 /* coord_control_over_tls reports whether np came through the TLS listener. */
 static bool coord_control_over_tls(coord *c, nng_pipe np)
 {
@@ -273,6 +297,10 @@ static nng_msg *coord_control_handle(coord_ctl_srv *srv, nng_msg *req)
 	else if (!tls)
 		osp_strlcpy(rq.actor, "control", sizeof(rq.actor));
 	rq.msg = msg;
+	if (v->nolock) {
+		m = coord_control_run_nolock(c, v, &rq);
+		goto out;
+	}
 	if (v->mutates && (m = coord_control_dedup(c, msg->request_id)) != NULL)
 		goto out;
 	m = coord_control_run(c, v, &rq);

@@ -34,6 +34,10 @@ typedef struct coord_verb {
 	const char *name;
 	bool mutates;
 	coord_verb_fn fn;
+	/* runs without coord.mtx, without a transaction and without request
+	 * de-duplication (backup: seconds of copying must not stall the agents);
+	 * mutates then only means "admin role" */
+	bool nolock;
 } coord_verb;
 
 /* coord_ctl_arg returns the value of argument key, or NULL. */
@@ -135,6 +139,14 @@ int coord_ctl_u32(coord_ctl_req *rq, const char *key, const char *def, uint32_t 
  * --canary-approval (a gate before the promotion). For another strategy any
  * of them is a usage error. Returns 0, or -1 with err. */
 int coord_ctl_canary(coord_ctl_req *rq, Ospec__V1__RolloutRecord *r, char *err, size_t errlen);
+
+/* coord_ctl_canary_members refuses a canary rollout (OSP_EREFUSED, err names
+ * the nodes) when a member's agent speaks a protocol older than 1.3: it would
+ * not understand TrafficWeight. OSP_OK for other strategies. */
+#define COORD_CANARY_PROTO_MINOR 3
+struct coord_ro_entry;
+osp_err coord_ctl_canary_members(coord *c, const struct coord_ro_entry *e, char *err,
+	size_t errlen);
 
 /* coord_ctl_deploy_rec builds a rollout record (no id yet) from deploy's
  * arguments, checked: NULL with err on a usage error. apply uses it for the

@@ -8,6 +8,7 @@
 
 #include "coord_analysis.h"
 #include "coord_control.h"
+#include "coord_rollouts.h"
 #include "coord_rollout.h"
 #include "ospec/util.h"
 
@@ -58,6 +59,37 @@ static int coord_ctl_canary_latency(coord_ctl_req *rq, uint32_t *ms, char *err, 
 		return -1;
 	*ms = (uint32_t)d;
 	return 0;
+}
+
+osp_err coord_ctl_canary_members(coord *c, const struct coord_ro_entry *e, char *err,
+	size_t errlen)
+{
+	size_t old = 0;
+
+	if (e->ro.strategy != COORD_RO_CANARY)
+		return OSP_OK;
+	err[0] = '\0';
+	for (size_t i = 0; i < e->ro.nsteps; i++) {
+		const coord_node *n = coord_node_find(c, e->ro.steps[i].node);
+
+		if (e->ro.steps[i].state == COORD_STEP_SKIPPED || n == NULL ||
+			n->proto_minor >= COORD_CANARY_PROTO_MINOR)
+			continue;
+		if (old++ == 0)
+			snprintf(err, errlen, "a canary needs agents of protocol 1.%d or later "
+				"(TrafficWeight); older: ", COORD_CANARY_PROTO_MINOR);
+		if (old <= 8)
+			snprintf(err + strlen(err), errlen - strlen(err), "%s%s (1.%u%s%s)",
+				old > 1 ? ", " : "", n->id, n->proto_minor,
+				n->agent_version[0] ? ", ospec-agent " : "", n->agent_version);
+	}
+	if (old == 0)
+		return OSP_OK;
+	if (old > 8)
+		snprintf(err + strlen(err), errlen - strlen(err), " and %zu more", old - 8);
+	snprintf(err + strlen(err), errlen - strlen(err),
+		"; upgrade them first, or deploy with --strategy blue_green");
+	return OSP_EREFUSED;
 }
 
 int coord_ctl_canary(coord_ctl_req *rq, Ospec__V1__RolloutRecord *r, char *err, size_t errlen)

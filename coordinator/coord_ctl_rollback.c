@@ -50,6 +50,11 @@ static Ospec__V1__RolloutRecord *coord_ctl_rollback_rec(const Ospec__V1__Rollout
 		for (size_t i = 0; i < r->n_nodes; i++)
 			if ((n->nodes[n->n_nodes] = strdup(r->nodes[i])) != NULL)
 				n->n_nodes++;
+	/* whoever was told of the rollout is told of its rollback */
+	if (r->n_webhooks > 0 && (n->webhooks = calloc(r->n_webhooks, sizeof(char *))) != NULL)
+		for (size_t i = 0; i < r->n_webhooks; i++)
+			if ((n->webhooks[n->n_webhooks] = strdup(r->webhooks[i])) != NULL)
+				n->n_webhooks++;
 	n->health_path = strdup(r->health_path ? r->health_path : "/health");
 	n->rollback_of = strdup(r->id);
 	n->has_port = r->has_port;

@@ -11,6 +11,7 @@
 #include "coord_plans.h"
 #include "coord_releases.h"
 #include "coord_rollouts.h"
+#include "coord_webhooks.h"
 
 int coord_ctl_count(const char *s, uint32_t min, uint32_t max, uint32_t *n, bool *pct)
 {
@@ -277,7 +278,8 @@ Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *err, siz
 		}
 	}
 	if (coord_ctl_checks(rq, r, err, errlen) != 0 || /* --require-env, --smoke */
-		coord_ctl_canary(rq, r, err, errlen) != 0)  /* --canary-*, --analysis-* */
+		coord_ctl_canary(rq, r, err, errlen) != 0 || /* --canary-*, --analysis-* */
+		coord_wh_args(coord_ctl_arg(rq, "webhook"), r, err, errlen) != 0) /* --webhook */
 		goto fail;
 	return r;
 fail:

@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include "coord.h"
+#include "coord_backup.h"
 
 static const char *const coord_db_names[] = {
 	"nodes", "cmdlog", "events", "requests", "rollouts", "switches",
 	"releases", /* (app, version) <-> sha256: one version names one release */
 	"plans",    /* OSpec plans: stages run as rollouts (coord_plans.c) */
+	"outbox",   /* webhook deliveries not made yet (coord_webhooks_outbox.c) */
 };
 
 osp_err coord_db_open(coord *c, char *err, size_t errlen)
@@ -24,6 +26,7 @@ osp_err coord_db_open(coord *c, char *err, size_t errlen)
 	};
 	osp_err rv;
 
+	o.migrations = coord_backup_migrations(&o.nmigrations); /* coord_backup.c */
 	if ((rv = osp_store_open(&o, &c->store, err, errlen)) != OSP_OK)
 		return rv;
 	c->event_seq = 0; /* found at the first event write */
@@ -65,6 +68,8 @@ static void coord_db_rec_from_node(const coord_node *n, Ospec__V1__NodeRecord *r
 	r->last_seen_ms = n->last_seen_wall;
 	r->hostname = (char *)n->hostname;
 	r->agent_version = (char *)n->agent_version;
+	r->has_proto_minor = 1;
+	r->proto_minor = n->proto_minor;
 	r->n_apps = n->n_apps;
 	r->apps = n->apps;
 	r->has_log_end = 1;
@@ -137,6 +142,7 @@ static int coord_db_load_node_cb(void *arg, const void *k, size_t kl, const void
 		sizeof(n->agent_version));
 	n->log_end = r->log_end;
 	n->acked = r->acked;
+	n->proto_minor = r->proto_minor;
 	coord_node_set_apps(n, r->apps, r->n_apps);
 	ospec__v1__node_record__free_unpacked(r, NULL);
 	return 0;

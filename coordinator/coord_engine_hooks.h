@@ -26,7 +26,8 @@ osp_err coord_engine_start(coord *c);
 
 /* coord_engine_on_metric: the answer of rollout id's metrics query (from
  * the analysis worker, c->mtx not held). */
-void coord_engine_on_metric(coord *c, const char *id, bool ok, const char *msg);
+void coord_engine_on_metric(coord *c, const char *id, uint64_t analysis, bool ok,
+	const char *msg);
 
 /* coord_engine_fini: free the engine's memory. */
 void coord_engine_fini(coord *c);

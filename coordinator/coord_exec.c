@@ -11,6 +11,7 @@
 #include "coord_engine_hooks.h"
 #include "coord_rollouts.h"
 #include "coord_analysis.h"
+#include "coord_webhooks.h"
 #include "ospec/fault.h"
 
 static const char *coord_exec_status_name(Ospec__V1__ResultStatus s)
@@ -419,13 +420,21 @@ kick:
 
 osp_err coord_engine_start(coord *c)
 {
-	return coord_rollouts_load(c);
+	osp_err rv = coord_rollouts_load(c);
+
+	if (rv == OSP_OK)
+		coord_webhooks_start(c); /* a restart resumes the outbox */
+	return rv;
 }
 
-void coord_engine_on_metric(coord *c, const char *id, bool ok, const char *msg)
+void coord_engine_on_metric(coord *c, const char *id, uint64_t analysis, bool ok,
+	const char *msg)
 {
-	coord_ro_event ev = { .kind = COORD_RO_EV_METRIC, .ok = ok, .message = msg };
+	coord_ro_event ev = { .kind = COORD_RO_EV_METRIC, .seq = analysis, .ok = ok,
+		.message = msg };
 
+	if (atomic_load(&c->stopping))
+		return; /* the agents' side is gone: nothing may be kicked now */
 	pthread_mutex_lock(&c->mtx);
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
 		if (strcmp(e->ro.id, id) != 0)
@@ -442,6 +451,7 @@ void coord_engine_on_metric(coord *c, const char *id, bool ok, const char *msg)
 
 void coord_engine_fini(coord *c)
 {
+	coord_webhooks_stop(c);
 	coord_analysis_stop(c);
 	coord_rollouts_free(c);
 	free(c->ro_acts);

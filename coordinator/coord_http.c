@@ -8,33 +8,11 @@
 #include <nng/supplemental/http/http.h>
 
 #include "coord.h"
-
-#define COORD_HTTP_PROM "text/plain; version=0.0.4; charset=utf-8"
-
-/* coord_http_reply answers with len bytes of body (copied) as ctype. */
-static void coord_http_reply(nng_aio *aio, uint16_t status, const char *ctype, const char *body,
-	size_t len)
-{
-	nng_http_res *res = NULL;
-
-	if (nng_http_res_alloc(&res) != 0) {
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	nng_http_res_set_status(res, status);
-	nng_http_res_set_header(res, "Content-Type", ctype);
-	if (nng_http_res_copy_data(res, body, len) != 0) {
-		nng_http_res_free(res);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	nng_aio_set_output(aio, 0, res);
-	nng_aio_finish(aio, 0);
-}
+#include "ospec/prom.h"
 
 static void coord_http_answer(nng_aio *aio, uint16_t status, const char *body)
 {
-	coord_http_reply(aio, status, "text/plain", body, strlen(body));
+	osp_http_reply(aio, status, "text/plain", body, strlen(body));
 }
 
 static void coord_http_healthz(nng_aio *aio)
@@ -81,7 +59,7 @@ static void coord_http_metrics(nng_aio *aio)
 		snprintf(msg, sizeof(msg), "metrics unavailable: %s\n", osp_strerror(rv));
 		coord_http_answer(aio, 500, msg);
 	} else {
-		coord_http_reply(aio, 200, COORD_HTTP_PROM, page.data ? page.data : "", page.len);
+		osp_http_reply(aio, 200, OSP_PROM_CTYPE, page.data ? page.data : "", page.len);
 	}
 	osp_buf_fini(&page);
 }

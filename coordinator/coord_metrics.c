@@ -9,6 +9,8 @@
 #include "coord.h"
 #include "coord_metrics.h"
 #include "coord_rollout.h"
+#include "coord_webhooks.h"
+#include "ospec/prom.h"
 
 #define COORD_RO_STATES (COORD_RO_ROLLED_BACK + 1)
 
@@ -30,47 +32,21 @@ static const char *const coord_metrics_refused_names[COORD_REFUSED_N] = {
 	[COORD_RL_REFUSED_INSTANCE] = "instance",
 };
 
-/* The page being written: the first error sticks, later writes are no-ops. */
-typedef struct coord_mw {
-	osp_buf *b;
-	osp_err err;
-} coord_mw;
-
-static void coord_mw_printf(coord_mw *w, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void coord_mw_printf(coord_mw *w, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	if (w->err != OSP_OK)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line)) {
-		w->err = OSP_ETOOBIG; /* every line is ours and short: a bug, not a crash */
-		return;
-	}
-	w->err = osp_buf_append(w->b, line, (size_t)n);
-}
 
 /* coord_mw_family writes the # HELP and # TYPE lines of name. */
-static void coord_mw_family(coord_mw *w, const char *name, const char *type, const char *help)
+static void coord_mw_family(osp_prom_w *w, const char *name, const char *type, const char *help)
 {
-	coord_mw_printf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	osp_prom_printf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void coord_mw_uint(coord_mw *w, const char *name, const char *type, const char *help,
+static void coord_mw_uint(osp_prom_w *w, const char *name, const char *type, const char *help,
 	uint64_t v)
 {
 	coord_mw_family(w, name, type, help);
-	coord_mw_printf(w, "%s %llu\n", name, (unsigned long long)v);
+	osp_prom_printf(w, "%s %llu\n", name, (unsigned long long)v);
 }
 
-static void coord_mw_hist(coord_mw *w, const char *name, const char *help,
+static void coord_mw_hist(osp_prom_w *w, const char *name, const char *help,
 	const coord_hist *h, const double *le, size_t nle)
 {
 	uint64_t cum = 0;
@@ -78,11 +54,11 @@ static void coord_mw_hist(coord_mw *w, const char *name, const char *help,
 	coord_mw_family(w, name, "histogram", help);
 	for (size_t i = 0; i < nle; i++) {
 		cum += h->counts[i];
-		coord_mw_printf(w, "%s_bucket{le=\"%g\"} %llu\n", name, le[i],
+		osp_prom_printf(w, "%s_bucket{le=\"%g\"} %llu\n", name, le[i],
 			(unsigned long long)cum);
 	}
-	coord_mw_printf(w, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
-	coord_mw_printf(w, "%s_sum %.9g\n%s_count %llu\n", name, h->sum, name,
+	osp_prom_printf(w, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
+	osp_prom_printf(w, "%s_sum %.9g\n%s_count %llu\n", name, h->sum, name,
 		(unsigned long long)h->count);
 }
 
@@ -203,20 +179,20 @@ static int coord_metrics_state_cb(void *arg, const void *k, size_t kl, const voi
 	return 0;
 }
 
-static void coord_mw_states(coord_mw *w, const char *name, const char *help,
+static void coord_mw_states(osp_prom_w *w, const char *name, const char *help,
 	const coord_metrics_states *s)
 {
 	coord_mw_family(w, name, "gauge", help);
 	for (unsigned i = 0; i < COORD_RO_STATES; i++)
-		coord_mw_printf(w, "%s{state=\"%s\"} %llu\n", name,
+		osp_prom_printf(w, "%s{state=\"%s\"} %llu\n", name,
 			coord_ro_state_name((coord_ro_state)i), (unsigned long long)s->n[i]);
 }
 
 /* coord_metrics_store writes the gauges read from LMDB. */
-static osp_err coord_metrics_store(coord *c, coord_mw *w)
+static osp_err coord_metrics_store(coord *c, osp_prom_w *w)
 {
 	coord_metrics_states ro = { .field = 23 }, pl = { .field = 6 }; /* store.proto */
-	uint64_t used = 0, map = 0;
+	uint64_t used = 0, map = 0, outbox = 0;
 	osp_txn *t = NULL;
 	osp_err rv;
 
@@ -227,6 +203,8 @@ static osp_err coord_metrics_store(coord *c, coord_mw *w)
 	rv = osp_store_foreach(t, "rollouts", NULL, 0, false, coord_metrics_state_cb, &ro);
 	if (rv == OSP_OK)
 		rv = osp_store_foreach(t, "plans", NULL, 0, false, coord_metrics_state_cb, &pl);
+	if (rv == OSP_OK)
+		rv = osp_store_count(t, "outbox", &outbox);
 	osp_store_txn_abort(t);
 	if (rv != OSP_OK)
 		return rv;
@@ -234,19 +212,21 @@ static osp_err coord_metrics_store(coord *c, coord_mw *w)
 	coord_mw_states(w, "ospec_plans", "OSpec plans in the store by state.", &pl);
 	coord_mw_family(w, "ospec_store_records_unreadable", "gauge",
 		"Stored rollout and plan records whose state cannot be read.");
-	coord_mw_printf(w, "ospec_store_records_unreadable{db=\"rollouts\"} %llu\n",
+	osp_prom_printf(w, "ospec_store_records_unreadable{db=\"rollouts\"} %llu\n",
 		(unsigned long long)ro.unreadable);
-	coord_mw_printf(w, "ospec_store_records_unreadable{db=\"plans\"} %llu\n",
+	osp_prom_printf(w, "ospec_store_records_unreadable{db=\"plans\"} %llu\n",
 		(unsigned long long)pl.unreadable);
 	coord_mw_uint(w, "ospec_store_bytes", "gauge",
 		"Bytes of the LMDB map in use (pages up to the last used one).", used);
 	coord_mw_uint(w, "ospec_store_map_size_bytes", "gauge",
 		"LMDB map size (map_size): writes fail once the store reaches it.", map);
+	coord_mw_uint(w, "ospec_webhook_outbox", "gauge",
+		"Webhook deliveries waiting in the outbox (not answered 2xx yet).", outbox);
 	return OSP_OK;
 }
 
 /* coord_metrics_nodes writes the gauges of the in-memory node list. */
-static void coord_metrics_nodes(coord *c, coord_mw *w)
+static void coord_metrics_nodes(coord *c, osp_prom_w *w)
 {
 	uint64_t up = 0, down = 0, cordoned = 0;
 
@@ -256,7 +236,7 @@ static void coord_metrics_nodes(coord *c, coord_mw *w)
 		cordoned += n->cordoned;
 	}
 	coord_mw_family(w, "ospec_nodes", "gauge", "Known nodes by liveness.");
-	coord_mw_printf(w, "ospec_nodes{state=\"up\"} %llu\nospec_nodes{state=\"down\"} %llu\n",
+	osp_prom_printf(w, "ospec_nodes{state=\"up\"} %llu\nospec_nodes{state=\"down\"} %llu\n",
 		(unsigned long long)up, (unsigned long long)down);
 	coord_mw_uint(w, "ospec_nodes_cordoned", "gauge",
 		"Known nodes that are cordoned (left out of new rollouts).", cordoned);
@@ -264,7 +244,7 @@ static void coord_metrics_nodes(coord *c, coord_mw *w)
 
 /* coord_metrics_agents writes the agent server's counters (coord.stats, the
  * ones `ospecctl stats` shows, and those kept for this page). */
-static void coord_metrics_agents(coord *c, coord_mw *w)
+static void coord_metrics_agents(coord *c, osp_prom_w *w)
 {
 	const coord_stats *s = &c->stats;
 
@@ -276,16 +256,16 @@ static void coord_metrics_agents(coord *c, coord_mw *w)
 	coord_mw_family(w, "ospec_results_total", "counter",
 		"Command results received from agents, by status.");
 	for (unsigned i = 0; i < COORD_RESULT_N; i++)
-		coord_mw_printf(w, "ospec_results_total{status=\"%s\"} %llu\n",
+		osp_prom_printf(w, "ospec_results_total{status=\"%s\"} %llu\n",
 			coord_metrics_result_names[i], (unsigned long long)s->results[i]);
 	coord_mw_family(w, "ospec_registers_refused_total", "counter",
 		"Agent registers refused, by reason.");
 	for (unsigned i = 0; i < COORD_REFUSED_N; i++)
-		coord_mw_printf(w, "ospec_registers_refused_total{reason=\"%s\"} %llu\n",
+		osp_prom_printf(w, "ospec_registers_refused_total{reason=\"%s\"} %llu\n",
 			coord_metrics_refused_names[i], (unsigned long long)s->refused_by[i]);
 	coord_mw_family(w, "ospec_agent_errors_total", "counter",
 		"Agent requests answered with an error, by kind.");
-	coord_mw_printf(w,
+	osp_prom_printf(w,
 		"ospec_agent_errors_total{kind=\"undecodable\"} %llu\n"
 		"ospec_agent_errors_total{kind=\"version\"} %llu\n"
 		"ospec_agent_errors_total{kind=\"too_big\"} %llu\n"
@@ -296,7 +276,7 @@ static void coord_metrics_agents(coord *c, coord_mw *w)
 		(unsigned long long)s->replays);
 	coord_mw_family(w, "ospec_agent_connections_closed_total", "counter",
 		"Agent connections closed by the connection limits, by reason.");
-	coord_mw_printf(w,
+	osp_prom_printf(w,
 		"ospec_agent_connections_closed_total{reason=\"limit\"} %llu\n"
 		"ospec_agent_connections_closed_total{reason=\"stuck\"} %llu\n"
 		"ospec_agent_connections_closed_total{reason=\"deadline\"} %llu\n"
@@ -314,9 +294,24 @@ static void coord_metrics_agents(coord *c, coord_mw *w)
 		atomic_load(&c->ctl_relistens));
 }
 
+/* coord_metrics_webhooks writes the webhook worker's counters. */
+static void coord_metrics_webhooks(coord *c, osp_prom_w *w)
+{
+	uint64_t ok, retry, dropped;
+
+	coord_webhooks_counts(c, &ok, &retry, &dropped);
+	coord_mw_family(w, "ospec_webhook_deliveries_total", "counter",
+		"Webhook POSTs by outcome: ok (2xx), retry (failed, tried again), dropped (given up).");
+	osp_prom_printf(w,
+		"ospec_webhook_deliveries_total{result=\"ok\"} %llu\n"
+		"ospec_webhook_deliveries_total{result=\"retry\"} %llu\n"
+		"ospec_webhook_deliveries_total{result=\"dropped\"} %llu\n",
+		(unsigned long long)ok, (unsigned long long)retry, (unsigned long long)dropped);
+}
+
 osp_err coord_metrics_render(struct coord *c, osp_buf *out)
 {
-	coord_mw w = { .b = out };
+	osp_prom_w w = { .b = out };
 	osp_err rv;
 
 	if (c->store == NULL)
@@ -330,8 +325,9 @@ osp_err coord_metrics_render(struct coord *c, osp_buf *out)
 	coord_mw_family(&w, "ospec_switch_skew_seconds", "gauge",
 		"Flip skew of the last committed blue-green switch (first to last node applied).");
 	if (c->metrics.skew_set)
-		coord_mw_printf(&w, "ospec_switch_skew_seconds %.3f\n", c->metrics.skew);
+		osp_prom_printf(&w, "ospec_switch_skew_seconds %.3f\n", c->metrics.skew);
 	coord_metrics_agents(c, &w);
+	coord_metrics_webhooks(c, &w);
 	coord_mw_hist(&w, "ospec_control_request_duration_seconds",
 		"Seconds the coordinator took to run a control (ospecctl) request.",
 		&c->metrics.ctl, coord_metrics_ctl_le, COORD_LE_N(coord_metrics_ctl_le));

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "coord_plans.h"
+#include "coord_webhooks.h"
 
 osp_err coord_plans_get(osp_txn *t, const char *id, Ospec__V1__PlanRecord **out)
 {
@@ -269,12 +270,16 @@ static osp_err coord_plans_step(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p,
 {
 	coord_plan pl;
 	coord_plan_actions acts = { 0 };
+	bool was_pending = (coord_ro_state)p->state == COORD_RO_PENDING;
 	osp_err rv;
 
 	coord_plans_to_engine(p, &pl);
 	if ((rv = coord_plan_apply(&pl, ev, &acts)) != OSP_OK)
 		return rv;
 	if ((rv = coord_plans_from_engine(p, &pl)) != OSP_OK)
+		return rv;
+	if (was_pending && pl.state != COORD_RO_PENDING &&
+		(rv = coord_webhooks_plan(c, t, p, "plan.started", NULL, "")) != OSP_OK)
 		return rv;
 	for (size_t i = 0; i < pl.nstages && rv == OSP_OK; i++) {
 		Ospec__V1__PlanStageRecord *s = p->stages[i];
@@ -313,6 +318,10 @@ static osp_err coord_plans_step(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p,
 			rv = coord_db_event(c, t, a->event, NULL, p->id, p->app, actor, "%s",
 				a->message);
 			OSP_INFO("COORD-PLAN", "plan '%s': %s", p->id, a->message);
+			if (rv == OSP_OK)
+				rv = coord_webhooks_plan(c, t, p, a->event,
+					a->stage < pl.nstages ? pl.stages[a->stage].name : NULL,
+					a->message);
 			break;
 		case COORD_PLAN_ACT_DONE:
 			p->finished_ms = osp_now_wall_ms();

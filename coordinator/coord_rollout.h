@@ -251,7 +251,8 @@ typedef enum coord_ro_event_kind {
 				 * old slots (the one event a terminal rollout accepts) */
 	COORD_RO_EV_APPROVE,    /* blue-green waiting at its switch gate: switch now */
 	COORD_RO_EV_METRIC,     /* canary: the external query's answer (ok: within its range;
-				 * message: the value or the error) */
+				 * message: the value or the error; seq: the number of the
+				 * analysis it was asked for, canary.analyses + 1 then) */
 } coord_ro_event_kind;
 
 typedef struct coord_ro_event {

@@ -129,8 +129,8 @@ static void coord_cn_reset_settled(coord_rollout *r, int64_t now, coord_ro_actio
 
 		if (!s->in_switch)
 			continue;
-		if (s->state == COORD_STEP_READY)
-			back++;
+		if (s->fresh)
+			back++; /* answered weight 0, whatever happened to it before */
 		else
 			coord_ro_append(r->reason, sizeof(r->reason), "; %s: %s", s->node,
 					s->reason);
@@ -391,6 +391,7 @@ static void coord_cn_weight_result(coord_rollout *r, size_t i, const coord_ro_ev
 		s->has_base = true;
 	}
 	if (r->phase == COORD_CN_RESET) {
+		s->fresh = ev->ok; /* resetting, fresh means: took weight 0 */
 		if (!ev->ok) {
 			s->state = COORD_STEP_FAILED;
 			s->reason[0] = '\0';
@@ -443,7 +444,8 @@ static osp_err coord_cn_on_metric(coord_rollout *r, const coord_ro_event *ev,
 {
 	coord_ro_canary *c = &r->canary;
 
-	if (r->phase != COORD_CN_ANALYZE || c->ext_state != COORD_RO_EXT_PENDING)
+	if (r->phase != COORD_CN_ANALYZE || c->ext_state != COORD_RO_EXT_PENDING ||
+	    ev->seq != (uint64_t)c->analyses + 1)
 		return OSP_OK; /* late: that analysis is over */
 	c->ext_state = ev->ok ? COORD_RO_EXT_PASSED : COORD_RO_EXT_FAILED;
 	c->ext_note[0] = '\0';

@@ -6,8 +6,10 @@
 #include "coord_releases.h"
 #include "coord_rollouts.h"
 #include "coord_analysis.h"
+#include "coord_control.h"
 #include "coord_plans.h"
 #include "coord_secrets.h"
+#include "coord_webhooks.h"
 #include "ospec/fault.h"
 
 static void coord_ro_entry_free(coord_ro_entry *e)
@@ -237,7 +239,15 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 		tw.app = e->ro.app;
 		tw.slot = st->slot;
 		tw.weight = e->ro.canary.weight;
-		snprintf(step_id, sizeof(step_id), "%s-w%u", e->ro.id, e->ro.canary.step_no);
+		{
+			/* an id's length at most (the wire's limit): the rollout id
+			 * is shortened, never the step number */
+			char sfx[16];
+			int sl = snprintf(sfx, sizeof(sfx), "-w%u", e->ro.canary.step_no);
+
+			snprintf(step_id, sizeof(step_id), "%.*s%s",
+				OSP_WIRE_MAX_ID - (sl > 0 ? sl : 0), e->ro.id, sfx);
+		}
 		tw.step_id = step_id;
 		cmd.kind_case = OSPEC__V1__COMMAND__KIND_WEIGHT;
 		cmd.weight = &tw;
@@ -367,7 +377,7 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 {
 	coord_ro_actions acts = { 0 };
 	size_t need = 2 * e->ro.nsteps + 16;
-	bool was_terminal;
+	bool was_terminal, was_pending;
 	osp_err rv;
 
 	/* one buffer for every event, grown to the largest rollout: at 1000
@@ -382,8 +392,19 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 	acts.v = c->ro_acts;
 	acts.cap = need;
 	was_terminal = coord_ro_terminal(e->ro.state);
+	was_pending = e->ro.state == COORD_RO_PENDING;
 	if ((rv = coord_ro_apply(&e->ro, ev, &acts)) != OSP_OK)
 		goto out;
+	/* webhooks: written in this transaction, first the start, then the
+	 * events in their order (coord_webhooks.h) */
+	if (was_pending && ev->kind == COORD_RO_EV_START && e->ro.state != COORD_RO_PENDING) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "%s %s to %zu node%s (%s)", e->ro.app, e->ro.version,
+			e->ro.nsteps, e->ro.nsteps == 1 ? "" : "s",
+			coord_ro_strategy_name(e->ro.strategy));
+		if ((rv = coord_webhooks_rollout(c, t, e, "rollout.started", msg)) != OSP_OK)
+			goto out;
+	}
 	for (size_t i = 0; i < acts.n && rv == OSP_OK; i++) {
 		coord_ro_action *a = &acts.v[i];
 		coord_ro_step *st = a->step < e->ro.nsteps ? &e->ro.steps[a->step] : NULL;
@@ -401,6 +422,8 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 			rv = coord_db_event(c, t, a->event, st ? st->node : NULL, e->ro.id,
 				e->ro.app, actor, "%s", a->message);
 			OSP_INFO("COORD-ROLLOUT", "rollout '%s': %s", e->ro.id, a->message);
+			if (rv == OSP_OK)
+				rv = coord_webhooks_rollout(c, t, e, a->event, a->message);
 			if (strcmp(a->event, "switch.committed") == 0)
 				coord_metrics_switch_skew(c, e->ro.last_ack_ms - e->ro.first_ack_ms);
 			break;
@@ -505,7 +528,10 @@ osp_err coord_rollouts_load(coord *c)
 		return rv;
 	ev.now_ms = osp_now_wall_ms();
 	for (coord_ro_entry *e = c->rollouts; e != NULL && rv == OSP_OK; e = e->next) {
-		if (e->ro.state != COORD_RO_RUNNING)
+		/* a paused canary still analyses: its query in flight is asked again */
+		if (e->ro.state != COORD_RO_RUNNING &&
+			!(e->ro.state == COORD_RO_PAUSED && e->ro.strategy == COORD_RO_CANARY &&
+				e->ro.phase == COORD_CN_ANALYZE))
 			continue;
 		OSP_INFO("COORD-ROLLOUT-RESUME", "rollout '%s' resumes after a restart", e->ro.id);
 		rv = coord_rollouts_event(c, t, e, &ev, "coordinator");
@@ -651,6 +677,8 @@ osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *re
 	osp_labels_fini(&sel);
 	if (rv == OSP_OK) /* before anything is stored or sent */
 		rv = coord_secrets_check_rollout(c, e, err, errlen);
+	if (rv == OSP_OK)
+		rv = coord_ctl_canary_members(c, e, err, errlen);
 	if (rv != OSP_OK)
 		goto fail;
 	coord_ro_plan(&e->ro);
@@ -679,5 +707,62 @@ fail:
 	if (err[0] == '\0')
 		snprintf(err, errlen, "cannot create the rollout: %s", osp_strerror(rv));
 	coord_ro_entry_free(e); /* rec with it: it was taken over */
+	return rv;
+}
+
+osp_err coord_rollouts_resend(coord *c, coord_node *n, uint64_t cursor, size_t *count)
+{
+	osp_txn *t = NULL;
+	size_t sent = 0;
+	osp_err rv = OSP_OK;
+
+	for (coord_ro_entry *e = c->rollouts; e != NULL && rv == OSP_OK; e = e->next) {
+		bool touched = false;
+
+		/* terminal ones too: a succeeded blue-green rollout stays active
+		 * while its scale-downs are outstanding */
+		for (size_t i = 0; i < e->ro.nsteps && rv == OSP_OK; i++) {
+			coord_ro_step *st = &e->ro.steps[i];
+			uint64_t old = st->seq;
+
+			/* only an outstanding command the node executed already; a
+			 * voided one has its revert queued (void_seq) and is left alone */
+			if (st->cmd == COORD_RO_CMD_NONE || st->seq == 0 || st->seq > cursor ||
+				st->void_seq != 0 || strcmp(st->node, n->id) != 0)
+				continue;
+			if (t == NULL && (rv = osp_store_txn_begin(c->store, true, &t)) != OSP_OK)
+				return rv;
+			if ((rv = coord_ro_send(c, t, e, st)) != OSP_OK)
+				break;
+			rv = coord_db_event(c, t, "step.resent", n->id, e->ro.id, e->ro.app,
+				"coordinator", "restored store: %s executed command %llu (cursor %llu) "
+				"but its result is not in this store: sent again as %llu", n->id,
+				(unsigned long long)old, (unsigned long long)cursor,
+				(unsigned long long)st->seq);
+			OSP_INFO("COORD-RESENT", "rollout '%s': node '%s' executed command %llu "
+				"(cursor %llu) but this restored store has no result for it: sent again "
+				"as %llu", e->ro.id, n->id, (unsigned long long)old,
+				(unsigned long long)cursor, (unsigned long long)st->seq);
+			touched = true;
+			sent++;
+		}
+		if (rv == OSP_OK && touched)
+			rv = coord_ro_save(c, t, e);
+	}
+	if (t == NULL)
+		goto out;
+	if (rv != OSP_OK) {
+		osp_store_txn_abort(t);
+		coord_rollouts_reload(c);
+		return rv;
+	}
+	if ((rv = coord_db_commit(c, t, "re-sent commands")) != OSP_OK) {
+		coord_rollouts_reload(c);
+		return rv;
+	}
+	coord_rollouts_kick(c);
+out:
+	if (count != NULL)
+		*count = sent;
 	return rv;
 }

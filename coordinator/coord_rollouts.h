@@ -79,6 +79,15 @@ void coord_rollouts_kick(coord *c);
 osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id,
 	Ospec__V1__RolloutRecord **out);
 
+/* coord_rollouts_resend appends again, at new sequences, the outstanding
+ * commands of node n's steps that n executed already (sequence <= cursor)
+ * without this store holding a result: after a restore the result may have
+ * been acknowledged by the coordinator whose newer history was lost, so the
+ * agent never re-sends it (coord_backup.c). Handlers converge, so the node
+ * answers the repeat from what it runs. One transaction; *count (may be
+ * NULL) gets how many were sent. */
+osp_err coord_rollouts_resend(coord *c, coord_node *n, uint64_t cursor, size_t *count);
+
 /* coord_rollouts_next_seq returns the next creation number (meta counter). */
 osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq);
 

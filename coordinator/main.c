@@ -6,8 +6,12 @@
 #include <string.h>
 
 #include "coord.h"
+#include "coord_analysis.h"
+#include "coord_backup.h"
 #include "coord_engine_hooks.h"
+#include "coord_webhooks.h"
 #include "ospec/opts.h"
+#include "ospec/sdnotify.h"
 #include "ospec/tls.h"
 
 static const char *const coord_levels[] = { "debug", "info", "warn", "error", NULL };
@@ -37,6 +41,12 @@ static const osp_opt coord_opts[] = {
 		.defval = "/var/lib/ospec/coordinator", .form = OSP_FORM_PATH },
 	{ .name = "init", .type = OSP_OPT_BOOL, .offset = CO(init),
 		.help = "start with an empty store where data.mdb was lost (emptied or removed)" },
+	{ .name = "restore", .type = OSP_OPT_STR, .offset = CO(restore), .metavar = "FILE",
+		.help = "copy this backup ('ospecctl backup') into an empty --data, then start",
+		.form = OSP_FORM_PATH, .flag_only = true },
+	{ .name = "force-restore", .type = OSP_OPT_BOOL, .offset = CO(force_restore),
+		.help = "with --restore: move a non-empty --data aside (DIR.before-restore-<time>)",
+		.flag_only = true },
 	{ .name = "listen", .type = OSP_OPT_STR, .offset = CO(listen), .metavar = "URL",
 		.help = "where agents connect (tcp:// or tls+tcp://)",
 		.defval = "tcp://127.0.0.1:7400", .form = OSP_FORM_URL,
@@ -75,6 +85,15 @@ static const osp_opt coord_opts[] = {
 	{ .name = "log-format", .type = OSP_OPT_STR, .offset = CO(log_format),
 		.metavar = "FORMAT", .help = "text|json", .defval = "text",
 		.choices = coord_formats },
+	{ .name = "webhook", .type = OSP_OPT_STR, .offset = CO(webhook_flag), .metavar = "URL",
+		.help = "POST every rollout's transitions to this http(s) URL (repeatable; config: "
+			"webhooks: [URL, ...])", .flag_only = true },
+	{ .name = "webhooks", .type = OSP_OPT_CUSTOM, .offset = CO(webhooks), .config_only = true,
+		.custom = coord_webhooks_cfg, .custom_free = coord_webhooks_cfg_free,
+		.help = "[URL, ...]: webhooks for every rollout (docs/webhooks.md)" },
+	{ .name = "webhook-secret-file", .type = OSP_OPT_STR, .offset = CO(webhook_secret_file),
+		.metavar = "FILE", .help = "HMAC-SHA256 key that signs webhook bodies "
+			"(X-Ospec-Signature)", .form = OSP_FORM_PATH },
 	{ .name = "tls", .type = OSP_OPT_CUSTOM, .config_only = true, .custom = coord_cfg_tls,
 		.custom_free = coord_cfg_tls_free,
 		.help = "{ca: FILE, cert: FILE, key: FILE} for tls+tcp:// listen and control-tls" },
@@ -187,10 +206,18 @@ static void coord_trim(coord *c)
 	coord_db_commit(c, t, "event retention");
 }
 
+/* The command line, kept for coord_reload_log (SIGHUP). */
+static int coord_argc;
+static char **coord_argv;
+
+/* coord_ticker_main drives the timers; it also pings systemd's watchdog
+ * (docs/systemd.md) right after a tick held the lock: a coordinator whose
+ * lock is stuck stops pinging and systemd restarts it. */
 static void *coord_ticker_main(void *arg)
 {
 	coord *c = arg;
-	int64_t last_trim = osp_now_mono_ms();
+	int64_t last_trim = osp_now_mono_ms(), last_ping = 0;
+	int64_t ping_ms = (int64_t)(osp_sd_watchdog_usec() / 2000);
 
 	while (!atomic_load(&c->stopping)) {
 		int64_t now = osp_now_mono_ms();
@@ -204,9 +231,41 @@ static void *coord_ticker_main(void *arg)
 			coord_trim(c);
 		}
 		pthread_mutex_unlock(&c->mtx);
+		if (ping_ms > 0 && now - last_ping >= ping_ms) {
+			last_ping = now;
+			osp_sd_notify("WATCHDOG=1");
+		}
 		osp_sleep_ms(100);
 	}
 	return NULL;
+}
+
+/* coord_reload_log (SIGHUP) reads the config file and the flags again, as at
+ * start, and applies their log_level; nothing else changes. A config that
+ * no longer loads keeps the current level. */
+static void coord_reload_log(const coord *c)
+{
+	coord_cfg fresh;
+	osp_opts_action act = OSP_OPTS_RUN;
+	osp_log_level lvl = OSP_LOG_INFO, old = atomic_load(&osp_log_min_level);
+	char err[1024] = "";
+
+	memset(&fresh, 0, sizeof(fresh));
+	if (c->cfg.config == NULL) {
+		OSP_INFO("COORD-RELOAD", "SIGHUP without a config file (-c): log level stays '%s'",
+			osp_log_level_name(old));
+	} else if (osp_opts_load(coord_opts, COORD_NOPTS, coord_argc, coord_argv, &fresh, &act,
+			   err, sizeof(err)) != OSP_OK ||
+		osp_log_level_parse(fresh.log_level, &lvl) != 0) {
+		OSP_WARN("COORD-RELOAD", "SIGHUP: config not reloaded, log level stays '%s': %s",
+			osp_log_level_name(old), err);
+	} else {
+		osp_log_set_level(lvl);
+		/* written whatever the new level: the operator asked for it */
+		osp_log_write(OSP_LOG_INFO, "COORD-RELOAD", "SIGHUP: log level '%s' (was '%s')",
+			osp_log_level_name(lvl), osp_log_level_name(old));
+	}
+	osp_opts_free(coord_opts, COORD_NOPTS, &fresh);
 }
 
 static int coord_setup_log(coord *c)
@@ -230,6 +289,7 @@ static int coord_run(coord *c)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits this */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -265,14 +325,22 @@ static int coord_run(coord *c)
 	OSP_INFO("COORD-START", "listening for agents on '%s'%s, control on '%s'%s, data in '%s'",
 		c->cfg.listen, osp_tls_url_is_tls(c->cfg.listen) ? " (mutual TLS, proof required)" : "",
 		c->cfg.control, ctls, c->cfg.data);
-	while (sigwait(&set, &sig) != 0)
-		;
+	osp_sd_notifyf("READY=1\nSTATUS=listening for agents on %.200s", c->cfg.listen);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		coord_reload_log(c);
+	}
 	OSP_INFO("COORD-STOP", "signal %d: stopping", sig);
 	code = 0;
 out_stop:
+	osp_sd_notify("STOPPING=1\nSTATUS=stopping");
 	atomic_store(&c->stopping, true);
 	if (c->ticker_started)
 		pthread_join(c->ticker, NULL);
+	coord_analysis_stop(c); /* its answers touch the agents' side: stop it first */
 	coord_http_stop(c);
 	coord_control_stop(c);
 	coord_agents_stop(c);
@@ -281,6 +349,26 @@ out_store:
 	coord_registry_free(c);
 	osp_store_close(c->store);
 	return code;
+}
+
+/* coord_main_restore copies the --restore backup into --data before the
+ * store is opened (coord_backup.c); 0, or the exit code (2: refused, 1: I/O)
+ * after printing why. */
+static int coord_main_restore(coord *c)
+{
+	char err[1024];
+	int code;
+
+	if (c->cfg.force_restore && c->cfg.restore == NULL) {
+		fprintf(stderr, "ospec-coordinator: --force-restore needs --restore FILE\n");
+		return 2;
+	}
+	if ((code = coord_backup_restore(&c->cfg, err, sizeof(err))) != 0) {
+		fprintf(stderr, "ospec-coordinator: %s\n", err);
+		return code;
+	}
+	c->restored = true; /* coord_backup_on_register */
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -293,6 +381,8 @@ int main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	pthread_mutex_init(&c.mtx, NULL);
+	coord_argc = argc;
+	coord_argv = argv;
 	rv = osp_opts_load(coord_opts, COORD_NOPTS, argc, argv, &c.cfg, &action, err, sizeof(err));
 	if (rv != OSP_OK) {
 		fprintf(stderr, "ospec-coordinator: %s\n", err);
@@ -313,11 +403,23 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if ((code = coord_cfg_check_tls(&c.cfg)) != 0 ||
-		(code = coord_cfg_check_http(&c.cfg)) != 0) {
+		(code = coord_cfg_check_http(&c.cfg)) != 0 ||
+		(code = coord_webhooks_flags(&c.cfg, argc, argv)) != 0) {
 		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
 		return code;
 	}
 	coord_setup_log(&c);
+	if (coord_webhooks_setup(&c, err, sizeof(err)) != OSP_OK) {
+		fprintf(stderr, "ospec-coordinator: %s\n", err);
+		coord_webhooks_stop(&c);
+		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
+		return 2;
+	}
+	if ((c.cfg.restore != NULL || c.cfg.force_restore) &&
+		(code = coord_main_restore(&c)) != 0) {
+		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
+		return code;
+	}
 	code = coord_run(&c);
 	osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
 	pthread_mutex_destroy(&c.mtx);

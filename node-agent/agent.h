@@ -41,6 +41,14 @@ typedef struct agent_proxy_cfg {
 	int64_t exec_timeout; /* ms; 0: the driver's default (30 s) */
 } agent_proxy_cfg;
 
+/* The hooks of one app (apps.<app>.hooks; agent_hooks.h, docs/hooks.md):
+ * absolute paths of executables, indexed by agent_hook_kind. */
+#define AGENT_HOOKS_N 4 /* pre_stage, post_stage, pre_switch, post_switch */
+typedef struct agent_hooks_cfg {
+	char *path[AGENT_HOOKS_N]; /* NULL: no such hook */
+	int64_t timeout;           /* ms; 0: AGENT_HOOK_TIMEOUT_MS (60 s) */
+} agent_hooks_cfg;
+
 /* Host-local settings of one app. */
 typedef struct agent_app_cfg {
 	char name[OSP_WIRE_MAX_ID + 1];
@@ -49,6 +57,7 @@ typedef struct agent_app_cfg {
 	char *user;
 	char *env_file;
 	agent_proxy_cfg proxy;
+	agent_hooks_cfg hooks;
 } agent_app_cfg;
 
 typedef struct agent_cfg {
@@ -64,6 +73,7 @@ typedef struct agent_cfg {
 	uint64_t retain_results;
 	bool init;                /* --init: accept a lost data.mdb (store.h) */
 	int64_t fetch_timeout;    /* ms: the deadline of one artifact fetch */
+	char *metrics;            /* HOST:PORT of GET /metrics (agent_metrics.h); NULL: off */
 	size_t napps;
 	agent_app_cfg apps[AGENT_MAX_APPS];
 } agent_cfg;
@@ -106,6 +116,8 @@ struct agent {
 	uint64_t cursor;
 	bool resend;              /* a result was not acknowledged: re-send first */
 	pthread_t session_thread, hb_thread;
+	atomic_int_fast64_t hb_alive_ms; /* monotonic ms of the heartbeat loop's last turn:
+					  * systemd's watchdog (main.c, docs/systemd.md) */
 	bool threads_started;
 	agent_exec *exec;
 };

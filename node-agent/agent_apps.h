@@ -122,8 +122,9 @@ void agent_apps_free(agent_apps *p);
 void agent_apps_restore(agent_apps *p);
 
 /* agent_apps_stage executes a Stage command (cmd->kind_case STAGE): fetch,
- * verify and unpack the release, record it, replace the running process and
- * health-check it. Fills res (status, app, version, slot; message -> msg). */
+ * verify and unpack the release, run the app's pre_stage hook, record it,
+ * replace the running process, health-check it and run the post_stage hook
+ * (agent_hooks.h). Fills res (status, app, version, slot; message -> msg). */
 void agent_apps_stage(agent_apps *p, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen);
 

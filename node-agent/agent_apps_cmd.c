@@ -15,6 +15,7 @@
 #include "agent_checks.h"
 #include "agent_drain.h"
 #include "agent_health.h"
+#include "agent_hooks.h"
 #include "agent_redact.h"
 #include "ospec/url_redact.h"
 
@@ -308,11 +309,39 @@ static bool agent_apps_same(agent_apps *p, const agent_apps_work *w)
 		agent_apps_runs(p, w->rec.app, &w->rel);
 }
 
-/* agent_apps_stage_install fetches, records and (unless no_start) starts the
- * release. Returns false with res final on failure. */
-static bool agent_apps_stage_install(agent_apps *p, const Ospec__V1__Stage *s,
+/* agent_apps_hook runs hook k of the app for w->rel in the main slot
+ * (agent_hooks.h): prev is the release the app ran before it. Returns false
+ * with res final (FAILED, the hook's reason) when the hook failed. */
+static bool agent_apps_hook(agent_apps *p, const Ospec__V1__Command *cmd, agent_hook_kind k,
+	agent_apps_work *w, const agent_rel *prev, Ospec__V1__CommandResult *res, char *msg,
+	size_t msglen)
+{
+	const agent_app_cfg *ac = agent_cfg_app(p->cfg, w->rec.app);
+	agent_hook_env he = { .app = w->rec.app, .node = p->cfg->id, .version = w->rel.version,
+		.sha256 = w->rel.sha256, .previous_version = prev->set ? prev->version : "",
+		.release_dir = w->dir, .slot = AGENT_APPS_SLOT, .port = w->rel.port,
+		.rollout = cmd->rollout_id };
+
+	if (!agent_hook_configured(ac, k))
+		return true;
+	/* a converged Stage never unpacked: the hook still runs in the release */
+	if (w->dir[0] == '\0' && agent_apps_release_dir(p, &w->rel, w->dir, sizeof(w->dir), w->err,
+					 sizeof(w->err)) != OSP_OK)
+		w->dir[0] = '\0';
+	if (agent_hook_run(ac, k, &he, msg, msglen) == OSP_OK)
+		return true;
+	agent_apps_fail(res, msg);
+	return false;
+}
+
+/* agent_apps_stage_install fetches, runs the pre_stage hook, records and
+ * (unless no_start) starts the release. Returns false with res final on
+ * failure. */
+static bool agent_apps_stage_install(agent_apps *p, const Ospec__V1__Command *cmd,
 	agent_apps_work *w, Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
+	const Ospec__V1__Stage *s = cmd->stage;
+	const agent_rel *cur = &w->rec.current;
 	osp_err rv;
 
 	rv = agent_apps_prepare(p, s->artifact_url, w->rel.sha256, w->dir, sizeof(w->dir), w->err,
@@ -323,6 +352,12 @@ static bool agent_apps_stage_install(agent_apps *p, const Ospec__V1__Stage *s,
 		OSP_WARN("AGENT-APP-FETCH", "app '%s' version '%s': %s", s->app, s->version, w->err);
 		return false;
 	}
+	/* before anything changes: a failed pre_stage leaves the old release
+	 * running and recorded, so a Revert finds nothing to undo */
+	if (!agent_apps_hook(p, cmd, AGENT_HOOK_PRE_STAGE, w,
+		    cur->set && strcmp(cur->sha256, w->rel.sha256) != 0 ? cur : &w->rec.previous, res,
+		    msg, msglen))
+		return false;
 	/* write-ahead: the new desired state is durable before the process changes */
 	if (!w->rec.current.set || strcmp(w->rec.current.sha256, w->rel.sha256) != 0)
 		w->rec.previous = w->rec.current;
@@ -360,10 +395,11 @@ void agent_apps_stage_health(const Ospec__V1__Stage *s, unsigned port, agent_hea
 }
 
 /* agent_apps_stage_check health-checks a staged release with the command's
- * settings (zero = the defaults) and finishes res. */
-static void agent_apps_stage_check(agent_apps *p, const Ospec__V1__Stage *s, agent_apps_work *w,
-	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
+ * settings (zero = the defaults), runs the post_stage hook and finishes res. */
+static void agent_apps_stage_check(agent_apps *p, const Ospec__V1__Command *cmd,
+	agent_apps_work *w, Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
+	const Ospec__V1__Stage *s = cmd->stage;
 	agent_health_spec hs;
 
 	agent_apps_stage_health(s, w->rel.port, &hs);
@@ -372,6 +408,10 @@ static void agent_apps_stage_check(agent_apps *p, const Ospec__V1__Stage *s, age
 		agent_apps_fail(res, msg);
 		return;
 	}
+	/* a failed post_stage fails the Stage like a failed health check: the
+	 * record stays and the coordinator's Revert puts the old release back */
+	if (!agent_apps_hook(p, cmd, AGENT_HOOK_POST_STAGE, w, &w->rec.previous, res, msg, msglen))
+		return;
 	agent_apps_result(res, AGENT_RES_OK, msg, msglen,
 		"version %s is running and healthy on port %u", w->rel.version, w->rel.port);
 	OSP_INFO("AGENT-APP-HEALTHY", "app '%s' version '%s' is healthy", s->app, w->rel.version);
@@ -426,14 +466,14 @@ void agent_apps_stage(agent_apps *p, const Ospec__V1__Command *cmd,
 				"cannot record app '%s': %s", s->app, osp_strerror(rv));
 			goto out;
 		}
-	} else if (!agent_apps_stage_install(p, s, w, res, msg, msglen)) {
+	} else if (!agent_apps_stage_install(p, cmd, w, res, msg, msglen)) {
 		goto out;
 	}
 	if (s->no_start)
 		agent_apps_result(res, AGENT_RES_OK, msg, msglen, "version %s staged, not started",
 			w->rel.version);
 	else
-		agent_apps_stage_check(p, s, w, res, msg, msglen);
+		agent_apps_stage_check(p, cmd, w, res, msg, msglen);
 out:
 	agent_apps_stage_report(p, s, w, res);
 	agent_drain_end(w->drain, res->status == AGENT_RES_OK);

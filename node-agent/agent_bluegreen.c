@@ -12,6 +12,7 @@
 #include "agent_bluegreen.h"
 #include "agent_checks.h"
 #include "agent_health.h"
+#include "agent_hooks.h"
 
 #define AGENT_RES_OK OSPEC__V1__RESULT_STATUS__RESULT_OK
 #define AGENT_RES_FAILED OSPEC__V1__RESULT_STATUS__RESULT_FAILED
@@ -179,8 +180,35 @@ static void agent_bluegreen_slot_fill(const Ospec__V1__Command *cmd, agent_blueg
 	sl->health_timeout_ms = s->has_health_timeout_ms ? s->health_timeout_ms : 0;
 }
 
-/* agent_bluegreen_install fetches the release, records it in the slot and replaces
- * the slot's process. Returns false with res final. */
+/* agent_bluegreen_hook runs hook k of w's app (agent_hooks.h) for rel in
+ * slot, unpacked in dir ("": found from the cache); OSPEC_PREVIOUS_VERSION
+ * is the other slot's release: the one serving before a stage or switch.
+ * Returns OSP_OK (also when there is no such hook) or the hook's error with
+ * its reason in msg. */
+static osp_err agent_bluegreen_hook(agent_bluegreen *g, const Ospec__V1__Command *cmd,
+	agent_hook_kind k, agent_bluegreen_work *w, const char *slot, const agent_rel *rel,
+	char *msg, size_t msglen)
+{
+	const agent_app_cfg *ac = agent_cfg_app(g->p->cfg, w->rec.app);
+	const agent_slot_rec *other =
+		agent_bluegreen_slot(&w->rec, strcmp(slot, "blue") == 0 ? "green" : "blue");
+	agent_hook_env he = { .app = w->rec.app, .node = g->p->cfg->id, .version = rel->version,
+		.sha256 = rel->sha256,
+		.previous_version = other != NULL && other->rel.set ? other->rel.version : "",
+		.release_dir = w->dir, .slot = slot, .port = rel->port,
+		.rollout = cmd->rollout_id };
+
+	if (!agent_hook_configured(ac, k))
+		return OSP_OK;
+	if (w->dir[0] == '\0' && agent_apps_release_dir(g->p, rel, w->dir, sizeof(w->dir), w->err,
+					 sizeof(w->err)) != OSP_OK)
+		w->dir[0] = '\0';
+	return agent_hook_run(ac, k, &he, msg, msglen);
+}
+
+/* agent_bluegreen_install fetches the release, runs the pre_stage hook,
+ * records it in the slot and replaces the slot's process. Returns false
+ * with res final. */
 static bool agent_bluegreen_install(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 	agent_bluegreen_work *w, Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
@@ -194,6 +222,13 @@ static bool agent_bluegreen_install(agent_bluegreen *g, const Ospec__V1__Command
 		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "%s", w->err);
 		OSP_WARN(
 			"AGENT-APP-FETCH", "app '%s' version '%s': %s", s->app, s->version, w->err);
+		return false;
+	}
+	/* before the slot changes: a failed pre_stage leaves it as it was */
+	if (agent_bluegreen_hook(g, cmd, AGENT_HOOK_PRE_STAGE, w, s->slot, &w->rel, msg, msglen) !=
+		OSP_OK) {
+		res->status = AGENT_RES_FAILED;
+		res->message = msg;
 		return false;
 	}
 	agent_bluegreen_slot_fill(cmd, w);
@@ -217,15 +252,25 @@ static bool agent_bluegreen_install(agent_bluegreen *g, const Ospec__V1__Command
 	return true;
 }
 
-/* agent_bluegreen_stage_check health-checks the staged slot and finishes res. */
-static void agent_bluegreen_stage_check(agent_bluegreen *g, const Ospec__V1__Stage *s,
+/* agent_bluegreen_stage_check health-checks the staged slot, runs the
+ * post_stage hook and finishes res. */
+static void agent_bluegreen_stage_check(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 	agent_bluegreen_work *w, Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
+	const Ospec__V1__Stage *s = cmd->stage;
 	agent_health_spec hs;
 
 	agent_apps_stage_health(s, w->rel.port, &hs);
 	if (agent_checks_stage_verify(g->p, s, s->slot, w->fresh, &hs, msg, msglen) != OSP_OK) {
 		/* the record stays: the coordinator decides what comes next */
+		res->status = AGENT_RES_FAILED;
+		res->message = msg;
+		return;
+	}
+	/* a failed post_stage fails the Stage like a failed health check; no
+	 * traffic goes to the slot, the coordinator decides what comes next */
+	if (agent_bluegreen_hook(g, cmd, AGENT_HOOK_POST_STAGE, w, s->slot, &w->rel, msg, msglen) !=
+		OSP_OK) {
 		res->status = AGENT_RES_FAILED;
 		res->message = msg;
 		return;
@@ -307,7 +352,7 @@ void agent_bluegreen_stage(agent_bluegreen *g, const Ospec__V1__Command *cmd0,
 	} else if (!agent_bluegreen_install(g, cmd, w, res, msg, msglen)) {
 		goto out;
 	}
-	agent_bluegreen_stage_check(g, s, w, res, msg, msglen);
+	agent_bluegreen_stage_check(g, cmd, w, res, msg, msglen);
 out:
 	free(w);
 }
@@ -418,7 +463,11 @@ void agent_bluegreen_prepare(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 		goto out;
 	}
 	w->sl = agent_bluegreen_slot(&w->rec, c->to_slot);
+	/* pre_switch runs once the slot is ready and before anything is
+	 * prepared: its failure is a NO vote with its reason, nothing to undo */
 	if (!agent_bluegreen_prepare_check(g, c, w, msg, msglen) ||
+		agent_bluegreen_hook(g, cmd, AGENT_HOOK_PRE_SWITCH, w, c->to_slot, &w->sl->rel, msg,
+			msglen) != OSP_OK ||
 		!agent_bluegreen_prepare_proxy(g, c, w, msg, msglen)) {
 		res->status = AGENT_RES_NO;
 		res->message = msg;
@@ -481,12 +530,32 @@ static bool agent_bluegreen_commit(agent_bluegreen *g, const Ospec__V1__SwitchDe
 	return true;
 }
 
+/* agent_bluegreen_post_switch runs the post_switch hook of a switch just
+ * committed (outside g->sw: the proxy watch must not wait for a script). The
+ * switch stays whatever the hook does: the agent never half-undoes a
+ * decision. A failure makes res FAILED, saying both, so that the
+ * coordinator counts the node as failed and the operator sees why. */
+static void agent_bluegreen_post_switch(agent_bluegreen *g, const Ospec__V1__Command *cmd,
+	agent_bluegreen_work *w, Ospec__V1__CommandResult *res, char *msg, size_t msglen)
+{
+	const agent_slot_rec *sl = agent_bluegreen_slot(&w->rec, w->rec.active_slot);
+	char why[2048];
+
+	if (sl == NULL || !sl->rel.set ||
+		agent_bluegreen_hook(g, cmd, AGENT_HOOK_POST_SWITCH, w, w->rec.active_slot, &sl->rel,
+			why, sizeof(why)) == OSP_OK)
+		return;
+	agent_apps_result(res, AGENT_RES_FAILED, msg, msglen,
+		"switch '%s' committed (slot '%s' is active and stays so), but %s",
+		cmd->decision->switch_id, w->rec.active_slot, why);
+}
+
 void agent_bluegreen_decision(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
 	const Ospec__V1__SwitchDecision *d = cmd->decision;
 	agent_bluegreen_work *w = calloc(1, sizeof(*w));
-	bool ok;
+	bool ok, applied = false;
 
 	res->app = d->app;
 	res->switch_id = d->switch_id;
@@ -525,6 +594,7 @@ void agent_bluegreen_decision(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 			w->rec.active_slot);
 		OSP_INFO("AGENT-SWITCH-COMMITTED", "app '%s' switch '%s': slot '%s' is active",
 			d->app, d->switch_id, w->rec.active_slot);
+		applied = true;
 	} else if (ok && !d->commit) {
 		w->rec.prepared_switch_id[0] = '\0';
 		w->rec.prepared_to_slot[0] = '\0';
@@ -543,6 +613,8 @@ void agent_bluegreen_decision(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 		}
 	}
 	pthread_mutex_unlock(&g->sw);
+	if (applied)
+		agent_bluegreen_post_switch(g, cmd, w, res, msg, msglen);
 out:
 	free(w);
 }

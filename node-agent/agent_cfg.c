@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent_hooks.h"
+#include "agent_metrics.h"
 #include "agent_regfile.h"
 #include "ospec/opts.h"
 #include "ospec/tls.h"
@@ -48,6 +50,9 @@ static const osp_opt agent_opts[] = {
 	{ .name = "fetch-timeout", .type = OSP_OPT_DURATION, .offset = AO(fetch_timeout),
 		.metavar = "DURATION", .help = "deadline of one artifact download",
 		.defval = "10m", .min = 1000, .max = 24ULL * 3600 * 1000 },
+	{ .name = "metrics", .type = OSP_OPT_STR, .offset = AO(metrics), .metavar = "ADDR",
+		.help = "HOST:PORT for Prometheus GET /metrics ('off', the default, to disable)",
+		.defval = "off" },
 	{ .name = "log-level", .type = OSP_OPT_STR, .offset = AO(log_level),
 		.metavar = "LEVEL", .help = "debug|info|warn|error", .defval = "info",
 		.choices = agent_levels },
@@ -296,6 +301,8 @@ static osp_err agent_cfg_read_app(agent_app_cfg *app, const osp_cfg_doc *d, cons
 				rv = agent_cfg_check_env_file(app->env_file, d, it, p, err, errlen);
 		} else if (strcmp(it->key, "proxy") == 0) {
 			rv = agent_cfg_proxy(&app->proxy, d, it, p, err, errlen);
+		} else if (strcmp(it->key, "hooks") == 0) {
+			rv = agent_hooks_cfg_read(&app->hooks, d, it, p, err, errlen);
 		} else {
 			return osp_cfg_errorf(d, it, p, err, errlen, "unknown key");
 		}
@@ -357,6 +364,7 @@ static void agent_cfg_apps_free(void *target)
 		free(cfg->apps[i].user);
 		free(cfg->apps[i].env_file);
 		agent_cfg_proxy_free(&cfg->apps[i].proxy);
+		agent_hooks_cfg_free(&cfg->apps[i].hooks);
 	}
 	cfg->napps = 0;
 }
@@ -394,6 +402,15 @@ osp_err agent_cfg_load(agent_cfg *cfg, int argc, char **argv, int *action, char 
 	if (!osp_valid_id(cfg->id)) {
 		snprintf(err, errlen,
 			"--id: '%s' is not a valid node id (1-63 of A-Z a-z 0-9 . _ -)", cfg->id);
+		return OSP_EINVAL;
+	}
+	if (cfg->metrics != NULL && strcmp(cfg->metrics, "off") == 0) {
+		free(cfg->metrics);
+		cfg->metrics = NULL;
+	}
+	if (cfg->metrics != NULL && !agent_metrics_addr_ok(cfg->metrics)) {
+		snprintf(err, errlen, "--metrics: expected HOST:PORT (port 1..65535) or 'off', "
+			"got '%.64s'", cfg->metrics);
 		return OSP_EINVAL;
 	}
 	if (osp_tls_url_is_tls(cfg->coordinator) &&

@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "agent_apps.h"
 #include "agent_bluegreen.h"
+#include "agent_metrics.h"
 
 struct agent_exec {
 	agent *a;
@@ -107,8 +108,9 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 		break;
 	default:
 		res->status = OSPEC__V1__RESULT_STATUS__RESULT_REFUSED;
-		snprintf(msg, msglen, "command kind %d is not supported by this agent",
-			(int)cmd->kind_case);
+		snprintf(msg, msglen, "command kind %d is not supported by this agent (protocol "
+			"1.%d; a newer coordinator's command? upgrade ospec-agent)",
+			(int)cmd->kind_case, OSP_PROTO_MINOR);
 		break;
 	}
 	res->message = msg;
@@ -116,6 +118,7 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 	 * the revert queued behind it must not be confused */
 	res->has_kind = 1;
 	res->kind = (uint32_t)cmd->kind_case;
+	agent_metrics_command((int)cmd->kind_case, (int)res->status);
 }
 
 size_t agent_exec_apps(agent_exec *x, Ospec__V1__AppState ***out)

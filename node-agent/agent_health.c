@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 
+#include "agent_metrics.h"
 #include "ospec/util.h"
 
 #define AGENT_HEALTH_SLICE_MS 50 /* how often a pause looks at cancel/alive */
@@ -169,6 +170,7 @@ osp_err agent_health_check_once(const char *url, int64_t timeout_ms, long *http_
 		snprintf(msg, sizeof(msg), "HTTP %ld", code);
 		rv = OSP_EREFUSED;
 	}
+	agent_metrics_health(rv == OSP_OK);
 	if (rv != OSP_OK && err != NULL && errlen > 0)
 		snprintf(err, errlen, "GET %s: %s", url, msg);
 	return rv;

@@ -23,6 +23,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "agent_metrics.h"
 #include "agent_regfile.h"
 #include "ospec/log.h"
 #include "ospec/url_redact.h"
@@ -492,6 +493,7 @@ osp_err agent_release_fetch_opts(const char *state_dir, const char *url, const c
 	agent_release_opts o = { 0 };
 	char dir[PATH_MAX], final[PATH_MAX], tmp[PATH_MAX];
 	char got[AGENT_RELEASE_SHA256_LEN + 1];
+	int64_t began = 0; /* a download began (ospec_agent_fetch_* metrics) */
 	osp_err rv;
 
 	if (opts != NULL)
@@ -508,9 +510,12 @@ osp_err agent_release_fetch_opts(const char *state_dir, const char *url, const c
 	}
 	rv = agent_release_fetch_paths(state_dir, sha256_hex, dir, final, tmp, err, errlen);
 	if (rv != OSP_OK || agent_release_cached(final, sha256_hex)) {
+		if (rv == OSP_OK)
+			agent_metrics_fetch(AGENT_METRICS_FETCH_CACHED, 0, 0);
 		tmp[0] = '\0';
 		goto out;
 	}
+	began = osp_now_mono_ms();
 	rv = agent_release_dl_begin(&d, dir, tmp, &o, err, errlen);
 	if (rv == OSP_OK)
 		rv = agent_release_download(&d, url, &o, got, err, errlen);
@@ -539,6 +544,9 @@ osp_err agent_release_fetch_opts(const char *state_dir, const char *url, const c
 	OSP_INFO("OSP-REL-FETCHED", "release '%.12s' fetched (%llu bytes)", sha256_hex,
 		(unsigned long long)d.got);
 out:
+	if (began != 0)
+		agent_metrics_fetch(rv == OSP_OK ? AGENT_METRICS_FETCH_OK : AGENT_METRICS_FETCH_FAILED,
+			d.got, (double)(osp_now_mono_ms() - began) / 1000.0);
 	if (d.curl != NULL)
 		curl_easy_cleanup(d.curl);
 	if (d.fd >= 0)

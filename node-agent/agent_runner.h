@@ -144,6 +144,14 @@ typedef struct agent_run_spec {
 	char *const *argv;  /* NULL-terminated; argv[0] an absolute path; at most 64 */
 	char *const *envp;  /* NULL-terminated, at most 64; NULL: PATH only */
 	int64_t timeout_ms; /* > 0 */
+	/* optional (zero: the defaults the traffic drivers use) */
+	const char *cwd;    /* NULL: "/" */
+	bool app_env;       /* run as an app would (hooks, agent_hooks.h): as user,
+			     * with PATH, HOME, env_file's entries, then envp's */
+	const char *user;   /* app_env: the user to run as (NULL: the agent's) */
+	const char *env_file; /* app_env: its KEY=VALUE entries (NULL: none) */
+	bool merge_output;  /* stderr into the same pipe as stdout: res->out holds
+			     * both, interleaved as written; res->err stays "" */
 } agent_run_spec;
 
 typedef struct agent_run_result {
@@ -155,9 +163,12 @@ typedef struct agent_run_result {
 
 /*
  * agent_runner_run runs spec->argv[0] without a shell (fork/execve, its own
- * process group, stdin /dev/null, cwd /, signals reset, other fds closed),
- * captures the tails of its stdout and stderr in res and waits for it to
- * exit. After timeout_ms the whole group gets SIGKILL. Returns OSP_OK when
+ * process group, stdin /dev/null, cwd spec->cwd or /, signals reset, other
+ * fds closed), captures the tails of its stdout and stderr in res and waits
+ * for it to exit. With app_env the environment is built as an app's
+ * (agent_runner_start): PATH, HOME of the user, the env file's entries (PORT,
+ * OSPEC_APP and OSPEC_SLOT skipped), then envp's, each replacing an earlier
+ * entry of the same name; the user switch needs a root agent. After timeout_ms the whole group gets SIGKILL. Returns OSP_OK when
  * the command ran and exited (any code: see res->code), OSP_ETIMEDOUT when it
  * was killed at the timeout (res->timed_out, the tails hold what it wrote),
  * OSP_ENOENT / OSP_EPERM / OSP_EIO when it could not be started, OSP_EINVAL

@@ -117,6 +117,20 @@ osp_err agent_runner_log_rotate(const char *path, uint64_t max, agent_log_mark *
 osp_err agent_runner_log_tail(const char *path, const agent_log_mark *mark, size_t max_lines, char *buf,
 	size_t len);
 
+/* agent_runner_user looks up user (NULL: the agent's own) into c: home,
+ * and uid/gid/groups with c->drop when the child must switch to it (heap
+ * c->groups: the caller frees it). OSP_ENOENT (no such user), OSP_EPERM (the
+ * agent is not root), OSP_EINVAL, OSP_ENOMEM; err says why. */
+osp_err agent_runner_user(const char *user, agent_spawn_ctx *c, char *err, size_t errlen);
+
+/* agent_runner_env_app builds an app-like environment (heap vector; free
+ * with agent_runner_strv_free): PATH, HOME=home, the entries of env_file
+ * (NULL: none; read as for an app), then extra's (NULL-terminated, may be
+ * NULL), each replacing an earlier entry of the same name. Errors of the env
+ * file (err says why), OSP_ENOMEM. */
+osp_err agent_runner_env_app(const char *home, const char *env_file, char *const *extra,
+	char ***out, char *err, size_t errlen);
+
 /* agent_runner_errfmt writes "what: <strerror(e) lowercased>" into err. */
 void agent_runner_errfmt(char *err, size_t errlen, const char *what, int e);
 

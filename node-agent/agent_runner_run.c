@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -134,6 +135,7 @@ osp_err agent_runner_run(const agent_run_spec *spec, agent_run_result *res, char
 	agent_spawn_ctx c;
 	struct rlimit rl;
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	char **app_envp = NULL;
 	pid_t pid = 0;
 	osp_err rv;
 
@@ -149,13 +151,24 @@ osp_err agent_runner_run(const agent_run_spec *spec, agent_run_result *res, char
 		return OSP_EINVAL;
 	}
 	memset(&c, 0, sizeof(c));
+	c.null_fd = c.out_fd = c.err_fd = c.pipe_r = c.pipe_w = -1;
 	c.argv = (char **)spec->argv;
 	c.envp = (char **)(spec->envp != NULL ? spec->envp : path_only);
-	c.cwd = "/";
+	c.cwd = spec->cwd != NULL ? spec->cwd : "/";
 	c.max_fd = (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536) ? (int)rl.rlim_cur : 65536;
 	if (osp_strlcpy(c.exe, spec->argv[0], sizeof(c.exe)) >= sizeof(c.exe)) {
 		snprintf(err, errlen, "run: program path too long");
 		return OSP_ETOOBIG;
+	}
+	if (spec->app_env) {
+		/* app_envp is freed at out; c.envp only borrows it */
+		rv = agent_runner_user(spec->user, &c, err, errlen);
+		if (rv == OSP_OK)
+			rv = agent_runner_env_app(c.home, spec->env_file, spec->envp, &app_envp, err,
+				errlen);
+		if (rv != OSP_OK)
+			goto out;
+		c.envp = app_envp;
 	}
 	c.null_fd = agent_runner_high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
@@ -164,7 +177,13 @@ osp_err agent_runner_run(const agent_run_spec *spec, agent_run_result *res, char
 		goto out;
 	}
 	c.out_fd = agent_runner_high_fd(out[1]);
-	c.err_fd = agent_runner_high_fd(errp[1]);
+	if (spec->merge_output) {
+		/* one pipe for both: the child's dup2 gives fds 1 and 2 the same end */
+		c.err_fd = c.out_fd >= 0 ? fcntl(c.out_fd, F_DUPFD_CLOEXEC, 4) : -1;
+		close(errp[1]); /* errp[0] reads EOF at once */
+	} else {
+		c.err_fd = agent_runner_high_fd(errp[1]);
+	}
 	c.pipe_r = agent_runner_high_fd(rep[0]);
 	c.pipe_w = agent_runner_high_fd(rep[1]);
 	out[1] = errp[1] = rep[0] = rep[1] = -1; /* now c's */
@@ -201,5 +220,7 @@ out:
 	agent_run_close(&c.err_fd);
 	agent_run_close(&c.pipe_r);
 	agent_run_close(&c.pipe_w);
+	agent_runner_strv_free(app_envp);
+	free(c.groups);
 	return rv;
 }

@@ -363,9 +363,42 @@ out:
 	return rv;
 }
 
+osp_err agent_runner_env_app(const char *home, const char *env_file, char *const *extra,
+	char ***out, char *err, size_t errlen)
+{
+	char **envp = calloc(AGENT_RUNNER_MAX_ENV + 8 + AGENT_RUN_MAX_ENV, sizeof(*envp));
+	size_t n = 0;
+	osp_err rv;
+
+	if (envp == NULL)
+		return OSP_ENOMEM;
+	rv = agent_runner_env_set(envp, &n, "PATH", 4, AGENT_SPAWN_PATH, strlen(AGENT_SPAWN_PATH));
+	if (rv == OSP_OK)
+		rv = agent_runner_env_set(envp, &n, "HOME", 4, home, strlen(home));
+	if (rv == OSP_OK && env_file != NULL)
+		rv = agent_runner_env_file(env_file, envp, &n, err, errlen);
+	/* the caller's entries win over the file's: at most AGENT_RUN_MAX_ENV */
+	for (size_t i = 0; rv == OSP_OK && extra != NULL && extra[i] != NULL &&
+		i < AGENT_RUN_MAX_ENV; i++) {
+		const char *eq = strchr(extra[i], '=');
+		if (eq == NULL)
+			continue;
+		rv = agent_runner_env_set(envp, &n, extra[i], (size_t)(eq - extra[i]), eq + 1,
+			strlen(eq + 1));
+	}
+	if (rv == OSP_OK) {
+		*out = envp;
+		envp = NULL; /* handed to the caller */
+	} else if (rv == OSP_ENOMEM) {
+		snprintf(err, errlen, "out of memory");
+	}
+	agent_runner_strv_free(envp);
+	return rv;
+}
+
 /* agent_runner_user looks up the user to run as (NULL = the agent's own),
  * fills uid/gid/groups/home and decides whether the child must switch. */
-static osp_err agent_runner_user(const char *user, agent_spawn_ctx *c, char *err, size_t errlen)
+osp_err agent_runner_user(const char *user, agent_spawn_ctx *c, char *err, size_t errlen)
 {
 	struct passwd pw, *res = NULL;
 	char buf[16384];

@@ -601,6 +601,8 @@ static void *agent_heartbeat_main(void *arg)
 		uint32_t hb = (uint32_t)atomic_load(&a->heartbeat_ms);
 		int64_t now = osp_now_mono_ms();
 
+		atomic_store(&a->hb_alive_ms, now);
+
 		if (!atomic_load(&a->registered)) {
 			next = 0; /* beat right after the next register */
 		} else if (now >= next) {

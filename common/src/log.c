@@ -2,12 +2,13 @@
 #include "ospec/log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <string.h>
 
 #include "ospec/util.h"
 
-osp_log_level osp_log_min_level = OSP_LOG_INFO;
+_Atomic osp_log_level osp_log_min_level = OSP_LOG_INFO;
 
 static osp_log_format osp_log_fmt = OSP_LOG_TEXT;
 static const char *osp_log_prog = "ospec";
@@ -22,6 +23,16 @@ void osp_log_setup(osp_log_level level, osp_log_format fmt, const char *prog, FI
 	if (prog != NULL)
 		osp_log_prog = prog;
 	osp_log_out = out;
+}
+
+void osp_log_set_level(osp_log_level level)
+{
+	atomic_store(&osp_log_min_level, level);
+}
+
+const char *osp_log_level_name(osp_log_level level)
+{
+	return (unsigned)level <= (unsigned)OSP_LOG_ERROR ? osp_log_names[level] : "?";
 }
 
 int osp_log_level_parse(const char *s, osp_log_level *out)

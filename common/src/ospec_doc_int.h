@@ -66,6 +66,7 @@ typedef struct osp_doc_block {
 typedef struct osp_doc_prov {
 	osp_doc_src strategy, watch, health_path, health_interval, health_timeout;
 	osp_doc_src health_fall, health_rise, smoke, smoke_on;
+	osp_doc_src webhooks;   /* monitoring.alerting.channels */
 	bool smoke_on_val;      /* with smoke_on set: validation_checks lists smoke_tests */
 	const osp_cfg_node *smoke_node; /* the http_endpoints that made the smoke checks */
 	osp_doc_gate gates[OSP_DOC_MAX_GATES];
@@ -152,6 +153,8 @@ bool osp_doc_is_env_name(const osp_doc_ctx *c, const char *name);
 void osp_doc_deployment(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);
 void osp_doc_guardrails(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);
 void osp_doc_monitoring(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);
+/* ospec_doc_alerting.c: monitoring.alerting (its channels' URLs: webhooks) */
+void osp_doc_alerting(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);
 void osp_doc_secrets(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);
 void osp_doc_acceptance(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);
 void osp_doc_environments(osp_doc_ctx *c, const osp_cfg_node *n, const char *path);

@@ -523,6 +523,7 @@ static void osp_doc_health_url(osp_doc_ctx *c, const osp_cfg_node *n, const char
 void osp_doc_monitoring(osp_doc_ctx *c, const osp_cfg_node *n, const char *path)
 {
 	static const osp_doc_key keys[] = {
+		{ "alerting", osp_doc_alerting, NULL },
 		{ "health_checks", osp_doc_health_mon, NULL },
 		{ "health_check_url", osp_doc_health_url, NULL },
 		{ "success_criteria", osp_doc_success_mon, NULL },

@@ -55,20 +55,70 @@ static int store_dbi(osp_store *s, const char *db, MDB_dbi *dbi)
 	return -1;
 }
 
-/* store_schema_check writes the schema version on first open, checks it after. */
-static osp_err store_schema_check(osp_store *s, uint32_t schema, char *err, size_t errlen)
+/* store_migration_find returns the step from version `from`, or NULL. */
+static const osp_store_migration *store_migration_find(const osp_store_opts *o, uint64_t from)
+{
+	for (size_t i = 0; i < o->nmigrations; i++)
+		if (o->migrations[i].from == from && o->migrations[i].fn != NULL)
+			return &o->migrations[i];
+	return NULL;
+}
+
+/* store_migrate runs the steps from version `have` up to o->schema in t and
+ * records the new version; nothing is committed here. */
+static osp_err store_migrate(const osp_store_opts *o, osp_txn *t, uint64_t have, char *err,
+	size_t errlen)
+{
+	char why[512];
+	uint8_t be[8];
+	osp_err rv;
+
+	for (uint64_t v = have; v < o->schema; v++) {
+		if (store_migration_find(o, v) == NULL) {
+			snprintf(err, errlen, "store schema version %llu, this program knows %u and "
+				"has no migration from %llu to %llu: upgrade through a version that has "
+				"one, or restore a backup made by this version",
+				(unsigned long long)have, o->schema, (unsigned long long)v,
+				(unsigned long long)v + 1);
+			return OSP_ESCHEMA;
+		}
+	}
+	for (uint64_t v = have; v < o->schema; v++) {
+		const osp_store_migration *m = store_migration_find(o, v);
+
+		why[0] = '\0';
+		if ((rv = m->fn(t, why, sizeof(why))) != OSP_OK) {
+			snprintf(err, errlen, "store '%s': migration from schema %llu to %llu (%s) "
+				"failed: %s; the store is unchanged", o->dir, (unsigned long long)v,
+				(unsigned long long)v + 1, m->what ? m->what : "", why[0] ? why :
+				osp_strerror(rv));
+			return OSP_ESCHEMA;
+		}
+		OSP_INFO("OSP-STORE-MIGRATE", "store '%s': schema %llu -> %llu: %s", o->dir,
+			(unsigned long long)v, (unsigned long long)v + 1, m->what ? m->what : "");
+	}
+	osp_be64_put(be, o->schema);
+	return osp_store_put(t, "meta", "schema", 6, be, 8);
+}
+
+/* store_schema_check writes the schema version on first open, checks it
+ * after, and migrates an older store (one write transaction: every step and
+ * the new version, or nothing). */
+static osp_err store_schema_check(osp_store *s, const osp_store_opts *o, char *err,
+	size_t errlen)
 {
 	osp_txn *t = NULL;
 	const void *v;
 	size_t vl;
 	uint8_t be[8];
+	uint64_t have;
 	osp_err rv;
 
 	if ((rv = osp_store_txn_begin(s, true, &t)) != OSP_OK)
 		goto out;
 	rv = osp_store_get(t, "meta", "schema", 6, &v, &vl);
 	if (rv == OSP_ENOENT) {
-		osp_be64_put(be, schema);
+		osp_be64_put(be, o->schema);
 		if ((rv = osp_store_put(t, "meta", "schema", 6, be, 8)) != OSP_OK)
 			goto out;
 		rv = osp_store_txn_commit(t);
@@ -77,10 +127,25 @@ static osp_err store_schema_check(osp_store *s, uint32_t schema, char *err, size
 	}
 	if (rv != OSP_OK)
 		goto out;
-	if (vl != 8 || osp_be64_get(v) != schema) {
+	have = vl == 8 ? osp_be64_get(v) : 0;
+	if (vl != 8 || have == 0) {
 		snprintf(err, errlen, "store schema version %llu, this program knows %u",
-			vl == 8 ? (unsigned long long)osp_be64_get(v) : 0ULL, schema);
+			(unsigned long long)have, o->schema);
 		rv = OSP_ESCHEMA;
+	} else if (have > o->schema) {
+		snprintf(err, errlen, "store schema version %llu is newer than this program, which "
+			"knows %u: run the version that wrote it (or newer), or restore a backup "
+			"made by this version", (unsigned long long)have, o->schema);
+		rv = OSP_ESCHEMA;
+	} else if (have < o->schema) {
+		if ((rv = store_migrate(o, t, have, err, errlen)) != OSP_OK)
+			goto out;
+		rv = osp_store_txn_commit(t);
+		t = NULL;
+		if (rv != OSP_OK)
+			snprintf(err, errlen, "store '%s': cannot commit the schema migration: %s",
+				o->dir, osp_strerror(rv));
+		return rv;
 	}
 out:
 	osp_store_txn_abort(t);
@@ -154,19 +219,20 @@ static bool store_psize_ok(uint32_t ps)
 	return ps >= 512 && ps <= 65536 && (ps & (ps - 1)) == 0;
 }
 
-static osp_err store_damaged(const char *dir, uint64_t have, uint64_t need, char *err,
-	size_t errlen)
+/* The size checks below name their file `what` ("store 'DIR': data.mdb",
+ * or a backup's path) and end their message with tail. */
+static osp_err store_damaged(const char *what, const char *tail, uint64_t have, uint64_t need,
+	char *err, size_t errlen)
 {
-	snprintf(err, errlen, "store '%s': data.mdb is damaged: %llu bytes, the store needs at "
-		"least %llu; restore a backup", dir, (unsigned long long)have,
-		(unsigned long long)need);
+	snprintf(err, errlen, "%s is damaged: %llu bytes, the store needs at least %llu%s", what,
+		(unsigned long long)have, (unsigned long long)need, tail);
 	return OSP_ESTORE;
 }
 
-/* store_check_size compares the size of the open data.mdb with what its
- * newest meta page says the store uses. */
-static osp_err store_check_size(int fd, const char *dir, uint64_t size, char *err,
-	size_t errlen)
+/* store_check_size compares the size of the open data.mdb (or a backup of
+ * one) with what its newest meta page says the store uses. */
+static osp_err store_check_size(int fd, const char *what, const char *tail, uint64_t size,
+	char *err, size_t errlen)
 {
 	long os = sysconf(_SC_PAGESIZE);
 	uint64_t ps = os > 0 ? (uint64_t)os : 4096, need;
@@ -176,21 +242,21 @@ static osp_err store_check_size(int fd, const char *dir, uint64_t size, char *er
 	if (m0.ok && store_psize_ok(m0.psize))
 		ps = m0.psize;
 	if (size < 2 * ps)
-		return store_damaged(dir, size, 2 * ps, err, errlen);
+		return store_damaged(what, tail, size, 2 * ps, err, errlen);
 	store_meta_read(fd, (off_t)ps, &m1);
 	if (m1.ok && m1.psize != ps)
 		m1.ok = false;
 	if (!m0.ok && !m1.ok) {
-		snprintf(err, errlen, "store '%s': data.mdb is damaged: %llu bytes without a valid "
-			"LMDB meta page; restore a backup", dir, (unsigned long long)size);
+		snprintf(err, errlen, "%s is damaged: %llu bytes without a valid LMDB meta page%s",
+			what, (unsigned long long)size, tail);
 		return OSP_ESTORE;
 	}
 	m = !m0.ok || (m1.ok && m1.txnid > m0.txnid) ? &m1 : &m0;
 	if (m->last_pg >= UINT64_MAX / ps)
-		return store_damaged(dir, size, UINT64_MAX, err, errlen);
+		return store_damaged(what, tail, size, UINT64_MAX, err, errlen);
 	need = (m->last_pg + 1) * ps;
 	if (size < need)
-		return store_damaged(dir, size, need, err, errlen);
+		return store_damaged(what, tail, size, need, err, errlen);
 	return OSP_OK;
 }
 
@@ -230,7 +296,11 @@ static osp_err store_check_file(const osp_store_opts *o, char *err, size_t errle
 		goto out;
 	}
 	if (fd >= 0 && st.st_size > 0) {
-		rv = store_check_size(fd, o->dir, (uint64_t)st.st_size, err, errlen);
+		char what[4200];
+
+		snprintf(what, sizeof(what), "store '%s': data.mdb", o->dir);
+		rv = store_check_size(fd, what, "; restore a backup", (uint64_t)st.st_size, err,
+			errlen);
 		goto out;
 	}
 	if (had && !o->init) {
@@ -315,7 +385,7 @@ osp_err osp_store_open(const osp_store_opts *o, osp_store **out, char *err, size
 	txn = NULL;
 	if (rc != 0)
 		goto lmdb_fail;
-	if ((rv = store_schema_check(s, o->schema, err, errlen)) != OSP_OK)
+	if ((rv = store_schema_check(s, o, err, errlen)) != OSP_OK)
 		goto fail;
 	store_mark(o->dir); /* new stores, and older ones made before the marker */
 	*out = s;
@@ -565,6 +635,189 @@ osp_err osp_store_usage(osp_store *s, uint64_t *used, uint64_t *map_size)
 	*used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
 	*map_size = info.me_mapsize;
 	return OSP_OK;
+}
+
+osp_err osp_store_schema(osp_store *s, uint64_t *schema)
+{
+	osp_txn *t = NULL;
+	const void *v;
+	size_t vl;
+	osp_err rv;
+
+	if ((rv = osp_store_txn_begin(s, false, &t)) != OSP_OK)
+		return rv;
+	rv = osp_store_get(t, "meta", "schema", 6, &v, &vl);
+	if (rv == OSP_OK && vl != 8)
+		rv = OSP_ESTORE;
+	if (rv == OSP_OK)
+		*schema = osp_be64_get(v);
+	osp_store_txn_abort(t);
+	return rv;
+}
+
+/* store_fsync_dir makes a new name in the directory of path durable. */
+static int store_fsync_dir(const char *path)
+{
+	char dir[4096];
+	char *slash;
+	int fd, rc;
+
+	if (osp_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return -1;
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return -1;
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+osp_err osp_store_copy(osp_store *s, const char *path, uint64_t *bytes, char *err,
+	size_t errlen)
+{
+	char tmp[4096];
+	struct stat st;
+	int fd = -1, rc;
+	bool made = false;
+	osp_err rv = OSP_EIO;
+
+	if (s == NULL || s->env == NULL || path == NULL || path[0] != '/') {
+		snprintf(err, errlen, "'%s': the backup file must be an absolute path",
+			path ? path : "");
+		return OSP_EINVAL;
+	}
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		snprintf(err, errlen, "'%s': path too long", path);
+		return OSP_ETOOBIG;
+	}
+	if (lstat(path, &st) == 0) {
+		snprintf(err, errlen, "'%s' exists: a backup never replaces a file", path);
+		return OSP_EEXIST;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create '%s': %s%s", tmp, strerror(errno),
+			errno == EEXIST ? " (another backup running, or one that was interrupted: "
+					  "remove it)" : "");
+		return errno == EEXIST ? OSP_EEXIST : OSP_EIO;
+	}
+	made = true;
+	/* its own read transaction (and a writer thread inside LMDB): writers
+	 * of this environment are not blocked meanwhile */
+	if ((rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT)) != 0) {
+		snprintf(err, errlen, "cannot copy the store to '%s': %s", tmp, mdb_strerror(rc));
+		rv = OSP_ESTORE;
+		goto out;
+	}
+	if (fsync(fd) != 0 || fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	/* link, not rename: a file made at path meanwhile is never replaced */
+	if (link(tmp, path) != 0) {
+		snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+		rv = errno == EEXIST ? OSP_EEXIST : OSP_EIO;
+		goto out;
+	}
+	if (store_fsync_dir(path) != 0) {
+		snprintf(err, errlen, "cannot sync the directory of '%s': %s", path,
+			strerror(errno));
+		unlink(path);
+		goto out;
+	}
+	if (bytes != NULL)
+		*bytes = (uint64_t)st.st_size;
+	rv = OSP_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		unlink(tmp);
+	return rv;
+}
+
+/* store_file_check opens file read-only and checks its size against its
+ * meta pages (a truncated LMDB file is a SIGBUS once mapped). */
+static osp_err store_file_check(const char *file, char *err, size_t errlen)
+{
+	char what[4200];
+	struct stat st;
+	int fd;
+	osp_err rv;
+
+	fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open '%s': %s", file, strerror(errno));
+		return OSP_ESTORE;
+	}
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot stat '%s': %s", file, strerror(errno));
+		close(fd);
+		return OSP_ESTORE;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		snprintf(err, errlen, "'%s' is not an LMDB store file (%s)", file,
+			!S_ISREG(st.st_mode) ? "not a regular file" : "empty");
+		close(fd);
+		return OSP_ESTORE;
+	}
+	snprintf(what, sizeof(what), "'%s'", file);
+	rv = store_check_size(fd, what, " (not an LMDB store file, or a damaged one)",
+		(uint64_t)st.st_size, err, errlen);
+	close(fd);
+	return rv;
+}
+
+osp_err osp_store_file_schema(const char *file, uint64_t *schema, char *err, size_t errlen)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k = { 6, (void *)"schema" }, v;
+	osp_err rv;
+	int rc;
+
+	if ((rv = store_file_check(file, err, errlen)) != OSP_OK)
+		return rv;
+	rv = OSP_ESTORE;
+	if ((rc = mdb_env_create(&env)) != 0 ||
+		(rc = mdb_env_set_maxdbs(env, OSP_STORE_MAX_DBS + 1)) != 0 ||
+		/* NOLOCK: no FILE-lock is made beside a backup; nobody writes it */
+		(rc = mdb_env_open(env, file, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, 0600)) != 0 ||
+		(rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0) {
+		snprintf(err, errlen, "'%s' cannot be opened as an LMDB store: %s", file,
+			mdb_strerror(rc));
+		goto out;
+	}
+	if ((rc = mdb_dbi_open(txn, "meta", 0, &dbi)) != 0) {
+		snprintf(err, errlen, "'%s' is an LMDB file without ospec's 'meta' database: %s",
+			file, mdb_strerror(rc));
+		goto out;
+	}
+	if ((rc = mdb_get(txn, dbi, &k, &v)) != 0 || v.mv_size != 8) {
+		snprintf(err, errlen, "'%s' has no store schema version: not an ospec store", file);
+		goto out;
+	}
+	*schema = osp_be64_get(v.mv_data);
+	rv = OSP_OK;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	return rv;
 }
 
 void osp_be64_put(uint8_t out[8], uint64_t v)

@@ -39,6 +39,7 @@ typedef struct ctl_req {
 	const char *keys[CTL_MAX_ARGS];
 	const char *vals[CTL_MAX_ARGS];
 	bool mutates;             /* gets a request id */
+	int64_t timeout_ms;       /* how long to wait for the answer; 0: 30 s */
 } ctl_req;
 
 /* ctl_req_arg adds key=value (both borrowed). */
@@ -85,6 +86,18 @@ int ctl_certs(const ctl *c, int argc, char **argv);
 	"      --admin NAME         an operator who may change rollouts (OU=admin), clientAuth\n" \
 	"      --viewer NAME        an operator who may only read (OU=viewer), clientAuth\n"   \
 	"  existing files are kept unless --force\n"
+
+/* ctl_backup.c: `backup FILE` (a hot copy of the coordinator's store). */
+int ctl_backup(const ctl *c, int argc, char **argv);
+
+#define CTL_BACKUP_HELP                                                                       \
+	"  FILE is a path on the coordinator's machine, written by the coordinator (mode\n"   \
+	"  0600); it must not exist. A relative FILE is taken from the current directory\n"  \
+	"  with an ipc:// control socket (same machine) and refused over tls+tcp://.\n"      \
+	"  The copy is consistent and compacted (LMDB mdb_env_copyfd2), made while the\n"    \
+	"  coordinator goes on; restore it with 'ospec-coordinator --restore FILE'.\n"      \
+	"  --timeout D  how long to wait for the copy (default 10m). Admin role only.\n"    \
+	"  docs/backup.md\n"
 
 /* ctl_nodes.c */
 int ctl_nodes(const ctl *c, int argc, char **argv);
@@ -167,6 +180,7 @@ void ctl_print_plan(const osp_json *p);
 typedef struct ctl_checks {
 	char env[16384];
 	char smoke[8192];
+	char webhook[8 * 2049 + 8]; /* --webhook URL (repeatable): "webhook", URLs separated by ' ' */
 } ctl_checks;
 /* ctl_checks_flag takes --require-env or --smoke at argv[*i] (with its value;
  * *i moves past it) into ck: 1 if it was one, 0 if not, -1 after printing why

@@ -39,6 +39,17 @@ int ctl_checks_flag(ctl_checks *ck, const char *verb, int argc, char **argv, int
 			verb, sizeof(ck->smoke) - 1);
 		return -1;
 	}
+	if ((v = ctl_flag(argc, argv, i, "webhook")) != NULL) {
+		/* URLs are separated by ' ' in the request: one may not hold it (the
+		 * coordinator checks the rest) */
+		if (v[0] != '\0' && strchr(v, ' ') == NULL &&
+			ctl_checks_join(ck->webhook, sizeof(ck->webhook), ' ', v))
+			return 1;
+		ctl_errorf("%s: --webhook: expected an http:// or https:// URL without spaces, at "
+			   "most 8 of them",
+			verb);
+		return -1;
+	}
 	return 0;
 }
 
@@ -48,4 +59,6 @@ void ctl_checks_args(const ctl_checks *ck, ctl_req *rq)
 		ctl_req_arg(rq, "require-env", ck->env);
 	if (ck->smoke[0] != '\0')
 		ctl_req_arg(rq, "smoke", ck->smoke);
+	if (ck->webhook[0] != '\0')
+		ctl_req_arg(rq, "webhook", ck->webhook);
 }

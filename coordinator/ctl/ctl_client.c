@@ -202,7 +202,8 @@ int ctl_call(const ctl *c, const ctl_req *rq, char **json, char *errbuf, size_t 
 		ctl_errorf("cannot open a socket: %s", nng_strerror(rv));
 		return CTL_EXIT_FAILED;
 	}
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, CTL_TIMEOUT_MS);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO,
+		rq->timeout_ms > 0 ? (nng_duration)rq->timeout_ms : CTL_TIMEOUT_MS);
 	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, CTL_TIMEOUT_MS);
 	/* the request id makes a re-send safe; never re-send on our own */
 	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);

@@ -29,7 +29,9 @@ typedef struct ctl_plan_req {
 	int wait;
 	int64_t timeout;
 	bool bg; /* blue_green or canary: a traffic-switch gate holds the (full) switch */
-	ctl_checks ck; /* --require-env, --smoke */
+	ctl_checks ck; /* --require-env, --smoke, --webhook */
+	/* the document's webhooks (monitoring.alerting.channels), then --webhook's */
+	char webhook[OSP_DOC_MAX_WEBHOOKS * (OSP_DOC_WEBHOOK_MAX + 1) + sizeof(ctl_checks)];
 } ctl_plan_req;
 
 static bool ctl_plan_given(const ctl_plan_req *p, const char *name)
@@ -202,6 +204,15 @@ static void ctl_plan_args(ctl_plan_req *p)
 		o += (size_t)snprintf(p->smoke + o, sizeof(p->smoke) - o, "%s%s %s %u", i ? ";" : "",
 			d->smoke[i].method, d->smoke[i].path, d->smoke[i].status);
 	ctl_plan_default(p, "smoke", p->smoke);
+	/* webhooks add up: the document's and the command line's */
+	o = 0;
+	for (size_t i = 0; i < d->nwebhooks; i++)
+		o += (size_t)snprintf(p->webhook + o, sizeof(p->webhook) - o, "%s%s", o ? " " : "",
+			d->webhooks[i]);
+	if (p->ck.webhook[0] != '\0')
+		snprintf(p->webhook + o, sizeof(p->webhook) - o, "%s%s", o ? " " : "", p->ck.webhook);
+	if (p->webhook[0] != '\0')
+		ctl_req_arg(&p->rq, "webhook", p->webhook);
 	for (size_t i = 0; i < p->rq.nargs; i++) {
 		if (strcmp(p->rq.keys[i], "strategy") != 0)
 			continue;

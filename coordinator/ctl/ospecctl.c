@@ -21,6 +21,8 @@ static const ctl_verb ctl_verbs[] = {
 		ctl_forget },
 	{ "stats", "", "the coordinator's counters (requests, refused, undecodable...)", NULL,
 		ctl_stats },
+	{ "backup", "FILE [--timeout D]", "hot copy of the coordinator's store to FILE (on its machine)",
+		CTL_BACKUP_HELP, ctl_backup },
 	CTL_ROLLOUT_VERBS
 	CTL_OSPEC_VERBS
 	CTL_PLAN_VERBS

@@ -330,18 +330,29 @@ static osp_err agent_nginx_install(agent_nginx *h, const char *want, char *err, 
 	return OSP_OK;
 }
 
+static osp_err agent_nginx_master(agent_nginx *h, long *pid, char *err, size_t errlen);
+
 /* agent_nginx_apply_locked installs want, reloads nginx and reads the file
  * back; what names the change in the error. The caller holds the lock. */
 static osp_err agent_nginx_apply_locked(agent_nginx *h, const char *want, const char *what,
 	char *err, size_t errlen)
 {
-	char *got = NULL;
+	char *got = NULL, ignored[16];
+	long master = 0, old[AGENT_NGINX_WORKERS_MAX];
+	size_t nold = 0;
 	osp_err rv = agent_nginx_install(h, want, err, errlen);
 
 	if (rv != OSP_OK)
 		return rv;
 	h->dirty = true;
+	/* the workers serving now: the reload has taken effect once they stopped
+	 * accepting and new ones run (without a pid file: not waited for) */
+	if (agent_nginx_master(h, &master, ignored, sizeof(ignored)) == OSP_OK)
+		nold = agent_nginx_workers(master, old, AGENT_NGINX_WORKERS_MAX);
 	rv = agent_nginx_run(h, "-s", "reload", err, errlen);
+	if (rv == OSP_OK)
+		rv = agent_nginx_reload_wait(master, old, nold, AGENT_NGINX_RELOAD_WAIT_MS, err,
+			errlen);
 	if (rv == OSP_OK)
 		h->dirty = false;
 	if (rv == OSP_OK)

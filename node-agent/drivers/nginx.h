@@ -28,8 +28,25 @@ typedef struct agent_nginx_log {
 	uint64_t off;   /* bytes of the file already counted */
 	dev_t dev;
 	ino_t ino;      /* another inode or a shorter file: rotated, start from 0 */
+	bool opened;    /* read once: what was in the file before is not counted */
 	agent_nginx_slot_count slot[2];
 } agent_nginx_log;
+
+/* nginx_reload.c: after `nginx -s reload`, wait until it serves. */
+#define AGENT_NGINX_WORKERS_MAX 256
+#define AGENT_NGINX_RELOAD_WAIT_MS 10000
+
+/* agent_nginx_workers writes the pids of master's workers that accept
+ * connections (title "nginx: worker process", not shutting down) into v (at
+ * most max); returns how many. */
+size_t agent_nginx_workers(long master, long *v, size_t max);
+
+/* agent_nginx_reload_wait waits up to ms until master runs a worker not in
+ * old (the workers before the reload) and none of old accepts any more.
+ * OSP_OK at once without a master or old workers; OSP_ETIMEDOUT (err says
+ * what it saw). */
+osp_err agent_nginx_reload_wait(long master, const long *old, size_t nold, int64_t ms,
+	char *err, size_t errlen);
 
 typedef struct agent_nginx {
 	char *binary, *prefix, *conf, *file;

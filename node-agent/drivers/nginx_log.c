@@ -188,6 +188,8 @@ osp_err agent_nginx_log_read(agent_nginx_log *l, const unsigned port[2], char *e
 	agent_nginx_log_ports(l, port);
 	fd = open(l->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
+		if (errno == ENOENT)
+			l->opened = true; /* when it appears, every line in it is new */
 		agent_traffic_seterr(err, errlen, "nginx driver: access_log '%s': %s%s", l->path,
 			strerror(errno),
 			errno == ENOENT ? " (does nginx write it? see docs/drivers.md)" : "");
@@ -199,8 +201,15 @@ osp_err agent_nginx_log_read(agent_nginx_log *l, const unsigned port[2], char *e
 		close(fd);
 		return OSP_EIO;
 	}
-	if (st.st_dev != l->dev || st.st_ino != l->ino || (uint64_t)st.st_size < l->off) {
-		l->off = 0; /* rotated (or the first read) */
+	if (!l->opened) {
+		/* the lines before the agent counted belong to no interval (after an
+		 * agent restart: the previous release's traffic on the same port) */
+		l->opened = true;
+		l->off = (uint64_t)st.st_size;
+		l->dev = st.st_dev;
+		l->ino = st.st_ino;
+	} else if (st.st_dev != l->dev || st.st_ino != l->ino || (uint64_t)st.st_size < l->off) {
+		l->off = 0; /* rotated: the new file is all new */
 		l->dev = st.st_dev;
 		l->ino = st.st_ino;
 	}

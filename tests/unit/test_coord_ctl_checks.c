@@ -258,6 +258,35 @@ static void test_coord_ctl_checks_large_reports_compare(void **state)
 	assert_true(coord_node_apps_differ(n, &ap, 1));
 }
 
+/* A canary is refused, before anything is stored or sent, when a member's
+ * agent speaks a protocol without TrafficWeight (it would fail every command
+ * after it); its flags are usage errors with another strategy. */
+static void test_coord_ctl_checks_canary_protocol(void **state)
+{
+	fx *f = *state;
+	char err[1024];
+	coord_node *n1 = fx_node(f, "n1", NULL, false), *n2 = fx_node(f, "n2", NULL, false);
+
+	n1->proto_minor = 3;
+	n2->proto_minor = 2;
+	snprintf(n2->agent_version, sizeof(n2->agent_version), "0.9.1");
+	fx_usage(f, "analysis-interval", "10s", "--analysis-interval applies to --strategy canary");
+	assert_int_equal(fx_deploy(f, err, sizeof(err), "strategy", "canary", "ports",
+				 "blue=8081,green=8082", NULL),
+		1);
+	ts_assert_has(err, "a canary needs agents of protocol 1.3 or later (TrafficWeight); "
+			   "older: n2 (1.2, ospec-agent 0.9.1)");
+	assert_null(coord_rollouts_active(&f->c, "hello"));
+	assert_int_equal(fx_log(f, "n1", NULL, NULL), 0);
+	assert_int_equal(fx_log(f, "n2", NULL, NULL), 0);
+	n2->proto_minor = 3;
+	assert_int_equal(fx_deploy(f, err, sizeof(err), "strategy", "canary", "ports",
+				 "blue=8081,green=8082", "batch", "100%", NULL),
+		0);
+	assert_int_equal(fx_log(f, "n1", NULL, NULL), 1);
+	assert_int_equal(fx_log(f, "n2", NULL, NULL), 1);
+}
+
 #define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, ts_coord_setup, ts_coord_teardown)
 
 int main(void)
@@ -268,6 +297,7 @@ int main(void)
 		FX_TEST(test_coord_ctl_checks_missing_rules),
 		FX_TEST(test_coord_ctl_checks_stage_carries),
 		FX_TEST(test_coord_ctl_checks_large_reports_compare),
+		FX_TEST(test_coord_ctl_checks_canary_protocol),
 	};
 
 	osp_log_setup(OSP_LOG_ERROR + 1, OSP_LOG_TEXT, "test_coord_ctl_checks", NULL);

@@ -330,6 +330,8 @@ static void test_cn_promotion_refused_resets(void **state)
 			cn_result(f, i, true, NULL, NULL);
 	assert_int_equal(f->r.state, COORD_RO_FAILED);
 	assert_non_null(strstr(f->r.reason, "promotion switch"));
+	/* the node that voted no took weight 0 too: both are back */
+	assert_non_null(strstr(f->r.reason, "2 nodes back at weight 0"));
 }
 
 /* With a gate the promotion waits for APPROVE at the last weight. */
@@ -377,10 +379,19 @@ static void test_cn_pause_holds_the_weight(void **state)
 	assert_int_equal(f->r.phase, COORD_CN_WEIGHT);
 }
 
+/* cn_metric answers the query of the current analysis (off: of an older one) */
+static void cn_metric_of(ts_ro *f, uint64_t off, bool ok, const char *msg)
+{
+	coord_ro_event ev = { .kind = COORD_RO_EV_METRIC, .now_ms = f->now, .ok = ok,
+			      .message = msg, .seq = f->r.canary.analyses + 1 - off };
+
+	assert_int_equal(ts_ro_run(f, &ev), OSP_OK);
+}
+
 static void cn_metric(ts_ro *f, bool ok, const char *msg)
 {
 	coord_ro_event ev = { .kind = COORD_RO_EV_METRIC, .now_ms = f->now, .ok = ok,
-			      .message = msg };
+			      .message = msg, .seq = f->r.canary.analyses + 1 };
 
 	assert_int_equal(ts_ro_run(f, &ev), OSP_OK);
 }
@@ -412,6 +423,9 @@ static void test_cn_metrics_query(void **state)
 	cn_weights_ok(f, 100, 0);
 	cn_interval(f);
 	cn_stats_all(f, 200, 0, 5);
+	cn_metric_of(f, 1, true, "value 1 (asked for the analysis before)");
+	assert_int_equal(f->out.n, 0); /* not this analysis's answer */
+	assert_int_equal(f->r.phase, COORD_CN_ANALYZE);
 	cn_metric(f, false, "value 0.5 below 0.99");
 	assert_false(f->r.canary.an_passed);
 	assert_non_null(strstr(ts_ro_event(f, "canary.analysis"),

@@ -204,9 +204,13 @@ static void test_wire_invalid_chars(void **state)
 	WIRE_TRY(&env, w.prep.switch_id, "sw\n1", OSP_EINVAL, "prepare.switch_id");
 	WIRE_TRY(&env, w.dec.app, "", OSP_EINVAL, "decision.app");
 	WIRE_TRY(&env, w.sd.slot, "purple", OSP_EINVAL, "scale_down.slot");
-	WIRE_TRY(&env, w.c[6].kind_case, OSPEC__V1__COMMAND__KIND__NOT_SET, OSP_EINVAL,
-		"no known kind");
 	wire_expect(&env, OSP_OK, ""); /* every field put back: valid again */
+	/* a kind this build does not know (what a newer coordinator's command
+	 * decodes to) passes: the executor refuses that one command, instead of
+	 * the whole Commands failing forever and stopping the node's log there */
+	w.c[6].kind_case = OSPEC__V1__COMMAND__KIND__NOT_SET;
+	wire_expect(&env, OSP_OK, "");
+	w.c[6].kind_case = OSPEC__V1__COMMAND__KIND_SCALE_DOWN;
 
 	osp_wire_env_init(&env, "web-1", NULL, 1);
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_RESULT;

@@ -21,11 +21,20 @@ typedef enum osp_log_format {
 	OSP_LOG_JSON,
 } osp_log_format;
 
-extern osp_log_level osp_log_min_level;
+/* Read by OSP_LOG in every thread; osp_log_set_level changes it at run time
+ * (SIGHUP: docs/systemd.md), hence atomic. */
+extern _Atomic osp_log_level osp_log_min_level;
 
 /* osp_log_setup sets the minimum level, the format, the program name and the
  * stream (NULL means stderr). Not thread-safe; call before starting threads. */
 void osp_log_setup(osp_log_level level, osp_log_format fmt, const char *prog, FILE *out);
+
+/* osp_log_set_level changes the minimum level while threads log (a reload);
+ * thread-safe. */
+void osp_log_set_level(osp_log_level level);
+
+/* osp_log_level_name returns "debug", "info", "warn" or "error". */
+const char *osp_log_level_name(osp_log_level level);
 
 /* osp_log_level_parse parses "debug|info|warn|error". Returns 0 or -1. */
 int osp_log_level_parse(const char *s, osp_log_level *out);

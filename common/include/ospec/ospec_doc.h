@@ -25,6 +25,8 @@
 #define OSP_DOC_MAX_SECRETS 32
 #define OSP_DOC_MAX_SMOKE 16
 #define OSP_DOC_MAX_NOTES 64
+#define OSP_DOC_MAX_WEBHOOKS 8
+#define OSP_DOC_WEBHOOK_MAX 2048 /* bytes of one webhook URL */
 
 /* One finding: printed as "file:line:col: path: message". */
 typedef struct osp_doc_finding {
@@ -107,6 +109,10 @@ typedef struct osp_doc_plan {
 	size_t nsecrets;
 	osp_doc_smoke smoke[OSP_DOC_MAX_SMOKE];
 	size_t nsmoke;
+	/* monitoring.alerting.channels: the http:// and https:// ones, sent as
+	 * apply's --webhook (the others are warned about and left alone) */
+	char webhooks[OSP_DOC_MAX_WEBHOOKS][OSP_DOC_WEBHOOK_MAX + 1];
+	size_t nwebhooks;
 	osp_doc_stage stages[OSP_DOC_MAX_STAGES];
 	size_t nstages;         /* >= 1 on success: one stage "all" when none is named */
 	osp_doc_note notes[OSP_DOC_MAX_NOTES];

@@ -23,6 +23,19 @@ typedef struct osp_txn osp_txn;
 
 #define OSP_STORE_MAX_DBS 16
 
+/* osp_store_migrate_fn moves a store from schema version N to N+1 inside
+ * the open's write transaction t (every database of the opts is open in it).
+ * Returns OSP_OK, or an error with a reason in err: the whole migration is
+ * then aborted and the store left as it was. */
+typedef osp_err (*osp_store_migrate_fn)(osp_txn *t, char *err, size_t errlen);
+
+/* One migration step: from version `from` to from + 1. */
+typedef struct osp_store_migration {
+	uint32_t from;
+	const char *what;       /* one line for the log: what the step changes */
+	osp_store_migrate_fn fn;
+} osp_store_migration;
+
 typedef struct osp_store_opts {
 	const char *dir;        /* created (0700) if missing */
 	uint64_t map_size;      /* bytes; 0 means 1 GiB */
@@ -31,10 +44,17 @@ typedef struct osp_store_opts {
 	uint32_t schema;        /* expected schema version; written on first open */
 	bool nometasync;        /* MDB_NOMETASYNC (durable at the next synced commit) */
 	bool init;              /* accept an empty or missing data.mdb where a store was */
+	/* steps from older schema versions (any order; may be NULL): a store at
+	 * version N < schema is migrated at open by the steps N, N+1, ...,
+	 * schema-1, all in one write transaction with the new version */
+	const osp_store_migration *migrations;
+	size_t nmigrations;
 } osp_store_opts;
 
 /* osp_store_open opens (or creates) the store. err says what went wrong:
- * OSP_ELOCKED (another process), OSP_ESCHEMA (found version N), OSP_ESTORE.
+ * OSP_ELOCKED (another process), OSP_ESCHEMA (found version N: newer than
+ * o->schema, or older without a migration step for every version up to it,
+ * or a migration step failed), OSP_ESTORE.
  * Before LMDB maps DIR/data.mdb its size is checked against its meta pages:
  * a truncated file is refused (OSP_ESTORE, "data.mdb is damaged: N bytes, the
  * store needs at least M; restore a backup") instead of crashing with SIGBUS.
@@ -100,6 +120,28 @@ osp_err osp_store_count(osp_txn *t, const char *db, uint64_t *n);
  * up to the last one in use, times the page size) in *used and the map size
  * in *map_size. OSP_EINVAL for a NULL store, OSP_ESTORE if LMDB cannot say. */
 osp_err osp_store_usage(osp_store *s, uint64_t *used, uint64_t *map_size);
+
+/* osp_store_schema reads the schema version recorded in the open store. */
+osp_err osp_store_schema(osp_store *s, uint64_t *schema);
+
+/* osp_store_copy writes a consistent, compacted copy of the store to path (a
+ * plain LMDB file, as data.mdb is: `mdb_stat -n` reads it) with
+ * mdb_env_copyfd2(MDB_CP_COMPACT). It runs in its own read transaction, so
+ * writers go on meanwhile; it takes no lock of the caller's. path must be
+ * absolute and must not exist: the copy goes to path.tmp (mode 0600,
+ * O_EXCL), is fsynced, then linked to path (never replacing a file) and its
+ * directory fsynced. *bytes (may be NULL) gets the copy's size. Errors with
+ * err: OSP_EINVAL (relative path), OSP_EEXIST (path or path.tmp exists),
+ * OSP_EIO, OSP_ESTORE. */
+osp_err osp_store_copy(osp_store *s, const char *path, uint64_t *bytes, char *err,
+	size_t errlen);
+
+/* osp_store_file_schema checks that file is an LMDB store file (size against
+ * its meta pages, as osp_store_open does, so a damaged one is never mapped),
+ * opens it read-only without a lock file and reads meta/schema into
+ * *schema. OSP_ESTORE with err when it is not one, has no meta database or
+ * no schema. The file is not changed. */
+osp_err osp_store_file_schema(const char *file, uint64_t *schema, char *err, size_t errlen);
 
 /* Big-endian uint64 keys sort in numeric order. */
 void osp_be64_put(uint8_t out[8], uint64_t v);
