@@ -118,8 +118,13 @@ static osp_err coord_exec_apply(coord *c, coord_ro_entry *e, const coord_ro_even
 		coord_rollouts_reload(c);
 		return rv;
 	}
-	if ((rv = coord_db_commit(c, t, "rollout")) != OSP_OK)
+	if ((rv = coord_db_commit(c, t, "rollout")) != OSP_OK) {
 		coord_rollouts_reload(c); /* the txn is gone either way */
+		return rv;
+	}
+	/* tests: the canary's counters were asked for, no answer is in yet */
+	if (e->ro.strategy == COORD_RO_CANARY && e->ro.phase == COORD_CN_ANALYZE)
+		osp_fault_point("coordinator-in-analysis");
 	return rv;
 }
 

@@ -465,6 +465,44 @@ static void test_canary_coordinator_kill_resumes(void **state)
 	cn_fronts_answer(f, 0, 2, "2");
 }
 
+/* The coordinator dies right after it asked for the counters of the first
+ * analysis (crash point): the proxies stay at 25% while it is away; after the
+ * restart the analysis ends with the answers the agents re-send, no weight
+ * is sent twice, and the canary promotes. */
+static void test_canary_coordinator_crash_in_analysis(void **state)
+{
+	cn_fleet *f = *state;
+	char id[64];
+	h_load *web;
+	long reqs, fails;
+	bool seen[10];
+
+	cn_start(f, false);
+	cn_v1(f);
+	h_kill(f->e, f->coord, SIGTERM);
+	setenv("OSPEC_CRASH_POINT", "coordinator-in-analysis", 1);
+	f->coord = h_coord_start(f->e, "500ms", NULL);
+	unsetenv("OSPEC_CRASH_POINT");
+	assert_non_null(f->coord);
+	if (!h_wait_for(cn_all_up, f->e, f, h_ms(20000)))
+		fail_msg("the agents did not come back");
+	web = h_load_start(f->front, 2, 300);
+	assert_non_null(web);
+	cn_canary(f, 2, id, NULL, NULL);
+	assert_int_not_equal(h_wait_exit(f->coord, h_ms(60000)), -1);
+	assert_true(h_file_contains(f->coord->log, "OSP-CRASH-POINT"));
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(cn_weight(f, i, "hello_green"), 25);
+	assert_non_null(f->coord = h_coord_start(f->e, "500ms", NULL));
+	cn_end(f, id, "succeeded");
+	h_load_stop(web, &reqs, &fails, seen);
+	assert_int_equal(cn_events(f, id, "canary.weight", "25%", NULL), 1);
+	assert_int_equal(cn_events(f, id, "canary.weight", "50%", NULL), 1);
+	assert_int_equal(cn_events(f, id, "canary.analysis", "at 25%", NULL), 1);
+	assert_int_equal(fails, 0);
+	cn_fronts_answer(f, 0, 2, "2");
+}
+
 /* nginx: the include carries the weights while the canary bakes; promoted,
  * it names green alone. */
 static void test_canary_nginx(void **state)
@@ -577,6 +615,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_canary_good_promotes, cn_setup, cn_teardown),
 		cmocka_unit_test_setup_teardown(test_canary_5xx_reset, cn_setup, cn_teardown),
 		cmocka_unit_test_setup_teardown(test_canary_coordinator_kill_resumes, cn_setup,
+			cn_teardown),
+		cmocka_unit_test_setup_teardown(test_canary_coordinator_crash_in_analysis, cn_setup,
 			cn_teardown),
 		cmocka_unit_test_setup_teardown(test_canary_nginx, cn_setup, cn_teardown),
 		cmocka_unit_test_setup_teardown(test_canary_prometheus_query, cn_setup,
