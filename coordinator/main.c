@@ -417,10 +417,12 @@ int main(int argc, char **argv)
 	}
 	if ((c.cfg.restore != NULL || c.cfg.force_restore) &&
 		(code = coord_main_restore(&c)) != 0) {
+		coord_webhooks_stop(&c); /* frees what coord_webhooks_setup made */
 		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
 		return code;
 	}
 	code = coord_run(&c);
+	coord_webhooks_stop(&c); /* if coord_run returned before the engine started */
 	osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
 	pthread_mutex_destroy(&c.mtx);
 	return code;
