@@ -124,8 +124,23 @@ static void fuzz_command(const Ospec__V1__Command *c)
 	case OSPEC__V1__COMMAND__KIND_NOOP:
 		fuzz_str(c->noop->note, OSP_WIRE_MAX_TEXT);
 		break;
+	case OSPEC__V1__COMMAND__KIND_WEIGHT:
+		fuzz_id(c->weight->app, 1);
+		fuzz_id(c->weight->step_id, 0);
+		if (c->weight->weight > 100 || c->weight->slot == NULL ||
+			(strcmp(c->weight->slot, "blue") != 0 && strcmp(c->weight->slot, "green") != 0))
+			abort();
+		break;
+	case OSPEC__V1__COMMAND__KIND_STATS:
+		fuzz_id(c->stats->app, 1);
+		if (c->stats->slot == NULL ||
+			(strcmp(c->stats->slot, "blue") != 0 && strcmp(c->stats->slot, "green") != 0))
+			abort();
+		break;
+	case OSPEC__V1__COMMAND__KIND__NOT_SET:
+		break; /* a newer peer's kind: passed on, the executor refuses it */
 	default:
-		abort(); /* the decoder refuses a command without a known kind */
+		abort(); /* the decoder refuses a command of another kind */
 	}
 }
 
