@@ -53,6 +53,32 @@ struct coord_ro_entry;
 
 #define COORD_WH_MAX_URLS 8 /* webhook URLs of the coordinator, and of one rollout */
 
+/*
+ * `ospecctl logs` (coord_logs.c, protocol 1.4): a log read waiting for its
+ * node's answer. In memory only: a log read changes nothing, is never in the
+ * command log, takes no sequence and is forgotten by a restart. The control
+ * request that asked waits with a deferred reply (coord_control.c), never
+ * with coord.mtx held.
+ */
+#define COORD_LOGS_MAX 8           /* log reads waiting, all nodes together */
+#define COORD_LOGS_PER_NODE 2      /* ... for one node */
+#define COORD_LOGS_WAIT_MS 10000   /* an unanswered read fails after this */
+#define COORD_LOGS_PROTO_MINOR 4   /* agents older than 1.4 have no logs */
+
+typedef struct coord_log_req {
+	bool used;
+	uint64_t id;                   /* LogRequest.id, matched by LogChunk.id */
+	char node[OSP_WIRE_MAX_ID + 1];
+	char app[OSP_WIRE_MAX_ID + 1];
+	char slot[8];                  /* main, blue, green */
+	uint32_t lines;
+	bool follow;
+	uint64_t out_offset, err_offset;
+	bool sent_poll, sent_hb;       /* handed out in a poll / heartbeat reply */
+	int64_t deadline;              /* monotonic ms */
+	void *reply;                   /* the deferred control reply (coord_control.h) */
+} coord_log_req;
+
 /* Settings (flags and config keys, CLI.md). */
 typedef struct coord_cfg {
 	char *config;
@@ -239,6 +265,8 @@ struct coord {
 	struct coord_analysis *analysis; /* canary metrics queries (coord_analysis.c) */
 	bool restored;            /* started with --restore: re-send what a node passed (coord_backup.c) */
 	struct coord_webhooks *wh; /* webhook outbox worker (coord_webhooks.c) */
+	coord_log_req logs[COORD_LOGS_MAX]; /* log reads waiting (coord_logs.c) */
+	uint64_t logs_next_id;
 };
 
 /* coord_db.c: records in LMDB. All take an open write or read txn. */
@@ -344,10 +372,36 @@ void coord_agents_stop(coord *c);
  * Caller holds c->mtx. */
 void coord_agents_kick(coord *c, coord_node *n);
 void coord_agents_tick(coord *c, int64_t now_mono);
+/* coord_agents_wake answers the held polls of node n at once (with what
+ * the node has: new commands, log reads). Caller holds c->mtx. */
+void coord_agents_wake(coord *c, coord_node *n);
 /* coord_agents_unqueue cancels the replies to connection pipe still queued
  * in nng, so their contexts serve others at once (caller holds c->mtx; pipe
  * is marked closing, so no new ones come). */
 void coord_agents_unqueue(coord *c, uint32_t pipe);
+
+/* coord_logs.c: log reads for `ospecctl logs` (callers hold c->mtx). */
+/* coord_logs_for_node fills lr/lrp (COORD_LOGS_PER_NODE of each, the
+ * caller's) with node n's log reads not yet handed out in a poll reply
+ * (poll) or a heartbeat reply (!poll), marks them handed out, and returns
+ * how many. The strings point into c->logs: encode before unlocking. */
+size_t coord_logs_for_node(coord *c, const coord_node *n, bool poll,
+	Ospec__V1__LogRequest *lr, Ospec__V1__LogRequest **lrp);
+/* coord_logs_waiting reports whether node n has a log read not yet handed
+ * out in a poll reply (its poll is then answered, not held). */
+bool coord_logs_waiting(const coord *c, const coord_node *n);
+/* coord_logs_on_chunk answers the control request waiting for chunk (from
+ * node n; a chunk of an unknown or expired id, or of another node's read, is
+ * dropped). */
+void coord_logs_on_chunk(coord *c, const coord_node *n, const Ospec__V1__LogChunk *chunk);
+/* coord_logs_tick fails the reads past their deadline, or whose node went
+ * down or was forgotten meanwhile (the control thread, a few times a second). */
+void coord_logs_tick(coord *c, int64_t now_mono);
+/* coord_logs_count is how many log reads wait (ospecctl stats). */
+size_t coord_logs_count(const coord *c);
+/* coord_logs_drop forgets every read without answering (the control server
+ * is stopping; its replies go with it). */
+void coord_logs_drop(coord *c);
 
 /* coord_control.c: the control API for ospecctl. */
 osp_err coord_control_start(coord *c, char *err, size_t errlen);

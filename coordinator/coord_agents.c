@@ -130,11 +130,17 @@ static void coord_agents_reply_cmds(coord *c, coord_ctx *x, coord_node *n, uint6
 	osp_env env;
 	Ospec__V1__Commands cmds;
 	Ospec__V1__Command **list = NULL;
+	Ospec__V1__LogRequest lr[COORD_LOGS_PER_NODE], *lrp[COORD_LOGS_PER_NODE];
 	size_t nlist = 0;
 	osp_txn *t = NULL;
 
 	osp_wire_env_init(&env, NULL, NULL, 0);
 	ospec__v1__commands__init(&cmds);
+	if (n != NULL) {
+		/* log reads ride along (1.4): no sequence, never in the log */
+		cmds.n_logs = coord_logs_for_node(c, n, true, lr, lrp);
+		cmds.logs = lrp;
+	}
 	if (n != NULL && n->log_end > cursor && osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
 		if (coord_db_cmd_read(c, t, n->id, cursor, max, &list, &nlist) != OSP_OK) {
 			list = NULL;
@@ -224,6 +230,17 @@ static void coord_agents_release(coord *c, coord_ctx *x)
 	if (x->state == COORD_CTX_RECV) {
 		coord_ctx_done(c, x);
 		coord_ctx_recv(x);
+	}
+}
+
+void coord_agents_wake(coord *c, coord_node *n)
+{
+	coord_ctx *x, *next;
+
+	for (x = n->held; x != NULL; x = next) {
+		next = x->held_next;
+		if (x->state == COORD_CTX_HELD)
+			coord_agents_release(c, x);
 	}
 }
 
@@ -467,6 +484,7 @@ static void coord_agents_heartbeat(coord *c, coord_ctx *x, coord_node *n, const 
 {
 	osp_env env;
 	Ospec__V1__HeartbeatAck ack;
+	Ospec__V1__LogRequest lr[COORD_LOGS_PER_NODE], *lrp[COORD_LOGS_PER_NODE];
 
 	if (e->heartbeat->n_apps > 0) {
 		/* what runs where outlives a restart (it decides the idle slot
@@ -482,6 +500,10 @@ static void coord_agents_heartbeat(coord *c, coord_ctx *x, coord_node *n, const 
 	ospec__v1__heartbeat_ack__init(&ack);
 	ack.has_heartbeat_ms = 1;
 	ack.heartbeat_ms = (uint32_t)c->cfg.heartbeat;
+	/* log reads go in heartbeat replies too: the agent's session thread may
+	 * be busy executing a long Stage and not polling */
+	ack.n_logs = coord_logs_for_node(c, n, false, lr, lrp);
+	ack.logs = lrp;
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_HEARTBEAT_ACK;
 	env.heartbeat_ack = &ack;
 	coord_ctx_send_env(x, &env);
@@ -538,7 +560,8 @@ static void coord_agents_dispatch(coord *c, coord_ctx *x, coord_pipe *p, const o
 				(unsigned long long)n->log_end);
 			n->log_end = e->poll->cursor;
 		}
-		if (n->log_end > e->poll->cursor)
+		/* a log read waiting is answered at once too (never held) */
+		if (n->log_end > e->poll->cursor || coord_logs_waiting(c, n))
 			coord_agents_reply_cmds(c, x, n, e->poll->cursor, e->poll->max_entries);
 		else
 			coord_agents_hold(c, x, n, p->id, e->poll->cursor, e->poll->max_entries);
@@ -556,6 +579,11 @@ static void coord_agents_dispatch(coord *c, coord_ctx *x, coord_pipe *p, const o
 		return;
 	case OSPEC__V1__ENVELOPE__BODY_EVENT:
 		coord_agents_event(c, x, n, e);
+		return;
+	case OSPEC__V1__ENVELOPE__BODY_LOG_CHUNK:
+		/* to the ospecctl logs waiting for it; nothing is stored */
+		coord_logs_on_chunk(c, n, e->log_chunk);
+		coord_agents_ack(x, 0);
 		return;
 	default:
 		c->stats.decode_errors++;

@@ -78,6 +78,7 @@ static const coord_verb coord_verbs[] = {
 	{ "forget", true, coord_verb_forget },
 	{ "stats", false, coord_verb_stats },
 	{ "backup", true, coord_verb_backup, .nolock = true }, /* coord_backup.c */
+	{ "logs", false, coord_verb_logs }, /* coord_logs.c: answered later */
 	COORD_ROLLOUT_VERBS
 };
 
@@ -204,6 +205,15 @@ static nng_msg *coord_control_run(coord *c, const coord_verb *v, coord_ctl_req *
 		return coord_control_reply(1, "coordinator store unavailable", NULL);
 	}
 	status = v->fn(c, rq, &json, err, sizeof(err));
+	if (status == COORD_CTL_DEFERRED) {
+		rq->deferred = true;
+		/* the verb answers later (coord_control_deferred); it changed
+		 * nothing durable, so there is no transaction to finish */
+		coord_metrics_ctl(c, coord_metrics_mono_s() - t0);
+		pthread_mutex_unlock(&c->mtx);
+		osp_buf_fini(&json);
+		return NULL;
+	}
 	if (rq->txn != NULL)
 		status = coord_control_finish(c, v, rq, status, &json, err, sizeof(err));
 	coord_metrics_ctl(c, coord_metrics_mono_s() - t0);
@@ -255,7 +265,10 @@ static void coord_control_refused(coord_ctl_srv *srv, const char *why)
 			"refusals since the last report)", why, (unsigned long long)held);
 }
 
-static nng_msg *coord_control_handle(coord_ctl_srv *srv, nng_msg *req)
+/* coord_control_handle runs one request; NULL with *deferred when its verb
+ * answers later on slot sl, NULL alone when no reply could be made. */
+static nng_msg *coord_control_handle(coord_ctl_srv *srv, nng_msg *req, coord_ctl_slot *sl,
+	bool *deferred)
 {
 	coord *c = srv->c;
 	Ospec__V1__CtlRequest *msg;
@@ -303,7 +316,9 @@ static nng_msg *coord_control_handle(coord_ctl_srv *srv, nng_msg *req)
 	}
 	if (v->mutates && (m = coord_control_dedup(c, msg->request_id)) != NULL)
 		goto out;
+	rq.defer = sl;
 	m = coord_control_run(c, v, &rq);
+	*deferred = rq.deferred;
 	if (rq.cleanup != NULL)
 		rq.cleanup(&rq);
 out:
@@ -368,6 +383,35 @@ static void coord_control_sent_cb(void *arg)
 	pthread_mutex_unlock(&srv->mtx);
 }
 
+/* coord_control_slot_free gives sl back (no reply is sent on it). */
+static void coord_control_slot_free(coord_ctl_slot *sl)
+{
+	coord_ctl_srv *srv = sl->srv;
+
+	pthread_mutex_lock(&srv->mtx);
+	sl->pipe = 0;
+	pthread_cond_signal(&srv->cv);
+	pthread_mutex_unlock(&srv->mtx);
+}
+
+void coord_control_deferred(void *defer, uint32_t status, const char *error, const char *json)
+{
+	coord_ctl_slot *sl = defer;
+	nng_msg *m;
+
+	if (sl == NULL)
+		return;
+	m = coord_control_reply(status, status ? error : NULL, json ? json : (status ? NULL : "{}"));
+	if (m == NULL) {
+		/* no memory for the reply: the client's own timeout tells */
+		coord_control_slot_free(sl);
+		return;
+	}
+	nng_aio_set_msg(sl->aio, m);
+	nng_aio_set_timeout(sl->aio, COORD_SEND_TIMEOUT_MS);
+	nng_ctx_send(sl->ctx, sl->aio);
+}
+
 /* coord_control_free_slot waits up to COORD_CTL_WAIT_MS for a slot whose
  * reply has left; NULL if none. */
 static coord_ctl_slot *coord_control_free_slot(coord_ctl_srv *srv)
@@ -422,9 +466,13 @@ static bool coord_control_serve(coord_ctl_srv *srv)
 	coord_ctl_slot *sl;
 	nng_msg *req, *rep;
 	uint32_t pipe;
+	bool deferred = false;
 	int rv;
 
 	coord_control_close_stuck(srv);
+	pthread_mutex_lock(&srv->c->mtx);
+	coord_logs_tick(srv->c, osp_now_mono_ms()); /* log reads past their wait */
+	pthread_mutex_unlock(&srv->c->mtx);
 	if ((sl = coord_control_free_slot(srv)) == NULL)
 		return true;
 	nng_aio_set_timeout(srv->raio, COORD_CTL_WAIT_MS);
@@ -447,13 +495,18 @@ static bool coord_control_serve(coord_ctl_srv *srv)
 		coord_control_close_stuck(srv);
 		return true;
 	}
-	rep = coord_control_handle(srv, req);
-	nng_msg_free(req);
-	if (rep == NULL)
-		return true;
+	/* the slot is busy from here: a deferred reply may even be sent
+	 * before the handler returns */
 	pthread_mutex_lock(&srv->mtx);
 	sl->pipe = pipe;
 	pthread_mutex_unlock(&srv->mtx);
+	rep = coord_control_handle(srv, req, sl, &deferred);
+	nng_msg_free(req);
+	if (rep == NULL) {
+		if (!deferred)
+			coord_control_slot_free(sl);
+		return true;
+	}
 	nng_aio_set_msg(sl->aio, rep);
 	nng_aio_set_timeout(sl->aio, COORD_SEND_TIMEOUT_MS);
 	nng_ctx_send(sl->ctx, sl->aio);
@@ -511,6 +564,10 @@ static void *coord_control_main(void *arg)
 	}
 	while (!atomic_load(&c->stopping) && coord_control_serve(&srv))
 		;
+	/* log reads still waiting hold slots: forget them before the slots go */
+	pthread_mutex_lock(&c->mtx);
+	coord_logs_drop(c);
+	pthread_mutex_unlock(&c->mtx);
 	coord_control_srv_fini(&srv);
 	return NULL;
 }

@@ -25,7 +25,28 @@ struct coord_ctl_req {
 	void (*on_abort)(coord *c, coord_ctl_req *rq);
 	void (*cleanup)(coord_ctl_req *rq);
 	void *data;                   /* for those hooks */
+	/* the reply's slot on the control socket: a verb that returns
+	 * COORD_CTL_DEFERRED keeps it and answers later with
+	 * coord_control_deferred (logs); NULL where no reply can wait */
+	void *defer;
+	bool deferred;                /* the verb returned COORD_CTL_DEFERRED */
 };
+
+/* A verb's status meaning "answered later" (coord_control_deferred). */
+#define COORD_CTL_DEFERRED (-1)
+
+/* coord_control_deferred sends the reply of a request whose verb returned
+ * COORD_CTL_DEFERRED (defer is its rq->defer), exactly once: status, error
+ * (NULL when status is 0) and json as coord_control's replies. Never blocks;
+ * callable from any thread, with or without coord.mtx. */
+void coord_control_deferred(void *defer, uint32_t status, const char *error, const char *json);
+
+/* coord_verb_logs (coord_logs.c) asks node NODE's agent for app APP's
+ * captured output (arguments node, app, slot, lines, follow, out_offset,
+ * err_offset) and answers when the node does (COORD_CTL_DEFERRED), or at
+ * once: 2 (bad argument), 4 (unknown node or app), 1 (node down, agent older
+ * than protocol 1.4, too many reads waiting). */
+int coord_verb_logs(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 
 typedef int (*coord_verb_fn)(coord *c, coord_ctl_req *rq, osp_buf *json, char *err,
 	size_t errlen);

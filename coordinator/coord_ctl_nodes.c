@@ -243,6 +243,8 @@ int coord_verb_stats(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size
 	osp_jw_uint(&w, c->nctx);
 	osp_jw_key(&w, "held_polls");
 	osp_jw_uint(&w, c->nheld);
+	osp_jw_key(&w, "log_reads_waiting"); /* ospecctl logs (coord_logs.c) */
+	osp_jw_uint(&w, coord_logs_count(c));
 	osp_jw_obj_end(&w);
 	return 0;
 }

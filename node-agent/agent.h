@@ -120,6 +120,11 @@ struct agent {
 					  * systemd's watchdog (main.c, docs/systemd.md) */
 	bool threads_started;
 	agent_exec *exec;
+	/* log reads answered lately (agent_logs.c): one read comes in both a
+	 * poll and a heartbeat reply; under mtx */
+#define AGENT_LOGS_SEEN 16
+	uint64_t logs_seen[AGENT_LOGS_SEEN];
+	unsigned logs_seen_at;
 };
 
 /* agent_alloc makes an agent over an open store (the agent does not own cfg;
@@ -169,5 +174,8 @@ void agent_exec_in_doubt_free(Ospec__V1__InDoubt **v, size_t n);
 /* agent_exec_runner returns the executor's process runner (agent_runner.h),
  * owned by x: for status queries and tests. */
 struct agent_runner *agent_exec_runner(agent_exec *x);
+/* agent_exec_state_dir returns the absolute state dir (the runner's logs are
+ * under it, in logs/), owned by x. */
+const char *agent_exec_state_dir(agent_exec *x);
 
 #endif

@@ -62,6 +62,11 @@ struct agent_runner *agent_exec_runner(agent_exec *x)
 	return x->apps->runner;
 }
 
+const char *agent_exec_state_dir(agent_exec *x)
+{
+	return x->apps->state;
+}
+
 void agent_exec_cancel(agent_exec *x)
 {
 	if (x != NULL)

@@ -13,6 +13,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "agent.h"
+#include "agent_logs.h"
 #include "ospec/tls.h"
 #include "ospec/fault.h"
 
@@ -398,6 +399,10 @@ static void agent_poll_loop(agent *a)
 			return;
 		}
 		if (rep->body_case == OSPEC__V1__ENVELOPE__BODY_COMMANDS) {
+			/* log reads first: they are quick, and an operator waits
+			 * for them while a Stage below may take a minute */
+			agent_logs_answer(a, a->poll_ctx, rep->commands->logs,
+				rep->commands->n_logs);
 			for (size_t i = 0; i < rep->commands->n_entries; i++) {
 				if (atomic_load(&a->stopping) ||
 					!agent_execute(a, rep->commands->entries[i]))
@@ -589,6 +594,11 @@ static void agent_heartbeat_once(agent *a, uint32_t hb)
 		atomic_store(&a->registered, false);
 	else if (rv != OSP_OK)
 		OSP_DEBUG("AGENT-HEARTBEAT-FAIL", "heartbeat: %s", err);
+	/* a log read reaches the agent here too while the session thread
+	 * executes a long command */
+	if (rv == OSP_OK && rep->body_case == OSPEC__V1__ENVELOPE__BODY_HEARTBEAT_ACK)
+		agent_logs_answer(a, a->hb_ctx, rep->heartbeat_ack->logs,
+			rep->heartbeat_ack->n_logs);
 	osp_wire_free(rep);
 }
 

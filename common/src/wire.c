@@ -349,6 +349,49 @@ static osp_err wire_check_command(const Ospec__V1__Command *c, char *err, size_t
 	}
 }
 
+/* wire_check_log_reqs checks the log reads of a poll or heartbeat reply
+ * (protocol 1.4). */
+static osp_err wire_check_log_reqs(Ospec__V1__LogRequest **v, size_t n, char *err,
+	size_t errlen)
+{
+	osp_err rv;
+
+	if (n > OSP_WIRE_MAX_LOG_REQS) {
+		snprintf(err, errlen, "more than %d log requests", OSP_WIRE_MAX_LOG_REQS);
+		return OSP_ETOOBIG;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((rv = wire_check_id("logs.app", v[i]->app, 1, err, errlen)) != OSP_OK ||
+			(rv = wire_check_slot("logs.slot", v[i]->slot, err, errlen)) != OSP_OK)
+			return rv;
+		if (v[i]->lines > OSP_WIRE_MAX_LOG_LINES) {
+			snprintf(err, errlen, "field 'logs.lines' above %d", OSP_WIRE_MAX_LOG_LINES);
+			return OSP_EINVAL;
+		}
+	}
+	return OSP_OK;
+}
+
+/* wire_check_log_chunk checks an answer to a log read (protocol 1.4). */
+static osp_err wire_check_log_chunk(const Ospec__V1__LogChunk *l, char *err, size_t errlen)
+{
+	osp_err rv;
+
+	if ((rv = wire_check_id("log_chunk.app", l->app, 0, err, errlen)) != OSP_OK ||
+		(rv = wire_check_slot("log_chunk.slot", l->slot, err, errlen)) != OSP_OK ||
+		(rv = wire_check_len("log_chunk.error", l->error, OSP_WIRE_MAX_TEXT, err,
+			 errlen)) != OSP_OK)
+		return rv;
+	if ((l->has_out && l->out.len > OSP_WIRE_MAX_LOG_DATA) ||
+		(l->has_err && l->err.len > OSP_WIRE_MAX_LOG_DATA)) {
+		snprintf(err, errlen, "field 'log_chunk.%s' longer than %d bytes",
+			l->has_out && l->out.len > OSP_WIRE_MAX_LOG_DATA ? "out" : "err",
+			OSP_WIRE_MAX_LOG_DATA);
+		return OSP_ETOOBIG;
+	}
+	return OSP_OK;
+}
+
 /* wire_check_body checks the limits of each body kind. */
 static osp_err wire_check_body(const osp_env *e, char *err, size_t errlen)
 {
@@ -368,7 +411,12 @@ static osp_err wire_check_body(const osp_env *e, char *err, size_t errlen)
 			if ((rv = wire_check_command(e->commands->entries[i], err, errlen)) !=
 				OSP_OK)
 				return rv;
-		return OSP_OK;
+		return wire_check_log_reqs(e->commands->logs, e->commands->n_logs, err, errlen);
+	case OSPEC__V1__ENVELOPE__BODY_HEARTBEAT_ACK:
+		return wire_check_log_reqs(e->heartbeat_ack->logs, e->heartbeat_ack->n_logs, err,
+			errlen);
+	case OSPEC__V1__ENVELOPE__BODY_LOG_CHUNK:
+		return wire_check_log_chunk(e->log_chunk, err, errlen);
 	case OSPEC__V1__ENVELOPE__BODY_RESULT:
 		if ((rv = wire_check_len("result.message", e->result->message, OSP_WIRE_MAX_TEXT,
 			     err, errlen)) != OSP_OK ||

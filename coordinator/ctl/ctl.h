@@ -99,6 +99,23 @@ int ctl_backup(const ctl *c, int argc, char **argv);
 	"  --timeout D  how long to wait for the copy (default 10m). Admin role only.\n"    \
 	"  docs/backup.md\n"
 
+/* ctl_logs.c: `logs NODE APP [--follow] [--lines N] [--slot S]` (protocol 1.4). */
+int ctl_logs(const ctl *c, int argc, char **argv);
+
+#define CTL_LOGS_HELP                                                                         \
+	"  the app's captured output on NODE, read by its agent (STATE/logs/APP.SLOT.out\n"   \
+	"  and .err, rotated .1 files included) and handed over by the coordinator:\n"       \
+	"  the app's stdout on stdout, its stderr on stderr (--json: the answer document)\n"  \
+	"  --lines N, -n N  the last N lines of each (1..1000, default 100; at most 16 KiB\n" \
+	"                   of each per answer)\n"                                             \
+	"  --follow, -f     then print what the app writes, asking every 500ms, until\n"     \
+	"                   interrupted; a rotated or truncated file is read from its start\n" \
+	"                   again (said on stderr)\n"                                          \
+	"  --slot S         main, blue or green (default: the app's active slot)\n"           \
+	"  env_file values are redacted. Roles admin and viewer. A node that is down, or\n"  \
+	"  whose agent is older than protocol 1.4, is an error (exit 1); an unknown node\n" \
+	"  or app exit 4; a node that does not answer within 10 s exit 1.\n"
+
 /* ctl_nodes.c */
 int ctl_nodes(const ctl *c, int argc, char **argv);
 int ctl_cordon(const ctl *c, int argc, char **argv);

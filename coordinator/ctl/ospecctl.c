@@ -21,6 +21,9 @@ static const ctl_verb ctl_verbs[] = {
 		ctl_forget },
 	{ "stats", "", "the coordinator's counters (requests, refused, undecodable...)", NULL,
 		ctl_stats },
+	{ "logs", "NODE APP [--follow] [--lines N] [--slot S]",
+		"an app's captured stdout/stderr on a node (from its agent)", CTL_LOGS_HELP,
+		ctl_logs },
 	{ "backup", "FILE [--timeout D]", "hot copy of the coordinator's store to FILE (on its machine)",
 		CTL_BACKUP_HELP, ctl_backup },
 	CTL_ROLLOUT_VERBS

@@ -79,6 +79,18 @@ static void fuzz_register(const Ospec__V1__Register *r)
 	fuzz_apps(r->apps, r->n_apps);
 }
 
+/* fuzz_log_reqs: the log reads of protocol 1.4 within their limits. */
+static void fuzz_log_reqs(Ospec__V1__LogRequest **v, size_t n)
+{
+	if (n > OSP_WIRE_MAX_LOG_REQS)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		fuzz_id(v[i]->app, 1);
+		if (!osp_wire_valid_slot(v[i]->slot) || v[i]->lines > OSP_WIRE_MAX_LOG_LINES)
+			abort();
+	}
+}
+
 static void fuzz_command(const Ospec__V1__Command *c)
 {
 	fuzz_str(c->rollout_id, OSP_WIRE_MAX_ID);
@@ -169,6 +181,18 @@ static void fuzz_dispatch(const osp_env *e)
 			abort();
 		for (size_t i = 0; i < e->commands->n_entries; i++)
 			fuzz_command(e->commands->entries[i]);
+		fuzz_log_reqs(e->commands->logs, e->commands->n_logs);
+		break;
+	case OSPEC__V1__ENVELOPE__BODY_HEARTBEAT_ACK:
+		fuzz_log_reqs(e->heartbeat_ack->logs, e->heartbeat_ack->n_logs);
+		break;
+	case OSPEC__V1__ENVELOPE__BODY_LOG_CHUNK:
+		fuzz_id(e->log_chunk->app, 0);
+		fuzz_str(e->log_chunk->error, OSP_WIRE_MAX_TEXT);
+		if (!osp_wire_valid_slot(e->log_chunk->slot) ||
+			e->log_chunk->out.len > OSP_WIRE_MAX_LOG_DATA ||
+			e->log_chunk->err.len > OSP_WIRE_MAX_LOG_DATA)
+			abort();
 		break;
 	case OSPEC__V1__ENVELOPE__BODY_RESULT:
 		fuzz_str(e->result->message, OSP_WIRE_MAX_TEXT);
@@ -187,7 +211,6 @@ static void fuzz_dispatch(const osp_env *e)
 		fuzz_str(e->error->message, OSP_WIRE_MAX_TEXT);
 		break;
 	case OSPEC__V1__ENVELOPE__BODY_REGISTERED:
-	case OSPEC__V1__ENVELOPE__BODY_HEARTBEAT_ACK:
 	case OSPEC__V1__ENVELOPE__BODY_POLL:
 	case OSPEC__V1__ENVELOPE__BODY_ACK:
 		break;

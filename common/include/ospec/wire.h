@@ -19,8 +19,10 @@
 
 #define OSP_PROTO_MAJOR 1
 /* 1.1: Revert.from_sha256, Stage slot "idle", result fields; 1.2: AppState
- * env_names (names only), Stage require_env and smoke (checks.h) */
-#define OSP_PROTO_MINOR 3
+ * env_names (names only), Stage require_env and smoke (checks.h); 1.3:
+ * TrafficWeight and TrafficStats (canary); 1.4: LogRequest and LogChunk
+ * (`ospecctl logs`) */
+#define OSP_PROTO_MINOR 4
 
 /* Limits. The socket's receive limit is the outer bound. */
 #define OSP_WIRE_MAX_MSG (1024 * 1024)
@@ -42,6 +44,11 @@
 #define OSP_WIRE_MAX_ENV_REPORT_NAMES 256  /* env names in one apps report, all apps */
 #define OSP_WIRE_MAX_ENV_REPORT_BYTES 8192 /* bytes of those names, all apps */
 #define OSP_WIRE_MAX_SMOKE 16              /* smoke checks of one Stage */
+#define OSP_WIRE_MAX_LOG_REQS 8            /* LogRequests in one Commands or HeartbeatAck */
+#define OSP_WIRE_MAX_LOG_LINES 1000        /* LogRequest.lines */
+#define OSP_WIRE_LOG_READ 16384            /* bytes the agent reads of a stream per answer */
+#define OSP_WIRE_MAX_LOG_DATA 40960        /* LogChunk.out / .err: the read, redacted (a
+					    * mark may be 2.5 times the value it replaces) */
 
 typedef Ospec__V1__Envelope osp_env;
 
