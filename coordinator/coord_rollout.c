@@ -643,8 +643,7 @@ static bool coord_ro_late(coord_rollout *r, size_t i, const coord_ro_event *ev,
 static osp_err coord_ro_on_result(coord_rollout *r, const coord_ro_event *ev,
 				  coord_ro_actions *out)
 {
-	const char *msg = ev->message != NULL && ev->message[0] != '\0' ? ev->message
-									 : "failed without a message";
+	const char *msg = coord_ro_result_msg(ev);
 	coord_ro_step *s;
 	size_t i;
 	osp_err err = coord_ro_find(r, ev->node, &i);

@@ -469,18 +469,7 @@ static void coord_ro_bg_settle(coord_rollout *r, int64_t now, coord_ro_actions *
 		return;
 	}
 	if (r->decision != COORD_RO_DECISION_COMMIT && r->strategy == COORD_RO_CANARY) {
-		/* the canary slots still carry their weight: take it back */
-		char why[COORD_RO_MAX_REASON] = "";
-
-		coord_ro_append(why, sizeof(why), "promotion switch %s aborted%s%s", r->switch_id,
-				r->reason[0] != '\0' ? ": " : "", r->reason);
-		if (r->abort_requested)
-			r->ending = COORD_RO_ABORTED;
-		r->phase = COORD_CN_RESET;
-		for (size_t i = 0; i < r->nsteps; i++)
-			r->steps[i].in_switch = r->steps[i].state == COORD_STEP_READY ||
-						r->steps[i].vote != COORD_RO_VOTE_NONE;
-		coord_ro_cn_reset(r, now, why, out);
+		coord_ro_cn_unpromoted(r, now, out);
 		return;
 	}
 	if (r->decision != COORD_RO_DECISION_COMMIT) {
@@ -666,8 +655,7 @@ static void coord_ro_bg_scale_result(coord_rollout *r, size_t i, const coord_ro_
 static osp_err coord_ro_bg_on_result(coord_rollout *r, const coord_ro_event *ev,
 				     coord_ro_actions *out)
 {
-	const char *msg = ev->message != NULL && ev->message[0] != '\0' ? ev->message
-									 : "failed without a message";
+	const char *msg = coord_ro_result_msg(ev);
 	bool voting = r->phase == COORD_BG_PREPARE || r->phase == COORD_BG_BACK_PREPARE;
 	bool acking = r->phase == COORD_BG_COMMIT || r->phase == COORD_BG_BACK_COMMIT;
 	coord_ro_step *s;

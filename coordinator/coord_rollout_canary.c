@@ -117,6 +117,19 @@ void coord_ro_cn_reset(coord_rollout *r, int64_t now, const char *why, coord_ro_
 		coord_ro_finish(r, r->ending != 0 ? r->ending : COORD_RO_FAILED, now, out);
 }
 
+void coord_ro_cn_unpromoted(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	char why[COORD_RO_MAX_REASON] = "";
+
+	/* the members of the switch are the canary's: their slots still carry
+	 * the weight, so it goes back to 0 before the rollout ends */
+	coord_ro_append(why, sizeof(why), "promotion switch %s aborted%s%s", r->switch_id,
+			r->reason[0] != '\0' ? ": " : "", r->reason);
+	if (r->abort_requested)
+		r->ending = COORD_RO_ABORTED;
+	coord_ro_cn_reset(r, now, why, out);
+}
+
 /* coord_cn_reset_settled ends the rollout once every weight 0 was answered. */
 static void coord_cn_reset_settled(coord_rollout *r, int64_t now, coord_ro_actions *out)
 {
@@ -460,8 +473,7 @@ static osp_err coord_cn_on_metric(coord_rollout *r, const coord_ro_event *ev,
 static osp_err coord_cn_on_result(coord_rollout *r, const coord_ro_event *ev,
 				  coord_ro_actions *out)
 {
-	const char *msg = ev->message != NULL && ev->message[0] != '\0' ? ev->message
-									 : "failed without a message";
+	const char *msg = coord_ro_result_msg(ev);
 	coord_ro_step *s;
 	size_t i;
 	osp_err err = coord_ro_find(r, ev->node, &i);

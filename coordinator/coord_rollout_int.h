@@ -124,6 +124,16 @@ void coord_ro_bg_staged(coord_rollout *r, int64_t now, coord_ro_actions *out);
 void coord_ro_cn_staged(coord_rollout *r, int64_t now, coord_ro_actions *out);
 osp_err coord_ro_cn_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out);
 void coord_ro_cn_reset(coord_rollout *r, int64_t now, const char *why, coord_ro_actions *out);
+/* coord_ro_cn_unpromoted: a canary's promotion switch settled without a
+ * commit (coord_rollout_bg.c): the weights are reset, then it ends. */
+void coord_ro_cn_unpromoted(coord_rollout *r, int64_t now, coord_ro_actions *out);
+
+/* coord_ro_result_msg is a RESULT's message, or "failed without a message". */
+static inline const char *coord_ro_result_msg(const coord_ro_event *ev)
+{
+	return ev->message != NULL && ev->message[0] != '\0' ? ev->message
+							      : "failed without a message";
+}
 
 /* coord_ro_cn_phase: phase is one of the canary's own (COORD_CN_*). */
 static inline bool coord_ro_cn_phase(uint32_t phase)
