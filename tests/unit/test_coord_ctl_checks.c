@@ -271,6 +271,31 @@ static void test_coord_ctl_checks_canary_protocol(void **state)
 	n2->proto_minor = 2;
 	snprintf(n2->agent_version, sizeof(n2->agent_version), "0.9.1");
 	fx_usage(f, "analysis-interval", "10s", "--analysis-interval applies to --strategy canary");
+	/* the canary's own flags: every bad value is a usage error naming the flag */
+	{
+		static const char *const bad[][3] = {
+			{ "analysis-success-rate", "101", "--analysis-success-rate" },
+			{ "analysis-success-rate", "99.999", "--analysis-success-rate" },
+			{ "analysis-success-rate", "abc", "--analysis-success-rate" },
+			{ "canary-max", "0", "--canary-max" },
+			{ "canary-step", "101", "--canary-step" },
+			{ "canary-initial", "60", "must not be above --canary-max (50%)" },
+			{ "analysis-interval", "500ms", "at least 1s" },
+			{ "analysis-threshold", "0", "--analysis-threshold" },
+			{ "analysis-max-latency", "-1s", "--analysis-max-latency" },
+			{ "analysis-url", "ftp://x", "--analysis-url" },
+			{ "analysis-query", "vector(1)", "need --analysis-url" },
+		};
+		char e2[512];
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_int_equal(fx_deploy(f, e2, sizeof(e2), "strategy", "canary", "ports",
+						 "blue=8081,green=8082", bad[i][0], bad[i][1], NULL),
+				2);
+			if (strstr(e2, bad[i][2]) == NULL)
+				fail_msg("%s %s: '%s'", bad[i][0], bad[i][1], e2);
+		}
+	}
 	assert_int_equal(fx_deploy(f, err, sizeof(err), "strategy", "canary", "ports",
 				 "blue=8081,green=8082", NULL),
 		1);
