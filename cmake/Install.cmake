@@ -34,3 +34,6 @@ install(FILES ${OSPEC_DEPLOY}/haproxy/README.md ${OSPEC_DEPLOY}/haproxy/haproxy.
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/deploy/haproxy COMPONENT ctl)
 install(FILES ${OSPEC_DEPLOY}/config/coordinator.yaml ${OSPEC_DEPLOY}/config/agent.yaml
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/deploy/config COMPONENT ctl)
+# the agents' rolling upgrade with ospec itself (docs/upgrade.md)
+install(PROGRAMS ${OSPEC_DEPLOY}/upgrade/pack.sh ${OSPEC_DEPLOY}/upgrade/ospec-agent-upgrade
+  DESTINATION ${CMAKE_INSTALL_DOCDIR}/deploy/upgrade COMPONENT ctl)

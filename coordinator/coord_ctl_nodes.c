@@ -52,6 +52,9 @@ void coord_json_node(osp_jw *w, const coord_node *n)
 	osp_jw_str(w, n->hostname);
 	osp_jw_key(w, "agent_version");
 	osp_jw_str(w, n->agent_version);
+	osp_jw_key(w, "protocol"); /* what the agent spoke at its last register */
+	snprintf(ts, sizeof(ts), "%d.%u", OSP_PROTO_MAJOR, n->proto_minor);
+	osp_jw_str(w, ts);
 	osp_jw_key(w, "cursor");
 	osp_jw_uint(w, n->acked);
 	osp_jw_key(w, "log_end");

@@ -488,7 +488,7 @@ osp_err agent_apps_prepare(agent_apps *p, const char *url, const char *sha256, c
 {
 	agent_release_opts o = {
 		.timeout_ms = p->cfg->fetch_timeout > 0 ? (long)p->cfg->fetch_timeout : 0,
-		.cancel = &p->fetch_cancel,
+		.cancel = &p->stopping,
 	};
 
 	return agent_release_prepare_opts(p->state, url, sha256, &o, dir, len, err, errlen);

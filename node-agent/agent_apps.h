@@ -88,7 +88,8 @@ typedef struct agent_apps {
 	agent_store *store;
 	agent_runner *runner;
 	char state[PATH_MAX];  /* absolute state dir */
-	atomic_bool fetch_cancel; /* set: fetches stop (agent_exec_cancel) */
+	atomic_bool stopping; /* set when the agent stops (agent_exec_cancel): fetches
+	                       * and the health waits of commands give up */
 	pthread_mutex_t mtx;   /* guards health[] */
 	struct {
 		char app[OSP_WIRE_MAX_ID + 1];
@@ -221,7 +222,7 @@ osp_err agent_apps_names_get(agent_apps *p, agent_apps_names *nm);
 unsigned agent_apps_port(const agent_apps *p, const char *app, unsigned fallback);
 
 /* agent_apps_prepare is agent_release_prepare_opts into p's state dir with
- * the agent's fetch deadline (config fetch_timeout) and p->fetch_cancel:
+ * the agent's fetch deadline (config fetch_timeout) and p->stopping:
  * fetch, verify and unpack the release of sha256 from url into dir. */
 osp_err agent_apps_prepare(agent_apps *p, const char *url, const char *sha256, char *dir,
 	size_t len, char *err, size_t errlen);

@@ -183,7 +183,14 @@ osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, 
 		agent_apps_running(p, app, slot, &wt.restarts);
 	hs->alive = agent_apps_alive;
 	hs->arg = &wt;
+	hs->cancel = &p->stopping;
 	rv = agent_health_wait(hs, err, sizeof(err));
+	if (rv == OSP_ECLOSED && atomic_load(&p->stopping)) {
+		/* the agent stops: no verdict on the app; the command is not
+		 * answered and runs again at the next start (agent_execute) */
+		snprintf(msg, msglen, "%s: the agent is stopping", err);
+		return rv;
+	}
 	if (rv == OSP_OK) {
 		if (main_slot)
 			agent_apps_health_set(p, app, AGENT_APPS_HEALTH_OK);

@@ -70,7 +70,7 @@ const char *agent_exec_state_dir(agent_exec *x)
 void agent_exec_cancel(agent_exec *x)
 {
 	if (x != NULL)
-		atomic_store(&x->apps->fetch_cancel, true);
+		atomic_store(&x->apps->stopping, true);
 }
 
 void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,

@@ -179,7 +179,7 @@ osp_err agent_health_check_once(const char *url, int64_t timeout_ms, long *http_
 /* agent_health_stopped reports (into err) whether the wait must end now. */
 static osp_err agent_health_stopped(const agent_health_spec *s, char *err, size_t errlen)
 {
-	if (s->cancel != NULL && *s->cancel != 0) {
+	if (s->cancel != NULL && atomic_load(s->cancel)) {
 		snprintf(err, errlen, "health check cancelled");
 		return OSP_ECLOSED;
 	}

@@ -11,6 +11,7 @@
 #ifndef AGENT_HEALTH_H
 #define AGENT_HEALTH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,7 +36,7 @@ typedef struct agent_health_spec {
 	unsigned rise, fall;
 	bool (*alive)(void *arg); /* optional: false = the process died */
 	void *arg;
-	volatile int *cancel;  /* optional: non-zero = give up */
+	const atomic_bool *cancel; /* optional: true = give up (the agent stops) */
 } agent_health_spec;
 
 /* agent_health_check_once GETs url with a timeout of timeout_ms (<= 0 means
@@ -70,7 +71,7 @@ osp_err agent_health_probe(const agent_health_spec *s, const char *method, long 
  *    `fall` failures in a row, or fewer than `rise` successes);
  *  - s->alive returned false: OSP_ECLOSED, "process exited" (at once, also
  *    between checks);
- *  - *s->cancel became non-zero: OSP_ECLOSED, "health check cancelled".
+ *  - *s->cancel became true: OSP_ECLOSED, "health check cancelled".
  * OSP_EINVAL for a bad spec. The reason goes into err. */
 osp_err agent_health_wait(const agent_health_spec *s, char *err, size_t errlen);
 

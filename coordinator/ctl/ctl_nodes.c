@@ -43,15 +43,17 @@ static void ctl_apps_text(const osp_json *apps, char *buf, size_t len)
 static void ctl_nodes_table(const osp_json *list)
 {
 	ctl_table t;
-	const char *hdr[] = { "ID", "STATE", "CORDONED", "LABELS", "LAST SEEN", "APPS" };
+	const char *hdr[] = { "ID", "STATE", "CORDONED", "LABELS", "LAST SEEN", "APPS", "AGENT" };
 
-	ctl_table_init(&t, 6);
+	ctl_table_init(&t, 7);
 	ctl_table_row(&t, hdr);
 	for (size_t i = 0; list != NULL && i < list->n; i++) {
 		const osp_json *n = list->items[i];
 		const osp_json *cord = osp_json_get(n, "cordoned");
-		char labels[1024], apps[1024];
-		const char *row[6];
+		char labels[1024], apps[1024], agent[128];
+		const char *row[7];
+		const char *ver = osp_json_get_str(n, "agent_version");
+		const char *proto = osp_json_get_str(n, "protocol");
 
 		ctl_labels_text(osp_json_get(n, "labels"), labels, sizeof(labels));
 		ctl_apps_text(osp_json_get(n, "apps"), apps, sizeof(apps));
@@ -61,6 +63,15 @@ static void ctl_nodes_table(const osp_json *list)
 		row[3] = labels[0] ? labels : "-";
 		row[4] = osp_json_get_str(n, "last_seen");
 		row[5] = apps;
+		/* "-" for a node that never registered; a coordinator before 0.2
+		 * sends no protocol */
+		if (ver == NULL || ver[0] == '\0')
+			snprintf(agent, sizeof(agent), "-");
+		else if (proto != NULL && proto[0] != '\0')
+			snprintf(agent, sizeof(agent), "%s (%s)", ver, proto);
+		else
+			snprintf(agent, sizeof(agent), "%s", ver);
+		row[6] = agent;
 		ctl_table_row(&t, row);
 	}
 	ctl_table_print(&t);

@@ -47,6 +47,19 @@ const char *h_bin(const char *name)
 	return p;
 }
 
+const char *h_prog(const h_env *e, const char *name)
+{
+	const char *o = NULL;
+
+	if (strcmp(name, "ospec-coordinator") == 0)
+		o = e->coord_bin;
+	else if (strcmp(name, "ospecctl") == 0)
+		o = e->ctl_bin;
+	else if (strcmp(name, "ospec-agent") == 0)
+		o = e->agent_bin;
+	return o != NULL ? o : h_bin(name);
+}
+
 int h_free_port(void)
 {
 	return tp_free_port();
@@ -218,7 +231,7 @@ h_proc *h_coord_start(h_env *e, const char *heartbeat, char *const extra[])
 
 	snprintf(data, sizeof(data), "%s/coord", e->dir);
 	snprintf(hb, sizeof(hb), "%s", heartbeat ? heartbeat : "500ms");
-	argv[n++] = (char *)h_bin("ospec-coordinator");
+	argv[n++] = (char *)h_prog(e, "ospec-coordinator");
 	argv[n++] = "--data";
 	argv[n++] = data;
 	argv[n++] = "--listen";
@@ -249,7 +262,7 @@ h_proc *h_agent_start(h_env *e, const char *id, const char *labels, char *const 
 
 	snprintf(state, sizeof(state), "%s/agent-%s", e->dir, id);
 	snprintf(name, sizeof(name), "agent-%s", id);
-	argv[n++] = (char *)h_bin("ospec-agent");
+	argv[n++] = (char *)h_prog(e, "ospec-agent");
 	argv[n++] = "--id";
 	argv[n++] = (char *)id;
 	argv[n++] = "--coordinator";
@@ -380,7 +393,7 @@ static int h_ctl_argv(h_env *e, bool json, va_list ap, char **argv, int max)
 	int n = 0;
 	const char *a;
 
-	argv[n++] = (char *)h_bin("ospecctl");
+	argv[n++] = (char *)h_prog(e, "ospecctl");
 	argv[n++] = "--coordinator";
 	argv[n++] = e->ctl_url;
 	if (json)

@@ -34,6 +34,9 @@ typedef struct h_env {
 	h_proc procs[H_MAX_PROCS];
 	size_t nprocs;
 	h_proc *coord;
+	/* programs of another build (the upgrade tests' previous release); NULL:
+	 * this build's (h_bin) */
+	const char *coord_bin, *ctl_bin, *agent_bin;
 } h_env;
 
 /* h_setup makes the temp dir and picks ports; returns the env (heap). */
@@ -44,6 +47,10 @@ void h_teardown(h_env *e);
 
 /* h_bin returns the path of a built program ("ospec-agent", "hello", ...). */
 const char *h_bin(const char *name);
+
+/* h_prog is e's program name: its override (coord_bin, ctl_bin, agent_bin) or
+ * this build's. */
+const char *h_prog(const h_env *e, const char *name);
 
 /* h_free_port returns a free TCP port on 127.0.0.1. */
 int h_free_port(void);

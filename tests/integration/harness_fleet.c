@@ -79,7 +79,7 @@ int h_deploy(h_env *e, const char *v, const char *url, const char *sha, char *id
 	int n = 0, code;
 	bool watch = false;
 
-	argv[n++] = (char *)h_bin("ospecctl");
+	argv[n++] = (char *)h_prog(e, "ospecctl");
 	argv[n++] = "--coordinator";
 	argv[n++] = e->ctl_url;
 	argv[n++] = "deploy";
@@ -427,7 +427,7 @@ int h_certs(h_env *e, const char *sub, const char *dir, ...)
 	int n = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", e->dir, dir);
-	argv[n++] = (char *)h_bin("ospecctl");
+	argv[n++] = (char *)h_prog(e, "ospecctl");
 	argv[n++] = "certs";
 	argv[n++] = (char *)sub;
 	argv[n++] = "--dir";
@@ -467,7 +467,7 @@ int h_ctl_as(h_env *e, const char *url, const char *name, char **out, char **err
 	va_list ap;
 	int n = 0;
 
-	argv[n++] = (char *)h_bin("ospecctl");
+	argv[n++] = (char *)h_prog(e, "ospecctl");
 	argv[n++] = "--coordinator";
 	argv[n++] = (char *)url;
 	if (name != NULL) {

@@ -67,7 +67,8 @@ expect_files ospec-agent /usr/sbin/ospec-agent \
 	/lib/systemd/system/ospec-agent.service /etc/ospec/agent.yaml
 docs=(/usr/share/doc/ospec/README.md
 	/usr/share/doc/ospec/deploy/haproxy/README.md /usr/share/doc/ospec/deploy/haproxy/haproxy.cfg
-	/usr/share/doc/ospec/deploy/config/coordinator.yaml /usr/share/doc/ospec/deploy/config/agent.yaml)
+	/usr/share/doc/ospec/deploy/config/coordinator.yaml /usr/share/doc/ospec/deploy/config/agent.yaml
+	/usr/share/doc/ospec/deploy/upgrade/pack.sh /usr/share/doc/ospec/deploy/upgrade/ospec-agent-upgrade)
 for f in "$src"/docs/*.md; do docs+=("/usr/share/doc/ospec/docs/$(basename "$f")"); done
 expect_files ospecctl /usr/bin/ospecctl "${docs[@]}"
 

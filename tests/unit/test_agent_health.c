@@ -365,7 +365,7 @@ static void test_agent_health_cancel(void **state)
 {
 	test_srv s;
 	agent_health_spec hs;
-	volatile int cancel = 1;
+	atomic_bool cancel = true;
 	char err[512];
 
 	(void)state;
