@@ -144,14 +144,25 @@ static void h_kill9(pid_t pid)
 	kill(pid, SIGKILL);
 }
 
-int h_count_procs(const char *needle)
+/* h_scan_under is h_scan_mentions for the path "E->dir/under". */
+static int h_scan_under(h_env *e, const char *under, void (*fn)(pid_t pid))
 {
-	return h_scan_mentions(needle, NULL);
+	char needle[768];
+	int n = snprintf(needle, sizeof(needle), "%s/%s", e->dir, under);
+
+	if (n < 0 || (size_t)n >= sizeof(needle))
+		return -1;
+	return h_scan_mentions(needle, fn);
 }
 
-int h_kill_procs(const char *needle)
+int h_count_procs(h_env *e, const char *under)
 {
-	return h_scan_mentions(needle, h_kill9);
+	return h_scan_under(e, under, NULL);
+}
+
+int h_kill_procs(h_env *e, const char *under)
+{
+	return h_scan_under(e, under, h_kill9);
 }
 
 void h_teardown(h_env *e)

@@ -55,12 +55,16 @@ const char *h_prog(const h_env *e, const char *name);
 /* h_free_port returns a free TCP port on 127.0.0.1. */
 int h_free_port(void);
 
-/* h_count_procs counts processes whose command line mentions needle. */
-int h_count_procs(const char *needle);
+/* h_count_procs counts processes whose command line, working directory or
+ * executable mentions the path "E->dir/under" (under: e.g.
+ * "agent-n1/releases/SHA"); returns -1 if that path is too long. Only e's
+ * own processes: `ctest -j` runs tests side by side, with the same node ids
+ * ("agent-eu-1/" is in two tests), so a bare needle matches another test's. */
+int h_count_procs(h_env *e, const char *under);
 
-/* h_kill_procs kills (SIGKILL) processes whose command line, working
- * directory or executable mentions needle; returns how many. */
-int h_kill_procs(const char *needle);
+/* h_kill_procs kills (SIGKILL) the processes h_count_procs(e, under) counts;
+ * returns how many, or -1 if the path is too long (then nothing is killed). */
+int h_kill_procs(h_env *e, const char *under);
 
 /* h_spawn starts argv (NULL-terminated) with output to DIR/<name>.log. */
 h_proc *h_spawn(h_env *e, const char *name, char *const argv[]);

@@ -345,7 +345,7 @@ static void test_plan_failing_region_stops_the_rest(void **state)
 	pl_start(f);
 	pl_write_doc(f, false);
 	/* eu-1's app cannot restart on its port: stage eu fails (max failures 0) */
-	h_kill_procs("agent-eu-1/");
+	h_kill_procs(f->e, "agent-eu-1/"); /* this test's eu-1 only: it_plans_bg has one */
 	held = -1;
 	for (int tries = 0; tries < 50 && held < 0; tries++) {
 		held = pl_hold_port(f->ports[2]);

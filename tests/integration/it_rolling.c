@@ -282,14 +282,14 @@ static void test_rolling_agent_killed_while_staging(void **state)
 	 * healthy yet: kill -9 the agent now */
 	snprintf(needle, sizeof(needle), "agent-n1/releases/%s", sha);
 	snprintf(pidfile, sizeof(pidfile), "%s/agent-n1/run/hello.main.pid", f->e->dir);
-	for (i = 0; i < 200 && (h_count_procs(needle) == 0 || access(pidfile, F_OK) != 0); i++)
+	for (i = 0; i < 200 && (h_count_procs(f->e, needle) == 0 || access(pidfile, F_OK) != 0); i++)
 		osp_sleep_ms(50);
 	assert_true(i < 200);
 	h_kill(f->e, h_proc_named(f->e, "agent-n1"), SIGKILL);
-	assert_int_equal(h_count_procs(needle), 1); /* the app outlives its agent */
+	assert_int_equal(h_count_procs(f->e, needle), 1); /* the app outlives its agent */
 	assert_non_null(h_agent_start_app(f->e, "n1", "role=web", "hello", f->ports[0]));
 	assert_int_equal(h_ctl(f->e, NULL, NULL, "watch", id, NULL), 0);
-	assert_int_equal(h_count_procs(needle), 1); /* adopted, not doubled */
+	assert_int_equal(h_count_procs(f->e, needle), 1); /* adopted, not doubled */
 	h_app_answer(f->ports[0], got, sizeof(got));
 	assert_string_equal(got, "7");
 	st = h_status(f->e, id);
@@ -379,8 +379,7 @@ static void test_rolling_forget_mid_rollout(void **state)
 	assert_int_equal(h_ctl(f->e, NULL, NULL, "forget", "n1", NULL), 0);
 	/* the host comes back reinstalled: its old app is gone, a new instance
 	 * registers under the same id */
-	snprintf(state_dir, sizeof(state_dir), "%s/agent-n1/", f->e->dir);
-	h_kill_procs(state_dir);
+	h_kill_procs(f->e, "agent-n1/");
 	snprintf(state_dir, sizeof(state_dir), "%s/agent-n1-new", f->e->dir);
 	snprintf(cfg, sizeof(cfg), "%s/agent-n1.yaml", f->e->dir);
 	argv[0] = (char *)h_bin("ospec-agent");

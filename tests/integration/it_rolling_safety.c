@@ -573,13 +573,13 @@ static void test_rs_reason_this_release_only(void **state)
 
 /* rs_stage_began waits until node i runs the release sha: started by its
  * agent, not healthy yet (the artifact has a START_DELAY). */
-static void rs_stage_began(int i, const char *sha)
+static void rs_stage_began(rs_fleet *f, int i, const char *sha)
 {
 	char needle[400];
 	int64_t end = osp_now_mono_ms() + h_ms(30000);
 
 	snprintf(needle, sizeof(needle), "agent-%s/releases/%s", rs_ids[i], sha);
-	while (h_count_procs(needle) == 0) {
+	while (h_count_procs(f->e, needle) == 0) {
 		if (osp_now_mono_ms() >= end)
 			fail_msg("%s never started release %s", rs_ids[i], sha);
 		osp_sleep_ms(20);
@@ -600,7 +600,7 @@ static void rs_voided_setup(rs_fleet *f, rs_art *v2, char *id)
 	rs_expect_exit(RS_DEPLOY(f, v2, id, &err, "--batch", "100%", "--health-deadline", "10s",
 			       "--progress-deadline", "15s", RS_NO_WATCH),
 		0, "deploy 2", &err);
-	rs_stage_began(1, v2->sha);
+	rs_stage_began(f, 1, v2->sha);
 }
 
 /* rs_voided_end: web-2's stage is voided (unreachable, rollout failed). */
