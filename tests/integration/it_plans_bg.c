@@ -68,10 +68,14 @@ static void pb_proxies(pb_fleet *f, char *buf, size_t len)
 struct pb_want {
 	const char *id, *state;
 	char last[1024]; /* the state seen last, and the reason when there is one */
+	bool reached;    /* the last look saw state */
 };
 
+/* pb_state_is: the plan is in w->state, or in a final state it will not
+ * leave (the wait ends at once; pb_wait tells the two apart) */
 static bool pb_state_is(h_env *e, void *arg)
 {
+	static const char *const final[] = { "succeeded", "failed", "aborted", "rolled_back" };
 	struct pb_want *w = arg;
 	osp_json *st = h_status(e, w->id);
 	const char *state = st != NULL ? h_str(st, "state") : "?";
@@ -81,13 +85,22 @@ static bool pb_state_is(h_env *e, void *arg)
 		st != NULL && h_str(st, "reason")[0] ? "; reason: " : "",
 		st != NULL ? h_str(st, "reason") : "");
 	osp_json_free(st);
+	w->reached = ok;
+	for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++)
+		ok = ok || strcmp(state, final[i]) == 0;
 	return ok;
+}
+
+/* pb_wait waits up to ms for w->state; false at once on another final state */
+static bool pb_wait(pb_fleet *f, struct pb_want *w, int ms)
+{
+	return h_wait_for(pb_state_is, f->e, w, ms) && w->reached;
 }
 
 static void test_plan_bluegreen_switch_gate(void **state)
 {
 	pb_fleet *f = *state;
-	struct pb_want w = { NULL, "waiting_approval", "" };
+	struct pb_want w = { NULL, "waiting_approval", "", false };
 	char id[64] = "", *out = NULL, *err = NULL, seen[128], name[16];
 	osp_json *st;
 	FILE *fp;
@@ -144,11 +157,11 @@ static void test_plan_bluegreen_switch_gate(void **state)
 	free(out);
 	free(err);
 	w.id = id;
-	if (!h_wait_for(pb_state_is, f->e, &w, h_ms(60000)))
+	if (!pb_wait(f, &w, h_ms(60000)))
 		fail_msg("plan %s is '%s', expected it to wait at the switch", id, w.last);
 	assert_int_equal(h_ctl(f->e, NULL, NULL, "abort", id, NULL), 0);
 	w.state = "aborted";
-	if (!h_wait_for(pb_state_is, f->e, &w, h_ms(30000)))
+	if (!pb_wait(f, &w, h_ms(30000)))
 		fail_msg("plan %s is '%s' after abort at the switch gate", id, w.last);
 	pb_proxies(f, seen, sizeof(seen));
 	assert_string_equal(seen, "eu-1=1,us-1=1");
@@ -162,7 +175,7 @@ static void test_plan_bluegreen_switch_gate(void **state)
 	free(out);
 	free(err);
 	w.state = "waiting_approval";
-	if (!h_wait_for(pb_state_is, f->e, &w, h_ms(60000)))
+	if (!pb_wait(f, &w, h_ms(60000)))
 		fail_msg("plan %s is '%s', expected it to wait at the switch", id, w.last);
 	st = h_status(f->e, id);
 	assert_string_equal(h_str(st, "waiting_stage"), "us");
@@ -172,7 +185,7 @@ static void test_plan_bluegreen_switch_gate(void **state)
 	assert_int_equal(h_ctl(f->e, NULL, NULL, "approve", id, "--stage", "eu", NULL), 1);
 	assert_int_equal(h_ctl(f->e, NULL, NULL, "approve", id, NULL), 0);
 	w.state = "succeeded";
-	if (!h_wait_for(pb_state_is, f->e, &w, h_ms(120000)))
+	if (!pb_wait(f, &w, h_ms(120000)))
 		fail_msg("plan %s is '%s', expected succeeded", id, w.last);
 	pb_proxies(f, seen, sizeof(seen));
 	assert_string_equal(seen, "eu-1=2,us-1=2");
