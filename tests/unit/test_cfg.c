@@ -16,8 +16,8 @@
 #include "ospec/cfg.h"
 #include "ospec/util.h"
 
+/* the real OSpec examples, from the repository's own fixtures only */
 #define EXAMPLES_FIXTURE OSPEC_SOURCE_DIR "/tests/fixtures/ospec-examples"
-#define EXAMPLES_SHARED "/work/shared/ospec-examples"
 
 static char err[1024];
 
@@ -37,11 +37,18 @@ static void parse_fail(const char *text, osp_err rv, const char *msg)
 	assert_string_equal(err, msg);
 }
 
+/* examples_dir returns the fixture directory; the test fails, naming it,
+ * when it is missing (never a fallback outside the tree). */
 static const char *examples_dir(void)
 {
-	if (access(EXAMPLES_FIXTURE, R_OK) == 0)
-		return EXAMPLES_FIXTURE;
-	return EXAMPLES_SHARED;
+	struct stat st;
+
+	if (stat(EXAMPLES_FIXTURE, &st) != 0 || !S_ISDIR(st.st_mode) ||
+		access(EXAMPLES_FIXTURE, R_OK | X_OK) != 0)
+		fail_msg("the OSpec examples fixture %s is missing or unreadable "
+			 "(it is part of the repository: restore tests/fixtures/ospec-examples)",
+			EXAMPLES_FIXTURE);
+	return EXAMPLES_FIXTURE;
 }
 
 /* file_line returns line (1-based) of path without its indentation. */
@@ -75,7 +82,8 @@ static void test_cfg_examples_parse(void **state)
 	int ok = 0, refused = 0;
 
 	(void)state;
-	assert_non_null(d); /* the real OSpec examples must be present */
+	if (d == NULL)
+		fail_msg("cannot open %s", dir);
 	while ((e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
 		osp_cfg_doc *doc = NULL;

@@ -131,7 +131,8 @@ static void test_ospec_doc_examples(void **state)
 	int files = 0;
 
 	(void)state;
-	assert_non_null(d);
+	if (d == NULL) /* part of the repository: never looked for elsewhere */
+		fail_msg("the OSpec examples fixture %s is missing or unreadable", EXAMPLES);
 	while ((e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
 		bool bad = false;
