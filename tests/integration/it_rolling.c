@@ -297,29 +297,210 @@ static void test_rolling_agent_killed_while_staging(void **state)
 	osp_json_free(st);
 }
 
+/* What a dry run must leave as it found it: every node's command log and
+ * cursor, the event history, the commands handed out. */
+struct it_untouched {
+	int64_t log_end[IT_NODES], cursor[IT_NODES];
+	char seen[IT_NODES][40]; /* last_seen (RFC 3339 UTC: compares as a time) */
+	size_t events;
+	int64_t newest;          /* seq of the newest event */
+	char sent[64];           /* the ospec_commands_sent_total line */
+	int n;
+};
+
+static void it_metric_line(h_env *e, const char *name, char *buf, size_t len)
+{
+	char *page = NULL, *at, *nl;
+	int port = 0;
+
+	buf[0] = '\0';
+	sscanf(e->http, "127.0.0.1:%d", &port);
+	assert_int_equal(h_http_get(port, "/metrics", &page), 200);
+	at = strstr(page, name);
+	while (at != NULL && at != page && at[-1] != '\n')
+		at = strstr(at + 1, name);
+	assert_non_null(at);
+	if ((nl = strchr(at, '\n')) != NULL)
+		*nl = '\0';
+	osp_strlcpy(buf, at, len);
+	free(page);
+}
+
+static void it_untouched_take(it_fleet *f, int n, struct it_untouched *u)
+{
+	osp_json *nodes = h_ctl_json(f->e, NULL, "nodes", NULL);
+	osp_json *hist = h_ctl_json(f->e, NULL, "history", "--limit", "100000", NULL);
+	const osp_json *ev;
+
+	assert_non_null(nodes);
+	assert_non_null(hist);
+	memset(u, 0, sizeof(*u));
+	u->n = n;
+	for (int i = 0; i < n; i++) {
+		const osp_json *x = h_node(nodes, it_ids[i]);
+		assert_non_null(x);
+		u->log_end[i] = osp_json_get_int(x, "log_end", -1);
+		u->cursor[i] = osp_json_get_int(x, "cursor", -1);
+		osp_strlcpy(u->seen[i], h_str(x, "last_seen"), sizeof(u->seen[i]));
+	}
+	ev = osp_json_get(hist, "events");
+	assert_non_null(ev);
+	u->events = ev->n;
+	u->newest = ev->n > 0 ? osp_json_get_int(ev->items[0], "seq", -1) : 0;
+	it_metric_line(f->e, "ospec_commands_sent_total ", u->sent, sizeof(u->sent));
+	osp_json_free(nodes);
+	osp_json_free(hist);
+}
+
+/* every node heartbeated since *arg was taken: the coordinator had its
+ * chance to hand them anything queued */
+static bool it_all_seen_since(h_env *e, void *arg)
+{
+	const struct it_untouched *u = arg;
+	osp_json *nodes = h_ctl_json(e, NULL, "nodes", NULL);
+	bool all = nodes != NULL;
+
+	for (int i = 0; all && i < u->n; i++)
+		all = strcmp(h_str(h_node(nodes, it_ids[i]), "last_seen"), u->seen[i]) > 0;
+	osp_json_free(nodes);
+	return all;
+}
+
+/* it_lines_are asserts text is exactly the lines want (NULL-terminated), each
+ * compared with its inner runs of spaces squeezed to one and trailing spaces
+ * dropped (the table's column widths are not the point; the indentation is);
+ * a want line ending in '*' is a prefix. */
+static void it_lines_are(const char *text, const char *const want[])
+{
+	char line[1024];
+	const char *p = text;
+	size_t i = 0;
+
+	for (; want[i] != NULL; i++) {
+		size_t n = 0, wl = strlen(want[i]);
+		bool lead = true;
+
+		if (*p == '\0')
+			fail_msg("line %zu missing, want '%s' in:\n%s", i + 1, want[i], text);
+		for (; *p != '\0' && *p != '\n'; p++) {
+			lead = lead && *p == ' ';
+			if (!lead && *p == ' ' && line[n - 1] == ' ')
+				continue;
+			if (n + 1 < sizeof(line))
+				line[n++] = *p;
+		}
+		p += *p == '\n';
+		while (n > 0 && line[n - 1] == ' ')
+			n--;
+		line[n] = '\0';
+		if (wl > 0 && want[i][wl - 1] == '*' ? strncmp(line, want[i], wl - 1) != 0
+						     : strcmp(line, want[i]) != 0)
+			fail_msg("line %zu is '%s', want '%s' in:\n%s", i + 1, line, want[i], text);
+	}
+	if (*p != '\0')
+		fail_msg("more than the %zu lines expected: '%s' in:\n%s", i, p, text);
+}
+
+/* it_plan_node asserts the i-th entry of a plan's nodes[]. */
+static void it_plan_node(const osp_json *plan, size_t i, const char *node, int batch,
+	const char *runs, const char *sha)
+{
+	const osp_json *nodes = osp_json_get(plan, "nodes"), *x;
+
+	assert_non_null(nodes);
+	assert_true(i < nodes->n);
+	x = nodes->items[i];
+	assert_string_equal(h_str(x, "node"), node);
+	assert_int_equal(osp_json_get_int(x, "batch", -1), batch);
+	assert_string_equal(h_str(x, "step"), "pending");
+	/* nothing was sent: each node still reports what it runs */
+	assert_string_equal(h_str(x, "version"), runs);
+	assert_string_equal(h_str(x, "sha256"), sha);
+	assert_string_equal(h_str(x, "previous_version"), runs);
+	assert_null(osp_json_get_str(x, "started"));
+	assert_null(osp_json_get_str(x, "finished"));
+}
+
+/* A dry run prints the whole plan (every batch, in order, and the release
+ * it would send) and stores and sends nothing: no rollout, no command in any
+ * node's log, no event, even after every agent heartbeated since. */
 static void test_rolling_recreate_and_dry_run(void **state)
 {
 	it_fleet *f = *state;
-	char id[64], *out = NULL, *err = NULL;
-	osp_json *st;
+	char id[64], *out = NULL, *err = NULL, sha_line[128];
+	struct it_untouched before, after;
+	osp_json *plan, *st;
+	int code;
+	const char *const table[] = { "rollout dry-run: hello 2 pending (rolling)",
+		"  created *", sha_line, "NODE BATCH STEP VERSION SECONDS REASON",
+		"n1 1 pending 1 -", "n2 1 pending 1 -", "n3 2 pending 1 -", NULL };
 
 	it_fleet_start(f, 3);
 	assert_int_equal(h_deploy(f->e, "1", f->url[1], f->sha[1], id, NULL, "--batch", "3",
 				 "--wait", NULL),
 		0);
-	/* a dry run prints the plan and changes nothing */
+	it_untouched_take(f, 3, &before);
 	assert_int_equal(h_ctl(f->e, &out, &err, "deploy", "--app", "hello", "--version", "2",
 				 "--artifact", f->url[2], "--sha256", f->sha[2], "--run",
 				 "bin/hello --port {port}", "--port", "8080", "--batch", "2",
 				 "--dry-run", NULL),
 		0);
-	assert_non_null(strstr(out, "n3"));
+	snprintf(sha_line, sizeof(sha_line), "  phase queued; sha256 %s", f->sha[2]);
+	it_lines_are(out, table);
+	assert_non_null(strstr(out, "; nodes 3, done 0, failed 0; batch 0 of 2\n"));
+	assert_string_equal(err, "");
 	free(out);
 	free(err);
+	/* the same plan as JSON: the release and how it would be rolled out */
+	plan = h_ctl_json(f->e, &code, "deploy", "--app", "hello", "--version", "2", "--artifact",
+		f->url[2], "--sha256", f->sha[2], "--run", "bin/hello --port {port}", "--port",
+		"8080", "--batch", "2", "--dry-run", NULL);
+	assert_int_equal(code, 0);
+	assert_non_null(plan);
+	assert_string_equal(h_str(plan, "id"), "dry-run");
+	assert_string_equal(h_str(plan, "app"), "hello");
+	assert_string_equal(h_str(plan, "version"), "2");
+	assert_string_equal(h_str(plan, "state"), "pending");
+	assert_string_equal(h_str(plan, "strategy"), "rolling");
+	assert_string_equal(h_str(plan, "phase"), "queued");
+	assert_string_equal(h_str(plan, "sha256"), f->sha[2]);
+	assert_string_equal(h_str(plan, "artifact"), f->url[2]);
+	assert_string_equal(h_str(plan, "run"), "bin/hello --port {port}");
+	assert_string_equal(h_str(plan, "batch_size"), "2");
+	assert_string_equal(h_str(plan, "max_failures"), "0");
+	assert_int_equal(osp_json_get_int(plan, "nodes_total", -1), 3);
+	assert_int_equal(osp_json_get_int(plan, "nodes_done", -1), 0);
+	assert_int_equal(osp_json_get_int(plan, "batches", -1), 2);
+	assert_int_equal(osp_json_get_int(plan, "current_batch", -1), 0);
+	assert_null(osp_json_get_str(plan, "started"));
+	assert_int_equal(osp_json_get(plan, "nodes")->n, 3);
+	it_plan_node(plan, 0, "n1", 1, "1", f->sha[1]);
+	it_plan_node(plan, 1, "n2", 1, "1", f->sha[1]);
+	it_plan_node(plan, 2, "n3", 2, "1", f->sha[1]);
+	osp_json_free(plan);
+
+	/* nothing stored, nothing sent: checked once every agent heartbeated
+	 * after both dry runs (a queued command would have been handed out) */
+	it_untouched_take(f, 3, &after);
+	assert_true(h_wait_for(it_all_seen_since, f->e, &after, h_ms(10000)));
+	it_untouched_take(f, 3, &after);
+	for (int i = 0; i < 3; i++) {
+		if (after.log_end[i] != before.log_end[i] || after.cursor[i] != before.cursor[i])
+			fail_msg("node %s: log end %lld cursor %lld, before the dry run %lld %lld",
+				it_ids[i], (long long)after.log_end[i], (long long)after.cursor[i],
+				(long long)before.log_end[i], (long long)before.cursor[i]);
+	}
+	assert_string_equal(after.sent, before.sent);
+	assert_int_equal(after.events, before.events);
+	assert_int_equal(after.newest, before.newest);
 	st = h_ctl_json(f->e, NULL, "rollouts", NULL);
+	assert_non_null(st);
 	assert_int_equal(st->n, 1);
+	assert_string_equal(h_str(st->items[0], "id"), id);
 	osp_json_free(st);
+	assert_int_equal(h_ctl(f->e, NULL, NULL, "status", "dry-run", NULL), 4);
 	it_assert_all(f, 3, "1");
+
 	assert_int_equal(h_deploy(f->e, "2", f->url[2], f->sha[2], id, NULL, "--strategy",
 				 "recreate", "--wait", NULL),
 		0);
@@ -410,7 +591,9 @@ static void test_rolling_forget_mid_rollout(void **state)
 	assert_true(h_wait_for(it_n1_log_is_one, f->e, NULL, h_ms(10000)));
 }
 
-int main(void)
+/* it_rolling [PATTERN]: only the tests whose name matches PATTERN (cmocka's
+ * filter, * and ? wildcards) */
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rolling_v1_then_v2, it_setup, it_teardown),
@@ -431,5 +614,7 @@ int main(void)
 			it_teardown),
 	};
 
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
