@@ -530,3 +530,92 @@ int h_http_get(int port, const char *path, char **body)
 	osp_buf_fini(&b);
 	return (int)code;
 }
+
+/* h_stat reads key of "ospecctl stats" (-1 when it cannot be read). */
+static int64_t h_stat(h_env *e, const char *key)
+{
+	osp_json *j = h_ctl_json(e, NULL, "stats", NULL);
+	int64_t v = j != NULL ? osp_json_get_int(j, key, -1) : -1;
+
+	osp_json_free(j);
+	return v;
+}
+
+/* h_node_events counts the events of kind about node (history, all of it). */
+static int h_node_events(h_env *e, const char *node, const char *kind)
+{
+	osp_json *j = h_ctl_json(e, NULL, "history", "--limit", "100000", NULL);
+	const osp_json *ev = osp_json_get(j, "events");
+	int n = ev != NULL ? 0 : -1;
+
+	for (size_t i = 0; ev != NULL && i < ev->n; i++) {
+		const char *k = osp_json_get_str(ev->items[i], "kind");
+		const char *x = osp_json_get_str(ev->items[i], "node");
+		n += k != NULL && x != NULL && strcmp(k, kind) == 0 && strcmp(x, node) == 0;
+	}
+	osp_json_free(j);
+	return n;
+}
+
+/* h_node_seen reads node id's state, instance and last_seen ("" if absent). */
+static void h_node_seen(h_env *e, const char *id, char *state, char *uuid, char *seen)
+{
+	osp_json *nodes = h_ctl_json(e, NULL, "nodes", NULL);
+	const osp_json *n = h_node(nodes, id);
+	const char *s;
+
+	state[0] = uuid[0] = seen[0] = '\0';
+	if (n != NULL && (s = osp_json_get_str(n, "state")) != NULL)
+		osp_strlcpy(state, s, 16);
+	if (n != NULL && (s = osp_json_get_str(n, "instance_uuid")) != NULL)
+		osp_strlcpy(uuid, s, 64);
+	if (n != NULL && (s = osp_json_get_str(n, "last_seen")) != NULL)
+		osp_strlcpy(seen, s, 40);
+	osp_json_free(nodes);
+}
+
+bool h_node_steady(h_env *e, const char *id, const char *uuid, int64_t refused_min, int beats,
+	char *why, size_t len)
+{
+	int64_t end = osp_now_mono_ms() + h_ms(20000), refused = -1;
+	char state[16], got[64], seen[40], last[40] = "";
+	int advanced = -1, reg, up, down;
+
+	/* the refused agent retried and the coordinator refused it again */
+	while ((refused = h_stat(e, "refused")) < refused_min && osp_now_mono_ms() < end)
+		osp_sleep_ms(100);
+	if (refused < refused_min) {
+		snprintf(why, len, "only %lld refused registers counted, want %lld",
+			(long long)refused, (long long)refused_min);
+		return false;
+	}
+	/* then node id heartbeated beats times: each moved its last_seen */
+	while (advanced < beats && osp_now_mono_ms() < end) {
+		h_node_seen(e, id, state, got, seen);
+		if (strcmp(state, "up") != 0 || strcmp(got, uuid) != 0) {
+			snprintf(why, len, "node '%s' is '%s' with instance '%s', want up with %s", id,
+				state, got, uuid);
+			return false;
+		}
+		if (strcmp(seen, last) > 0) {
+			advanced++;
+			osp_strlcpy(last, seen, sizeof(last));
+		}
+		osp_sleep_ms(100);
+	}
+	if (advanced < beats) {
+		snprintf(why, len, "node '%s' heartbeated %d times after the refusals, want %d",
+			id, advanced < 0 ? 0 : advanced, beats);
+		return false;
+	}
+	/* never bounced: registered and up once, never down */
+	reg = h_node_events(e, id, "node.registered");
+	up = h_node_events(e, id, "node.up");
+	down = h_node_events(e, id, "node.down");
+	if (reg != 1 || up != 1 || down != 0) {
+		snprintf(why, len, "node '%s': the history has %d node.registered, %d node.up and "
+			"%d node.down events, want 1, 1 and 0", id, reg, up, down);
+		return false;
+	}
+	return true;
+}

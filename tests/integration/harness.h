@@ -244,3 +244,14 @@ const osp_json *h_node_app(const osp_json *node, const char *app);
  * state seen goes to state (len bytes; "?" when status never answered).
  * Returns whether the rollout ended in time. */
 bool h_wait_terminal(h_env *e, const char *id, int ms, char *state, size_t len);
+
+/* h_node_steady checks that node id stays registered as instance uuid while
+ * another agent claiming it is refused, on positive signals rather than a
+ * pause: it waits until "ospecctl stats" counted at least refused_min refused
+ * registers (the coordinator had the retries to act on), then until the
+ * node's last_seen moved beats times (heartbeats taken after them), the node
+ * up with instance uuid all along; then the history must hold exactly one
+ * node.registered and one node.up event for it and no node.down (never
+ * bounced). On failure says why (len bytes) and returns false. */
+bool h_node_steady(h_env *e, const char *id, const char *uuid, int64_t refused_min, int beats,
+	char *why, size_t len);
