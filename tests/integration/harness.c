@@ -619,3 +619,34 @@ bool h_node_steady(h_env *e, const char *id, const char *uuid, int64_t refused_m
 	}
 	return true;
 }
+
+bool h_wait_beats(h_env *e, const char *const ids[], size_t n, int beats, int ms)
+{
+	int64_t end = osp_now_mono_ms() + ms;
+	char last[H_MAX_PROCS][40] = { { 0 } };
+	int moved[H_MAX_PROCS];
+	size_t done = 0;
+
+	if (n > H_MAX_PROCS)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		moved[i] = -1; /* the first look is the baseline */
+	while (done < n && osp_now_mono_ms() < end) {
+		osp_json *nodes = h_ctl_json(e, NULL, "nodes", NULL);
+
+		done = 0;
+		for (size_t i = 0; i < n; i++) {
+			const char *seen = osp_json_get_str(h_node(nodes, ids[i]), "last_seen");
+
+			if (seen != NULL && strcmp(seen, last[i]) > 0 && moved[i] < beats) {
+				moved[i]++;
+				osp_strlcpy(last[i], seen, sizeof(last[i]));
+			}
+			done += moved[i] >= beats;
+		}
+		osp_json_free(nodes);
+		if (done < n)
+			osp_sleep_ms(100);
+	}
+	return done == n;
+}

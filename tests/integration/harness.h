@@ -203,6 +203,13 @@ h_load *h_load_start(const int *ports, size_t nports, int max_seconds);
 /* h_load_stop stops it and reports requests, failures and whether each of
  * the versions "1".."9" was seen (seen[v]). */
 void h_load_stop(h_load *l, long *requests, long *failures, bool seen[10]);
+/* h_load_wait_seen waits up to ms until the load was answered version v
+ * (0..9) at least once; a positive sign the load runs, used instead of a
+ * pause before and after what it must not disturb. */
+bool h_load_wait_seen(h_load *l, int v, int ms);
+/* h_load_wait_more waits up to ms until n more requests were sent from now
+ * on (whatever their answer). */
+bool h_load_wait_more(h_load *l, long n, int ms);
 
 /* Trust helpers (it_trust.c): certificates, TLS configs, remote ospecctl. */
 
@@ -255,3 +262,9 @@ bool h_wait_terminal(h_env *e, const char *id, int ms, char *state, size_t len);
  * bounced). On failure says why (len bytes) and returns false. */
 bool h_node_steady(h_env *e, const char *id, const char *uuid, int64_t refused_min, int beats,
 	char *why, size_t len);
+
+/* h_wait_beats waits up to ms until each of the n nodes ids was seen by the
+ * coordinator beats more times from now on (its last_seen moved: a
+ * heartbeat, a poll): a positive sign the coordinator had the time and the
+ * traffic to act, where a test asserts that something did not happen. */
+bool h_wait_beats(h_env *e, const char *const ids[], size_t n, int beats, int ms);

@@ -337,8 +337,8 @@ struct h_load {
 	size_t nports;
 	int64_t end;
 	atomic_bool stop;
-	long requests, failures;
-	bool seen[10];
+	atomic_long requests, failures; /* read while the load runs */
+	atomic_bool seen[10];
 };
 
 static size_t h_load_write(char *p, size_t sz, size_t n, void *arg)
@@ -361,13 +361,13 @@ static void h_load_one(h_load *l, CURL *c, int port, bool fresh)
 	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, fresh ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, h_load_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	l->requests++;
+	atomic_fetch_add(&l->requests, 1);
 	if (curl_easy_perform(c) != CURLE_OK ||
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200 ||
 		b.data == NULL) {
-		l->failures++;
+		atomic_fetch_add(&l->failures, 1);
 	} else if (b.data[0] >= '0' && b.data[0] <= '9') {
-		l->seen[b.data[0] - '0'] = true;
+		atomic_store(&l->seen[b.data[0] - '0'], true);
 	}
 	osp_buf_fini(&b);
 }
@@ -413,10 +413,32 @@ void h_load_stop(h_load *l, long *requests, long *failures, bool seen[10])
 {
 	atomic_store(&l->stop, true);
 	pthread_join(l->thr, NULL);
-	*requests = l->requests;
-	*failures = l->failures;
-	memcpy(seen, l->seen, sizeof(l->seen));
+	*requests = atomic_load(&l->requests);
+	*failures = atomic_load(&l->failures);
+	for (int v = 0; v < 10; v++)
+		seen[v] = atomic_load(&l->seen[v]);
 	free(l);
+}
+
+bool h_load_wait_seen(h_load *l, int v, int ms)
+{
+	int64_t end = osp_now_mono_ms() + ms;
+
+	if (v < 0 || v > 9)
+		return false;
+	while (!atomic_load(&l->seen[v]) && osp_now_mono_ms() < end)
+		osp_sleep_ms(20);
+	return atomic_load(&l->seen[v]);
+}
+
+bool h_load_wait_more(h_load *l, long n, int ms)
+{
+	int64_t end = osp_now_mono_ms() + ms;
+	long want = atomic_load(&l->requests) + n;
+
+	while (atomic_load(&l->requests) < want && osp_now_mono_ms() < end)
+		osp_sleep_ms(20);
+	return atomic_load(&l->requests) >= want;
 }
 
 int h_certs(h_env *e, const char *sub, const char *dir, ...)

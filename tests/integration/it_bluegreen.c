@@ -158,9 +158,13 @@ static void test_bluegreen_switch_under_load(void **state)
 	bg_assert_proxies(f, "1");
 	load = h_load_start(f->front, BG_NODES, 120);
 	assert_non_null(load);
-	osp_sleep_ms(500);
+	/* the load runs across the switch: answered by 1 before, by 2 after,
+	 * and a hundred requests more once 2 answered (not pauses that prove
+	 * nothing on a loaded machine) */
+	assert_true(h_load_wait_seen(load, 1, h_ms(10000)));
 	assert_int_equal(bg_deploy(f, "2", f->url[2], f->sha[2], id, NULL), 0);
-	osp_sleep_ms(500);
+	assert_true(h_load_wait_seen(load, 2, h_ms(10000)));
+	assert_true(h_load_wait_more(load, 100, h_ms(10000)));
 	h_load_stop(load, &reqs, &fails, seen);
 	fprintf(stderr, "load: %ld requests, %ld failed\n", reqs, fails);
 	assert_true(reqs > 100);
@@ -303,20 +307,28 @@ static void test_bluegreen_rollback_and_proxy_restart(void **state)
 	assert_true(h_wait_for(bg_proxies_are, f->e, &two, h_ms(20000)));
 	/* rollback while the old slot still runs 1: a switch back under load */
 	load = h_load_start(f->front, BG_NODES, 120);
-	osp_sleep_ms(300);
+	assert_non_null(load);
+	/* the load runs across the switch back: answered by 2 before, by 1
+	 * after, and a hundred requests more once 1 answered */
+	assert_true(h_load_wait_seen(load, 2, h_ms(10000)));
 	assert_int_equal(h_ctl(f->e, &out, NULL, "rollback", id, "--wait", NULL), 0);
+	assert_true(h_load_wait_seen(load, 1, h_ms(10000)));
+	assert_true(h_load_wait_more(load, 100, h_ms(10000)));
 	h_load_stop(load, &reqs, &fails, seen);
 	sscanf(out, "%63s", rb);
 	free(out);
 	fprintf(stderr, "rollback load: %ld requests, %ld failed\n", reqs, fails);
+	assert_true(reqs > 100);
 	assert_int_equal(fails, 0);
+	assert_true(seen[1] && seen[2]);
 	bg_assert_proxies(f, "1");
 	assert_string_equal(bg_state(f, rb, buf, sizeof(buf)), "succeeded");
 	/* a rollback of something that is not the latest succeeded is refused */
 	assert_int_equal(h_ctl(f->e, NULL, NULL, "rollback", id, NULL), 1);
 }
 
-int main(void)
+/* it_bluegreen [PATTERN]: only the tests whose name matches PATTERN */
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bluegreen_switch_under_load, bg_setup,
@@ -333,5 +345,7 @@ int main(void)
 			bg_setup, bg_teardown),
 	};
 
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
