@@ -232,23 +232,50 @@ fi
 
 # The shipped configs: each packaged daemon starts with its /etc/ospec file
 # (paths overridden into the temp dir); a config error would be exit 2 at once.
-# start_with NAME CMD...: the process must still run after 1 s
+# start_with NAME CMD...: starts it in the background, its pid in started[NAME]
+declare -A started
 start_with() {
 	local name=$1; shift
 	"$@" >"$tmp/$name.log" 2>&1 &
-	local pid=$!
-	pids+=("$pid")
-	sleep 1
-	if ! kill -0 "$pid" 2>/dev/null; then
-		wait "$pid"
-		fail "$name with the packaged config exited ($?):"; cat "$tmp/$name.log"
-	fi
+	pids+=("$!")
+	started[$name]=$!
 }
-port=$((20000 + RANDOM % 30000))
+# a port below the kernel's ephemeral range (as tests/support/test_port.c
+# takes them: a random one inside it collides with the machine's outgoing
+# connections), not listened on a moment ago
+lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "${lo:-0}" -gt 11000 ] 2>/dev/null || lo=32768
+for _ in $(seq 1 50); do
+	port=$((10000 + RANDOM % (lo - 10000)))
+	ss -Hltn "sport = :$port" 2>/dev/null | grep -q . || break
+done
 start_with coordinator "$root/usr/sbin/ospec-coordinator" -c "$root/etc/ospec/coordinator.yaml" \
 	--data "$tmp/co" --control "ipc://$tmp/ctl.sock" --listen "tcp://127.0.0.1:$port" --http off
 start_with agent "$root/usr/sbin/ospec-agent" -c "$root/etc/ospec/agent.yaml" \
 	--state "$tmp/ag" --coordinator "tcp://127.0.0.1:$port"
+# Not "still running after a pause": the coordinator answers the packaged
+# ospecctl on its control socket and lists the agent up (both configs work
+# end to end), within 10 s, and neither daemon exited meanwhile.
+up=0
+for _ in $(seq 1 100); do
+	for name in coordinator agent; do
+		if ! kill -0 "${started[$name]}" 2>/dev/null; then
+			wait "${started[$name]}"
+			fail "$name with the packaged config exited ($?):"; cat "$tmp/$name.log"
+			break 2
+		fi
+	done
+	if "$root/usr/bin/ospecctl" --coordinator "ipc://$tmp/ctl.sock" --json nodes \
+		>"$tmp/nodes.json" 2>"$tmp/nodes.err" && grep -q '"state":"up"' "$tmp/nodes.json"; then
+		up=1
+		break
+	fi
+	sleep 0.1
+done
+if [ $failed -eq $mark ] && [ $up -ne 1 ]; then
+	fail "the packaged agent never showed up at the packaged coordinator within 10 s:"
+	cat "$tmp/nodes.json" "$tmp/nodes.err" "$tmp/coordinator.log" "$tmp/agent.log"
+fi
 ok "the packaged daemons start with the packaged configs"
 
 # --- the haproxy example --------------------------------------------------

@@ -46,6 +46,8 @@ struct drip {
 	int lfd;
 	int port;
 	atomic_int stop;
+	atomic_int conns;  /* requests answered so far */
+	atomic_int chunks; /* body chunks sent on the latest one */
 	pthread_t th;
 };
 
@@ -66,6 +68,8 @@ static void drip_conn(struct drip *s, int fd)
 		if (strstr(req, "\r\n\r\n") != NULL)
 			break;
 	}
+	atomic_store(&s->chunks, 0);
+	atomic_fetch_add(&s->conns, 1);
 	if (send(fd, head, strlen(head), MSG_NOSIGNAL) < 0)
 		return;
 	memset(chunk, 'x', sizeof(chunk));
@@ -73,8 +77,25 @@ static void drip_conn(struct drip *s, int fd)
 	while (!atomic_load(&s->stop) && osp_now_mono_ms() < end) {
 		if (send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL) < 0)
 			return; /* the client went away */
+		atomic_fetch_add(&s->chunks, 1);
 		osp_sleep_ms(100);
 	}
+}
+
+/* drip_wait_body waits up to ms until request number conn (from 1) was sent
+ * n chunks of its body: the fetch is under way, well into the transfer. */
+static bool drip_wait_body(struct drip *s, int conn, int n, int64_t ms)
+{
+	int64_t end = osp_now_mono_ms() + ms;
+
+	while (osp_now_mono_ms() < end) {
+		if (atomic_load(&s->conns) > conn)
+			return false; /* that one is over already */
+		if (atomic_load(&s->conns) == conn && atomic_load(&s->chunks) >= n)
+			return true;
+		osp_sleep_ms(10);
+	}
+	return false;
 }
 
 static void *drip_main(void *arg)
@@ -97,6 +118,8 @@ static void drip_start(struct drip *s)
 	unsigned port;
 
 	atomic_init(&s->stop, 0);
+	atomic_init(&s->conns, 0);
+	atomic_init(&s->chunks, 0);
 	s->lfd = ts_bind_loopback(&port);
 	assert_int_equal(listen(s->lfd, 16), 0);
 	s->port = (int)port;
@@ -199,7 +222,8 @@ static void test_agent_release_fetch_cancel(void **state)
 	f->o.timeout_ms = 60000;
 	f->o.cancel = &f->cancel;
 	assert_int_equal(pthread_create(&th, NULL, fetch_main, f), 0);
-	osp_sleep_ms(700); /* well into the transfer */
+	/* cancelled mid-body, not before the request was even made */
+	assert_true(drip_wait_body(&s, 1, 3, 10000));
 	assert_false(atomic_load(&f->done));
 	set_ms = osp_now_mono_ms();
 	atomic_store(&f->cancel, true);
@@ -293,6 +317,7 @@ static void test_agent_release_fetch_stage_deadline_and_stop(void **state)
 	char url[256];
 	pthread_t th;
 	int64_t t0;
+	int conn;
 
 	(void)state;
 	assert_non_null(f);
@@ -314,8 +339,9 @@ static void test_agent_release_fetch_stage_deadline_and_stop(void **state)
 	ts_cmd_stage(&f->c, f, "hello", 1, 1, ts_free_port(), 2);
 	f->c.stage.artifact_url = url;
 	r.f = f;
+	conn = atomic_load(&s.conns);
 	assert_int_equal(pthread_create(&th, NULL, stage_main, &r), 0);
-	osp_sleep_ms(700);
+	assert_true(drip_wait_body(&s, conn + 1, 3, 10000)); /* the fetch is under way */
 	t0 = osp_now_mono_ms();
 	agent_exec_cancel(f->a->exec);
 	pthread_join(th, NULL);
