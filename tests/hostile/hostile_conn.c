@@ -87,11 +87,26 @@ static void hs_env_frame(osp_buf *b, osp_env *env, uint32_t req_id)
 static void hs_window_check(hs_fx *f, const char *what)
 {
 	hs_probe *p = &f->probe;
-	long probes, fails, rss_max;
-	int64_t worst;
+	long probes, fails, rss_max, at_end;
+	int64_t worst, end = osp_now_mono_ms() + h_ms(15000);
 	char fail_what[256];
 
-	osp_sleep_ms(500); /* one more probe after the attack */
+	/* two more probes after the attack (the second began after it), waited
+	 * for rather than slept on: the window must hold a probe of the
+	 * coordinator as the attack left it */
+	pthread_mutex_lock(&p->mtx);
+	at_end = p->probes;
+	pthread_mutex_unlock(&p->mtx);
+	for (;;) {
+		pthread_mutex_lock(&p->mtx);
+		probes = p->probes;
+		pthread_mutex_unlock(&p->mtx);
+		if (probes >= at_end + 2 || osp_now_mono_ms() >= end)
+			break;
+		osp_sleep_ms(50);
+	}
+	if (probes < at_end + 2)
+		fail_msg("%s: no probe of the coordinator completed after the attack", what);
 	pthread_mutex_lock(&p->mtx);
 	probes = p->probes;
 	fails = p->fails;
@@ -710,6 +725,27 @@ static void test_hostile_drip(void **state)
 	assert_true(reg >= 9000 && reg <= h_ms(14000));
 }
 
+/* hs_events_said prints how many events the store holds and how many were
+ * ever written (the newest seq): whether the retention (--event-retention
+ * 1000) had anything to trim, so a reader sees what "kept" proved. */
+static void hs_events_said(hs_fx *f)
+{
+	osp_json *j;
+	const osp_json *ev;
+
+	pthread_mutex_lock(&hs_run_lock);
+	j = h_ctl_json(f->e, NULL, "history", "--limit", "100000", NULL);
+	pthread_mutex_unlock(&hs_run_lock);
+	ev = osp_json_get(j, "events");
+	if (ev != NULL)
+		print_message("events: %zu stored, %lld written (retention 1000: %s)\n", ev->n,
+			(long long)(ev->n > 0 ? osp_json_get_int(ev->items[0], "seq", 0) : 0),
+			ev->n > 0 && osp_json_get_int(ev->items[0], "seq", 0) > 1000
+				? "it trimmed"
+				: "nothing to trim: the attacks stored no noise");
+	osp_json_free(j);
+}
+
 /* After all of it (and the event retention at the coordinator's first
  * minute): the rollout history is whole, the fleet up. */
 static void test_hostile_history_kept(void **state)
@@ -726,6 +762,7 @@ static void test_hostile_history_kept(void **state)
 		osp_sleep_ms(wait);
 	}
 	n = hs_rollout_seqs(f, now, sizeof(now) / sizeof(now[0]));
+	hs_events_said(f);
 	for (size_t i = 0; i < f->nseq; i++) {
 		bool found = false;
 		for (size_t k = 0; k < n && !found; k++)

@@ -420,11 +420,13 @@ static void test_plan_missing_secret_refused_before_any_stage(void **state)
 		"DATABASE_URL=pl-s3cr3t-7c1e9a\n", "DATABASE_URL=pl-s3cr3t-7c1e9a\n" };
 	pl_fleet *f = *state;
 	char *out = NULL, *err = NULL, found[600], skip[600], log[600], path[600], id[64] = "";
+	char logs_before[256], logs_after[256];
 	int code;
 	FILE *fp;
 
 	pl_start_env(f, env);
 	pl_write_doc_secrets(f, false, "secrets:\n  provider: local\n  required: [DATABASE_URL]\n");
+	pl_logs(f, logs_before, sizeof(logs_before));
 	code = h_ctl(f->e, &out, &err, "plan", "-f", f->doc, "--version", "2", "--sha256",
 		f->sha2, NULL);
 	assert_int_equal(code, 1);
@@ -440,7 +442,12 @@ static void test_plan_missing_secret_refused_before_any_stage(void **state)
 	assert_true(out == NULL || strstr(out, value) == NULL);
 	free(out);
 	free(err);
-	/* no Stage anywhere: no agent heard of release 2 */
+	/* no Stage anywhere: no command was queued for any node, and once
+	 * every agent was seen twice since (it would have had it), no agent
+	 * heard of release 2 */
+	pl_logs(f, logs_after, sizeof(logs_after));
+	assert_string_equal(logs_after, logs_before);
+	assert_true(h_wait_beats(f->e, pl_ids, PL_NODES, 2, h_ms(30000)));
 	for (int i = 0; i < PL_NODES; i++) {
 		snprintf(log, sizeof(log), "%s/agent-%s.log", f->e->dir, pl_ids[i]);
 		if (h_file_contains(log, "version '2'"))
