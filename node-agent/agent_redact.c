@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent_regfile.h"
+#include "ospec/util.h"
 #include "agent_runner.h"
 
 void agent_redact_init(agent_redact *r)
@@ -128,31 +129,9 @@ static size_t agent_redact_head(const agent_redact *r, const char *in, size_t in
 	return best;
 }
 
-/* The bounded output of agent_redact_apply. */
-struct agent_redact_out {
-	char *p;
-	size_t len, n;
-	bool cut;
-};
-
-static void agent_redact_put(struct agent_redact_out *o, const char *s, size_t n)
-{
-	size_t room = o->len - 1 - o->n;
-
-	if (o->cut)
-		return;
-	if (n > room) {
-		n = room;
-		o->cut = true;
-	}
-	memcpy(o->p + o->n, s, n);
-	o->n += n;
-	o->p[o->n] = '\0';
-}
-
 osp_err agent_redact_apply(const agent_redact *r, const char *in, char *out, size_t outlen)
 {
-	struct agent_redact_out o = { .p = out, .len = outlen };
+	osp_fixbuf o = { .p = out, .len = outlen };
 	size_t inlen, i = 0, m;
 
 	if (out == NULL || outlen == 0)
@@ -162,20 +141,20 @@ osp_err agent_redact_apply(const agent_redact *r, const char *in, char *out, siz
 		return OSP_OK;
 	inlen = strlen(in);
 	if (r == NULL || r->n == 0) {
-		agent_redact_put(&o, in, inlen);
+		osp_fixbuf_put(&o, in, inlen);
 		return o.cut ? OSP_ETOOBIG : OSP_OK;
 	}
 	if ((m = agent_redact_head(r, in, inlen)) > 0) {
-		agent_redact_put(&o, AGENT_REDACT_MARK, strlen(AGENT_REDACT_MARK));
+		osp_fixbuf_put(&o, AGENT_REDACT_MARK, strlen(AGENT_REDACT_MARK));
 		i = m;
 	}
 	while (i < inlen && !o.cut) {
 		m = agent_redact_at(r, in + i, inlen - i);
 		if (m > 0) {
-			agent_redact_put(&o, AGENT_REDACT_MARK, strlen(AGENT_REDACT_MARK));
+			osp_fixbuf_put(&o, AGENT_REDACT_MARK, strlen(AGENT_REDACT_MARK));
 			i += m;
 		} else {
-			agent_redact_put(&o, in + i, 1);
+			osp_fixbuf_put(&o, in + i, 1);
 			i++;
 		}
 	}

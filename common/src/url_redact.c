@@ -5,30 +5,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ospec/util.h"
+
 #define OSP_URL_NAME_MAX 256 /* a longer (decoded) parameter name counts as secret */
-
-/* The bounded output of osp_url_redact: once cut, nothing more is added. */
-struct osp_url_out {
-	char *p;
-	size_t len; /* bytes of p, > 0 */
-	size_t n;   /* bytes written, without the NUL */
-	bool cut;
-};
-
-static void osp_url_put(struct osp_url_out *o, const char *s, size_t n)
-{
-	size_t room = o->len - 1 - o->n;
-
-	if (o->cut)
-		return;
-	if (n > room) {
-		n = room;
-		o->cut = true;
-	}
-	memcpy(o->p + o->n, s, n);
-	o->n += n;
-	o->p[o->n] = '\0';
-}
 
 static int osp_url_hex(char c)
 {
@@ -89,7 +68,7 @@ bool osp_url_param_secret(const char *name, size_t len)
 
 /* osp_url_params copies the parameters of s (n bytes, the part after '?'
  * or '#') with the values of secret ones replaced. */
-static void osp_url_params(struct osp_url_out *o, const char *s, size_t n)
+static void osp_url_params(osp_fixbuf *o, const char *s, size_t n)
 {
 	char name[OSP_URL_NAME_MAX];
 	size_t i = 0;
@@ -104,14 +83,14 @@ static void osp_url_params(struct osp_url_out *o, const char *s, size_t n)
 		nlen = eq != NULL ? (size_t)(eq - (s + i)) : plen;
 		dlen = osp_url_decode(s + i, nlen, name, sizeof(name));
 		if (eq != NULL && (dlen == SIZE_MAX || osp_url_param_secret(name, dlen))) {
-			osp_url_put(o, s + i, nlen + 1); /* "name=" */
-			osp_url_put(o, OSP_URL_REDACTED, strlen(OSP_URL_REDACTED));
+			osp_fixbuf_put(o, s + i, nlen + 1); /* "name=" */
+			osp_fixbuf_put(o, OSP_URL_REDACTED, strlen(OSP_URL_REDACTED));
 		} else {
-			osp_url_put(o, s + i, plen);
+			osp_fixbuf_put(o, s + i, plen);
 		}
 		i += plen;
 		if (i < n) { /* the separator */
-			osp_url_put(o, s + i, 1);
+			osp_fixbuf_put(o, s + i, 1);
 			i++;
 		}
 	}
@@ -119,7 +98,7 @@ static void osp_url_params(struct osp_url_out *o, const char *s, size_t n)
 
 osp_err osp_url_redact(const char *url, char *out, size_t len)
 {
-	struct osp_url_out o = { .p = out, .len = len };
+	osp_fixbuf o = { .p = out, .len = len };
 	size_t p, auth, auth_end, path_end, query_end;
 	const char *at = NULL;
 
@@ -137,19 +116,19 @@ osp_err osp_url_redact(const char *url, char *out, size_t len)
 	for (size_t i = auth; i < auth_end; i++)
 		if (url[i] == '@')
 			at = url + i;
-	osp_url_put(&o, url, auth);
+	osp_fixbuf_put(&o, url, auth);
 	if (at != NULL)
 		auth = (size_t)(at - url) + 1;
 	path_end = auth_end + strcspn(url + auth_end, "?#");
-	osp_url_put(&o, url + auth, path_end - auth);
+	osp_fixbuf_put(&o, url + auth, path_end - auth);
 	query_end = path_end;
 	if (url[path_end] == '?') {
 		query_end = path_end + 1 + strcspn(url + path_end + 1, "#");
-		osp_url_put(&o, "?", 1);
+		osp_fixbuf_put(&o, "?", 1);
 		osp_url_params(&o, url + path_end + 1, query_end - path_end - 1);
 	}
 	if (url[query_end] == '#') {
-		osp_url_put(&o, "#", 1);
+		osp_fixbuf_put(&o, "#", 1);
 		osp_url_params(&o, url + query_end + 1, strlen(url + query_end + 1));
 	}
 	return o.cut ? OSP_ETOOBIG : OSP_OK;

@@ -261,6 +261,21 @@ void osp_hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+void osp_fixbuf_put(osp_fixbuf *o, const char *s, size_t n)
+{
+	size_t room = o->len - 1 - o->n;
+
+	if (o->cut)
+		return;
+	if (n > room) {
+		n = room;
+		o->cut = true;
+	}
+	memcpy(o->p + o->n, s, n);
+	o->n += n;
+	o->p[o->n] = '\0';
+}
+
 void osp_buf_init(osp_buf *b, size_t max)
 {
 	memset(b, 0, sizeof(*b));

@@ -78,6 +78,20 @@ osp_err osp_buf_append(osp_buf *b, const void *data, size_t len);
 osp_err osp_buf_puts(osp_buf *b, const char *s);
 osp_err osp_buf_printf(osp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * osp_fixbuf: writes into a caller's fixed buffer p of len (> 0) bytes, always
+ * NUL-terminated; what does not fit is cut and, once cut, nothing more is
+ * added (cut says so). For redacted copies that must never overflow.
+ */
+typedef struct osp_fixbuf {
+	char *p;
+	size_t len; /* bytes of p, > 0 */
+	size_t n;   /* bytes written, without the NUL */
+	bool cut;
+} osp_fixbuf;
+
+void osp_fixbuf_put(osp_fixbuf *o, const char *s, size_t n);
+
 /* osp_mkdir_p creates dir and its parents with mode. */
 osp_err osp_mkdir_p(const char *dir, unsigned mode);
 
