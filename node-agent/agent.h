@@ -158,6 +158,12 @@ void agent_exec_restore(agent_exec *x);
  * within about a second with OSP_ECLOSED: agent_stop calls it, so that a
  * stop never waits for a slow download. There is no way back. */
 void agent_exec_cancel(agent_exec *x);
+/* agent_exec_result_stands: whether a command's result with status is
+ * recorded and answered. Once the agent is stopping (agent_exec_cancel) only
+ * a success or a YES vote stands: a failure, a NO vote or a refusal may come
+ * from the cancelled fetch or health wait, so the command is left to run
+ * again at the next start (handlers converge). */
+bool agent_exec_result_stands(int status, bool stopping);
 /* agent_exec_run executes one command; res->message points into msg. */
 void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen);

@@ -577,11 +577,27 @@ static void agent_apps_undo(agent_apps *p, const Ospec__V1__Revert *c, agent_app
 	/* until it changes, it runs what it runs */
 	agent_apps_result_runs(p, res, w->found && w->rec.running ? cur : NULL, NULL);
 	if (!w->found || !cur->set || strcmp(cur->sha256, c->from_sha256) != 0) {
-		/* the release never took its place here: nothing to undo (the
-		 * record keeps the command's generation) */
+		/* undone already: by a run of this command that the agent's stop
+		 * cut short in its health wait (not answered, so run again) */
+		bool undone = w->found && w->rec.running && cur->set && w->rec.previous.set &&
+			strcmp(w->rec.previous.sha256, c->from_sha256) == 0;
+
+		/* else the release never took its place here: nothing to undo
+		 * (the record keeps the command's generation) */
 		if (w->found && agent_apps_rec_save(p, &w->rec) != OSP_OK) {
 			agent_apps_result(res, AGENT_RES_FAILED, msg, msglen,
 				"cannot record app '%s'", c->app);
+			return;
+		}
+		if (undone) {
+			hs->port = agent_apps_port(p, c->app, cur->port);
+			hs->path = w->rec.health_path[0] != '\0' ? w->rec.health_path : NULL;
+			if (agent_apps_check(p, c->app, false, hs, msg, msglen) != OSP_OK) {
+				agent_apps_fail(res, msg);
+				return;
+			}
+			agent_apps_result(res, AGENT_RES_OK, msg, msglen, "reverted to %s",
+				cur->version);
 			return;
 		}
 		agent_apps_result(res, AGENT_RES_OK, msg, msglen, "nothing to undo: %s%s",

@@ -73,6 +73,12 @@ void agent_exec_cancel(agent_exec *x)
 		atomic_store(&x->apps->stopping, true);
 }
 
+bool agent_exec_result_stands(int status, bool stopping)
+{
+	return !stopping || status == OSPEC__V1__RESULT_STATUS__RESULT_OK ||
+		status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES;
+}
+
 void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {

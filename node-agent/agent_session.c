@@ -334,11 +334,11 @@ static bool agent_execute(agent *a, const Ospec__V1__Command *cmd)
 	ospec__v1__command_result__init(&res);
 	msg[0] = '\0';
 	agent_exec_run(a->exec, cmd, &res, msg, sizeof(msg));
-	if (atomic_load(&a->stopping) && (res.status == OSPEC__V1__RESULT_STATUS__RESULT_FAILED ||
-		res.status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_NO)) {
+	if (!agent_exec_result_stands((int)res.status, atomic_load(&a->stopping))) {
 		/* most likely cut short by the stop (a cancelled fetch or health
-		 * wait): not a result; the next start executes it again (handlers
-		 * converge; a prepare votes again) */
+		 * wait: a failure, a NO vote, a refused canary weight): not a
+		 * result; the next start executes it again (handlers converge; a
+		 * prepare votes again) */
 		OSP_INFO("AGENT-CMD-INTERRUPTED", "command %llu interrupted by the stop, not "
 			"recorded: %s", (unsigned long long)cmd->seq, msg);
 		return false;

@@ -59,6 +59,8 @@ run_ctest() {
 }
 
 ./scripts/deps.sh
+# the upgrade tests need this clone's history: here, its absence is a failure
+export OSPEC_REQUIRE_UPGRADE_TESTS=1
 
 echo "== build (warnings are errors)"
 ./scripts/build.sh build

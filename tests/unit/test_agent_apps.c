@@ -189,6 +189,35 @@ static void test_agent_apps_upgrade_fail_revert_stop(void **state)
 	assert_record(f, 2, 3, false);
 }
 
+/* An undo (Revert with from_sha256) that the agent's stop cut short in its
+ * health wait is not answered and runs again at the next start; by then the
+ * record is undone already, and the second run must still check the health
+ * of what it went back to before it answers OK (it said "nothing to undo"). */
+static void test_agent_apps_undo_run_again_checks_health(void **state)
+{
+	fx *f = *state;
+	ts_cmd *c = &f->c;
+	unsigned port = ts_free_port();
+
+	ts_cmd_stage(c, f, APP, 1, 1, port, 1);
+	ts_cmd_expect(f->a, c, OSPEC__V1__RESULT_STATUS__RESULT_OK);
+	ts_cmd_stage(c, f, APP, 2, 2, port, 2);
+	ts_cmd_expect(f->a, c, OSPEC__V1__RESULT_STATUS__RESULT_OK);
+	revert_of(f, c, 0, 3);
+	c->revert.from_sha256 = f->sha[2];
+	ts_cmd_expect(f->a, c, OSPEC__V1__RESULT_STATUS__RESULT_OK);
+	assert_string_equal(c->msg, "reverted to 1");
+	assert_record(f, 1, 2, true);
+
+	/* the reverted-to app dies before the run again checks it */
+	assert_int_equal(agent_runner_stop(agent_exec_runner(f->a->exec), APP, "main", 5000),
+		OSP_OK);
+	revert_of(f, c, 0, 3);
+	c->revert.from_sha256 = f->sha[2];
+	ts_cmd_expect(f->a, c, OSPEC__V1__RESULT_STATUS__RESULT_FAILED);
+	assert_record(f, 1, 2, true);
+}
+
 static void test_agent_apps_sha_mismatch_keeps_old(void **state)
 {
 	fx *f = *state;
@@ -533,6 +562,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_apps_monitor_follows_health, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_apps_health_epoch, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_apps_record_url_redacted, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_apps_undo_run_again_checks_health, fx_setup,
+			fx_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

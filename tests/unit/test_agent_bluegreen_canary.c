@@ -274,6 +274,27 @@ static void test_agent_bluegreen_canary_weight_and_refusals(void **state)
 	ts_cmd_expect(f->a, c, R_OK_);
 }
 
+/* A weight whose fresh health re-check the agent's stop cancels is refused,
+ * and that refusal does not stand (it is not recorded nor answered: the
+ * next start runs the weight again); nothing was applied. */
+static void test_agent_bluegreen_canary_weight_cut_by_stop(void **state)
+{
+	cfx *x = *state;
+	ts_agent_fx *f = &x->f;
+	ts_cmd *c = &f->c;
+
+	canary_ready(x);
+	agent_exec_cancel(f->a->exec);
+	weight_cmd(x, "green", 10);
+	ts_cmd_expect(f->a, c, R_REFUSED);
+	ts_assert_has(c->msg, "the agent is stopping");
+	assert_false(agent_exec_result_stands((int)c->res.status, true));
+	assert_true(agent_exec_result_stands((int)c->res.status, false));
+	assert_true(agent_exec_result_stands(R_OK_, true));
+	assert_canary(x, "", 0);
+	assert_weights_log(x, "");
+}
+
 static void test_agent_bluegreen_canary_promote_and_restore(void **state)
 {
 	cfx *x = *state;
@@ -358,6 +379,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_agent_bluegreen_canary_weight_and_refusals,
+			cfx_setup, cfx_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_bluegreen_canary_weight_cut_by_stop,
 			cfx_setup, cfx_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_bluegreen_canary_promote_and_restore,
 			cfx_setup, cfx_teardown),
