@@ -429,6 +429,47 @@ static void up_assert_runs_new(up_fleet *f, int i)
 	assert_int_equal(h_run(cmp, h_ms(10000), NULL, NULL), 0);
 }
 
+/* up_pack packs the upgrade release of agent (a program) as version into
+ * DIR/art/ospec-agent-VERSION.tar.gz with deploy/upgrade/pack.sh; url >= 600,
+ * sha >= 65. */
+static void up_pack(up_fleet *f, const char *agent, const char *version, char *url,
+	char *sha)
+{
+	char agent_bin[512], hello_bin[512], out[400], shaf[420], *text = NULL;
+	char *pack[] = { "/bin/sh", OSPEC_SOURCE_DIR "/deploy/upgrade/pack.sh", agent_bin,
+		hello_bin, (char *)version, out, NULL };
+	size_t len;
+
+	/* h_bin's answers are overwritten by later calls: copies */
+	snprintf(agent_bin, sizeof(agent_bin), "%s", agent);
+	snprintf(hello_bin, sizeof(hello_bin), "%s", h_bin("hello"));
+	snprintf(out, sizeof(out), "%s/art/ospec-agent-%s.tar.gz", f->e->dir, version);
+	assert_int_equal(h_run(pack, h_ms(30000), NULL, NULL), 0);
+	snprintf(shaf, sizeof(shaf), "%s.sha256", out);
+	assert_int_equal(osp_file_read(shaf, 128, &text, &len), OSP_OK);
+	snprintf(sha, 65, "%.64s", text);
+	free(text);
+	snprintf(url, 600, "file://%s", out);
+}
+
+/* up_upgrade deploys the upgrade release (version, url, sha) one node at a time and
+ * waits; returns ospecctl's exit code, the rollout id in id (>= 64). */
+static int up_upgrade(up_fleet *f, const char *version, const char *url, const char *sha,
+	char *id, char **err)
+{
+	char *out = NULL;
+	int code = h_ctl(f->e, &out, err, "deploy", "--app", "ospec-agent", "--version",
+		version, "--artifact", url, "--sha256", sha, "--run",
+		"bin/ospec-agent-upgrade {port}", "--port", "9", "--batch", "1",
+		"--health-deadline", "2m", "--watch", "0", "--wait", NULL);
+
+	id[0] = '\0';
+	if (out != NULL)
+		sscanf(out, "%63s", id);
+	free(out);
+	return code;
+}
+
 /* A rolling upgrade of the previous release's agents with ospec itself, as
  * docs/upgrade.md tells: the release of deploy/upgrade/pack.sh deployed one
  * node at a time. The apps keep serving throughout (the agents' restarts do
@@ -437,14 +478,10 @@ static void up_assert_runs_new(up_fleet *f, int i)
 static void test_rolling_upgrade_of_the_agents(void **state)
 {
 	up_fleet *f = *state;
-	char id[64], url[600], sha[65], out[400], shaf[420], *text = NULL;
+	char id[64], url[600], sha[65], bad_url[600], bad_sha[65], reason[1024];
 	char *err = NULL, *outs = NULL;
-	char agent_bin[512], hello_bin[512];
-	char *pack[] = { "/bin/sh", OSPEC_SOURCE_DIR "/deploy/upgrade/pack.sh", agent_bin,
-		hello_bin, OSPEC_VERSION, out, NULL };
 	long requests = 0, failures = 0;
 	bool seen[10];
-	size_t len;
 	h_load *load;
 	osp_json *st;
 	const osp_json *steps;
@@ -465,26 +502,31 @@ static void test_rolling_upgrade_of_the_agents(void **state)
 	free(err);
 	err = NULL;
 
-	/* h_bin's answers are overwritten by later calls: copies */
-	snprintf(agent_bin, sizeof(agent_bin), "%s", h_bin("ospec-agent"));
-	snprintf(hello_bin, sizeof(hello_bin), "%s", h_bin("hello"));
-	snprintf(out, sizeof(out), "%s/art/ospec-agent-%s.tar.gz", f->e->dir, OSPEC_VERSION);
-	assert_int_equal(h_run(pack, h_ms(30000), NULL, NULL), 0);
-	snprintf(shaf, sizeof(shaf), "%s.sha256", out);
-	assert_int_equal(osp_file_read(shaf, 128, &text, &len), OSP_OK);
-	snprintf(sha, sizeof(sha), "%.64s", text);
-	free(text);
-	snprintf(url, sizeof(url), "file://%s", out);
+	/* a release whose agent does not run here (/bin/true prints no version):
+	 * the first node's step fails, nothing was replaced, the rest untouched */
+	up_pack(f, "/bin/true", OSPEC_VERSION "-broken", bad_url, bad_sha);
+	assert_int_not_equal(up_upgrade(f, OSPEC_VERSION "-broken", bad_url, bad_sha, id, &err), 0);
+	free(err);
+	err = NULL;
+	st = h_status(f->e, id);
+	assert_non_null(st);
+	assert_string_equal(osp_json_get_str(st, "state"), "failed");
+	steps = osp_json_get(st, "nodes");
+	assert_non_null(steps);
+	snprintf(reason, sizeof(reason), "%s", osp_json_get_str(steps->items[0], "reason"));
+	if (strstr(reason, "the release's agent does not run here") == NULL)
+		fail_msg("the broken upgrade failed for another reason: %s", reason);
+	for (size_t i = 1; i < steps->n; i++)
+		assert_string_equal(osp_json_get_str(steps->items[i], "step"), "pending");
+	osp_json_free(st);
+	for (int i = 0; i < UP_NODES; i++)
+		up_assert_agent(f, up_ids[i], OSPEC_PREV_VERSION, OSPEC_PREV_PROTOCOL);
 
+	up_pack(f, h_bin("ospec-agent"), OSPEC_VERSION, url, sha);
 	load = h_load_start(f->port, UP_NODES, 300);
 	assert_non_null(load);
-	if (h_ctl(f->e, &outs, &err, "deploy", "--app", "ospec-agent", "--version", OSPEC_VERSION,
-		    "--artifact", url, "--sha256", sha, "--run", "bin/ospec-agent-upgrade {port}",
-		    "--port", "9", "--batch", "1", "--health-deadline", "2m", "--watch", "0",
-		    "--wait", NULL) != 0)
-		fail_msg("the agents' upgrade: %s%s", outs ? outs : "", err ? err : "");
-	sscanf(outs, "%63s", id);
-	free(outs);
+	if (up_upgrade(f, OSPEC_VERSION, url, sha, id, &err) != 0)
+		fail_msg("the agents' upgrade: %s", err ? err : "");
 	free(err);
 	err = NULL;
 	h_load_stop(load, &requests, &failures, seen);
