@@ -17,6 +17,7 @@
 #define COORD_RO_MAX_REASON 2048
 #define COORD_RO_MAX_ACTIONS 4096
 #define COORD_RO_NO_BATCH UINT32_MAX /* batch of a skipped step */
+#define COORD_RO_NEVER INT64_MAX     /* no deadline (coord_ro_next_deadline) */
 /* blue-green: the prepare deadline used when prepare_deadline_ms <= 0 */
 #define COORD_RO_PREPARE_DEADLINE_MS 30000
 

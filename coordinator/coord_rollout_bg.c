@@ -34,23 +34,15 @@ static bool coord_ro_bg_back(const coord_rollout *r)
 	return r->phase == COORD_BG_BACK_PREPARE || r->phase == COORD_BG_BACK_COMMIT;
 }
 
-/* coord_ro_bg_past: more than span ms passed since start (no overflow). */
-static bool coord_ro_bg_past(int64_t now, int64_t start, int64_t span)
-{
-	return span >= 0 && now > start && (uint64_t)now - (uint64_t)start > (uint64_t)span;
-}
-
-/* coord_ro_bg_add returns a + b (b >= 0) saturated at INT64_MAX. */
-static int64_t coord_ro_bg_add(int64_t a, int64_t b)
-{
-	if (b > 0 && a > INT64_MAX - b)
-		return INT64_MAX;
-	return a + b;
-}
-
 static int64_t coord_ro_bg_prepare_ms(const coord_rollout *r)
 {
 	return r->prepare_deadline_ms > 0 ? r->prepare_deadline_ms : COORD_RO_PREPARE_DEADLINE_MS;
+}
+
+/* coord_ro_bg_prepare_deadline: from then a missing vote counts as NO. */
+static int64_t coord_ro_bg_prepare_deadline(const coord_rollout *r)
+{
+	return coord_ro_after(r->prepare_started_ms, coord_ro_bg_prepare_ms(r));
 }
 
 /* coord_ro_bg_prev names the release a step switches back to. */
@@ -404,7 +396,7 @@ static void coord_ro_bg_succeed(coord_rollout *r, int64_t now, coord_ro_actions 
 		coord_ro_append(r->reason, sizeof(r->reason), " (%zu failed%s)", nfail,
 				nfail <= coord_ro_budget(r) ? " within budget" : "");
 	/* The old slots run until scale_down_delay after the commit. */
-	r->scale_down_at_ms = coord_ro_bg_add(now, wait);
+	r->scale_down_at_ms = coord_ro_add(now, wait);
 	coord_ro_finish(r, COORD_RO_SUCCEEDED, now, out);
 }
 
@@ -468,10 +460,8 @@ static void coord_ro_bg_settle(coord_rollout *r, int64_t now, coord_ro_actions *
 		coord_ro_bg_settle_back(r, now, out);
 		return;
 	}
-	if (r->decision != COORD_RO_DECISION_COMMIT && r->strategy == COORD_RO_CANARY) {
-		coord_ro_cn_unpromoted(r, now, out);
-		return;
-	}
+	if (r->decision != COORD_RO_DECISION_COMMIT && r->strategy == COORD_RO_CANARY)
+		return; /* coord_ro_bg_unpromoted: the canary resets its weights */
 	if (r->decision != COORD_RO_DECISION_COMMIT) {
 		if (r->abort_requested)
 			coord_ro_append(r->reason, sizeof(r->reason),
@@ -487,7 +477,7 @@ static void coord_ro_bg_settle(coord_rollout *r, int64_t now, coord_ro_actions *
 		return;
 	}
 	r->phase = COORD_BG_VERIFY;
-	r->verify_until_ms = coord_ro_bg_add(now, r->rollback_window_ms > 0 ? r->rollback_window_ms
+	r->verify_until_ms = coord_ro_add(now, r->rollback_window_ms > 0 ? r->rollback_window_ms
 									  : 0);
 	coord_ro_event_msg(out, SIZE_MAX, "switch.committed",
 			   "switch %s committed: %zu node%s on slot %s, flip skew %lld ms",
@@ -495,6 +485,13 @@ static void coord_ro_bg_settle(coord_rollout *r, int64_t now, coord_ro_actions *
 			   (long long)(r->last_ack_ms - r->first_ack_ms));
 	if (r->rollback_window_ms <= 0)
 		coord_ro_bg_succeed(r, now, out); /* no window: nothing to verify */
+}
+
+bool coord_ro_bg_unpromoted(const coord_rollout *r)
+{
+	return r->strategy == COORD_RO_CANARY && !coord_ro_terminal(r->state) &&
+	       r->phase == COORD_BG_COMMIT && r->decision == COORD_RO_DECISION_ABORT &&
+	       coord_ro_bg_waiting(r, COORD_RO_CMD_DECIDE) == 0;
 }
 
 /* coord_ro_bg_ack handles the answer to a DECIDE. */
@@ -562,7 +559,7 @@ static void coord_ro_bg_expire(coord_rollout *r, int64_t now, coord_ro_actions *
 		coord_ro_step *s = &r->steps[i];
 
 		if (!s->in_switch || s->cmd != COORD_RO_CMD_DECIDE ||
-		    !coord_ro_bg_past(now, s->started_ms, r->progress_deadline_ms))
+		    !coord_ro_due(now, coord_ro_step_deadline(r, s)))
 			continue;
 		s->cmd = COORD_RO_CMD_NONE;
 		s->finished_ms = now;
@@ -597,7 +594,7 @@ static void coord_ro_bg_scale_expire(coord_rollout *r, int64_t now, coord_ro_act
 		coord_ro_step *s = &r->steps[i];
 
 		if (s->cmd != COORD_RO_CMD_SCALE_DOWN ||
-		    !coord_ro_bg_past(now, s->started_ms, r->progress_deadline_ms))
+		    !coord_ro_due(now, coord_ro_step_deadline(r, s)))
 			continue;
 		s->cmd = COORD_RO_CMD_NONE;
 		coord_ro_event_msg(out, i, "scale_down.unanswered",
@@ -617,7 +614,7 @@ static osp_err coord_ro_bg_on_tick(coord_rollout *r, int64_t now, coord_ro_actio
 	case COORD_BG_BACK_PREPARE:
 		/* Outstanding PREPAREs are not cancelled: a late vote is ignored. */
 		if (r->decision == COORD_RO_DECISION_NONE &&
-		    coord_ro_bg_past(now, r->prepare_started_ms, coord_ro_bg_prepare_ms(r)))
+		    coord_ro_due(now, coord_ro_bg_prepare_deadline(r)))
 			coord_ro_bg_decide(r, now, true, out);
 		break;
 	case COORD_BG_COMMIT:
@@ -625,7 +622,7 @@ static osp_err coord_ro_bg_on_tick(coord_rollout *r, int64_t now, coord_ro_actio
 		coord_ro_bg_expire(r, now, out);
 		break;
 	case COORD_BG_VERIFY:
-		if (now > r->verify_until_ms)
+		if (coord_ro_due(now, coord_ro_after(r->verify_until_ms, 0)))
 			coord_ro_bg_succeed(r, now, out);
 		break;
 	default:

@@ -40,13 +40,6 @@
  * left out of that analysis. */
 #define COORD_CN_STATS_MS 15000
 
-static int64_t coord_cn_add(int64_t a, int64_t b)
-{
-	if (b > 0 && a > INT64_MAX - b)
-		return INT64_MAX;
-	return a + b;
-}
-
 static int64_t coord_cn_stats_ms(const coord_rollout *r)
 {
 	if (r->progress_deadline_ms > 0 && r->progress_deadline_ms < COORD_CN_STATS_MS)
@@ -342,7 +335,7 @@ static void coord_cn_evaluate(coord_rollout *r, int64_t now, coord_ro_actions *o
 	}
 	/* another interval at the same weight */
 	r->phase = COORD_CN_BAKE;
-	c->step_until_ms = coord_cn_add(now, c->interval_ms);
+	c->step_until_ms = coord_ro_add(now, c->interval_ms);
 }
 
 static void coord_cn_analyze(coord_rollout *r, int64_t now, coord_ro_actions *out)
@@ -350,7 +343,7 @@ static void coord_cn_analyze(coord_rollout *r, int64_t now, coord_ro_actions *ou
 	size_t i;
 
 	r->phase = COORD_CN_ANALYZE;
-	r->canary.step_until_ms = coord_cn_add(now, coord_cn_stats_ms(r));
+	r->canary.step_until_ms = coord_ro_add(now, coord_cn_stats_ms(r));
 	r->canary.ext_state = COORD_RO_EXT_NONE;
 	r->canary.ext_note[0] = '\0';
 	if (r->canary.ext) {
@@ -428,7 +421,7 @@ static void coord_cn_weight_result(coord_rollout *r, size_t i, const coord_ro_ev
 	if (coord_cn_outstanding(r, COORD_RO_CMD_WEIGHT) != 0)
 		return;
 	r->phase = COORD_CN_BAKE;
-	r->canary.step_until_ms = coord_cn_add(ev->now_ms, r->canary.interval_ms);
+	r->canary.step_until_ms = coord_ro_add(ev->now_ms, r->canary.interval_ms);
 	coord_ro_event_msg(out, SIZE_MAX, "canary.baking",
 			   "every node at %u%%: analysis after the interval", r->canary.weight);
 }
@@ -505,8 +498,8 @@ static void coord_cn_expire(coord_rollout *r, int64_t now, coord_ro_actions *out
 	for (i = 0; i < r->nsteps; i++) {
 		coord_ro_step *s = &r->steps[i];
 
-		if (!s->in_switch || s->cmd != COORD_RO_CMD_WEIGHT || now <= s->started_ms ||
-		    now - s->started_ms <= r->progress_deadline_ms)
+		if (!s->in_switch || s->cmd != COORD_RO_CMD_WEIGHT ||
+		    !coord_ro_due(now, coord_ro_step_deadline(r, s)))
 			continue;
 		s->cmd = COORD_RO_CMD_NONE;
 		s->state = COORD_STEP_UNREACHABLE;
@@ -536,11 +529,11 @@ static osp_err coord_cn_on_tick(coord_rollout *r, int64_t now, coord_ro_actions 
 		coord_cn_expire(r, now, out);
 		break;
 	case COORD_CN_BAKE:
-		if (now >= r->canary.step_until_ms)
+		if (coord_ro_due(now, r->canary.step_until_ms))
 			coord_cn_analyze(r, now, out);
 		break;
 	case COORD_CN_ANALYZE:
-		if (now > r->canary.step_until_ms) {
+		if (coord_ro_due(now, coord_ro_after(r->canary.step_until_ms, 0))) {
 			/* late answers are ignored: their command is gone */
 			for (size_t i = 0; i < r->nsteps; i++)
 				if (r->steps[i].in_switch && r->steps[i].cmd == COORD_RO_CMD_STATS)

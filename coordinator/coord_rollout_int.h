@@ -1,8 +1,19 @@
 /*
- * coord_rollout_int.h - internals shared by the two halves of the rollout
- * engine: coord_rollout.c (names, plan, batches, rolling and recreate) and
- * coord_rollout_bg.c (the blue-green two-phase switch). Nothing outside
- * those two files includes this header; the glue uses coord_rollout.h.
+ * coord_rollout_int.h - internals of the rollout engine, shared by its
+ * files. Nothing outside the engine includes this header; the glue uses
+ * coord_rollout.h.
+ *
+ * The files call one way, top to bottom (docs/architecture.md):
+ *
+ *   coord_rollout.c          coord_ro_apply: dispatch, the staging phase
+ *                            (batches) of every strategy, rolling, recreate
+ *   coord_rollout_canary.c   weights and analyses; promotes through the switch
+ *   coord_rollout_gate.c     blue-green's switch gate; opens the switch
+ *   coord_rollout_bg.c       the two-phase switch (blue-green, canary promotion)
+ *   coord_rollout_watch.c    rolling/recreate post-deploy watch
+ *   coord_rollout_core.c     text, actions, counting, plan, budget, deadlines,
+ *                            finishing (calls nothing above it)
+ *   coord_rollout_names.c    names of states and strategies
  */
 #ifndef COORD_ROLLOUT_INT_H
 #define COORD_ROLLOUT_INT_H
@@ -23,6 +34,32 @@ void coord_ro_append(char *buf, size_t len, const char *fmt, ...)
 
 /* coord_ro_plural returns "s" for n != 1: "1 node", "3 nodes". */
 const char *coord_ro_plural(size_t n);
+
+/* -- deadlines (coord_rollout_core.c): every time the engine compares with
+ * an event's now goes through these, and coord_ro_next_deadline composes the
+ * same functions, so what it announces is exactly what a TICK acts on. -- */
+
+/* coord_ro_add returns a + b (b >= 0) saturated at INT64_MAX. */
+int64_t coord_ro_add(int64_t a, int64_t b);
+
+/* coord_ro_after returns the first time that is more than span ms after
+ * start (start + span + 1, saturated), COORD_RO_NEVER for a negative span. */
+int64_t coord_ro_after(int64_t start, int64_t span);
+
+/* coord_ro_due reports whether now has reached at (never for COORD_RO_NEVER). */
+bool coord_ro_due(int64_t now, int64_t at);
+
+/* coord_ro_step_deadline returns when s's outstanding command runs out of
+ * the progress deadline; COORD_RO_NEVER when nothing is outstanding or the
+ * rollout has no progress deadline (<= 0). Whether that expiry matters
+ * depends on the phase (a PREPARE waits for the prepare deadline instead). */
+int64_t coord_ro_step_deadline(const coord_rollout *r, const coord_ro_step *s);
+
+/* coord_ro_is_member: the step takes part (it was not skipped). */
+static inline bool coord_ro_is_member(const coord_ro_step *s)
+{
+	return s->state != COORD_STEP_SKIPPED;
+}
 
 /* coord_ro_push appends an action of kind for step (SIZE_MAX: rollout-wide)
  * and returns it, or NULL if out is full (coord_ro_apply checked the room
@@ -97,6 +134,11 @@ void coord_ro_fail_summary(coord_rollout *r);
  * contract as coord_ro_apply (the room in out was checked). */
 osp_err coord_ro_bg_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out);
 
+/* coord_ro_bg_unpromoted: r is a canary whose promotion switch settled
+ * without a commit; the switch leaves it there (it calls nothing above it)
+ * and coord_ro_apply hands it to coord_ro_cn_unpromoted in the same step. */
+bool coord_ro_bg_unpromoted(const coord_rollout *r);
+
 /* coord_ro_bg_result_stage handles the result of a blue-green STAGE (into
  * the idle slot): READY, or FAILED without a revert (traffic untouched). */
 void coord_ro_bg_result_stage(coord_rollout *r, size_t i, const coord_ro_event *ev,
@@ -125,7 +167,7 @@ void coord_ro_cn_staged(coord_rollout *r, int64_t now, coord_ro_actions *out);
 osp_err coord_ro_cn_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out);
 void coord_ro_cn_reset(coord_rollout *r, int64_t now, const char *why, coord_ro_actions *out);
 /* coord_ro_cn_unpromoted: a canary's promotion switch settled without a
- * commit (coord_rollout_bg.c): the weights are reset, then it ends. */
+ * commit (coord_ro_bg_unpromoted): the weights are reset, then it ends. */
 void coord_ro_cn_unpromoted(coord_rollout *r, int64_t now, coord_ro_actions *out);
 
 /* coord_ro_result_msg is a RESULT's message, or "failed without a message". */

@@ -21,14 +21,6 @@
 
 #include "ospec/util.h"
 
-/* coord_ro_watch_add returns a + b (b >= 0) saturated at INT64_MAX. */
-static int64_t coord_ro_watch_add(int64_t a, int64_t b)
-{
-	if (b > 0 && a > INT64_MAX - b)
-		return INT64_MAX;
-	return a + b;
-}
-
 bool coord_ro_watch_begin(coord_rollout *r, int64_t now, coord_ro_actions *out)
 {
 	char dur[32];
@@ -37,7 +29,7 @@ bool coord_ro_watch_begin(coord_rollout *r, int64_t now, coord_ro_actions *out)
 	if (r->rollback_window_ms <= 0 || done == 0)
 		return false;
 	r->phase = COORD_RO_WATCH;
-	r->watch_until_ms = coord_ro_watch_add(now, r->rollback_window_ms);
+	r->watch_until_ms = coord_ro_add(now, r->rollback_window_ms);
 	osp_duration_fmt(r->rollback_window_ms, dur, sizeof(dur));
 	coord_ro_event_msg(out, SIZE_MAX, "rollout.watching",
 			   "%zu node%s on %s; watching their health for %s%s", done,
@@ -124,7 +116,7 @@ bool coord_ro_watch_tick(coord_rollout *r, int64_t now, coord_ro_actions *out)
 	char dur[32];
 	size_t done;
 
-	if (r->phase != COORD_RO_WATCH || now <= r->watch_until_ms)
+	if (r->phase != COORD_RO_WATCH || !coord_ro_due(now, coord_ro_after(r->watch_until_ms, 0)))
 		return false;
 	done = coord_ro_count(r, COORD_STEP_DONE);
 	osp_duration_fmt(r->rollback_window_ms, dur, sizeof(dur));

@@ -1,0 +1,291 @@
+/*
+ * coord_rollout_core.c - what every strategy of the rollout engine shares:
+ * text helpers, actions, counting, batch planning, the failure budget,
+ * deadlines and the way a rollout ends. Pure: no I/O, no clock reads, no
+ * allocation. Everything else in the engine calls down into this file; it
+ * calls nothing above it (coord_rollout_int.h lists what it exports).
+ */
+#include "coord_rollout_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ospec/util.h"
+/* -------------------------------------------------------------- strings */
+
+void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	size_t used = strnlen(buf, len);
+	int n;
+
+	if (len < 4 || used >= len - 1)
+		return;
+	n = vsnprintf(buf + used, len - used, fmt, ap);
+	if (n >= 0 && (size_t)n < len - used)
+		return;
+	memcpy(buf + len - 4, "...", 4);
+}
+
+void coord_ro_append(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	coord_ro_vappend(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+const char *coord_ro_plural(size_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* ------------------------------------------------------------- deadlines */
+
+int64_t coord_ro_add(int64_t a, int64_t b)
+{
+	if (b > 0 && a > INT64_MAX - b)
+		return INT64_MAX;
+	return a + b;
+}
+
+int64_t coord_ro_after(int64_t start, int64_t span)
+{
+	if (span < 0)
+		return COORD_RO_NEVER;
+	return coord_ro_add(coord_ro_add(start, span), 1);
+}
+
+bool coord_ro_due(int64_t now, int64_t at)
+{
+	return at != COORD_RO_NEVER && now >= at;
+}
+
+int64_t coord_ro_step_deadline(const coord_rollout *r, const coord_ro_step *s)
+{
+	if (s->cmd == COORD_RO_CMD_NONE || r->progress_deadline_ms <= 0)
+		return COORD_RO_NEVER;
+	return coord_ro_after(s->started_ms, r->progress_deadline_ms);
+}
+
+/* -------------------------------------------------------------- actions */
+
+coord_ro_action *coord_ro_push(coord_ro_actions *out, coord_ro_action_kind kind, size_t step)
+{
+	coord_ro_action *a;
+
+	if (out->n >= out->cap)
+		return NULL;
+	a = &out->v[out->n++];
+	a->kind = kind;
+	a->step = step;
+	a->event[0] = '\0';
+	a->message[0] = '\0';
+	return a;
+}
+
+void coord_ro_event_msg(coord_ro_actions *out, size_t step, const char *kind, const char *fmt,
+			...)
+{
+	coord_ro_action *a = coord_ro_push(out, COORD_RO_ACT_EVENT, step);
+	va_list ap;
+
+	if (a == NULL)
+		return;
+	osp_strlcpy(a->event, kind, sizeof(a->event));
+	va_start(ap, fmt);
+	coord_ro_vappend(a->message, sizeof(a->message), fmt, ap);
+	va_end(ap);
+}
+
+static const char *coord_ro_cmd_name(coord_ro_cmd c)
+{
+	switch (c) {
+	case COORD_RO_CMD_STAGE:
+		return "stage";
+	case COORD_RO_CMD_REVERT:
+		return "revert";
+	case COORD_RO_CMD_STOP:
+		return "stop";
+	case COORD_RO_CMD_PREPARE:
+		return "prepare";
+	case COORD_RO_CMD_DECIDE:
+		return "decide";
+	case COORD_RO_CMD_SCALE_DOWN:
+		return "scale-down";
+	default:
+		return "none";
+	}
+}
+
+void coord_ro_issue(coord_rollout *r, size_t i, coord_ro_cmd cmd, int64_t now,
+		    coord_ro_actions *out)
+{
+	coord_ro_step *s = &r->steps[i];
+	coord_ro_action *a;
+
+	s->cmd = cmd;
+	s->started_ms = now;
+	s->revert_pending = cmd == COORD_RO_CMD_REVERT;
+	a = coord_ro_push(out, COORD_RO_ACT_SEND, i);
+	if (a != NULL)
+		coord_ro_append(a->message, sizeof(a->message), "%s on %s", coord_ro_cmd_name(cmd),
+				s->node);
+}
+
+/* -------------------------------------------------------------- counting */
+
+osp_err coord_ro_find(const coord_rollout *r, const char *node, size_t *i)
+{
+	if (node == NULL)
+		return OSP_EINVAL;
+	for (*i = 0; *i < r->nsteps; (*i)++) {
+		if (strcmp(r->steps[*i].node, node) == 0)
+			return OSP_OK;
+	}
+	return OSP_ENOENT;
+}
+
+size_t coord_ro_members(const coord_rollout *r)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		n += coord_ro_is_member(&r->steps[i]);
+	return n;
+}
+
+size_t coord_ro_count(const coord_rollout *r, coord_step_state st)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		n += r->steps[i].state == st;
+	return n;
+}
+
+static bool coord_ro_is_failure(const coord_ro_step *s)
+{
+	return s->state == COORD_STEP_FAILED || s->state == COORD_STEP_UNREACHABLE ||
+	       s->state == COORD_STEP_REVERTED;
+}
+
+size_t coord_ro_failures(const coord_rollout *r)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		n += coord_ro_is_failure(&r->steps[i]);
+	return n;
+}
+
+/* ---------------------------------------------------------------- plan */
+
+/* coord_ro_pct_of returns floor (or ceil) of pct% of n without overflow. */
+static uint64_t coord_ro_pct_of(uint64_t pct, uint64_t n, bool ceil_it)
+{
+	uint64_t prod = pct * n;
+
+	return ceil_it ? (prod + 99) / 100 : prod / 100;
+}
+
+uint32_t coord_ro_plan(coord_rollout *r)
+{
+	uint64_t size, members, k = 0;
+	size_t i;
+
+	if (r == NULL || (r->steps == NULL && r->nsteps > 0))
+		return 0;
+	members = coord_ro_members(r);
+	size = r->batch_pct ? coord_ro_pct_of(r->batch, members, true) : r->batch;
+	if (size == 0)
+		size = 1;
+	for (i = 0; i < r->nsteps; i++) {
+		coord_ro_step *s = &r->steps[i];
+
+		if (!coord_ro_is_member(s)) {
+			s->batch = COORD_RO_NO_BATCH;
+			continue;
+		}
+		s->batch = (uint32_t)(k / size);
+		k++;
+	}
+	return (uint32_t)((members + size - 1) / size);
+}
+
+uint32_t coord_ro_budget(const coord_rollout *r)
+{
+	uint64_t b;
+
+	if (r == NULL)
+		return 0;
+	if (!r->max_failures_pct)
+		return r->max_failures;
+	b = coord_ro_pct_of(r->max_failures, coord_ro_members(r), false);
+	return b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+}
+
+size_t coord_ro_actions_needed(const coord_rollout *r)
+{
+	if (r == NULL || r->nsteps > (SIZE_MAX - 8) / 2)
+		return SIZE_MAX;
+	return 2 * r->nsteps + 8;
+}
+
+/* ------------------------------------------------------------- finishing */
+
+void coord_ro_finish(coord_rollout *r, coord_ro_state st, int64_t now, coord_ro_actions *out)
+{
+	char kind[32];
+	coord_ro_action *a;
+
+	r->state = st;
+	r->paused = false;
+	r->finished_ms = now;
+	snprintf(kind, sizeof(kind), "rollout.%s", coord_ro_state_name(st));
+	coord_ro_event_msg(out, SIZE_MAX, kind, "%s", r->reason);
+	a = coord_ro_push(out, COORD_RO_ACT_DONE, SIZE_MAX);
+	if (a != NULL) {
+		osp_strlcpy(a->event, coord_ro_state_name(st), sizeof(a->event));
+		osp_strlcpy(a->message, r->reason, sizeof(a->message));
+	}
+}
+
+void coord_ro_fail_summary(coord_rollout *r)
+{
+	size_t i, nfail = coord_ro_failures(r), members = coord_ro_members(r);
+	const char *sep = ": ";
+
+	r->reason[0] = '\0';
+	coord_ro_append(r->reason, sizeof(r->reason), "%zu of %zu node%s failed%s (budget %u)",
+			nfail, members, coord_ro_plural(members),
+			coord_ro_slotted(r->strategy) ? " to stage" : "", coord_ro_budget(r));
+	for (i = 0; i < r->nsteps; i++) {
+		const coord_ro_step *s = &r->steps[i];
+
+		if (!coord_ro_is_failure(s))
+			continue;
+		coord_ro_append(r->reason, sizeof(r->reason), "%s%s: %s", sep, s->node, s->reason);
+		sep = "; ";
+	}
+}
+
+void coord_ro_succeed(coord_rollout *r, int64_t now, coord_ro_actions *out)
+{
+	size_t done = coord_ro_count(r, COORD_STEP_DONE), nfail = coord_ro_failures(r);
+
+	r->reason[0] = '\0';
+	coord_ro_append(r->reason, sizeof(r->reason), "%zu node%s on %s", done,
+			coord_ro_plural(done), r->version);
+	if (nfail > 0)
+		coord_ro_append(r->reason, sizeof(r->reason), " (%zu failed within budget)", nfail);
+	coord_ro_finish(r, COORD_RO_SUCCEEDED, now, out);
+}
+
+void coord_ro_note_runs(coord_ro_step *s, const coord_ro_event *ev)
+{
+	if (ev->version == NULL && ev->sha256 == NULL)
+		return;
+	osp_strlcpy(s->version, ev->version != NULL ? ev->version : "", sizeof(s->version));
+	osp_strlcpy(s->sha256, ev->sha256 != NULL ? ev->sha256 : "", sizeof(s->sha256));
+}
