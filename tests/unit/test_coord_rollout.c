@@ -1,4 +1,4 @@
-/* test_coord_rollout.c - unit tests for coordinator/coord_rollout.c: every
+/* test_coord_rollout.c - unit tests for coordinator/engine/coord_rollout.c: every
  * transition of the rollout state machine, driven by events, no sockets. */
 #include <setjmp.h>
 #include <stdarg.h>

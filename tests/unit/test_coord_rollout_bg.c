@@ -1,4 +1,4 @@
-/* test_coord_rollout_bg.c - unit tests for coordinator/coord_rollout_bg.c:
+/* test_coord_rollout_bg.c - unit tests for coordinator/engine/coord_rollout_bg.c:
  * the blue-green two-phase switch of the rollout engine forward (stage into
  * the idle slot, prepare and vote, one decision, acks), driven by events, no
  * sockets, no clock. Switch back, rollback, verify, abort and scale-down are

@@ -1,4 +1,4 @@
-/* test_coord_rollout_bg_back.c - unit tests for coordinator/coord_rollout_bg.c:
+/* test_coord_rollout_bg_back.c - unit tests for coordinator/engine/coord_rollout_bg.c:
  * the blue-green rollout after (or instead of) the forward switch: verify,
  * switch back on bad health, operator rollback and abort, scale-down of the
  * old slot; driven by events, no sockets, no clock. The forward switch is in

@@ -1,6 +1,6 @@
 /*
  * test_coord_rollout_canary.c - the canary half of the rollout engine
- * (coordinator/coord_rollout_canary.c): weights as recorded decisions, the
+ * (coordinator/engine/coord_rollout_canary.c): weights as recorded decisions, the
  * analysis of the proxies' counters, the threshold, the reset to weight 0,
  * the promotion through the blue-green switch and its gate.
  */

@@ -1,5 +1,5 @@
 /* test_coord_rollout_gate.c - the switch gate of a blue-green rollout
- * (coordinator/coord_rollout_gate.c): staged, then WAITING_APPROVAL with
+ * (coordinator/engine/coord_rollout_gate.c): staged, then WAITING_APPROVAL with
  * nothing outstanding until APPROVE opens the switch; ABORT there ends the
  * rollout with traffic untouched. */
 #include <setjmp.h>

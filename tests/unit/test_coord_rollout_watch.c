@@ -1,4 +1,4 @@
-/* test_coord_rollout_watch.c - unit tests for coordinator/coord_rollout_watch.c
+/* test_coord_rollout_watch.c - unit tests for coordinator/engine/coord_rollout_watch.c
  * and the rules of issue 9 in the engine: the post-deploy watch of rolling
  * rollouts and its way back, revert targets and slots taken from the
  * node's own answers, voided stages, abort and rollback inside the blue-green

@@ -33,8 +33,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ospec/util.h"
-
 /* Counters asked for at the end of an interval must come back within this
  * (or the progress deadline, if shorter); the nodes that did not answer are
  * left out of that analysis. */
@@ -146,7 +144,7 @@ static void coord_cn_reset_settled(coord_rollout *r, int64_t now, coord_ro_actio
 	if (r->ending == COORD_RO_ABORTED || r->ending == COORD_RO_ROLLED_BACK) {
 		char why[COORD_RO_MAX_REASON];
 
-		osp_strlcpy(why, r->reason, sizeof(why));
+		coord_ro_strlcpy(why, r->reason, sizeof(why));
 		r->reason[0] = '\0';
 		coord_ro_append(r->reason, sizeof(r->reason), "%s by request: %s",
 				r->ending == COORD_RO_ABORTED ? "aborted" : "rolled back", why);
@@ -494,7 +492,7 @@ static void coord_cn_expire(coord_rollout *r, int64_t now, coord_ro_actions *out
 
 	if (r->progress_deadline_ms <= 0)
 		return;
-	osp_duration_fmt(r->progress_deadline_ms, dl, sizeof(dl));
+	coord_ro_duration_fmt(r->progress_deadline_ms, dl, sizeof(dl));
 	for (i = 0; i < r->nsteps; i++) {
 		coord_ro_step *s = &r->steps[i];
 

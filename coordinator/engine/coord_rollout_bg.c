@@ -25,8 +25,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ospec/util.h"
-
 /* ------------------------------------------------------------- helpers */
 
 static bool coord_ro_bg_back(const coord_rollout *r)
@@ -100,14 +98,14 @@ void coord_ro_bg_result_stage(coord_rollout *r, size_t i, const coord_ro_event *
 	/* the agent picked the idle slot and says what is active: its own
 	 * record at that moment, never a heartbeat snapshot */
 	if (ev->slot != NULL && (strcmp(ev->slot, "blue") == 0 || strcmp(ev->slot, "green") == 0))
-		osp_strlcpy(s->slot, ev->slot, sizeof(s->slot));
+		coord_ro_strlcpy(s->slot, ev->slot, sizeof(s->slot));
 	if (ev->active_slot != NULL)
-		osp_strlcpy(s->old_slot, strcmp(ev->active_slot, s->slot) != 0 ? ev->active_slot : "",
+		coord_ro_strlcpy(s->old_slot, strcmp(ev->active_slot, s->slot) != 0 ? ev->active_slot : "",
 			    sizeof(s->old_slot));
 	if (ev->prev_version != NULL) {
-		osp_strlcpy(s->prev_version, ev->prev_version, sizeof(s->prev_version));
+		coord_ro_strlcpy(s->prev_version, ev->prev_version, sizeof(s->prev_version));
 		/* traffic still goes to the active slot's release */
-		osp_strlcpy(s->version, ev->prev_version, sizeof(s->version));
+		coord_ro_strlcpy(s->version, ev->prev_version, sizeof(s->version));
 	}
 	if (ev->ok) {
 		s->state = COORD_STEP_READY;
@@ -183,7 +181,7 @@ void coord_ro_bg_staged(coord_rollout *r, int64_t now, coord_ro_actions *out)
 
 		s->in_switch = s->state == COORD_STEP_READY;
 		if (s->in_switch)
-			osp_strlcpy(s->to_slot, s->slot, sizeof(s->to_slot));
+			coord_ro_strlcpy(s->to_slot, s->slot, sizeof(s->to_slot));
 	}
 	r->reason[0] = '\0';
 	r->phase = COORD_BG_PREPARE;
@@ -210,7 +208,7 @@ static void coord_ro_bg_switch_back(coord_rollout *r, int64_t now, const char *w
 					s->node, r->version);
 		if (!s->in_switch)
 			continue;
-		osp_strlcpy(s->to_slot, s->old_slot, sizeof(s->to_slot));
+		coord_ro_strlcpy(s->to_slot, s->old_slot, sizeof(s->to_slot));
 		n++;
 	}
 	coord_ro_event_msg(out, SIZE_MAX, "rollout.switching_back", "switching back after %s",
@@ -241,7 +239,7 @@ static void coord_ro_bg_tally(coord_rollout *r, bool deadline, size_t *yes, char
 	char dl[32];
 	size_t i;
 
-	osp_duration_fmt(coord_ro_bg_prepare_ms(r), dl, sizeof(dl));
+	coord_ro_duration_fmt(coord_ro_bg_prepare_ms(r), dl, sizeof(dl));
 	*yes = 0;
 	for (i = 0; i < r->nsteps; i++) {
 		coord_ro_step *s = &r->steps[i];
@@ -271,7 +269,7 @@ static void coord_ro_bg_decide_reason(coord_rollout *r, bool commit, const char 
 	const char *old = "the previous release";
 	size_t i;
 
-	osp_strlcpy(why, r->reason, sizeof(why));
+	coord_ro_strlcpy(why, r->reason, sizeof(why));
 	r->reason[0] = '\0';
 	if (!coord_ro_bg_back(r)) {
 		/* commit: the reason is written when the rollout ends */
@@ -328,8 +326,8 @@ static void coord_ro_bg_decide(coord_rollout *r, int64_t now, bool deadline,
 	r->decision = commit ? COORD_RO_DECISION_COMMIT : COORD_RO_DECISION_ABORT;
 	a = coord_ro_push(out, COORD_RO_ACT_DECIDE, SIZE_MAX);
 	if (a != NULL) {
-		osp_strlcpy(a->event, commit ? "commit" : "abort", sizeof(a->event));
-		osp_strlcpy(a->message, r->switch_id, sizeof(a->message));
+		coord_ro_strlcpy(a->event, commit ? "commit" : "abort", sizeof(a->event));
+		coord_ro_strlcpy(a->message, r->switch_id, sizeof(a->message));
 	}
 	if (commit)
 		coord_ro_event_msg(out, SIZE_MAX, "switch.decided", "commit: %zu yes%s%s", yes,
@@ -432,7 +430,7 @@ static void coord_ro_bg_settle_back(coord_rollout *r, int64_t now, coord_ro_acti
 	if (r->ending == COORD_RO_ABORTED) {
 		char why[COORD_RO_MAX_REASON];
 
-		osp_strlcpy(why, r->reason, sizeof(why));
+		coord_ro_strlcpy(why, r->reason, sizeof(why));
 		r->reason[0] = '\0';
 		coord_ro_append(r->reason, sizeof(r->reason), "aborted by request: %s", why);
 	}
@@ -524,9 +522,9 @@ static void coord_ro_bg_ack(coord_rollout *r, size_t i, const coord_ro_event *ev
 			r->last_ack_ms = now;
 		s->state = back ? COORD_STEP_REVERTED : COORD_STEP_DONE;
 		s->reason[0] = '\0';
-		osp_strlcpy(s->version, back ? s->prev_version : r->version, sizeof(s->version));
+		coord_ro_strlcpy(s->version, back ? s->prev_version : r->version, sizeof(s->version));
 		if (!back)
-			osp_strlcpy(s->sha256, r->sha256, sizeof(s->sha256));
+			coord_ro_strlcpy(s->sha256, r->sha256, sizeof(s->sha256));
 		if (back)
 			coord_ro_append(s->reason, sizeof(s->reason), "switched back to %s (slot %s)",
 					coord_ro_bg_prev(s), s->to_slot);
@@ -554,7 +552,7 @@ static void coord_ro_bg_expire(coord_rollout *r, int64_t now, coord_ro_actions *
 	char dl[32];
 	size_t i, n = 0;
 
-	osp_duration_fmt(r->progress_deadline_ms, dl, sizeof(dl));
+	coord_ro_duration_fmt(r->progress_deadline_ms, dl, sizeof(dl));
 	for (i = 0; i < r->nsteps && r->progress_deadline_ms > 0; i++) {
 		coord_ro_step *s = &r->steps[i];
 
@@ -589,7 +587,7 @@ static void coord_ro_bg_scale_expire(coord_rollout *r, int64_t now, coord_ro_act
 	char dl[32];
 	size_t i;
 
-	osp_duration_fmt(r->progress_deadline_ms, dl, sizeof(dl));
+	coord_ro_duration_fmt(r->progress_deadline_ms, dl, sizeof(dl));
 	for (i = 0; i < r->nsteps && r->progress_deadline_ms > 0; i++) {
 		coord_ro_step *s = &r->steps[i];
 

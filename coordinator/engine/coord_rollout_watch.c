@@ -19,8 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ospec/util.h"
-
 bool coord_ro_watch_begin(coord_rollout *r, int64_t now, coord_ro_actions *out)
 {
 	char dur[32];
@@ -30,7 +28,7 @@ bool coord_ro_watch_begin(coord_rollout *r, int64_t now, coord_ro_actions *out)
 		return false;
 	r->phase = COORD_RO_WATCH;
 	r->watch_until_ms = coord_ro_add(now, r->rollback_window_ms);
-	osp_duration_fmt(r->rollback_window_ms, dur, sizeof(dur));
+	coord_ro_duration_fmt(r->rollback_window_ms, dur, sizeof(dur));
 	coord_ro_event_msg(out, SIZE_MAX, "rollout.watching",
 			   "%zu node%s on %s; watching their health for %s%s", done,
 			   coord_ro_plural(done), r->version, dur,
@@ -48,7 +46,7 @@ static void coord_ro_watch_back_done(coord_rollout *r, int64_t now, coord_ro_act
 	for (i = 0; i < r->nsteps && to == NULL; i++)
 		if (r->steps[i].state == COORD_STEP_REVERTED && r->steps[i].version[0] != '\0')
 			to = r->steps[i].version;
-	osp_strlcpy(why, r->reason, sizeof(why));
+	coord_ro_strlcpy(why, r->reason, sizeof(why));
 	r->reason[0] = '\0';
 	if (r->ending == COORD_RO_ABORTED)
 		coord_ro_append(r->reason, sizeof(r->reason), "aborted by request during the watch");
@@ -119,7 +117,7 @@ bool coord_ro_watch_tick(coord_rollout *r, int64_t now, coord_ro_actions *out)
 	if (r->phase != COORD_RO_WATCH || !coord_ro_due(now, coord_ro_after(r->watch_until_ms, 0)))
 		return false;
 	done = coord_ro_count(r, COORD_STEP_DONE);
-	osp_duration_fmt(r->rollback_window_ms, dur, sizeof(dur));
+	coord_ro_duration_fmt(r->rollback_window_ms, dur, sizeof(dur));
 	coord_ro_event_msg(out, SIZE_MAX, "rollout.watched", "%zu node%s stayed healthy for %s",
 			   done, coord_ro_plural(done), dur);
 	coord_ro_succeed(r, now, out);

@@ -23,8 +23,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ospec/util.h"
-
 /* coord_ro_progressing: a STAGE or STOP is outstanding (blocks the next batch). */
 static bool coord_ro_progressing(const coord_rollout *r)
 {
@@ -295,11 +293,11 @@ static void coord_ro_result_stage(coord_rollout *r, size_t i, const coord_ro_eve
 	s->finished_ms = ev->now_ms;
 	/* what the node really ran before: its own revert target */
 	if (ev->prev_version != NULL)
-		osp_strlcpy(s->prev_version, ev->prev_version, sizeof(s->prev_version));
+		coord_ro_strlcpy(s->prev_version, ev->prev_version, sizeof(s->prev_version));
 	if (ev->ok) {
 		s->state = COORD_STEP_DONE;
-		osp_strlcpy(s->version, r->version, sizeof(s->version));
-		osp_strlcpy(s->sha256, r->sha256, sizeof(s->sha256));
+		coord_ro_strlcpy(s->version, r->version, sizeof(s->version));
+		coord_ro_strlcpy(s->sha256, r->sha256, sizeof(s->sha256));
 		coord_ro_event_msg(out, i, "step.done", "%s is on %s", s->node, r->version);
 		return;
 	}
@@ -323,7 +321,7 @@ static void coord_ro_result_revert(coord_rollout *r, size_t i, const coord_ro_ev
 	s->finished_ms = ev->now_ms;
 	coord_ro_note_runs(s, ev);
 	if (ev->ok && ev->version == NULL && ev->sha256 == NULL) /* an agent that names nothing */
-		osp_strlcpy(s->version, s->prev_version, sizeof(s->version));
+		coord_ro_strlcpy(s->version, s->prev_version, sizeof(s->version));
 	if (!ev->ok) {
 		coord_ro_append(s->reason, sizeof(s->reason), "; revert failed: %s", msg);
 		coord_ro_event_msg(out, i, "step.revert_failed", "%s: revert failed: %s", s->node,
@@ -453,7 +451,7 @@ static osp_err coord_ro_on_tick(coord_rollout *r, int64_t now, coord_ro_actions 
 
 	if (coord_ro_terminal(r->state))
 		return OSP_OK;
-	osp_duration_fmt(r->progress_deadline_ms, dl, sizeof(dl));
+	coord_ro_duration_fmt(r->progress_deadline_ms, dl, sizeof(dl));
 	/* A deadline of 0 or less means none. */
 	for (i = 0; i < r->nsteps && r->progress_deadline_ms > 0; i++) {
 		const coord_ro_step *s = &r->steps[i];

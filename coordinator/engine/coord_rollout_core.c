@@ -9,8 +9,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-#include "ospec/util.h"
 /* -------------------------------------------------------------- strings */
 
 void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap)
@@ -38,6 +36,35 @@ void coord_ro_append(char *buf, size_t len, const char *fmt, ...)
 const char *coord_ro_plural(size_t n)
 {
 	return n == 1 ? "" : "s";
+}
+
+/* coord_ro_strlcpy and coord_ro_duration_fmt are the engine's own copies of
+ * osp_strlcpy and osp_duration_fmt (common/src/util.c): the engine links to
+ * libc only, and these two are all it needed from ospec_common. The unit
+ * test test_coord_rollout_core_helpers checks they agree. */
+size_t coord_ro_strlcpy(char *dst, const char *src, size_t len)
+{
+	size_t n = strlen(src);
+
+	if (len > 0) {
+		size_t c = n < len - 1 ? n : len - 1;
+
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+void coord_ro_duration_fmt(int64_t ms, char *buf, size_t len)
+{
+	if (ms != 0 && ms % 3600000 == 0)
+		snprintf(buf, len, "%lldh", (long long)(ms / 3600000));
+	else if (ms != 0 && ms % 60000 == 0)
+		snprintf(buf, len, "%lldm", (long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, len, "%llds", (long long)(ms / 1000));
+	else
+		snprintf(buf, len, "%lldms", (long long)ms);
 }
 
 /* ------------------------------------------------------------- deadlines */
@@ -92,7 +119,7 @@ void coord_ro_event_msg(coord_ro_actions *out, size_t step, const char *kind, co
 
 	if (a == NULL)
 		return;
-	osp_strlcpy(a->event, kind, sizeof(a->event));
+	coord_ro_strlcpy(a->event, kind, sizeof(a->event));
 	va_start(ap, fmt);
 	coord_ro_vappend(a->message, sizeof(a->message), fmt, ap);
 	va_end(ap);
@@ -246,8 +273,8 @@ void coord_ro_finish(coord_rollout *r, coord_ro_state st, int64_t now, coord_ro_
 	coord_ro_event_msg(out, SIZE_MAX, kind, "%s", r->reason);
 	a = coord_ro_push(out, COORD_RO_ACT_DONE, SIZE_MAX);
 	if (a != NULL) {
-		osp_strlcpy(a->event, coord_ro_state_name(st), sizeof(a->event));
-		osp_strlcpy(a->message, r->reason, sizeof(a->message));
+		coord_ro_strlcpy(a->event, coord_ro_state_name(st), sizeof(a->event));
+		coord_ro_strlcpy(a->message, r->reason, sizeof(a->message));
 	}
 }
 
@@ -286,6 +313,6 @@ void coord_ro_note_runs(coord_ro_step *s, const coord_ro_event *ev)
 {
 	if (ev->version == NULL && ev->sha256 == NULL)
 		return;
-	osp_strlcpy(s->version, ev->version != NULL ? ev->version : "", sizeof(s->version));
-	osp_strlcpy(s->sha256, ev->sha256 != NULL ? ev->sha256 : "", sizeof(s->sha256));
+	coord_ro_strlcpy(s->version, ev->version != NULL ? ev->version : "", sizeof(s->version));
+	coord_ro_strlcpy(s->sha256, ev->sha256 != NULL ? ev->sha256 : "", sizeof(s->sha256));
 }

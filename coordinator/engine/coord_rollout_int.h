@@ -32,6 +32,14 @@ void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap);
 void coord_ro_append(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* coord_ro_strlcpy copies at most len-1 bytes of src and NUL-terminates;
+ * returns strlen(src) (truncation: a result >= len). */
+size_t coord_ro_strlcpy(char *dst, const char *src, size_t len);
+
+/* coord_ro_duration_fmt writes ms in the shortest exact unit ("1500ms",
+ * "30s", "5m", "1h"). */
+void coord_ro_duration_fmt(int64_t ms, char *buf, size_t len);
+
 /* coord_ro_plural returns "s" for n != 1: "1 node", "3 nodes". */
 const char *coord_ro_plural(size_t n);
 

@@ -1,0 +1,88 @@
+/* test_coord_rollout_core.c - unit tests for coordinator/engine/
+ * coord_rollout_core.c: the engine's own copies of common helpers agree with
+ * the originals, and the deadline arithmetic every strategy uses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "coord_rollout_int.h"
+#include "ospec/util.h"
+
+/* the engine links to libc only, so it carries copies of these two; what
+ * an operator reads must not change with the copy */
+static void test_coord_rollout_core_helpers(void **state)
+{
+	static const int64_t ms[] = { 0, 1, 999, 1000, 1500, 30000, 59999, 60000, 90000,
+				      300000, 3600000, 5400000, 7200000, 86400000, -1, -60000,
+				      INT64_MAX, INT64_MIN + 1 };
+	static const char *const strs[] = { "", "a", "abc", "abcd", "abcdefgh" };
+	char a[32], b[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		coord_ro_duration_fmt(ms[i], a, sizeof(a));
+		osp_duration_fmt(ms[i], b, sizeof(b));
+		assert_string_equal(a, b);
+	}
+	coord_ro_duration_fmt(30000, a, sizeof(a));
+	assert_string_equal(a, "30s");
+	coord_ro_duration_fmt(1500, a, sizeof(a));
+	assert_string_equal(a, "1500ms");
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		for (size_t len = 1; len <= 6; len++) {
+			memset(a, 'x', sizeof(a));
+			memset(b, 'x', sizeof(b));
+			assert_int_equal(coord_ro_strlcpy(a, strs[i], len),
+					 osp_strlcpy(b, strs[i], len));
+			assert_memory_equal(a, b, sizeof(a));
+		}
+	}
+	/* len 0 writes nothing and still reports the length */
+	memset(a, 'x', sizeof(a));
+	assert_int_equal(coord_ro_strlcpy(a, "abc", 0), 3);
+	assert_int_equal(a[0], 'x');
+}
+
+static void test_coord_rollout_core_deadlines(void **state)
+{
+	coord_ro_step s = { .cmd = COORD_RO_CMD_STAGE, .started_ms = 1000 };
+	coord_rollout r = { .progress_deadline_ms = 500, .nsteps = 1, .steps = &s };
+
+	(void)state;
+	assert_int_equal(coord_ro_add(1, 2), 3);
+	assert_true(coord_ro_add(INT64_MAX - 1, 5) == INT64_MAX);
+	assert_int_equal(coord_ro_add(7, 0), 7);
+	/* "more than span after start": the first such ms */
+	assert_int_equal(coord_ro_after(1000, 500), 1501);
+	assert_int_equal(coord_ro_after(1000, 0), 1001);
+	assert_true(coord_ro_after(1000, -1) == COORD_RO_NEVER);
+	assert_true(coord_ro_after(INT64_MAX - 10, 100) == COORD_RO_NEVER);
+	assert_false(coord_ro_due(1500, 1501));
+	assert_true(coord_ro_due(1501, 1501));
+	assert_true(coord_ro_due(9999, 1501));
+	assert_false(coord_ro_due(INT64_MAX, COORD_RO_NEVER));
+	/* a step's progress deadline */
+	assert_int_equal(coord_ro_step_deadline(&r, &s), 1501);
+	s.cmd = COORD_RO_CMD_NONE;
+	assert_true(coord_ro_step_deadline(&r, &s) == COORD_RO_NEVER);
+	s.cmd = COORD_RO_CMD_REVERT;
+	r.progress_deadline_ms = 0; /* none */
+	assert_true(coord_ro_step_deadline(&r, &s) == COORD_RO_NEVER);
+	r.progress_deadline_ms = -5;
+	assert_true(coord_ro_step_deadline(&r, &s) == COORD_RO_NEVER);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_coord_rollout_core_helpers),
+		cmocka_unit_test(test_coord_rollout_core_deadlines),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
