@@ -358,45 +358,6 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 	return OSP_OK;
 }
 
-/* coord_exec_due reports whether a deadline of e has passed (cheap: no txn);
- * *kind is the event to apply. */
-static bool coord_exec_due(const coord_ro_entry *e, int64_t now, coord_ro_event_kind *kind)
-{
-	const coord_rollout *r = &e->ro;
-
-	*kind = COORD_RO_EV_TICK;
-	if (coord_rollouts_scale_down_pending(e) && !r->scale_down_sent) {
-		*kind = COORD_RO_EV_SCALE_DOWN;
-		return now >= r->scale_down_at_ms;
-	}
-	if (coord_rollouts_scale_down_pending(e))
-		goto steps; /* scale-downs outstanding: their deadline */
-	if (r->state != COORD_RO_RUNNING && r->state != COORD_RO_PAUSED)
-		return false;
-	if (!coord_ro_slotted(r->strategy) && r->phase == COORD_RO_WATCH &&
-		now > r->watch_until_ms)
-		return true;
-	if (r->strategy == COORD_RO_CANARY &&
-		((r->phase == COORD_CN_BAKE && now >= r->canary.step_until_ms) ||
-			(r->phase == COORD_CN_ANALYZE && now > r->canary.step_until_ms)))
-		return true;
-	if (coord_ro_slotted(r->strategy)) {
-		if ((r->phase == COORD_BG_PREPARE || r->phase == COORD_BG_BACK_PREPARE) &&
-			r->decision == COORD_RO_DECISION_NONE &&
-			now > r->prepare_started_ms + r->prepare_deadline_ms)
-			return true;
-		if (r->phase == COORD_BG_VERIFY && now > r->verify_until_ms)
-			return true;
-	}
-steps:
-	for (size_t i = 0; i < r->nsteps; i++) {
-		const coord_ro_step *st = &r->steps[i];
-		if (st->cmd != COORD_RO_CMD_NONE && st->started_ms + r->progress_deadline_ms < now)
-			return true;
-	}
-	return false;
-}
-
 void coord_engine_tick(coord *c, int64_t now_mono)
 {
 	static int64_t last;
@@ -409,7 +370,8 @@ void coord_engine_tick(coord *c, int64_t now_mono)
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
 		coord_ro_event ev = { .now_ms = now };
 
-		if (!coord_exec_due(e, now, &ev.kind))
+		/* the engine says when it needs the clock, and which event */
+		if (now < coord_ro_next_deadline(&e->ro, &ev.kind))
 			continue;
 		if (coord_exec_apply(c, e, &ev, "coordinator") != OSP_OK)
 			goto kick; /* reloaded: the list changed */

@@ -511,6 +511,40 @@ static osp_err coord_ro_on_abort(coord_rollout *r, int64_t now, coord_ro_actions
 	return OSP_OK;
 }
 
+/* coord_ro_stage_deadline is coord_ro_next_deadline for what
+ * coord_ro_on_tick handles: the staging phase of every strategy, and all of
+ * rolling and recreate (their outstanding stage, stop or revert, the watch). */
+static int64_t coord_ro_stage_deadline(const coord_rollout *r)
+{
+	int64_t at = COORD_RO_NEVER;
+	size_t i;
+
+	if (coord_ro_terminal(r->state))
+		return COORD_RO_NEVER;
+	for (i = 0; i < r->nsteps; i++)
+		at = coord_ro_min(at, coord_ro_step_deadline(r, &r->steps[i]));
+	return coord_ro_min(at, coord_ro_watch_deadline(r));
+}
+
+int64_t coord_ro_next_deadline(const coord_rollout *r, coord_ro_event_kind *kind)
+{
+	coord_ro_event_kind k = COORD_RO_EV_TICK;
+	int64_t at;
+
+	/* dispatched as coord_ro_apply dispatches a TICK */
+	if (r == NULL || (r->steps == NULL && r->nsteps > 0))
+		at = COORD_RO_NEVER;
+	else if (r->strategy == COORD_RO_CANARY && coord_ro_cn_phase(r->phase))
+		at = coord_ro_cn_deadline(r);
+	else if (coord_ro_slotted(r->strategy) && r->phase != COORD_BG_STAGE)
+		at = coord_ro_bg_deadline(r, &k);
+	else
+		at = coord_ro_stage_deadline(r);
+	if (kind != NULL)
+		*kind = at == COORD_RO_NEVER ? COORD_RO_EV_TICK : k;
+	return at;
+}
+
 /* coord_ro_switch_apply is coord_ro_bg_apply, then the canary's way back
  * when its promotion switch settled without a commit. */
 static osp_err coord_ro_switch_apply(coord_rollout *r, const coord_ro_event *ev,

@@ -344,6 +344,21 @@ size_t coord_ro_actions_needed(const coord_rollout *r);
  * commands are taken on the terminal rollout. */
 osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out);
 
+/* coord_ro_next_deadline returns when r next needs a time event, and which
+ * one in *kind (may be NULL): COORD_RO_EV_SCALE_DOWN for a succeeded
+ * blue-green or canary rollout whose old slots are due to stop, else
+ * COORD_RO_EV_TICK. It is the earliest now_ms at which coord_ro_apply of that
+ * event acts on a deadline: a progress deadline of an outstanding command
+ * (where the phase expires it), the end of a rolling/recreate watch, of a
+ * canary's bake interval or analysis, of a blue-green prepare or verify, the
+ * scale-down time. Before it, that event changes nothing; the glue applies
+ * it once its clock reaches the time and asks again afterwards (results and
+ * operator events move deadlines too). COORD_RO_NEVER (*kind TICK) when no
+ * time event would change anything: terminal, pending, waiting for approval,
+ * or waiting for answers without a progress deadline. Pure: r is not
+ * changed; NULL r gives COORD_RO_NEVER. */
+int64_t coord_ro_next_deadline(const coord_rollout *r, coord_ro_event_kind *kind);
+
 /* coord_ro_slotted: the strategy stages into an idle slot and switches
  * traffic (blue-green, canary). */
 bool coord_ro_slotted(coord_ro_strategy s);

@@ -18,7 +18,7 @@
  *            BACK_COMMIT) towards each step's old_slot, ending rolled_back.
  *
  * After success the rollout is terminal; SCALE_DOWN (from the glue, once
- * scale_down_at_ms is reached) stops the old slots.
+ * scale_down_at_ms is reached) stops the old slots (coord_rollout_scale.c).
  */
 #include "coord_rollout_int.h"
 
@@ -43,12 +43,10 @@ static int64_t coord_ro_bg_prepare_deadline(const coord_rollout *r)
 	return coord_ro_after(r->prepare_started_ms, coord_ro_bg_prepare_ms(r));
 }
 
-/* coord_ro_bg_prev names the release a step switches back to. */
-static const char *coord_ro_bg_prev(const coord_ro_step *s)
+/* coord_ro_bg_verify_deadline: from then the rollback window is over. */
+static int64_t coord_ro_bg_verify_deadline(const coord_rollout *r)
 {
-	if (s->prev_version[0] != '\0')
-		return s->prev_version;
-	return s->prev_sha256[0] != '\0' ? s->prev_sha256 : "the previous release";
+	return coord_ro_after(r->verify_until_ms, 0);
 }
 
 /* coord_ro_bg_waiting counts the members of the switch still owing cmd. */
@@ -284,7 +282,7 @@ static void coord_ro_bg_decide_reason(coord_rollout *r, bool commit, const char 
 	}
 	for (i = 0; i < r->nsteps; i++) {
 		if (r->steps[i].in_switch && r->steps[i].vote == COORD_RO_VOTE_YES) {
-			old = coord_ro_bg_prev(&r->steps[i]);
+			old = coord_ro_prev_name(&r->steps[i]);
 			break;
 		}
 	}
@@ -527,7 +525,7 @@ static void coord_ro_bg_ack(coord_rollout *r, size_t i, const coord_ro_event *ev
 			coord_ro_strlcpy(s->sha256, r->sha256, sizeof(s->sha256));
 		if (back)
 			coord_ro_append(s->reason, sizeof(s->reason), "switched back to %s (slot %s)",
-					coord_ro_bg_prev(s), s->to_slot);
+					coord_ro_prev_name(s), s->to_slot);
 		coord_ro_event_msg(out, i, back ? "step.switched_back" : "step.switched",
 				   "%s switched to slot %s", s->node, s->to_slot);
 	} else {
@@ -580,31 +578,10 @@ static void coord_ro_bg_expire(coord_rollout *r, int64_t now, coord_ro_actions *
 
 /* -------------------------------------------------------------- events */
 
-/* coord_ro_bg_scale_expire gives up on scale-downs unanswered within the
- * progress deadline (the node is away; the command stays in its log). */
-static void coord_ro_bg_scale_expire(coord_rollout *r, int64_t now, coord_ro_actions *out)
-{
-	char dl[32];
-	size_t i;
-
-	coord_ro_duration_fmt(r->progress_deadline_ms, dl, sizeof(dl));
-	for (i = 0; i < r->nsteps && r->progress_deadline_ms > 0; i++) {
-		coord_ro_step *s = &r->steps[i];
-
-		if (s->cmd != COORD_RO_CMD_SCALE_DOWN ||
-		    !coord_ro_due(now, coord_ro_step_deadline(r, s)))
-			continue;
-		s->cmd = COORD_RO_CMD_NONE;
-		coord_ro_event_msg(out, i, "scale_down.unanswered",
-				   "%s: no answer to the scale-down of slot %s within %s; it stays "
-				   "in its log", s->node, s->old_slot, dl);
-	}
-}
-
 static osp_err coord_ro_bg_on_tick(coord_rollout *r, int64_t now, coord_ro_actions *out)
 {
 	if (r->state == COORD_RO_SUCCEEDED)
-		coord_ro_bg_scale_expire(r, now, out);
+		coord_ro_scale_expire(r, now, out);
 	if (coord_ro_terminal(r->state))
 		return OSP_OK;
 	switch (r->phase) {
@@ -620,31 +597,13 @@ static osp_err coord_ro_bg_on_tick(coord_rollout *r, int64_t now, coord_ro_actio
 		coord_ro_bg_expire(r, now, out);
 		break;
 	case COORD_BG_VERIFY:
-		if (coord_ro_due(now, coord_ro_after(r->verify_until_ms, 0)))
+		if (coord_ro_due(now, coord_ro_bg_verify_deadline(r)))
 			coord_ro_bg_succeed(r, now, out);
 		break;
 	default:
 		break;
 	}
 	return OSP_OK;
-}
-
-/* coord_ro_bg_scale_result: a refusal means the old slot is active again. */
-static void coord_ro_bg_scale_result(coord_rollout *r, size_t i, const coord_ro_event *ev,
-				     const char *msg, coord_ro_actions *out)
-{
-	coord_ro_step *s = &r->steps[i];
-
-	s->cmd = COORD_RO_CMD_NONE;
-	if (ev->ok) {
-		coord_ro_event_msg(out, i, "scale_down.done", "%s: slot %s stopped", s->node,
-				   s->old_slot);
-		return;
-	}
-	coord_ro_append(s->reason, sizeof(s->reason), "%sscale-down of slot %s refused: %s",
-			s->reason[0] != '\0' ? "; " : "", s->old_slot, msg);
-	coord_ro_event_msg(out, i, "scale_down.refused", "%s: scale-down of slot %s refused: %s",
-			   s->node, s->old_slot, msg);
 }
 
 static osp_err coord_ro_bg_on_result(coord_rollout *r, const coord_ro_event *ev,
@@ -664,7 +623,7 @@ static osp_err coord_ro_bg_on_result(coord_rollout *r, const coord_ro_event *ev,
 	if (ev->seq != s->seq || s->cmd == COORD_RO_CMD_NONE)
 		return OSP_OK;
 	if (s->cmd == COORD_RO_CMD_SCALE_DOWN) /* the rollout is terminal by now */
-		coord_ro_bg_scale_result(r, i, ev, msg, out);
+		coord_ro_scale_result(r, i, ev, msg, out);
 	else if (coord_ro_terminal(r->state) || !s->in_switch)
 		return OSP_OK;
 	else if (s->cmd == COORD_RO_CMD_PREPARE && voting && r->decision == COORD_RO_DECISION_NONE)
@@ -722,33 +681,6 @@ static osp_err coord_ro_bg_on_rollback(coord_rollout *r, int64_t now, coord_ro_a
 	return OSP_OK;
 }
 
-static osp_err coord_ro_bg_on_scale_down(coord_rollout *r, int64_t now, coord_ro_actions *out)
-{
-	size_t i, n = 0;
-
-	if (!coord_ro_slotted(r->strategy) || r->state != COORD_RO_SUCCEEDED ||
-	    r->scale_down_at_ms == 0)
-		return OSP_ESTATE;
-	if (r->scale_down_sent)
-		return OSP_OK;
-	if (now < r->scale_down_at_ms)
-		return OSP_ESTATE;
-	r->scale_down_sent = true;
-	for (i = 0; i < r->nsteps; i++) {
-		coord_ro_step *s = &r->steps[i];
-
-		if (s->state != COORD_STEP_DONE || s->old_slot[0] == '\0')
-			continue;
-		coord_ro_issue(r, i, COORD_RO_CMD_SCALE_DOWN, now, out);
-		coord_ro_event_msg(out, i, "scale_down", "%s: stopping slot %s (%s)", s->node,
-				   s->old_slot, coord_ro_bg_prev(s));
-		n++;
-	}
-	if (n == 0)
-		coord_ro_event_msg(out, SIZE_MAX, "scale_down", "no old slot to stop (first deploy)");
-	return OSP_OK;
-}
-
 static osp_err coord_ro_bg_on_abort(coord_rollout *r, int64_t now, coord_ro_actions *out)
 {
 	if (coord_ro_terminal(r->state))
@@ -768,6 +700,35 @@ static osp_err coord_ro_bg_on_abort(coord_rollout *r, int64_t now, coord_ro_acti
 			   "abort requested: switch %s is aborted, traffic untouched", r->switch_id);
 	coord_ro_bg_decide(r, now, false, out);
 	return OSP_OK;
+}
+
+int64_t coord_ro_bg_deadline(const coord_rollout *r, coord_ro_event_kind *kind)
+{
+	int64_t at = COORD_RO_NEVER;
+	size_t i;
+
+	*kind = COORD_RO_EV_TICK;
+	if (r->state == COORD_RO_SUCCEEDED)
+		return coord_ro_scale_deadline(r, kind);
+	if (coord_ro_terminal(r->state))
+		return COORD_RO_NEVER;
+	/* what coord_ro_bg_on_tick acts on, phase by phase */
+	switch (r->phase) {
+	case COORD_BG_PREPARE:
+	case COORD_BG_BACK_PREPARE:
+		return r->decision == COORD_RO_DECISION_NONE ? coord_ro_bg_prepare_deadline(r)
+							     : COORD_RO_NEVER;
+	case COORD_BG_COMMIT:
+	case COORD_BG_BACK_COMMIT:
+		for (i = 0; i < r->nsteps; i++)
+			if (r->steps[i].in_switch && r->steps[i].cmd == COORD_RO_CMD_DECIDE)
+				at = coord_ro_min(at, coord_ro_step_deadline(r, &r->steps[i]));
+		return at;
+	case COORD_BG_VERIFY:
+		return coord_ro_bg_verify_deadline(r);
+	default:
+		return COORD_RO_NEVER;
+	}
 }
 
 osp_err coord_ro_bg_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out)
@@ -791,7 +752,7 @@ osp_err coord_ro_bg_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_a
 	case COORD_RO_EV_ROLLBACK:
 		return coord_ro_bg_on_rollback(r, ev->now_ms, out);
 	case COORD_RO_EV_SCALE_DOWN:
-		return coord_ro_bg_on_scale_down(r, ev->now_ms, out);
+		return coord_ro_scale_down(r, ev->now_ms, out);
 	case COORD_RO_EV_APPROVE:
 		return OSP_ESTATE; /* past the gate */
 	case COORD_RO_EV_METRIC:

@@ -519,6 +519,42 @@ static void coord_cn_expire(coord_rollout *r, int64_t now, coord_ro_actions *out
 		coord_ro_cn_reset(r, now, why, out);
 }
 
+/* coord_cn_bake_deadline: from then the interval's analysis starts;
+ * coord_cn_analyze_deadline: from then it is evaluated with what came in. */
+static int64_t coord_cn_bake_deadline(const coord_rollout *r)
+{
+	return r->canary.step_until_ms;
+}
+
+static int64_t coord_cn_analyze_deadline(const coord_rollout *r)
+{
+	return coord_ro_after(r->canary.step_until_ms, 0);
+}
+
+int64_t coord_ro_cn_deadline(const coord_rollout *r)
+{
+	int64_t at = COORD_RO_NEVER;
+	size_t i;
+
+	if (coord_ro_terminal(r->state))
+		return COORD_RO_NEVER;
+	/* what coord_cn_on_tick acts on, phase by phase */
+	switch (r->phase) {
+	case COORD_CN_WEIGHT:
+	case COORD_CN_RESET:
+		for (i = 0; i < r->nsteps; i++)
+			if (r->steps[i].in_switch && r->steps[i].cmd == COORD_RO_CMD_WEIGHT)
+				at = coord_ro_min(at, coord_ro_step_deadline(r, &r->steps[i]));
+		return at;
+	case COORD_CN_BAKE:
+		return coord_cn_bake_deadline(r);
+	case COORD_CN_ANALYZE:
+		return coord_cn_analyze_deadline(r);
+	default:
+		return COORD_RO_NEVER;
+	}
+}
+
 static osp_err coord_cn_on_tick(coord_rollout *r, int64_t now, coord_ro_actions *out)
 {
 	switch (r->phase) {
@@ -527,11 +563,11 @@ static osp_err coord_cn_on_tick(coord_rollout *r, int64_t now, coord_ro_actions 
 		coord_cn_expire(r, now, out);
 		break;
 	case COORD_CN_BAKE:
-		if (coord_ro_due(now, r->canary.step_until_ms))
+		if (coord_ro_due(now, coord_cn_bake_deadline(r)))
 			coord_cn_analyze(r, now, out);
 		break;
 	case COORD_CN_ANALYZE:
-		if (coord_ro_due(now, coord_ro_after(r->canary.step_until_ms, 0))) {
+		if (coord_ro_due(now, coord_cn_analyze_deadline(r))) {
 			/* late answers are ignored: their command is gone */
 			for (size_t i = 0; i < r->nsteps; i++)
 				if (r->steps[i].in_switch && r->steps[i].cmd == COORD_RO_CMD_STATS)

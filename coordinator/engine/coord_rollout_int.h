@@ -10,6 +10,7 @@
  *   coord_rollout_canary.c   weights and analyses; promotes through the switch
  *   coord_rollout_gate.c     blue-green's switch gate; opens the switch
  *   coord_rollout_bg.c       the two-phase switch (blue-green, canary promotion)
+ *   coord_rollout_scale.c    the scale-down of the old slots after a switch
  *   coord_rollout_watch.c    rolling/recreate post-deploy watch
  *   coord_rollout_core.c     text, actions, counting, plan, budget, deadlines,
  *                            finishing (calls nothing above it)
@@ -62,6 +63,20 @@ bool coord_ro_due(int64_t now, int64_t at);
  * rollout has no progress deadline (<= 0). Whether that expiry matters
  * depends on the phase (a PREPARE waits for the prepare deadline instead). */
 int64_t coord_ro_step_deadline(const coord_rollout *r, const coord_ro_step *s);
+
+/* coord_ro_min returns the earlier of two times. */
+static inline int64_t coord_ro_min(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* coord_ro_prev_name names the release a step goes back to. */
+static inline const char *coord_ro_prev_name(const coord_ro_step *s)
+{
+	if (s->prev_version[0] != '\0')
+		return s->prev_version;
+	return s->prev_sha256[0] != '\0' ? s->prev_sha256 : "the previous release";
+}
 
 /* coord_ro_is_member: the step takes part (it was not skipped). */
 static inline bool coord_ro_is_member(const coord_ro_step *s)
@@ -117,8 +132,10 @@ bool coord_ro_watch_begin(coord_rollout *r, int64_t now, coord_ro_actions *out);
 bool coord_ro_watch_advance(coord_rollout *r, int64_t now, coord_ro_actions *out);
 
 /* coord_ro_watch_tick ends a watch whose window passed (succeeded); true
- * when it did. */
+ * when it did. coord_ro_watch_deadline says from when it will
+ * (COORD_RO_NEVER outside the watch). */
 bool coord_ro_watch_tick(coord_rollout *r, int64_t now, coord_ro_actions *out);
+int64_t coord_ro_watch_deadline(const coord_rollout *r);
 
 /* coord_ro_watch_health takes a HEALTH report of a rolling or recreate
  * rollout: outside the watch, of a step that is not done, or about another
@@ -141,6 +158,22 @@ void coord_ro_fail_summary(coord_rollout *r);
  * stage phase, and HEALTH, ROLLBACK and SCALE_DOWN for any rollout. Same
  * contract as coord_ro_apply (the room in out was checked). */
 osp_err coord_ro_bg_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out);
+
+/* coord_ro_bg_deadline is coord_ro_next_deadline for the rollouts
+ * coord_ro_bg_apply takes (past the stage phase, scale-down included). */
+int64_t coord_ro_bg_deadline(const coord_rollout *r, coord_ro_event_kind *kind);
+
+/* The scale-down of the old slots after a switch (coord_rollout_scale.c):
+ * coord_ro_scale_down takes SCALE_DOWN (contract in coord_ro_apply);
+ * coord_ro_scale_result the answer to one (step i's cmd is SCALE_DOWN);
+ * coord_ro_scale_expire gives up on those past the progress deadline (the
+ * command stays in the node's log); coord_ro_scale_deadline says when the
+ * next SCALE_DOWN or TICK is due for a succeeded slotted rollout. */
+osp_err coord_ro_scale_down(coord_rollout *r, int64_t now, coord_ro_actions *out);
+void coord_ro_scale_result(coord_rollout *r, size_t i, const coord_ro_event *ev,
+			   const char *msg, coord_ro_actions *out);
+void coord_ro_scale_expire(coord_rollout *r, int64_t now, coord_ro_actions *out);
+int64_t coord_ro_scale_deadline(const coord_rollout *r, coord_ro_event_kind *kind);
 
 /* coord_ro_bg_unpromoted: r is a canary whose promotion switch settled
  * without a commit; the switch leaves it there (it calls nothing above it)
@@ -174,6 +207,8 @@ void coord_ro_bg_staged(coord_rollout *r, int64_t now, coord_ro_actions *out);
 void coord_ro_cn_staged(coord_rollout *r, int64_t now, coord_ro_actions *out);
 osp_err coord_ro_cn_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_actions *out);
 void coord_ro_cn_reset(coord_rollout *r, int64_t now, const char *why, coord_ro_actions *out);
+/* coord_ro_cn_deadline is coord_ro_next_deadline in the COORD_CN_* phases. */
+int64_t coord_ro_cn_deadline(const coord_rollout *r);
 /* coord_ro_cn_unpromoted: a canary's promotion switch settled without a
  * commit (coord_ro_bg_unpromoted): the weights are reset, then it ends. */
 void coord_ro_cn_unpromoted(coord_rollout *r, int64_t now, coord_ro_actions *out);

@@ -109,12 +109,17 @@ bool coord_ro_watch_advance(coord_rollout *r, int64_t now, coord_ro_actions *out
 	return true;
 }
 
+int64_t coord_ro_watch_deadline(const coord_rollout *r)
+{
+	return r->phase == COORD_RO_WATCH ? coord_ro_after(r->watch_until_ms, 0) : COORD_RO_NEVER;
+}
+
 bool coord_ro_watch_tick(coord_rollout *r, int64_t now, coord_ro_actions *out)
 {
 	char dur[32];
 	size_t done;
 
-	if (r->phase != COORD_RO_WATCH || !coord_ro_due(now, coord_ro_after(r->watch_until_ms, 0)))
+	if (!coord_ro_due(now, coord_ro_watch_deadline(r)))
 		return false;
 	done = coord_ro_count(r, COORD_STEP_DONE);
 	coord_ro_duration_fmt(r->rollback_window_ms, dur, sizeof(dur));

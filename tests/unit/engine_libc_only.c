@@ -65,6 +65,8 @@ int main(void)
 	}
 	if (r.state != COORD_RO_SUCCEEDED || strcmp(coord_ro_state_name(r.state), "succeeded") != 0)
 		return engine_fail("the rollout did not succeed");
+	if (coord_ro_next_deadline(&r, NULL) != COORD_RO_NEVER)
+		return engine_fail("a finished rolling rollout still has a deadline");
 	printf("engine_libc_only: %s (%s)\n", coord_ro_state_name(r.state), r.reason);
 	return 0;
 }

@@ -57,6 +57,60 @@ void ts_ro_init(ts_ro *f, size_t n)
 	}
 }
 
+/* ts_ro_probe applies kind at now to a copy of f's rollout: *n gets the
+ * number of actions, *changed whether the rollout or a step changed. */
+static osp_err ts_ro_probe(const ts_ro *f, coord_ro_event_kind kind, int64_t now, size_t *n,
+			   bool *changed)
+{
+	static coord_ro_action acts[2 * TS_RO_MAX_STEPS + 8];
+	coord_ro_actions out = { .v = acts, .cap = sizeof(acts) / sizeof(acts[0]) };
+	coord_ro_step steps[TS_RO_MAX_STEPS];
+	coord_ro_event ev = { .kind = kind, .now_ms = now };
+	coord_rollout r;
+	osp_err err;
+
+	memcpy(&r, &f->r, sizeof(r));
+	memcpy(steps, f->steps, sizeof(steps));
+	r.steps = steps;
+	err = coord_ro_apply(&r, &ev, &out);
+	r.steps = f->r.steps;
+	*n = out.n;
+	*changed = memcmp(&r, &f->r, sizeof(r)) != 0 || memcmp(steps, f->steps, sizeof(steps)) != 0;
+	return err;
+}
+
+void ts_ro_check_deadline(const ts_ro *f)
+{
+	coord_ro_event_kind kind;
+	int64_t at = coord_ro_next_deadline(&f->r, &kind);
+	bool changed;
+	osp_err err;
+	size_t n;
+
+	if (f->r.steps != f->steps || f->r.nsteps > TS_RO_MAX_STEPS)
+		return; /* a test's own odd rollout */
+	if (at == COORD_RO_NEVER) {
+		/* no deadline: no TICK changes anything, however late */
+		assert_int_equal(kind, COORD_RO_EV_TICK);
+		err = ts_ro_probe(f, COORD_RO_EV_TICK, f->now + 10LL * 365 * 24 * 3600 * 1000, &n,
+				  &changed);
+		assert_int_equal(err, OSP_OK);
+		assert_int_equal(n, 0);
+		assert_false(changed);
+		return;
+	}
+	assert_true(kind == COORD_RO_EV_TICK || kind == COORD_RO_EV_SCALE_DOWN);
+	/* a ms before: nothing (a SCALE_DOWN before its time is refused) */
+	err = ts_ro_probe(f, kind, at - 1, &n, &changed);
+	assert_true(err == OSP_OK || (kind == COORD_RO_EV_SCALE_DOWN && err == OSP_ESTATE));
+	assert_int_equal(n, 0);
+	assert_false(changed);
+	/* at the deadline: the engine acts on it */
+	err = ts_ro_probe(f, kind, at, &n, &changed);
+	assert_int_equal(err, OSP_OK);
+	assert_true(changed);
+}
+
 osp_err ts_ro_run(ts_ro *f, const coord_ro_event *ev)
 {
 	osp_err err;
@@ -73,6 +127,7 @@ osp_err ts_ro_run(ts_ro *f, const coord_ro_event *ev)
 		assert_int_not_equal(f->steps[a->step].cmd, COORD_RO_CMD_NONE);
 		f->steps[a->step].seq = ++f->next_seq;
 	}
+	ts_ro_check_deadline(f);
 	if (f->check != NULL)
 		f->check(f);
 	return err;

@@ -42,8 +42,15 @@ void ts_ro_init(ts_ro *f, size_t n);
 
 /* ts_ro_run applies ev with a fresh action list, then plays the glue: each
  * SEND (to a valid step with a command) gets the next sequence number; then
- * f->check runs. Returns coord_ro_apply's result. */
+ * ts_ro_check_deadline and f->check run. Returns coord_ro_apply's result. */
 osp_err ts_ro_run(ts_ro *f, const coord_ro_event *ev);
+
+/* ts_ro_check_deadline checks coord_ro_next_deadline against the engine
+ * itself, on copies of f's rollout: with a deadline, its event a ms before
+ * changes nothing and at the deadline changes the rollout; without one, a
+ * TICK ten years later changes nothing. ts_ro_run calls it after every
+ * event, so every scenario of the engine's unit tests checks it. */
+void ts_ro_check_deadline(const ts_ro *f);
 
 /* ts_ro_apply applies an event of kind at f->now (ts_ro_run). */
 osp_err ts_ro_apply(ts_ro *f, coord_ro_event_kind kind);
