@@ -23,6 +23,7 @@
 #include "ospec/wire.h"
 #include "ospec/v1/store.pb-c.h"
 
+#include "coord_clock.h"
 #include "coord_metrics.h"
 
 #define COORD_SCHEMA 1
@@ -241,6 +242,10 @@ struct coord {
 	struct coord_ro_entry *rollouts; /* active (non-terminal) rollouts */
 	void *ro_acts;            /* the engine's action buffer, reused */
 	size_t ro_acts_cap;
+	coord_clock clock;        /* the rollout clock: every engine event's now (coord_clock.h) */
+	int64_t ro_wake_ms;       /* no rollout deadline before this (rollout clock); kept by
+				   * coord_engine_tick, moved earlier by coord_rollouts_event,
+				   * 0 after a (re)load: look at once */
 	/* the plan being changed (coord_plans.c): a stage rollout that ends
 	 * meanwhile (created and failed at once, aborted at once) is noted here
 	 * and applied to that change's own copy of the plan afterwards */

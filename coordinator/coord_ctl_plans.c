@@ -654,7 +654,7 @@ int coord_ctl_plan_control(coord *c, coord_ctl_req *rq, const char *id, coord_pl
 static int coord_ctl_approve_switch(coord *c, coord_ctl_req *rq, coord_ro_entry *e,
 	const char *reply_id, osp_buf *json, char *err, size_t errlen)
 {
-	coord_ro_event ev = { .kind = COORD_RO_EV_APPROVE, .now_ms = osp_now_wall_ms() };
+	coord_ro_event ev = { .kind = COORD_RO_EV_APPROVE, .now_ms = coord_clock_now(&c->clock) };
 	osp_err rv;
 	osp_jw w;
 

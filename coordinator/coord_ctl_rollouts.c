@@ -618,7 +618,7 @@ int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json, coord_ro_even
 {
 	const char *id = coord_ctl_arg(rq, "rollout");
 	coord_ro_entry *e = id ? coord_rollouts_find(c, id) : NULL;
-	coord_ro_event ev = { .kind = kind, .now_ms = osp_now_wall_ms() };
+	coord_ro_event ev = { .kind = kind, .now_ms = coord_clock_now(&c->clock) };
 	Ospec__V1__RolloutRecord *r = NULL;
 	Ospec__V1__PlanRecord *p = NULL;
 	osp_err rv;

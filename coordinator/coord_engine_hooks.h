@@ -18,7 +18,11 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
  * blue-green rollout verifies). */
 void coord_engine_on_heartbeat(coord *c, coord_node *n);
 
-/* coord_engine_tick: deadlines and pending work, every ticker round. */
+/* coord_engine_tick: called every ticker round with the monotonic time;
+ * returns at once until the earliest deadline of the active rollouts
+ * (c->ro_wake_ms, rollout clock: coord_clock.h), then applies to each due
+ * rollout the event coord_ro_next_deadline names, and sleeps again until the
+ * next. */
 void coord_engine_tick(coord *c, int64_t now_mono);
 
 /* coord_engine_start: re-derive in-flight work from the store after a start. */

@@ -163,7 +163,7 @@ void coord_engine_on_heartbeat(coord *c, coord_node *n)
 		 * write transaction per heartbeat for the length of a watch */
 		if (ev.ok && st->healthy_seen)
 			continue;
-		ev.now_ms = osp_now_wall_ms();
+		ev.now_ms = coord_clock_now(&c->clock);
 		ev.slot = a->active_slot;
 		ev.sha256 = a->sha256;
 		ev.message = ev.ok ? "healthy" : a->running ? "health checks failing"
@@ -322,7 +322,7 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 		"seq %llu %s%s%s", (unsigned long long)r->seq, coord_exec_status_name(r->status),
 		r->message && r->message[0] ? ": " : "", r->message ? r->message : "");
 	if (rv == OSP_OK && e != NULL) {
-		ev.now_ms = osp_now_wall_ms();
+		ev.now_ms = coord_clock_now(&c->clock);
 		ev.node = n->id;
 		ev.seq = r->seq;
 		/* a YES vote is the success of a prepare */
@@ -358,15 +358,33 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 	return OSP_OK;
 }
 
+/* After a change the store refused, the tick tries again this much later
+ * (the pace it always had). */
+#define COORD_EXEC_RETRY_MS 500
+
+/* coord_exec_wake returns the earliest deadline of the active rollouts. */
+static int64_t coord_exec_wake(coord *c)
+{
+	int64_t wake = COORD_RO_NEVER;
+
+	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
+		int64_t at = coord_ro_next_deadline(&e->ro, NULL);
+
+		if (at < wake)
+			wake = at;
+	}
+	return wake;
+}
+
 void coord_engine_tick(coord *c, int64_t now_mono)
 {
-	static int64_t last;
-	int64_t now = osp_now_wall_ms();
+	int64_t now = coord_clock_at(&c->clock, now_mono);
 	bool changed = false;
 
-	if (now_mono - last < 500)
+	/* nothing is due before c->ro_wake_ms: every engine step moves it
+	 * earlier if it made an earlier deadline (coord_rollouts_event) */
+	if (now < c->ro_wake_ms)
 		return;
-	last = now_mono;
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
 		coord_ro_event ev = { .now_ms = now };
 
@@ -374,15 +392,17 @@ void coord_engine_tick(coord *c, int64_t now_mono)
 		if (now < coord_ro_next_deadline(&e->ro, &ev.kind))
 			continue;
 		if (coord_exec_apply(c, e, &ev, "coordinator") != OSP_OK)
-			goto kick; /* reloaded: the list changed */
+			goto retry; /* reloaded: the list changed */
 		changed = true;
 	}
 	if (changed)
 		coord_rollouts_reap(c);
+	c->ro_wake_ms = coord_exec_wake(c);
 	return;
-kick:
+retry:
 	/* what earlier entries committed must still reach the nodes */
 	coord_rollouts_kick(c);
+	c->ro_wake_ms = now + COORD_EXEC_RETRY_MS;
 }
 
 osp_err coord_engine_start(coord *c)
@@ -406,7 +426,7 @@ void coord_engine_on_metric(coord *c, const char *id, uint64_t analysis, bool ok
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
 		if (strcmp(e->ro.id, id) != 0)
 			continue;
-		ev.now_ms = osp_now_wall_ms();
+		ev.now_ms = coord_clock_now(&c->clock);
 		if (coord_exec_apply(c, e, &ev, "coordinator") == OSP_OK)
 			coord_rollouts_reap(c);
 		else

@@ -228,7 +228,7 @@ static osp_err coord_plans_abort_child(coord *c, osp_txn *t, Ospec__V1__PlanReco
 {
 	const char *id = p->stages[i]->rollout;
 	coord_ro_entry *e = id != NULL ? coord_rollouts_find(c, id) : NULL;
-	coord_ro_event ev = { .kind = COORD_RO_EV_ABORT, .now_ms = osp_now_wall_ms() };
+	coord_ro_event ev = { .kind = COORD_RO_EV_ABORT, .now_ms = coord_clock_now(&c->clock) };
 	osp_err rv;
 
 	if (e == NULL) {

@@ -439,6 +439,9 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 	}
 	if (rv == OSP_OK && (acts.n > 0 || ev->kind == COORD_RO_EV_START))
 		rv = coord_ro_save(c, t, e);
+	/* the ticker sleeps until the earliest deadline: this one may be it */
+	if (coord_ro_next_deadline(&e->ro, NULL) < c->ro_wake_ms)
+		c->ro_wake_ms = coord_ro_next_deadline(&e->ro, NULL);
 	/* a plan's stage ended: the plan moves on in this transaction (after
 	 * the loop: starting the next stage reuses the action buffer) */
 	if (rv == OSP_OK && !was_terminal && coord_ro_terminal(e->ro.state))
@@ -484,6 +487,7 @@ static int coord_rollouts_load_cb(void *arg, const void *k, size_t kl, const voi
 	if ((e = coord_ro_entry_load(rec)) != NULL) {
 		e->next = c->rollouts;
 		c->rollouts = e;
+		c->ro_wake_ms = 0; /* its deadlines: the ticker looks at once */
 	}
 	return 0;
 }
@@ -500,7 +504,7 @@ static void coord_rollouts_start_app(coord *c, const char *app)
 		return;
 	if (osp_store_txn_begin(c->store, true, &t) != OSP_OK)
 		return;
-	ev.now_ms = osp_now_wall_ms();
+	ev.now_ms = coord_clock_now(&c->clock);
 	if (coord_rollouts_event(c, t, e, &ev, "coordinator") != OSP_OK) {
 		osp_store_txn_abort(t);
 		coord_rollouts_reload(c);
@@ -526,7 +530,7 @@ osp_err coord_rollouts_load(coord *c)
 	 * which are outstanding); then start queued ones whose turn it is */
 	if ((rv = osp_store_txn_begin(c->store, true, &t)) != OSP_OK)
 		return rv;
-	ev.now_ms = osp_now_wall_ms();
+	ev.now_ms = coord_clock_now(&c->clock);
 	for (coord_ro_entry *e = c->rollouts; e != NULL && rv == OSP_OK; e = e->next) {
 		/* a paused canary still analyses: its query in flight is asked again */
 		if (e->ro.state != COORD_RO_RUNNING &&
@@ -692,7 +696,7 @@ osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *re
 		     coord_ro_strategy_name(e->ro.strategy), queued ? ", queued" : "")) != OSP_OK)
 		goto fail;
 	if (!queued) {
-		ev.now_ms = osp_now_wall_ms();
+		ev.now_ms = coord_clock_now(&c->clock);
 		rv = coord_rollouts_event(c, t, e, &ev, actor);
 	} else {
 		rv = coord_ro_save(c, t, e);

@@ -381,6 +381,7 @@ int main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	pthread_mutex_init(&c.mtx, NULL);
+	coord_clock_init(&c.clock); /* before any thread reads it */
 	coord_argc = argc;
 	coord_argv = argv;
 	rv = osp_opts_load(coord_opts, COORD_NOPTS, argc, argv, &c.cfg, &action, err, sizeof(err));
