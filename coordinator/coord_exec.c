@@ -34,13 +34,12 @@ static const char *coord_exec_status_name(Ospec__V1__ResultStatus s)
 	}
 }
 
-/* coord_exec_switch_known reports whether switch id is still collecting
- * votes in an active rollout (then its decision is yet to come). */
+/* coord_exec_switch_open reports whether an active rollout may still
+ * decide switch id (then its decision is yet to come). */
 static bool coord_exec_switch_open(coord *c, const char *id)
 {
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next)
-		if (strcmp(e->ro.switch_id, id) == 0 && e->ro.decision == COORD_RO_DECISION_NONE &&
-			!coord_ro_terminal(e->ro.state))
+		if (strcmp(e->ro.switch_id, id) == 0 && coord_ro_switch_undecided(&e->ro))
 			return true;
 	return false;
 }
@@ -128,17 +127,6 @@ static osp_err coord_exec_apply(coord *c, coord_ro_entry *e, const coord_ro_even
 	return rv;
 }
 
-/* coord_exec_watching: e watches the health of its nodes now (blue-green
- * verify, rolling/recreate post-deploy watch). */
-static bool coord_exec_watching(const coord_ro_entry *e)
-{
-	if (coord_ro_terminal(e->ro.state))
-		return false;
-	if (coord_ro_slotted(e->ro.strategy))
-		return e->ro.phase == COORD_BG_VERIFY;
-	return e->ro.phase == COORD_RO_WATCH;
-}
-
 void coord_engine_on_heartbeat(coord *c, coord_node *n)
 {
 	bool changed = false;
@@ -148,7 +136,7 @@ void coord_engine_on_heartbeat(coord *c, coord_node *n)
 		const Ospec__V1__AppState *a = NULL;
 		const coord_ro_step *st = NULL;
 
-		if (!coord_exec_watching(e))
+		if (!coord_ro_watching(&e->ro))
 			continue;
 		for (size_t i = 0; i < e->ro.nsteps && st == NULL; i++)
 			if (strcmp(e->ro.steps[i].node, n->id) == 0)

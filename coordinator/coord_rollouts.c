@@ -22,8 +22,10 @@ static void coord_ro_entry_free(coord_ro_entry *e)
 	free(e);
 }
 
-/* coord_rollouts_rec_scale_down_pending is coord_rollouts_scale_down_pending
- * for a stored record. */
+/* coord_rollouts_rec_scale_down_pending is coord_ro_scale_down_pending for
+ * a stored record: a cheap filter at load, so that every succeeded
+ * blue-green rollout ever is not converted at each start (the loaded entry
+ * then asks the engine). */
 static bool coord_rollouts_rec_scale_down_pending(const Ospec__V1__RolloutRecord *r)
 {
 	if (r->state != COORD_RO_SUCCEEDED || r->scale_down_at_ms <= 0)
@@ -38,15 +40,7 @@ static bool coord_rollouts_rec_scale_down_pending(const Ospec__V1__RolloutRecord
 
 bool coord_rollouts_scale_down_pending(const coord_ro_entry *e)
 {
-	if (e->ro.state != COORD_RO_SUCCEEDED || e->ro.scale_down_at_ms <= 0)
-		return false;
-	if (!e->ro.scale_down_sent)
-		return true;
-	/* kept until every scale-down answered (or its deadline passed) */
-	for (size_t i = 0; i < e->ro.nsteps; i++)
-		if (e->ro.steps[i].cmd == COORD_RO_CMD_SCALE_DOWN)
-			return true;
-	return false;
+	return coord_ro_scale_down_pending(&e->ro);
 }
 
 void coord_rollouts_free_entry(coord_ro_entry *e)

@@ -545,6 +545,15 @@ int64_t coord_ro_next_deadline(const coord_rollout *r, coord_ro_event_kind *kind
 	return at;
 }
 
+bool coord_ro_watching(const coord_rollout *r)
+{
+	if (r == NULL || coord_ro_terminal(r->state))
+		return false;
+	if (coord_ro_slotted(r->strategy))
+		return r->phase == COORD_BG_VERIFY;
+	return r->phase == COORD_RO_WATCH;
+}
+
 /* coord_ro_switch_apply is coord_ro_bg_apply, then the canary's way back
  * when its promotion switch settled without a commit. */
 static osp_err coord_ro_switch_apply(coord_rollout *r, const coord_ro_event *ev,

@@ -359,6 +359,23 @@ osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_acti
  * changed; NULL r gives COORD_RO_NEVER. */
 int64_t coord_ro_next_deadline(const coord_rollout *r, coord_ro_event_kind *kind);
 
+/* coord_ro_watching reports whether HEALTH reports can change r now: a
+ * rolling/recreate watch or a blue-green verify (a canary's after its
+ * promotion). Outside them the engine ignores HEALTH, so the glue need not
+ * open a transaction for a heartbeat. */
+bool coord_ro_watching(const coord_rollout *r);
+
+/* coord_ro_switch_undecided reports whether r's current switch
+ * (r->switch_id, when set) may still get a decision: r is not terminal and
+ * has none recorded. A node in doubt about a switch that no rollout can
+ * still decide gets a presumed abort. */
+bool coord_ro_switch_undecided(const coord_rollout *r);
+
+/* coord_ro_scale_down_pending reports whether a succeeded blue-green or
+ * canary rollout still has scale-downs to send or to hear back from: the
+ * glue keeps it among the active rollouts until then. */
+bool coord_ro_scale_down_pending(const coord_rollout *r);
+
 /* coord_ro_slotted: the strategy stages into an idle slot and switches
  * traffic (blue-green, canary). */
 bool coord_ro_slotted(coord_ro_strategy s);

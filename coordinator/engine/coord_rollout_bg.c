@@ -483,6 +483,11 @@ static void coord_ro_bg_settle(coord_rollout *r, int64_t now, coord_ro_actions *
 		coord_ro_bg_succeed(r, now, out); /* no window: nothing to verify */
 }
 
+bool coord_ro_switch_undecided(const coord_rollout *r)
+{
+	return r != NULL && !coord_ro_terminal(r->state) && r->decision == COORD_RO_DECISION_NONE;
+}
+
 bool coord_ro_bg_unpromoted(const coord_rollout *r)
 {
 	return r->strategy == COORD_RO_CANARY && !coord_ro_terminal(r->state) &&

@@ -80,6 +80,21 @@ osp_err coord_ro_scale_down(coord_rollout *r, int64_t now, coord_ro_actions *out
 	return OSP_OK;
 }
 
+bool coord_ro_scale_down_pending(const coord_rollout *r)
+{
+	size_t i;
+
+	if (r == NULL || r->state != COORD_RO_SUCCEEDED || r->scale_down_at_ms <= 0)
+		return false;
+	if (!r->scale_down_sent)
+		return true;
+	/* kept until every scale-down answered (or its deadline passed) */
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].cmd == COORD_RO_CMD_SCALE_DOWN)
+			return true;
+	return false;
+}
+
 int64_t coord_ro_scale_deadline(const coord_rollout *r, coord_ro_event_kind *kind)
 {
 	int64_t at = COORD_RO_NEVER;

@@ -1,11 +1,13 @@
 /*
- * test_coord_rollout_deadline.c - coord_ro_next_deadline (coordinator/engine/):
- * for every phase, when the rollout next needs a TICK or a SCALE_DOWN, and
- * "never" where no time event would change anything. The glue asks only
- * this (coord_engine_tick), so each value here is when a real coordinator
- * acts. Every event of these tests (and of every other engine test) also
- * runs ts_ro_check_deadline: a ms before the deadline the event changes
- * nothing, at the deadline it does.
+ * test_coord_rollout_deadline.c - what the glue asks the engine
+ * (coordinator/engine/): coord_ro_next_deadline, for every phase, when the
+ * rollout next needs a TICK or a SCALE_DOWN, and "never" where no time
+ * event would change anything (coord_engine_tick asks only this, so each
+ * value here is when a real coordinator acts); and coord_ro_watching,
+ * coord_ro_switch_undecided, coord_ro_scale_down_pending. Every event of
+ * these tests (and of every other engine test) also runs
+ * ts_ro_check_deadline: a ms before the deadline the event changes nothing,
+ * at the deadline it does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -330,6 +332,58 @@ static void test_coord_rollout_deadline_canary_gate(void **state)
 	assert_int_equal(deadline(f, COORD_RO_EV_TICK), f->now + 30 * SEC + 1);
 }
 
+/* The glue's other questions: whether heartbeats can matter now, whether a
+ * switch may still be decided, whether scale-downs keep a finished rollout. */
+static void test_coord_rollout_deadline_glue_questions(void **state)
+{
+	ts_ro *f = *state;
+	int64_t sd;
+
+	assert_false(coord_ro_watching(NULL));
+	assert_false(coord_ro_switch_undecided(NULL));
+	assert_false(coord_ro_scale_down_pending(NULL));
+	/* rolling: health matters in the watch only, not on the way back */
+	ts_ro_init(f, 2);
+	f->r.batch = 2;
+	f->r.rollback_window_ms = 60 * SEC;
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
+	assert_false(coord_ro_watching(&f->r));
+	ts_ro_ok(f, 0);
+	ts_ro_ok(f, 1);
+	assert_true(coord_ro_watching(&f->r));
+	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_ROLLBACK), OSP_OK);
+	assert_false(coord_ro_watching(&f->r));
+	/* blue-green: the switch is undecided while votes come in; health
+	 * matters in verify; the finished rollout stays for its scale-downs */
+	ts_bg_init(f, 2, 2, 0);
+	ts_bg_stage_all(f);
+	assert_true(coord_ro_switch_undecided(&f->r));
+	assert_false(coord_ro_watching(&f->r));
+	ts_bg_vote_all(f);
+	assert_false(coord_ro_switch_undecided(&f->r));
+	ts_bg_ack_all(f);
+	assert_true(coord_ro_watching(&f->r));
+	assert_false(coord_ro_scale_down_pending(&f->r));
+	at(f, f->r.verify_until_ms + 1, COORD_RO_EV_TICK);
+	assert_false(coord_ro_watching(&f->r));
+	assert_false(coord_ro_switch_undecided(&f->r));
+	assert_true(coord_ro_scale_down_pending(&f->r)); /* not sent yet */
+	sd = f->r.scale_down_at_ms;
+	at(f, sd, COORD_RO_EV_SCALE_DOWN);
+	assert_true(coord_ro_scale_down_pending(&f->r)); /* not answered yet */
+	ts_ro_ok(f, 0);
+	assert_true(coord_ro_scale_down_pending(&f->r));
+	ts_ro_ok(f, 1);
+	assert_false(coord_ro_scale_down_pending(&f->r));
+	/* a canary analysing is not watching heartbeats */
+	canary_init(f);
+	ts_bg_do(f, COORD_RO_EV_START);
+	ts_ro_ok(f, 0);
+	ts_ro_ok(f, 1);
+	assert_int_equal(f->r.phase, COORD_CN_WEIGHT);
+	assert_false(coord_ro_watching(&f->r));
+}
+
 #define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, ts_ro_setup, ts_ro_teardown)
 
 int main(void)
@@ -343,6 +397,7 @@ int main(void)
 		FX_TEST(test_coord_rollout_deadline_blue_green_gate_back),
 		FX_TEST(test_coord_rollout_deadline_canary),
 		FX_TEST(test_coord_rollout_deadline_canary_gate),
+		FX_TEST(test_coord_rollout_deadline_glue_questions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
