@@ -243,6 +243,16 @@ struct coord {
 	void *ro_acts;            /* the engine's action buffer, reused */
 	size_t ro_acts_cap;
 	coord_clock clock;        /* the rollout clock: every engine event's now (coord_clock.h) */
+	/* answers node n's held polls once it has new commands: the agent server's
+	 * coord_agents_kick, wired by main.c, so that the rollout side
+	 * (coord_rollouts_kick) reaches it without calling up into it; NULL: no
+	 * agent server (unit tests), the node's kick mark stays */
+	void (*answer_polls)(coord *c, coord_node *n);
+	/* queues the canary metrics query of rollout e (ACT_QUERY): the analysis
+	 * worker's coord_analysis_request, wired by main.c; its answer comes back
+	 * through coord_engine_on_metric. NULL: the query is not asked (no
+	 * answer: the analysis fails its query check) */
+	void (*ask_metric)(coord *c, const struct coord_ro_entry *e);
 	int64_t ro_wake_ms;       /* no rollout deadline before this (rollout clock); kept by
 				   * coord_engine_tick, moved earlier by coord_rollouts_event,
 				   * 0 after a (re)load: look at once */

@@ -10,7 +10,6 @@
 #include "coord.h"
 #include "coord_engine_hooks.h"
 #include "coord_rollouts.h"
-#include "coord_analysis.h"
 #include "coord_webhooks.h"
 #include "ospec/fault.h"
 
@@ -427,7 +426,7 @@ void coord_engine_on_metric(coord *c, const char *id, uint64_t analysis, bool ok
 void coord_engine_fini(coord *c)
 {
 	coord_webhooks_stop(c);
-	coord_analysis_stop(c);
+	/* the analysis worker is main.c's: stopped before the agents' side */
 	coord_rollouts_free(c);
 	free(c->ro_acts);
 	c->ro_acts = NULL;

@@ -5,7 +5,6 @@
 
 #include "coord_releases.h"
 #include "coord_rollouts.h"
-#include "coord_analysis.h"
 #include "coord_control.h"
 #include "coord_plans.h"
 #include "coord_secrets.h"
@@ -424,7 +423,8 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 		case COORD_RO_ACT_DONE:
 			break;
 		case COORD_RO_ACT_QUERY:
-			coord_analysis_request(c, e);
+			if (c->ask_metric != NULL)
+				c->ask_metric(c, e);
 			break;
 		case COORD_RO_ACT_DECIDE:
 			rv = coord_ro_decide(c, t, e);
@@ -595,9 +595,11 @@ void coord_rollouts_reload(coord *c)
 
 void coord_rollouts_kick(coord *c)
 {
+	if (c->answer_polls == NULL)
+		return;
 	for (coord_node *n = c->nodes; n != NULL; n = n->next)
 		if (n->kick)
-			coord_agents_kick(c, n);
+			c->answer_polls(c, n);
 }
 
 /* coord_rollouts_member: node nd is one of e's members: one of the nodes

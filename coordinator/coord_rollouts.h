@@ -71,7 +71,8 @@ bool coord_rollouts_scale_down_pending(const coord_ro_entry *e);
 /* coord_rollouts_free_entry frees one entry that is not in the list. */
 void coord_rollouts_free_entry(coord_ro_entry *e);
 
-/* coord_rollouts_kick answers held polls of nodes that have new commands. */
+/* coord_rollouts_kick answers held polls of nodes that have new commands
+ * (marked by coord_db_cmd_append), through c->answer_polls. */
 void coord_rollouts_kick(coord *c);
 
 /* coord_rollout_get reads any rollout (active or not) from the store into a

@@ -345,6 +345,7 @@ out_stop:
 	coord_control_stop(c);
 	coord_agents_stop(c);
 out_store:
+	coord_analysis_stop(c); /* again (a no-op then), or after a failed load */
 	coord_engine_fini(c);
 	coord_registry_free(c);
 	osp_store_close(c->store);
@@ -382,6 +383,11 @@ int main(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	pthread_mutex_init(&c.mtx, NULL);
 	coord_clock_init(&c.clock); /* before any thread reads it */
+	/* the agent server and the analysis worker call the engine glue
+	 * (coord_exec.c), which reaches back to them only through these hooks:
+	 * agents -> exec -> rollouts, one way (docs/architecture.md, Modules) */
+	c.answer_polls = coord_agents_kick;
+	c.ask_metric = coord_analysis_request;
 	coord_argc = argc;
 	coord_argv = argv;
 	rv = osp_opts_load(coord_opts, COORD_NOPTS, argc, argv, &c.cfg, &action, err, sizeof(err));
