@@ -1,9 +1,11 @@
 /* bench_common.c - clocks, statistics, headers and temp dirs for bench/. */
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -170,4 +172,114 @@ int bench_arg_u64(const char *s, uint64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int64_t bench_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t bench_ts_ms(const char *s)
+{
+	struct tm tm;
+	int ms = 0, n = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
+				 &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) != 7 ||
+		n == 0)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+int bench_proc_kb(pid_t pid, const char *file, const char *name, uint64_t *kb)
+{
+	char path[96], line[256];
+	size_t len = strlen(name);
+	FILE *f;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (rc != 0 && fgets(line, sizeof(line), f) != NULL) {
+		unsigned long long v;
+		if (strncmp(line, name, len) == 0 && line[len] == ':' &&
+			sscanf(line + len + 1, "%llu", &v) == 1) {
+			*kb = v;
+			rc = 0;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+void bench_table_head(const char *label, int lw, const uint64_t *v, size_t n, int cw)
+{
+	printf("| %-*s |", lw, label);
+	for (size_t i = 0; i < n; i++)
+		printf(" %*llu |", cw, (unsigned long long)v[i]);
+	printf("\n|");
+	for (int k = 0; k < lw + 2; k++)
+		putchar('-');
+	for (size_t i = 0; i < n; i++) {
+		putchar('|');
+		for (int k = 0; k < cw + 1; k++)
+			putchar('-');
+		putchar(':');
+	}
+	printf("|\n");
+}
+
+uint64_t bench_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return 0;
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+int bench_arg_list(const char *s, uint64_t lo, uint64_t hi, uint64_t *out, size_t max,
+	size_t *n)
+{
+	const char *p = s;
+
+	*n = 0;
+	while (p != NULL && *p != '\0') {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		char one[32];
+
+		if (len == 0 || len >= sizeof(one) || *n >= max)
+			return -1;
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (bench_arg_u64(one, &out[*n]) != 0 || out[*n] < lo || out[*n] > hi)
+			return -1;
+		(*n)++;
+		p = comma != NULL ? comma + 1 : NULL;
+	}
+	return *n > 0 ? 0 : -1;
+}
+
+void bench_signals(void (*fn)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* bench_now_ns returns the monotonic clock in nanoseconds. */
 int64_t bench_now_ns(void);
@@ -46,5 +47,35 @@ const char *bench_fs_type(const char *path);
 
 /* bench_arg_u64 parses a decimal flag value; returns 0 or -1. */
 int bench_arg_u64(const char *s, uint64_t *out);
+
+/* bench_wall_ns returns the wall clock (CLOCK_REALTIME) in nanoseconds. */
+int64_t bench_wall_ns(void);
+
+/* bench_ts_ms reads a time as the coordinator prints it
+ * ("2024-06-01T12:00:00.123Z", UTC) into wall-clock milliseconds; -1 if s
+ * is NULL or not such a time. */
+int64_t bench_ts_ms(const char *s);
+
+/* bench_proc_kb reads the "NAME: N kB" line of /proc/PID/FILE (FILE
+ * "status" or "smaps_rollup"; NAME e.g. "RssAnon", "Pss_Anon") into *kb.
+ * Returns 0, or -1 if the file or the line is not there. */
+int bench_proc_kb(pid_t pid, const char *file, const char *name, uint64_t *kb);
+
+/* bench_table_head prints a Markdown table's first two lines: label in a
+ * column lw wide, then one right-aligned column cw wide per value of v. */
+void bench_table_head(const char *label, int lw, const uint64_t *v, size_t n, int cw);
+
+/* bench_raise_nofile raises RLIMIT_NOFILE to its hard limit; returns the
+ * limit now in force (0 if it cannot be read). */
+uint64_t bench_raise_nofile(void);
+
+/* bench_arg_list parses a comma-separated list of at most max decimal
+ * values, each in [lo, hi], into out (*n of them). Returns 0 or -1. */
+int bench_arg_list(const char *s, uint64_t lo, uint64_t hi, uint64_t *out, size_t max,
+	size_t *n);
+
+/* bench_signals makes SIGINT and SIGTERM call fn (no SA_RESTART: a sleep
+ * is cut short) and ignores SIGPIPE. */
+void bench_signals(void (*fn)(int));
 
 #endif

@@ -53,6 +53,35 @@ void bf_sim_hb_samples(bf_sim *s, bench_samples *out);
  * to its Stage command (stage) and to its result's Ack (acked). */
 void bf_sim_deploy_times(bf_sim *s, int64_t t0, bench_samples *stage, bench_samples *acked);
 
+/* The commands whose arrival and acknowledged result every simulated agent
+ * notes (the latest of each kind; bench_scale). Stage into slot "idle",
+ * "blue" or "green", SwitchPrepare, SwitchDecision and ScaleDown are
+ * answered as ospec-agent answers them (one blue-green app per agent, slots
+ * recorded, no process or proxy): YES to a prepare of a staged slot, the
+ * decision applied at once. */
+typedef enum bf_kind {
+	BF_K_STAGE = 0,
+	BF_K_PREPARE,
+	BF_K_DECISION,
+	BF_K_SCALE_DOWN,
+	BF_K_N,
+} bf_kind;
+
+/* bf_sim_kind_times adds, for each agent whose latest command of kind k
+ * arrived at or after since (bench_now_ns), the time from t0 to its arrival
+ * to rx and, once acknowledged, to its result's Ack to acked (ns; either may
+ * be NULL). */
+void bf_sim_kind_times(bf_sim *s, bf_kind k, int64_t since, int64_t t0, bench_samples *rx,
+	bench_samples *acked);
+
+/* bf_sim_kind_acked counts the agents whose latest command of kind k arrived
+ * at or after since and whose result was acknowledged. */
+size_t bf_sim_kind_acked(bf_sim *s, bf_kind k, int64_t since);
+
+/* bf_sim_bg_refused counts the blue-green answers that were not a success
+ * (refused, vote NO) since bf_sim_open. */
+uint64_t bf_sim_bg_refused(bf_sim *s);
+
 /* bf_sim_close stops every callback and frees everything; accepts NULL. */
 void bf_sim_close(bf_sim *s);
 

@@ -20,6 +20,7 @@
 #include "bench_fleet.h"
 #include "ospec/util.h"
 #include "ospec/wire.h"
+#include "bench_fleet_bg.h"
 
 #define BF_REQ_TIMEOUT_MS 5000 /* ospec-agent: hello, register, result */
 #define BF_BACKOFF_MIN_MS 250
@@ -64,6 +65,7 @@ typedef struct bf_agent {
 	int64_t hb_sent, hb_next;
 	uint64_t result_seq;   /* result being reported */
 	int64_t stage_rx, acked_at;
+	bf_bg bg;              /* blue-green answers and command times (bench_scale) */
 } bf_agent;
 
 struct bf_sim {
@@ -203,6 +205,7 @@ static void bf_send_result(bf_agent *a, const Ospec__V1__Command *cmd)
 		r.version = cmd->stage->version;
 		r.slot = cmd->stage->slot;
 	}
+	bf_bg_answer(&a->bg, cmd, &r);
 	r.has_finished_ms = 1;
 	r.finished_ms = (uint64_t)osp_now_wall_ms();
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_RESULT;
@@ -299,6 +302,7 @@ static void bf_poll_reply(bf_agent *a, const osp_env *e)
 		bf_on_commands(a, e->commands);
 	} else if (a->preq == BF_REQ_RESULT && e->body_case == OSPEC__V1__ENVELOPE__BODY_ACK) {
 		atomic_store(&a->cursor, a->result_seq);
+		bf_bg_acked(&a->bg);
 		if (a->stage_rx != 0 && a->acked_at == 0) {
 			a->acked_at = bench_now_ns();
 			atomic_fetch_add(&s->acked, 1);
@@ -626,4 +630,29 @@ void bf_sim_close(bf_sim *s)
 	pthread_mutex_destroy(&s->mtx);
 	free(s->agents);
 	free(s);
+}
+
+void bf_sim_kind_times(bf_sim *s, bf_kind k, int64_t since, int64_t t0, bench_samples *rx,
+	bench_samples *acked)
+{
+	for (size_t i = 0; i < s->n; i++)
+		bf_bg_times(&s->agents[i].bg, k, since, t0, rx, acked);
+}
+
+size_t bf_sim_kind_acked(bf_sim *s, bf_kind k, int64_t since)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		n += bf_bg_times(&s->agents[i].bg, k, since, 0, NULL, NULL);
+	return n;
+}
+
+uint64_t bf_sim_bg_refused(bf_sim *s)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		n += atomic_load(&s->agents[i].bg.refused);
+	return n;
 }
