@@ -109,6 +109,12 @@ static void bs_cell(const bs_fleet_res *x, int k, char *b, size_t l)
 {
 	double n = x->n > 0 ? (double)x->n : 1;
 
+	/* a run that did not get to the switch has nothing to show there */
+	if ((k >= BS_R_BG_STAGED && k <= BS_R_SCALE && k != BS_R_DEC_ACKED && x->dec_acked == 0) ||
+		((k == BS_R_ROLL_ALL || k == BS_R_ROLL_CPU) && x->roll_acked == 0)) {
+		snprintf(b, l, "-");
+		return;
+	}
 	switch (k) {
 	case BS_R_DONE:
 		snprintf(b, l, "%s", x->ok ? "yes" : "**no** (stderr)");
@@ -184,7 +190,10 @@ static void bs_cell(const bs_fleet_res *x, int k, char *b, size_t l)
 			(unsigned long long)x->timeouts);
 		break;
 	default:
-		snprintf(b, l, "%llu", (unsigned long long)x->nodes_up);
+		if (x->nodes_up >= 0)
+			snprintf(b, l, "%lld", (long long)x->nodes_up);
+		else
+			snprintf(b, l, "? (no answer)");
 		break;
 	}
 }
@@ -361,9 +370,10 @@ int main(int argc, char **argv)
 	if (o.fleet) {
 		printf("# a real ospec-coordinator (--heartbeat %llums, synced LMDB on %s) and N\n"
 		       "# simulated agents in one process on loopback, sharing the cores. rolling:\n"
-		       "# --batch %s; blue-green: release 2 with --batch 100%%, --watch 0; decision\n"
-		       "# = the switch's `decided` (coordinator, ms); acked = the agent got the Ack\n"
-		       "# of its SwitchDecision result (applied at once by the simulated agent)\n\n",
+		       "# --batch %s; blue-green: release 2 with --batch 100%%, --watch 0,\n"
+		       "# --prepare-deadline 10m. decision = the switch's `decided` (coordinator,\n"
+		       "# ms); acked = the agent got the Ack of its SwitchDecision result (the\n"
+		       "# simulated agent applies it at once)\n\n",
 			(unsigned long long)o.heartbeat_ms,
 			bench_fs_type(getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp"), o.roll_batch);
 		bs_print_fleet(res, ran);

@@ -49,7 +49,8 @@ typedef struct bs_fleet_res {
 	/* coordinator memory, KiB */
 	bs_mem idle, with_n, peak, end;
 	uint64_t hwm;
-	uint64_t errors, timeouts, nodes_up;
+	uint64_t errors, timeouts;
+	int64_t nodes_up;   /* -1: `ospecctl stats` did not answer */
 } bs_fleet_res;
 
 /* What the real agent measured. */
