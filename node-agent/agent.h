@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "agent_store.h"
 #include "ospec/cfg.h"
@@ -104,7 +105,9 @@ struct agent {
 	char uuid[OSP_UUID_LEN + 1];
 	nng_socket sock;
 	nng_dialer dialer;
-	bool dialer_open;
+	bool dial_started;            /* the session thread started a->dialer */
+	nng_tls_config *tls;          /* tls+tcp:// coordinators (held), else NULL */
+	atomic_uint_fast32_t pipe_id; /* the connection while it is up, else 0 */
 	nng_ctx poll_ctx, hb_ctx;
 	pthread_mutex_t mtx;
 	atomic_uint_fast64_t msg_id;
@@ -147,6 +150,44 @@ void agent_free(agent *a);
  * (*code says which). *rep is the caller's on OSP_OK. */
 osp_err agent_request(agent *a, nng_ctx ctx, osp_env *env, int timeout_ms, osp_env **rep,
 	Ospec__V1__ErrorCode *code, char *err, size_t errlen);
+
+/* agent_dial.c: the connection, dialed by the session thread.
+ *
+ * After a lost coordinator the agent waits agent_reconnect_delay before each
+ * attempt: uniform in [0, cap), cap AGENT_RECONNECT_SPREAD_MS while the
+ * coordinator has been away less than AGENT_RECONNECT_AWAY_DIV times that,
+ * then a 1/AGENT_RECONNECT_AWAY_DIV of the time away, at most
+ * AGENT_RECONNECT_MAX_MS. A fleet spreads its reconnects over the first
+ * window (no thundering herd after a restart), is back within that window
+ * after a short outage and within about an eighth of a long one. */
+#define AGENT_RECONNECT_SPREAD_MS 2000
+#define AGENT_RECONNECT_AWAY_DIV 8
+#define AGENT_RECONNECT_MAX_MS 30000
+
+/* agent_reconnect_delay returns the pause in ms before the next attempt to
+ * reach a coordinator away for away_ms (0: just lost), from the random
+ * number rnd: in [0, AGENT_RECONNECT_MAX_MS). */
+int64_t agent_reconnect_delay(int64_t away_ms, uint32_t rnd);
+
+/* agent_dial_init sets a's socket up for agent_dial (connection tracking,
+ * nng's redial bounded, the TLS configuration of a tls+tcp:// URL) and
+ * creates the first dialer, not started. Logs what is wrong; OSP_ECONFIG
+ * (TLS files) or an nng error (a bad URL). */
+osp_err agent_dial_init(agent *a);
+
+/* agent_dial connects to the coordinator in the foreground: the first time
+ * with the dialer agent_dial_init made, later with a fresh one (the old one,
+ * and nng's redial with it, closed). OSP_OK once connected; otherwise why in
+ * a->register_err (TLS failures are logged here too, a repeat of *last, the
+ * previous nng error, at debug level). Session thread only. */
+osp_err agent_dial(agent *a, int *last);
+
+/* agent_dial_connected says whether a connection to the coordinator is up. */
+bool agent_dial_connected(agent *a);
+
+/* agent_dial_fini releases what agent_dial_init kept, once the socket is
+ * closed and the session thread joined; idempotent. */
+void agent_dial_fini(agent *a);
 
 /* agent_exec.c */
 osp_err agent_exec_alloc(agent *a, agent_exec **out);

@@ -1,8 +1,8 @@
 /*
- * agent_session.c - the agent's side of the protocol: dial (nng reconnects
- * in the background with a per-agent jittered base and exponential backoff),
- * hello + register, poll with the cursor, execute, record, report. A second
- * thread heartbeats. Nothing here exits because the coordinator is away.
+ * agent_session.c - the agent's side of the protocol: dial (agent_dial.c:
+ * bounded, jittered pauses after a lost coordinator), hello + register, poll
+ * with the cursor, execute, record, report. A second thread heartbeats.
+ * Nothing here exits because the coordinator is away.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +21,7 @@
 #define AGENT_BACKOFF_MIN_MS 250
 #define AGENT_BACKOFF_MAX_MS 30000
 #define AGENT_AWAY_WARN_MS 60000       /* failed registers log at warn after this */
+#define AGENT_FAIL_LOG_FIRST 3         /* failed attempts logged each; then one a minute */
 #define AGENT_SESSION_STABLE_MS 30000  /* a session this long resets the backoff */
 
 /* agent_jitter returns a random duration in [ms/2, ms]. */
@@ -415,134 +416,104 @@ static void agent_poll_loop(agent *a)
 	}
 }
 
-/* agent_tls_dial_why explains a failed TLS dial. */
-static const char *agent_tls_dial_why(int rv)
-{
-	switch (rv) {
-	case NNG_ECRYPTO:
-	case NNG_EPEERAUTH:
-		/* nng says no more: it is either side's refusal */
-		return "the coordinator's certificate is not signed by our CA or not made for "
-		       "the host name we dialed (refusing to talk to it), or the coordinator "
-		       "refused our certificate";
-	case NNG_ECONNSHUT:
-	case NNG_ECONNRESET:
-	case NNG_ECLOSED:
-		return "the coordinator closed the connection during the handshake: is our "
-		       "certificate signed by its CA?";
-	default:
-		return "the coordinator is not reachable";
-	}
-}
-
-/* agent_tls_dial starts the TLS dialer synchronously, so that a failed
- * handshake is seen and said (nng's background reconnects are silent).
- * *last is the previous failure: a repeat is logged at debug level. */
-static bool agent_tls_dial(agent *a, int *last)
-{
-	int rv = nng_dialer_start(a->dialer, 0);
-
-	if (rv == 0) {
-		OSP_INFO("AGENT-TLS-CONNECTED", "TLS connection to '%s' verified",
-			a->cfg->coordinator);
-		*last = 0;
-		return true;
-	}
-	if (atomic_load(&a->stopping))
-		return false;
-	if (rv == *last)
-		OSP_DEBUG("AGENT-TLS-FAIL", "TLS dial to '%s' failed again: %s",
-			a->cfg->coordinator, nng_strerror(rv));
-	else if (rv == NNG_ECONNREFUSED || rv == NNG_ETIMEDOUT || rv == NNG_EUNREACHABLE ||
-		rv == NNG_EADDRINVAL)
-		OSP_INFO("AGENT-TLS-FAIL", "cannot reach '%s': %s (retrying)",
-			a->cfg->coordinator, nng_strerror(rv));
-	else
-		OSP_ERROR("AGENT-TLS-FAIL", "TLS handshake with '%s' failed: %s: %s (retrying)",
-			a->cfg->coordinator, nng_strerror(rv), agent_tls_dial_why(rv));
-	*last = rv;
-	return false;
-}
-
-/* agent_tls_redial replaces the dialer (same TLS configuration), so that the
- * next agent_tls_dial says why nng's background reconnects do not succeed. */
-static void agent_tls_redial(agent *a)
-{
-	nng_tls_config *cfg = NULL;
-	nng_dialer d;
-
-	if (nng_dialer_get_ptr(a->dialer, NNG_OPT_TLS_CONFIG, (void **)&cfg) != 0 || cfg == NULL)
-		return;
-	nng_tls_config_hold(cfg);
-	if (nng_dialer_create(&d, a->sock, a->cfg->coordinator) == 0) {
-		if (nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg) == 0) {
-			nng_dialer_close(a->dialer);
-			a->dialer = d;
-		} else {
-			nng_dialer_close(d);
-		}
-	}
-	nng_tls_config_free(cfg);
-}
-
 /* agent_backoff_next doubles a backoff up to AGENT_BACKOFF_MAX_MS. */
 static int64_t agent_backoff_next(int64_t backoff)
 {
 	return backoff * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS : backoff * 2;
 }
 
-/* agent_register_failed logs one failed register with the pause before the
- * next: info while the coordinator has been away less than a minute, warn
- * after that (an operator should look). */
-static void agent_register_failed(agent *a, unsigned attempt, int64_t since, int64_t pause)
+/* agent_rand returns 32 random bits. */
+static uint32_t agent_rand(void)
 {
-	int64_t away = osp_now_mono_ms() - since;
+	uint32_t r = 0;
+
+	osp_random_bytes(&r, sizeof(r));
+	return r;
+}
+
+/* agent_register_failed logs a failed dial or register with the pause before
+ * the next: the first AGENT_FAIL_LOG_FIRST each, then one a minute (a
+ * coordinator away for an hour is tried a few hundred times); info while the
+ * coordinator has been away less than a minute, warn after that (an
+ * operator should look). */
+static void agent_register_failed(agent *a, unsigned attempt, int64_t since, int64_t pause,
+	int64_t *last_log)
+{
+	int64_t now = osp_now_mono_ms(), away = now - since;
+	const char *why = a->register_err[0] ? a->register_err : "no answer";
 	char dur[32];
 
 	osp_duration_fmt(pause, dur, sizeof(dur));
+	if (attempt > AGENT_FAIL_LOG_FIRST && now - *last_log < AGENT_AWAY_WARN_MS) {
+		OSP_DEBUG("AGENT-REGISTER-FAIL", "attempt %u: %s; next try in %s", attempt, why,
+			dur);
+		return;
+	}
+	*last_log = now;
 	if (away >= AGENT_AWAY_WARN_MS)
 		OSP_WARN("AGENT-REGISTER-FAIL",
 			"cannot register with '%s' for %llds (attempt %u): %s; next try in %s",
-			a->cfg->coordinator, (long long)(away / 1000), attempt,
-			a->register_err[0] ? a->register_err : "no answer", dur);
+			a->cfg->coordinator, (long long)(away / 1000), attempt, why, dur);
 	else
 		OSP_INFO("AGENT-REGISTER-FAIL", "cannot register with '%s' (attempt %u): %s; next "
-			"try in %s", a->cfg->coordinator, attempt,
-			a->register_err[0] ? a->register_err : "no answer", dur);
+			"try in %s", a->cfg->coordinator, attempt, why, dur);
+}
+
+/* agent_session_pause says how long to wait after a failed dial or register:
+ * a refusal or our own configuration will not change soon (exponential
+ * back-off, *backoff doubled); anything else is a coordinator away since
+ * since, tried again on agent_reconnect_delay's bounded schedule. */
+static int64_t agent_session_pause(osp_err rv, int64_t since, int64_t *backoff)
+{
+	int64_t pause;
+
+	if (rv != OSP_EREFUSED && rv != OSP_ECONFIG)
+		return agent_reconnect_delay(osp_now_mono_ms() - since, agent_rand());
+	pause = agent_jitter(*backoff);
+	*backoff = agent_backoff_next(*backoff);
+	return pause;
+}
+
+/* agent_session_lost says how long to wait after a session ended: a session
+ * that lasted lost its coordinator (a restart: the fleet spreads over
+ * AGENT_RECONNECT_SPREAD_MS); one that ended at once (a peer answering junk)
+ * waits longer each time, *lost_backoff doubled up to AGENT_BACKOFF_MAX_MS. */
+static int64_t agent_session_lost(int64_t began, int64_t *lost_backoff)
+{
+	int64_t pause;
+
+	if (osp_now_mono_ms() - began >= AGENT_SESSION_STABLE_MS)
+		*lost_backoff = AGENT_RECONNECT_SPREAD_MS;
+	pause = (int64_t)(agent_rand() % (uint32_t)*lost_backoff);
+	*lost_backoff = agent_backoff_next(*lost_backoff);
+	return pause;
 }
 
 static void *agent_session_main(void *arg)
 {
 	agent *a = arg;
-	int64_t backoff = AGENT_BACKOFF_MIN_MS, lost_backoff = AGENT_BACKOFF_MIN_MS, since = 0;
-	int64_t began, pause;
-	bool tls = osp_tls_url_is_tls(a->cfg->coordinator), dialed = !tls;
-	int dial_err = 0, lost = 0;
+	int64_t backoff = AGENT_BACKOFF_MIN_MS, lost_backoff = AGENT_RECONNECT_SPREAD_MS;
+	int64_t began, pause, since = 0, last_log = 0;
+	int dial_err = 0;
 	unsigned attempt = 0;
 
 	while (!atomic_load(&a->stopping)) {
-		osp_err rv = OSP_ENET;
+		osp_err rv;
 
 		a->register_err[0] = '\0';
-		if (!dialed)
-			dialed = agent_tls_dial(a, &dial_err);
-		if (dialed)
+		/* no connection (the first, or it went): dial it ourselves */
+		rv = agent_dial_connected(a) ? OSP_OK : agent_dial(a, &dial_err);
+		if (rv == OSP_OK)
 			rv = agent_register(a);
 		if (rv != OSP_OK) {
-			/* registers that time out on a TLS dialer that once worked:
-			 * dial again in the foreground to learn why */
-			if (tls && dialed && rv != OSP_EREFUSED && rv != OSP_ECONFIG && ++lost >= 3) {
-				agent_tls_redial(a);
-				dialed = false;
-				lost = 0;
-			}
+			if (atomic_load(&a->stopping))
+				break;
 			if (since == 0)
 				since = osp_now_mono_ms();
-			pause = agent_jitter(backoff);
+			pause = agent_session_pause(rv, since, &backoff);
 			if (rv != OSP_EREFUSED && rv != OSP_ECONFIG) /* those log themselves */
-				agent_register_failed(a, ++attempt, since, pause);
+				agent_register_failed(a, ++attempt, since, pause, &last_log);
 			agent_nap(a, pause);
-			backoff = agent_backoff_next(backoff);
 			continue;
 		}
 		if (attempt > 0)
@@ -550,7 +521,6 @@ static void *agent_session_main(void *arg)
 				attempt == 1 ? "" : "s");
 		since = 0;
 		attempt = 0;
-		lost = 0;
 		backoff = AGENT_BACKOFF_MIN_MS;
 		began = osp_now_mono_ms();
 		/* results recorded while the coordinator was away */
@@ -558,16 +528,12 @@ static void *agent_session_main(void *arg)
 		agent_poll_loop(a);
 		if (atomic_load(&a->stopping))
 			break;
-		/* a session that ends at once (a peer answering junk) backs off
-		 * like a failed register; a session that lasted starts over */
-		if (osp_now_mono_ms() - began >= AGENT_SESSION_STABLE_MS)
-			lost_backoff = AGENT_BACKOFF_MIN_MS;
-		pause = agent_jitter(lost_backoff);
+		since = osp_now_mono_ms(); /* away from now on */
+		pause = agent_session_lost(began, &lost_backoff);
 		OSP_INFO("AGENT-SESSION-LOST", "session with '%s' lost after %llds; registering "
 			"again in %lld ms", a->cfg->coordinator,
-			(long long)((osp_now_mono_ms() - began) / 1000), (long long)pause);
+			(long long)((since - began) / 1000), (long long)pause);
 		agent_nap(a, pause);
-		lost_backoff = agent_backoff_next(lost_backoff);
 	}
 	return NULL;
 }
@@ -627,43 +593,10 @@ static void *agent_heartbeat_main(void *arg)
 	return NULL;
 }
 
-/* agent_tls_dialer creates (without starting: the session thread does) the
- * TLS dialer: our certificate, the coordinator's verified against the CA and
- * the URL's host. Logs what is wrong; OSP_ECONFIG or an nng error. */
-static osp_err agent_tls_dialer(agent *a)
-{
-	nng_tls_config *cfg = NULL;
-	char host[256], err[512];
-	int rv;
-
-	if (osp_tls_url_host(a->cfg->coordinator, host, sizeof(host)) != OSP_OK) {
-		OSP_ERROR("AGENT-TLS-CONFIG", "no host name in '%s'", a->cfg->coordinator);
-		return OSP_ECONFIG;
-	}
-	if (osp_tls_client_config(a->cfg->tls_ca, a->cfg->tls_cert, a->cfg->tls_key, host, &cfg,
-		    err, sizeof(err)) != OSP_OK) {
-		OSP_ERROR("AGENT-TLS-CONFIG", "%s", err);
-		return OSP_ECONFIG;
-	}
-	/* a handshake failure says nothing more than "cryptographic error":
-	 * say now what can be seen from here */
-	if (osp_tls_check_cert(a->cfg->tls_ca, a->cfg->tls_cert, err, sizeof(err)) != OSP_OK)
-		OSP_WARN("AGENT-TLS-CONFIG", "%s: a coordinator whose CA is that one will refuse us",
-			err);
-	if ((rv = nng_dialer_create(&a->dialer, a->sock, a->cfg->coordinator)) == 0 &&
-		(rv = nng_dialer_set_ptr(a->dialer, NNG_OPT_TLS_CONFIG, cfg)) != 0)
-		nng_dialer_close(a->dialer);
-	nng_tls_config_free(cfg); /* the dialer holds its own reference */
-	if (rv != 0)
-		OSP_ERROR("AGENT-DIAL", "cannot dial '%s': %s", a->cfg->coordinator,
-			nng_strerror(rv));
-	return osp_nng_err(rv);
-}
-
 osp_err agent_start(agent *a)
 {
+	osp_err e;
 	int rv;
-	uint32_t r = 0;
 
 	if ((rv = nng_req0_open(&a->sock)) != 0)
 		return osp_nng_err(rv);
@@ -671,30 +604,18 @@ osp_err agent_start(agent *a)
 	/* never re-send on our own: a lost connection fails the request at once
 	 * (NNG_ECONNRESET) and the session re-registers; the cursor re-sends */
 	nng_socket_set_ms(a->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	osp_random_bytes(&r, sizeof(r));
-	/* a per-agent random base spreads a fleet's reconnects; nng doubles it
-	 * up to the cap */
-	nng_socket_set_ms(a->sock, NNG_OPT_RECONNMINT, 100 + (int)(r % 900));
-	nng_socket_set_ms(a->sock, NNG_OPT_RECONNMAXT, AGENT_BACKOFF_MAX_MS);
 	if ((rv = nng_ctx_open(&a->poll_ctx, a->sock)) != 0 ||
 		(rv = nng_ctx_open(&a->hb_ctx, a->sock)) != 0)
 		return osp_nng_err(rv);
-	if (osp_tls_url_is_tls(a->cfg->coordinator)) {
-		osp_err e = agent_tls_dialer(a);
-		if (e != OSP_OK)
-			return e;
-	} else if ((rv = nng_dial(a->sock, a->cfg->coordinator, &a->dialer,
-			    NNG_FLAG_NONBLOCK)) != 0) {
-		OSP_ERROR("AGENT-DIAL", "cannot dial '%s': %s", a->cfg->coordinator,
-			nng_strerror(rv));
-		return osp_nng_err(rv);
-	}
-	a->dialer_open = true;
+	/* the session thread dials */
+	if ((e = agent_dial_init(a)) != OSP_OK)
+		return e;
 	agent_exec_restore(a->exec);
 	if (pthread_create(&a->session_thread, NULL, agent_session_main, a) != 0)
 		return OSP_EIO;
 	if (pthread_create(&a->hb_thread, NULL, agent_heartbeat_main, a) != 0) {
 		atomic_store(&a->stopping, true);
+		nng_close(a->sock); /* a dial in progress ends */
 		pthread_join(a->session_thread, NULL);
 		return OSP_EIO;
 	}
@@ -715,4 +636,5 @@ void agent_stop(agent *a)
 		pthread_join(a->hb_thread, NULL);
 		a->threads_started = false;
 	}
+	agent_dial_fini(a);
 }
