@@ -45,6 +45,9 @@
 #define COORD_SEND_TIMEOUT_MS 5000       /* a reply not taken by then closes its connection */
 #define COORD_PIPE_MAX_INFLIGHT 8        /* requests of one connection not answered yet */
 #define COORD_REFUSE_CLOSE_MS 250        /* a refused connection closes after its reply */
+#define COORD_LISTEN_BACKLOG 4096        /* the agent port's accept queue (nng: 128) */
+#define COORD_REG_GROUP_MS 5             /* a register waits this long for others to commit with */
+#define COORD_REG_GROUP_MAX 256          /* registers committed together at most */
 #define COORD_LOG_EVERY_MS 10000         /* rate-limited log lines: one per reason */
 
 typedef struct coord coord;
@@ -160,6 +163,7 @@ typedef enum coord_ctx_state {
 	COORD_CTX_RECV = 0,
 	COORD_CTX_SEND,
 	COORD_CTX_HELD,
+	COORD_CTX_REGWAIT, /* a register waiting for its group commit (coord_register.c) */
 } coord_ctx_state;
 
 struct coord_ctx {
@@ -176,6 +180,15 @@ struct coord_ctx {
 	coord_ctx *held_next;     /* next poll held for the same node */
 	coord_ctx *next;
 };
+
+/* A register of a known node waiting for its group commit. */
+typedef struct coord_reg_wait {
+	coord_ctx *x;             /* answers it (COORD_CTX_REGWAIT) */
+	uint32_t pipe;
+	char id[OSP_WIRE_MAX_ID + 1];
+	char uuid[OSP_WIRE_MAX_UUID + 1];
+	uint64_t cursor;
+} coord_reg_wait;
 
 #define COORD_RESULT_N 7  /* ResultStatus OK..VOTE_NO, then any other */
 #define COORD_REFUSED_N 4 /* the COORD_RL_REFUSED_* reasons, first in coord_rl */
@@ -267,6 +280,11 @@ struct coord {
 	size_t nctx, nheld;
 	size_t nsend;             /* contexts whose reply is waiting for its connection */
 	size_t n_unreg;           /* connections that never registered */
+	coord_reg_wait *regs;     /* registers waiting for their group commit */
+	size_t nregs;             /* ... how many (COORD_REG_GROUP_MAX at most) */
+	size_t nregwait;          /* contexts in COORD_CTX_REGWAIT */
+	nng_aio *reg_flush;       /* ends a group's wait */
+	bool reg_armed;           /* ... and is waiting */
 	coord_ratelog rl[COORD_RL_N];
 	nng_aio *conn_sweep;      /* coord_conn.c: closes overdue connections */
 	coord_stats stats;
@@ -327,7 +345,12 @@ coord_node *coord_node_find(coord *c, const char *id);
 coord_node *coord_node_add(coord *c, const char *id, const char *uuid);
 void coord_node_remove(coord *c, coord_node *n);
 void coord_node_set_apps(coord_node *n, Ospec__V1__AppState **apps, size_t napps);
+/* coord_node_seen notes a message from n; a node that was down is up (its
+ * node.up event committed). */
 void coord_node_seen(coord *c, coord_node *n);
+/* coord_node_mark_up is coord_node_seen without the event: the caller
+ * committed node.up with something else. Returns whether n was down. */
+bool coord_node_mark_up(coord_node *n);
 /* coord_node_apps_differ reports whether a report differs from n's apps. */
 bool coord_node_apps_differ(const coord_node *n, Ospec__V1__AppState **apps, size_t napps);
 void coord_registry_tick(coord *c, int64_t now_mono);
@@ -376,6 +399,11 @@ osp_err coord_conn_start(coord *c);
 void coord_conn_stop(coord *c);
 /* coord_conn_close closes connection id (no lock needed; 0 is ignored). */
 void coord_conn_close(uint32_t id);
+/* coord_conn_backlog raises the accept queue of the agents' TCP listener l
+ * from the 128 nng 1.5.2 listens with to backlog (the kernel caps it at
+ * net.core.somaxconn), so that a fleet reconnecting at once is queued
+ * rather than dropped and retried by TCP 1-3 s later. Logs when it cannot. */
+void coord_conn_backlog(nng_listener l, int backlog);
 /* coord_conn_tls puts the server TLS configuration (client certificate
  * required) on the agents' listener l; err says why it cannot. */
 osp_err coord_conn_tls(coord *c, nng_listener l, char *err, size_t errlen);
@@ -383,6 +411,16 @@ osp_err coord_conn_tls(coord *c, nng_listener l, char *err, size_t errlen);
 /* coord_agents.c: the agent protocol server. */
 osp_err coord_agents_start(coord *c, char *err, size_t errlen);
 void coord_agents_stop(coord *c);
+/* coord_agents_send_env answers the request of x with env (encoded here;
+ * ERR_INTERNAL if too big); coord_agents_send_error with an Error. Nothing
+ * is sent to a connection being closed: x then stays in COORD_CTX_RECV.
+ * Caller holds c->mtx. */
+void coord_agents_send_env(coord_ctx *x, osp_env *env);
+void coord_agents_send_error(coord_ctx *x, Ospec__V1__ErrorCode code, const char *text);
+/* coord_agents_rearm ends a request of x that got no reply (x in
+ * COORD_CTX_RECV) and receives again; anything else is left alone. For
+ * requests answered outside their receive callback. Caller holds c->mtx. */
+void coord_agents_rearm(coord *c, coord_ctx *x);
 /* coord_agents_kick answers the held polls of node n if it has new commands.
  * Caller holds c->mtx. */
 void coord_agents_kick(coord *c, coord_node *n);
@@ -394,6 +432,20 @@ void coord_agents_wake(coord *c, coord_node *n);
  * in nng, so their contexts serve others at once (caller holds c->mtx; pipe
  * is marked closing, so no new ones come). */
 void coord_agents_unqueue(coord *c, uint32_t pipe);
+
+/* coord_register.c: hello and register (callers hold c->mtx). */
+/* coord_register_hello answers a Hello with this connection's nonce. */
+void coord_register_hello(coord *c, coord_ctx *x, coord_pipe *p);
+/* coord_register_handle checks a Register (nonce, identity proof, instance)
+ * and records the node before answering Registered: a known node's record
+ * in a group commit (x waits in COORD_CTX_REGWAIT), a new node's at once. */
+void coord_register_handle(coord *c, coord_ctx *x, coord_pipe *p, const osp_env *e);
+/* coord_register_flush commits the registers waiting and answers them. */
+void coord_register_flush(coord *c);
+/* coord_register_start allocates the group commit; coord_register_stop
+ * drops a group waiting (c->stopping set, no lock held). */
+osp_err coord_register_start(coord *c);
+void coord_register_stop(coord *c);
 
 /* coord_logs.c: log reads for `ospecctl logs` (callers hold c->mtx). */
 /* coord_logs_for_node fills lr/lrp (COORD_LOGS_PER_NODE of each, the

@@ -17,7 +17,6 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "coord.h"
-#include "coord_backup.h"
 #include "coord_engine_hooks.h"
 #include "ospec/tls.h"
 
@@ -99,7 +98,15 @@ static void coord_ctx_done(coord *c, coord_ctx *x)
 	x->pipe_id = 0;
 }
 
-static void coord_ctx_send_error(coord_ctx *x, Ospec__V1__ErrorCode code, const char *text)
+void coord_agents_rearm(coord *c, coord_ctx *x)
+{
+	if (x->state != COORD_CTX_RECV)
+		return;
+	coord_ctx_done(c, x);
+	coord_ctx_recv(x);
+}
+
+void coord_agents_send_error(coord_ctx *x, Ospec__V1__ErrorCode code, const char *text)
 {
 	nng_msg *m = NULL;
 
@@ -111,12 +118,12 @@ static void coord_ctx_send_error(coord_ctx *x, Ospec__V1__ErrorCode code, const 
 	coord_ctx_send(x, m);
 }
 
-static void coord_ctx_send_env(coord_ctx *x, osp_env *env)
+void coord_agents_send_env(coord_ctx *x, osp_env *env)
 {
 	nng_msg *m = NULL;
 
 	if (osp_wire_encode(env, &m) != OSP_OK) {
-		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "reply too big");
+		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "reply too big");
 		return;
 	}
 	coord_ctx_send(x, m);
@@ -155,15 +162,16 @@ static void coord_agents_reply_cmds(coord *c, coord_ctx *x, coord_node *n, uint6
 	cmds.log_end = n ? n->log_end : 0;
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_COMMANDS;
 	env.commands = &cmds;
-	coord_ctx_send_env(x, &env);
+	coord_agents_send_env(x, &env);
 	coord_db_cmds_free(list, nlist);
 }
 
-/* coord_agents_grow adds contexts when few are left to receive: held polls
- * and replies waiting for their connection do not receive. */
+/* coord_agents_grow adds contexts when few are left to receive: held polls,
+ * registers waiting for their commit and replies waiting for their
+ * connection do not receive. */
 static void coord_agents_grow(coord *c)
 {
-	size_t free_ctx = c->nctx - c->nheld - c->nsend;
+	size_t free_ctx = c->nctx - c->nheld - c->nsend - c->nregwait;
 
 	if (free_ctx > 4 || c->nctx >= c->cfg.max_contexts || atomic_load(&c->stopping))
 		return;
@@ -272,187 +280,6 @@ void coord_agents_tick(coord *c, int64_t now_mono)
 			coord_agents_release(c, x);
 }
 
-/* coord_agents_refuse answers a refused register and closes the connection
- * once the answer had time to leave. Before an identity is proven nothing is
- * written to the store: anyone who can connect could otherwise fill it and
- * push the history out. Counted (stats.refused), logged once per
- * COORD_LOG_EVERY_MS per reason with the count held back. */
-static void coord_agents_refuse(coord *c, coord_ctx *x, coord_pipe *p, coord_rl rl,
-	const char *node, const char *why)
-{
-	int64_t now = osp_now_mono_ms();
-	uint64_t held;
-
-	c->stats.refused++;
-	if ((unsigned)rl < COORD_REFUSED_N)
-		c->stats.refused_by[rl]++;
-	if (coord_ratelog_due(&c->rl[rl], now, &held))
-		OSP_WARN("COORD-REGISTER-REFUSED", "register of node '%s' refused: %s (%llu more "
-			"refusals like it since the last report)", node, why,
-			(unsigned long long)held);
-	coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_REFUSED, why);
-	coord_conn_close_soon(p, now + COORD_REFUSE_CLOSE_MS); /* after the answer */
-}
-
-static void coord_agents_hello(coord *c, coord_ctx *x, coord_pipe *p)
-{
-	osp_env env;
-	Ospec__V1__Challenge ch;
-
-	if (osp_random_bytes(p->nonce, sizeof(p->nonce)) != OSP_OK) {
-		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "no randomness");
-		return;
-	}
-	p->has_nonce = true;
-	osp_wire_env_init(&env, NULL, NULL, 0);
-	ospec__v1__challenge__init(&ch);
-	ch.nonce.data = p->nonce;
-	ch.nonce.len = sizeof(p->nonce);
-	ch.has_proof_required = 1;
-	ch.proof_required = osp_tls_url_is_tls(c->cfg.listen);
-	env.body_case = OSPEC__V1__ENVELOPE__BODY_CHALLENGE;
-	env.challenge = &ch;
-	coord_ctx_send_env(x, &env);
-}
-
-/* coord_agents_bind records a registered node's facts and binds the pipe. */
-static osp_err coord_agents_bind(coord *c, coord_pipe *p, coord_node *n, bool is_new,
-	const osp_env *e)
-{
-	const Ospec__V1__Register *r = e->register_;
-	osp_labels labels = { 0 };
-	osp_txn *t = NULL;
-	osp_err rv = OSP_OK;
-
-	for (size_t i = 0; i < r->n_labels && rv == OSP_OK; i++)
-		rv = osp_labels_set(&labels, r->labels[i]->key, r->labels[i]->value);
-	if (rv == OSP_OK)
-		rv = osp_labels_copy(&n->labels, &labels);
-	osp_labels_fini(&labels);
-	if (rv != OSP_OK)
-		return rv;
-	osp_strlcpy(n->hostname, r->hostname ? r->hostname : "", sizeof(n->hostname));
-	osp_strlcpy(n->agent_version, r->agent_version ? r->agent_version : "",
-		sizeof(n->agent_version));
-	n->proto_minor = e->has_version_minor ? e->version_minor : 0;
-	coord_node_set_apps(n, r->apps, r->n_apps);
-	if (is_new)
-		n->first_seen_ms = osp_now_wall_ms();
-	if (r->cursor > n->log_end) {
-		/* the agent executed more than this store knows (a restored
-		 * backup?): new commands must come after its cursor */
-		OSP_WARN("COORD-CURSOR-AHEAD", "node '%s' reports cursor %llu past log end %llu",
-			n->id, (unsigned long long)r->cursor, (unsigned long long)n->log_end);
-		n->log_end = r->cursor;
-	}
-	n->acked = r->cursor;
-	n->last_seen_wall = osp_now_wall_ms();
-	if ((rv = osp_store_txn_begin(c->store, true, &t)) != OSP_OK)
-		return rv;
-	if ((rv = coord_db_save_node(c, t, n)) != OSP_OK ||
-		(rv = coord_db_event(c, t, "node.registered", n->id, NULL, NULL, "coordinator",
-			 "%s instance %s, %zu labels, cursor %llu", is_new ? "new" : "known",
-			 n->uuid, n->labels.n, (unsigned long long)r->cursor)) != OSP_OK) {
-		osp_store_txn_abort(t);
-		return rv;
-	}
-	if ((rv = coord_db_commit(c, t, "node")) != OSP_OK)
-		return rv;
-	p->node = n;
-	p->has_nonce = false; /* one register per nonce */
-	coord_pipe_registered(c, p);
-	n->pipe_id = p->id;
-	coord_node_seen(c, n);
-	return OSP_OK;
-}
-
-/* coord_agents_proof_ok verifies a register's certificate chain and
- * signature (TLS listeners); why says what is wrong. */
-static bool coord_agents_proof_ok(coord *c, const osp_env *e, char *why, size_t len)
-{
-	const Ospec__V1__Register *r = e->register_;
-	char err[400];
-
-	if (!r->has_cert_chain_pem || r->cert_chain_pem.len == 0 || !r->has_signature ||
-		r->signature.len == 0) {
-		snprintf(why, len, "register without a certificate proof (the coordinator requires one)");
-		return false;
-	}
-	if (osp_tls_verify_register(c->cfg.tls_ca, r->cert_chain_pem.data, r->cert_chain_pem.len,
-		    r->signature.data, r->signature.len, r->nonce.data, r->nonce.len, e->node_id,
-		    e->instance_uuid, err, sizeof(err)) != OSP_OK) {
-		snprintf(why, len, "identity proof refused: %s", err);
-		return false;
-	}
-	return true;
-}
-
-static void coord_agents_register(coord *c, coord_ctx *x, coord_pipe *p, const osp_env *e)
-{
-	const Ospec__V1__Register *r = e->register_;
-	coord_node *n;
-	osp_env env;
-	Ospec__V1__Registered ok;
-	char why[512];
-	bool is_new = false;
-
-	if (!p->has_nonce || memcmp(r->nonce.data, p->nonce, sizeof(p->nonce)) != 0) {
-		coord_agents_refuse(c, x, p, COORD_RL_REFUSED_NONCE,
-			e->node_id ? e->node_id : "?",
-			"register without the nonce of this connection");
-		return;
-	}
-	if (e->node_id == NULL || !osp_valid_id(e->node_id) || e->instance_uuid == NULL ||
-		strlen(e->instance_uuid) != OSP_UUID_LEN) {
-		coord_agents_refuse(c, x, p, COORD_RL_REFUSED_ID, "?",
-			"register without a valid node id and instance uuid");
-		return;
-	}
-	/* the proof comes before anything about the named node is looked at or
-	 * said: an impostor learns nothing and changes nothing */
-	if (osp_tls_url_is_tls(c->cfg.listen) && !coord_agents_proof_ok(c, e, why, sizeof(why))) {
-		coord_agents_refuse(c, x, p, COORD_RL_REFUSED_PROOF, e->node_id, why);
-		return;
-	}
-	n = coord_node_find(c, e->node_id);
-	if (n != NULL && strcmp(n->uuid, e->instance_uuid) != 0) {
-		snprintf(why, sizeof(why),
-			"node '%s' is known with instance %s, not %s: a second agent with the "
-			"same id is refused (if the host was reinstalled, run 'ospecctl forget %s')",
-			n->id, n->uuid, e->instance_uuid, n->id);
-		coord_agents_refuse(c, x, p, COORD_RL_REFUSED_INSTANCE, e->node_id, why);
-		return;
-	}
-	if (n == NULL) {
-		if ((n = coord_node_add(c, e->node_id, e->instance_uuid)) == NULL) {
-			coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "out of memory");
-			return;
-		}
-		is_new = true;
-	}
-	if (coord_agents_bind(c, p, n, is_new, e) != OSP_OK) {
-		if (is_new)
-			coord_node_remove(c, n);
-		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
-			"cannot record the node");
-		return;
-	}
-	OSP_INFO("COORD-NODE-REGISTERED", "node '%s' registered (instance %s, cursor %llu)",
-		n->id, n->uuid, (unsigned long long)r->cursor);
-	coord_engine_on_register(c, n, r);
-	coord_backup_on_register(c, n, r->cursor); /* after a --restore only */
-	osp_wire_env_init(&env, NULL, NULL, 0);
-	ospec__v1__registered__init(&ok);
-	ok.heartbeat_ms = (uint32_t)c->cfg.heartbeat;
-	ok.has_poll_hold_ms = 1;
-	ok.poll_hold_ms = (uint32_t)c->cfg.poll_hold;
-	ok.has_cursor = 1;
-	ok.cursor = n->acked;
-	env.body_case = OSPEC__V1__ENVELOPE__BODY_REGISTERED;
-	env.registered = &ok;
-	coord_ctx_send_env(x, &env);
-}
-
 static void coord_agents_ack(coord_ctx *x, uint64_t seq)
 {
 	osp_env env;
@@ -464,7 +291,7 @@ static void coord_agents_ack(coord_ctx *x, uint64_t seq)
 	ack.seq = seq;
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_ACK;
 	env.ack = &ack;
-	coord_ctx_send_env(x, &env);
+	coord_agents_send_env(x, &env);
 }
 
 static void coord_agents_save_node(coord *c, coord_node *n)
@@ -506,7 +333,7 @@ static void coord_agents_heartbeat(coord *c, coord_ctx *x, coord_node *n, const 
 	ack.logs = lrp;
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_HEARTBEAT_ACK;
 	env.heartbeat_ack = &ack;
-	coord_ctx_send_env(x, &env);
+	coord_agents_send_env(x, &env);
 }
 
 static void coord_agents_event(coord *c, coord_ctx *x, coord_node *n, const osp_env *e)
@@ -531,17 +358,17 @@ static void coord_agents_dispatch(coord *c, coord_ctx *x, coord_pipe *p, const o
 	coord_node *n = p->node;
 
 	if (e->body_case == OSPEC__V1__ENVELOPE__BODY_HELLO) {
-		coord_agents_hello(c, x, p);
+		coord_register_hello(c, x, p);
 		return;
 	}
 	if (e->body_case == OSPEC__V1__ENVELOPE__BODY_REGISTER) {
-		coord_agents_register(c, x, p, e);
+		coord_register_handle(c, x, p, e);
 		return;
 	}
 	if (n == NULL || e->node_id == NULL || strcmp(e->node_id, n->id) != 0 ||
 		e->instance_uuid == NULL || strcmp(e->instance_uuid, n->uuid) != 0) {
 		c->stats.not_registered++;
-		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_NOT_REGISTERED,
+		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_NOT_REGISTERED,
 			"register first");
 		return;
 	}
@@ -574,7 +401,7 @@ static void coord_agents_dispatch(coord *c, coord_ctx *x, coord_pipe *p, const o
 		if (coord_engine_on_result(c, n, e->result) == OSP_OK)
 			coord_agents_ack(x, e->result->seq);
 		else
-			coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
+			coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
 				"result not recorded, send it again");
 		return;
 	case OSPEC__V1__ENVELOPE__BODY_EVENT:
@@ -587,7 +414,7 @@ static void coord_agents_dispatch(coord *c, coord_ctx *x, coord_pipe *p, const o
 		return;
 	default:
 		c->stats.decode_errors++;
-		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INVALID,
+		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INVALID,
 			"not a request an agent may send");
 		return;
 	}
@@ -669,7 +496,7 @@ static void coord_agents_request(coord *c, coord_ctx *x, nng_msg *m)
 	nng_msg_free(m);
 	if (rv != OSP_OK) {
 		coord_agents_bad(c, p, rv, err);
-		coord_ctx_send_error(x,
+		coord_agents_send_error(x,
 			rv == OSP_EVERSION ? OSPEC__V1__ERROR_CODE__ERR_VERSION
 			: rv == OSP_ETOOBIG ? OSPEC__V1__ERROR_CODE__ERR_TOO_BIG
 			: rv == OSP_EINVAL  ? OSPEC__V1__ERROR_CODE__ERR_INVALID
@@ -684,7 +511,7 @@ static void coord_agents_request(coord *c, coord_ctx *x, nng_msg *m)
 			OSP_WARN("COORD-REPLAY", "connection %u: message %llu seen already, ignored "
 				"(%llu more since the last report)", pid,
 				(unsigned long long)e->msg_id, (unsigned long long)held);
-		coord_ctx_send_error(x, OSPEC__V1__ERROR_CODE__ERR_REPLAY, "message id seen already");
+		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_REPLAY, "message id seen already");
 	} else {
 		coord_agents_dispatch(c, x, p, e);
 	}
@@ -787,6 +614,12 @@ osp_err coord_agents_start(coord *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot listen on '%s': %s", c->cfg.listen, nng_strerror(rv));
 		return osp_nng_err(rv);
 	}
+	coord_conn_backlog(l, COORD_LISTEN_BACKLOG);
+	if ((rv = coord_register_start(c)) != OSP_OK) {
+		snprintf(err, errlen, "cannot start the register group commit: %s",
+			osp_strerror(rv));
+		return rv;
+	}
 	pthread_mutex_lock(&c->mtx);
 	for (int i = 0; i < COORD_CTX_INITIAL; i++)
 		coord_ctx_add(c);
@@ -808,6 +641,7 @@ void coord_agents_stop(coord *c)
 	 * callback in flight needs it to finish. */
 	atomic_store(&c->stopping, true);
 	coord_conn_stop(c);
+	coord_register_stop(c);
 	pthread_mutex_lock(&c->mtx);
 	x = c->ctxs;
 	pthread_mutex_unlock(&c->mtx);

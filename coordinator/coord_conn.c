@@ -6,7 +6,11 @@
  * timeout, receive limit) a slow, stuck or hostile peer costs only its own
  * connection (docs/security.md, "Connection limits").
  */
+#include <dirent.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 
 #include <nng/nng.h>
 
@@ -255,4 +259,72 @@ osp_err coord_conn_tls(coord *c, nng_listener l, char *err, size_t errlen)
 		return OSP_ECONFIG;
 	}
 	return OSP_OK;
+}
+
+/* coord_conn_somaxconn reads net.core.somaxconn, the kernel's cap on any
+ * accept queue (0 if unknown). */
+static int coord_conn_somaxconn(void)
+{
+	FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+	int v = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%d", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+/* coord_conn_listening_on reports whether fd is a socket listening on TCP
+ * port (IPv4 or IPv6). */
+static bool coord_conn_listening_on(int fd, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss), ol;
+	int on = 0;
+
+	ol = sizeof(on);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) != 0 || !on ||
+		getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+		return false;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port) == port;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == port;
+	return false;
+}
+
+void coord_conn_backlog(nng_listener l, int backlog)
+{
+	int port = 0, raised = 0, cap = coord_conn_somaxconn();
+	struct dirent *de;
+	DIR *d;
+
+	if (nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) != 0 || port <= 0)
+		return; /* not TCP */
+	/* nng 1.5.2 has no option for it and never shows its descriptor: find
+	 * the socket listening on our port among ours (the only one on it, as
+	 * a bind to a port in use fails) and listen again, which on Linux only
+	 * changes its queue length */
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		int fd = atoi(de->d_name);
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dirfd(d))
+			continue;
+		if (coord_conn_listening_on(fd, port) && listen(fd, backlog) == 0)
+			raised++;
+	}
+	closedir(d);
+	if (raised == 0)
+		OSP_WARN("COORD-BACKLOG", "cannot raise the accept queue of port %d from nng's 128: "
+			"a fleet reconnecting at once may see its connections retried", port);
+	else if (cap > 0 && cap < backlog)
+		OSP_WARN("COORD-BACKLOG", "accept queue of port %d limited to %d by "
+			"net.core.somaxconn (ospec asks for %d): raise it for large fleets", port,
+			cap, backlog);
+	else
+		OSP_INFO("COORD-BACKLOG", "accept queue of port %d raised from 128 to %d", port,
+			backlog);
 }

@@ -117,16 +117,23 @@ bool coord_node_apps_differ(const coord_node *n, Ospec__V1__AppState **apps, siz
 	return differ;
 }
 
+bool coord_node_mark_up(coord_node *n)
+{
+	n->last_seen_mono = osp_now_mono_ms();
+	n->last_seen_wall = osp_now_wall_ms();
+	if (n->state == COORD_NODE_UP)
+		return false;
+	n->state = COORD_NODE_UP;
+	OSP_INFO("COORD-NODE-UP", "node '%s' is up", n->id);
+	return true;
+}
+
 void coord_node_seen(coord *c, coord_node *n)
 {
 	osp_txn *t = NULL;
 
-	n->last_seen_mono = osp_now_mono_ms();
-	n->last_seen_wall = osp_now_wall_ms();
-	if (n->state == COORD_NODE_UP)
+	if (!coord_node_mark_up(n))
 		return;
-	n->state = COORD_NODE_UP;
-	OSP_INFO("COORD-NODE-UP", "node '%s' is up", n->id);
 	if (osp_store_txn_begin(c->store, true, &t) != OSP_OK)
 		return;
 	if (coord_db_event(c, t, "node.up", n->id, NULL, NULL, "coordinator", "node is up") ==

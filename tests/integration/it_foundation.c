@@ -142,6 +142,26 @@ static void test_foundation_agent_down_and_back(void **state)
 	assert_string_equal(up.uuid, before);
 }
 
+/* it_history_twice checks that every one of the five nodes has at least two
+ * events of kind in the history (before and after a restart). */
+static void it_history_twice(h_env *e, const char *kind)
+{
+	static const char *const ids[] = { "web-1", "web-2", "web-3", "db-1", "db-2" };
+	osp_json *h = h_ctl_json(e, NULL, "history", "--limit", "1000", NULL);
+	const osp_json *ev = osp_json_get(h, "events");
+
+	assert_non_null(ev);
+	for (int i = 0; i < 5; i++) {
+		int n = 0;
+		for (size_t k = 0; k < ev->n; k++)
+			n += strcmp(h_str(ev->items[k], "kind"), kind) == 0 &&
+			     strcmp(h_str(ev->items[k], "node"), ids[i]) == 0;
+		if (n < 2)
+			fail_msg("node '%s' has %d '%s' events, want 2 or more", ids[i], n, kind);
+	}
+	osp_json_free(h);
+}
+
 /* (c) kill -9 the coordinator: the nodes are known after a restart and come
  * back up by themselves, within a few seconds of the restart even when it
  * came 2 s later (systemd's RestartSec): the agents' pauses are bounded
@@ -167,6 +187,12 @@ static void test_foundation_coordinator_restart(void **state)
 	assert_true(h_wait_for(it_up_is, e, &five, h_ms(8000)));
 	print_message("five nodes up %lld ms after the restart\n",
 		(long long)(osp_now_mono_ms() - t0));
+	/* the registers after the restart were committed in groups: each
+	 * node's record and events are durable all the same */
+	h_kill(e, e->coord, SIGKILL);
+	assert_non_null(h_coord_start(e, "500ms", NULL));
+	it_history_twice(e, "node.registered");
+	it_history_twice(e, "node.up");
 }
 
 /* it_raw sends bytes on a req socket and returns the decoded reply (or NULL). */

@@ -1,0 +1,367 @@
+/*
+ * coord_register.c - hello and register: the nonce challenge, the identity
+ * proof, the node's record, the binding of the connection.
+ *
+ * A register is answered only once the node's record is durable. Registers
+ * of known nodes are committed in groups: the first one of a group waits
+ * COORD_REG_GROUP_MS for others (at most COORD_REG_GROUP_MAX), then one
+ * synced commit records them all, each with its node.registered and
+ * node.up events. A fleet that reconnects at once (a restarted coordinator)
+ * so costs a few commits instead of two per node, which on a disk that
+ * really flushes (1-10 ms) was tens of seconds with every other request
+ * waiting behind the lock (docs/benchmarks.md, "Restart"). A new node, or a
+ * register with in-doubt switches, is recorded at once as before.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+
+#include "coord.h"
+#include "coord_backup.h"
+#include "coord_engine_hooks.h"
+#include "ospec/tls.h"
+
+/* coord_reg_refuse answers a refused register and closes the connection
+ * once the answer had time to leave. Before an identity is proven nothing is
+ * written to the store: anyone who can connect could otherwise fill it and
+ * push the history out. Counted (stats.refused), logged once per
+ * COORD_LOG_EVERY_MS per reason with the count held back. */
+static void coord_reg_refuse(coord *c, coord_ctx *x, coord_pipe *p, coord_rl rl,
+	const char *node, const char *why)
+{
+	int64_t now = osp_now_mono_ms();
+	uint64_t held;
+
+	c->stats.refused++;
+	if ((unsigned)rl < COORD_REFUSED_N)
+		c->stats.refused_by[rl]++;
+	if (coord_ratelog_due(&c->rl[rl], now, &held))
+		OSP_WARN("COORD-REGISTER-REFUSED", "register of node '%s' refused: %s (%llu more "
+			"refusals like it since the last report)", node, why,
+			(unsigned long long)held);
+	coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_REFUSED, why);
+	coord_conn_close_soon(p, now + COORD_REFUSE_CLOSE_MS); /* after the answer */
+}
+
+void coord_register_hello(coord *c, coord_ctx *x, coord_pipe *p)
+{
+	osp_env env;
+	Ospec__V1__Challenge ch;
+
+	if (osp_random_bytes(p->nonce, sizeof(p->nonce)) != OSP_OK) {
+		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "no randomness");
+		return;
+	}
+	p->has_nonce = true;
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	ospec__v1__challenge__init(&ch);
+	ch.nonce.data = p->nonce;
+	ch.nonce.len = sizeof(p->nonce);
+	ch.has_proof_required = 1;
+	ch.proof_required = osp_tls_url_is_tls(c->cfg.listen);
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_CHALLENGE;
+	env.challenge = &ch;
+	coord_agents_send_env(x, &env);
+}
+
+/* coord_reg_facts takes what a register says about node n into memory. */
+static osp_err coord_reg_facts(coord_node *n, bool is_new, const osp_env *e)
+{
+	const Ospec__V1__Register *r = e->register_;
+	osp_labels labels = { 0 };
+	osp_err rv = OSP_OK;
+
+	for (size_t i = 0; i < r->n_labels && rv == OSP_OK; i++)
+		rv = osp_labels_set(&labels, r->labels[i]->key, r->labels[i]->value);
+	if (rv == OSP_OK)
+		rv = osp_labels_copy(&n->labels, &labels);
+	osp_labels_fini(&labels);
+	if (rv != OSP_OK)
+		return rv;
+	osp_strlcpy(n->hostname, r->hostname ? r->hostname : "", sizeof(n->hostname));
+	osp_strlcpy(n->agent_version, r->agent_version ? r->agent_version : "",
+		sizeof(n->agent_version));
+	n->proto_minor = e->has_version_minor ? e->version_minor : 0;
+	coord_node_set_apps(n, r->apps, r->n_apps);
+	if (is_new)
+		n->first_seen_ms = osp_now_wall_ms();
+	if (r->cursor > n->log_end) {
+		/* the agent executed more than this store knows (a restored
+		 * backup?): new commands must come after its cursor */
+		OSP_WARN("COORD-CURSOR-AHEAD", "node '%s' reports cursor %llu past log end %llu",
+			n->id, (unsigned long long)r->cursor, (unsigned long long)n->log_end);
+		n->log_end = r->cursor;
+	}
+	n->acked = r->cursor;
+	n->last_seen_wall = osp_now_wall_ms();
+	return OSP_OK;
+}
+
+/* coord_reg_record writes node n's record and its node.registered event into
+ * t, and node.up when it is down (up says so: once per node and group). */
+static osp_err coord_reg_record(coord *c, osp_txn *t, coord_node *n, bool is_new,
+	uint64_t cursor, bool up)
+{
+	osp_err rv;
+
+	if ((rv = coord_db_save_node(c, t, n)) != OSP_OK ||
+		(rv = coord_db_event(c, t, "node.registered", n->id, NULL, NULL, "coordinator",
+			 "%s instance %s, %zu labels, cursor %llu", is_new ? "new" : "known",
+			 n->uuid, n->labels.n, (unsigned long long)cursor)) != OSP_OK)
+		return rv;
+	if (up && n->state != COORD_NODE_UP)
+		rv = coord_db_event(c, t, "node.up", n->id, NULL, NULL, "coordinator",
+			"node is up");
+	return rv;
+}
+
+/* coord_reg_answer binds connection p to node n (recorded) and answers x
+ * with Registered; r is the register (NULL: a known node without in-doubt
+ * switches registered at cursor). */
+static void coord_reg_answer(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n,
+	const Ospec__V1__Register *r, uint64_t cursor)
+{
+	Ospec__V1__Register plain;
+	Ospec__V1__Registered ok;
+	osp_env env;
+
+	p->node = n;
+	coord_pipe_registered(c, p);
+	n->pipe_id = p->id;
+	coord_node_mark_up(n); /* its node.up event is in the record's commit */
+	OSP_INFO("COORD-NODE-REGISTERED", "node '%s' registered (instance %s, cursor %llu)",
+		n->id, n->uuid, (unsigned long long)cursor);
+	if (r == NULL) {
+		ospec__v1__register__init(&plain);
+		plain.has_cursor = 1;
+		plain.cursor = cursor;
+		r = &plain;
+	}
+	coord_engine_on_register(c, n, r);
+	coord_backup_on_register(c, n, cursor); /* after a --restore only */
+	osp_wire_env_init(&env, NULL, NULL, 0);
+	ospec__v1__registered__init(&ok);
+	ok.heartbeat_ms = (uint32_t)c->cfg.heartbeat;
+	ok.has_poll_hold_ms = 1;
+	ok.poll_hold_ms = (uint32_t)c->cfg.poll_hold;
+	ok.has_cursor = 1;
+	ok.cursor = n->acked;
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_REGISTERED;
+	env.registered = &ok;
+	coord_agents_send_env(x, &env);
+}
+
+/* coord_reg_now records node n at once (one synced commit) and answers. */
+static void coord_reg_now(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n, bool is_new,
+	const osp_env *e)
+{
+	osp_txn *t = NULL;
+	osp_err rv;
+
+	if ((rv = coord_reg_facts(n, is_new, e)) == OSP_OK &&
+		(rv = osp_store_txn_begin(c->store, true, &t)) == OSP_OK) {
+		if ((rv = coord_reg_record(c, t, n, is_new, e->register_->cursor, true)) != OSP_OK)
+			osp_store_txn_abort(t);
+		else
+			rv = coord_db_commit(c, t, "node");
+	}
+	if (rv != OSP_OK) {
+		if (is_new)
+			coord_node_remove(c, n);
+		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
+			"cannot record the node");
+		return;
+	}
+	p->has_nonce = false; /* one register per nonce */
+	coord_reg_answer(c, x, p, n, e->register_, e->register_->cursor);
+}
+
+/* coord_reg_done answers one register of a group commit that ended with rv
+ * (n NULL: its node was forgotten meanwhile). */
+static void coord_reg_done(coord *c, const coord_reg_wait *w, coord_node *n, osp_err rv)
+{
+	coord_pipe *p = coord_pipe_get(c, w->pipe, false);
+	coord_ctx *x = w->x;
+
+	x->state = COORD_CTX_RECV;
+	c->nregwait--;
+	if (p == NULL || p->closing) {
+		coord_agents_rearm(c, x); /* nobody to answer */
+		return;
+	}
+	if (rv != OSP_OK || n == NULL)
+		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
+			n == NULL ? "node forgotten meanwhile" : "cannot record the node");
+	else
+		coord_reg_answer(c, x, p, n, NULL, w->cursor);
+	coord_agents_rearm(c, x); /* when no reply could be made */
+}
+
+void coord_register_flush(coord *c)
+{
+	coord_node *nodes[COORD_REG_GROUP_MAX];
+	size_t n = c->nregs;
+	osp_txn *t = NULL;
+	osp_err rv;
+
+	if (n == 0)
+		return;
+	rv = osp_store_txn_begin(c->store, true, &t);
+	for (size_t i = 0; i < n; i++) {
+		const coord_reg_wait *w = &c->regs[i];
+		bool first = true;
+
+		/* by id: a node forgotten meanwhile is not written back */
+		nodes[i] = coord_node_find(c, w->id);
+		if (nodes[i] != NULL && strcmp(nodes[i]->uuid, w->uuid) != 0)
+			nodes[i] = NULL;
+		for (size_t j = 0; j < i && first; j++)
+			first = nodes[j] != nodes[i];
+		if (rv == OSP_OK && nodes[i] != NULL)
+			rv = coord_reg_record(c, t, nodes[i], false, w->cursor, first);
+	}
+	if (rv == OSP_OK)
+		rv = coord_db_commit(c, t, "nodes");
+	else if (t != NULL)
+		osp_store_txn_abort(t);
+	c->nregs = 0;
+	for (size_t i = 0; i < n; i++)
+		coord_reg_done(c, &c->regs[i], nodes[i], rv);
+}
+
+/* coord_reg_flush_cb ends a group's wait. */
+static void coord_reg_flush_cb(void *arg)
+{
+	coord *c = arg;
+
+	if (nng_aio_result(c->reg_flush) != 0)
+		return;
+	pthread_mutex_lock(&c->mtx);
+	c->reg_armed = false;
+	if (!atomic_load(&c->stopping))
+		coord_register_flush(c);
+	pthread_mutex_unlock(&c->mtx);
+}
+
+/* coord_reg_later takes known node n's register into the group commit; x
+ * waits (COORD_CTX_REGWAIT) until coord_register_flush answers it. */
+static void coord_reg_later(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n,
+	const osp_env *e)
+{
+	coord_reg_wait *w;
+
+	if (coord_reg_facts(n, false, e) != OSP_OK) {
+		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
+			"cannot record the node");
+		return;
+	}
+	if (c->nregs == COORD_REG_GROUP_MAX)
+		coord_register_flush(c);
+	p->has_nonce = false; /* one register per nonce, already now */
+	w = &c->regs[c->nregs++];
+	w->x = x;
+	w->pipe = p->id;
+	osp_strlcpy(w->id, n->id, sizeof(w->id));
+	osp_strlcpy(w->uuid, n->uuid, sizeof(w->uuid));
+	w->cursor = e->register_->cursor;
+	x->state = COORD_CTX_REGWAIT;
+	c->nregwait++;
+	if (!c->reg_armed) {
+		c->reg_armed = true;
+		nng_sleep_aio(COORD_REG_GROUP_MS, c->reg_flush);
+	}
+}
+
+/* coord_reg_proof_ok verifies a register's certificate chain and signature
+ * (TLS listeners); why says what is wrong. */
+static bool coord_reg_proof_ok(coord *c, const osp_env *e, char *why, size_t len)
+{
+	const Ospec__V1__Register *r = e->register_;
+	char err[400];
+
+	if (!r->has_cert_chain_pem || r->cert_chain_pem.len == 0 || !r->has_signature ||
+		r->signature.len == 0) {
+		snprintf(why, len, "register without a certificate proof (the coordinator requires one)");
+		return false;
+	}
+	if (osp_tls_verify_register(c->cfg.tls_ca, r->cert_chain_pem.data, r->cert_chain_pem.len,
+		    r->signature.data, r->signature.len, r->nonce.data, r->nonce.len, e->node_id,
+		    e->instance_uuid, err, sizeof(err)) != OSP_OK) {
+		snprintf(why, len, "identity proof refused: %s", err);
+		return false;
+	}
+	return true;
+}
+
+void coord_register_handle(coord *c, coord_ctx *x, coord_pipe *p, const osp_env *e)
+{
+	const Ospec__V1__Register *r = e->register_;
+	coord_node *n;
+	char why[512];
+	bool is_new;
+
+	if (!p->has_nonce || memcmp(r->nonce.data, p->nonce, sizeof(p->nonce)) != 0) {
+		coord_reg_refuse(c, x, p, COORD_RL_REFUSED_NONCE, e->node_id ? e->node_id : "?",
+			"register without the nonce of this connection");
+		return;
+	}
+	if (e->node_id == NULL || !osp_valid_id(e->node_id) || e->instance_uuid == NULL ||
+		strlen(e->instance_uuid) != OSP_UUID_LEN) {
+		coord_reg_refuse(c, x, p, COORD_RL_REFUSED_ID, "?",
+			"register without a valid node id and instance uuid");
+		return;
+	}
+	/* the proof comes before anything about the named node is looked at or
+	 * said: an impostor learns nothing and changes nothing */
+	if (osp_tls_url_is_tls(c->cfg.listen) && !coord_reg_proof_ok(c, e, why, sizeof(why))) {
+		coord_reg_refuse(c, x, p, COORD_RL_REFUSED_PROOF, e->node_id, why);
+		return;
+	}
+	n = coord_node_find(c, e->node_id);
+	if (n != NULL && strcmp(n->uuid, e->instance_uuid) != 0) {
+		snprintf(why, sizeof(why),
+			"node '%s' is known with instance %s, not %s: a second agent with the "
+			"same id is refused (if the host was reinstalled, run 'ospecctl forget %s')",
+			n->id, n->uuid, e->instance_uuid, n->id);
+		coord_reg_refuse(c, x, p, COORD_RL_REFUSED_INSTANCE, e->node_id, why);
+		return;
+	}
+	is_new = n == NULL;
+	if (!is_new && r->n_in_doubt == 0) {
+		coord_reg_later(c, x, p, n, e);
+		return;
+	}
+	if (is_new && (n = coord_node_add(c, e->node_id, e->instance_uuid)) == NULL) {
+		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "out of memory");
+		return;
+	}
+	/* a new node, or in-doubt switches (decided from r): at once */
+	coord_reg_now(c, x, p, n, is_new, e);
+}
+
+osp_err coord_register_start(coord *c)
+{
+	int rv;
+
+	if ((c->regs = calloc(COORD_REG_GROUP_MAX, sizeof(*c->regs))) == NULL)
+		return OSP_ENOMEM;
+	if ((rv = nng_aio_alloc(&c->reg_flush, coord_reg_flush_cb, c)) != 0)
+		return osp_nng_err(rv);
+	return OSP_OK;
+}
+
+void coord_register_stop(coord *c)
+{
+	/* c->stopping is set: a group waiting is dropped with its contexts */
+	if (c->reg_flush != NULL) {
+		nng_aio_stop(c->reg_flush);
+		nng_aio_free(c->reg_flush);
+		c->reg_flush = NULL;
+	}
+	free(c->regs);
+	c->regs = NULL;
+	c->nregs = c->nregwait = 0;
+	c->reg_armed = false;
+}
