@@ -20,6 +20,7 @@ typedef struct bf_sim bf_sim;
 
 typedef struct bf_sim_counters {
 	uint64_t registered;   /* agents registered at least once */
+	uint64_t registers;    /* Registered replies, re-registers included */
 	uint64_t reg_retries;  /* a hello or register that failed or timed out */
 	uint64_t errors;       /* Error replies */
 	uint64_t timeouts;     /* requests that timed out */
@@ -42,6 +43,11 @@ void bf_sim_counters_get(bf_sim *s, bf_sim_counters *c);
 /* bf_sim_reg_times adds each registered agent's time from bf_sim_start to
  * its Registered reply (ns) to out. */
 void bf_sim_reg_times(bf_sim *s, bench_samples *out);
+
+/* bf_sim_reg_since adds, for each agent whose latest Registered came at or
+ * after t0 (bench_now_ns), the time from t0 to it (ns) to out. The latest is
+ * read without a lock: call it once the agents are quiet. */
+void bf_sim_reg_since(bf_sim *s, int64_t t0, bench_samples *out);
 
 /* bf_sim_hb_measure starts (on) or stops recording heartbeat round trips. */
 void bf_sim_hb_measure(bf_sim *s, bool on);
@@ -115,5 +121,9 @@ int64_t bf_proc_cpu_ns(pid_t pid);
 
 /* bf_free_port finds a free TCP port on 127.0.0.1; 0 on failure. */
 int bf_free_port(void);
+
+/* bf_listen_overflows reads TcpExt ListenOverflows (system-wide) from
+ * /proc/net/netstat: connections dropped because an accept queue was full. */
+uint64_t bf_listen_overflows(void);
 
 #endif

@@ -204,3 +204,39 @@ int bf_free_port(void)
 	close(fd);
 	return port;
 }
+
+/* bf_word returns the next space-separated word of *p (NUL-terminated in
+ * place) and advances *p; NULL at the end. */
+static char *bf_word(char **p)
+{
+	char *w = *p + strspn(*p, " \n");
+	size_t n = strcspn(w, " \n");
+
+	if (n == 0)
+		return NULL;
+	*p = w[n] != '\0' ? w + n + 1 : w + n;
+	w[n] = '\0';
+	return w;
+}
+
+/* bf_listen_overflows reads TcpExt ListenOverflows (system-wide) from
+ * /proc/net/netstat: connections dropped because an accept queue was full. */
+uint64_t bf_listen_overflows(void)
+{
+	FILE *f = fopen("/proc/net/netstat", "r");
+	char names[4096], vals[4096];
+	uint64_t v = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(names, sizeof(names), f) != NULL && fgets(vals, sizeof(vals), f) != NULL) {
+		char *pn = names, *pv = vals, *n = bf_word(&pn), *x = bf_word(&pv);
+		if (n == NULL || strcmp(n, "TcpExt:") != 0)
+			continue;
+		while ((n = bf_word(&pn)) != NULL && (x = bf_word(&pv)) != NULL)
+			if (strcmp(n, "ListenOverflows") == 0)
+				v = strtoull(x, NULL, 10);
+	}
+	fclose(f);
+	return v;
+}

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "bench_fleet.h"
 #include "ospec/util.h"
 #include "ospec/wire.h"
@@ -48,6 +49,9 @@ typedef struct bf_agent {
 	char id[32];
 	char uuid[OSP_UUID_LEN + 1];
 	nng_socket sock;
+	nng_dialer dialer;
+	atomic_uint_fast32_t pipe_id; /* the connection while it is up, else 0 */
+	int64_t away_since;           /* ms (osp_now_mono_ms) the session was lost */
 	nng_ctx pctx, hctx;
 	nng_aio *paio, *haio;     /* requests: send then receive */
 	nng_aio *ptimer, *htimer; /* naps; never on the request aios (nng 1.5.2 can
@@ -62,6 +66,7 @@ typedef struct bf_agent {
 	int64_t backoff_ms;
 	unsigned seed;
 	int64_t reg_done;      /* ns, first Registered */
+	int64_t reg_last;      /* ns, latest Registered */
 	int64_t hb_sent, hb_next;
 	uint64_t result_seq;   /* result being reported */
 	int64_t stage_rx, acked_at;
@@ -78,8 +83,15 @@ struct bf_sim {
 	int64_t t0;
 	pthread_mutex_t mtx; /* hb samples */
 	bench_samples hb;
-	atomic_uint_fast64_t registered, reg_retries, errors, timeouts, heartbeats, staged,
-		acked;
+	/* agents to dial anew (bf_redial_main): nng_dialer_close waits for nng's
+	 * task threads, so an aio callback must not call it */
+	pthread_t redialer;
+	bool redialer_started;
+	pthread_mutex_t rmtx;
+	pthread_cond_t rcv;
+	size_t *rq, rq_head, rq_len; /* a ring of agent indices, n long */
+	atomic_uint_fast64_t registered, registers, reg_retries, errors, timeouts, heartbeats,
+		staged, acked;
 };
 
 static const char *const bf_apps[3] = { "checkout", "search", "metrics-sidecar" };
@@ -215,32 +227,46 @@ static void bf_send_result(bf_agent *a, const Ospec__V1__Command *cmd)
 	bf_send(a, a->pctx, a->paio, &a->pio, &env, BF_REQ_TIMEOUT_MS);
 }
 
-/* bf_nap sleeps the poll aio for a jittered back-off ([ms/2, ms]), then the
- * agent says hello again (ospec-agent's session loop). */
+/* bf_nap sleeps the poll aio for ms, then the agent says hello again
+ * (ospec-agent's session loop). */
 static void bf_nap(bf_agent *a, int64_t ms)
 {
-	int64_t j = ms / 2 + (int64_t)((unsigned)rand_r(&a->seed) % (unsigned)(ms / 2 + 1));
-
 	a->pio = BF_IO_IDLE;
-	nng_sleep_aio((nng_duration)j, a->ptimer);
+	nng_sleep_aio((nng_duration)ms, a->ptimer);
 }
 
-/* bf_poll_fail handles a failed request of the poll context. */
+/* bf_jitter returns a random duration in [ms/2, ms] (ospec-agent's). */
+static int64_t bf_jitter(bf_agent *a, int64_t ms)
+{
+	return ms / 2 + (int64_t)((unsigned)rand_r(&a->seed) % (unsigned)(ms / 2 + 1));
+}
+
+/* bf_poll_fail handles a failed request of the poll context (rv 0: an Error
+ * reply or junk, which ospec-agent takes as a refusal). */
 static void bf_poll_fail(bf_agent *a, int rv)
 {
 	bf_sim *s = a->sim;
+	uint32_t r = (uint32_t)rand_r(&a->seed);
 
 	if (rv == NNG_ETIMEDOUT)
 		atomic_fetch_add(&s->timeouts, 1);
 	if (a->preq == BF_REQ_HELLO || a->preq == BF_REQ_REGISTER) {
 		atomic_fetch_add(&s->reg_retries, 1);
-		bf_nap(a, a->backoff_ms);
+		if (rv != 0) { /* no answer: agent_session_pause */
+			if (a->away_since == 0)
+				a->away_since = osp_now_mono_ms();
+			bf_nap(a, agent_reconnect_delay(osp_now_mono_ms() - a->away_since, r));
+			return;
+		}
+		bf_nap(a, bf_jitter(a, a->backoff_ms));
 		a->backoff_ms = a->backoff_ms * 2 > BF_BACKOFF_MAX_MS ? BF_BACKOFF_MAX_MS
 								      : a->backoff_ms * 2;
 		return;
 	}
+	/* the session is lost: agent_session_lost after a session that lasted */
 	atomic_store(&a->registered, false);
-	bf_nap(a, BF_BACKOFF_MIN_MS);
+	a->away_since = osp_now_mono_ms();
+	bf_nap(a, (int64_t)(r % AGENT_RECONNECT_SPREAD_MS));
 }
 
 /* bf_on_commands answers the first command after the cursor, or polls on. */
@@ -268,6 +294,9 @@ static void bf_on_registered(bf_agent *a)
 	bf_sim *s = a->sim;
 
 	a->backoff_ms = BF_BACKOFF_MIN_MS;
+	a->away_since = 0;
+	a->reg_last = bench_now_ns();
+	atomic_fetch_add(&s->registers, 1);
 	if (a->reg_done == 0) {
 		a->reg_done = bench_now_ns();
 		atomic_fetch_add(&s->registered, 1);
@@ -467,14 +496,70 @@ static void bf_hb_cb(void *arg)
 	}
 }
 
-/* bf_ptimer_cb ends a nap of the poll side: hello again. */
+/* bf_dial dials a's coordinator in the background (hello waits for it). */
+static void bf_dial(bf_agent *a)
+{
+	if (nng_dialer_create(&a->dialer, a->sock, a->sim->url) != 0 ||
+		nng_dialer_start(a->dialer, NNG_FLAG_NONBLOCK) != 0)
+		atomic_fetch_add(&a->sim->errors, 1);
+}
+
+/* bf_ptimer_cb ends a nap of the poll side: without a connection a fresh
+ * dialer first (agent_dial, on the redial thread), then hello again. */
 static void bf_ptimer_cb(void *arg)
 {
 	bf_agent *a = arg;
+	bf_sim *s = a->sim;
 
-	if (atomic_load(&a->sim->stopping) || nng_aio_result(a->ptimer) != 0)
+	if (atomic_load(&s->stopping) || nng_aio_result(a->ptimer) != 0)
 		return;
-	bf_send_hello(a);
+	if (atomic_load(&a->pipe_id) != 0) {
+		bf_send_hello(a);
+		return;
+	}
+	pthread_mutex_lock(&s->rmtx);
+	s->rq[(s->rq_head + s->rq_len++) % s->n] = a->idx; /* one nap each: never full */
+	pthread_cond_signal(&s->rcv);
+	pthread_mutex_unlock(&s->rmtx);
+}
+
+/* bf_redial_main closes the dialers of the agents queued by bf_ptimer_cb,
+ * dials anew and sends their hello. */
+static void *bf_redial_main(void *arg)
+{
+	bf_sim *s = arg;
+
+	pthread_mutex_lock(&s->rmtx);
+	while (!atomic_load(&s->stopping)) {
+		bf_agent *a;
+
+		if (s->rq_len == 0) {
+			pthread_cond_wait(&s->rcv, &s->rmtx);
+			continue;
+		}
+		a = &s->agents[s->rq[s->rq_head]];
+		s->rq_head = (s->rq_head + 1) % s->n;
+		s->rq_len--;
+		pthread_mutex_unlock(&s->rmtx);
+		nng_dialer_close(a->dialer);
+		bf_dial(a);
+		bf_send_hello(a);
+		pthread_mutex_lock(&s->rmtx);
+	}
+	pthread_mutex_unlock(&s->rmtx);
+	return NULL;
+}
+
+/* bf_pipe_cb tracks a's connection (agent_dial_pipe_cb). */
+static void bf_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	bf_agent *a = arg;
+	uint_fast32_t id = (uint_fast32_t)nng_pipe_id(p);
+
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		atomic_store(&a->pipe_id, id);
+	else
+		atomic_compare_exchange_strong(&a->pipe_id, &id, 0);
 }
 
 /* bf_htimer_cb: the next heartbeat is due. */
@@ -509,9 +594,12 @@ static int bf_agent_open(bf_sim *s, size_t i, char *err, size_t errlen)
 		(rv = nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, OSP_WIRE_MAX_MSG)) != 0 ||
 		(rv = nng_socket_set_ms(a->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) !=
 			0 ||
-		(rv = nng_socket_set_ms(a->sock, NNG_OPT_RECONNMINT,
-			 100 + (int)((unsigned)rand_r(&a->seed) % 900))) != 0 ||
-		(rv = nng_socket_set_ms(a->sock, NNG_OPT_RECONNMAXT, BF_BACKOFF_MAX_MS)) != 0 ||
+		(rv = nng_socket_set_ms(a->sock, NNG_OPT_RECONNMINT, AGENT_RECONNECT_SPREAD_MS)) !=
+			0 ||
+		(rv = nng_socket_set_ms(a->sock, NNG_OPT_RECONNMAXT, AGENT_RECONNECT_SPREAD_MS)) !=
+			0 ||
+		(rv = nng_pipe_notify(a->sock, NNG_PIPE_EV_ADD_POST, bf_pipe_cb, a)) != 0 ||
+		(rv = nng_pipe_notify(a->sock, NNG_PIPE_EV_REM_POST, bf_pipe_cb, a)) != 0 ||
 		(rv = nng_ctx_open(&a->pctx, a->sock)) != 0 ||
 		(rv = nng_ctx_open(&a->hctx, a->sock)) != 0 ||
 		(rv = nng_aio_alloc(&a->paio, bf_poll_cb, a)) != 0 ||
@@ -538,6 +626,16 @@ int bf_sim_open(const char *url, size_t n, int hb_ms, bf_sim **out, char *err, s
 	s->n = n;
 	s->hb_ms = hb_ms > 0 ? hb_ms : 1000;
 	pthread_mutex_init(&s->mtx, NULL);
+	pthread_mutex_init(&s->rmtx, NULL);
+	pthread_cond_init(&s->rcv, NULL);
+	if ((s->rq = calloc(n, sizeof(*s->rq))) == NULL ||
+		pthread_create(&s->redialer, NULL, bf_redial_main, s) != 0) {
+		snprintf(err, errlen, "out of memory or threads");
+		s->n = 0;
+		bf_sim_close(s);
+		return -1;
+	}
+	s->redialer_started = true;
 	for (size_t i = 0; i < n; i++) {
 		if (bf_agent_open(s, i, err, errlen) != 0) {
 			s->n = i + 1; /* close what was opened */
@@ -555,8 +653,7 @@ void bf_sim_start(bf_sim *s)
 	for (size_t i = 0; i < s->n; i++) {
 		bf_agent *a = &s->agents[i];
 		/* non-blocking: the hello waits in the context until connected */
-		if (nng_dial(a->sock, s->url, NULL, NNG_FLAG_NONBLOCK) != 0)
-			atomic_fetch_add(&s->errors, 1);
+		bf_dial(a);
 		bf_send_hello(a);
 	}
 }
@@ -564,6 +661,7 @@ void bf_sim_start(bf_sim *s)
 void bf_sim_counters_get(bf_sim *s, bf_sim_counters *c)
 {
 	c->registered = atomic_load(&s->registered);
+	c->registers = atomic_load(&s->registers);
 	c->reg_retries = atomic_load(&s->reg_retries);
 	c->errors = atomic_load(&s->errors);
 	c->timeouts = atomic_load(&s->timeouts);
@@ -577,6 +675,13 @@ void bf_sim_reg_times(bf_sim *s, bench_samples *out)
 	for (size_t i = 0; i < s->n; i++)
 		if (s->agents[i].reg_done != 0)
 			bench_samples_add(out, s->agents[i].reg_done - s->t0);
+}
+
+void bf_sim_reg_since(bf_sim *s, int64_t t0, bench_samples *out)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->agents[i].reg_last >= t0)
+			bench_samples_add(out, s->agents[i].reg_last - t0);
 }
 
 void bf_sim_hb_measure(bf_sim *s, bool on)
@@ -609,6 +714,12 @@ void bf_sim_close(bf_sim *s)
 	if (s == NULL)
 		return;
 	atomic_store(&s->stopping, true);
+	if (s->redialer_started) {
+		pthread_mutex_lock(&s->rmtx);
+		pthread_cond_signal(&s->rcv);
+		pthread_mutex_unlock(&s->rmtx);
+		pthread_join(s->redialer, NULL);
+	}
 	/* stop every callback first, then close the sockets, then free */
 	for (size_t i = 0; i < s->n; i++) {
 		bf_agent *a = &s->agents[i];
@@ -628,6 +739,9 @@ void bf_sim_close(bf_sim *s)
 	}
 	bench_samples_fini(&s->hb);
 	pthread_mutex_destroy(&s->mtx);
+	pthread_mutex_destroy(&s->rmtx);
+	pthread_cond_destroy(&s->rcv);
+	free(s->rq);
 	free(s->agents);
 	free(s);
 }

@@ -414,8 +414,9 @@ void coord_db_log_ends(coord *c, bool at_start)
 		memcpy(prefix, n->id, l);
 		prefix[l] = '\0';
 		osp_store_foreach(t, "cmdlog", prefix, l + 1, true, coord_db_last_seq_cb, &last);
-		/* an agent's cursor past the last entry counts (coord_agents_bind);
-		 * at start the record's log end (saved with such a cursor) too */
+		/* an agent's cursor past the last entry counts (coord_reg_facts in
+		 * coord_register.c); at start the record's log end (saved with such
+		 * a cursor) too */
 		if (at_start)
 			n->log_end = last > n->log_end ? last : n->log_end;
 		else

@@ -105,8 +105,8 @@ static void fuzz_said_why(const char *why)
 		abort();
 }
 
-/* fuzz_register does what coord_agents_register does before anything about
- * the named node is looked at. */
+/* fuzz_register does what coord_register_handle (coord_register.c) does
+ * before anything about the named node is looked at. */
 static void fuzz_register(fuzz_conn *fc, const osp_env *e)
 {
 	const Ospec__V1__Register *r = e->register_;
