@@ -149,58 +149,85 @@ static int64_t dial_wait_registered(agent *a, bool want, int64_t ms)
 	return -1;
 }
 
+/* The live test's processes and files, cleaned up by its teardown even
+ * when an assert failed half-way. */
+typedef struct dial_fx {
+	char root[64], st[128], data[128], ctl[160], log[128], url[64], id[16];
+	agent_cfg cfg;
+	agent *a;
+	pid_t coord;
+} dial_fx;
+
+static int dial_setup(void **state)
+{
+	dial_fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	ts_mkdtemp(f->root, sizeof(f->root), "/tmp/test_agent_dial-XXXXXX");
+	snprintf(f->st, sizeof(f->st), "%s/state", f->root);
+	snprintf(f->data, sizeof(f->data), "%s/data", f->root);
+	snprintf(f->ctl, sizeof(f->ctl), "ipc://%s/ctl.sock", f->root);
+	snprintf(f->log, sizeof(f->log), "%s/coordinator.log", f->root);
+	snprintf(f->url, sizeof(f->url), "tcp://127.0.0.1:%u", ts_free_port());
+	snprintf(f->id, sizeof(f->id), "node-1");
+	f->cfg.id = f->id;
+	f->cfg.state = f->st;
+	f->cfg.coordinator = f->url;
+	f->cfg.keep_releases = 5;
+	*state = f;
+	return mkdir(f->st, 0700);
+}
+
+static int dial_teardown(void **state)
+{
+	dial_fx *f = *state;
+	int status;
+
+	if (f->a != NULL) {
+		agent_stop(f->a);
+		agent_free(f->a);
+	}
+	if (f->coord > 0) {
+		kill(f->coord, SIGKILL);
+		waitpid(f->coord, &status, 0);
+	}
+	ts_rmtree(f->root);
+	free(f);
+	return 0;
+}
+
 /* A real agent (session thread, agent_dial) whose coordinator is killed
  * (kill -9) and comes back 4 s later, every dial refused meanwhile, is
  * registered again within one spread window of the restart. */
 static void test_agent_dial_back_after_outage(void **state)
 {
-	char root[64], st[128], data[128], ctl[160], log[128], url[64], id[] = "node-1";
-	agent_cfg cfg;
-	agent *a;
+	dial_fx *f = *state;
 	int64_t took;
-	pid_t coord;
 	int status;
 
-	(void)state;
-	memset(&cfg, 0, sizeof(cfg));
-	ts_mkdtemp(root, sizeof(root), "/tmp/test_agent_dial-XXXXXX");
-	snprintf(st, sizeof(st), "%s/state", root);
-	snprintf(data, sizeof(data), "%s/data", root);
-	snprintf(ctl, sizeof(ctl), "ipc://%s/ctl.sock", root);
-	snprintf(log, sizeof(log), "%s/coordinator.log", root);
-	assert_int_equal(mkdir(st, 0700), 0);
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", ts_free_port());
-	cfg.id = id;
-	cfg.state = st;
-	cfg.coordinator = url;
-	cfg.keep_releases = 5;
-	coord = dial_coord_start(data, url, ctl, log);
-	a = ts_agent_alloc(&cfg);
-	assert_int_equal(agent_start(a), OSP_OK);
-	took = dial_wait_registered(a, true, 15000);
+	f->coord = dial_coord_start(f->data, f->url, f->ctl, f->log);
+	f->a = ts_agent_alloc(&f->cfg);
+	assert_int_equal(agent_start(f->a), OSP_OK);
+	took = dial_wait_registered(f->a, true, 15000);
 	print_message("registered after %lld ms\n", (long long)took);
 	assert_true(took >= 0);
 	osp_sleep_ms(500); /* its poll is held */
 
-	assert_int_equal(kill(coord, SIGKILL), 0);
-	assert_int_equal(waitpid(coord, &status, 0), coord);
+	assert_int_equal(kill(f->coord, SIGKILL), 0);
+	assert_int_equal(waitpid(f->coord, &status, 0), f->coord);
+	f->coord = 0;
 	osp_sleep_ms(4000); /* every dial refused meanwhile */
-	assert_false(agent_dial_connected(a));
-	assert_false(atomic_load(&a->registered));
+	assert_false(agent_dial_connected(f->a));
+	assert_false(atomic_load(&f->a->registered));
 
-	coord = dial_coord_start(data, url, ctl, log);
-	took = dial_wait_registered(a, true, 30000);
+	f->coord = dial_coord_start(f->data, f->url, f->ctl, f->log);
+	took = dial_wait_registered(f->a, true, 30000);
 	print_message("registered again %lld ms after the restart\n", (long long)took);
 	assert_true(took >= 0);
 	/* the coordinator's start, a pause of at most the spread, the dial and
 	 * two round trips (before: nng's doubled back-off, often 5-30 s) */
 	assert_true(took < AGENT_RECONNECT_SPREAD_MS + 3000);
-
-	agent_stop(a);
-	agent_free(a);
-	kill(coord, SIGTERM);
-	waitpid(coord, &status, 0);
-	ts_rmtree(root);
 }
 
 int main(void)
@@ -209,7 +236,8 @@ int main(void)
 		cmocka_unit_test(test_agent_dial_delay_bounded),
 		cmocka_unit_test(test_agent_dial_delay_jittered),
 		cmocka_unit_test(test_agent_dial_delay_grows),
-		cmocka_unit_test(test_agent_dial_back_after_outage),
+		cmocka_unit_test_setup_teardown(test_agent_dial_back_after_outage, dial_setup,
+			dial_teardown),
 	};
 
 	osp_log_setup(OSP_LOG_ERROR, OSP_LOG_TEXT, "test_agent_dial", NULL);
