@@ -362,6 +362,8 @@ static void bf_deploy(bf_fleet *r, bf_result *res)
 	argv[n++] = "18080";
 	argv[n++] = "--batch";
 	argv[n++] = (char *)r->o->batch;
+	argv[n++] = "--watch"; /* the deploy's own time, not the 2 min post-deploy watch */
+	argv[n++] = "0";
 	argv[n++] = "--wait";
 	argv[n++] = "--timeout";
 	argv[n++] = "60s";
