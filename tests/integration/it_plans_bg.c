@@ -84,10 +84,10 @@ static bool pb_state_is(h_env *e, void *arg)
 	snprintf(w->last, sizeof(w->last), "%s%s%s", state,
 		st != NULL && h_str(st, "reason")[0] ? "; reason: " : "",
 		st != NULL ? h_str(st, "reason") : "");
-	osp_json_free(st);
 	w->reached = ok;
 	for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++)
 		ok = ok || strcmp(state, final[i]) == 0;
+	osp_json_free(st); /* state points into it */
 	return ok;
 }
 
