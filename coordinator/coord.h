@@ -26,7 +26,7 @@
 #include "coord_clock.h"
 #include "coord_metrics.h"
 
-#define COORD_SCHEMA 1
+#define COORD_SCHEMA 2
 
 /*
  * What one connection may cost (docs/security.md, "Connection limits"). A

@@ -25,11 +25,14 @@
  * { N, "what it does", coord_migrate_<N>_<N+1> } below, and a test that opens
  * a store written at N (tests/unit/test_store_backup.c shows how). A new
  * database or a new protobuf field needs no step: databases are created at
- * open, fields are optional. None is needed yet: the entry below is a
- * placeholder (a step without a function is ignored).
+ * open, fields are optional.
+ *
+ * 1 -> 2 (0.2.0): a rollout's steps leave its record for their own keys in
+ * "steps" (coord_rollouts_steps.c), so that a result writes one step, not
+ * the whole fleet's.
  */
 static const osp_store_migration coord_migrations[] = {
-	{ 0, NULL, NULL },
+	{ 1, "rollout steps in their own records", coord_migrate_1_2 },
 };
 
 const osp_store_migration *coord_backup_migrations(size_t *n)

@@ -199,6 +199,7 @@ struct coord_ctl_list {
 	Ospec__V1__RolloutRecord **v;
 	size_t n, cap;
 	const char *app;
+	osp_txn *t; /* the scan's: when set, each record gets its steps */
 };
 
 /* coord_ctl_list_cb is the osp_store_foreach callback over "rollouts" that

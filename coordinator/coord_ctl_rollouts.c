@@ -451,7 +451,8 @@ int coord_ctl_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t
 	(void)kl;
 	if (r == NULL)
 		return 0;
-	if ((l->app != NULL && strcmp(l->app, r->app) != 0) || l->n >= l->cap) {
+	if ((l->app != NULL && strcmp(l->app, r->app) != 0) || l->n >= l->cap ||
+		(l->t != NULL && coord_ro_steps_read(l->t, r) != OSP_OK)) {
 		ospec__v1__rollout_record__free_unpacked(r, NULL);
 		return 0;
 	}
@@ -485,6 +486,7 @@ int coord_verb_rollouts(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 		free(l.v);
 		return 1;
 	}
+	l.t = t; /* the list counts done and failed nodes */
 	osp_store_foreach(t, "rollouts", NULL, 0, false, coord_ctl_list_cb, &l);
 	np = coord_ctl_plans_list(t, l.app, limit, &plans);
 	qsort(l.v, l.n, sizeof(*l.v), coord_ctl_by_seq_desc);

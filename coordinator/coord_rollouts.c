@@ -16,6 +16,7 @@ static void coord_ro_entry_free(coord_ro_entry *e)
 	if (e == NULL)
 		return;
 	free(e->ro.steps);
+	coord_ro_stored_fini(e);
 	if (e->rec != NULL)
 		ospec__v1__rollout_record__free_unpacked(e->rec, NULL);
 	free(e);
@@ -75,8 +76,13 @@ osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id, Ospec__V1__Rollo
 	(void)c;
 	if ((rv = osp_store_get(t, "rollouts", id, strlen(id), &v, &vl)) != OSP_OK)
 		return rv;
-	*out = ospec__v1__rollout_record__unpack(NULL, vl, v);
-	return *out ? OSP_OK : OSP_ESTORE;
+	if ((*out = ospec__v1__rollout_record__unpack(NULL, vl, v)) == NULL)
+		return OSP_ESTORE;
+	if ((rv = coord_ro_steps_read(t, *out)) != OSP_OK) {
+		ospec__v1__rollout_record__free_unpacked(*out, NULL);
+		*out = NULL;
+	}
+	return rv;
 }
 
 osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq)
@@ -444,8 +450,9 @@ out:
 	return rv;
 }
 
-/* coord_ro_entry_load makes an entry from a stored record (taken over). */
-static coord_ro_entry *coord_ro_entry_load(Ospec__V1__RolloutRecord *rec)
+/* coord_ro_entry_load makes an entry from a stored record (taken over) with
+ * its steps, read in t. */
+static coord_ro_entry *coord_ro_entry_load(osp_txn *t, Ospec__V1__RolloutRecord *rec)
 {
 	coord_ro_entry *e = calloc(1, sizeof(*e));
 
@@ -454,16 +461,28 @@ static coord_ro_entry *coord_ro_entry_load(Ospec__V1__RolloutRecord *rec)
 		return NULL;
 	}
 	e->rec = rec;
-	if (coord_ro_from_rec(e) != OSP_OK) {
+	if (coord_ro_from_rec(e) != OSP_OK || coord_ro_stored_init(t, e) != OSP_OK) {
 		coord_ro_entry_free(e);
 		return NULL;
 	}
+	/* the engine holds the steps now: the record keeps only its header */
+	for (size_t i = 0; i < rec->n_steps; i++)
+		ospec__v1__step_record__free_unpacked(rec->steps[i], NULL);
+	free(rec->steps);
+	rec->steps = NULL;
+	rec->n_steps = 0;
 	return e;
 }
 
+typedef struct coord_rollouts_ld {
+	coord *c;
+	osp_txn *t;
+} coord_rollouts_ld;
+
 static int coord_rollouts_load_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
-	coord *c = arg;
+	coord_rollouts_ld *ld = arg;
+	coord *c = ld->c;
 	Ospec__V1__RolloutRecord *rec = ospec__v1__rollout_record__unpack(NULL, vl, v);
 	coord_ro_entry *e;
 
@@ -473,12 +492,24 @@ static int coord_rollouts_load_cb(void *arg, const void *k, size_t kl, const voi
 		OSP_ERROR("COORD-STORE-CORRUPT", "undecodable rollout record skipped");
 		return 0;
 	}
+	/* a terminal one is read no further (its steps are not needed) unless
+	 * its scale-downs may be outstanding */
+	if (coord_ro_terminal((coord_ro_state)rec->state) &&
+		(rec->scale_down_at_ms <= 0 || rec->state != COORD_RO_SUCCEEDED)) {
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+		return 0;
+	}
+	if (coord_ro_steps_read(ld->t, rec) != OSP_OK) {
+		OSP_ERROR("COORD-STORE-CORRUPT", "rollout '%s': undecodable steps: skipped", rec->id);
+		ospec__v1__rollout_record__free_unpacked(rec, NULL);
+		return 0;
+	}
 	if (coord_ro_terminal((coord_ro_state)rec->state) &&
 		!coord_rollouts_rec_scale_down_pending(rec)) {
 		ospec__v1__rollout_record__free_unpacked(rec, NULL);
 		return 0;
 	}
-	if ((e = coord_ro_entry_load(rec)) != NULL) {
+	if ((e = coord_ro_entry_load(ld->t, rec)) != NULL) {
 		e->next = c->rollouts;
 		c->rollouts = e;
 		c->ro_wake_ms = 0; /* its deadlines: the ticker looks at once */
@@ -516,7 +547,8 @@ osp_err coord_rollouts_load(coord *c)
 
 	if ((rv = osp_store_txn_begin(c->store, false, &t)) != OSP_OK)
 		return rv;
-	rv = osp_store_foreach(t, "rollouts", NULL, 0, false, coord_rollouts_load_cb, c);
+	rv = osp_store_foreach(t, "rollouts", NULL, 0, false, coord_rollouts_load_cb,
+		&(coord_rollouts_ld){ .c = c, .t = t });
 	osp_store_txn_abort(t);
 	if (rv != OSP_OK)
 		return rv;
@@ -588,7 +620,8 @@ void coord_rollouts_reload(coord *c)
 	coord_db_reload_log_ends(c);
 	osp_txn *t = NULL;
 	if (osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
-		osp_store_foreach(t, "rollouts", NULL, 0, false, coord_rollouts_load_cb, c);
+		osp_store_foreach(t, "rollouts", NULL, 0, false, coord_rollouts_load_cb,
+			&(coord_rollouts_ld){ .c = c, .t = t });
 		osp_store_txn_abort(t);
 	}
 }

@@ -19,6 +19,17 @@ typedef struct coord_ro_entry {
 	coord_rollout ro;
 	Ospec__V1__RolloutRecord *rec; /* owned; steps[] kept in ro.steps */
 	struct coord_ro_entry *next;
+	/* What the store holds, as far as this entry knows (coord_ro_save
+	 * writes only what differs): a copy of each step as last loaded or
+	 * written, the header's last written encoding, and the store's
+	 * write-failure count when they were taken (a moved count: a write
+	 * may have been discarded, so everything is written again). */
+	coord_ro_step *stored;
+	size_t nstored;
+	uint8_t *stored_hdr;
+	size_t stored_hdr_len;
+	bool stored_ok;
+	uint64_t stored_failures;
 } coord_ro_entry;
 
 /* coord_ro_from_rec fills e->ro (steps allocated) from e->rec;
@@ -30,6 +41,24 @@ osp_err coord_ro_from_rec(coord_ro_entry *e);
 void coord_ro_stats_from(coord_ro_stats *o, const Ospec__V1__SlotStats *s);
 void coord_ro_canary_to(Ospec__V1__CanaryRecord *o, const coord_ro_canary *c);
 osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e);
+/* coord_ro_stored_init notes e->ro's steps as what the store holds (after
+ * a load in t); coord_ro_stored_fini frees that copy (accepts a zeroed one). */
+osp_err coord_ro_stored_init(osp_txn *t, coord_ro_entry *e);
+void coord_ro_stored_fini(coord_ro_entry *e);
+
+/* Steps in their own records (coord_rollouts_steps.c, database "steps", key
+ * <rollout id> NUL <index as big-endian u32>):
+ * coord_ro_steps_put stores step i of rollout id (a packed StepRecord);
+ * coord_ro_steps_del deletes every step of rollout id;
+ * coord_ro_steps_read fills r->steps (owned by r, freed with it) from the
+ * store when r has none embedded: OSP_ESTORE if one is undecodable;
+ * coord_migrate_1_2 is the schema migration 1 -> 2 (coord_backup.c): it
+ * moves the steps embedded in every stored rollout record into "steps". */
+osp_err coord_ro_steps_put(osp_txn *t, const char *id, uint32_t i, const void *val,
+	size_t vlen);
+osp_err coord_ro_steps_del(osp_txn *t, const char *id);
+osp_err coord_ro_steps_read(osp_txn *t, Ospec__V1__RolloutRecord *r);
+osp_err coord_migrate_1_2(osp_txn *t, char *err, size_t errlen);
 
 /* coord_rollouts_load reads the non-terminal rollouts and restarts them. */
 osp_err coord_rollouts_load(coord *c);
@@ -76,7 +105,7 @@ void coord_rollouts_free_entry(coord_ro_entry *e);
 void coord_rollouts_kick(coord *c);
 
 /* coord_rollout_get reads any rollout (active or not) from the store into a
- * record; the caller frees it with ospec__v1__rollout_record__free_unpacked. */
+ * record, its steps with it; the caller frees it with ospec__v1__rollout_record__free_unpacked. */
 osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id,
 	Ospec__V1__RolloutRecord **out);
 

@@ -3,6 +3,7 @@
  * coord_ro_from_rec fills the engine from the stored record, coord_ro_save
  * writes the engine's state back into the record and the store.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,66 +182,60 @@ osp_err coord_ro_from_rec(coord_ro_entry *e)
 	return OSP_OK;
 }
 
-/* coord_ro_save writes the engine's state into the record and the store. */
-osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
+/* coord_ro_step_to fills s (strings point into st; stats, two, used for a
+ * canary) from the engine's step. */
+static void coord_ro_step_to(Ospec__V1__StepRecord *s, Ospec__V1__SlotStats *stats,
+	const coord_ro_step *st, bool cn)
 {
-	Ospec__V1__RolloutRecord *r = e->rec;
-	const coord_rollout *ro = &e->ro;
-	Ospec__V1__StepRecord *steps = NULL, **stepp = NULL, **saved = r->steps;
-	Ospec__V1__SlotStats *stats = NULL;
-	Ospec__V1__CanaryRecord canary, *saved_canary = r->canary;
-	bool cn = ro->strategy == COORD_RO_CANARY;
-	size_t nsaved = r->n_steps, len;
-	uint8_t *buf = NULL;
-	osp_err rv = OSP_ENOMEM;
+	ospec__v1__step_record__init(s);
+	s->node = (char *)st->node;
+	s->state = st->state;
+	s->has_batch = s->has_seq = s->has_cmd = 1;
+	s->batch = st->batch;
+	s->seq = st->seq;
+	s->cmd = st->cmd;
+	s->has_started_ms = s->has_finished_ms = s->has_revert_pending = 1;
+	s->started_ms = st->started_ms;
+	s->finished_ms = st->finished_ms;
+	s->reason = (char *)st->reason;
+	s->prev_version = (char *)st->prev_version;
+	s->prev_sha256 = (char *)st->prev_sha256;
+	s->revert_pending = st->revert_pending;
+	s->slot = (char *)st->slot;
+	s->old_slot = (char *)st->old_slot;
+	s->to_slot = (char *)st->to_slot;
+	s->has_vote = s->has_in_switch = s->has_decide_commit = 1;
+	s->vote = st->vote;
+	s->in_switch = st->in_switch;
+	s->decide_commit = st->decide_commit;
+	s->has_acked_ms = s->has_healthy_seen = 1;
+	s->acked_ms = st->acked_ms;
+	s->healthy_seen = st->healthy_seen;
+	s->has_stage_generation = s->has_void_seq = 1;
+	s->stage_generation = st->stage_generation;
+	s->void_seq = st->void_seq;
+	s->version = (char *)st->version;
+	s->sha256 = (char *)st->sha256;
+	if (cn) {
+		coord_ro_stats_to(&stats[0], &st->base);
+		coord_ro_stats_to(&stats[1], &st->last);
+		s->canary_base = &stats[0];
+		s->canary_last = &stats[1];
+		s->has_canary_has_base = s->has_canary_fresh = 1;
+		s->canary_has_base = st->has_base;
+		s->canary_fresh = st->fresh;
+	}
+}
 
-	(void)c;
-	if (ro->nsteps > 0 && ((steps = calloc(ro->nsteps, sizeof(*steps))) == NULL ||
-				      (stepp = calloc(ro->nsteps, sizeof(*stepp))) == NULL ||
-				      (cn && (stats = calloc(2 * ro->nsteps, sizeof(*stats))) == NULL)))
-		goto out;
-	for (size_t i = 0; i < ro->nsteps; i++) {
-		const coord_ro_step *st = &ro->steps[i];
-		Ospec__V1__StepRecord *s = &steps[i];
-		ospec__v1__step_record__init(s);
-		s->node = (char *)st->node;
-		s->state = st->state;
-		s->has_batch = s->has_seq = s->has_cmd = 1;
-		s->batch = st->batch;
-		s->seq = st->seq;
-		s->cmd = st->cmd;
-		s->has_started_ms = s->has_finished_ms = s->has_revert_pending = 1;
-		s->started_ms = st->started_ms;
-		s->finished_ms = st->finished_ms;
-		s->reason = (char *)st->reason;
-		s->prev_version = (char *)st->prev_version;
-		s->prev_sha256 = (char *)st->prev_sha256;
-		s->revert_pending = st->revert_pending;
-		s->slot = (char *)st->slot;
-		s->old_slot = (char *)st->old_slot;
-		s->to_slot = (char *)st->to_slot;
-		s->has_vote = s->has_in_switch = s->has_decide_commit = 1;
-		s->vote = st->vote;
-		s->in_switch = st->in_switch;
-		s->decide_commit = st->decide_commit;
-		s->has_acked_ms = s->has_healthy_seen = 1;
-		s->acked_ms = st->acked_ms;
-		s->healthy_seen = st->healthy_seen;
-		s->has_stage_generation = s->has_void_seq = 1;
-		s->stage_generation = st->stage_generation;
-		s->void_seq = st->void_seq;
-		s->version = (char *)st->version;
-		s->sha256 = (char *)st->sha256;
-		if (cn) {
-			coord_ro_stats_to(&stats[2 * i], &st->base);
-			coord_ro_stats_to(&stats[2 * i + 1], &st->last);
-			s->canary_base = &stats[2 * i];
-			s->canary_last = &stats[2 * i + 1];
-			s->has_canary_has_base = s->has_canary_fresh = 1;
-			s->canary_has_base = st->has_base;
-			s->canary_fresh = st->fresh;
-		}
-		stepp[i] = s;
+/* coord_ro_header_to writes the engine's rollout-wide state into r. */
+static osp_err coord_ro_header_to(Ospec__V1__RolloutRecord *r, const coord_rollout *ro)
+{
+	char *reason = strdup(ro->reason), *switch_id = strdup(ro->switch_id);
+
+	if (reason == NULL || switch_id == NULL) {
+		free(reason);
+		free(switch_id);
+		return OSP_ENOMEM;
 	}
 	r->state = ro->state;
 	r->has_state = r->has_paused = r->has_abort_requested = r->has_current_batch = 1;
@@ -252,9 +247,9 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 	r->started_ms = ro->started_ms;
 	r->finished_ms = ro->finished_ms;
 	free(r->reason);
-	r->reason = strdup(ro->reason);
+	r->reason = reason;
 	free(r->switch_id);
-	r->switch_id = strdup(ro->switch_id);
+	r->switch_id = switch_id;
 	r->has_switch_no = r->has_decision = r->has_prepare_deadline_ms = 1;
 	r->switch_no = ro->switch_no;
 	r->decision = ro->decision;
@@ -279,11 +274,27 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 		sw->first_ack_ms = ro->first_ack_ms;
 		sw->last_ack_ms = ro->last_ack_ms;
 	}
-	/* pack with the engine's steps (and canary) standing in for the record's */
-	r->steps = stepp;
-	r->n_steps = ro->nsteps;
-	if (cn) {
-		coord_ro_canary_to(&canary, &ro->canary);
+	return OSP_OK;
+}
+
+/* coord_ro_save_header packs the record without steps (the engine's canary
+ * standing in for the record's) and stores it unless it is what the store
+ * holds already (all: write anyway). */
+static osp_err coord_ro_save_header(osp_txn *t, coord_ro_entry *e, bool all)
+{
+	Ospec__V1__RolloutRecord *r = e->rec;
+	Ospec__V1__StepRecord **saved = r->steps;
+	Ospec__V1__CanaryRecord canary, *saved_canary = r->canary;
+	size_t nsaved = r->n_steps, len;
+	uint8_t *buf;
+	osp_err rv = OSP_OK;
+
+	if ((rv = coord_ro_header_to(r, &e->ro)) != OSP_OK)
+		return rv;
+	r->steps = NULL;
+	r->n_steps = 0;
+	if (e->ro.strategy == COORD_RO_CANARY) {
+		coord_ro_canary_to(&canary, &e->ro.canary);
 		if (saved_canary != NULL) { /* the query is the record's own setting */
 			canary.analysis_url = saved_canary->analysis_url;
 			canary.analysis_query = saved_canary->analysis_query;
@@ -293,17 +304,152 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 		r->canary = &canary;
 	}
 	len = ospec__v1__rollout_record__get_packed_size(r);
-	if ((buf = malloc(len)) != NULL) {
+	if ((buf = malloc(len ? len : 1)) != NULL)
 		ospec__v1__rollout_record__pack(r, buf);
-		rv = osp_store_put(t, "rollouts", r->id, strlen(r->id), buf, len);
-	}
 	r->steps = saved;
 	r->n_steps = nsaved;
 	r->canary = saved_canary;
-out:
-	free(stats);
-	free(buf);
-	free(steps);
-	free(stepp);
+	if (buf == NULL)
+		return OSP_ENOMEM;
+	if (!all && e->stored_hdr != NULL && e->stored_hdr_len == len &&
+		memcmp(e->stored_hdr, buf, len) == 0) {
+		free(buf);
+		return OSP_OK;
+	}
+	if ((rv = osp_store_put(t, "rollouts", r->id, strlen(r->id), buf, len)) != OSP_OK) {
+		free(buf);
+		return rv;
+	}
+	free(e->stored_hdr);
+	e->stored_hdr = buf;
+	e->stored_hdr_len = len;
+	return OSP_OK;
+}
+
+/* coord_ro_save_step packs step i and stores it. */
+static osp_err coord_ro_save_step(osp_txn *t, coord_ro_entry *e, size_t i)
+{
+	Ospec__V1__StepRecord s;
+	Ospec__V1__SlotStats stats[2];
+	uint8_t small[2048], *buf = small;
+	size_t len;
+	osp_err rv;
+
+	coord_ro_step_to(&s, stats, &e->ro.steps[i], e->ro.strategy == COORD_RO_CANARY);
+	len = ospec__v1__step_record__get_packed_size(&s);
+	if (len > sizeof(small) && (buf = malloc(len)) == NULL)
+		return OSP_ENOMEM;
+	ospec__v1__step_record__pack(&s, buf);
+	rv = coord_ro_steps_put(t, e->ro.id, (uint32_t)i, buf, len);
+	if (buf != small)
+		free(buf);
+	return rv;
+}
+
+/* The string buffers of a step, in declaration order: only up to the NUL is
+ * stored, so coord_ro_step_same compares them with strncmp and every other
+ * byte with memcmp. A field missing here is compared whole (a string added
+ * later: only slower), never skipped. */
+#define COORD_RO_STR(f) { offsetof(coord_ro_step, f), sizeof(((coord_ro_step *)0)->f) }
+static const struct {
+	size_t off, len;
+} coord_ro_step_strs[] = {
+	COORD_RO_STR(node), COORD_RO_STR(reason), COORD_RO_STR(prev_version),
+	COORD_RO_STR(prev_sha256), COORD_RO_STR(version), COORD_RO_STR(sha256),
+	COORD_RO_STR(slot), COORD_RO_STR(old_slot), COORD_RO_STR(to_slot),
+};
+#define COORD_RO_BEFORE(a, b) \
+	_Static_assert(offsetof(coord_ro_step, a) < offsetof(coord_ro_step, b), #a " before " #b)
+COORD_RO_BEFORE(node, reason);
+COORD_RO_BEFORE(reason, prev_version);
+COORD_RO_BEFORE(prev_version, prev_sha256);
+COORD_RO_BEFORE(prev_sha256, version);
+COORD_RO_BEFORE(version, sha256);
+COORD_RO_BEFORE(sha256, slot);
+COORD_RO_BEFORE(slot, old_slot);
+COORD_RO_BEFORE(old_slot, to_slot);
+
+/* coord_ro_step_same: a and b would be stored alike (false may be a false
+ * alarm, e.g. padding; true never is). */
+static bool coord_ro_step_same(const coord_ro_step *a, const coord_ro_step *b)
+{
+	const char *pa = (const char *)a, *pb = (const char *)b;
+	size_t at = 0;
+
+	for (size_t i = 0; i < sizeof(coord_ro_step_strs) / sizeof(coord_ro_step_strs[0]); i++) {
+		size_t off = coord_ro_step_strs[i].off, len = coord_ro_step_strs[i].len;
+
+		if (memcmp(pa + at, pb + at, off - at) != 0 || strncmp(pa + off, pb + off, len) != 0)
+			return false;
+		at = off + len;
+	}
+	return memcmp(pa + at, pb + at, sizeof(*a) - at) == 0;
+}
+
+void coord_ro_stored_fini(coord_ro_entry *e)
+{
+	free(e->stored);
+	free(e->stored_hdr);
+	e->stored = NULL;
+	e->stored_hdr = NULL;
+	e->nstored = e->stored_hdr_len = 0;
+	e->stored_ok = false;
+}
+
+osp_err coord_ro_stored_init(osp_txn *t, coord_ro_entry *e)
+{
+	coord_ro_stored_fini(e);
+	if (e->ro.nsteps > 0 && (e->stored = malloc(e->ro.nsteps * sizeof(*e->stored))) == NULL)
+		return OSP_ENOMEM;
+	if (e->ro.nsteps > 0)
+		memcpy(e->stored, e->ro.steps, e->ro.nsteps * sizeof(*e->stored));
+	e->nstored = e->ro.nsteps;
+	e->stored_ok = true;
+	e->stored_failures = osp_store_write_failures(t);
+	return OSP_OK;
+}
+
+/*
+ * coord_ro_save writes the engine's state into the record and the store:
+ * the header when its encoding changed, and each step whose engine state
+ * differs from the copy of what the store holds (coord_ro_step_same: every
+ * byte, strings up to their NUL).
+ * A step the engine changed is always written: a difference in a field the
+ * record does not keep, or in padding, only costs a write. Everything is
+ * written again (and stale steps deleted) when the copy cannot be trusted:
+ * none yet (a new rollout), a change in the number of steps, or a write
+ * transaction aborted or failed since the copy was taken (its writes may
+ * be the lost ones).
+ */
+osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
+{
+	const coord_rollout *ro = &e->ro;
+	bool all = !e->stored_ok || e->stored_failures != osp_store_write_failures(t) ||
+		e->nstored != ro->nsteps;
+	osp_err rv;
+
+	(void)c;
+	if (all) {
+		coord_ro_stored_fini(e);
+		if (ro->nsteps > 0 && (e->stored = malloc(ro->nsteps * sizeof(*e->stored))) == NULL)
+			return OSP_ENOMEM;
+		e->nstored = ro->nsteps;
+		if ((rv = coord_ro_steps_del(t, ro->id)) != OSP_OK)
+			goto fail;
+	}
+	if ((rv = coord_ro_save_header(t, e, all)) != OSP_OK)
+		goto fail;
+	for (size_t i = 0; i < ro->nsteps; i++) {
+		if (!all && coord_ro_step_same(&ro->steps[i], &e->stored[i]))
+			continue;
+		if ((rv = coord_ro_save_step(t, e, i)) != OSP_OK)
+			goto fail;
+		memcpy(&e->stored[i], &ro->steps[i], sizeof(ro->steps[i]));
+	}
+	e->stored_ok = true;
+	e->stored_failures = osp_store_write_failures(t);
+	return OSP_OK;
+fail:
+	e->stored_ok = false; /* the caller aborts: next time, everything */
 	return rv;
 }

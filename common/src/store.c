@@ -19,11 +19,13 @@ struct osp_store {
 	size_t ndbs;
 	const char *names[OSP_STORE_MAX_DBS + 1];
 	MDB_dbi dbis[OSP_STORE_MAX_DBS + 1];
+	uint64_t write_failures; /* write txns aborted or not committed */
 };
 
 struct osp_txn {
 	osp_store *s;
 	MDB_txn *txn;
+	bool write;
 };
 
 static osp_err store_err(int rc)
@@ -421,6 +423,7 @@ osp_err osp_store_txn_begin(osp_store *s, bool write, osp_txn **t)
 	if (x == NULL)
 		return OSP_ENOMEM;
 	x->s = s;
+	x->write = write;
 	if ((rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &x->txn)) != 0) {
 		free(x);
 		return store_err(rc);
@@ -433,6 +436,8 @@ osp_err osp_store_txn_commit(osp_txn *t)
 {
 	int rc = mdb_txn_commit(t->txn);
 
+	if (rc != 0 && t->write)
+		t->s->write_failures++;
 	free(t);
 	if (rc != 0)
 		OSP_ERROR("OSP-STORE-COMMIT", "commit failed: %s", mdb_strerror(rc));
@@ -443,8 +448,15 @@ void osp_store_txn_abort(osp_txn *t)
 {
 	if (t == NULL)
 		return;
+	if (t->write)
+		t->s->write_failures++;
 	mdb_txn_abort(t->txn);
 	free(t);
+}
+
+uint64_t osp_store_write_failures(const osp_txn *t)
+{
+	return t->s->write_failures;
 }
 
 osp_err osp_store_get(osp_txn *t, const char *db, const void *key, size_t klen,

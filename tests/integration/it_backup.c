@@ -126,7 +126,7 @@ static void test_backup_restore_mid_rollout(void **state)
 	assert_int_equal(h_ctl(e, &out, &err, "backup", file, NULL), 0);
 	assert_non_null(strstr(out, "backup written to"));
 	assert_non_null(strstr(out, file));
-	assert_non_null(strstr(out, "store schema 1"));
+	assert_non_null(strstr(out, "store schema 2"));
 	free(out);
 	free(err);
 	out = err = NULL;

@@ -76,6 +76,13 @@ osp_err osp_store_txn_commit(osp_txn *t);
 /* osp_store_txn_abort discards and frees t; accepts NULL. */
 void osp_store_txn_abort(osp_txn *t);
 
+/* osp_store_write_failures returns how many write transactions of t's store
+ * were aborted or failed to commit since it was opened. A caller that keeps
+ * in memory what it believes is stored (to write only what changed) notes
+ * the count when it writes and trusts its copy only while the count has not
+ * moved: a moved count means a write of its may have been discarded. */
+uint64_t osp_store_write_failures(const osp_txn *t);
+
 /* osp_store_get looks key up in db. *val points into the map (read-only, valid
  * until the transaction ends). OSP_ENOENT if absent. */
 osp_err osp_store_get(osp_txn *t, const char *db, const void *key, size_t klen,
