@@ -417,8 +417,8 @@ osp_err coord_ro_stored_init(osp_txn *t, coord_ro_entry *e)
  * A step the engine changed is always written: a difference in a field the
  * record does not keep, or in padding, only costs a write. Everything is
  * written again (and stale steps deleted) when the copy cannot be trusted:
- * none yet (a new rollout), a change in the number of steps, or a write
- * transaction aborted or failed since the copy was taken (its writes may
+ * none yet (a new rollout), a change in the number of steps, or a
+ * transaction with writes aborted or failed since the copy was taken (its writes may
  * be the lost ones).
  */
 osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)

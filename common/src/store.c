@@ -19,13 +19,13 @@ struct osp_store {
 	size_t ndbs;
 	const char *names[OSP_STORE_MAX_DBS + 1];
 	MDB_dbi dbis[OSP_STORE_MAX_DBS + 1];
-	uint64_t write_failures; /* write txns aborted or not committed */
+	uint64_t write_failures; /* txns with writes aborted or not committed */
 };
 
 struct osp_txn {
 	osp_store *s;
 	MDB_txn *txn;
-	bool write;
+	bool wrote; /* a put or delete was made: an abort discards something */
 };
 
 static osp_err store_err(int rc)
@@ -423,7 +423,6 @@ osp_err osp_store_txn_begin(osp_store *s, bool write, osp_txn **t)
 	if (x == NULL)
 		return OSP_ENOMEM;
 	x->s = s;
-	x->write = write;
 	if ((rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &x->txn)) != 0) {
 		free(x);
 		return store_err(rc);
@@ -436,7 +435,7 @@ osp_err osp_store_txn_commit(osp_txn *t)
 {
 	int rc = mdb_txn_commit(t->txn);
 
-	if (rc != 0 && t->write)
+	if (rc != 0 && t->wrote)
 		t->s->write_failures++;
 	free(t);
 	if (rc != 0)
@@ -448,7 +447,7 @@ void osp_store_txn_abort(osp_txn *t)
 {
 	if (t == NULL)
 		return;
-	if (t->write)
+	if (t->wrote)
 		t->s->write_failures++;
 	mdb_txn_abort(t->txn);
 	free(t);
@@ -483,6 +482,7 @@ osp_err osp_store_put(osp_txn *t, const char *db, const void *key, size_t klen,
 
 	if (store_dbi(t->s, db, &dbi) != 0)
 		return OSP_EINVAL;
+	t->wrote = true;
 	return store_err(mdb_put(t->txn, dbi, &k, &v, 0));
 }
 
@@ -493,6 +493,7 @@ osp_err osp_store_del(osp_txn *t, const char *db, const void *key, size_t klen)
 
 	if (store_dbi(t->s, db, &dbi) != 0)
 		return OSP_EINVAL;
+	t->wrote = true;
 	return store_err(mdb_del(t->txn, dbi, &k, NULL));
 }
 
@@ -608,6 +609,7 @@ osp_err osp_store_del_prefix(osp_txn *t, const char *db, const void *prefix, siz
 		return store_err(rc);
 	rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
 	while (rc == 0 && store_has_prefix(&k, prefix, plen)) {
+		t->wrote = true;
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
 		n++;

@@ -77,7 +77,8 @@ osp_err osp_store_txn_commit(osp_txn *t);
 void osp_store_txn_abort(osp_txn *t);
 
 /* osp_store_write_failures returns how many write transactions of t's store
- * were aborted or failed to commit since it was opened. A caller that keeps
+ * that had written something were aborted or failed to commit since it was
+ * opened. A caller that keeps
  * in memory what it believes is stored (to write only what changed) notes
  * the count when it writes and trusts its copy only while the count has not
  * moved: a moved count means a write of its may have been discarded. */
