@@ -63,8 +63,15 @@ static void cn_stage_all(ts_ro *f)
 /* cn_weights_ok: every node confirms the weight, reporting requests so far. */
 static void cn_weights_ok(ts_ro *f, uint64_t requests, uint64_t errors)
 {
-	coord_ro_stats st = { .requests = requests, .errors = errors, .proxy_start = 7 };
+	coord_ro_stats st;
 	size_t i;
+
+	/* zeroed whole, padding too: the engine copies it into the rollout,
+	 * and ts_ro_check_deadline compares rollouts byte for byte */
+	memset(&st, 0, sizeof(st));
+	st.requests = requests;
+	st.errors = errors;
+	st.proxy_start = 7;
 
 	for (i = 0; i < f->r.nsteps; i++)
 		if (f->steps[i].cmd == COORD_RO_CMD_WEIGHT)
@@ -90,9 +97,15 @@ static void cn_interval(ts_ro *f)
 /* cn_stats_all answers every STATS with requests/errors/rtime. */
 static void cn_stats_all(ts_ro *f, uint64_t requests, uint64_t errors, uint32_t rtime)
 {
-	coord_ro_stats st = { .requests = requests, .errors = errors, .rtime_ms = rtime,
-			      .has_rtime = true, .proxy_start = 7 };
+	coord_ro_stats st;
 	size_t i;
+
+	memset(&st, 0, sizeof(st)); /* padding too (cn_weights_ok) */
+	st.requests = requests;
+	st.errors = errors;
+	st.rtime_ms = rtime;
+	st.has_rtime = true;
+	st.proxy_start = 7;
 
 	for (i = 0; i < f->r.nsteps; i++)
 		if (f->steps[i].cmd == COORD_RO_CMD_STATS)
@@ -265,8 +278,13 @@ static void test_cn_latency_ceiling(void **state)
 static void test_cn_missing_and_restarted_counters(void **state)
 {
 	ts_ro *f = *state;
-	coord_ro_stats restarted = { .requests = 40, .errors = 0, .rtime_ms = 10,
-				     .has_rtime = true, .proxy_start = 99 };
+	coord_ro_stats restarted;
+
+	memset(&restarted, 0, sizeof(restarted)); /* padding too (cn_weights_ok) */
+	restarted.requests = 40;
+	restarted.rtime_ms = 10;
+	restarted.has_rtime = true;
+	restarted.proxy_start = 99;
 
 	cn_init(f, 3);
 	cn_stage_all(f);
