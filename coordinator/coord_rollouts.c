@@ -67,24 +67,6 @@ coord_ro_entry *coord_rollouts_find(coord *c, const char *id)
 	return NULL;
 }
 
-osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id, Ospec__V1__RolloutRecord **out)
-{
-	const void *v;
-	size_t vl;
-	osp_err rv;
-
-	(void)c;
-	if ((rv = osp_store_get(t, "rollouts", id, strlen(id), &v, &vl)) != OSP_OK)
-		return rv;
-	if ((*out = ospec__v1__rollout_record__unpack(NULL, vl, v)) == NULL)
-		return OSP_ESTORE;
-	if ((rv = coord_ro_steps_read(t, *out)) != OSP_OK) {
-		ospec__v1__rollout_record__free_unpacked(*out, NULL);
-		*out = NULL;
-	}
-	return rv;
-}
-
 osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq)
 {
 	const void *v;

@@ -220,3 +220,22 @@ osp_err coord_migrate_1_2(osp_txn *t, char *err, size_t errlen)
 	free(ids.len);
 	return rv;
 }
+
+/* the whole rollout: its record, then its steps (one cursor) */
+osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id, Ospec__V1__RolloutRecord **out)
+{
+	const void *v;
+	size_t vl;
+	osp_err rv;
+
+	(void)c;
+	if ((rv = osp_store_get(t, "rollouts", id, strlen(id), &v, &vl)) != OSP_OK)
+		return rv;
+	if ((*out = ospec__v1__rollout_record__unpack(NULL, vl, v)) == NULL)
+		return OSP_ESTORE;
+	if ((rv = coord_ro_steps_read(t, *out)) != OSP_OK) {
+		ospec__v1__rollout_record__free_unpacked(*out, NULL);
+		*out = NULL;
+	}
+	return rv;
+}
