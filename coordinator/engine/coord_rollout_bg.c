@@ -655,9 +655,12 @@ static osp_err coord_ro_bg_on_health(coord_rollout *r, const coord_ro_event *ev,
 	if ((err = coord_ro_find(r, ev->node, &i)) != OSP_OK)
 		return err;
 	s = &r->steps[i];
-	/* Only a switched node's report about its new slot counts. */
+	/* Only a switched node's report about its new slot counts. An empty
+	 * slot is not "any": the node had no active slot when it wrote that
+	 * report, so it was written before the switch it acknowledged (the
+	 * agent records the slot before it answers) and arrived late. */
 	if (!s->in_switch || s->state != COORD_STEP_DONE ||
-	    (ev->slot != NULL && ev->slot[0] != '\0' && strcmp(ev->slot, s->slot) != 0))
+	    (ev->slot != NULL && strcmp(ev->slot, s->slot) != 0))
 		return OSP_OK;
 	if (ev->ok) {
 		if (!s->healthy_seen)
