@@ -192,7 +192,7 @@ void coord_jw_time(osp_jw *w, const char *key, int64_t ms);
 int coord_ctl_rollout_arg(coord *c, coord_ctl_req *rq, osp_txn *t,
 	Ospec__V1__RolloutRecord **out, char *err, size_t errlen);
 
-/* Rollout records gathered by coord_ctl_list_cb: at most cap into v (the
+/* Rollout records gathered by coord_ctl_list_read: at most cap into v (the
  * caller's array; the records are the caller's to free), only app's when app
  * is not NULL. */
 struct coord_ctl_list {
@@ -202,10 +202,10 @@ struct coord_ctl_list {
 	osp_txn *t; /* the scan's: when set, each record gets its steps */
 };
 
-/* coord_ctl_list_cb is the osp_store_foreach callback over "rollouts" that
- * adds each decodable record (of l->app, if set) to the struct coord_ctl_list
- * arg while there is room; the others are skipped. Always returns 0. */
-int coord_ctl_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl);
+/* coord_ctl_list_read adds every decodable stored rollout record (of
+ * l->app, if set) to l while there is room, read in t; the others are
+ * skipped. Store errors. */
+osp_err coord_ctl_list_read(osp_txn *t, struct coord_ctl_list *l);
 
 /* coord_ctl_by_seq_desc is the qsort comparator of Ospec__V1__RolloutRecord
  * pointers: newest (highest created_seq) first. */

@@ -17,7 +17,7 @@ static void coord_ctl_app_succeeded(coord *c, const char *app, struct coord_ctl_
 
 	l->app = app;
 	if (osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
-		osp_store_foreach(t, "rollouts", NULL, 0, false, coord_ctl_list_cb, l);
+		coord_ctl_list_read(t, l);
 		osp_store_txn_abort(t);
 	}
 	for (size_t i = 0; i < l->n; i++) {

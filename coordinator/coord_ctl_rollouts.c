@@ -442,15 +442,10 @@ int coord_verb_status(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	return 0;
 }
 
-int coord_ctl_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+static int coord_ctl_list_cb(void *arg, Ospec__V1__RolloutRecord *r)
 {
 	struct coord_ctl_list *l = arg;
-	Ospec__V1__RolloutRecord *r = ospec__v1__rollout_record__unpack(NULL, vl, v);
 
-	(void)k;
-	(void)kl;
-	if (r == NULL)
-		return 0;
 	if ((l->app != NULL && strcmp(l->app, r->app) != 0) || l->n >= l->cap ||
 		(l->t != NULL && coord_ro_steps_read(l->t, r) != OSP_OK)) {
 		ospec__v1__rollout_record__free_unpacked(r, NULL);
@@ -458,6 +453,11 @@ int coord_ctl_list_cb(void *arg, const void *k, size_t kl, const void *v, size_t
 	}
 	l->v[l->n++] = r;
 	return 0;
+}
+
+osp_err coord_ctl_list_read(osp_txn *t, struct coord_ctl_list *l)
+{
+	return coord_ro_rec_foreach(t, coord_ctl_list_cb, l);
 }
 
 int coord_ctl_by_seq_desc(const void *a, const void *b)
@@ -487,7 +487,7 @@ int coord_verb_rollouts(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 		return 1;
 	}
 	l.t = t; /* the list counts done and failed nodes */
-	osp_store_foreach(t, "rollouts", NULL, 0, false, coord_ctl_list_cb, &l);
+	coord_ctl_list_read(t, &l);
 	np = coord_ctl_plans_list(t, l.app, limit, &plans);
 	qsort(l.v, l.n, sizeof(*l.v), coord_ctl_by_seq_desc);
 	osp_jw_init(&w, json);

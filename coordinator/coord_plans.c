@@ -32,16 +32,7 @@ osp_err coord_plans_get(osp_txn *t, const char *id, Ospec__V1__PlanRecord **out)
 
 osp_err coord_plans_put(osp_txn *t, const Ospec__V1__PlanRecord *p)
 {
-	size_t n = ospec__v1__plan_record__get_packed_size(p);
-	uint8_t *buf = malloc(n ? n : 1);
-	osp_err rv;
-
-	if (buf == NULL)
-		return OSP_ENOMEM;
-	ospec__v1__plan_record__pack(p, buf);
-	rv = osp_store_put(t, "plans", p->id, strlen(p->id), buf, n);
-	free(buf);
-	return rv;
+	return coord_pb_put(t, "plans", p->id, &p->base);
 }
 
 struct coord_plans_find {

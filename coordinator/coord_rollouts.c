@@ -67,28 +67,6 @@ coord_ro_entry *coord_rollouts_find(coord *c, const char *id)
 	return NULL;
 }
 
-osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq)
-{
-	const void *v;
-	size_t vl;
-	uint8_t be[8];
-	uint64_t n = 0;
-	osp_err rv;
-
-	(void)c;
-	rv = osp_store_get(t, "meta", "rollout_seq", 11, &v, &vl);
-	if (rv == OSP_OK && vl == 8)
-		n = osp_be64_get(v);
-	else if (rv != OSP_ENOENT && rv != OSP_OK)
-		return rv;
-	n++;
-	osp_be64_put(be, n);
-	if ((rv = osp_store_put(t, "meta", "rollout_seq", 11, be, 8)) != OSP_OK)
-		return rv;
-	*seq = n;
-	return OSP_OK;
-}
-
 /* coord_rollouts_member_node returns the node of step st, or NULL when it
  * was forgotten since the rollout was created (a node that registers again
  * under that id is a new node: no rollout of before reaches it). */
@@ -349,8 +327,7 @@ static osp_err coord_ro_decide(coord *c, osp_txn *t, coord_ro_entry *e)
 	sw->decided_ms = osp_now_wall_ms();
 	sw->members = members;
 	r->switches[r->n_switches++] = sw;
-	return osp_store_put(t, "switches", e->ro.switch_id, strlen(e->ro.switch_id), d,
-		strlen(d));
+	return coord_ro_rec_decide(t, e->ro.switch_id, e->ro.decision == COORD_RO_DECISION_COMMIT);
 }
 
 osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coord_ro_event *ev,
@@ -461,19 +438,12 @@ typedef struct coord_rollouts_ld {
 	osp_txn *t;
 } coord_rollouts_ld;
 
-static int coord_rollouts_load_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+static int coord_rollouts_load_cb(void *arg, Ospec__V1__RolloutRecord *rec)
 {
 	coord_rollouts_ld *ld = arg;
 	coord *c = ld->c;
-	Ospec__V1__RolloutRecord *rec = ospec__v1__rollout_record__unpack(NULL, vl, v);
 	coord_ro_entry *e;
 
-	(void)k;
-	(void)kl;
-	if (rec == NULL) {
-		OSP_ERROR("COORD-STORE-CORRUPT", "undecodable rollout record skipped");
-		return 0;
-	}
 	/* a terminal one is read no further (its steps are not needed) unless
 	 * its scale-downs may be outstanding */
 	if (coord_ro_terminal((coord_ro_state)rec->state) &&
@@ -529,8 +499,7 @@ osp_err coord_rollouts_load(coord *c)
 
 	if ((rv = osp_store_txn_begin(c->store, false, &t)) != OSP_OK)
 		return rv;
-	rv = osp_store_foreach(t, "rollouts", NULL, 0, false, coord_rollouts_load_cb,
-		&(coord_rollouts_ld){ .c = c, .t = t });
+	rv = coord_ro_rec_foreach(t, coord_rollouts_load_cb, &(coord_rollouts_ld){ .c = c, .t = t });
 	osp_store_txn_abort(t);
 	if (rv != OSP_OK)
 		return rv;
@@ -602,8 +571,7 @@ void coord_rollouts_reload(coord *c)
 	coord_db_reload_log_ends(c);
 	osp_txn *t = NULL;
 	if (osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
-		osp_store_foreach(t, "rollouts", NULL, 0, false, coord_rollouts_load_cb,
-			&(coord_rollouts_ld){ .c = c, .t = t });
+		coord_ro_rec_foreach(t, coord_rollouts_load_cb, &(coord_rollouts_ld){ .c = c, .t = t });
 		osp_store_txn_abort(t);
 	}
 }

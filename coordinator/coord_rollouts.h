@@ -32,19 +32,48 @@ typedef struct coord_ro_entry {
 	uint64_t stored_failures;
 } coord_ro_entry;
 
-/* coord_ro_from_rec fills e->ro (steps allocated) from e->rec;
- * coord_ro_save writes e->ro into e->rec and stores it in t
- * (coord_rollouts_rec.c). */
+/*
+ * The rollout record's one owner (coord_rollouts_rec.c): the only code that
+ * reads or writes the databases "rollouts" and "switches" and the meta key
+ * "rollout_seq" ("steps": coord_rollouts_steps.c). Engine and record are
+ * tied by one field map there; adding a field is its declaration in
+ * coord_rollout.h and store.proto plus one row of the map.
+ *
+ * coord_ro_from_rec fills e->ro (steps allocated) from e->rec: OSP_ENOMEM.
+ * coord_ro_save writes e->ro into e->rec and stores what changed in t.
+ * coord_ro_stats_from copies wire counters into the engine's (NULL: zeros).
+ */
 osp_err coord_ro_from_rec(coord_ro_entry *e);
-/* coord_ro_stats_from copies wire counters into the engine's (NULL: zeros);
- * coord_ro_canary_to fills a record from the engine (strings point into c). */
 void coord_ro_stats_from(coord_ro_stats *o, const Ospec__V1__SlotStats *s);
-void coord_ro_canary_to(Ospec__V1__CanaryRecord *o, const coord_ro_canary *c);
 osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e);
 /* coord_ro_stored_init notes e->ro's steps as what the store holds (after
  * a load in t); coord_ro_stored_fini frees that copy (accepts a zeroed one). */
 osp_err coord_ro_stored_init(osp_txn *t, coord_ro_entry *e);
 void coord_ro_stored_fini(coord_ro_entry *e);
+
+/* coord_ro_rec_fn gets one stored record (its header: no steps) and owns it
+ * (frees it with ospec__v1__rollout_record__free_unpacked); nonzero stops. */
+typedef int (*coord_ro_rec_fn)(void *arg, Ospec__V1__RolloutRecord *r);
+/* coord_ro_rec_foreach calls fn with every stored rollout record in key
+ * order; an undecodable one is logged and skipped. Store errors. */
+osp_err coord_ro_rec_foreach(osp_txn *t, coord_ro_rec_fn fn, void *arg);
+/* coord_ro_rec_keys runs fn over the raw records (the migration's scan). */
+osp_err coord_ro_rec_keys(osp_txn *t, osp_store_iter_fn fn, void *arg);
+/* coord_ro_rec_get_key reads the header stored under key (*out: the
+ * caller's): OSP_ENOENT, OSP_ESTORE if undecodable, store errors. */
+osp_err coord_ro_rec_get_key(osp_txn *t, const void *key, size_t kl,
+	Ospec__V1__RolloutRecord **out);
+/* coord_ro_rec_put stores r as it is under r->id (its steps too, if it
+ * holds any: only the migration writes a header it read). */
+osp_err coord_ro_rec_put(osp_txn *t, const Ospec__V1__RolloutRecord *r);
+/* coord_pb_put packs m and stores it in database db under key (the put
+ * every record owner uses): OSP_ENOMEM, store errors. */
+osp_err coord_pb_put(osp_txn *t, const char *db, const char *key, const ProtobufCMessage *m);
+/* coord_ro_rec_decide records the decision of switch switch_id ("commit"
+ * or "abort"); coord_ro_rec_decision reads it (*commit may be NULL):
+ * OSP_ENOENT when none is recorded (a presumed abort). */
+osp_err coord_ro_rec_decide(osp_txn *t, const char *switch_id, bool commit);
+osp_err coord_ro_rec_decision(osp_txn *t, const char *switch_id, bool *commit);
 
 /* Steps in their own records (coord_rollouts_steps.c, database "steps", key
  * <rollout id> NUL <index as big-endian u32>):
@@ -73,9 +102,10 @@ coord_ro_entry *coord_rollouts_active(coord *c, const char *app);
 /* coord_rollouts_find returns the active rollout with id, or NULL. */
 coord_ro_entry *coord_rollouts_find(coord *c, const char *id);
 
-/* coord_rollouts_create builds a rollout from rec (taken over) for the nodes
- * selected now, stores it in t and starts it unless queue_behind is set.
- * *out is the entry (in the active list). */
+/* coord_rollouts_create builds a rollout from rec (taken over, freed on
+ * failure too) for the nodes selected now, stores it in t and starts it
+ * unless queued (it then waits, PENDING, behind the app's running rollout).
+ * *out is the entry (in the active list); err says why it failed. */
 osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *rec,
 	bool queued, const char *actor, coord_ro_entry **out, char *err, size_t errlen);
 
@@ -118,7 +148,11 @@ osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id,
  * NULL) gets how many were sent. */
 osp_err coord_rollouts_resend(coord *c, coord_node *n, uint64_t cursor, size_t *count);
 
-/* coord_rollouts_next_seq returns the next creation number (meta counter). */
+/* coord_rollouts_next_seq returns the next creation number (meta counter
+ * "rollout_seq": rollouts and plans share it); coord_rollouts_mint_id takes
+ * one and names it "<app>-<seq>" into id (OSP_ETOOBIG if idlen is short). */
 osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq);
+osp_err coord_rollouts_mint_id(coord *c, osp_txn *t, const char *app, char *id, size_t idlen,
+	uint64_t *seq);
 
 #endif

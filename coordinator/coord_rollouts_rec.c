@@ -1,7 +1,16 @@
 /*
- * coord_rollouts_rec.c - a rollout's record and the engine's view of it:
- * coord_ro_from_rec fills the engine from the stored record, coord_ro_save
- * writes the engine's state back into the record and the store.
+ * coord_rollouts_rec.c - the rollout record's one owner: the only module
+ * that reads and writes the databases "rollouts" (the record's header),
+ * "switches" (the decisions of two-phase switches) and the meta key
+ * "rollout_seq" (coord_rollouts_steps.c, its part, keeps "steps").
+ *
+ * The engine's view (coord_rollout) and the stored record (RolloutRecord,
+ * StepRecord, CanaryRecord) are tied by one field map per message: a row
+ * names a field of the engine struct and the protobuf field it is stored
+ * in, and coord_rf_from / coord_rf_to copy every row one way or the other.
+ * Adding a field to a rollout is its declaration in coord_rollout.h and
+ * store.proto plus one row here (test_coord_rollouts_rec.c fails without
+ * the row).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -9,6 +18,231 @@
 #include <string.h>
 
 #include "coord_rollouts.h"
+
+/* What a field holds, on either side (a protobuf bool is an int). */
+typedef enum coord_rf_kind {
+	COORD_RF_BOOL = 0,
+	COORD_RF_I32,
+	COORD_RF_U32,
+	COORD_RF_I64,
+	COORD_RF_U64,
+	COORD_RF_STR,   /* engine: a char buffer; record: a char * */
+	COORD_RF_STATS, /* engine: coord_ro_stats; record: a SlotStats * */
+} coord_rf_kind;
+
+#define COORD_RF_KIND(x) \
+	_Generic((x), bool: COORD_RF_BOOL, int32_t: COORD_RF_I32, uint32_t: COORD_RF_U32, \
+		int64_t: COORD_RF_I64, uint64_t: COORD_RF_U64, char *: COORD_RF_STR, \
+		coord_ro_stats: COORD_RF_STATS, Ospec__V1__SlotStats *: COORD_RF_STATS)
+
+enum {
+	COORD_RF_NOT = 1,    /* a bool stored negated (auto_rollback: no_auto_rollback) */
+	COORD_RF_CANARY = 2, /* written only for a canary rollout (read always) */
+	COORD_RF_OWN = 4,    /* the record's own (its key and release): read, never
+			      * written back */
+};
+
+#define COORD_RF_NOHAS SIZE_MAX
+
+/* One field: where it is in the engine's struct and in the record's. */
+typedef struct coord_rf {
+	size_t eoff, elen;   /* engine: offset and size */
+	coord_rf_kind ekind;
+	size_t poff, phas;   /* record: offset of the value and of its has_ flag */
+	coord_rf_kind pkind;
+	int64_t absent;      /* the engine's value when the record lacks the field */
+	unsigned flags;
+} coord_rf;
+
+#define COORD_RF_ROW(E, P, ef, pf, has, absent, fl) \
+	{ offsetof(E, ef), sizeof(((E *)0)->ef), COORD_RF_KIND(((E *)0)->ef), offsetof(P, pf), \
+		has, COORD_RF_KIND(((P *)0)->pf), absent, fl }
+
+/* The header: coord_rollout <-> RolloutRecord (the steps and the canary
+ * have their own maps). RO: a field of one name on both sides; RO_AS: of
+ * other names, with the value when absent and flags; RO_STR: a string. */
+#define RO_AS(ef, pf, absent, fl) COORD_RF_ROW(coord_rollout, Ospec__V1__RolloutRecord, ef, \
+	pf, offsetof(Ospec__V1__RolloutRecord, has_##pf), absent, fl)
+#define RO(f) RO_AS(f, f, 0, 0)
+#define RO_STR(f, fl) COORD_RF_ROW(coord_rollout, Ospec__V1__RolloutRecord, f, f, \
+	COORD_RF_NOHAS, 0, fl)
+static const coord_rf coord_rf_rollout[] = {
+	RO_STR(id, COORD_RF_OWN), RO_STR(app, COORD_RF_OWN), RO_STR(version, COORD_RF_OWN),
+	RO_STR(sha256, COORD_RF_OWN),
+	RO(strategy), RO(batch), RO(batch_pct), RO(max_failures), RO(max_failures_pct),
+	RO(progress_deadline_ms), RO(state), RO(paused), RO(abort_requested),
+	RO_AS(current_batch, current_batch, -1, 0), RO(phase),
+	RO_STR(switch_id, 0), RO(switch_no), RO(decision),
+	RO_AS(prepare_deadline_ms, prepare_deadline_ms, COORD_RO_PREPARE_DEADLINE_MS, 0),
+	RO(prepare_started_ms), RO(rollback_window_ms), RO(switch_gate), RO(switch_approved),
+	RO_AS(auto_rollback, no_auto_rollback, 1, COORD_RF_NOT), RO(ending), RO(watch_until_ms),
+	RO(verify_until_ms), RO(scale_down_delay_ms), RO(scale_down_at_ms), RO(scale_down_sent),
+	RO(first_ack_ms), RO(last_ack_ms), RO(started_ms), RO(finished_ms), RO_STR(reason, 0),
+};
+#undef RO
+#undef RO_AS
+#undef RO_STR
+
+/* A step: coord_ro_step <-> StepRecord (node and state are required: no
+ * has_ flag). */
+#define ST_AS(ef, pf, fl) COORD_RF_ROW(coord_ro_step, Ospec__V1__StepRecord, ef, pf, \
+	offsetof(Ospec__V1__StepRecord, has_##pf), 0, fl)
+#define ST(f) ST_AS(f, f, 0)
+#define ST_NOHAS(ef, pf, fl) COORD_RF_ROW(coord_ro_step, Ospec__V1__StepRecord, ef, pf, \
+	COORD_RF_NOHAS, 0, fl)
+static const coord_rf coord_rf_step[] = {
+	ST_NOHAS(node, node, 0), ST_NOHAS(state, state, 0), ST(batch), ST(seq), ST(cmd),
+	ST(started_ms), ST(finished_ms), ST_NOHAS(reason, reason, 0),
+	ST_NOHAS(prev_version, prev_version, 0), ST_NOHAS(prev_sha256, prev_sha256, 0),
+	ST(revert_pending), ST_NOHAS(slot, slot, 0), ST_NOHAS(old_slot, old_slot, 0),
+	ST_NOHAS(to_slot, to_slot, 0), ST(vote), ST(in_switch), ST(decide_commit), ST(acked_ms),
+	ST(healthy_seen), ST(stage_generation), ST(void_seq), ST_NOHAS(version, version, 0),
+	ST_NOHAS(sha256, sha256, 0), ST_NOHAS(base, canary_base, COORD_RF_CANARY),
+	ST_NOHAS(last, canary_last, COORD_RF_CANARY),
+	ST_AS(has_base, canary_has_base, COORD_RF_CANARY),
+	ST_AS(fresh, canary_fresh, COORD_RF_CANARY),
+};
+#undef ST
+#undef ST_AS
+#undef ST_NOHAS
+
+/* A canary's settings and state: coord_ro_canary <-> CanaryRecord (ext is
+ * the record's analysis_url being set; the query itself stays the
+ * record's, coord_ro_save_header). */
+#define CN(f) COORD_RF_ROW(coord_ro_canary, Ospec__V1__CanaryRecord, f, f, \
+	offsetof(Ospec__V1__CanaryRecord, has_##f), 0, 0)
+#define CN_STR(f) COORD_RF_ROW(coord_ro_canary, Ospec__V1__CanaryRecord, f, f, \
+	COORD_RF_NOHAS, 0, 0)
+static const coord_rf coord_rf_canary[] = {
+	CN(initial), CN(step), CN(max), CN(interval_ms), CN(threshold), CN(min_success_x100),
+	CN(max_rtime_ms), CN(min_requests), CN(weight), CN(step_no), CN(step_until_ms),
+	CN(failed_checks), CN(analyses), CN(an_ms), CN(an_requests), CN(an_errors),
+	CN(an_rtime_ms), CN(an_has_rtime), CN(an_passed), CN(an_nodes), CN_STR(an_note),
+	CN(ext_state), CN_STR(ext_note),
+};
+#undef CN
+#undef CN_STR
+
+#define COORD_RF_N(m) (sizeof(m) / sizeof((m)[0]))
+
+/* coord_rf_get reads an integer field of kind k at p. */
+static int64_t coord_rf_get(const void *p, coord_rf_kind k)
+{
+	switch (k) {
+	case COORD_RF_BOOL:
+		return *(const bool *)p;
+	case COORD_RF_I32:
+		return *(const int32_t *)p;
+	case COORD_RF_U32:
+		return *(const uint32_t *)p;
+	case COORD_RF_I64:
+		return *(const int64_t *)p;
+	case COORD_RF_U64:
+		return (int64_t) * (const uint64_t *)p; /* back to uint64_t by coord_rf_set */
+	default:
+		return 0;
+	}
+}
+
+/* coord_rf_set writes v into an integer field of kind k at p. */
+static void coord_rf_set(void *p, coord_rf_kind k, int64_t v)
+{
+	switch (k) {
+	case COORD_RF_BOOL:
+		*(bool *)p = v != 0;
+		break;
+	case COORD_RF_I32:
+		*(int32_t *)p = (int32_t)v;
+		break;
+	case COORD_RF_U32:
+		*(uint32_t *)p = (uint32_t)v;
+		break;
+	case COORD_RF_I64:
+		*(int64_t *)p = v;
+		break;
+	case COORD_RF_U64:
+		*(uint64_t *)p = (uint64_t)v;
+		break;
+	default:
+		break;
+	}
+}
+
+/* coord_rf_from fills the engine's struct eng from the record msg, every
+ * row of map m (strings cut to their buffer; absent fields get the row's
+ * value). */
+static void coord_rf_from(const coord_rf *m, size_t n, void *eng, const void *msg)
+{
+	char *e = eng;
+	const char *p = msg;
+
+	for (size_t i = 0; i < n; i++) {
+		const coord_rf *f = &m[i];
+		int64_t v;
+
+		if (f->ekind == COORD_RF_STR) {
+			const char *s = *(char *const *)(p + f->poff);
+			osp_strlcpy(e + f->eoff, s != NULL ? s : "", f->elen);
+			continue;
+		}
+		if (f->ekind == COORD_RF_STATS) {
+			coord_ro_stats_from((coord_ro_stats *)(e + f->eoff),
+				*(Ospec__V1__SlotStats *const *)(p + f->poff));
+			continue;
+		}
+		if (f->phas != COORD_RF_NOHAS && !*(const protobuf_c_boolean *)(p + f->phas))
+			v = f->absent;
+		else if (f->flags & COORD_RF_NOT)
+			v = !coord_rf_get(p + f->poff, f->pkind);
+		else
+			v = coord_rf_get(p + f->poff, f->pkind);
+		coord_rf_set(e + f->eoff, f->ekind, v);
+	}
+}
+
+static void coord_ro_stats_to(Ospec__V1__SlotStats *o, const coord_ro_stats *s);
+
+/* coord_rf_to writes the engine's struct eng into the record msg, every row
+ * of map m but the record's own (and the canary's rows unless canary). dup:
+ * strings are copied (msg owns them; the old ones are freed), else they
+ * point into eng. stats has room for the rows of kind STATS. OSP_ENOMEM:
+ * msg is partly written. */
+static osp_err coord_rf_to(const coord_rf *m, size_t n, const void *eng, void *msg, bool canary,
+	bool dup, Ospec__V1__SlotStats *stats)
+{
+	const char *e = eng;
+	char *p = msg;
+
+	for (size_t i = 0; i < n; i++) {
+		const coord_rf *f = &m[i];
+		int64_t v;
+
+		if ((f->flags & COORD_RF_OWN) || ((f->flags & COORD_RF_CANARY) && !canary))
+			continue;
+		if (f->ekind == COORD_RF_STR) {
+			char **dst = (char **)(p + f->poff);
+			char *s = (char *)(e + f->eoff);
+
+			if (dup) {
+				if ((s = strdup(s)) == NULL)
+					return OSP_ENOMEM;
+				free(*dst);
+			}
+			*dst = s;
+			continue;
+		}
+		if (f->ekind == COORD_RF_STATS) {
+			coord_ro_stats_to(stats, (const coord_ro_stats *)(e + f->eoff));
+			*(Ospec__V1__SlotStats **)(p + f->poff) = stats++;
+			continue;
+		}
+		v = coord_rf_get(e + f->eoff, f->ekind);
+		coord_rf_set(p + f->poff, f->pkind, (f->flags & COORD_RF_NOT) ? !v : v);
+		if (f->phas != COORD_RF_NOHAS)
+			*(protobuf_c_boolean *)(p + f->phas) = 1;
+	}
+	return OSP_OK;
+}
 
 /* coord_ro_stats_from copies wire counters (NULL: zero). */
 void coord_ro_stats_from(coord_ro_stats *o, const Ospec__V1__SlotStats *s)
@@ -35,71 +269,6 @@ static void coord_ro_stats_to(Ospec__V1__SlotStats *o, const coord_ro_stats *s)
 	o->proxy_start = s->proxy_start;
 }
 
-static void coord_ro_canary_from(coord_ro_canary *c, const Ospec__V1__CanaryRecord *r)
-{
-	if (r == NULL)
-		return;
-	c->initial = r->initial;
-	c->step = r->step;
-	c->max = r->max;
-	c->interval_ms = r->interval_ms;
-	c->threshold = r->threshold > 0 ? r->threshold : 1;
-	c->min_success_x100 = r->min_success_x100;
-	c->max_rtime_ms = r->max_rtime_ms;
-	c->min_requests = r->min_requests;
-	c->weight = r->weight;
-	c->step_no = r->step_no;
-	c->step_until_ms = r->step_until_ms;
-	c->failed_checks = r->failed_checks;
-	c->analyses = r->analyses;
-	c->an_ms = r->an_ms;
-	c->an_requests = r->an_requests;
-	c->an_errors = r->an_errors;
-	c->an_rtime_ms = r->an_rtime_ms;
-	c->an_has_rtime = r->an_has_rtime;
-	c->an_passed = r->an_passed;
-	c->an_nodes = r->an_nodes;
-	osp_strlcpy(c->an_note, r->an_note != NULL ? r->an_note : "", sizeof(c->an_note));
-	c->ext = r->analysis_url != NULL && r->analysis_url[0] != '\0';
-	c->ext_state = (coord_ro_ext)r->ext_state;
-	osp_strlcpy(c->ext_note, r->ext_note != NULL ? r->ext_note : "", sizeof(c->ext_note));
-}
-
-/* coord_ro_canary_to fills o (strings point into c) from the engine. */
-void coord_ro_canary_to(Ospec__V1__CanaryRecord *o, const coord_ro_canary *c)
-{
-	ospec__v1__canary_record__init(o);
-	o->has_initial = o->has_step = o->has_max = o->has_interval_ms = o->has_threshold = 1;
-	o->initial = c->initial;
-	o->step = c->step;
-	o->max = c->max;
-	o->interval_ms = c->interval_ms;
-	o->threshold = c->threshold;
-	o->has_min_success_x100 = o->has_max_rtime_ms = o->has_min_requests = 1;
-	o->min_success_x100 = c->min_success_x100;
-	o->max_rtime_ms = c->max_rtime_ms;
-	o->min_requests = c->min_requests;
-	o->has_weight = o->has_step_no = o->has_step_until_ms = o->has_failed_checks = 1;
-	o->weight = c->weight;
-	o->step_no = c->step_no;
-	o->step_until_ms = c->step_until_ms;
-	o->failed_checks = c->failed_checks;
-	o->has_analyses = o->has_an_ms = o->has_an_requests = o->has_an_errors = 1;
-	o->analyses = c->analyses;
-	o->an_ms = c->an_ms;
-	o->an_requests = c->an_requests;
-	o->an_errors = c->an_errors;
-	o->has_an_rtime_ms = o->has_an_has_rtime = o->has_an_passed = o->has_an_nodes = 1;
-	o->an_rtime_ms = c->an_rtime_ms;
-	o->an_has_rtime = c->an_has_rtime;
-	o->an_passed = c->an_passed;
-	o->an_nodes = c->an_nodes;
-	o->an_note = (char *)c->an_note;
-	o->has_ext_state = 1;
-	o->ext_state = c->ext_state;
-	o->ext_note = (char *)c->ext_note;
-}
-
 /* coord_ro_from_rec fills the engine's view from a record (steps allocated). */
 osp_err coord_ro_from_rec(coord_ro_entry *e)
 {
@@ -107,167 +276,30 @@ osp_err coord_ro_from_rec(coord_ro_entry *e)
 	coord_rollout *ro = &e->ro;
 
 	memset(ro, 0, sizeof(*ro));
-	osp_strlcpy(ro->id, r->id, sizeof(ro->id));
-	osp_strlcpy(ro->app, r->app, sizeof(ro->app));
-	osp_strlcpy(ro->version, r->version, sizeof(ro->version));
-	osp_strlcpy(ro->sha256, r->sha256 ? r->sha256 : "", sizeof(ro->sha256));
-	ro->strategy = (coord_ro_strategy)r->strategy;
-	ro->batch = r->batch;
-	ro->batch_pct = r->batch_pct;
-	ro->max_failures = r->max_failures;
-	ro->max_failures_pct = r->max_failures_pct;
-	ro->progress_deadline_ms = r->progress_deadline_ms;
-	ro->state = (coord_ro_state)r->state;
-	ro->paused = r->paused;
-	ro->abort_requested = r->abort_requested;
-	ro->current_batch = r->has_current_batch ? r->current_batch : -1;
-	ro->phase = r->phase;
-	ro->started_ms = r->started_ms;
-	ro->finished_ms = r->finished_ms;
-	osp_strlcpy(ro->reason, r->reason ? r->reason : "", sizeof(ro->reason));
-	osp_strlcpy(ro->switch_id, r->switch_id ? r->switch_id : "", sizeof(ro->switch_id));
-	ro->switch_no = r->switch_no;
-	ro->decision = (coord_ro_decision)r->decision;
-	ro->prepare_deadline_ms = r->has_prepare_deadline_ms ? r->prepare_deadline_ms : 30000;
-	ro->prepare_started_ms = r->prepare_started_ms;
-	ro->rollback_window_ms = r->rollback_window_ms;
-	ro->auto_rollback = !r->no_auto_rollback;
-	ro->switch_gate = r->switch_gate;
-	ro->switch_approved = r->switch_approved;
-	ro->ending = (coord_ro_state)r->ending;
-	ro->watch_until_ms = r->watch_until_ms;
-	ro->verify_until_ms = r->verify_until_ms;
-	ro->scale_down_delay_ms = r->scale_down_delay_ms;
-	ro->scale_down_at_ms = r->scale_down_at_ms;
-	ro->scale_down_sent = r->scale_down_sent;
-	ro->first_ack_ms = r->first_ack_ms;
-	ro->last_ack_ms = r->last_ack_ms;
-	coord_ro_canary_from(&ro->canary, r->canary);
+	coord_rf_from(coord_rf_rollout, COORD_RF_N(coord_rf_rollout), ro, r);
+	if (r->canary != NULL) {
+		coord_rf_from(coord_rf_canary, COORD_RF_N(coord_rf_canary), &ro->canary, r->canary);
+		if (ro->canary.threshold == 0)
+			ro->canary.threshold = 1;
+		ro->canary.ext = r->canary->analysis_url != NULL && r->canary->analysis_url[0] != '\0';
+	}
 	ro->nsteps = r->n_steps;
 	if (r->n_steps > 0 && (ro->steps = calloc(r->n_steps, sizeof(*ro->steps))) == NULL)
 		return OSP_ENOMEM;
-	for (size_t i = 0; i < r->n_steps; i++) {
-		const Ospec__V1__StepRecord *s = r->steps[i];
-		coord_ro_step *st = &ro->steps[i];
-		osp_strlcpy(st->node, s->node, sizeof(st->node));
-		st->state = (coord_step_state)s->state;
-		st->batch = s->batch;
-		st->seq = s->seq;
-		st->cmd = (coord_ro_cmd)s->cmd;
-		st->started_ms = s->started_ms;
-		st->finished_ms = s->finished_ms;
-		osp_strlcpy(st->reason, s->reason ? s->reason : "", sizeof(st->reason));
-		osp_strlcpy(st->prev_version, s->prev_version ? s->prev_version : "",
-			sizeof(st->prev_version));
-		osp_strlcpy(st->prev_sha256, s->prev_sha256 ? s->prev_sha256 : "",
-			sizeof(st->prev_sha256));
-		st->revert_pending = s->revert_pending;
-		osp_strlcpy(st->slot, s->slot ? s->slot : "", sizeof(st->slot));
-		osp_strlcpy(st->old_slot, s->old_slot ? s->old_slot : "", sizeof(st->old_slot));
-		osp_strlcpy(st->to_slot, s->to_slot ? s->to_slot : "", sizeof(st->to_slot));
-		st->vote = (coord_ro_vote)s->vote;
-		st->in_switch = s->in_switch;
-		st->decide_commit = s->decide_commit;
-		st->acked_ms = s->acked_ms;
-		st->healthy_seen = s->healthy_seen;
-		st->stage_generation = s->stage_generation;
-		st->void_seq = s->void_seq;
-		osp_strlcpy(st->version, s->version ? s->version : "", sizeof(st->version));
-		osp_strlcpy(st->sha256, s->sha256 ? s->sha256 : "", sizeof(st->sha256));
-		coord_ro_stats_from(&st->base, s->canary_base);
-		coord_ro_stats_from(&st->last, s->canary_last);
-		st->has_base = s->canary_has_base;
-		st->fresh = s->canary_fresh;
-	}
+	for (size_t i = 0; i < r->n_steps; i++)
+		coord_rf_from(coord_rf_step, COORD_RF_N(coord_rf_step), &ro->steps[i], r->steps[i]);
 	return OSP_OK;
 }
 
-/* coord_ro_step_to fills s (strings point into st; stats, two, used for a
- * canary) from the engine's step. */
-static void coord_ro_step_to(Ospec__V1__StepRecord *s, Ospec__V1__SlotStats *stats,
-	const coord_ro_step *st, bool cn)
-{
-	ospec__v1__step_record__init(s);
-	s->node = (char *)st->node;
-	s->state = st->state;
-	s->has_batch = s->has_seq = s->has_cmd = 1;
-	s->batch = st->batch;
-	s->seq = st->seq;
-	s->cmd = st->cmd;
-	s->has_started_ms = s->has_finished_ms = s->has_revert_pending = 1;
-	s->started_ms = st->started_ms;
-	s->finished_ms = st->finished_ms;
-	s->reason = (char *)st->reason;
-	s->prev_version = (char *)st->prev_version;
-	s->prev_sha256 = (char *)st->prev_sha256;
-	s->revert_pending = st->revert_pending;
-	s->slot = (char *)st->slot;
-	s->old_slot = (char *)st->old_slot;
-	s->to_slot = (char *)st->to_slot;
-	s->has_vote = s->has_in_switch = s->has_decide_commit = 1;
-	s->vote = st->vote;
-	s->in_switch = st->in_switch;
-	s->decide_commit = st->decide_commit;
-	s->has_acked_ms = s->has_healthy_seen = 1;
-	s->acked_ms = st->acked_ms;
-	s->healthy_seen = st->healthy_seen;
-	s->has_stage_generation = s->has_void_seq = 1;
-	s->stage_generation = st->stage_generation;
-	s->void_seq = st->void_seq;
-	s->version = (char *)st->version;
-	s->sha256 = (char *)st->sha256;
-	if (cn) {
-		coord_ro_stats_to(&stats[0], &st->base);
-		coord_ro_stats_to(&stats[1], &st->last);
-		s->canary_base = &stats[0];
-		s->canary_last = &stats[1];
-		s->has_canary_has_base = s->has_canary_fresh = 1;
-		s->canary_has_base = st->has_base;
-		s->canary_fresh = st->fresh;
-	}
-}
-
-/* coord_ro_header_to writes the engine's rollout-wide state into r. */
+/* coord_ro_header_to writes the engine's rollout-wide state into r (the
+ * strings copied: r owns them) and the flip skew into its current switch. */
 static osp_err coord_ro_header_to(Ospec__V1__RolloutRecord *r, const coord_rollout *ro)
 {
-	char *reason = strdup(ro->reason), *switch_id = strdup(ro->switch_id);
+	osp_err rv = coord_rf_to(coord_rf_rollout, COORD_RF_N(coord_rf_rollout), ro, r, false,
+		true, NULL);
 
-	if (reason == NULL || switch_id == NULL) {
-		free(reason);
-		free(switch_id);
-		return OSP_ENOMEM;
-	}
-	r->state = ro->state;
-	r->has_state = r->has_paused = r->has_abort_requested = r->has_current_batch = 1;
-	r->paused = ro->paused;
-	r->abort_requested = ro->abort_requested;
-	r->current_batch = ro->current_batch;
-	r->has_phase = r->has_started_ms = r->has_finished_ms = 1;
-	r->phase = ro->phase;
-	r->started_ms = ro->started_ms;
-	r->finished_ms = ro->finished_ms;
-	free(r->reason);
-	r->reason = reason;
-	free(r->switch_id);
-	r->switch_id = switch_id;
-	r->has_switch_no = r->has_decision = r->has_prepare_deadline_ms = 1;
-	r->switch_no = ro->switch_no;
-	r->decision = ro->decision;
-	r->prepare_deadline_ms = ro->prepare_deadline_ms;
-	r->has_prepare_started_ms = r->has_verify_until_ms = r->has_scale_down_at_ms = 1;
-	r->prepare_started_ms = ro->prepare_started_ms;
-	r->verify_until_ms = ro->verify_until_ms;
-	r->scale_down_at_ms = ro->scale_down_at_ms;
-	r->has_ending = r->has_watch_until_ms = 1;
-	r->ending = ro->ending;
-	r->watch_until_ms = ro->watch_until_ms;
-	r->has_scale_down_sent = r->has_first_ack_ms = r->has_last_ack_ms = 1;
-	r->scale_down_sent = ro->scale_down_sent;
-	r->has_switch_gate = r->has_switch_approved = 1;
-	r->switch_gate = ro->switch_gate;
-	r->switch_approved = ro->switch_approved;
-	r->first_ack_ms = ro->first_ack_ms;
-	r->last_ack_ms = ro->last_ack_ms;
+	if (rv != OSP_OK)
+		return rv;
 	if (r->n_switches > 0 && strcmp(r->switches[r->n_switches - 1]->id, ro->switch_id) == 0) {
 		Ospec__V1__SwitchRecord *sw = r->switches[r->n_switches - 1];
 		sw->has_first_ack_ms = sw->has_last_ack_ms = 1;
@@ -294,7 +326,9 @@ static osp_err coord_ro_save_header(osp_txn *t, coord_ro_entry *e, bool all)
 	r->steps = NULL;
 	r->n_steps = 0;
 	if (e->ro.strategy == COORD_RO_CANARY) {
-		coord_ro_canary_to(&canary, &e->ro.canary);
+		ospec__v1__canary_record__init(&canary);
+		coord_rf_to(coord_rf_canary, COORD_RF_N(coord_rf_canary), &e->ro.canary, &canary,
+			true, false, NULL);
 		if (saved_canary != NULL) { /* the query is the record's own setting */
 			canary.analysis_url = saved_canary->analysis_url;
 			canary.analysis_query = saved_canary->analysis_query;
@@ -330,12 +364,14 @@ static osp_err coord_ro_save_header(osp_txn *t, coord_ro_entry *e, bool all)
 static osp_err coord_ro_save_step(osp_txn *t, coord_ro_entry *e, size_t i)
 {
 	Ospec__V1__StepRecord s;
-	Ospec__V1__SlotStats stats[2];
+	Ospec__V1__SlotStats stats[2]; /* the step map's two STATS rows */
 	uint8_t small[2048], *buf = small;
 	size_t len;
 	osp_err rv;
 
-	coord_ro_step_to(&s, stats, &e->ro.steps[i], e->ro.strategy == COORD_RO_CANARY);
+	ospec__v1__step_record__init(&s);
+	coord_rf_to(coord_rf_step, COORD_RF_N(coord_rf_step), &e->ro.steps[i], &s,
+		e->ro.strategy == COORD_RO_CANARY, false, stats);
 	len = ospec__v1__step_record__get_packed_size(&s);
 	if (len > sizeof(small) && (buf = malloc(len)) == NULL)
 		return OSP_ENOMEM;
@@ -346,39 +382,21 @@ static osp_err coord_ro_save_step(osp_txn *t, coord_ro_entry *e, size_t i)
 	return rv;
 }
 
-/* The string buffers of a step, in declaration order: only up to the NUL is
- * stored, so coord_ro_step_same compares them with strncmp and every other
- * byte with memcmp. A field missing here is compared whole (a string added
- * later: only slower), never skipped. */
-#define COORD_RO_STR(f) { offsetof(coord_ro_step, f), sizeof(((coord_ro_step *)0)->f) }
-static const struct {
-	size_t off, len;
-} coord_ro_step_strs[] = {
-	COORD_RO_STR(node), COORD_RO_STR(reason), COORD_RO_STR(prev_version),
-	COORD_RO_STR(prev_sha256), COORD_RO_STR(version), COORD_RO_STR(sha256),
-	COORD_RO_STR(slot), COORD_RO_STR(old_slot), COORD_RO_STR(to_slot),
-};
-#define COORD_RO_BEFORE(a, b) \
-	_Static_assert(offsetof(coord_ro_step, a) < offsetof(coord_ro_step, b), #a " before " #b)
-COORD_RO_BEFORE(node, reason);
-COORD_RO_BEFORE(reason, prev_version);
-COORD_RO_BEFORE(prev_version, prev_sha256);
-COORD_RO_BEFORE(prev_sha256, version);
-COORD_RO_BEFORE(version, sha256);
-COORD_RO_BEFORE(sha256, slot);
-COORD_RO_BEFORE(slot, old_slot);
-COORD_RO_BEFORE(old_slot, to_slot);
-
 /* coord_ro_step_same: a and b would be stored alike (false may be a false
- * alarm, e.g. padding; true never is). */
+ * alarm, e.g. padding; true never is). The strings of the step map are
+ * stored up to their NUL, so they are compared with strncmp and every other
+ * byte with memcmp; a string row out of declaration order is compared whole
+ * (only slower), never skipped. */
 static bool coord_ro_step_same(const coord_ro_step *a, const coord_ro_step *b)
 {
 	const char *pa = (const char *)a, *pb = (const char *)b;
 	size_t at = 0;
 
-	for (size_t i = 0; i < sizeof(coord_ro_step_strs) / sizeof(coord_ro_step_strs[0]); i++) {
-		size_t off = coord_ro_step_strs[i].off, len = coord_ro_step_strs[i].len;
+	for (size_t i = 0; i < COORD_RF_N(coord_rf_step); i++) {
+		size_t off = coord_rf_step[i].eoff, len = coord_rf_step[i].elen;
 
+		if (coord_rf_step[i].ekind != COORD_RF_STR || off < at)
+			continue;
 		if (memcmp(pa + at, pb + at, off - at) != 0 || strncmp(pa + off, pb + off, len) != 0)
 			return false;
 		at = off + len;
@@ -452,4 +470,141 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 fail:
 	e->stored_ok = false; /* the caller aborts: next time, everything */
 	return rv;
+}
+
+/* coord_ro_rec_unpack decodes a stored header (NULL: undecodable). */
+static Ospec__V1__RolloutRecord *coord_ro_rec_unpack(const void *v, size_t vl)
+{
+	return ospec__v1__rollout_record__unpack(NULL, vl, v);
+}
+
+osp_err coord_pb_put(osp_txn *t, const char *db, const char *key, const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(len ? len : 1);
+	osp_err rv;
+
+	if (buf == NULL)
+		return OSP_ENOMEM;
+	protobuf_c_message_pack(m, buf);
+	rv = osp_store_put(t, db, key, strlen(key), buf, len);
+	free(buf);
+	return rv;
+}
+
+osp_err coord_ro_rec_put(osp_txn *t, const Ospec__V1__RolloutRecord *r)
+{
+	return coord_pb_put(t, "rollouts", r->id, &r->base);
+}
+
+osp_err coord_ro_rec_get_key(osp_txn *t, const void *key, size_t kl,
+	Ospec__V1__RolloutRecord **out)
+{
+	const void *v;
+	size_t vl;
+	osp_err rv;
+
+	*out = NULL;
+	if ((rv = osp_store_get(t, "rollouts", key, kl, &v, &vl)) != OSP_OK)
+		return rv;
+	return (*out = coord_ro_rec_unpack(v, vl)) != NULL ? OSP_OK : OSP_ESTORE;
+}
+
+typedef struct coord_ro_rec_each {
+	coord_ro_rec_fn fn;
+	void *arg;
+} coord_ro_rec_each;
+
+static int coord_ro_rec_each_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	coord_ro_rec_each *each = arg;
+	Ospec__V1__RolloutRecord *r = coord_ro_rec_unpack(v, vl);
+
+	if (r == NULL) {
+		OSP_ERROR("COORD-STORE-CORRUPT", "undecodable rollout record '%.*s' skipped",
+			(int)(kl < 64 ? kl : 64), (const char *)k);
+		return 0;
+	}
+	return each->fn(each->arg, r);
+}
+
+osp_err coord_ro_rec_foreach(osp_txn *t, coord_ro_rec_fn fn, void *arg)
+{
+	coord_ro_rec_each each = { fn, arg };
+
+	return osp_store_foreach(t, "rollouts", NULL, 0, false, coord_ro_rec_each_cb, &each);
+}
+
+osp_err coord_ro_rec_keys(osp_txn *t, osp_store_iter_fn fn, void *arg)
+{
+	return osp_store_foreach(t, "rollouts", NULL, 0, false, fn, arg);
+}
+
+/* the whole rollout: its record, then its steps (one cursor) */
+osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id, Ospec__V1__RolloutRecord **out)
+{
+	osp_err rv;
+
+	(void)c;
+	if ((rv = coord_ro_rec_get_key(t, id, strlen(id), out)) != OSP_OK)
+		return rv;
+	if ((rv = coord_ro_steps_read(t, *out)) != OSP_OK) {
+		ospec__v1__rollout_record__free_unpacked(*out, NULL);
+		*out = NULL;
+	}
+	return rv;
+}
+
+osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq)
+{
+	const void *v;
+	size_t vl;
+	uint8_t be[8];
+	uint64_t n = 0;
+	osp_err rv;
+
+	(void)c;
+	rv = osp_store_get(t, "meta", "rollout_seq", 11, &v, &vl);
+	if (rv == OSP_OK && vl == 8)
+		n = osp_be64_get(v);
+	else if (rv != OSP_ENOENT && rv != OSP_OK)
+		return rv;
+	n++;
+	osp_be64_put(be, n);
+	if ((rv = osp_store_put(t, "meta", "rollout_seq", 11, be, 8)) != OSP_OK)
+		return rv;
+	*seq = n;
+	return OSP_OK;
+}
+
+osp_err coord_rollouts_mint_id(coord *c, osp_txn *t, const char *app, char *id, size_t idlen,
+	uint64_t *seq)
+{
+	osp_err rv = coord_rollouts_next_seq(c, t, seq);
+	int n;
+
+	if (rv != OSP_OK)
+		return rv;
+	n = snprintf(id, idlen, "%s-%llu", app, (unsigned long long)*seq);
+	return n < 0 || (size_t)n >= idlen ? OSP_ETOOBIG : OSP_OK;
+}
+
+osp_err coord_ro_rec_decide(osp_txn *t, const char *switch_id, bool commit)
+{
+	const char *d = commit ? "commit" : "abort";
+
+	return osp_store_put(t, "switches", switch_id, strlen(switch_id), d, strlen(d));
+}
+
+osp_err coord_ro_rec_decision(osp_txn *t, const char *switch_id, bool *commit)
+{
+	const void *v;
+	size_t vl;
+	osp_err rv = osp_store_get(t, "switches", switch_id, strlen(switch_id), &v, &vl);
+
+	if (rv != OSP_OK)
+		return rv;
+	if (commit != NULL)
+		*commit = vl == 6 && memcmp(v, "commit", 6) == 0;
+	return OSP_OK;
 }

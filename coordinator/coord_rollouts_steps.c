@@ -118,16 +118,14 @@ static osp_err coord_ro_steps_migrate_one(osp_txn *t, const char *id, size_t idl
 {
 	Ospec__V1__RolloutRecord *r = NULL;
 	Ospec__V1__StepRecord **steps;
-	const void *v;
-	size_t vl, n, len;
+	size_t n, len;
 	uint8_t *buf = NULL;
 	osp_err rv;
 
-	if ((rv = osp_store_get(t, "rollouts", id, idl, &v, &vl)) != OSP_OK)
+	if ((rv = coord_ro_rec_get_key(t, id, idl, &r)) != OSP_OK) {
+		if (rv == OSP_ESTORE)
+			snprintf(err, errlen, "rollout record '%.*s' cannot be decoded", (int)idl, id);
 		return rv;
-	if ((r = ospec__v1__rollout_record__unpack(NULL, vl, v)) == NULL) {
-		snprintf(err, errlen, "rollout record '%.*s' cannot be decoded", (int)idl, id);
-		return OSP_ESTORE;
 	}
 	if (r->n_steps == 0 || strlen(r->id) != idl || memcmp(r->id, id, idl) != 0)
 		goto out; /* nothing to move (or a key that is not its id: left as it is) */
@@ -148,13 +146,7 @@ static osp_err coord_ro_steps_migrate_one(osp_txn *t, const char *id, size_t idl
 	n = r->n_steps;
 	r->steps = NULL;
 	r->n_steps = 0;
-	len = ospec__v1__rollout_record__get_packed_size(r);
-	if ((buf = malloc(len ? len : 1)) == NULL) {
-		rv = OSP_ENOMEM;
-	} else {
-		ospec__v1__rollout_record__pack(r, buf);
-		rv = osp_store_put(t, "rollouts", r->id, strlen(r->id), buf, len);
-	}
+	rv = coord_ro_rec_put(t, r);
 	r->steps = steps;
 	r->n_steps = n;
 out:
@@ -209,7 +201,7 @@ osp_err coord_migrate_1_2(osp_txn *t, char *err, size_t errlen)
 	osp_err rv;
 
 	/* the keys first: records are rewritten after the scan, not under it */
-	rv = osp_store_foreach(t, "rollouts", NULL, 0, false, coord_ro_ids_cb, &ids);
+	rv = coord_ro_rec_keys(t, coord_ro_ids_cb, &ids);
 	if (rv == OSP_OK && ids.nomem)
 		rv = OSP_ENOMEM;
 	for (size_t i = 0; i < ids.n && rv == OSP_OK; i++)
@@ -218,24 +210,5 @@ osp_err coord_migrate_1_2(osp_txn *t, char *err, size_t errlen)
 		free(ids.v[i]);
 	free(ids.v);
 	free(ids.len);
-	return rv;
-}
-
-/* the whole rollout: its record, then its steps (one cursor) */
-osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id, Ospec__V1__RolloutRecord **out)
-{
-	const void *v;
-	size_t vl;
-	osp_err rv;
-
-	(void)c;
-	if ((rv = osp_store_get(t, "rollouts", id, strlen(id), &v, &vl)) != OSP_OK)
-		return rv;
-	if ((*out = ospec__v1__rollout_record__unpack(NULL, vl, v)) == NULL)
-		return OSP_ESTORE;
-	if ((rv = coord_ro_steps_read(t, *out)) != OSP_OK) {
-		ospec__v1__rollout_record__free_unpacked(*out, NULL);
-		*out = NULL;
-	}
 	return rv;
 }
