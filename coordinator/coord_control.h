@@ -114,6 +114,11 @@ int coord_verb_approve(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
 int coord_ctl_deploy_canary(coord *c, coord_ctl_req *rq, osp_buf *json, char *err,
 	size_t errlen);
 
+/* coord_json_plan writes plan p (t: read its stages' rollouts; NULL for a
+ * plan not stored, as `plan` shows it) (coord_ctl_plans_json.c, with the
+ * three below). */
+void coord_json_plan(coord *c, osp_txn *t, osp_jw *w, const Ospec__V1__PlanRecord *p);
+
 /* coord_ctl_plan_status writes plan id's status into json: 0, 4 if there is
  * no such plan, 1 on a store error. */
 int coord_ctl_plan_status(coord *c, const char *id, osp_buf *json);
@@ -136,8 +141,8 @@ int coord_ctl_plan_control(coord *c, coord_ctl_req *rq, const char *id,
  * latest succeeded rollout and no other rollout of the app is active. */
 int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
 
-/* -- helpers of the rollout verbs (coord_ctl_rollouts.c), shared with
- * coord_ctl_rollback.c -- */
+/* -- helpers of the rollout verbs (coord_ctl_spec.c, coord_ctl_rollouts.c),
+ * shared with coord_ctl_rollback.c and coord_ctl_plans.c -- */
 
 /* coord_ctl_count parses "N" or "N%" (N in min..max; a percentage 0..100,
  * 0% only when min is 0) into *n and *pct; 0, or -1 when s is not one. */
@@ -173,6 +178,12 @@ osp_err coord_ctl_canary_members(coord *c, const struct coord_ro_entry *e, char 
  * arguments, checked: NULL with err on a usage error. apply uses it for the
  * template every stage's rollout starts from. */
 Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *err, size_t errlen);
+
+/* coord_ctl_spec_copy copies into n the settings of r that a rollout made
+ * from it keeps (a rollback: strategy, ports, batch, failure budget, health
+ * checks, deadlines, watch, scale-down delay, selector), as r holds them
+ * (coord_ctl_spec.c). 0, or -1 out of memory (n is the caller's to free). */
+int coord_ctl_spec_copy(Ospec__V1__RolloutRecord *n, const Ospec__V1__RolloutRecord *r);
 
 /* coord_jw_kv writes "key": val, with "" for a NULL val. */
 void coord_jw_kv(osp_jw *w, const char *key, const char *val);
@@ -210,6 +221,14 @@ osp_err coord_ctl_list_read(osp_txn *t, struct coord_ctl_list *l);
 /* coord_ctl_by_seq_desc is the qsort comparator of Ospec__V1__RolloutRecord
  * pointers: newest (highest created_seq) first. */
 int coord_ctl_by_seq_desc(const void *a, const void *b);
+
+/* coord_ctl_rollouts_hooks arms rq's hooks for a request that changes
+ * rollouts: reload them after an abort, reap and kick after the commit.
+ * coord_ctl_rec_number gives rec its id "<app>-<seq>" and creation number
+ * in rq's transaction, and its actor and creation time unless it has an
+ * actor already, then arms the hooks: 0, or -1 (store error, no memory). */
+void coord_ctl_rollouts_hooks(coord_ctl_req *rq);
+int coord_ctl_rec_number(coord *c, coord_ctl_req *rq, Ospec__V1__RolloutRecord *rec);
 
 /* Hooks: reload memory after a failed commit; reap + kick after a good one. */
 void coord_rollouts_reload_hook(coord *c, coord_ctl_req *rq);

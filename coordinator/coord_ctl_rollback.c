@@ -30,7 +30,8 @@ static void coord_ctl_app_succeeded(coord *c, const char *app, struct coord_ctl_
 	qsort(l->v, l->n, sizeof(*l->v), coord_ctl_by_seq_desc);
 }
 
-/* coord_ctl_rollback_rec makes the record of a rollback of r to prev. */
+/* coord_ctl_rollback_rec makes the record of a rollback of r to prev: r's
+ * spec (coord_ctl_spec_copy), nodes and webhooks with prev's release. */
 static Ospec__V1__RolloutRecord *coord_ctl_rollback_rec(const Ospec__V1__RolloutRecord *r,
 	const Ospec__V1__RolloutRecord *prev)
 {
@@ -44,7 +45,7 @@ static Ospec__V1__RolloutRecord *coord_ctl_rollback_rec(const Ospec__V1__Rollout
 	n->artifact = strdup(prev->artifact ? prev->artifact : "");
 	n->sha256 = strdup(prev->sha256 ? prev->sha256 : "");
 	n->run = strdup(prev->run ? prev->run : "");
-	n->select = r->select ? strdup(r->select) : NULL;
+	n->rollback_of = strdup(r->id);
 	/* a plan's stage went to exactly these nodes: so does its rollback */
 	if (r->n_nodes > 0 && (n->nodes = calloc(r->n_nodes, sizeof(char *))) != NULL)
 		for (size_t i = 0; i < r->n_nodes; i++)
@@ -55,32 +56,10 @@ static Ospec__V1__RolloutRecord *coord_ctl_rollback_rec(const Ospec__V1__Rollout
 		for (size_t i = 0; i < r->n_webhooks; i++)
 			if ((n->webhooks[n->n_webhooks] = strdup(r->webhooks[i])) != NULL)
 				n->n_webhooks++;
-	n->health_path = strdup(r->health_path ? r->health_path : "/health");
-	n->rollback_of = strdup(r->id);
-	n->has_port = r->has_port;
-	n->port = r->port;
-	n->blue_port = r->blue_port;
-	n->green_port = r->green_port;
-	n->has_strategy = 1;
-	n->strategy = r->strategy;
-	n->has_batch = n->has_batch_pct = n->has_max_failures = n->has_max_failures_pct = 1;
-	n->batch = r->batch;
-	n->batch_pct = r->batch_pct;
-	n->max_failures = r->max_failures;
-	n->max_failures_pct = r->max_failures_pct;
-	n->has_health_interval_ms = n->has_health_rise = n->has_health_fall = 1;
-	n->health_interval_ms = r->health_interval_ms;
-	n->health_rise = r->health_rise;
-	n->health_fall = r->health_fall;
-	n->has_health_timeout_ms = n->has_health_deadline_ms = 1;
-	n->health_timeout_ms = r->health_timeout_ms;
-	n->health_deadline_ms = r->health_deadline_ms;
-	n->has_progress_deadline_ms = n->has_prepare_deadline_ms = 1;
-	n->progress_deadline_ms = r->progress_deadline_ms;
-	n->prepare_deadline_ms = r->prepare_deadline_ms;
-	n->has_rollback_window_ms = n->has_scale_down_delay_ms = 1;
-	n->rollback_window_ms = r->rollback_window_ms;
-	n->scale_down_delay_ms = r->scale_down_delay_ms;
+	if (coord_ctl_spec_copy(n, r) != 0) {
+		ospec__v1__rollout_record__free_unpacked(n, NULL);
+		return NULL;
+	}
 	return n;
 }
 
@@ -90,7 +69,6 @@ int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 	Ospec__V1__RolloutRecord *r = NULL, *prev = NULL, *rec = NULL;
 	coord_ro_entry *e = NULL, *running;
 	char id[64];
-	uint64_t seq;
 	int status = 1;
 	osp_jw w;
 	const char *id0 = coord_ctl_arg(rq, "rollout");
@@ -137,19 +115,10 @@ int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 		goto out;
 	}
 	if ((rec = coord_ctl_rollback_rec(r, prev)) == NULL ||
-		coord_rollouts_next_seq(c, rq->txn, &seq) != OSP_OK) {
+		coord_ctl_rec_number(c, rq, rec) != 0) {
 		snprintf(err, errlen, "cannot create the rollback");
 		goto out;
 	}
-	snprintf(id, sizeof(id), "%s-%llu", rec->app, (unsigned long long)seq);
-	rec->id = strdup(id);
-	rec->created_seq = seq;
-	rec->has_created_seq = 1;
-	rec->actor = strdup(rq->actor);
-	rec->created_ms = osp_now_wall_ms();
-	rec->has_created_ms = 1;
-	rq->on_abort = coord_rollouts_reload_hook;
-	rq->after_commit = coord_rollouts_after_commit_hook;
 	status = coord_rollouts_create(c, rq->txn, rec, false, rq->actor, &e, err, errlen) ==
 			OSP_OK
 		? 0

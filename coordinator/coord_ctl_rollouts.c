@@ -1,7 +1,7 @@
 /* coord_ctl_rollouts.c - control verbs about rollouts: deploy, rollouts,
- * status, history, pause, resume, abort (rollback: coord_ctl_rollback.c),
- * and the helpers both files use (coord_control.h). */
-#include <ctype.h>
+ * status, history, pause, resume, abort (rollback: coord_ctl_rollback.c;
+ * the rollout spec deploy, apply and rollback build: coord_ctl_spec.c),
+ * and the helpers those files use (coord_control.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,280 +12,6 @@
 #include "coord_releases.h"
 #include "coord_rollouts.h"
 #include "coord_webhooks.h"
-
-int coord_ctl_count(const char *s, uint32_t min, uint32_t max, uint32_t *n, bool *pct)
-{
-	char buf[32];
-	size_t l;
-	uint64_t v;
-
-	if (s == NULL || (l = strlen(s)) == 0 || l >= sizeof(buf))
-		return -1;
-	osp_strlcpy(buf, s, sizeof(buf));
-	*pct = buf[l - 1] == '%';
-	if (*pct)
-		buf[l - 1] = '\0';
-	if (osp_u64_parse(buf, *pct ? 0 : min, *pct ? 100 : max, &v) != OSP_OK)
-		return -1;
-	if (*pct && v == 0 && min > 0)
-		return -1;
-	*n = (uint32_t)v;
-	return 0;
-}
-
-static bool coord_ctl_hex64(const char *s)
-{
-	if (s == NULL || strlen(s) != 64)
-		return false;
-	for (size_t i = 0; i < 64; i++)
-		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-
-/* coord_ctl_ms reads an optional duration argument (with a default) of 1 ms
- * to max_ms: every max fits the record's field (32 bits for the health
- * settings), so nothing is cut to its low bits on the way. */
-int coord_ctl_ms(coord_ctl_req *rq, const char *key, const char *def, int64_t max_ms,
-	int64_t *ms, char *err, size_t errlen)
-{
-	const char *v = coord_ctl_arg(rq, key);
-	char hi[32], shown[80];
-
-	if (v == NULL)
-		v = def;
-	if (osp_duration_parse(v, ms) != OSP_OK || *ms <= 0 || *ms > max_ms) {
-		osp_duration_fmt(max_ms, hi, sizeof(hi));
-		osp_str_show(v, shown, sizeof(shown));
-		snprintf(err, errlen, "--%s: expected a duration from 1ms to %s, got '%s'", key,
-			hi, shown);
-		return -1;
-	}
-	return 0;
-}
-
-int coord_ctl_u32(coord_ctl_req *rq, const char *key, const char *def, uint32_t min,
-	uint32_t max, uint32_t *out, char *err, size_t errlen)
-{
-	const char *v = coord_ctl_arg(rq, key);
-	uint64_t n;
-
-	if (v == NULL)
-		v = def;
-	if (osp_u64_parse(v, min, max, &n) != OSP_OK) {
-		char shown[80];
-		snprintf(err, errlen, "--%s: expected a number %u..%u, got '%s'", key, min, max,
-			osp_str_show(v, shown, sizeof(shown)));
-		return -1;
-	}
-	*out = (uint32_t)n;
-	return 0;
-}
-
-static char *coord_ctl_dup(coord_ctl_req *rq, const char *key)
-{
-	const char *v = coord_ctl_arg(rq, key);
-
-	return v ? strdup(v) : NULL;
-}
-
-/* coord_ctl_watch reads the post-deploy watch: --watch D, or for blue-green
- * its older name --rollback-window D (both: they must agree). Default 2m,
- * blue-green 5m; 0 means no watch. */
-static int coord_ctl_watch(coord_ctl_req *rq, coord_ro_strategy st, int64_t *ms, char *err,
-	size_t errlen)
-{
-	const char *w = coord_ctl_arg(rq, "watch"), *rw = coord_ctl_arg(rq, "rollback-window");
-	int64_t a = 0, b = 0;
-
-	if (w != NULL && (osp_duration_parse(w, &a) != OSP_OK || a < 0 || a > 7LL * 86400000)) {
-		snprintf(err, errlen, "--watch: expected a duration from 0 to 7d, got '%s'", w);
-		return -1;
-	}
-	if (rw != NULL && (osp_duration_parse(rw, &b) != OSP_OK || b < 0 || b > 7LL * 86400000)) {
-		snprintf(err, errlen, "--rollback-window: expected a duration from 0 to 7d, got '%s'",
-			rw);
-		return -1;
-	}
-	if (w != NULL && rw != NULL && a != b) {
-		snprintf(err, errlen, "--watch and --rollback-window are one setting: give one");
-		return -1;
-	}
-	if (w != NULL)
-		*ms = a;
-	else if (rw != NULL)
-		*ms = b;
-	else
-		*ms = coord_ro_slotted(st) ? 5 * 60000 : 2 * 60000;
-	return 0;
-}
-
-/* coord_ctl_ports parses "blue=N,green=M". */
-static int coord_ctl_ports(const char *s, uint32_t *blue, uint32_t *green)
-{
-	unsigned b = 0, g = 0;
-	int n = 0;
-
-	if (sscanf(s, "blue=%u,green=%u%n", &b, &g, &n) != 2 || s[n] != '\0')
-		return -1;
-	if (b == 0 || b > 65535 || g == 0 || g > 65535 || b == g)
-		return -1;
-	*blue = b;
-	*green = g;
-	return 0;
-}
-
-/* coord_ctl_deploy_rec validates the deploy arguments into a new record. */
-Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *err, size_t errlen)
-{
-	Ospec__V1__RolloutRecord *r = calloc(1, sizeof(*r));
-	const char *app = coord_ctl_arg(rq, "app"), *ver = coord_ctl_arg(rq, "version");
-	const char *url = coord_ctl_arg(rq, "artifact"), *sha = coord_ctl_arg(rq, "sha256");
-	const char *run = coord_ctl_arg(rq, "run"), *strat = coord_ctl_arg(rq, "strategy");
-	const char *port = coord_ctl_arg(rq, "port"), *ports = coord_ctl_arg(rq, "ports");
-	coord_ro_strategy st = COORD_RO_ROLLING;
-	uint32_t n;
-	int64_t ms;
-	bool pct;
-
-	if (r == NULL)
-		return NULL;
-	ospec__v1__rollout_record__init(r);
-	if (app == NULL || !osp_valid_id(app) || strlen(app) > 40) {
-		snprintf(err, errlen, "--app: expected 1-40 characters of A-Z a-z 0-9 . _ -");
-		goto fail;
-	}
-	if (ver == NULL || !osp_wire_valid_version(ver)) {
-		snprintf(err, errlen, "--version: expected 1-128 characters of A-Z a-z 0-9 . _ + -");
-		goto fail;
-	}
-	if (url == NULL || strlen(url) > OSP_WIRE_MAX_URL ||
-		(strncmp(url, "file://", 7) != 0 && strncmp(url, "http://", 7) != 0 &&
-			strncmp(url, "https://", 8) != 0)) {
-		snprintf(err, errlen, "--artifact: expected a file://, http:// or https:// URL");
-		goto fail;
-	}
-	if (!coord_ctl_hex64(sha)) {
-		snprintf(err, errlen, "--sha256: expected 64 lowercase hex digits");
-		goto fail;
-	}
-	if (run == NULL || run[0] == '\0' || strlen(run) > OSP_WIRE_MAX_RUN) {
-		snprintf(err, errlen, "--run: expected the command line that starts the app");
-		goto fail;
-	}
-	if (strat != NULL && coord_ro_strategy_parse(strat, &st) != 0) {
-		snprintf(err, errlen, "--strategy: expected rolling, blue_green, canary or recreate");
-		goto fail;
-	}
-	if (coord_ro_slotted(st) && ports == NULL) {
-		snprintf(err, errlen, "--strategy %s needs --ports blue=N,green=M",
-			coord_ro_strategy_name(st));
-		goto fail;
-	}
-	r->strategy = st;
-	r->has_strategy = 1;
-	if (ports != NULL && coord_ctl_ports(ports, &r->blue_port, &r->green_port) != 0) {
-		snprintf(err, errlen, "--ports: expected blue=PORT,green=PORT");
-		goto fail;
-	}
-	if (port != NULL) {
-		if (coord_ctl_u32(rq, "port", "0", 1, 65535, &r->port, err, errlen) != 0)
-			goto fail;
-		r->has_port = 1;
-	} else if (ports == NULL) {
-		snprintf(err, errlen, "--port N (or --ports blue=N,green=M) is required");
-		goto fail;
-	}
-	if (coord_ctl_count(coord_ctl_arg(rq, "batch") ? coord_ctl_arg(rq, "batch") : "1", 1,
-		    100000, &n, &pct) != 0) {
-		snprintf(err, errlen, "--batch: expected a count >= 1 or a percentage 1%%..100%%");
-		goto fail;
-	}
-	r->batch = n;
-	r->batch_pct = pct;
-	r->has_batch = r->has_batch_pct = 1;
-	if (coord_ctl_count(coord_ctl_arg(rq, "max-failures") ? coord_ctl_arg(rq, "max-failures")
-							       : "0",
-		    0, 100000, &n, &pct) != 0) {
-		snprintf(err, errlen, "--max-failures: expected a count or a percentage 0%%..100%%");
-		goto fail;
-	}
-	r->max_failures = n;
-	r->max_failures_pct = pct;
-	r->has_max_failures = r->has_max_failures_pct = 1;
-	r->health_path = strdup(coord_ctl_arg(rq, "health-path") ? coord_ctl_arg(rq, "health-path")
-								  : "/health");
-	if (r->health_path[0] != '/' || strlen(r->health_path) > OSP_WIRE_MAX_PATH) {
-		snprintf(err, errlen, "--health-path: expected a path starting with '/'");
-		goto fail;
-	}
-	if (coord_ctl_ms(rq, "health-interval", "500ms", COORD_CTL_HOUR, &ms, err, errlen) != 0)
-		goto fail;
-	r->health_interval_ms = (uint32_t)ms;
-	if (coord_ctl_ms(rq, "health-timeout", "2s", COORD_CTL_HOUR, &ms, err, errlen) != 0)
-		goto fail;
-	r->health_timeout_ms = (uint32_t)ms;
-	if (coord_ctl_ms(rq, "health-deadline", "60s", COORD_CTL_DAY, &ms, err, errlen) != 0)
-		goto fail;
-	r->health_deadline_ms = (uint32_t)ms;
-	if (coord_ctl_u32(rq, "health-rise", "2", 1, 100, &r->health_rise, err, errlen) != 0 ||
-		coord_ctl_u32(rq, "health-fall", "3", 1, 100, &r->health_fall, err, errlen) != 0)
-		goto fail;
-	r->has_health_interval_ms = r->has_health_timeout_ms = r->has_health_deadline_ms = 1;
-	r->has_health_rise = r->has_health_fall = 1;
-	if (coord_ctl_ms(rq, "progress-deadline", "10m", 7 * COORD_CTL_DAY,
-		    &r->progress_deadline_ms, err, errlen) != 0 ||
-		coord_ctl_watch(rq, st, &r->rollback_window_ms, err, errlen) != 0 ||
-		coord_ctl_ms(rq, "scale-down-delay", "10m", 7 * COORD_CTL_DAY,
-			&r->scale_down_delay_ms, err, errlen) != 0)
-		goto fail;
-	r->has_no_auto_rollback = 1;
-	r->no_auto_rollback = coord_ctl_arg(rq, "no-auto-rollback") != NULL &&
-		strcmp(coord_ctl_arg(rq, "no-auto-rollback"), "true") == 0;
-	if (coord_ctl_ms(rq, "prepare-deadline", "30s", COORD_CTL_DAY, &r->prepare_deadline_ms,
-		    err, errlen) != 0)
-		goto fail;
-	r->has_prepare_deadline_ms = 1;
-	r->has_progress_deadline_ms = r->has_rollback_window_ms = r->has_scale_down_delay_ms = 1;
-	if (coord_ro_slotted(st) && r->scale_down_delay_ms <= r->rollback_window_ms) {
-		snprintf(err, errlen,
-			"--scale-down-delay must be longer than --watch (the old slot is "
-			"what a switch back needs)");
-		goto fail;
-	}
-	if (r->progress_deadline_ms <= (int64_t)r->health_deadline_ms) {
-		snprintf(err, errlen,
-			"--progress-deadline must be longer than --health-deadline (a node needs "
-			"time to fetch and check)");
-		goto fail;
-	}
-	r->app = strdup(app);
-	r->version = strdup(ver);
-	r->artifact = strdup(url);
-	r->sha256 = strdup(sha);
-	r->run = strdup(run);
-	r->select = coord_ctl_dup(rq, "select");
-	if (r->select != NULL && r->select[0] != '\0') {
-		osp_labels sel = { 0 };
-		osp_err bad = osp_labels_parse_list(&sel, r->select);
-		osp_labels_fini(&sel);
-		if (bad != OSP_OK) {
-			char shown[160];
-			snprintf(err, errlen, "--select: expected K=V[,K=V...], got '%s'",
-				osp_str_show(r->select, shown, sizeof(shown)));
-			goto fail;
-		}
-	}
-	if (coord_ctl_checks(rq, r, err, errlen) != 0 || /* --require-env, --smoke */
-		coord_ctl_canary(rq, r, err, errlen) != 0 || /* --canary-*, --analysis-* */
-		coord_wh_args(coord_ctl_arg(rq, "webhook"), r, err, errlen) != 0) /* --webhook */
-		goto fail;
-	return r;
-fail:
-	ospec__v1__rollout_record__free_unpacked(r, NULL);
-	return NULL;
-}
 
 /* coord_verb_dry_run builds the rollout in the request's transaction, prints
  * the plan, and has the transaction thrown away (nothing is stored, nothing
@@ -320,7 +46,6 @@ static int coord_verb_deploy_one(coord *c, coord_ctl_req *rq, osp_buf *json, cha
 	const char *q = coord_ctl_arg(rq, "queue"), *dry = coord_ctl_arg(rq, "dry-run");
 	coord_ro_entry *running, *e = NULL;
 	char id[64];
-	uint64_t seq = 0;
 	osp_jw w;
 
 	if (rec == NULL)
@@ -352,18 +77,12 @@ static int coord_verb_deploy_one(coord *c, coord_ctl_req *rq, osp_buf *json, cha
 		ospec__v1__rollout_record__free_unpacked(rec, NULL);
 		return 1;
 	}
-	if (coord_rollouts_next_seq(c, rq->txn, &seq) != OSP_OK) {
+	if (coord_ctl_rec_number(c, rq, rec) != 0) {
 		snprintf(err, errlen, "cannot number the rollout");
 		ospec__v1__rollout_record__free_unpacked(rec, NULL);
 		return 1;
 	}
-	snprintf(id, sizeof(id), "%s-%llu", rec->app, (unsigned long long)seq);
-	rec->id = strdup(id);
-	rec->created_seq = seq;
-	rec->has_created_seq = 1;
 	rec->state = COORD_RO_PENDING;
-	rq->on_abort = coord_rollouts_reload_hook;
-	rq->after_commit = coord_rollouts_after_commit_hook;
 	if (coord_rollouts_create(c, rq->txn, rec, running != NULL, rq->actor, &e, err, errlen) !=
 		OSP_OK)
 		return 1;
@@ -442,8 +161,9 @@ int coord_verb_status(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	return 0;
 }
 
-static int coord_ctl_list_cb(void *arg, Ospec__V1__RolloutRecord *r)
+static int coord_ctl_list_cb(void *arg, ProtobufCMessage *m)
 {
+	Ospec__V1__RolloutRecord *r = (Ospec__V1__RolloutRecord *)m;
 	struct coord_ctl_list *l = arg;
 
 	if ((l->app != NULL && strcmp(l->app, r->app) != 0) || l->n >= l->cap ||
@@ -654,8 +374,7 @@ int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json, coord_ro_even
 		ospec__v1__rollout_record__free_unpacked(r, NULL);
 		return 1;
 	}
-	rq->on_abort = coord_rollouts_reload_hook;
-	rq->after_commit = coord_rollouts_after_commit_hook;
+	coord_ctl_rollouts_hooks(rq);
 	rv = coord_rollouts_event(c, rq->txn, e, &ev, rq->actor);
 	if (rv == OSP_ESTATE) {
 		snprintf(err, errlen, "rollout '%s' is %s: cannot %s it", e->ro.id,
@@ -694,6 +413,31 @@ int coord_verb_resume(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 int coord_verb_abort(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
 {
 	return coord_verb_control(c, rq, json, COORD_RO_EV_ABORT, err, errlen);
+}
+
+void coord_ctl_rollouts_hooks(coord_ctl_req *rq)
+{
+	rq->on_abort = coord_rollouts_reload_hook;
+	rq->after_commit = coord_rollouts_after_commit_hook;
+}
+
+int coord_ctl_rec_number(coord *c, coord_ctl_req *rq, Ospec__V1__RolloutRecord *rec)
+{
+	char id[64];
+	uint64_t seq;
+
+	if (coord_rollouts_mint_id(c, rq->txn, rec->app, id, sizeof(id), &seq) != OSP_OK ||
+		(rec->id = strdup(id)) == NULL)
+		return -1;
+	rec->created_seq = seq;
+	rec->has_created_seq = 1;
+	if (rec->actor == NULL) {
+		rec->actor = strdup(rq->actor);
+		rec->created_ms = osp_now_wall_ms();
+		rec->has_created_ms = 1;
+	}
+	coord_ctl_rollouts_hooks(rq);
+	return rec->actor != NULL ? 0 : -1;
 }
 
 void coord_rollouts_reload_hook(coord *c, coord_ctl_req *rq)

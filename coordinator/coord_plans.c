@@ -35,6 +35,11 @@ osp_err coord_plans_put(osp_txn *t, const Ospec__V1__PlanRecord *p)
 	return coord_pb_put(t, "plans", p->id, &p->base);
 }
 
+osp_err coord_plans_foreach(osp_txn *t, coord_pb_fn fn, void *arg)
+{
+	return coord_pb_foreach(t, "plans", &ospec__v1__plan_record__descriptor, fn, arg);
+}
+
 struct coord_plans_find {
 	const char *app;
 	char *id;
@@ -42,15 +47,11 @@ struct coord_plans_find {
 	bool found;
 };
 
-static int coord_plans_active_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+static int coord_plans_active_cb(void *arg, ProtobufCMessage *m)
 {
 	struct coord_plans_find *f = arg;
-	Ospec__V1__PlanRecord *p = ospec__v1__plan_record__unpack(NULL, vl, v);
+	Ospec__V1__PlanRecord *p = (Ospec__V1__PlanRecord *)m;
 
-	(void)k;
-	(void)kl;
-	if (p == NULL)
-		return 0;
 	if (strcmp(p->app, f->app) == 0 && !coord_ro_terminal((coord_ro_state)p->state)) {
 		osp_strlcpy(f->id, p->id, f->len);
 		f->found = true;
@@ -63,7 +64,7 @@ bool coord_plans_active(osp_txn *t, const char *app, char *id, size_t len)
 {
 	struct coord_plans_find f = { app, id, len, false };
 
-	osp_store_foreach(t, "plans", NULL, 0, false, coord_plans_active_cb, &f);
+	coord_plans_foreach(t, coord_plans_active_cb, &f);
 	return f.found;
 }
 

@@ -20,6 +20,10 @@ osp_err coord_plans_get(osp_txn *t, const char *id, Ospec__V1__PlanRecord **out)
 /* coord_plans_put stores p in t. */
 osp_err coord_plans_put(osp_txn *t, const Ospec__V1__PlanRecord *p);
 
+/* coord_plans_foreach calls fn with every decodable plan in t (an
+ * Ospec__V1__PlanRecord fn owns), in key order (coord_pb_foreach). */
+osp_err coord_plans_foreach(osp_txn *t, coord_pb_fn fn, void *arg);
+
 /* coord_plans_active finds app's plan that has not ended (at most one):
  * true with its id in id (len bytes). */
 bool coord_plans_active(osp_txn *t, const char *app, char *id, size_t len);

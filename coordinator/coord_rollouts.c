@@ -438,8 +438,9 @@ typedef struct coord_rollouts_ld {
 	osp_txn *t;
 } coord_rollouts_ld;
 
-static int coord_rollouts_load_cb(void *arg, Ospec__V1__RolloutRecord *rec)
+static int coord_rollouts_load_cb(void *arg, ProtobufCMessage *m)
 {
+	Ospec__V1__RolloutRecord *rec = (Ospec__V1__RolloutRecord *)m;
 	coord_rollouts_ld *ld = arg;
 	coord *c = ld->c;
 	coord_ro_entry *e;

@@ -51,12 +51,38 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e);
 osp_err coord_ro_stored_init(osp_txn *t, coord_ro_entry *e);
 void coord_ro_stored_fini(coord_ro_entry *e);
 
-/* coord_ro_rec_fn gets one stored record (its header: no steps) and owns it
- * (frees it with ospec__v1__rollout_record__free_unpacked); nonzero stops. */
-typedef int (*coord_ro_rec_fn)(void *arg, Ospec__V1__RolloutRecord *r);
-/* coord_ro_rec_foreach calls fn with every stored rollout record in key
+/* What a field of the engine or of a record holds (a protobuf bool is an
+ * int), as COORD_RF_KIND(member) tells from its type: the field maps of
+ * coord_rollouts_rec.c and the rollout spec (coord_ctl_spec.c) use it.
+ * coord_rf_get reads an integer field of kind k at p (a U64 as its bits),
+ * coord_rf_set writes one; both ignore STR and STATS. */
+typedef enum coord_rf_kind {
+	COORD_RF_BOOL = 0,
+	COORD_RF_I32,
+	COORD_RF_U32,
+	COORD_RF_I64,
+	COORD_RF_U64,
+	COORD_RF_STR,   /* engine: a char buffer; record: a char * */
+	COORD_RF_STATS, /* engine: coord_ro_stats; record: a SlotStats * */
+} coord_rf_kind;
+#define COORD_RF_KIND(x) \
+	_Generic((x), bool: COORD_RF_BOOL, int32_t: COORD_RF_I32, uint32_t: COORD_RF_U32, \
+		int64_t: COORD_RF_I64, uint64_t: COORD_RF_U64, char *: COORD_RF_STR, \
+		coord_ro_stats: COORD_RF_STATS, Ospec__V1__SlotStats *: COORD_RF_STATS)
+#define COORD_RF_NOHAS SIZE_MAX /* a field without a has_ flag */
+int64_t coord_rf_get(const void *p, coord_rf_kind k);
+void coord_rf_set(void *p, coord_rf_kind k, int64_t v);
+
+/* coord_pb_foreach calls fn with every record of database db decoded as
+ * desc (fn owns it: protobuf_c_message_free_unpacked; nonzero stops), in key
  * order; an undecodable one is logged and skipped. Store errors. */
-osp_err coord_ro_rec_foreach(osp_txn *t, coord_ro_rec_fn fn, void *arg);
+typedef int (*coord_pb_fn)(void *arg, ProtobufCMessage *m);
+osp_err coord_pb_foreach(osp_txn *t, const char *db, const ProtobufCMessageDescriptor *desc,
+	coord_pb_fn fn, void *arg);
+/* coord_ro_rec_foreach calls fn with every stored rollout record (an
+ * Ospec__V1__RolloutRecord, its header: no steps; fn owns it) in key order
+ * (coord_pb_foreach: an undecodable one is logged and skipped). */
+osp_err coord_ro_rec_foreach(osp_txn *t, coord_pb_fn fn, void *arg);
 /* coord_ro_rec_keys runs fn over the raw records (the migration's scan). */
 osp_err coord_ro_rec_keys(osp_txn *t, osp_store_iter_fn fn, void *arg);
 /* coord_ro_rec_get_key reads the header stored under key (*out: the

@@ -19,30 +19,12 @@
 
 #include "coord_rollouts.h"
 
-/* What a field holds, on either side (a protobuf bool is an int). */
-typedef enum coord_rf_kind {
-	COORD_RF_BOOL = 0,
-	COORD_RF_I32,
-	COORD_RF_U32,
-	COORD_RF_I64,
-	COORD_RF_U64,
-	COORD_RF_STR,   /* engine: a char buffer; record: a char * */
-	COORD_RF_STATS, /* engine: coord_ro_stats; record: a SlotStats * */
-} coord_rf_kind;
-
-#define COORD_RF_KIND(x) \
-	_Generic((x), bool: COORD_RF_BOOL, int32_t: COORD_RF_I32, uint32_t: COORD_RF_U32, \
-		int64_t: COORD_RF_I64, uint64_t: COORD_RF_U64, char *: COORD_RF_STR, \
-		coord_ro_stats: COORD_RF_STATS, Ospec__V1__SlotStats *: COORD_RF_STATS)
-
 enum {
 	COORD_RF_NOT = 1,    /* a bool stored negated (auto_rollback: no_auto_rollback) */
 	COORD_RF_CANARY = 2, /* written only for a canary rollout (read always) */
 	COORD_RF_OWN = 4,    /* the record's own (its key and release): read, never
 			      * written back */
 };
-
-#define COORD_RF_NOHAS SIZE_MAX
 
 /* One field: where it is in the engine's struct and in the record's. */
 typedef struct coord_rf {
@@ -125,8 +107,7 @@ static const coord_rf coord_rf_canary[] = {
 
 #define COORD_RF_N(m) (sizeof(m) / sizeof((m)[0]))
 
-/* coord_rf_get reads an integer field of kind k at p. */
-static int64_t coord_rf_get(const void *p, coord_rf_kind k)
+int64_t coord_rf_get(const void *p, coord_rf_kind k)
 {
 	switch (k) {
 	case COORD_RF_BOOL:
@@ -144,8 +125,7 @@ static int64_t coord_rf_get(const void *p, coord_rf_kind k)
 	}
 }
 
-/* coord_rf_set writes v into an integer field of kind k at p. */
-static void coord_rf_set(void *p, coord_rf_kind k, int64_t v)
+void coord_rf_set(void *p, coord_rf_kind k, int64_t v)
 {
 	switch (k) {
 	case COORD_RF_BOOL:
@@ -510,29 +490,37 @@ osp_err coord_ro_rec_get_key(osp_txn *t, const void *key, size_t kl,
 	return (*out = coord_ro_rec_unpack(v, vl)) != NULL ? OSP_OK : OSP_ESTORE;
 }
 
-typedef struct coord_ro_rec_each {
-	coord_ro_rec_fn fn;
+typedef struct coord_pb_each {
+	const ProtobufCMessageDescriptor *desc;
+	const char *db;
+	coord_pb_fn fn;
 	void *arg;
-} coord_ro_rec_each;
+} coord_pb_each;
 
-static int coord_ro_rec_each_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+static int coord_pb_each_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
-	coord_ro_rec_each *each = arg;
-	Ospec__V1__RolloutRecord *r = coord_ro_rec_unpack(v, vl);
+	coord_pb_each *each = arg;
+	ProtobufCMessage *m = protobuf_c_message_unpack(each->desc, NULL, vl, v);
 
-	if (r == NULL) {
-		OSP_ERROR("COORD-STORE-CORRUPT", "undecodable rollout record '%.*s' skipped",
-			(int)(kl < 64 ? kl : 64), (const char *)k);
+	if (m == NULL) {
+		OSP_ERROR("COORD-STORE-CORRUPT", "undecodable record '%.*s' in '%s' skipped",
+			(int)(kl < 64 ? kl : 64), (const char *)k, each->db);
 		return 0;
 	}
-	return each->fn(each->arg, r);
+	return each->fn(each->arg, m);
 }
 
-osp_err coord_ro_rec_foreach(osp_txn *t, coord_ro_rec_fn fn, void *arg)
+osp_err coord_pb_foreach(osp_txn *t, const char *db, const ProtobufCMessageDescriptor *desc,
+	coord_pb_fn fn, void *arg)
 {
-	coord_ro_rec_each each = { fn, arg };
+	coord_pb_each each = { desc, db, fn, arg };
 
-	return osp_store_foreach(t, "rollouts", NULL, 0, false, coord_ro_rec_each_cb, &each);
+	return osp_store_foreach(t, db, NULL, 0, false, coord_pb_each_cb, &each);
+}
+
+osp_err coord_ro_rec_foreach(osp_txn *t, coord_pb_fn fn, void *arg)
+{
+	return coord_pb_foreach(t, "rollouts", &ospec__v1__rollout_record__descriptor, fn, arg);
 }
 
 osp_err coord_ro_rec_keys(osp_txn *t, osp_store_iter_fn fn, void *arg)
