@@ -1,5 +1,6 @@
 /* coord_ctl_json.c - the JSON of rollouts as the control API writes them
  * (status, rollouts, deploy --dry-run): CLI.md's stable snake_case fields. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,10 +53,28 @@ static void coord_json_switches(osp_jw *w, const Ospec__V1__RolloutRecord *r)
 	osp_jw_arr_end(w);
 }
 
-/* coord_json_step_runs writes "version" and "sha256" of step s: the node's
- * own answer to this rollout's last command, or for a node this rollout
- * never sent a command (pending, skipped) what it reports now: the plan's
- * snapshot may predate a rollout that ended a moment before. */
+/* The numbers of a canary as status shows them, in this order: the JSON key
+ * and the CanaryRecord field (pct_x100: a percentage in 1/100 %, "99.00"). */
+#define COORD_JSON_CN(k, f, pct) { k, offsetof(Ospec__V1__CanaryRecord, f), \
+	COORD_RF_KIND(((Ospec__V1__CanaryRecord *)0)->f), pct }
+static const struct {
+	const char *key;
+	size_t off;
+	coord_rf_kind kind;
+	bool pct_x100;
+} coord_json_canary_map[] = {
+	COORD_JSON_CN("weight", weight, false), COORD_JSON_CN("step", step_no, false),
+	COORD_JSON_CN("initial", initial, false), COORD_JSON_CN("step_weight", step, false),
+	COORD_JSON_CN("max_weight", max, false), COORD_JSON_CN("interval_ms", interval_ms, false),
+	COORD_JSON_CN("threshold", threshold, false),
+	COORD_JSON_CN("failed_checks", failed_checks, false),
+	COORD_JSON_CN("analyses", analyses, false),
+	COORD_JSON_CN("min_success_rate", min_success_x100, true),
+	COORD_JSON_CN("max_latency_ms", max_rtime_ms, false),
+	COORD_JSON_CN("min_requests", min_requests, false),
+};
+#undef COORD_JSON_CN
+
 /* coord_json_canary writes a canary's weight, next step and last analysis. */
 static void coord_json_canary(osp_jw *w, const Ospec__V1__RolloutRecord *r)
 {
@@ -66,30 +85,22 @@ static void coord_json_canary(osp_jw *w, const Ospec__V1__RolloutRecord *r)
 		return;
 	osp_jw_key(w, "canary");
 	osp_jw_obj_begin(w);
-	osp_jw_key(w, "weight");
-	osp_jw_uint(w, c->weight);
-	osp_jw_key(w, "step");
-	osp_jw_uint(w, c->step_no);
-	osp_jw_key(w, "initial");
-	osp_jw_uint(w, c->initial);
-	osp_jw_key(w, "step_weight");
-	osp_jw_uint(w, c->step);
-	osp_jw_key(w, "max_weight");
-	osp_jw_uint(w, c->max);
-	osp_jw_key(w, "interval_ms");
-	osp_jw_int(w, c->interval_ms);
-	osp_jw_key(w, "threshold");
-	osp_jw_uint(w, c->threshold);
-	osp_jw_key(w, "failed_checks");
-	osp_jw_uint(w, c->failed_checks);
-	osp_jw_key(w, "analyses");
-	osp_jw_uint(w, c->analyses);
-	snprintf(num, sizeof(num), "%u.%02u", c->min_success_x100 / 100, c->min_success_x100 % 100);
-	coord_jw_kv(w, "min_success_rate", num);
-	osp_jw_key(w, "max_latency_ms");
-	osp_jw_uint(w, c->max_rtime_ms);
-	osp_jw_key(w, "min_requests");
-	osp_jw_uint(w, c->min_requests);
+	for (size_t i = 0; i < sizeof(coord_json_canary_map) / sizeof(coord_json_canary_map[0]);
+		i++) {
+		const char *f = (const char *)c + coord_json_canary_map[i].off;
+		int64_t v = coord_rf_get(f, coord_json_canary_map[i].kind);
+
+		if (coord_json_canary_map[i].kind == COORD_RF_I64) {
+			osp_jw_key(w, coord_json_canary_map[i].key);
+			osp_jw_int(w, v);
+		} else if (coord_json_canary_map[i].pct_x100) {
+			snprintf(num, sizeof(num), "%u.%02u", (unsigned)v / 100, (unsigned)v % 100);
+			coord_jw_kv(w, coord_json_canary_map[i].key, num);
+		} else {
+			osp_jw_key(w, coord_json_canary_map[i].key);
+			osp_jw_uint(w, (uint64_t)v);
+		}
+	}
 	if (c->analysis_url != NULL && c->analysis_url[0] != '\0') {
 		char url[1100];
 
@@ -144,6 +155,10 @@ static void coord_json_canary(osp_jw *w, const Ospec__V1__RolloutRecord *r)
 	osp_jw_obj_end(w);
 }
 
+/* coord_json_step_runs writes "version" and "sha256" of step s: the node's
+ * own answer to this rollout's last command, or for a node this rollout
+ * never sent a command (pending, skipped) what it reports now: the plan's
+ * snapshot may predate a rollout that ended a moment before. */
 static void coord_json_step_runs(coord *c, osp_jw *w, const Ospec__V1__RolloutRecord *r,
 	const Ospec__V1__StepRecord *s)
 {

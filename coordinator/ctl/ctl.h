@@ -49,8 +49,9 @@ void ctl_req_arg(ctl_req *rq, const char *key, const char *val);
  * ctl_call sends rq to the coordinator and waits for the reply. Returns the
  * exit code: the reply's status, or CTL_EXIT_UNREACHABLE (after printing one
  * line naming the address). On success *json is the reply document (heap,
- * the caller frees). On a non-zero status the reply's error is printed.
- * quiet_errors: do not print the coordinator's error (the caller will).
+ * the caller frees). On a non-zero status the reply's error goes into errbuf
+ * (errlen bytes) when errbuf is not NULL (the caller prints it), else it is
+ * printed.
  */
 int ctl_call(const ctl *c, const ctl_req *rq, char **json, char *errbuf, size_t errlen);
 
@@ -143,7 +144,7 @@ void ctl_table_fini(ctl_table *t);
 /* ctl_parse_json parses a reply document; prints an error and returns NULL on failure. */
 osp_json *ctl_parse_json(const char *text);
 
-/* ctl_rollouts.c */
+/* ctl_rollouts.c (watch: ctl_watch.c) */
 int ctl_deploy(const ctl *c, int argc, char **argv);
 int ctl_status(const ctl *c, int argc, char **argv);
 int ctl_watch(const ctl *c, int argc, char **argv);
@@ -190,18 +191,18 @@ int ctl_approve(const ctl *c, int argc, char **argv);
 /* ctl_print_plan prints a plan's status (status of a plan id). */
 void ctl_print_plan(const osp_json *p);
 
-/* ctl_checks.c: deploy's repeatable check flags, each joined into one
- * request argument: --require-env NAME[,NAME...] ("require-env", names
- * separated by ',') and --smoke "METHOD PATH STATUS" ("smoke", entries
- * separated by ';'). Zero it before use. */
+/* ctl_checks.c: deploy's repeatable flags, each joined into one request
+ * argument: --require-env NAME[,NAME...] ("require-env", names separated by
+ * ','), --smoke "METHOD PATH STATUS" ("smoke", entries separated by ';') and
+ * --webhook URL ("webhook", URLs separated by ' '). Zero it before use. */
 typedef struct ctl_checks {
 	char env[16384];
 	char smoke[8192];
 	char webhook[8 * 2049 + 8]; /* --webhook URL (repeatable): "webhook", URLs separated by ' ' */
 } ctl_checks;
-/* ctl_checks_flag takes --require-env or --smoke at argv[*i] (with its value;
- * *i moves past it) into ck: 1 if it was one, 0 if not, -1 after printing why
- * it is wrong (usage). */
+/* ctl_checks_flag takes --require-env, --smoke or --webhook at argv[*i]
+ * (with its value; *i moves past it) into ck: 1 if it was one, 0 if not, -1
+ * after printing why it is wrong (usage). */
 int ctl_checks_flag(ctl_checks *ck, const char *verb, int argc, char **argv, int *i);
 /* ctl_checks_args adds ck's joined flags to rq (borrowed from ck). */
 void ctl_checks_args(const ctl_checks *ck, ctl_req *rq);
