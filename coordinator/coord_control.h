@@ -188,6 +188,12 @@ int coord_ctl_spec_copy(Ospec__V1__RolloutRecord *n, const Ospec__V1__RolloutRec
 /* coord_jw_kv writes "key": val, with "" for a NULL val. */
 void coord_jw_kv(osp_jw *w, const char *key, const char *val);
 
+/* coord_json_count adds to *done the steps of r that are done, to *failed
+ * those that failed, were unreachable or reverted, and raises *batches to
+ * the number of batches (coord_ctl_json.c). */
+void coord_json_count(const Ospec__V1__RolloutRecord *r, size_t *done, size_t *failed,
+	uint32_t *batches);
+
 /* coord_json_rollout writes rollout r as one JSON object; with steps, the
  * per-node view (status) too. c may be NULL (nodes the rollout never
  * touched then show the plan's snapshot instead of what they report now). */

@@ -176,20 +176,27 @@ static void coord_json_step_runs(coord *c, osp_jw *w, const Ospec__V1__RolloutRe
 	coord_jw_kv(w, "sha256", sha);
 }
 
+void coord_json_count(const Ospec__V1__RolloutRecord *r, size_t *done, size_t *failed,
+	uint32_t *batches)
+{
+	for (size_t i = 0; i < r->n_steps; i++) {
+		const Ospec__V1__StepRecord *s = r->steps[i];
+		*done += s->state == COORD_STEP_DONE;
+		*failed += s->state == COORD_STEP_FAILED || s->state == COORD_STEP_UNREACHABLE ||
+			s->state == COORD_STEP_REVERTED;
+		if (s->state != COORD_STEP_SKIPPED && s->batch + 1 > *batches)
+			*batches = s->batch + 1;
+	}
+}
+
 /* coord_json_rollout writes a rollout record; with steps, the per-node view. */
 void coord_json_rollout(coord *c, osp_jw *w, const Ospec__V1__RolloutRecord *r, bool steps)
 {
-	uint32_t done = 0, failed = 0, batches = 0;
+	size_t done = 0, failed = 0;
+	uint32_t batches = 0;
 	char num[32], safe_url[OSP_WIRE_MAX_URL + 64];
 
-	for (size_t i = 0; i < r->n_steps; i++) {
-		const Ospec__V1__StepRecord *s = r->steps[i];
-		done += s->state == COORD_STEP_DONE;
-		failed += s->state == COORD_STEP_FAILED || s->state == COORD_STEP_UNREACHABLE ||
-			s->state == COORD_STEP_REVERTED;
-		if (s->state != COORD_STEP_SKIPPED && s->batch + 1 > batches)
-			batches = s->batch + 1;
-	}
+	coord_json_count(r, &done, &failed, &batches);
 	osp_jw_obj_begin(w);
 	coord_jw_kv(w, "id", r->id);
 	coord_jw_kv(w, "app", r->app);

@@ -21,11 +21,11 @@ static void coord_json_plan_nodes(osp_jw *w, const Ospec__V1__PlanRecord *p,
 	osp_jw_key(w, "nodes");
 	osp_jw_arr_begin(w);
 	if (r != NULL) {
+		uint32_t batches = 0;
+
+		coord_json_count(r, done, failed, &batches);
 		for (size_t i = 0; i < r->n_steps; i++) {
 			const Ospec__V1__StepRecord *st = r->steps[i];
-			*done += st->state == COORD_STEP_DONE;
-			*failed += st->state == COORD_STEP_FAILED || st->state == COORD_STEP_UNREACHABLE ||
-				st->state == COORD_STEP_REVERTED;
 			osp_jw_obj_begin(w);
 			coord_jw_kv(w, "node", st->node);
 			coord_jw_kv(w, "step", coord_step_state_name((coord_step_state)st->state));
@@ -217,7 +217,8 @@ size_t coord_ctl_plans_list(osp_txn *t, const char *app, size_t cap,
 
 void coord_json_plan_row(coord *c, osp_txn *t, osp_jw *w, const Ospec__V1__PlanRecord *p)
 {
-	size_t total = 0, done = 0;
+	size_t total = 0, done = 0, failed = 0;
+	uint32_t batches = 0;
 	coord_plan pl;
 
 	coord_plans_to_engine(p, &pl);
@@ -227,8 +228,7 @@ void coord_json_plan_row(coord *c, osp_txn *t, osp_jw *w, const Ospec__V1__PlanR
 		if (s->rollout != NULL && s->rollout[0] != '\0' &&
 			coord_rollout_get(c, t, s->rollout, &r) == OSP_OK) {
 			total += r->n_steps;
-			for (size_t k = 0; k < r->n_steps; k++)
-				done += r->steps[k]->state == COORD_STEP_DONE;
+			coord_json_count(r, &done, &failed, &batches);
 			ospec__v1__rollout_record__free_unpacked(r, NULL);
 		} else {
 			total += s->n_nodes;
