@@ -26,6 +26,7 @@
 #include "coord_control.h"
 #include "coord_control_tls.h"
 #include "coord_ctl_ipc.h"
+#include "coord_rollouts.h"
 #include "ospec/v1/control.pb-c.h"
 
 /*
@@ -112,15 +113,12 @@ static nng_msg *coord_control_reply(uint32_t status, const char *error, const ch
 static nng_msg *coord_control_dedup(coord *c, const char *rid)
 {
 	osp_txn *t = NULL;
-	const void *v;
-	size_t vl;
 	nng_msg *m = NULL;
-	Ospec__V1__RequestRecord *r;
+	Ospec__V1__RequestRecord *r = NULL;
 
 	if (rid == NULL || rid[0] == '\0' || osp_store_txn_begin(c->store, false, &t) != OSP_OK)
 		return NULL;
-	if (osp_store_get(t, "requests", rid, strlen(rid), &v, &vl) == OSP_OK &&
-		(r = ospec__v1__request_record__unpack(NULL, vl, v)) != NULL) {
+	if (coord_ro_rec_request_get(t, rid, &r) == OSP_OK) {
 		m = coord_control_reply(r->status, r->error, r->json);
 		ospec__v1__request_record__free_unpacked(r, NULL);
 	}
@@ -131,23 +129,7 @@ static nng_msg *coord_control_dedup(coord *c, const char *rid)
 static osp_err coord_control_save_request(osp_txn *t, const char *rid, uint32_t status,
 	const char *error, const char *json)
 {
-	Ospec__V1__RequestRecord r;
-	uint8_t *buf;
-	size_t len;
-	osp_err rv;
-
-	ospec__v1__request_record__init(&r);
-	r.ts_ms = osp_now_wall_ms();
-	r.status = status;
-	r.error = (char *)error;
-	r.json = (char *)json;
-	len = ospec__v1__request_record__get_packed_size(&r);
-	if ((buf = malloc(len)) == NULL)
-		return OSP_ENOMEM;
-	ospec__v1__request_record__pack(&r, buf);
-	rv = osp_store_put(t, "requests", rid, strlen(rid), buf, len);
-	free(buf);
-	return rv;
+	return coord_ro_rec_request_put(t, rid, status, error, json);
 }
 
 /* coord_control_finish commits a mutating verb's transaction (with its

@@ -8,7 +8,7 @@
 
 #include "coord.h"
 #include "coord_metrics.h"
-#include "coord_rollout.h"
+#include "coord_rollouts.h"
 #include "coord_webhooks.h"
 #include "ospec/prom.h"
 
@@ -200,7 +200,7 @@ static osp_err coord_metrics_store(coord *c, osp_prom_w *w)
 		return rv;
 	if ((rv = osp_store_txn_begin(c->store, false, &t)) != OSP_OK)
 		return rv;
-	rv = osp_store_foreach(t, "rollouts", NULL, 0, false, coord_metrics_state_cb, &ro);
+	rv = coord_ro_rec_keys(t, coord_metrics_state_cb, &ro);
 	if (rv == OSP_OK)
 		rv = osp_store_foreach(t, "plans", NULL, 0, false, coord_metrics_state_cb, &pl);
 	if (rv == OSP_OK)

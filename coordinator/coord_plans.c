@@ -11,16 +11,18 @@
 
 osp_err coord_plans_get(osp_txn *t, const char *id, Ospec__V1__PlanRecord **out)
 {
-	const void *v;
-	size_t vl;
-	osp_err rv = osp_store_get(t, "plans", id, strlen(id), &v, &vl);
+	ProtobufCMessage *m = NULL;
+	osp_err rv = coord_pb_get(t, "plans", id, strlen(id), &ospec__v1__plan_record__descriptor,
+		&m);
 
-	if (rv != OSP_OK)
-		return rv;
-	if ((*out = ospec__v1__plan_record__unpack(NULL, vl, v)) == NULL) {
+	*out = (Ospec__V1__PlanRecord *)m;
+
+	if (rv == OSP_ESTORE) {
 		OSP_ERROR("COORD-STORE-CORRUPT", "undecodable plan record '%s'", id);
 		return OSP_EDECODE;
 	}
+	if (rv != OSP_OK)
+		return rv;
 	if ((*out)->template_ == NULL || (*out)->n_stages == 0) {
 		OSP_ERROR("COORD-STORE-CORRUPT", "plan record '%s' has no template or no stage", id);
 		ospec__v1__plan_record__free_unpacked(*out, NULL);

@@ -34,8 +34,9 @@ typedef struct coord_ro_entry {
 
 /*
  * The rollout record's one owner (coord_rollouts_rec.c): the only code that
- * reads or writes the databases "rollouts" and "switches" and the meta key
- * "rollout_seq" ("steps": coord_rollouts_steps.c). Engine and record are
+ * reads or writes the databases "rollouts", "switches" and "requests" and
+ * the meta key "rollout_seq" ("steps": coord_rollouts_steps.c; coord_db.c
+ * still drops old requests, coord_exec.c still reads "switches"). Engine and record are
  * tied by one field map there; adding a field is its declaration in
  * coord_rollout.h and store.proto plus one row of the map.
  *
@@ -83,7 +84,8 @@ osp_err coord_pb_foreach(osp_txn *t, const char *db, const ProtobufCMessageDescr
  * Ospec__V1__RolloutRecord, its header: no steps; fn owns it) in key order
  * (coord_pb_foreach: an undecodable one is logged and skipped). */
 osp_err coord_ro_rec_foreach(osp_txn *t, coord_pb_fn fn, void *arg);
-/* coord_ro_rec_keys runs fn over the raw records (the migration's scan). */
+/* coord_ro_rec_keys runs fn over the raw records, undecoded (the
+ * migration's scan; /metrics counts states from the bytes). */
 osp_err coord_ro_rec_keys(osp_txn *t, osp_store_iter_fn fn, void *arg);
 /* coord_ro_rec_get_key reads the header stored under key (*out: the
  * caller's): OSP_ENOENT, OSP_ESTORE if undecodable, store errors. */
@@ -92,6 +94,11 @@ osp_err coord_ro_rec_get_key(osp_txn *t, const void *key, size_t kl,
 /* coord_ro_rec_put stores r as it is under r->id (its steps too, if it
  * holds any: only the migration writes a header it read). */
 osp_err coord_ro_rec_put(osp_txn *t, const Ospec__V1__RolloutRecord *r);
+/* coord_pb_get reads the record of database db under key decoded as desc
+ * (*out: the caller's, NULL on failure): OSP_ENOENT, OSP_ESTORE if
+ * undecodable, store errors. */
+osp_err coord_pb_get(osp_txn *t, const char *db, const void *key, size_t kl,
+	const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
 /* coord_pb_put packs m and stores it in database db under key (the put
  * every record owner uses): OSP_ENOMEM, store errors. */
 osp_err coord_pb_put(osp_txn *t, const char *db, const char *key, const ProtobufCMessage *m);
@@ -100,6 +107,12 @@ osp_err coord_pb_put(osp_txn *t, const char *db, const char *key, const Protobuf
  * OSP_ENOENT when none is recorded (a presumed abort). */
 osp_err coord_ro_rec_decide(osp_txn *t, const char *switch_id, bool commit);
 osp_err coord_ro_rec_decision(osp_txn *t, const char *switch_id, bool *commit);
+/* coord_ro_rec_request_get reads the stored reply of request rid (*out:
+ * the caller's): OSP_ENOENT, OSP_ESTORE if undecodable, store errors;
+ * coord_ro_rec_request_put stores it (now, status, error, json: borrowed). */
+osp_err coord_ro_rec_request_get(osp_txn *t, const char *rid, Ospec__V1__RequestRecord **out);
+osp_err coord_ro_rec_request_put(osp_txn *t, const char *rid, uint32_t status,
+	const char *error, const char *json);
 
 /* Steps in their own records (coord_rollouts_steps.c, database "steps", key
  * <rollout id> NUL <index as big-endian u32>):

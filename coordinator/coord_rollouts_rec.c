@@ -1,8 +1,9 @@
 /*
  * coord_rollouts_rec.c - the rollout record's one owner: the only module
  * that reads and writes the databases "rollouts" (the record's header),
- * "switches" (the decisions of two-phase switches) and the meta key
- * "rollout_seq" (coord_rollouts_steps.c, its part, keeps "steps").
+ * "switches" (the decisions of two-phase switches), "requests" (the replies
+ * of mutating control requests) and the meta key "rollout_seq"
+ * (coord_rollouts_steps.c, its part, keeps "steps").
  *
  * The engine's view (coord_rollout) and the stored record (RolloutRecord,
  * StepRecord, CanaryRecord) are tied by one field map per message: a row
@@ -452,12 +453,6 @@ fail:
 	return rv;
 }
 
-/* coord_ro_rec_unpack decodes a stored header (NULL: undecodable). */
-static Ospec__V1__RolloutRecord *coord_ro_rec_unpack(const void *v, size_t vl)
-{
-	return ospec__v1__rollout_record__unpack(NULL, vl, v);
-}
-
 osp_err coord_pb_put(osp_txn *t, const char *db, const char *key, const ProtobufCMessage *m)
 {
 	size_t len = protobuf_c_message_get_packed_size(m);
@@ -477,17 +472,29 @@ osp_err coord_ro_rec_put(osp_txn *t, const Ospec__V1__RolloutRecord *r)
 	return coord_pb_put(t, "rollouts", r->id, &r->base);
 }
 
-osp_err coord_ro_rec_get_key(osp_txn *t, const void *key, size_t kl,
-	Ospec__V1__RolloutRecord **out)
+osp_err coord_pb_get(osp_txn *t, const char *db, const void *key, size_t kl,
+	const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
 {
 	const void *v;
 	size_t vl;
 	osp_err rv;
 
 	*out = NULL;
-	if ((rv = osp_store_get(t, "rollouts", key, kl, &v, &vl)) != OSP_OK)
+	if ((rv = osp_store_get(t, db, key, kl, &v, &vl)) != OSP_OK)
 		return rv;
-	return (*out = coord_ro_rec_unpack(v, vl)) != NULL ? OSP_OK : OSP_ESTORE;
+	return (*out = protobuf_c_message_unpack(desc, NULL, vl, v)) != NULL ? OSP_OK
+										: OSP_ESTORE;
+}
+
+osp_err coord_ro_rec_get_key(osp_txn *t, const void *key, size_t kl,
+	Ospec__V1__RolloutRecord **out)
+{
+	ProtobufCMessage *m = NULL;
+	osp_err rv = coord_pb_get(t, "rollouts", key, kl, &ospec__v1__rollout_record__descriptor,
+		&m);
+
+	*out = (Ospec__V1__RolloutRecord *)m;
+	return rv;
 }
 
 typedef struct coord_pb_each {
@@ -595,4 +602,27 @@ osp_err coord_ro_rec_decision(osp_txn *t, const char *switch_id, bool *commit)
 	if (commit != NULL)
 		*commit = vl == 6 && memcmp(v, "commit", 6) == 0;
 	return OSP_OK;
+}
+
+osp_err coord_ro_rec_request_get(osp_txn *t, const char *rid, Ospec__V1__RequestRecord **out)
+{
+	ProtobufCMessage *m = NULL;
+	osp_err rv = coord_pb_get(t, "requests", rid, strlen(rid),
+		&ospec__v1__request_record__descriptor, &m);
+
+	*out = (Ospec__V1__RequestRecord *)m;
+	return rv;
+}
+
+osp_err coord_ro_rec_request_put(osp_txn *t, const char *rid, uint32_t status,
+	const char *error, const char *json)
+{
+	Ospec__V1__RequestRecord r;
+
+	ospec__v1__request_record__init(&r);
+	r.ts_ms = osp_now_wall_ms();
+	r.status = status;
+	r.error = (char *)error;
+	r.json = (char *)json;
+	return coord_pb_put(t, "requests", rid, &r.base);
 }
