@@ -4,6 +4,7 @@
  * and of its canary goes into the store and comes back as it was, and the
  * record that comes back is what status shows. A field whose row is missing
  * from the map comes back zero and fails test_coord_rollouts_rec_roundtrip.
+ * The owner's other records: switch decisions and request replies.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -296,6 +297,29 @@ static void test_coord_rollouts_rec_decision(void **state)
 	osp_store_txn_abort(t);
 }
 
+/* The reply of a mutating request is stored and read back whole (what a
+ * repeat of the request id is answered with); an unknown id: OSP_ENOENT. */
+static void test_coord_rollouts_rec_request(void **state)
+{
+	ts_coord_fx *f = *state;
+	Ospec__V1__RequestRecord *r = NULL;
+	osp_txn *t = NULL;
+
+	assert_int_equal(osp_store_txn_begin(f->c.store, true, &t), OSP_OK);
+	assert_int_equal(coord_ro_rec_request_get(t, "rq-1", &r), OSP_ENOENT);
+	assert_null(r);
+	assert_int_equal(coord_ro_rec_request_put(t, "rq-1", 1, "app 'a' already has rollout",
+				 "{\"id\":\"a-1\"}"),
+		OSP_OK);
+	assert_int_equal(coord_ro_rec_request_get(t, "rq-1", &r), OSP_OK);
+	assert_int_equal(r->status, 1);
+	assert_string_equal(r->error, "app 'a' already has rollout");
+	assert_string_equal(r->json, "{\"id\":\"a-1\"}");
+	assert_true(r->ts_ms > 0);
+	ospec__v1__request_record__free_unpacked(r, NULL);
+	osp_store_txn_abort(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +327,8 @@ int main(void)
 			ts_coord_teardown),
 		cmocka_unit_test(test_coord_rollouts_rec_absent),
 		cmocka_unit_test_setup_teardown(test_coord_rollouts_rec_decision, ts_coord_setup,
+			ts_coord_teardown),
+		cmocka_unit_test_setup_teardown(test_coord_rollouts_rec_request, ts_coord_setup,
 			ts_coord_teardown),
 	};
 
