@@ -25,8 +25,7 @@
 #define TS_NSTEPS 2
 
 /* ts_step fills every field of step s with a value of its own (k: which
- * step); stopped is not stored (recreate's own, see the report) and stays
- * false. */
+ * step). */
 static void ts_step(coord_ro_step *s, unsigned k)
 {
 	memset(s, 0, sizeof(*s));
@@ -44,6 +43,7 @@ static void ts_step(coord_ro_step *s, unsigned k)
 	snprintf(s->sha256, sizeof(s->sha256), "%064u", k + 7);
 	s->void_seq = 2000 + k;
 	s->revert_pending = true;
+	s->stopped = true;
 	osp_strlcpy(s->slot, "green", sizeof(s->slot));
 	osp_strlcpy(s->old_slot, "blue", sizeof(s->old_slot));
 	osp_strlcpy(s->to_slot, k ? "blue" : "green", sizeof(s->to_slot));
