@@ -352,6 +352,8 @@ Ospec__V1__RolloutRecord *coord_ctl_deploy_rec(coord_ctl_req *rq, char *err, siz
 		snprintf(err, errlen, "--ports: expected blue=PORT,green=PORT");
 		goto fail;
 	}
+	/* present, so that they are stored (packed) with the record */
+	r->has_blue_port = r->has_green_port = ports != NULL;
 	if (port != NULL) {
 		if (coord_ctl_u32(rq, "port", "0", 1, 65535, &r->port, err, errlen) != 0)
 			goto fail;

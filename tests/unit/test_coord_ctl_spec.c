@@ -106,11 +106,32 @@ static void test_coord_ctl_spec_copy(void **state)
 	ospec__v1__rollout_record__free_unpacked(r, NULL);
 }
 
+/* Deploy's two ports are in the record as stored: a plan's stage (a packed
+ * copy of the template) and a rollout loaded after a restart send them. */
+static void test_coord_ctl_spec_ports_stored(void **state)
+{
+	Ospec__V1__RolloutRecord *r = ts_deploy("strategy", "blue_green", "ports",
+		"blue=8081,green=8082", "watch", "1m", NULL);
+	Ospec__V1__RolloutRecord *back;
+	uint8_t buf[2048];
+	size_t n;
+
+	(void)state;
+	assert_true(ospec__v1__rollout_record__get_packed_size(r) <= sizeof(buf));
+	n = ospec__v1__rollout_record__pack(r, buf);
+	assert_non_null(back = ospec__v1__rollout_record__unpack(NULL, n, buf));
+	assert_int_equal(back->blue_port, 8081);
+	assert_int_equal(back->green_port, 8082);
+	ospec__v1__rollout_record__free_unpacked(back, NULL);
+	ospec__v1__rollout_record__free_unpacked(r, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_coord_ctl_spec_defaults),
 		cmocka_unit_test(test_coord_ctl_spec_copy),
+		cmocka_unit_test(test_coord_ctl_spec_ports_stored),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
