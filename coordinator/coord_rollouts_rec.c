@@ -80,12 +80,13 @@ static const coord_rf coord_rf_step[] = {
 	ST(revert_pending), ST_NOHAS(slot, slot, 0), ST_NOHAS(old_slot, old_slot, 0),
 	ST_NOHAS(to_slot, to_slot, 0), ST(vote), ST(in_switch), ST(decide_commit), ST(acked_ms),
 	ST(healthy_seen), ST(stage_generation), ST(void_seq), ST(stopped),
-	ST_NOHAS(version, version, 0),
-	ST_NOHAS(sha256, sha256, 0), ST_NOHAS(base, canary_base, COORD_RF_CANARY),
-	ST_NOHAS(last, canary_last, COORD_RF_CANARY),
+	ST_NOHAS(version, version, 0), ST_NOHAS(sha256, sha256, 0),
+	/* the COORD_RF_STEP_STATS rows of kind STATS */
+	ST_NOHAS(base, canary_base, COORD_RF_CANARY), ST_NOHAS(last, canary_last, COORD_RF_CANARY),
 	ST_AS(has_base, canary_has_base, COORD_RF_CANARY),
 	ST_AS(fresh, canary_fresh, COORD_RF_CANARY),
 };
+#define COORD_RF_STEP_STATS 2 /* room coord_ro_save_step gives them */
 #undef ST
 #undef ST_AS
 #undef ST_NOHAS
@@ -121,7 +122,7 @@ int64_t coord_rf_get(const void *p, coord_rf_kind k)
 	case COORD_RF_I64:
 		return *(const int64_t *)p;
 	case COORD_RF_U64:
-		return (int64_t) * (const uint64_t *)p; /* back to uint64_t by coord_rf_set */
+		return (int64_t)*(const uint64_t *)p; /* back to uint64_t by coord_rf_set */
 	default:
 		return 0;
 	}
@@ -187,10 +188,10 @@ static void coord_ro_stats_to(Ospec__V1__SlotStats *o, const coord_ro_stats *s);
 /* coord_rf_to writes the engine's struct eng into the record msg, every row
  * of map m but the record's own (and the canary's rows unless canary). dup:
  * strings are copied (msg owns them; the old ones are freed), else they
- * point into eng. stats has room for the rows of kind STATS. OSP_ENOMEM:
- * msg is partly written. */
+ * point into eng. The rows of kind STATS are packed into stats (room for
+ * nstats: OSP_ETOOBIG past it). OSP_ENOMEM: msg is partly written. */
 static osp_err coord_rf_to(const coord_rf *m, size_t n, const void *eng, void *msg, bool canary,
-	bool dup, Ospec__V1__SlotStats *stats)
+	bool dup, Ospec__V1__SlotStats *stats, size_t nstats)
 {
 	const char *e = eng;
 	char *p = msg;
@@ -214,8 +215,11 @@ static osp_err coord_rf_to(const coord_rf *m, size_t n, const void *eng, void *m
 			continue;
 		}
 		if (f->ekind == COORD_RF_STATS) {
+			if (nstats == 0)
+				return OSP_ETOOBIG;
 			coord_ro_stats_to(stats, (const coord_ro_stats *)(e + f->eoff));
 			*(Ospec__V1__SlotStats **)(p + f->poff) = stats++;
+			nstats--;
 			continue;
 		}
 		v = coord_rf_get(e + f->eoff, f->ekind);
@@ -278,7 +282,7 @@ osp_err coord_ro_from_rec(coord_ro_entry *e)
 static osp_err coord_ro_header_to(Ospec__V1__RolloutRecord *r, const coord_rollout *ro)
 {
 	osp_err rv = coord_rf_to(coord_rf_rollout, COORD_RF_N(coord_rf_rollout), ro, r, false,
-		true, NULL);
+		true, NULL, 0);
 
 	if (rv != OSP_OK)
 		return rv;
@@ -310,7 +314,7 @@ static osp_err coord_ro_save_header(osp_txn *t, coord_ro_entry *e, bool all)
 	if (e->ro.strategy == COORD_RO_CANARY) {
 		ospec__v1__canary_record__init(&canary);
 		coord_rf_to(coord_rf_canary, COORD_RF_N(coord_rf_canary), &e->ro.canary, &canary,
-			true, false, NULL);
+			true, false, NULL, 0); /* no string copied, no STATS: cannot fail */
 		if (saved_canary != NULL) { /* the query is the record's own setting */
 			canary.analysis_url = saved_canary->analysis_url;
 			canary.analysis_query = saved_canary->analysis_query;
@@ -346,14 +350,15 @@ static osp_err coord_ro_save_header(osp_txn *t, coord_ro_entry *e, bool all)
 static osp_err coord_ro_save_step(osp_txn *t, coord_ro_entry *e, size_t i)
 {
 	Ospec__V1__StepRecord s;
-	Ospec__V1__SlotStats stats[2]; /* the step map's two STATS rows */
+	Ospec__V1__SlotStats stats[COORD_RF_STEP_STATS];
 	uint8_t small[2048], *buf = small;
 	size_t len;
 	osp_err rv;
 
 	ospec__v1__step_record__init(&s);
-	coord_rf_to(coord_rf_step, COORD_RF_N(coord_rf_step), &e->ro.steps[i], &s,
-		e->ro.strategy == COORD_RO_CANARY, false, stats);
+	if ((rv = coord_rf_to(coord_rf_step, COORD_RF_N(coord_rf_step), &e->ro.steps[i], &s,
+		     e->ro.strategy == COORD_RO_CANARY, false, stats, COORD_RF_STEP_STATS)) != OSP_OK)
+		return rv;
 	len = ospec__v1__step_record__get_packed_size(&s);
 	if (len > sizeof(small) && (buf = malloc(len)) == NULL)
 		return OSP_ENOMEM;
