@@ -1,7 +1,13 @@
 /*
- * store.h - a thin LMDB wrapper shared by the coordinator and the agent.
+ * store.h - the key-value store shared by the coordinator and the agent:
+ * named databases of sorted byte keys, transactions (one writer at a time,
+ * readers see a snapshot), a schema version and migrations.
  *
- * One environment per directory, locked with flock so two processes cannot
+ * Back-ends (osp_store_opts.backend; common/src/store_int.h is their
+ * interface): LMDB (store_lmdb.c, the default) and an in-memory store
+ * (store_mem.c) for tests and benchmarks. Callers use osp_store_* alike.
+ *
+ * LMDB: one environment per directory, locked with flock so two processes cannot
  * share it, an explicit map size, mdb_reader_check at open, named databases
  * and a schema version in the "meta" database. MDB_MAP_FULL becomes
  * OSP_EMAPFULL, an error the operator sees, never a crash.
@@ -36,8 +42,21 @@ typedef struct osp_store_migration {
 	osp_store_migrate_fn fn;
 } osp_store_migration;
 
+/* Where the records live. */
+typedef enum osp_store_backend {
+	OSP_STORE_LMDB = 0, /* an LMDB environment in dir: the default */
+	/* in this process only, gone at close: for tests and benchmarks. Sorted
+	 * keys, one writer at a time (a second one waits, as in LMDB), readers
+	 * see the snapshot of their begin; the same error codes as LMDB,
+	 * map_size is a byte budget (OSP_EMAPFULL), the schema and migrations
+	 * as in LMDB; dir is only a name for messages (may be NULL); no lock,
+	 * no files, no backups (osp_store_copy: OSP_ESTATE) */
+	OSP_STORE_MEMORY,
+} osp_store_backend;
+
 typedef struct osp_store_opts {
-	const char *dir;        /* created (0700) if missing */
+	osp_store_backend backend; /* OSP_STORE_LMDB when left zero */
+	const char *dir;        /* LMDB: created (0700) if missing */
 	uint64_t map_size;      /* bytes; 0 means 1 GiB */
 	const char *const *dbs; /* names of the databases besides "meta" */
 	size_t ndbs;
@@ -52,6 +71,7 @@ typedef struct osp_store_opts {
 } osp_store_opts;
 
 /* osp_store_open opens (or creates) the store. err says what went wrong:
+ * OSP_EINVAL (too many databases, an unknown back-end, LMDB without dir),
  * OSP_ELOCKED (another process), OSP_ESCHEMA (found version N: newer than
  * o->schema, or older without a migration step for every version up to it,
  * or a migration step failed), OSP_ESTORE.
@@ -125,8 +145,10 @@ osp_err osp_store_del_prefix(osp_txn *t, const char *db, const void *prefix, siz
 osp_err osp_store_count(osp_txn *t, const char *db, uint64_t *n);
 
 /* osp_store_usage reports how many bytes of the map the store uses (pages
- * up to the last one in use, times the page size) in *used and the map size
- * in *map_size. OSP_EINVAL for a NULL store, OSP_ESTORE if LMDB cannot say. */
+ * up to the last one in use, times the page size; the memory store: its
+ * keys and values plus a fixed overhead per record) in *used and the map
+ * size in *map_size. OSP_EINVAL for a NULL store, OSP_ESTORE if LMDB cannot
+ * say. */
 osp_err osp_store_usage(osp_store *s, uint64_t *used, uint64_t *map_size);
 
 /* osp_store_schema reads the schema version recorded in the open store. */
@@ -140,7 +162,8 @@ osp_err osp_store_schema(osp_store *s, uint64_t *schema);
  * O_EXCL), is fsynced, then linked to path (never replacing a file) and its
  * directory fsynced. *bytes (may be NULL) gets the copy's size. Errors with
  * err: OSP_EINVAL (relative path), OSP_EEXIST (path or path.tmp exists),
- * OSP_EIO, OSP_ESTORE. */
+ * OSP_EIO, OSP_ESTORE; OSP_ESTATE for the memory store ("the memory store
+ * cannot be backed up"), before any file is made. */
 osp_err osp_store_copy(osp_store *s, const char *path, uint64_t *bytes, char *err,
 	size_t errlen);
 
@@ -150,6 +173,16 @@ osp_err osp_store_copy(osp_store *s, const char *path, uint64_t *bytes, char *er
  * *schema. OSP_ESTORE with err when it is not one, has no meta database or
  * no schema. The file is not changed. */
 osp_err osp_store_file_schema(const char *file, uint64_t *schema, char *err, size_t errlen);
+
+/* osp_store_backend_name returns "lmdb" or "memory" (static). */
+const char *osp_store_backend_name(const osp_store *s);
+
+/* osp_store_mem_fail_next_commit is a test hook of the memory store: the next
+ * commit of a write transaction of s fails with rv (an error code, e.g.
+ * OSP_ESTORE or OSP_EMAPFULL) and discards the transaction's writes, as a
+ * failed LMDB commit does; later commits succeed again. OSP_EINVAL when s is
+ * not a memory store or rv is OSP_OK. */
+osp_err osp_store_mem_fail_next_commit(osp_store *s, osp_err rv);
 
 /* Big-endian uint64 keys sort in numeric order. */
 void osp_be64_put(uint8_t out[8], uint64_t v);
