@@ -1,8 +1,10 @@
 /*
- * test_store.c - the LMDB wrapper on a temp dir: open, schema, lock, get/put/
- * del, prefix scans both ways (prefixes ending in 0xff too), del_prefix,
- * count, a full map, and the big-endian key helpers; a damaged data.mdb
- * (truncated, not LMDB's, emptied or removed) is refused, not mapped.
+ * test_store.c - the store on both back-ends: schema, get/put/del, prefix
+ * scans both ways (prefixes ending in 0xff too), del_prefix, count and a
+ * full map run on LMDB (a temp dir) and on the memory store alike; open,
+ * lock and the files are LMDB's: a damaged data.mdb (truncated, not LMDB's,
+ * emptied or removed) is refused, not mapped. The big-endian key helpers.
+ * The memory store's own behaviour is test_store_mem.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,86 +23,18 @@
 #include "ospec/store.h"
 #include "ospec/util.h"
 #include "test_support.h"
+#include "test_support_store.h"
 
-static const char *const store_dbs[] = { "kv", "other" };
-
-typedef struct store_fx {
-	char root[64];
-	char dir[128];
-	osp_store *s;
-} store_fx;
-
+/* store_open_at opens an LMDB store of "kv" and "other" at dir. */
 static osp_err store_open_at(const char *dir, uint32_t schema, uint64_t map_size,
 	osp_store **s, char *err, size_t errlen)
 {
-	osp_store_opts o = {
-		.dir = dir,
-		.map_size = map_size,
-		.dbs = store_dbs,
-		.ndbs = 2,
-		.schema = schema,
-	};
-
-	err[0] = '\0';
-	return osp_store_open(&o, s, err, errlen);
-}
-
-static int store_setup(void **state)
-{
-	store_fx *f = calloc(1, sizeof(*f));
-	char err[256];
-
-	assert_non_null(f);
-	ts_mkdtemp(f->root, sizeof(f->root), "/tmp/ospec-store-XXXXXX");
-	snprintf(f->dir, sizeof(f->dir), "%s/a/b/db", f->root);
-	assert_int_equal(store_open_at(f->dir, 3, 0, &f->s, err, sizeof(err)), OSP_OK);
-	*state = f;
-	return 0;
-}
-
-static int store_teardown(void **state)
-{
-	store_fx *f = *state;
-
-	osp_store_close(f->s);
-	ts_rmtree(f->root);
-	free(f);
-	return 0;
-}
-
-static void store_put1(osp_store *s, const char *db, const void *k, size_t kl, const char *v)
-{
-	osp_txn *t = NULL;
-
-	assert_int_equal(osp_store_txn_begin(s, true, &t), OSP_OK);
-	assert_int_equal(osp_store_put(t, db, k, kl, v, strlen(v)), OSP_OK);
-	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
-}
-
-/* store_get1 copies the value of k into buf ("" if absent) and returns the code. */
-static osp_err store_get1(osp_store *s, const char *db, const void *k, size_t kl, char *buf,
-	size_t len)
-{
-	osp_txn *t = NULL;
-	const void *v;
-	size_t vl;
-	osp_err rv;
-
-	buf[0] = '\0';
-	assert_int_equal(osp_store_txn_begin(s, false, &t), OSP_OK);
-	rv = osp_store_get(t, db, k, kl, &v, &vl);
-	if (rv == OSP_OK) {
-		assert_true(vl < len);
-		memcpy(buf, v, vl);
-		buf[vl] = '\0';
-	}
-	osp_store_txn_abort(t);
-	return rv;
+	return ts_store_open(OSP_STORE_LMDB, dir, schema, map_size, s, err, errlen);
 }
 
 static void test_store_open_creates_dir(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	struct stat st;
 	char path[256];
 
@@ -115,15 +49,17 @@ static void test_store_open_creates_dir(void **state)
 
 static void test_store_schema(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	osp_store *s2 = NULL;
 	char err[256], buf[64];
 	const uint8_t be3[8] = { 0, 0, 0, 0, 0, 0, 0, 3 };
 
 	/* written on first open, as a big-endian u64 in meta */
-	assert_int_equal(store_get1(f->s, "meta", "schema", 6, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(ts_store_get1(f->s, "meta", "schema", 6, buf, sizeof(buf)), OSP_OK);
 	assert_memory_equal(buf, be3, 8);
-	store_put1(f->s, "kv", "k", 1, "v");
+	if (f->backend == OSP_STORE_MEMORY)
+		return; /* nothing outlives a memory store: a reopen is a new one */
+	ts_store_put1(f->s, "kv", "k", 1, "v");
 	osp_store_close(f->s);
 	f->s = NULL;
 
@@ -134,13 +70,13 @@ static void test_store_schema(void **state)
 
 	/* a refused open leaves the lock free and the data alone */
 	assert_int_equal(store_open_at(f->dir, 3, 0, &f->s, err, sizeof(err)), OSP_OK);
-	assert_int_equal(store_get1(f->s, "kv", "k", 1, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(ts_store_get1(f->s, "kv", "k", 1, buf, sizeof(buf)), OSP_OK);
 	assert_string_equal(buf, "v");
 }
 
 static void test_store_lock(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	osp_store *s2 = NULL;
 	char err[256];
 
@@ -157,7 +93,7 @@ static void test_store_lock(void **state)
 
 static void test_store_open_errors(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	const char *many[OSP_STORE_MAX_DBS + 1];
 	osp_store_opts o = { .dir = f->dir, .dbs = many, .ndbs = OSP_STORE_MAX_DBS + 1 };
 	osp_store *s2 = NULL;
@@ -181,28 +117,28 @@ static void test_store_open_errors(void **state)
 
 static void test_store_put_get_del(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	osp_txn *t = NULL;
 	const void *v;
 	size_t vl;
 	char buf[64];
 
-	store_put1(f->s, "kv", "alpha", 5, "1");
-	store_put1(f->s, "other", "alpha", 5, "2");
-	assert_int_equal(store_get1(f->s, "kv", "alpha", 5, buf, sizeof(buf)), OSP_OK);
+	ts_store_put1(f->s, "kv", "alpha", 5, "1");
+	ts_store_put1(f->s, "other", "alpha", 5, "2");
+	assert_int_equal(ts_store_get1(f->s, "kv", "alpha", 5, buf, sizeof(buf)), OSP_OK);
 	assert_string_equal(buf, "1");
-	assert_int_equal(store_get1(f->s, "other", "alpha", 5, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(ts_store_get1(f->s, "other", "alpha", 5, buf, sizeof(buf)), OSP_OK);
 	assert_string_equal(buf, "2");
-	assert_int_equal(store_get1(f->s, "kv", "alph", 4, buf, sizeof(buf)), OSP_ENOENT);
-	assert_int_equal(store_get1(f->s, "nope", "alpha", 5, buf, sizeof(buf)), OSP_EINVAL);
+	assert_int_equal(ts_store_get1(f->s, "kv", "alph", 4, buf, sizeof(buf)), OSP_ENOENT);
+	assert_int_equal(ts_store_get1(f->s, "nope", "alpha", 5, buf, sizeof(buf)), OSP_EINVAL);
 
 	/* overwrite, then an aborted delete leaves it */
-	store_put1(f->s, "kv", "alpha", 5, "one");
+	ts_store_put1(f->s, "kv", "alpha", 5, "one");
 	assert_int_equal(osp_store_txn_begin(f->s, true, &t), OSP_OK);
 	assert_int_equal(osp_store_del(t, "kv", "alpha", 5), OSP_OK);
 	assert_int_equal(osp_store_get(t, "kv", "alpha", 5, &v, &vl), OSP_ENOENT);
 	osp_store_txn_abort(t);
-	assert_int_equal(store_get1(f->s, "kv", "alpha", 5, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(ts_store_get1(f->s, "kv", "alpha", 5, buf, sizeof(buf)), OSP_OK);
 	assert_string_equal(buf, "one");
 
 	assert_int_equal(osp_store_txn_begin(f->s, true, &t), OSP_OK);
@@ -211,8 +147,8 @@ static void test_store_put_get_del(void **state)
 	assert_int_equal(osp_store_del(t, "nope", "alpha", 5), OSP_EINVAL);
 	assert_int_equal(osp_store_put(t, "nope", "a", 1, "b", 1), OSP_EINVAL);
 	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
-	assert_int_equal(store_get1(f->s, "kv", "alpha", 5, buf, sizeof(buf)), OSP_ENOENT);
-	assert_int_equal(store_get1(f->s, "other", "alpha", 5, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(ts_store_get1(f->s, "kv", "alpha", 5, buf, sizeof(buf)), OSP_ENOENT);
+	assert_int_equal(ts_store_get1(f->s, "other", "alpha", 5, buf, sizeof(buf)), OSP_OK);
 	osp_store_txn_abort(NULL);
 }
 
@@ -278,7 +214,7 @@ static void store_fill(osp_store *s, const char *const *keys, size_t n)
 
 static void test_store_foreach_prefix(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	static const char *const keys[] = { "a", "ab", "ab\xff", "ab\xff\xff", "ab\xff\x01", "abc",
 		"abd", "ac", "b", "b\xff", "\xff", "\xff\xff", "\xff\xff\x01" };
 	store_seen seen = { .stop_after = 2 };
@@ -337,7 +273,7 @@ static void test_store_foreach_prefix(void **state)
 
 static void test_store_foreach_from(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	uint8_t key[16], from[16];
 	store_seen seen = { .n = 0 };
 	osp_txn *t = NULL;
@@ -386,7 +322,7 @@ static void test_store_foreach_from(void **state)
 
 static void test_store_del_prefix(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	static const char *const keys[] = { "a", "web-1", "web-1\x01", "web-10", "web-2",
 		"web-0", "web-1\xff" };
 	osp_txn *t = NULL;
@@ -431,7 +367,7 @@ static void test_store_del_prefix(void **state)
 
 static void test_store_count(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	osp_txn *t = NULL;
 	uint64_t n = 99;
 	char key[16];
@@ -455,7 +391,7 @@ static void test_store_count(void **state)
 
 static void test_store_map_full(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	char dir[160], err[256], val[1000], key[16], buf[1024];
 	osp_store *s = NULL;
 	osp_txn *t = NULL;
@@ -463,7 +399,8 @@ static void test_store_map_full(void **state)
 	int i, committed = 0;
 
 	snprintf(dir, sizeof(dir), "%s/tiny", f->root);
-	assert_int_equal(store_open_at(dir, 1, 64 * 1024, &s, err, sizeof(err)), OSP_OK);
+	assert_int_equal(ts_store_open(f->backend, dir, 1, 64 * 1024, &s, err, sizeof(err)),
+		OSP_OK);
 	memset(val, 'v', sizeof(val));
 	/* one value per transaction until the map is full, at put or at commit */
 	for (i = 0; i < 1000 && rv == OSP_OK; i++) {
@@ -483,8 +420,18 @@ static void test_store_map_full(void **state)
 	assert_true(committed > 0 && committed < 64);
 
 	/* still usable for reads */
-	assert_int_equal(store_get1(s, "kv", "k0000", 5, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(ts_store_get1(s, "kv", "k0000", 5, buf, sizeof(buf)), OSP_OK);
 	assert_int_equal(strlen(buf), sizeof(val));
+	if (f->backend == OSP_STORE_MEMORY) {
+		/* nothing to reopen: a delete makes room for one more */
+		assert_int_equal(osp_store_txn_begin(s, true, &t), OSP_OK);
+		assert_int_equal(osp_store_del(t, "kv", "k0000", 5), OSP_OK);
+		assert_int_equal(osp_store_put(t, "kv", "k9999", 5, val, sizeof(val)), OSP_OK);
+		assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+		assert_int_equal(ts_store_get1(s, "kv", "k9999", 5, buf, sizeof(buf)), OSP_OK);
+		osp_store_close(s);
+		return;
+	}
 	osp_store_close(s);
 	s = NULL;
 
@@ -493,11 +440,11 @@ static void test_store_map_full(void **state)
 	for (i = 0; i < committed; i++) {
 		int kl = snprintf(key, sizeof(key), "k%04d", i);
 
-		assert_int_equal(store_get1(s, "kv", key, (size_t)kl, buf, sizeof(buf)), OSP_OK);
+		assert_int_equal(ts_store_get1(s, "kv", key, (size_t)kl, buf, sizeof(buf)), OSP_OK);
 		assert_memory_equal(buf, val, sizeof(val));
 	}
 	snprintf(key, sizeof(key), "k%04d", committed);
-	assert_int_equal(store_get1(s, "kv", key, 5, buf, sizeof(buf)), OSP_ENOENT);
+	assert_int_equal(ts_store_get1(s, "kv", key, 5, buf, sizeof(buf)), OSP_ENOENT);
 	osp_store_close(s);
 	s = NULL;
 
@@ -507,8 +454,8 @@ static void test_store_map_full(void **state)
 	assert_int_equal(osp_store_put(t, "kv", key, 5, val, sizeof(val)), OSP_OK);
 	assert_int_equal(osp_store_del(t, "kv", "k0000", 5), OSP_OK);
 	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
-	assert_int_equal(store_get1(s, "kv", key, 5, buf, sizeof(buf)), OSP_OK);
-	assert_int_equal(store_get1(s, "kv", "k0001", 5, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(ts_store_get1(s, "kv", key, 5, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(ts_store_get1(s, "kv", "k0001", 5, buf, sizeof(buf)), OSP_OK);
 	osp_store_close(s);
 }
 
@@ -516,7 +463,7 @@ static void test_store_map_full(void **state)
  * (the next page of a newest-first listing) */
 static void test_store_foreach_before(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	uint8_t key[8];
 	store_seen seen = { .n = 0, .stop_after = 3 };
 	osp_txn *t = NULL;
@@ -563,7 +510,8 @@ static const char *store_file_path(const char *dir, const char *name, char *buf,
 static osp_err store_open_init(const char *dir, bool init, osp_store **s, char *err,
 	size_t errlen)
 {
-	osp_store_opts o = { .dir = dir, .dbs = store_dbs, .ndbs = 2, .schema = 3, .init = init };
+	static const char *const dbs[] = { "kv", "other" };
+	osp_store_opts o = { .dir = dir, .dbs = dbs, .ndbs = 2, .schema = 3, .init = init };
 
 	err[0] = '\0';
 	return osp_store_open(&o, s, err, errlen);
@@ -574,7 +522,7 @@ static osp_err store_open_init(const char *dir, bool init, osp_store **s, char *
  * what it has and what it needs, and the process goes on. */
 static void test_store_truncated_refused(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	static const off_t cuts[] = { -4096, 40960, 24576, 12288, 8192, 6000, 4096, 100 };
 	char path[256], err[512], val[1000], key[16], want[64];
 	osp_store *s = NULL;
@@ -611,7 +559,7 @@ static void test_store_truncated_refused(void **state)
 /* a file of the right size whose meta pages are not LMDB's */
 static void test_store_garbage_refused(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	char path[256], err[512], junk[16384];
 	osp_store *s = NULL;
 	FILE *fp;
@@ -632,12 +580,12 @@ static void test_store_garbage_refused(void **state)
  * --init (o.init) is the operator saying "start empty" */
 static void test_store_lost_needs_init(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	char path[256], marker[256], err[512], buf[64];
 	osp_store *s = NULL;
 	struct stat st;
 
-	store_put1(f->s, "kv", "k", 1, "kept");
+	ts_store_put1(f->s, "kv", "k", 1, "kept");
 	osp_store_close(f->s);
 	f->s = NULL;
 	store_file_path(f->dir, "data.mdb", path, sizeof(path));
@@ -658,12 +606,12 @@ static void test_store_lost_needs_init(void **state)
 
 	/* with init: an empty store, usable, and the next start needs no flag */
 	assert_int_equal(store_open_init(f->dir, true, &s, err, sizeof(err)), OSP_OK);
-	assert_int_equal(store_get1(s, "kv", "k", 1, buf, sizeof(buf)), OSP_ENOENT);
-	store_put1(s, "kv", "k", 1, "new");
+	assert_int_equal(ts_store_get1(s, "kv", "k", 1, buf, sizeof(buf)), OSP_ENOENT);
+	ts_store_put1(s, "kv", "k", 1, "new");
 	osp_store_close(s);
 	s = NULL;
 	assert_int_equal(store_open_init(f->dir, false, &s, err, sizeof(err)), OSP_OK);
-	assert_int_equal(store_get1(s, "kv", "k", 1, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(ts_store_get1(s, "kv", "k", 1, buf, sizeof(buf)), OSP_OK);
 	assert_string_equal(buf, "new");
 	osp_store_close(s);
 }
@@ -671,7 +619,7 @@ static void test_store_lost_needs_init(void **state)
 /* a first start, and a store made before store.id existed, open as before */
 static void test_store_fresh_and_old_open(void **state)
 {
-	store_fx *f = *state;
+	ts_store_fx *f = *state;
 	char dir[160], marker[256], err[512], buf[64];
 	osp_store *s = NULL;
 	struct stat st;
@@ -680,13 +628,13 @@ static void test_store_fresh_and_old_open(void **state)
 	assert_int_equal(store_open_init(dir, false, &s, err, sizeof(err)), OSP_OK);
 	assert_int_equal(stat(store_file_path(dir, "store.id", marker, sizeof(marker)), &st), 0);
 	assert_int_equal(st.st_size, OSP_UUID_LEN + 1);
-	store_put1(s, "kv", "k", 1, "v");
+	ts_store_put1(s, "kv", "k", 1, "v");
 	osp_store_close(s);
 	s = NULL;
 
 	assert_int_equal(unlink(marker), 0); /* as an older version left it */
 	assert_int_equal(store_open_init(dir, false, &s, err, sizeof(err)), OSP_OK);
-	assert_int_equal(store_get1(s, "kv", "k", 1, buf, sizeof(buf)), OSP_OK);
+	assert_int_equal(ts_store_get1(s, "kv", "k", 1, buf, sizeof(buf)), OSP_OK);
 	assert_int_equal(stat(marker, &st), 0); /* marked from now on */
 	osp_store_close(s);
 }
@@ -716,31 +664,29 @@ static void test_store_be64(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_store_open_creates_dir, store_setup,
-			store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_schema, store_setup, store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_lock, store_setup, store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_open_errors, store_setup,
-			store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_put_get_del, store_setup,
-			store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_foreach_prefix, store_setup,
-			store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_foreach_from, store_setup,
-			store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_del_prefix, store_setup, store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_count, store_setup, store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_map_full, store_setup, store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_foreach_before, store_setup,
-			store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_truncated_refused, store_setup,
-			store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_garbage_refused, store_setup,
-			store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_lost_needs_init, store_setup,
-			store_teardown),
-		cmocka_unit_test_setup_teardown(test_store_fresh_and_old_open, store_setup,
-			store_teardown),
+		TS_STORE_TEST(test_store_open_creates_dir, lmdb),
+		TS_STORE_TEST(test_store_schema, lmdb),
+		TS_STORE_TEST(test_store_schema, mem),
+		TS_STORE_TEST(test_store_lock, lmdb),
+		TS_STORE_TEST(test_store_open_errors, lmdb),
+		TS_STORE_TEST(test_store_put_get_del, lmdb),
+		TS_STORE_TEST(test_store_put_get_del, mem),
+		TS_STORE_TEST(test_store_foreach_prefix, lmdb),
+		TS_STORE_TEST(test_store_foreach_prefix, mem),
+		TS_STORE_TEST(test_store_foreach_from, lmdb),
+		TS_STORE_TEST(test_store_foreach_from, mem),
+		TS_STORE_TEST(test_store_del_prefix, lmdb),
+		TS_STORE_TEST(test_store_del_prefix, mem),
+		TS_STORE_TEST(test_store_count, lmdb),
+		TS_STORE_TEST(test_store_count, mem),
+		TS_STORE_TEST(test_store_map_full, lmdb),
+		TS_STORE_TEST(test_store_map_full, mem),
+		TS_STORE_TEST(test_store_foreach_before, lmdb),
+		TS_STORE_TEST(test_store_foreach_before, mem),
+		TS_STORE_TEST(test_store_truncated_refused, lmdb),
+		TS_STORE_TEST(test_store_garbage_refused, lmdb),
+		TS_STORE_TEST(test_store_lost_needs_init, lmdb),
+		TS_STORE_TEST(test_store_fresh_and_old_open, lmdb),
 		cmocka_unit_test(test_store_be64),
 	};
 

@@ -27,6 +27,7 @@
 #include "ospec/store.h"
 #include "ospec/util.h"
 #include "test_support.h"
+#include "test_support_store.h"
 
 static const char *const bk_dbs[] = { "kv", "other" };
 
@@ -74,31 +75,13 @@ static int bk_teardown(void **state)
 
 static void bk_put(osp_store *s, const char *db, const char *k, const char *v)
 {
-	osp_txn *t = NULL;
-
-	assert_int_equal(osp_store_txn_begin(s, true, &t), OSP_OK);
-	assert_int_equal(osp_store_put(t, db, k, strlen(k), v, strlen(v)), OSP_OK);
-	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+	ts_store_put1(s, db, k, strlen(k), v);
 }
 
 /* bk_get copies k's value into buf ("" when absent) and returns the code. */
 static osp_err bk_get(osp_store *s, const char *db, const char *k, char *buf, size_t len)
 {
-	osp_txn *t = NULL;
-	const void *v;
-	size_t vl;
-	osp_err rv;
-
-	buf[0] = '\0';
-	assert_int_equal(osp_store_txn_begin(s, false, &t), OSP_OK);
-	rv = osp_store_get(t, db, k, strlen(k), &v, &vl);
-	if (rv == OSP_OK) {
-		assert_true(vl < len);
-		memcpy(buf, v, vl);
-		buf[vl] = '\0';
-	}
-	osp_store_txn_abort(t);
-	return rv;
+	return ts_store_get1(s, db, k, strlen(k), buf, len);
 }
 
 static uint64_t bk_count(osp_store *s, const char *db)
