@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "coord_backup.h"
 #include "coord_engine_hooks.h"
 #include "test_support.h"
 #include "test_support_coord.h"
@@ -26,6 +27,39 @@ void ts_coord_fx_init(ts_coord_fx *f, const char *tmpl)
 	f->c.cfg.heartbeat = 1000;
 	if (coord_db_open(&f->c, err, sizeof(err)) != OSP_OK)
 		fail_msg("coord_db_open: %s", err);
+}
+
+const char *const ts_coord_dbs[] = {
+	"nodes", "cmdlog", "events", "requests", "rollouts", "switches", "releases", "plans",
+	"outbox", "steps",
+};
+const size_t ts_coord_ndbs = sizeof(ts_coord_dbs) / sizeof(ts_coord_dbs[0]);
+
+void ts_coord_fx_init_mem(ts_coord_fx *f)
+{
+	osp_store_opts o = {
+		.backend = OSP_STORE_MEMORY,
+		.dir = "coordinator",
+		.dbs = ts_coord_dbs,
+		.ndbs = ts_coord_ndbs,
+		.schema = COORD_SCHEMA,
+	};
+	char err[256] = "";
+
+	o.migrations = coord_backup_migrations(&o.nmigrations);
+	f->c.cfg.heartbeat = 1000;
+	if (osp_store_open(&o, &f->c.store, err, sizeof(err)) != OSP_OK)
+		fail_msg("osp_store_open (memory): %s", err);
+}
+
+int ts_coord_mem_setup(void **state)
+{
+	ts_coord_fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	ts_coord_fx_init_mem(f);
+	*state = f;
+	return 0;
 }
 
 void ts_coord_fx_fini(ts_coord_fx *f)

@@ -34,6 +34,22 @@ void ts_coord_fx_fini(ts_coord_fx *f);
 int ts_coord_setup(void **state);
 int ts_coord_teardown(void **state);
 
+/* ts_coord_fx_init_mem opens the coordinator's databases, schema and
+ * migrations (as coord_db_open does) on the in-memory store instead: no temp
+ * dir (f->root stays empty), faster, and osp_store_mem_fail_next_commit can
+ * fail a commit. ts_coord_fx_fini finishes it as the LMDB one. */
+void ts_coord_fx_init_mem(ts_coord_fx *f);
+
+/* ts_coord_mem_setup is ts_coord_setup on the in-memory store
+ * (ts_coord_fx_init_mem); ts_coord_teardown finishes it. */
+int ts_coord_mem_setup(void **state);
+
+/* ts_coord_dbs are the coordinator's database names (coordinator/coord_db.c
+ * keeps its list private; test_coord_glue.c checks this one against the
+ * databases of an LMDB store coord_db_open made), ts_coord_ndbs their count. */
+extern const char *const ts_coord_dbs[];
+extern const size_t ts_coord_ndbs;
+
 /* A control request to a verb, with the buffers its arguments live in. */
 typedef struct ts_ctl_rq {
 	Ospec__V1__CtlRequest msg;
