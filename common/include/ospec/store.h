@@ -12,8 +12,12 @@
  * and a schema version in the "meta" database. MDB_MAP_FULL becomes
  * OSP_EMAPFULL, an error the operator sees, never a crash.
  *
- * Values returned by osp_store_get are valid only inside their transaction:
- * copy them out before commit or abort.
+ * Values returned by osp_store_get (and handed to a foreach callback) are
+ * valid only inside their transaction and, in a write transaction, until the
+ * next put or delete in it (lmdb.h): copy them out before commit or abort.
+ * The memory store frees an overwritten or deleted value at once, so a
+ * caller that keeps one too long is caught by valgrind in the unit tests.
+ * Keys are 1 to 511 bytes (LMDB's limit; OSP_ESTORE otherwise).
  */
 #ifndef OSPEC_STORE_H
 #define OSPEC_STORE_H
