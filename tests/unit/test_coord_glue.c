@@ -2,7 +2,7 @@
  * test_coord_glue.c - the coordinator's glue around the rollout engine on
  * the in-memory store (ts_coord_fx_init_mem): a deploy through the control
  * verb (coord_ctl_rollouts.c), results through coord_engine_on_result
- * (coord_exec.c), records saved and loaded (coord_rollouts*.c, coord_db.c),
+ * (coord_exec.c) and deadlines through coord_engine_tick, records saved and loaded (coord_rollouts*.c, coord_db.c),
  * and a commit the store refuses (osp_store_mem_fail_next_commit): the
  * rollout and the nodes' log ends reload, so memory equals the store again,
  * and the next try succeeds. One test runs the same on LMDB, and checks the
@@ -253,6 +253,47 @@ static void test_coord_glue_ctl_pause(void **state)
 	osp_buf_fini(&json);
 }
 
+/* A deadline the tick acts on whose commit fails: the rollout reloads (the
+ * step still staged, as stored), the tick tries again COORD_EXEC_RETRY_MS
+ * (500 ms) later, and then the timeout is saved. */
+static void test_coord_glue_tick_commit_fails(void **state)
+{
+	ts_coord_fx *f = *state;
+	coord_ro_entry *e;
+	int64_t wall0 = osp_now_wall_ms(), mono0 = osp_now_mono_ms(), due, now;
+	coord_step_state before;
+	Ospec__V1__RolloutRecord *r = NULL;
+	osp_txn *t = NULL;
+	char id[64];
+
+	coord_clock_anchor(&f->c.clock, wall0, mono0);
+	glue_node(f, "n1");
+	e = glue_deploy(f, id, sizeof(id));
+	before = glue_step(e, "n1")->state;
+	due = coord_ro_next_deadline(&e->ro, NULL);
+	assert_true(due != COORD_RO_NEVER && due > wall0);
+	now = mono0 + (due - wall0) + 1;
+
+	assert_int_equal(osp_store_mem_fail_next_commit(f->c.store, OSP_ESTORE), OSP_OK);
+	coord_engine_tick(&f->c, now);
+	e = glue_same(f, id);
+	assert_int_equal(glue_step(e, "n1")->state, before);
+	assert_int_equal(glue_step(e, "n1")->cmd, COORD_RO_CMD_STAGE);
+	assert_int_equal(f->c.ro_wake_ms, wall0 + (now - mono0) + 500);
+
+	/* the stage times out: the only node is unreachable, the rollout failed
+	 * (and reaped) */
+	coord_engine_tick(&f->c, now + 500);
+	assert_null(coord_rollouts_find(&f->c, id));
+	assert_int_equal(osp_store_txn_begin(f->c.store, false, &t), OSP_OK);
+	assert_int_equal(coord_rollout_get(&f->c, t, id, &r), OSP_OK);
+	osp_store_txn_abort(t);
+	assert_int_equal(r->state, COORD_RO_FAILED);
+	assert_int_equal(r->n_steps, 1);
+	assert_int_equal(r->steps[0]->state, COORD_STEP_UNREACHABLE);
+	ospec__v1__rollout_record__free_unpacked(r, NULL);
+}
+
 /* glue_lmdb_dbs lists the named databases of the LMDB environment in dir
  * (its main database holds their names) into names, joined by ','. */
 static void glue_lmdb_dbs(const char *dir, char *names, size_t len)
@@ -330,6 +371,8 @@ int main(void)
 			ts_coord_mem_setup, ts_coord_teardown),
 		cmocka_unit_test_setup_teardown(test_coord_glue_ctl_pause, ts_coord_mem_setup,
 			ts_coord_teardown),
+		cmocka_unit_test_setup_teardown(test_coord_glue_tick_commit_fails,
+			ts_coord_mem_setup, ts_coord_teardown),
 		cmocka_unit_test_setup_teardown(test_coord_glue_lmdb, ts_coord_setup,
 			ts_coord_teardown),
 	};
