@@ -2,8 +2,9 @@
  * test_coord_glue.c - the coordinator's glue around the rollout engine on
  * the in-memory store (ts_coord_fx_init_mem): a deploy through the control
  * verb (coord_ctl_rollouts.c), results through coord_engine_on_result
- * (coord_exec.c) and deadlines through coord_engine_tick, records saved and loaded (coord_rollouts*.c, coord_db.c),
- * and a commit the store refuses (osp_store_mem_fail_next_commit): the
+ * (coord_exec.c) and deadlines through coord_engine_tick, a register's
+ * presumed abort (coord_engine_on_register), records saved and loaded
+ * (coord_rollouts*.c, coord_db.c), and a commit the store refuses (osp_store_mem_fail_next_commit): the
  * rollout and the nodes' log ends reload, so memory equals the store again,
  * and the next try succeeds. One test runs the same on LMDB, and checks the
  * database list the memory fixture uses against the one coord_db_open makes.
@@ -294,6 +295,59 @@ static void test_coord_glue_tick_commit_fails(void **state)
 	ospec__v1__rollout_record__free_unpacked(r, NULL);
 }
 
+static int glue_count_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)k;
+	(void)kl;
+	(void)v;
+	(void)vl;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+/* glue_cmdlog counts the commands in node's log as stored. */
+static uint64_t glue_cmdlog(ts_coord_fx *f, const char *node)
+{
+	osp_txn *t = NULL;
+	uint64_t n = 0;
+
+	assert_int_equal(osp_store_txn_begin(f->c.store, false, &t), OSP_OK);
+	/* the key is the node id, NUL, a sequence: the NUL ends the prefix */
+	assert_int_equal(osp_store_foreach(t, "cmdlog", node, strlen(node) + 1, false,
+				 glue_count_cb, &n),
+		OSP_OK);
+	osp_store_txn_abort(t);
+	return n;
+}
+
+/* A node registers with a switch in doubt that has no recorded decision:
+ * the presumed abort (a command in its log) whose commit fails leaves the
+ * node's log end at what is stored; the next register appends it. */
+static void test_coord_glue_register_in_doubt(void **state)
+{
+	ts_coord_fx *f = *state;
+	coord_node *n = glue_node(f, "n1");
+	Ospec__V1__Register reg;
+	Ospec__V1__InDoubt d, *dp = &d;
+
+	ospec__v1__register__init(&reg);
+	ospec__v1__in_doubt__init(&d);
+	d.switch_id = "sw-1";
+	d.app = "hello";
+	reg.in_doubt = &dp;
+	reg.n_in_doubt = 1;
+	assert_int_equal(n->log_end, 0);
+
+	assert_int_equal(osp_store_mem_fail_next_commit(f->c.store, OSP_ESTORE), OSP_OK);
+	coord_engine_on_register(&f->c, n, &reg);
+	assert_int_equal(n->log_end, 0);
+	assert_int_equal(glue_cmdlog(f, "n1"), 0);
+
+	coord_engine_on_register(&f->c, n, &reg);
+	assert_int_equal(n->log_end, 1);
+	assert_int_equal(glue_cmdlog(f, "n1"), 1);
+}
+
 /* glue_lmdb_dbs lists the named databases of the LMDB environment in dir
  * (its main database holds their names) into names, joined by ','. */
 static void glue_lmdb_dbs(const char *dir, char *names, size_t len)
@@ -372,6 +426,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_coord_glue_ctl_pause, ts_coord_mem_setup,
 			ts_coord_teardown),
 		cmocka_unit_test_setup_teardown(test_coord_glue_tick_commit_fails,
+			ts_coord_mem_setup, ts_coord_teardown),
+		cmocka_unit_test_setup_teardown(test_coord_glue_register_in_doubt,
 			ts_coord_mem_setup, ts_coord_teardown),
 		cmocka_unit_test_setup_teardown(test_coord_glue_lmdb, ts_coord_setup,
 			ts_coord_teardown),
