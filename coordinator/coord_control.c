@@ -168,40 +168,50 @@ static int coord_control_finish(coord *c, const coord_verb *v, coord_ctl_req *rq
 	return status;
 }
 
-/* coord_control_run runs one verb under the lock; mutating verbs get a write
- * transaction that is committed (with the request record) before replying. */
-static nng_msg *coord_control_run(coord *c, const coord_verb *v, coord_ctl_req *rq)
+int coord_control_exec(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen)
+{
+	const coord_verb *v = coord_control_find(rq->msg->verb);
+	int status;
+	osp_err rv;
+	double t0 = coord_metrics_mono_s(); /* the wait for the lock counts */
+
+	if (v == NULL) {
+		snprintf(err, errlen, "unknown verb");
+		return 2;
+	}
+	pthread_mutex_lock(&c->mtx);
+	if (v->mutates && (rv = osp_store_txn_begin(c->store, true, &rq->txn)) != OSP_OK) {
+		pthread_mutex_unlock(&c->mtx);
+		snprintf(err, errlen, "coordinator store unavailable");
+		return 1;
+	}
+	status = v->fn(c, rq, json, err, errlen);
+	if (status == COORD_CTL_DEFERRED) {
+		/* the verb answers later (coord_control_deferred); it changed
+		 * nothing durable, so there is no transaction to finish */
+		rq->deferred = true;
+	} else if (rq->txn != NULL) {
+		status = coord_control_finish(c, v, rq, status, json, err, errlen);
+	}
+	coord_metrics_ctl(c, coord_metrics_mono_s() - t0);
+	pthread_mutex_unlock(&c->mtx);
+	return status;
+}
+
+/* coord_control_run runs one verb (coord_control_exec) and makes its reply;
+ * NULL when the verb answers later. */
+static nng_msg *coord_control_run(coord *c, coord_ctl_req *rq)
 {
 	osp_buf json;
 	char err[1024] = "";
 	int status;
-	nng_msg *m;
-	osp_err rv;
-	double t0 = coord_metrics_mono_s(); /* the wait for the lock counts */
+	nng_msg *m = NULL;
 
 	osp_buf_init(&json, 16 * 1024 * 1024);
-	pthread_mutex_lock(&c->mtx);
-	if (v->mutates && (rv = osp_store_txn_begin(c->store, true, &rq->txn)) != OSP_OK) {
-		pthread_mutex_unlock(&c->mtx);
-		osp_buf_fini(&json);
-		return coord_control_reply(1, "coordinator store unavailable", NULL);
-	}
-	status = v->fn(c, rq, &json, err, sizeof(err));
-	if (status == COORD_CTL_DEFERRED) {
-		rq->deferred = true;
-		/* the verb answers later (coord_control_deferred); it changed
-		 * nothing durable, so there is no transaction to finish */
-		coord_metrics_ctl(c, coord_metrics_mono_s() - t0);
-		pthread_mutex_unlock(&c->mtx);
-		osp_buf_fini(&json);
-		return NULL;
-	}
-	if (rq->txn != NULL)
-		status = coord_control_finish(c, v, rq, status, &json, err, sizeof(err));
-	coord_metrics_ctl(c, coord_metrics_mono_s() - t0);
-	pthread_mutex_unlock(&c->mtx);
-	m = coord_control_reply((uint32_t)status, status ? err : NULL,
-		json.data ? json.data : (status ? NULL : "{}"));
+	status = coord_control_exec(c, rq, &json, err, sizeof(err));
+	if (!rq->deferred)
+		m = coord_control_reply((uint32_t)status, status ? err : NULL,
+			json.data ? json.data : (status ? NULL : "{}"));
 	osp_buf_fini(&json);
 	return m;
 }
@@ -299,7 +309,7 @@ static nng_msg *coord_control_handle(coord_ctl_srv *srv, nng_msg *req, coord_ctl
 	if (v->mutates && (m = coord_control_dedup(c, msg->request_id)) != NULL)
 		goto out;
 	rq.defer = sl;
-	m = coord_control_run(c, v, &rq);
+	m = coord_control_run(c, &rq);
 	*deferred = rq.deferred;
 	if (rq.cleanup != NULL)
 		rq.cleanup(&rq);

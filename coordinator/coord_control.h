@@ -61,6 +61,14 @@ typedef struct coord_verb {
 	bool nolock;
 } coord_verb;
 
+/* coord_control_exec runs the verb rq->msg names as a control request
+ * does, without a socket (no signer check, no repeat lookup): under
+ * coord.mtx, a mutating verb in a write transaction committed with its
+ * request record (or aborted, on_abort run) before it returns. Returns the
+ * verb's status: 0, 1 with err (refused, or its change could not be saved),
+ * 2 for an unknown verb; rq->deferred when it answers later. */
+int coord_control_exec(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size_t errlen);
+
 /* coord_ctl_arg returns the value of argument key, or NULL. */
 const char *coord_ctl_arg(const coord_ctl_req *rq, const char *key);
 

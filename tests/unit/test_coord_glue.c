@@ -40,38 +40,15 @@ static coord_node *glue_node(ts_coord_fx *f, const char *id)
 	return n;
 }
 
-/* glue_run runs a mutating verb as coord_control_finish does (a write
- * transaction committed when the verb succeeded, on_abort when nothing was
- * committed, after_commit after a commit), the commit failing with fail
- * unless it is OSP_OK. Returns the verb's final status; json is the reply. */
-static int glue_run(ts_coord_fx *f, coord_verb_fn fn, ts_ctl_rq *r, osp_err fail,
-	osp_buf *json, char *err, size_t errlen)
+/* glue_run runs r's verb through the control path (coord_control_exec),
+ * the next commit failing with fail unless it is OSP_OK. Returns the
+ * verb's final status; json is the reply. */
+static int glue_run(ts_coord_fx *f, ts_ctl_rq *r, osp_err fail, osp_buf *json, char *err,
+	size_t errlen)
 {
-	coord_ctl_req *rq = &r->rq;
-	int st;
-
-	assert_int_equal(osp_store_txn_begin(f->c.store, true, &rq->txn), OSP_OK);
-	st = fn(&f->c, rq, json, err, errlen);
-	if (st == 0 && fail != OSP_OK)
+	if (fail != OSP_OK)
 		assert_int_equal(osp_store_mem_fail_next_commit(f->c.store, fail), OSP_OK);
-	if (st == 0) {
-		osp_err rv = coord_db_commit(&f->c, rq->txn, "glue test");
-
-		rq->txn = NULL; /* freed either way */
-		if (rv == OSP_OK) {
-			if (rq->after_commit != NULL)
-				rq->after_commit(&f->c, rq);
-			return 0;
-		}
-		st = 1;
-		snprintf(err, errlen, "cannot save the change: %s", osp_strerror(rv));
-	} else {
-		osp_store_txn_abort(rq->txn);
-		rq->txn = NULL;
-	}
-	if (rq->on_abort != NULL)
-		rq->on_abort(&f->c, rq);
-	return st;
+	return coord_control_exec(&f->c, &r->rq, json, err, errlen);
 }
 
 /* glue_deploy deploys hello 2 to every up node, one node per batch; the
@@ -87,7 +64,7 @@ static coord_ro_entry *glue_deploy(ts_coord_fx *f, char *id, size_t idlen)
 		"file:///tmp/x.tgz", "sha256", GLUE_SHA, "run", "bin/hello", "port", "8080",
 		"watch", "0", "batch", "1", "max-failures", "5", NULL);
 	osp_buf_init(&json, 1 << 20);
-	st = glue_run(f, coord_verb_deploy, &r, OSP_OK, &json, err, sizeof(err));
+	st = glue_run(f, &r, OSP_OK, &json, err, sizeof(err));
 	osp_buf_fini(&json);
 	if (st != 0)
 		fail_msg("deploy: %d %s", st, err);
@@ -227,7 +204,7 @@ static void test_coord_glue_ctl_pause(void **state)
 	e = glue_deploy(f, id, sizeof(id));
 	osp_buf_init(&json, 1 << 20);
 	ts_ctl_rq_make(&r, "pause", "rollout", id, NULL);
-	assert_int_equal(glue_run(f, coord_verb_pause, &r, OSP_EMAPFULL, &json, err,
+	assert_int_equal(glue_run(f, &r, OSP_EMAPFULL, &json, err,
 				 sizeof(err)),
 		1);
 	assert_non_null(strstr(err, "cannot save the change"));
@@ -237,14 +214,14 @@ static void test_coord_glue_ctl_pause(void **state)
 
 	osp_buf_init(&json, 1 << 20);
 	ts_ctl_rq_make(&r, "pause", "rollout", id, NULL);
-	assert_int_equal(glue_run(f, coord_verb_pause, &r, OSP_OK, &json, err, sizeof(err)), 0);
+	assert_int_equal(glue_run(f, &r, OSP_OK, &json, err, sizeof(err)), 0);
 	e = glue_same(f, id);
 	assert_int_equal(e->ro.state, COORD_RO_PAUSED);
 	osp_buf_fini(&json);
 
 	osp_buf_init(&json, 1 << 20);
 	ts_ctl_rq_make(&r, "status", "rollout", id, NULL);
-	assert_int_equal(coord_verb_status(&f->c, &r.rq, &json, err, sizeof(err)), 0);
+	assert_int_equal(glue_run(f, &r, OSP_OK, &json, err, sizeof(err)), 0);
 	assert_non_null(json.data);
 	assert_int_equal(osp_json_parse(json.data, json.len, &doc, perr, sizeof(perr)), OSP_OK);
 	assert_non_null(osp_json_get_str(doc, "state"));
