@@ -97,7 +97,7 @@ int coord_verb_backup(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, siz
 	}
 	OSP_INFO("COORD-BACKUP", "%s: copying the store to '%s'", rq->actor, path);
 	/* no coord.mtx here: the copy has its own read transaction, and the
-	 * environment is opened with MDB_NOTLS (store.c), so agents, the ticker
+	 * environment is opened with MDB_NOTLS (store_lmdb.c), so agents, the ticker
 	 * and the engine go on writing meanwhile */
 	if ((rv = osp_store_copy(c->store, path, &bytes, err, errlen)) != OSP_OK) {
 		OSP_WARN("COORD-BACKUP", "backup to '%s' failed: %s", path, err);
