@@ -210,9 +210,12 @@ void ctl_checks_args(const ctl_checks *ck, ctl_req *rq);
 #define CTL_DEPLOY_HELP                                                                      \
 	"  --app APP --version V --artifact URL --sha256 HEX --run CMD (--port N | --ports "  \
 	"blue=N,green=M)\n"                                                                    \
-	"  --strategy rolling|recreate|blue_green   (default rolling; canary: later)\n"       \
-	"  --ports blue=N,green=M        blue_green: the two slots' ports\n"                     \
-	"  --prepare-deadline D --rollback-window D --scale-down-delay D  (30s 5m 10m)\n"       \
+	"  --strategy rolling|recreate|blue_green|canary   (default rolling)\n"              \
+	"  --ports blue=N,green=M        blue_green, canary: the two slots' ports\n"            \
+	"  --watch D                     post-deploy watch (2m; blue_green: 5m, its rollback\n" \
+	"                                window: --rollback-window is its older name)\n"     \
+	"  --no-auto-rollback            an unhealthy node in the watch fails, no rollback\n" \
+	"  --prepare-deadline D --scale-down-delay D  blue_green (30s 10m)\n"                 \
 	"  --select K=V,...              nodes with these labels (default: all)\n"            \
 	"  --batch N|N%                  nodes at a time (default 1)\n"                        \
 	"  --max-failures N|N%           failure budget (default 0)\n"                         \
@@ -226,9 +229,14 @@ void ctl_checks_args(const ctl_checks *ck, ctl_req *rq);
 	"  --canary N|N% [--canary-bake D] [--canary-approval]\n"                               \
 	"                                rolling: N nodes first (baked D, default --watch),\n"  \
 	"                                then the rest (after approve with --canary-approval)\n" \
+	"  --canary-initial P --canary-step P --canary-max P --analysis-interval D\n"        \
+	"  --analysis-threshold N --analysis-success-rate P --analysis-max-latency D\n"      \
+	"  --analysis-min-requests N     --strategy canary: traffic weights and analysis\n"   \
+	"  --webhook URL                 rollout events POSTed there too (repeatable)\n"      \
 	"  --queue                       wait behind the app's running rollout\n"              \
 	"  --dry-run                     print the batches, change nothing\n"                  \
 	"  --wait [--timeout D]          block until terminal: exit 0 only if succeeded\n"     \
+	"  --wait=switch                 blue_green: return once traffic is switched\n"       \
 	"  prints the rollout id as the first line on stdout\n"
 
 #define CTL_PLAN_VERBS                                                                       \
