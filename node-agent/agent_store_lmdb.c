@@ -20,7 +20,28 @@ static osp_store *agent_lmdb_st(agent_store *s)
 	return ((agent_lmdb *)s->impl)->st;
 }
 
-static osp_err agent_lmdb_meta_get(agent_store *s, const char *key, char *val, size_t len)
+/* agent_lmdb_write_one puts key = val into db in a transaction of its own,
+ * or deletes key when del (val unused). */
+static osp_err agent_lmdb_write_one(agent_store *s, const char *db, const void *key, size_t kl,
+	bool del, const void *val, size_t vl)
+{
+	osp_txn *t = NULL;
+	osp_err rv;
+
+	if ((rv = osp_store_txn_begin(agent_lmdb_st(s), true, &t)) != OSP_OK)
+		return rv;
+	rv = del ? osp_store_del(t, db, key, kl) : osp_store_put(t, db, key, kl, val, vl);
+	if (rv != OSP_OK) {
+		osp_store_txn_abort(t);
+		return rv;
+	}
+	return osp_store_txn_commit(t);
+}
+
+/* agent_lmdb_read_one copies the value of key in db into *val (heap, the
+ * caller's; at least one byte) and *len. OSP_ENOENT, OSP_ENOMEM, store errors. */
+static osp_err agent_lmdb_read_one(
+	agent_store *s, const char *db, const void *key, size_t kl, uint8_t **val, size_t *len)
 {
 	osp_txn *t = NULL;
 	const void *v;
@@ -29,7 +50,26 @@ static osp_err agent_lmdb_meta_get(agent_store *s, const char *key, char *val, s
 
 	if ((rv = osp_store_txn_begin(agent_lmdb_st(s), false, &t)) != OSP_OK)
 		return rv;
-	rv = osp_store_get(t, "meta", key, strlen(key), &v, &vl);
+	rv = osp_store_get(t, db, key, kl, &v, &vl);
+	if (rv == OSP_OK) {
+		/* copied out before the abort: v is valid only inside t */
+		if ((*val = malloc(vl ? vl : 1)) == NULL) {
+			rv = OSP_ENOMEM;
+		} else {
+			memcpy(*val, v, vl);
+			*len = vl;
+		}
+	}
+	osp_store_txn_abort(t);
+	return rv;
+}
+
+static osp_err agent_lmdb_meta_get(agent_store *s, const char *key, char *val, size_t len)
+{
+	uint8_t *v = NULL;
+	size_t vl = 0;
+	osp_err rv = agent_lmdb_read_one(s, "meta", key, strlen(key), &v, &vl);
+
 	if (rv == OSP_OK) {
 		if (vl >= len) {
 			rv = OSP_ETOOBIG;
@@ -38,22 +78,13 @@ static osp_err agent_lmdb_meta_get(agent_store *s, const char *key, char *val, s
 			val[vl] = '\0';
 		}
 	}
-	osp_store_txn_abort(t);
+	free(v);
 	return rv;
 }
 
 static osp_err agent_lmdb_meta_put(agent_store *s, const char *key, const char *val)
 {
-	osp_txn *t = NULL;
-	osp_err rv;
-
-	if ((rv = osp_store_txn_begin(agent_lmdb_st(s), true, &t)) != OSP_OK)
-		return rv;
-	if ((rv = osp_store_put(t, "meta", key, strlen(key), val, strlen(val))) != OSP_OK) {
-		osp_store_txn_abort(t);
-		return rv;
-	}
-	return osp_store_txn_commit(t);
+	return agent_lmdb_write_one(s, "meta", key, strlen(key), false, val, strlen(val));
 }
 
 struct agent_lmdb_old {
@@ -134,31 +165,25 @@ out:
 static osp_err agent_lmdb_result_get(agent_store *s, uint64_t seq, void **val, size_t *len,
 	bool *acked)
 {
-	osp_txn *t = NULL;
-	uint8_t key[8];
-	const void *v;
-	size_t vl;
+	uint8_t key[8], *v = NULL;
+	size_t vl = 0;
 	osp_err rv;
 
 	osp_be64_put(key, seq);
-	if ((rv = osp_store_txn_begin(agent_lmdb_st(s), false, &t)) != OSP_OK)
-		return rv;
-	rv = osp_store_get(t, "results", key, 8, &v, &vl);
+	rv = agent_lmdb_read_one(s, "results", key, 8, &v, &vl);
 	if (rv == OSP_OK && vl < 1)
 		rv = OSP_ESTORE;
-	if (rv == OSP_OK) {
-		*val = malloc(vl);
-		if (*val == NULL) {
-			rv = OSP_ENOMEM;
-		} else {
-			memcpy(*val, (const uint8_t *)v + 1, vl - 1);
-			*len = vl - 1;
-			if (acked != NULL)
-				*acked = ((const uint8_t *)v)[0] == 1;
-		}
+	if (rv != OSP_OK) {
+		free(v);
+		return rv;
 	}
-	osp_store_txn_abort(t);
-	return rv;
+	/* the flag byte first, then the record: the caller gets the record */
+	if (acked != NULL)
+		*acked = v[0] == 1;
+	memmove(v, v + 1, vl - 1);
+	*val = v;
+	*len = vl - 1;
+	return OSP_OK;
 }
 
 static osp_err agent_lmdb_result_ack(agent_store *s, uint64_t seq)
@@ -215,17 +240,25 @@ static int agent_lmdb_iter_cb(void *arg, const void *k, size_t kl, const void *v
 	return it->fn(it->arg, key, v, vl);
 }
 
-static osp_err agent_lmdb_result_unacked(agent_store *s, agent_store_iter_fn fn, void *arg)
+/* agent_lmdb_list calls fn for every entry of db (of "results": the
+ * unacknowledged ones) in a read transaction. */
+static osp_err agent_lmdb_list(
+	agent_store *s, const char *db, bool unacked_only, agent_store_iter_fn fn, void *arg)
 {
-	struct agent_lmdb_iter it = { fn, arg, true };
+	struct agent_lmdb_iter it = { fn, arg, unacked_only };
 	osp_txn *t = NULL;
 	osp_err rv;
 
 	if ((rv = osp_store_txn_begin(agent_lmdb_st(s), false, &t)) != OSP_OK)
 		return rv;
-	rv = osp_store_foreach(t, "results", NULL, 0, false, agent_lmdb_iter_cb, &it);
+	rv = osp_store_foreach(t, db, NULL, 0, false, agent_lmdb_iter_cb, &it);
 	osp_store_txn_abort(t);
 	return rv;
+}
+
+static osp_err agent_lmdb_result_unacked(agent_store *s, agent_store_iter_fn fn, void *arg)
+{
+	return agent_lmdb_list(s, "results", true, fn, arg);
 }
 
 static osp_err agent_lmdb_cursor_get(agent_store *s, uint64_t *cursor)
@@ -244,65 +277,27 @@ static osp_err agent_lmdb_cursor_get(agent_store *s, uint64_t *cursor)
 
 static osp_err agent_lmdb_app_put(agent_store *s, const char *app, const void *val, size_t len)
 {
-	osp_txn *t = NULL;
-	osp_err rv;
-
-	if ((rv = osp_store_txn_begin(agent_lmdb_st(s), true, &t)) != OSP_OK)
-		return rv;
-	if ((rv = osp_store_put(t, "apps", app, strlen(app), val, len)) != OSP_OK) {
-		osp_store_txn_abort(t);
-		return rv;
-	}
-	return osp_store_txn_commit(t);
+	return agent_lmdb_write_one(s, "apps", app, strlen(app), false, val, len);
 }
 
 static osp_err agent_lmdb_app_get(agent_store *s, const char *app, void **val, size_t *len)
 {
-	osp_txn *t = NULL;
-	const void *v;
-	size_t vl;
-	osp_err rv;
+	uint8_t *v = NULL;
+	osp_err rv = agent_lmdb_read_one(s, "apps", app, strlen(app), &v, len);
 
-	if ((rv = osp_store_txn_begin(agent_lmdb_st(s), false, &t)) != OSP_OK)
-		return rv;
-	rv = osp_store_get(t, "apps", app, strlen(app), &v, &vl);
-	if (rv == OSP_OK) {
-		if ((*val = malloc(vl ? vl : 1)) == NULL) {
-			rv = OSP_ENOMEM;
-		} else {
-			memcpy(*val, v, vl);
-			*len = vl;
-		}
-	}
-	osp_store_txn_abort(t);
+	if (rv == OSP_OK)
+		*val = v;
 	return rv;
 }
 
 static osp_err agent_lmdb_app_del(agent_store *s, const char *app)
 {
-	osp_txn *t = NULL;
-	osp_err rv;
-
-	if ((rv = osp_store_txn_begin(agent_lmdb_st(s), true, &t)) != OSP_OK)
-		return rv;
-	if ((rv = osp_store_del(t, "apps", app, strlen(app))) != OSP_OK) {
-		osp_store_txn_abort(t);
-		return rv;
-	}
-	return osp_store_txn_commit(t);
+	return agent_lmdb_write_one(s, "apps", app, strlen(app), true, NULL, 0);
 }
 
 static osp_err agent_lmdb_app_list(agent_store *s, agent_store_iter_fn fn, void *arg)
 {
-	struct agent_lmdb_iter it = { fn, arg, false };
-	osp_txn *t = NULL;
-	osp_err rv;
-
-	if ((rv = osp_store_txn_begin(agent_lmdb_st(s), false, &t)) != OSP_OK)
-		return rv;
-	rv = osp_store_foreach(t, "apps", NULL, 0, false, agent_lmdb_iter_cb, &it);
-	osp_store_txn_abort(t);
-	return rv;
+	return agent_lmdb_list(s, "apps", false, fn, arg);
 }
 
 static void agent_lmdb_close(agent_store *s)
