@@ -95,8 +95,9 @@ const agent_app_cfg *agent_cfg_app(const agent_cfg *cfg, const char *app);
 
 typedef struct agent agent;
 
-/* Executes commands: agent_exec.c. Fills res (status, message into msgbuf). */
-typedef struct agent_exec agent_exec;
+/* The command dispatcher (agent_dispatch.c): hands each command of the log to
+ * its handler (agent_apps*.c, agent_bluegreen*.c), which fills the result. */
+typedef struct agent_dispatch agent_dispatch;
 
 struct agent {
 	const agent_cfg *cfg;
@@ -122,7 +123,7 @@ struct agent {
 	atomic_int_fast64_t hb_alive_ms; /* monotonic ms of the heartbeat loop's last turn:
 					  * systemd's watchdog (main.c, docs/systemd.md) */
 	bool threads_started;
-	agent_exec *exec;
+	agent_dispatch *dispatch;
 	/* log reads answered lately (agent_logs.c): one read comes in both a
 	 * poll and a heartbeat reply; under mtx */
 #define AGENT_LOGS_SEEN 16
@@ -189,40 +190,40 @@ bool agent_dial_connected(agent *a);
  * closed and the session thread joined; idempotent. */
 void agent_dial_fini(agent *a);
 
-/* agent_exec.c */
-osp_err agent_exec_alloc(agent *a, agent_exec **out);
-void agent_exec_free(agent_exec *x);
-/* agent_exec_restore brings apps back to their recorded desired state at
+/* agent_dispatch.c */
+osp_err agent_dispatch_alloc(agent *a, agent_dispatch **out);
+void agent_dispatch_free(agent_dispatch *x);
+/* agent_dispatch_restore brings apps back to their recorded desired state at
  * start, before the coordinator answers. */
-void agent_exec_restore(agent_exec *x);
-/* agent_exec_cancel makes the fetch in flight (and every later one) stop
+void agent_dispatch_restore(agent_dispatch *x);
+/* agent_dispatch_cancel makes the fetch in flight (and every later one) stop
  * within about a second with OSP_ECLOSED: agent_stop calls it, so that a
  * stop never waits for a slow download. There is no way back. */
-void agent_exec_cancel(agent_exec *x);
-/* agent_exec_result_stands: whether a command's result with status is
- * recorded and answered. Once the agent is stopping (agent_exec_cancel) only
+void agent_dispatch_cancel(agent_dispatch *x);
+/* agent_dispatch_result_stands: whether a command's result with status is
+ * recorded and answered. Once the agent is stopping (agent_dispatch_cancel) only
  * a success or a YES vote stands: a failure, a NO vote or a refusal may come
  * from the cancelled fetch or health wait, so the command is left to run
  * again at the next start (handlers converge). */
-bool agent_exec_result_stands(int status, bool stopping);
-/* agent_exec_run executes one command; res->message points into msg. */
-void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
+bool agent_dispatch_result_stands(int status, bool stopping);
+/* agent_dispatch_run executes one command; res->message points into msg. */
+void agent_dispatch_run(agent_dispatch *x, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen);
-/* agent_exec_apps fills the apps report (caller frees with agent_exec_apps_free). */
-size_t agent_exec_apps(agent_exec *x, Ospec__V1__AppState ***out);
-void agent_exec_apps_free(Ospec__V1__AppState **apps, size_t n);
-/* agent_exec_in_doubt fills *out with the switches this node prepared and
+/* agent_dispatch_apps fills the apps report (caller frees with agent_dispatch_apps_free). */
+size_t agent_dispatch_apps(agent_dispatch *x, Ospec__V1__AppState ***out);
+void agent_dispatch_apps_free(Ospec__V1__AppState **apps, size_t n);
+/* agent_dispatch_in_doubt fills *out with the switches this node prepared and
  * has not heard the decision of (one per app), for Register.in_doubt; the
- * caller frees with agent_exec_in_doubt_free. Returns the count (0 with *out
+ * caller frees with agent_dispatch_in_doubt_free. Returns the count (0 with *out
  * NULL when there is none or memory ran out). */
-size_t agent_exec_in_doubt(agent_exec *x, Ospec__V1__InDoubt ***out);
-/* agent_exec_in_doubt_free frees what agent_exec_in_doubt made; accepts NULL. */
-void agent_exec_in_doubt_free(Ospec__V1__InDoubt **v, size_t n);
-/* agent_exec_runner returns the executor's process runner (agent_runner.h),
+size_t agent_dispatch_in_doubt(agent_dispatch *x, Ospec__V1__InDoubt ***out);
+/* agent_dispatch_in_doubt_free frees what agent_dispatch_in_doubt made; accepts NULL. */
+void agent_dispatch_in_doubt_free(Ospec__V1__InDoubt **v, size_t n);
+/* agent_dispatch_runner returns the dispatcher's process runner (agent_runner.h),
  * owned by x: for status queries and tests. */
-struct agent_runner *agent_exec_runner(agent_exec *x);
-/* agent_exec_state_dir returns the absolute state dir (the runner's logs are
+struct agent_runner *agent_dispatch_runner(agent_dispatch *x);
+/* agent_dispatch_state_dir returns the absolute state dir (the runner's logs are
  * under it, in logs/), owned by x. */
-const char *agent_exec_state_dir(agent_exec *x);
+const char *agent_dispatch_state_dir(agent_dispatch *x);
 
 #endif

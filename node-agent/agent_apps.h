@@ -88,7 +88,7 @@ typedef struct agent_apps {
 	agent_store *store;
 	agent_runner *runner;
 	char state[PATH_MAX];  /* absolute state dir */
-	atomic_bool stopping; /* set when the agent stops (agent_exec_cancel): fetches
+	atomic_bool stopping; /* set when the agent stops (agent_dispatch_cancel): fetches
 	                       * and the health waits of commands give up */
 	pthread_mutex_t mtx;   /* guards health[] */
 	struct {
@@ -147,6 +147,13 @@ size_t agent_apps_report(agent_apps *p, Ospec__V1__AppState ***out);
 
 /* -- helpers shared by agent_apps.c, agent_apps_cmd.c and the blue-green
  * handlers (agent_bluegreen.c) -- */
+
+/* The result statuses the handlers answer with. */
+#define AGENT_RES_OK OSPEC__V1__RESULT_STATUS__RESULT_OK
+#define AGENT_RES_FAILED OSPEC__V1__RESULT_STATUS__RESULT_FAILED
+#define AGENT_RES_REFUSED OSPEC__V1__RESULT_STATUS__RESULT_REFUSED
+#define AGENT_RES_YES OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES
+#define AGENT_RES_NO OSPEC__V1__RESULT_STATUS__RESULT_VOTE_NO
 
 /* agent_apps_result finishes a command's result: res->status = status and
  * res->message = msg, which receives the printf-style message (cut to msglen,

@@ -62,10 +62,6 @@ static void agent_apps_fail(Ospec__V1__CommandResult *res, char *msg)
 	res->message = msg;
 }
 
-#define AGENT_RES_OK OSPEC__V1__RESULT_STATUS__RESULT_OK
-#define AGENT_RES_FAILED OSPEC__V1__RESULT_STATUS__RESULT_FAILED
-#define AGENT_RES_REFUSED OSPEC__V1__RESULT_STATUS__RESULT_REFUSED
-
 /* agent_apps_begin checks the app and slot, loads the record and refuses a
  * stale generation. Returns false when res is final. */
 static bool agent_apps_begin(agent_apps *p, const Ospec__V1__Command *cmd, const char *app,
@@ -187,7 +183,7 @@ osp_err agent_apps_check_slot(agent_apps *p, const char *app, const char *slot, 
 	rv = agent_health_wait(hs, err, sizeof(err));
 	if (rv == OSP_ECLOSED && atomic_load(&p->stopping)) {
 		/* the agent stops: no verdict on the app; the command is not
-		 * answered and runs again at the next start (agent_execute) */
+		 * answered and runs again at the next start (agent_session_run_command) */
 		snprintf(msg, msglen, "%s: the agent is stopping", err);
 		return rv;
 	}

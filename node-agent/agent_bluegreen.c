@@ -14,12 +14,6 @@
 #include "agent_health.h"
 #include "agent_hooks.h"
 
-#define AGENT_RES_OK OSPEC__V1__RESULT_STATUS__RESULT_OK
-#define AGENT_RES_FAILED OSPEC__V1__RESULT_STATUS__RESULT_FAILED
-#define AGENT_RES_REFUSED OSPEC__V1__RESULT_STATUS__RESULT_REFUSED
-#define AGENT_RES_YES OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES
-#define AGENT_RES_NO OSPEC__V1__RESULT_STATUS__RESULT_VOTE_NO
-
 /* res->slot points at one of these (they outlive every result). */
 static char agent_bluegreen_blue[] = "blue";
 static char agent_bluegreen_green[] = "green";
@@ -40,8 +34,7 @@ bool agent_bluegreen_is_slot(const char *slot)
 	return slot != NULL && (strcmp(slot, "blue") == 0 || strcmp(slot, "green") == 0);
 }
 
-/* agent_bluegreen_slot_word returns the static copy of a slot name (for res->slot). */
-static char *agent_bluegreen_slot_word(const char *slot)
+char *agent_bluegreen_slot_word(const char *slot)
 {
 	if (slot != NULL && strcmp(slot, "blue") == 0)
 		return agent_bluegreen_blue;

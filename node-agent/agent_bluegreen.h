@@ -27,11 +27,15 @@
  * The state lives in the app's AgentAppRecord (agent_apps.h: blue, green,
  * active_slot, prepared_*), written before anything is changed.
  *
- * Threads: the handlers and agent_bluegreen_restore run on the executor's thread;
+ * Threads: the handlers and agent_bluegreen_restore run on the dispatcher's thread;
  * agent_bluegreen_state_fill and agent_bluegreen_in_doubt may run on another at the same
- * time; the monitor threads run on their own. agent_bluegreen.c (handlers) and
- * agent_bluegreen_mon.c (monitor, restore, report) implement this header;
- * the fields of struct agent_bluegreen are theirs only.
+ * time; the monitor threads run on their own. This header is implemented by
+ * agent_bluegreen.c (the Stage/Switch/ScaleDown handlers),
+ * agent_bluegreen_canary.c (TrafficWeight, TrafficStats),
+ * agent_bluegreen_mon.c (the context, its apps table and the monitor),
+ * agent_bluegreen_restore.c (the restore at start) and
+ * agent_bluegreen_report.c (apps report, in-doubt list); the fields of
+ * struct agent_bluegreen are theirs only.
  */
 #ifndef AGENT_BLUEGREEN_H
 #define AGENT_BLUEGREEN_H
@@ -172,7 +176,11 @@ bool agent_bluegreen_rec_is_bg(const agent_app_rec *rec);
 void agent_bluegreen_state_fill(agent_apps *p, const agent_app_rec *rec, Ospec__V1__AppState *st,
 	agent_bluegreen_state_bufs *b);
 
-/* -- shared by agent_bluegreen.c and agent_bluegreen_mon.c -- */
+/* -- shared by the agent_bluegreen*.c files -- */
+
+/* agent_bluegreen_slot_word returns a static copy of slot when it is "blue"
+ * or "green" (for res->slot: it outlives every result), else NULL. */
+char *agent_bluegreen_slot_word(const char *slot);
 
 /* agent_bluegreen_slot returns rec's slot named name, or NULL for another word. */
 agent_slot_rec *agent_bluegreen_slot(agent_app_rec *rec, const char *name);
@@ -209,6 +217,10 @@ osp_err agent_bluegreen_proxy_assert(agent_traffic *t, const agent_app_rec *rec,
 /* agent_bluegreen_monitor_add makes the monitor watch app (from now on) and starts
  * the monitor thread if it does not run yet; failures are logged. */
 void agent_bluegreen_monitor_add(agent_bluegreen *g, const char *app);
+
+/* agent_bluegreen_monitor_start starts the monitor threads unless they run
+ * or g is stopping; failures are logged. Caller holds g->mtx. */
+void agent_bluegreen_monitor_start(agent_bluegreen *g);
 
 /* agent_bluegreen_monitor_reset restarts the monitor's counters of app on slot with
  * state h (published to the health table), as agent_bluegreen_monitor_add. */

@@ -16,14 +16,6 @@
 
 #include "agent_bluegreen.h"
 
-#define AGENT_RES_OK OSPEC__V1__RESULT_STATUS__RESULT_OK
-#define AGENT_RES_FAILED OSPEC__V1__RESULT_STATUS__RESULT_FAILED
-#define AGENT_RES_REFUSED OSPEC__V1__RESULT_STATUS__RESULT_REFUSED
-
-/* res->slot points at one of these (they outlive every result). */
-static char agent_bluegreen_canary_blue[] = "blue";
-static char agent_bluegreen_canary_green[] = "green";
-
 /* The state of one canary command (heap: records are large). */
 typedef struct agent_bluegreen_cwork {
 	agent_app_rec rec;
@@ -53,15 +45,6 @@ osp_err agent_bluegreen_proxy_assert(agent_traffic *t, const agent_app_rec *rec,
 		return OSP_OK;
 	return agent_traffic_weight(t, rec->active_slot, rec->canary_slot, rec->canary_weight, err,
 		errlen);
-}
-
-static char *agent_bluegreen_canary_word(const char *slot)
-{
-	if (slot != NULL && strcmp(slot, "blue") == 0)
-		return agent_bluegreen_canary_blue;
-	if (slot != NULL && strcmp(slot, "green") == 0)
-		return agent_bluegreen_canary_green;
-	return NULL;
 }
 
 /* agent_bluegreen_canary_load checks app and slot and loads the record into
@@ -174,7 +157,7 @@ void agent_bluegreen_weight(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 	const agent_slot_rec *sl;
 
 	res->app = c->app;
-	res->slot = agent_bluegreen_canary_word(c->slot);
+	res->slot = agent_bluegreen_slot_word(c->slot);
 	if (w == NULL) {
 		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
 		return;
@@ -225,7 +208,7 @@ void agent_bluegreen_stats(agent_bluegreen *g, const Ospec__V1__Command *cmd,
 	osp_err rv;
 
 	res->app = c->app;
-	res->slot = agent_bluegreen_canary_word(c->slot);
+	res->slot = agent_bluegreen_slot_word(c->slot);
 	if (w == NULL) {
 		agent_apps_result(res, AGENT_RES_FAILED, msg, msglen, "out of memory");
 		return;

@@ -1,9 +1,12 @@
 /*
- * agent_bluegreen_mon.c - the blue-green context (agent_bluegreen.h): the
- * traffic driver of each app, the monitor threads (live health of the active
- * slot and, through agent_apps_mon.c, of the main-slot apps; proxy
- * re-assert), the restore at agent start, the apps report and the in-doubt
- * list. The command handlers are in agent_bluegreen.c.
+ * agent_bluegreen_mon.c - the blue-green context (agent_bluegreen.h) and its
+ * monitor: the table of blue-green apps with each app's traffic driver, and
+ * the two monitor threads over it (live health of the active slot and,
+ * through agent_apps_mon.c, of the main-slot apps; the driver's re-assert
+ * of the active slot after a proxy restart). The command handlers are in
+ * agent_bluegreen.c and agent_bluegreen_canary.c, the restore at agent start
+ * in agent_bluegreen_restore.c, the apps report and in-doubt list in
+ * agent_bluegreen_report.c.
  *
  * Locks, always taken in this order: g->sw (a switch's proxy commit and
  * record against the monitor's watch, so a watch never re-asserts a slot
@@ -19,13 +22,6 @@
 #include "agent_bluegreen.h"
 #include "agent_drain.h"
 #include "agent_health.h"
-
-/* One element of the in-doubt list: free(&blk->d) frees it all. */
-typedef struct agent_bluegreen_doubt_blk {
-	Ospec__V1__InDoubt d; /* first: the element's address is the block's */
-	char switch_id[OSP_WIRE_MAX_ID + 1];
-	char app[OSP_WIRE_MAX_ID + 1];
-} agent_bluegreen_doubt_blk;
 
 /* The monitor's state between ticks (its own thread only). */
 typedef struct agent_bluegreen_mon {
@@ -324,8 +320,7 @@ static void *agent_bluegreen_watch_main(void *arg)
 	return NULL;
 }
 
-/* agent_bluegreen_monitor_start starts the threads once. Caller holds g->mtx. */
-static void agent_bluegreen_monitor_start(agent_bluegreen *g)
+void agent_bluegreen_monitor_start(agent_bluegreen *g)
 {
 	int rc;
 
@@ -373,217 +368,4 @@ void agent_bluegreen_monitor_reset(
 	}
 	agent_bluegreen_monitor_start(g);
 	pthread_mutex_unlock(&g->mtx);
-}
-
-/* agent_bluegreen_restore_slot brings one slot of rec to its recorded state. */
-static void agent_bluegreen_restore_slot(agent_bluegreen *g, agent_app_rec *rec, const char *slot)
-{
-	const agent_app_cfg *ac = agent_cfg_app(g->p->cfg, rec->app);
-	agent_slot_rec *sl = agent_bluegreen_slot(rec, slot);
-	agent_proc_status st;
-	char dir[PATH_MAX], err[512];
-	bool supervised = agent_runner_status(g->p->runner, rec->app, slot, &st) == OSP_OK;
-	osp_err rv;
-
-	if (!sl->running || !sl->rel.set) {
-		if (supervised) {
-			OSP_INFO("AGENT-APP-RESTORE",
-				"stopping app '%s' slot '%s': recorded as stopped", rec->app, slot);
-			agent_runner_stop(g->p->runner, rec->app, slot, AGENT_APPS_STOP_GRACE_MS);
-		}
-		return;
-	}
-	if (ac != NULL && ac->blue_port > 0 && ac->green_port > 0 && ac->blue_port <= 65535 &&
-		ac->green_port <= 65535)
-		sl->rel.port =
-			(unsigned)(strcmp(slot, "blue") == 0 ? ac->blue_port : ac->green_port);
-	if (supervised && agent_apps_runs_slot(g->p, rec->app, slot, &sl->rel)) {
-		OSP_INFO("AGENT-APP-RESTORE", "app '%s' slot '%s' runs version '%s' (pid %d)",
-			rec->app, slot, sl->rel.version, (int)st.pid);
-		return;
-	}
-	if (supervised) {
-		OSP_INFO("AGENT-APP-RESTORE",
-			"app '%s' slot '%s' does not run version '%s'; restarting", rec->app, slot,
-			sl->rel.version);
-		agent_runner_stop(g->p->runner, rec->app, slot, AGENT_APPS_STOP_GRACE_MS);
-	}
-	rv = agent_apps_release_dir(g->p, &sl->rel, dir, sizeof(dir), err, sizeof(err));
-	if (rv == OSP_OK)
-		rv = agent_apps_start_slot(g->p, rec->app, slot, &sl->rel, dir, err, sizeof(err));
-	if (rv != OSP_OK) {
-		OSP_ERROR("AGENT-APP-RESTORE", "cannot restore app '%s' slot '%s' version '%s': %s",
-			rec->app, slot, sl->rel.version, err);
-		return;
-	}
-	OSP_INFO("AGENT-APP-RESTORE",
-		"restarted app '%s' slot '%s' version '%s' on port %u (no health wait at restore)",
-		rec->app, slot, sl->rel.version, sl->rel.port);
-}
-
-/* agent_bluegreen_restore_proxy re-asserts rec's active slot on the proxy. */
-static void agent_bluegreen_restore_proxy(agent_bluegreen *g, const agent_app_rec *rec)
-{
-	agent_traffic *t = NULL;
-	char err[512] = "";
-	bool canary = false;
-	osp_err rv;
-
-	if (rec->prepared_switch_id[0] != '\0')
-		OSP_INFO("AGENT-SWITCH-IN-DOUBT",
-			"app '%s' switch '%s' to slot '%s' is prepared: waiting for the decision",
-			rec->app, rec->prepared_switch_id, rec->prepared_to_slot);
-	if (rec->active_slot[0] == '\0')
-		return;
-	pthread_mutex_lock(&g->sw);
-	rv = agent_bluegreen_traffic(g, rec, &t, err, sizeof(err));
-	if (rv == OSP_OK)
-		rv = agent_bluegreen_proxy_assert(t, rec, &canary, err, sizeof(err));
-	if (rv == OSP_OK && !canary)
-		rv = agent_traffic_commit(t, rec->active_slot, err, sizeof(err));
-	pthread_mutex_unlock(&g->sw);
-	if (rv != OSP_OK)
-		OSP_ERROR("AGENT-PROXY-RESTORE", "app '%s': cannot re-assert slot '%s'%s: %s",
-			rec->app, rec->active_slot, canary ? " with its canary" : "", err);
-	else if (canary)
-		OSP_INFO("AGENT-PROXY-RESTORE",
-			"app '%s': slot '%s' is active on the proxy (%s), canary slot '%s' at %u%%",
-			rec->app, rec->active_slot, agent_traffic_name(t), rec->canary_slot,
-			rec->canary_weight);
-	else
-		OSP_INFO("AGENT-PROXY-RESTORE", "app '%s': slot '%s' is active on the proxy (%s)",
-			rec->app, rec->active_slot, agent_traffic_name(t));
-}
-
-void agent_bluegreen_restore(agent_bluegreen *g)
-{
-	agent_apps_names nm = { 0 };
-	agent_app_rec *rec = NULL;
-	bool found;
-	osp_err rv;
-
-	/* the monitor runs from the agent's start on, blue-green apps or not:
-	 * it also watches the main-slot apps */
-	pthread_mutex_lock(&g->mtx);
-	agent_bluegreen_monitor_start(g);
-	pthread_mutex_unlock(&g->mtx);
-	if ((rv = agent_apps_names_get(g->p, &nm)) != OSP_OK) {
-		OSP_ERROR("AGENT-APP-RESTORE", "cannot list the app records: %s", osp_strerror(rv));
-		return;
-	}
-	if ((rec = malloc(sizeof(*rec))) == NULL) {
-		OSP_ERROR("AGENT-APP-RESTORE", "cannot restore the blue-green apps: out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < nm.n; i++) {
-		if (agent_apps_rec_load(g->p, nm.v[i], rec, &found) != OSP_OK || !found ||
-			!agent_bluegreen_rec_is_bg(rec))
-			continue; /* agent_apps_restore reported a bad record */
-		agent_bluegreen_restore_slot(g, rec, "blue");
-		agent_bluegreen_restore_slot(g, rec, "green");
-		agent_bluegreen_restore_proxy(g, rec);
-		agent_bluegreen_monitor_add(g, rec->app);
-	}
-out:
-	free(rec);
-	free(nm.v);
-}
-
-bool agent_bluegreen_rec_is_bg(const agent_app_rec *rec)
-{
-	return rec->blue.rel.set || rec->green.rel.set || rec->active_slot[0] != '\0' ||
-		rec->prepared_switch_id[0] != '\0';
-}
-
-void agent_bluegreen_state_fill(agent_apps *p, const agent_app_rec *rec, Ospec__V1__AppState *st,
-	agent_bluegreen_state_bufs *b)
-{
-	const agent_slot_rec *act = NULL, *idle = NULL;
-	agent_proc_status ps;
-	bool running = false;
-
-	if (strcmp(rec->active_slot, "blue") == 0) {
-		act = &rec->blue;
-		idle = &rec->green;
-	} else if (strcmp(rec->active_slot, "green") == 0) {
-		act = &rec->green;
-		idle = &rec->blue;
-	}
-	osp_strlcpy(b->slot, rec->active_slot, sizeof(b->slot));
-	st->active_slot = b->slot;
-	if (act != NULL && act->rel.set) {
-		osp_strlcpy(b->version, act->rel.version, sizeof(b->version));
-		osp_strlcpy(b->sha256, act->rel.sha256, sizeof(b->sha256));
-		st->version = b->version;
-		st->sha256 = b->sha256;
-		running = act->running &&
-			agent_runner_status(p->runner, rec->app, rec->active_slot, &ps) == OSP_OK &&
-			ps.running;
-	}
-	/* what an instant switch back would find: only a slot meant to run */
-	if (idle != NULL && idle->rel.set && idle->running) {
-		osp_strlcpy(b->idle_version, idle->rel.version, sizeof(b->idle_version));
-		st->idle_version = b->idle_version;
-	}
-	st->has_generation = 1;
-	st->generation = rec->generation;
-	st->has_running = 1;
-	st->running = running;
-	st->has_healthy = 1;
-	st->healthy = running && agent_apps_health_get(p, rec->app) != AGENT_APPS_HEALTH_FAILED;
-}
-
-/* agent_bluegreen_doubt_new makes one in-doubt element for rec. */
-static Ospec__V1__InDoubt *agent_bluegreen_doubt_new(const agent_app_rec *rec)
-{
-	agent_bluegreen_doubt_blk *b = calloc(1, sizeof(*b));
-
-	if (b == NULL)
-		return NULL;
-	ospec__v1__in_doubt__init(&b->d);
-	osp_strlcpy(b->switch_id, rec->prepared_switch_id, sizeof(b->switch_id));
-	osp_strlcpy(b->app, rec->app, sizeof(b->app));
-	b->d.switch_id = b->switch_id;
-	b->d.app = b->app;
-	return &b->d;
-}
-
-size_t agent_bluegreen_in_doubt(agent_bluegreen *g, Ospec__V1__InDoubt ***out)
-{
-	Ospec__V1__InDoubt **v = NULL;
-	agent_apps_names nm;
-	agent_app_rec *rec = NULL;
-	size_t n = 0;
-	bool found;
-
-	*out = NULL;
-	if (agent_apps_names_get(g->p, &nm) != OSP_OK || nm.n == 0)
-		goto out;
-	if ((v = calloc(nm.n, sizeof(*v))) == NULL || (rec = malloc(sizeof(*rec))) == NULL)
-		goto out;
-	for (size_t i = 0; i < nm.n && n < OSP_WIRE_MAX_APPS; i++) {
-		if (agent_apps_rec_load(g->p, nm.v[i], rec, &found) != OSP_OK || !found ||
-			rec->prepared_switch_id[0] == '\0')
-			continue;
-		if ((v[n] = agent_bluegreen_doubt_new(rec)) == NULL)
-			break;
-		n++;
-	}
-out:
-	free(rec);
-	free(nm.v);
-	if (n == 0) {
-		free(v);
-		return 0;
-	}
-	*out = v;
-	return n;
-}
-
-void agent_bluegreen_in_doubt_free(Ospec__V1__InDoubt **v, size_t n)
-{
-	/* each element is one block holding its strings (agent_bluegreen_doubt_new) */
-	for (size_t i = 0; i < n && v != NULL; i++)
-		free(v[i]);
-	free(v);
 }

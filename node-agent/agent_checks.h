@@ -17,7 +17,7 @@
  * before it is freed; nothing of a value is logged or returned.
  *
  * Thread-safe: the report runs on the heartbeat thread, the Stage checks on
- * the executor's.
+ * the dispatcher's.
  */
 #ifndef AGENT_CHECKS_H
 #define AGENT_CHECKS_H

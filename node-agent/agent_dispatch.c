@@ -1,9 +1,11 @@
 /*
- * agent_exec.c - executes commands from the log. Handlers converge ("make
- * it so"): running the same command twice leaves the same state. The app
- * handlers (Stage, Revert, Stop) are in agent_apps*.c, the blue-green ones
- * (Stage into blue/green, SwitchPrepare, SwitchDecision, ScaleDown,
- * TrafficWeight, TrafficStats) in agent_bluegreen*.c.
+ * agent_dispatch.c - the command dispatcher: hands each command of the log
+ * to its handler (the coordinator's coord_exec.c is another thing: the
+ * engine's glue). Handlers converge ("make it so"): running the same
+ * command twice leaves the same state. The app handlers (Stage, Revert,
+ * Stop) are in agent_apps*.c, the blue-green ones (Stage into blue/green,
+ * SwitchPrepare, SwitchDecision, ScaleDown, TrafficWeight, TrafficStats)
+ * in agent_bluegreen*.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,15 +16,15 @@
 #include "agent_bluegreen.h"
 #include "agent_metrics.h"
 
-struct agent_exec {
+struct agent_dispatch {
 	agent *a;
 	agent_apps *apps;
 	agent_bluegreen *bg;
 };
 
-osp_err agent_exec_alloc(agent *a, agent_exec **out)
+osp_err agent_dispatch_alloc(agent *a, agent_dispatch **out)
 {
-	agent_exec *x = calloc(1, sizeof(*x));
+	agent_dispatch *x = calloc(1, sizeof(*x));
 	osp_err rv;
 
 	*out = NULL;
@@ -42,7 +44,7 @@ osp_err agent_exec_alloc(agent *a, agent_exec **out)
 	return OSP_OK;
 }
 
-void agent_exec_free(agent_exec *x)
+void agent_dispatch_free(agent_dispatch *x)
 {
 	if (x == NULL)
 		return;
@@ -51,35 +53,35 @@ void agent_exec_free(agent_exec *x)
 	free(x);
 }
 
-void agent_exec_restore(agent_exec *x)
+void agent_dispatch_restore(agent_dispatch *x)
 {
 	agent_apps_restore(x->apps);
 	agent_bluegreen_restore(x->bg);
 }
 
-struct agent_runner *agent_exec_runner(agent_exec *x)
+struct agent_runner *agent_dispatch_runner(agent_dispatch *x)
 {
 	return x->apps->runner;
 }
 
-const char *agent_exec_state_dir(agent_exec *x)
+const char *agent_dispatch_state_dir(agent_dispatch *x)
 {
 	return x->apps->state;
 }
 
-void agent_exec_cancel(agent_exec *x)
+void agent_dispatch_cancel(agent_dispatch *x)
 {
 	if (x != NULL)
 		atomic_store(&x->apps->stopping, true);
 }
 
-bool agent_exec_result_stands(int status, bool stopping)
+bool agent_dispatch_result_stands(int status, bool stopping)
 {
 	return !stopping || status == OSPEC__V1__RESULT_STATUS__RESULT_OK ||
 		status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES;
 }
 
-void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
+void agent_dispatch_run(agent_dispatch *x, const Ospec__V1__Command *cmd,
 	Ospec__V1__CommandResult *res, char *msg, size_t msglen)
 {
 	msg[0] = '\0';
@@ -132,22 +134,22 @@ void agent_exec_run(agent_exec *x, const Ospec__V1__Command *cmd,
 	agent_metrics_command((int)cmd->kind_case, (int)res->status);
 }
 
-size_t agent_exec_apps(agent_exec *x, Ospec__V1__AppState ***out)
+size_t agent_dispatch_apps(agent_dispatch *x, Ospec__V1__AppState ***out)
 {
 	return agent_apps_report(x->apps, out);
 }
 
-size_t agent_exec_in_doubt(agent_exec *x, Ospec__V1__InDoubt ***out)
+size_t agent_dispatch_in_doubt(agent_dispatch *x, Ospec__V1__InDoubt ***out)
 {
 	return agent_bluegreen_in_doubt(x->bg, out);
 }
 
-void agent_exec_in_doubt_free(Ospec__V1__InDoubt **v, size_t n)
+void agent_dispatch_in_doubt_free(Ospec__V1__InDoubt **v, size_t n)
 {
 	agent_bluegreen_in_doubt_free(v, n);
 }
 
-void agent_exec_apps_free(Ospec__V1__AppState **apps, size_t n)
+void agent_dispatch_apps_free(Ospec__V1__AppState **apps, size_t n)
 {
 	/* each element is one block holding its strings (agent_apps_report) */
 	for (size_t i = 0; i < n; i++)

@@ -5,8 +5,8 @@
  * is healthy; the watch puts back a server left in drain (an agent restart
  * mid-stage) as soon as its app runs healthy and no stage holds it.
  *
- * Threads: begin/end run on the executor (one handler at a time); watch on
- * the monitor's watch thread. A process-wide table marks the apps whose stage
+ * Threads: begin/end run on the dispatcher's thread (one handler at a time);
+ * watch on the monitor's watch thread. A process-wide table marks the apps whose stage
  * holds the drain; the watch skips them, under the same mutex, so it never
  * puts a server back in the middle of a stage.
  */

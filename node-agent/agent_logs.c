@@ -345,7 +345,7 @@ void agent_logs_answer(agent *a, nng_ctx ctx, Ospec__V1__LogRequest **reqs, size
 
 		if (agent_logs_seen(a, req->id))
 			continue;
-		if (agent_logs_read(agent_exec_state_dir(a->exec), &q, ans) != OSP_OK)
+		if (agent_logs_read(agent_dispatch_state_dir(a->dispatch), &q, ans) != OSP_OK)
 			snprintf(ans->error, sizeof(ans->error), "bad log request");
 		agent_logs_send(a, ctx, req, ans);
 	}

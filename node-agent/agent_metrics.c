@@ -276,11 +276,11 @@ static void agent_metrics_handle(nng_aio *aio)
 	osp_err rv;
 
 	v.registered = atomic_load(&s->a->registered);
-	v.napps = agent_exec_apps(s->a->exec, &apps);
+	v.napps = agent_dispatch_apps(s->a->dispatch, &apps);
 	v.apps = apps;
 	osp_buf_init(&page, AGENT_METRICS_MAX);
 	rv = agent_metrics_render(&v, &page);
-	agent_exec_apps_free(apps, v.napps);
+	agent_dispatch_apps_free(apps, v.napps);
 	if (rv != OSP_OK) {
 		snprintf(msg, sizeof(msg), "metrics unavailable: %s\n", osp_strerror(rv));
 		osp_http_reply(aio, 500, "text/plain", msg, strlen(msg));

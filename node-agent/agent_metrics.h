@@ -5,7 +5,7 @@
  * by default).
  *
  * The counters are the process's, not one agent's: they are bumped where the
- * work happens (agent_release_fetch.c, agent_health.c, agent_exec.c), which
+ * work happens (agent_release_fetch.c, agent_health.c, agent_dispatch.c), which
  * knows no agent. A process running several agents (a benchmark) sums them.
  * They start at 0 with the process. Every function here is thread-safe.
  */
@@ -47,7 +47,7 @@ void agent_metrics_command(int kind_case, int status);
 typedef struct agent_metrics_view {
 	const char *node;          /* node id; NULL leaves ospec_agent_info's node label out */
 	bool registered;           /* a session with the coordinator is up */
-	Ospec__V1__AppState *const *apps; /* the apps report (agent_exec_apps) */
+	Ospec__V1__AppState *const *apps; /* the apps report (agent_dispatch_apps) */
 	size_t napps;
 } agent_metrics_view;
 

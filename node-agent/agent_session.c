@@ -83,8 +83,8 @@ osp_err agent_alloc(const agent_cfg *cfg, agent_store *store, agent **out, char 
 		snprintf(err, errlen, "cannot read the cursor: %s", osp_strerror(rv));
 		goto fail;
 	}
-	if ((rv = agent_exec_alloc(a, &a->exec)) != OSP_OK) {
-		snprintf(err, errlen, "cannot start the executor: %s", osp_strerror(rv));
+	if ((rv = agent_dispatch_alloc(a, &a->dispatch)) != OSP_OK) {
+		snprintf(err, errlen, "cannot start the command dispatcher: %s", osp_strerror(rv));
 		goto fail;
 	}
 	*out = a;
@@ -99,7 +99,7 @@ void agent_free(agent *a)
 {
 	if (a == NULL)
 		return;
-	agent_exec_free(a->exec);
+	agent_dispatch_free(a->dispatch);
 	agent_store_close(a->store);
 	pthread_mutex_destroy(&a->mtx);
 	free(a);
@@ -239,16 +239,16 @@ static osp_err agent_register(agent *a)
 		(rv = agent_tls_proof(a, nonce, &reg, &chain, &chain_len, sig, err, sizeof(err))) !=
 			OSP_OK)
 		goto out;
-	reg.n_apps = agent_exec_apps(a->exec, &apps);
+	reg.n_apps = agent_dispatch_apps(a->dispatch, &apps);
 	reg.apps = apps;
-	reg.n_in_doubt = agent_exec_in_doubt(a->exec, &doubt);
+	reg.n_in_doubt = agent_dispatch_in_doubt(a->dispatch, &doubt);
 	reg.in_doubt = doubt;
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_REGISTER;
 	env.register_ = &reg;
 	rv = agent_request(a, a->poll_ctx, &env, AGENT_REQ_TIMEOUT_MS, &rep, &code, err,
 		sizeof(err));
-	agent_exec_apps_free(apps, reg.n_apps);
-	agent_exec_in_doubt_free(doubt, reg.n_in_doubt);
+	agent_dispatch_apps_free(apps, reg.n_apps);
+	agent_dispatch_in_doubt_free(doubt, reg.n_in_doubt);
 	if (rv != OSP_OK)
 		goto out;
 	if (rep->body_case != OSPEC__V1__ENVELOPE__BODY_REGISTERED) {
@@ -317,9 +317,9 @@ static int agent_resend_cb(void *arg, const char *key, const void *val, size_t l
 	return 1;
 }
 
-/* agent_execute runs one command (or answers a repeat from the record),
+/* agent_session_run_command runs one command (or answers a repeat from the record),
  * records the result durably with the cursor, then reports it. */
-static bool agent_execute(agent *a, const Ospec__V1__Command *cmd)
+static bool agent_session_run_command(agent *a, const Ospec__V1__Command *cmd)
 {
 	Ospec__V1__CommandResult res;
 	char msg[OSP_WIRE_MAX_TEXT];
@@ -334,8 +334,8 @@ static bool agent_execute(agent *a, const Ospec__V1__Command *cmd)
 			(unsigned long long)cmd->seq, (unsigned long long)a->cursor);
 	ospec__v1__command_result__init(&res);
 	msg[0] = '\0';
-	agent_exec_run(a->exec, cmd, &res, msg, sizeof(msg));
-	if (!agent_exec_result_stands((int)res.status, atomic_load(&a->stopping))) {
+	agent_dispatch_run(a->dispatch, cmd, &res, msg, sizeof(msg));
+	if (!agent_dispatch_result_stands((int)res.status, atomic_load(&a->stopping))) {
 		/* most likely cut short by the stop (a cancelled fetch or health
 		 * wait: a failure, a NO vote, a refused canary weight): not a
 		 * result; the next start executes it again (handlers converge; a
@@ -408,7 +408,7 @@ static void agent_poll_loop(agent *a)
 				rep->commands->n_logs);
 			for (size_t i = 0; i < rep->commands->n_entries; i++) {
 				if (atomic_load(&a->stopping) ||
-					!agent_execute(a, rep->commands->entries[i]))
+					!agent_session_run_command(a, rep->commands->entries[i]))
 					break;
 			}
 		}
@@ -552,12 +552,12 @@ static void agent_heartbeat_once(agent *a, uint32_t hb)
 	ospec__v1__heartbeat__init(&h);
 	h.has_cursor = 1;
 	h.cursor = a->cursor;
-	h.n_apps = agent_exec_apps(a->exec, &apps);
+	h.n_apps = agent_dispatch_apps(a->dispatch, &apps);
 	h.apps = apps;
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_HEARTBEAT;
 	env.heartbeat = &h;
 	rv = agent_request(a, a->hb_ctx, &env, (int)hb * 2, &rep, &code, err, sizeof(err));
-	agent_exec_apps_free(apps, h.n_apps);
+	agent_dispatch_apps_free(apps, h.n_apps);
 	if (rv == OSP_EREFUSED && code == OSPEC__V1__ERROR_CODE__ERR_NOT_REGISTERED)
 		atomic_store(&a->registered, false);
 	else if (rv != OSP_OK)
@@ -610,7 +610,7 @@ osp_err agent_start(agent *a)
 	/* the session thread dials */
 	if ((e = agent_dial_init(a)) != OSP_OK)
 		return e;
-	agent_exec_restore(a->exec);
+	agent_dispatch_restore(a->dispatch);
 	if (pthread_create(&a->session_thread, NULL, agent_session_main, a) != 0)
 		return OSP_EIO;
 	if (pthread_create(&a->hb_thread, NULL, agent_heartbeat_main, a) != 0) {
@@ -627,8 +627,8 @@ void agent_stop(agent *a)
 {
 	atomic_store(&a->stopping, true);
 	/* a download in flight stops too: its command runs again after the
-	 * restart (agent_execute does not record it) */
-	agent_exec_cancel(a->exec);
+	 * restart (agent_session_run_command does not record it) */
+	agent_dispatch_cancel(a->dispatch);
 	/* closing the socket fails the requests in flight at once */
 	nng_close(a->sock);
 	if (a->threads_started) {

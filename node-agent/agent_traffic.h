@@ -2,8 +2,8 @@
  * agent_traffic.h - traffic drivers: how the agent moves an app's traffic
  * between its blue and green slots on this host.
  *
- * One interface, one file per back-end in drivers/ (haproxy.c, none.c; nginx
- * and exec come later), as nng's rep0_sock_ops or curl's lib/vtls/. The
+ * One interface, one file per back-end in drivers/ (haproxy*.c, nginx*.c,
+ * exec.c, none.c), as nng's rep0_sock_ops or curl's lib/vtls/. The
  * two-phase switch (DESIGN.md) maps onto it directly:
  *
  *   prepare(to)   ready the change without applying it (phase 1, before the vote)
@@ -25,7 +25,7 @@
  * agent_traffic that talks to the same proxy (same socket path) inside this
  * process, is serialised by a per-proxy mutex (agent_traffic_lock below). So a
  * commit is one indivisible sequence of proxy commands, and watch() may run on
- * a timer thread while commit() runs on the executor's.
+ * a timer thread while commit() runs on the dispatcher's.
  */
 #ifndef AGENT_TRAFFIC_H
 #define AGENT_TRAFFIC_H

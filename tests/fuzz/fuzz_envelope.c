@@ -150,7 +150,7 @@ static void fuzz_command(const Ospec__V1__Command *c)
 			abort();
 		break;
 	case OSPEC__V1__COMMAND__KIND__NOT_SET:
-		break; /* a newer peer's kind: passed on, the executor refuses it */
+		break; /* a newer peer's kind: passed on, the dispatcher refuses it */
 	default:
 		abort(); /* the decoder refuses a command of another kind */
 	}

@@ -48,9 +48,9 @@ static int fx_teardown(void **state)
 {
 	fx *f = *state;
 
-	if (f->a != NULL && f->a->exec != NULL) {
-		agent_runner_stop(agent_exec_runner(f->a->exec), APP, "main", 5000);
-		agent_runner_stop(agent_exec_runner(f->a->exec), OTHER, "main", 5000);
+	if (f->a != NULL && f->a->dispatch != NULL) {
+		agent_runner_stop(agent_dispatch_runner(f->a->dispatch), APP, "main", 5000);
+		agent_runner_stop(agent_dispatch_runner(f->a->dispatch), OTHER, "main", 5000);
 	}
 	ts_agent_fx_fini(f);
 	free(f);
@@ -110,7 +110,7 @@ static agent_proc_status status_of(fx *f)
 {
 	agent_proc_status st;
 
-	assert_int_equal(agent_runner_status(agent_exec_runner(f->a->exec), APP, "main", &st), OSP_OK);
+	assert_int_equal(agent_runner_status(agent_dispatch_runner(f->a->dispatch), APP, "main", &st), OSP_OK);
 	return st;
 }
 
@@ -118,7 +118,7 @@ static agent_proc_status status_of(fx *f)
 static void assert_report(fx *f, int v, bool healthy, uint64_t gen)
 {
 	Ospec__V1__AppState **apps = NULL;
-	size_t n = agent_exec_apps(f->a->exec, &apps);
+	size_t n = agent_dispatch_apps(f->a->dispatch, &apps);
 	char want[16];
 
 	snprintf(want, sizeof(want), "%d", v);
@@ -131,7 +131,7 @@ static void assert_report(fx *f, int v, bool healthy, uint64_t gen)
 	assert_true(apps[0]->has_healthy);
 	assert_int_equal(apps[0]->healthy, healthy);
 	assert_int_equal(apps[0]->generation, gen);
-	agent_exec_apps_free(apps, n);
+	agent_dispatch_apps_free(apps, n);
 }
 
 static void test_agent_apps_upgrade_fail_revert_stop(void **state)
@@ -210,7 +210,7 @@ static void test_agent_apps_undo_run_again_checks_health(void **state)
 	assert_record(f, 1, 2, true);
 
 	/* the reverted-to app dies before the run again checks it */
-	assert_int_equal(agent_runner_stop(agent_exec_runner(f->a->exec), APP, "main", 5000),
+	assert_int_equal(agent_runner_stop(agent_dispatch_runner(f->a->dispatch), APP, "main", 5000),
 		OSP_OK);
 	revert_of(f, c, 0, 3);
 	c->revert.from_sha256 = f->sha[2];
@@ -259,10 +259,10 @@ static void test_agent_apps_restore(void **state)
 	assert_int_equal(status_of(f).pid, pid);
 
 	/* a new agent adopts the running app: no second process */
-	agent_exec_free(f->a->exec);
-	f->a->exec = NULL;
-	assert_int_equal(agent_exec_alloc(f->a, &f->a->exec), OSP_OK);
-	agent_exec_restore(f->a->exec);
+	agent_dispatch_free(f->a->dispatch);
+	f->a->dispatch = NULL;
+	assert_int_equal(agent_dispatch_alloc(f->a, &f->a->dispatch), OSP_OK);
+	agent_dispatch_restore(f->a->dispatch);
 	assert_int_equal(status_of(f).pid, pid);
 	assert_int_equal(status_of(f).restarts, 0);
 	ts_assert_answers(port, "1");
@@ -270,13 +270,13 @@ static void test_agent_apps_restore(void **state)
 
 	/* the app died while no agent ran, and its release dir is gone: the
 	 * restore unpacks it again from the cache and starts it */
-	agent_exec_free(f->a->exec);
-	f->a->exec = NULL;
+	agent_dispatch_free(f->a->dispatch);
+	f->a->dispatch = NULL;
 	ts_kill_wait(pid, WAIT_MS);
 	snprintf(path, sizeof(path), "%s/releases/%s", f->state, f->sha[1]);
 	assert_int_equal(ts_rmtree(path), 0);
-	assert_int_equal(agent_exec_alloc(f->a, &f->a->exec), OSP_OK);
-	agent_exec_restore(f->a->exec);
+	assert_int_equal(agent_dispatch_alloc(f->a, &f->a->dispatch), OSP_OK);
+	agent_dispatch_restore(f->a->dispatch);
 	assert_true(status_of(f).pid != pid);
 	assert_true(ts_wait_answers(port, "1", WAIT_MS));
 }
@@ -316,11 +316,11 @@ static void test_agent_apps_restore_replaces_other_release(void **state)
 	pid = status_of(f).pid;
 
 	/* recorded: 2 should run; running: 1 */
-	agent_exec_free(f->a->exec);
-	f->a->exec = NULL;
+	agent_dispatch_free(f->a->dispatch);
+	f->a->dispatch = NULL;
 	swap_record(f);
-	assert_int_equal(agent_exec_alloc(f->a, &f->a->exec), OSP_OK);
-	agent_exec_restore(f->a->exec);
+	assert_int_equal(agent_dispatch_alloc(f->a, &f->a->dispatch), OSP_OK);
+	agent_dispatch_restore(f->a->dispatch);
 	assert_true(status_of(f).pid != pid);
 	assert_true(ts_wait_answers(port, "2", WAIT_MS));
 
@@ -370,7 +370,7 @@ static void test_agent_apps_crash_at_start(void **state)
 	ts_cmd_expect(f->a, c, OSPEC__V1__RESULT_STATUS__RESULT_OK);
 	assert_string_equal(c->msg, "stopped (no previous release)");
 	assert_record(f, 0, 0, false);
-	assert_int_equal(agent_runner_status(agent_exec_runner(f->a->exec), APP, "main", &st),
+	assert_int_equal(agent_runner_status(agent_dispatch_runner(f->a->dispatch), APP, "main", &st),
 		OSP_ENOENT);
 }
 
@@ -439,10 +439,10 @@ static bool report_healthy_within(fx *f, bool want, int64_t ms)
 {
 	for (int64_t end = osp_now_mono_ms() + ms; osp_now_mono_ms() < end; osp_sleep_ms(100)) {
 		Ospec__V1__AppState **apps = NULL;
-		size_t n = agent_exec_apps(f->a->exec, &apps);
+		size_t n = agent_dispatch_apps(f->a->dispatch, &apps);
 		bool got = n == 1 && apps[0]->has_healthy && apps[0]->healthy == want;
 
-		agent_exec_apps_free(apps, n);
+		agent_dispatch_apps_free(apps, n);
 		if (got)
 			return true;
 	}
@@ -460,7 +460,7 @@ static void test_agent_apps_monitor_follows_health(void **state)
 	char marker[512];
 
 	/* the agent's start: the monitor runs without any blue-green app */
-	agent_exec_restore(f->a->exec);
+	agent_dispatch_restore(f->a->dispatch);
 	ts_cmd_stage(c, f, APP, 1, 1, port, 1);
 	ts_cmd_expect(f->a, c, OSPEC__V1__RESULT_STATUS__RESULT_OK);
 	assert_report(f, 1, true, 1);
@@ -477,10 +477,10 @@ static void test_agent_apps_monitor_follows_health(void **state)
 
 	/* a restarted agent adopts the app; its monitor watches it at once */
 	assert_int_equal(osp_file_write_atomic(marker, "", 0, 0644), OSP_OK);
-	agent_exec_free(f->a->exec);
-	f->a->exec = NULL;
-	assert_int_equal(agent_exec_alloc(f->a, &f->a->exec), OSP_OK);
-	agent_exec_restore(f->a->exec);
+	agent_dispatch_free(f->a->dispatch);
+	f->a->dispatch = NULL;
+	assert_int_equal(agent_dispatch_alloc(f->a, &f->a->dispatch), OSP_OK);
+	agent_dispatch_restore(f->a->dispatch);
 	assert_true(report_healthy_within(f, false, MONITOR_WAIT_MS));
 	assert_int_equal(unlink(marker), 0);
 	assert_true(report_healthy_within(f, true, MONITOR_WAIT_MS));

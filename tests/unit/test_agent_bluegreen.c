@@ -59,9 +59,9 @@ static int fx_teardown(void **state)
 	fx *f = *state;
 	static const char *const slots[] = { "blue", "green", "main" };
 
-	if (f->a != NULL && f->a->exec != NULL)
+	if (f->a != NULL && f->a->dispatch != NULL)
 		for (size_t i = 0; i < 3; i++)
-			agent_runner_stop(agent_exec_runner(f->a->exec), APP, slots[i], 5000);
+			agent_runner_stop(agent_dispatch_runner(f->a->dispatch), APP, slots[i], 5000);
 	ts_agent_fx_fini(f);
 	free(f);
 	return 0;
@@ -138,7 +138,7 @@ typedef struct rep {
 static rep report_of(fx *f)
 {
 	Ospec__V1__AppState **apps = NULL;
-	size_t n = agent_exec_apps(f->a->exec, &apps);
+	size_t n = agent_dispatch_apps(f->a->dispatch, &apps);
 	rep r;
 
 	memset(&r, 0, sizeof(r));
@@ -150,7 +150,7 @@ static rep report_of(fx *f)
 	assert_true(apps[0]->has_running && apps[0]->has_healthy);
 	r.running = apps[0]->running;
 	r.healthy = apps[0]->healthy;
-	agent_exec_apps_free(apps, n);
+	agent_dispatch_apps_free(apps, n);
 	return r;
 }
 
@@ -170,7 +170,7 @@ static void assert_report(
 static void in_doubt_is(fx *f, const char *id)
 {
 	Ospec__V1__InDoubt **v = NULL;
-	size_t n = agent_exec_in_doubt(f->a->exec, &v);
+	size_t n = agent_dispatch_in_doubt(f->a->dispatch, &v);
 
 	if (id == NULL) {
 		assert_int_equal(n, 0);
@@ -180,28 +180,28 @@ static void in_doubt_is(fx *f, const char *id)
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0]->switch_id, id);
 	assert_string_equal(v[0]->app, APP);
-	agent_exec_in_doubt_free(v, n);
+	agent_dispatch_in_doubt_free(v, n);
 }
 
 static bool slot_supervised(fx *f, const char *slot, pid_t *pid)
 {
 	agent_proc_status st;
 
-	if (agent_runner_status(agent_exec_runner(f->a->exec), APP, slot, &st) != OSP_OK)
+	if (agent_runner_status(agent_dispatch_runner(f->a->dispatch), APP, slot, &st) != OSP_OK)
 		return false;
 	if (pid != NULL)
 		*pid = st.pid;
 	return st.running;
 }
 
-/* restart_agent frees the executor and makes a new one over the same store
+/* restart_agent frees the dispatcher and makes a new one over the same store
  * (the agent restarted; the apps kept running). */
 static void restart_agent(fx *f)
 {
-	agent_exec_free(f->a->exec);
-	f->a->exec = NULL;
-	assert_int_equal(agent_exec_alloc(f->a, &f->a->exec), OSP_OK);
-	agent_exec_restore(f->a->exec);
+	agent_dispatch_free(f->a->dispatch);
+	f->a->dispatch = NULL;
+	assert_int_equal(agent_dispatch_alloc(f->a, &f->a->dispatch), OSP_OK);
+	agent_dispatch_restore(f->a->dispatch);
 }
 
 /* bootstrap stages hello-v into blue and switches to it (first deploy). */
@@ -441,12 +441,12 @@ static void test_agent_bluegreen_restore(void **state)
 	ts_assert_answers(f->green, "2");
 
 	/* both died while no agent ran: the restore starts them again */
-	agent_exec_free(f->a->exec);
-	f->a->exec = NULL;
+	agent_dispatch_free(f->a->dispatch);
+	f->a->dispatch = NULL;
 	ts_kill_wait(bpid, WAIT_MS);
 	ts_kill_wait(gpid, WAIT_MS);
-	assert_int_equal(agent_exec_alloc(f->a, &f->a->exec), OSP_OK);
-	agent_exec_restore(f->a->exec);
+	assert_int_equal(agent_dispatch_alloc(f->a, &f->a->dispatch), OSP_OK);
+	agent_dispatch_restore(f->a->dispatch);
 	assert_true(ts_wait_answers(f->blue, "1", WAIT_MS));
 	assert_true(ts_wait_answers(f->green, "2", WAIT_MS));
 	assert_switch_state(f, "blue", "");

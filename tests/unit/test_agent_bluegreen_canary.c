@@ -104,9 +104,9 @@ static int cfx_teardown(void **state)
 	cfx *x = *state;
 	static const char *const slots[] = { "blue", "green" };
 
-	if (x->f.a != NULL && x->f.a->exec != NULL)
+	if (x->f.a != NULL && x->f.a->dispatch != NULL)
 		for (size_t i = 0; i < 2; i++)
-			agent_runner_stop(agent_exec_runner(x->f.a->exec), APP, slots[i], 5000);
+			agent_runner_stop(agent_dispatch_runner(x->f.a->dispatch), APP, slots[i], 5000);
 	ts_agent_fx_fini(&x->f);
 	free(x);
 	return 0;
@@ -284,13 +284,13 @@ static void test_agent_bluegreen_canary_weight_cut_by_stop(void **state)
 	ts_cmd *c = &f->c;
 
 	canary_ready(x);
-	agent_exec_cancel(f->a->exec);
+	agent_dispatch_cancel(f->a->dispatch);
 	weight_cmd(x, "green", 10);
 	ts_cmd_expect(f->a, c, R_REFUSED);
 	ts_assert_has(c->msg, "the agent is stopping");
-	assert_false(agent_exec_result_stands((int)c->res.status, true));
-	assert_true(agent_exec_result_stands((int)c->res.status, false));
-	assert_true(agent_exec_result_stands(R_OK_, true));
+	assert_false(agent_dispatch_result_stands((int)c->res.status, true));
+	assert_true(agent_dispatch_result_stands((int)c->res.status, false));
+	assert_true(agent_dispatch_result_stands(R_OK_, true));
 	assert_canary(x, "", 0);
 	assert_weights_log(x, "");
 }
@@ -306,10 +306,10 @@ static void test_agent_bluegreen_canary_promote_and_restore(void **state)
 	ts_cmd_expect(f->a, c, R_OK_);
 	/* the agent restarts: the restore re-asserts the weight, not the
 	 * active slot alone */
-	agent_exec_free(f->a->exec);
-	f->a->exec = NULL;
-	assert_int_equal(agent_exec_alloc(f->a, &f->a->exec), OSP_OK);
-	agent_exec_restore(f->a->exec);
+	agent_dispatch_free(f->a->dispatch);
+	f->a->dispatch = NULL;
+	assert_int_equal(agent_dispatch_alloc(f->a, &f->a->dispatch), OSP_OK);
+	agent_dispatch_restore(f->a->dispatch);
 	assert_canary(x, "green", 30);
 	assert_weights_log(x, "blue green 30\nblue green 30\n");
 	/* the coordinator re-sends its step after the restart: fine */

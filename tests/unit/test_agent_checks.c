@@ -66,9 +66,9 @@ static int fx_teardown(void **state)
 	fx *f = *state;
 	static const char *const slots[] = { "main", "blue", "green" };
 
-	if (f->a.a != NULL && f->a.a->exec != NULL)
+	if (f->a.a != NULL && f->a.a->dispatch != NULL)
 		for (size_t i = 0; i < 3; i++)
-			agent_runner_stop(agent_exec_runner(f->a.a->exec), APP, slots[i], 5000);
+			agent_runner_stop(agent_dispatch_runner(f->a.a->dispatch), APP, slots[i], 5000);
 	ts_agent_fx_fini(&f->a);
 	free(f);
 	return 0;
@@ -198,7 +198,7 @@ static void test_agent_checks_env_names_bounds(void **state)
 /* report_app returns the report element of APP (the caller frees apps). */
 static Ospec__V1__AppState *report_app(fx *f, Ospec__V1__AppState ***apps, size_t *n)
 {
-	*n = agent_exec_apps(f->a.a->exec, apps);
+	*n = agent_dispatch_apps(f->a.a->dispatch, apps);
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp((*apps)[i]->app, APP) == 0)
 			return (*apps)[i];
@@ -226,13 +226,13 @@ static void test_agent_checks_report_names(void **state)
 	assert_true(len <= sizeof(buf));
 	ospec__v1__app_state__pack(a, buf);
 	assert_no_secret(buf, len);
-	agent_exec_apps_free(apps, n);
+	agent_dispatch_apps_free(apps, n);
 
 	/* an app without an env_file reports no names */
 	f->a.cfg.apps[0].env_file = NULL;
 	a = report_app(f, &apps, &n);
 	assert_null(a);
-	agent_exec_apps_free(apps, n);
+	agent_dispatch_apps_free(apps, n);
 	f->a.cfg.apps[0].env_file = f->env_path;
 }
 
@@ -271,11 +271,11 @@ static void test_agent_checks_stage_requires(void **state)
 	ts_cmd_expect(f->a.a, c, R_OK_);
 	ts_assert_answers(port, "1");
 	assert_no_secret(c->msg, strlen(c->msg));
-	n = agent_exec_apps(f->a.a->exec, &apps);
+	n = agent_dispatch_apps(f->a.a->dispatch, &apps);
 	assert_int_equal(n, 1);
 	assert_string_equal(apps[0]->version, "1");
 	assert_int_equal(apps[0]->n_env_names, 2);
-	agent_exec_apps_free(apps, n);
+	agent_dispatch_apps_free(apps, n);
 }
 
 static void test_agent_checks_smoke_rolling(void **state)
@@ -323,7 +323,7 @@ static void test_agent_checks_smoke_bluegreen(void **state)
 	ts_cmd_expect(f->a.a, c, R_OK_);
 	assert_string_equal(c->res.slot, "blue");
 	/* the next into green: with blue gone, a pass proves green was asked */
-	assert_int_equal(agent_runner_stop(agent_exec_runner(f->a.a->exec), APP, "blue", 5000),
+	assert_int_equal(agent_runner_stop(agent_dispatch_runner(f->a.a->dispatch), APP, "blue", 5000),
 		OSP_OK);
 	c->stage.slot = (char *)"green";
 	c->cmd.generation = 2;

@@ -164,7 +164,7 @@ static void test_agent_redact_failed_stage_reason(void **state)
 	if (strstr(c->msg, SECRET) != NULL)
 		fail_msg("the secret is in the reason: %s", c->msg);
 
-	agent_runner_stop(agent_exec_runner(f->a->exec), "hello", "main", 5000);
+	agent_runner_stop(agent_dispatch_runner(f->a->dispatch), "hello", "main", 5000);
 	ts_agent_fx_fini(f);
 	free(f);
 }

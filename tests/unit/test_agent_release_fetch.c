@@ -343,7 +343,7 @@ static void test_agent_release_fetch_stage_deadline_and_stop(void **state)
 	assert_int_equal(pthread_create(&th, NULL, stage_main, &r), 0);
 	assert_true(drip_wait_body(&s, conn + 1, 3, 10000)); /* the fetch is under way */
 	t0 = osp_now_mono_ms();
-	agent_exec_cancel(f->a->exec);
+	agent_dispatch_cancel(f->a->dispatch);
 	pthread_join(th, NULL);
 	drip_stop(&s);
 	assert_int_equal(r.status, OSPEC__V1__RESULT_STATUS__RESULT_FAILED);

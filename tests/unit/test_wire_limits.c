@@ -206,7 +206,7 @@ static void test_wire_invalid_chars(void **state)
 	WIRE_TRY(&env, w.sd.slot, "purple", OSP_EINVAL, "scale_down.slot");
 	wire_expect(&env, OSP_OK, ""); /* every field put back: valid again */
 	/* a kind this build does not know (what a newer coordinator's command
-	 * decodes to) passes: the executor refuses that one command, instead of
+	 * decodes to) passes: the dispatcher refuses that one command, instead of
 	 * the whole Commands failing forever and stopping the node's log there */
 	w.c[6].kind_case = OSPEC__V1__COMMAND__KIND__NOT_SET;
 	wire_expect(&env, OSP_OK, "");

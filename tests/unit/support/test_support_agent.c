@@ -81,7 +81,7 @@ void ts_cmd_stage(ts_cmd *c, ts_agent_fx *f, const char *app, int v, int sha_of,
 Ospec__V1__ResultStatus ts_cmd_run(agent *a, ts_cmd *c)
 {
 	ospec__v1__command_result__init(&c->res);
-	agent_exec_run(a->exec, &c->cmd, &c->res, c->msg, sizeof(c->msg));
+	agent_dispatch_run(a->dispatch, &c->cmd, &c->res, c->msg, sizeof(c->msg));
 	assert_ptr_equal(c->res.message, c->msg);
 	return c->res.status;
 }

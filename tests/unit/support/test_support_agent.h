@@ -22,7 +22,7 @@
  * the agent; agent_free frees the agent and its store). */
 agent *ts_agent_alloc(const agent_cfg *cfg);
 
-/* A command to the executor and its result, with the buffers the tests'
+/* A command to the dispatcher and its result, with the buffers the tests'
  * commands point into. Kept in the fixture, not on the heap: a failed
  * assert leaks nothing. */
 typedef struct ts_cmd {
