@@ -250,6 +250,23 @@ uint64_t bench_raise_nofile(void)
 	return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
 }
 
+void bench_nofile_for(const char *prog, uint64_t agents)
+{
+	struct rlimit rl;
+	uint64_t want = 2 * agents + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			fprintf(stderr, "%s: cannot raise RLIMIT_NOFILE: %s\n", prog, strerror(errno));
+	}
+	if (rl.rlim_cur < agents + 64)
+		fprintf(stderr, "%s: only %llu file descriptors for %llu agents\n", prog,
+			(unsigned long long)rl.rlim_cur, (unsigned long long)agents);
+}
+
 int bench_arg_list(const char *s, uint64_t lo, uint64_t hi, uint64_t *out, size_t max,
 	size_t *n)
 {

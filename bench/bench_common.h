@@ -69,6 +69,12 @@ void bench_table_head(const char *label, int lw, const uint64_t *v, size_t n, in
  * limit now in force (0 if it cannot be read). */
 uint64_t bench_raise_nofile(void);
 
+/* bench_nofile_for lifts RLIMIT_NOFILE to 2 * agents + 256 (each simulated
+ * agent is a socket in the benchmark and one in the coordinator, which
+ * inherits the limit), at most to the hard limit; says on stderr, after
+ * prog, when it cannot or when fewer than agents + 64 remain. */
+void bench_nofile_for(const char *prog, uint64_t agents);
+
 /* bench_arg_list parses a comma-separated list of at most max decimal
  * values, each in [lo, hi], into out (*n of them). Returns 0 or -1. */
 int bench_arg_list(const char *s, uint64_t lo, uint64_t hi, uint64_t *out, size_t max,

@@ -34,28 +34,36 @@ static int bench_coord_paths(bench_coord *c)
 	return 0;
 }
 
+int bench_coord_spawn(bench_coord *c, const char *const *extra)
+{
+	char *argv[BENCH_COORD_MAX_ARGS + 1];
+	size_t n = 0;
+	const char *fixed[] = { c->coord_bin, "--data", c->data, "--listen", c->url, "--control",
+		c->ctl, "--http", c->http };
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		argv[n++] = (char *)fixed[i];
+	for (; extra != NULL && *extra != NULL && n < BENCH_COORD_MAX_ARGS; extra++)
+		argv[n++] = (char *)*extra;
+	argv[n] = NULL;
+	if ((c->pid = bf_spawn(argv, c->log, c->log)) <= 0) {
+		c->pid = 0;
+		return -1;
+	}
+	return 0;
+}
+
 int bench_coord_start(bench_coord *c, const char *tag, const char *const *extra)
 {
 	static const char *const stats[] = { "stats", NULL };
-	char *argv[BENCH_COORD_MAX_ARGS + 1];
-	size_t n = 0;
 
 	c->pid = 0;
 	if (bench_tmpdir(NULL, tag, c->dir, sizeof(c->dir)) != 0 || bench_coord_paths(c) != 0) {
 		fprintf(stderr, "%s: cannot make a temp dir or find free ports\n", c->prog);
 		return -1;
 	}
-	const char *fixed[] = { c->coord_bin, "--data", c->data, "--listen", c->url, "--control",
-		c->ctl, "--http", c->http };
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		argv[n++] = (char *)fixed[i];
-	for (; extra != NULL && *extra != NULL && n < BENCH_COORD_MAX_ARGS; extra++)
-		argv[n++] = (char *)*extra;
-	argv[n] = NULL;
-	if ((c->pid = bf_spawn(argv, c->log, c->log)) < 0) {
-		c->pid = 0;
+	if (bench_coord_spawn(c, extra) != 0)
 		return -1;
-	}
 	for (int i = 0; i < 150; i++) {
 		bf_run_result res;
 		int st;
@@ -87,7 +95,8 @@ bool bench_coord_alive(bench_coord *c)
 	return false;
 }
 
-int bench_coord_ctl(bench_coord *c, int timeout_ms, bf_run_result *res, const char *const *args)
+int bench_coord_run(
+	bench_coord *c, int timeout_ms, bool keep, bf_run_result *res, const char *const *args)
 {
 	char *argv[BENCH_COORD_MAX_ARGS + 4] = { (char *)c->ctl_bin, "--coordinator", c->ctl };
 	size_t n = 3;
@@ -96,9 +105,14 @@ int bench_coord_ctl(bench_coord *c, int timeout_ms, bf_run_result *res, const ch
 	for (; *args != NULL && n < BENCH_COORD_MAX_ARGS + 3; args++)
 		argv[n++] = (char *)*args;
 	argv[n] = NULL;
-	if (bf_run(argv, c->ctlerr, timeout_ms, true, res) != 0)
+	if (bf_run(argv, c->ctlerr, timeout_ms, keep, res) != 0)
 		return -1;
 	return res->status;
+}
+
+int bench_coord_ctl(bench_coord *c, int timeout_ms, bf_run_result *res, const char *const *args)
+{
+	return bench_coord_run(c, timeout_ms, true, res, args);
 }
 
 osp_json *bench_coord_json(bench_coord *c, int timeout_ms, const char *const *args)

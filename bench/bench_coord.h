@@ -1,8 +1,8 @@
 /*
  * bench_coord.h - a real ospec-coordinator for a benchmark: a temporary
  * directory (data, control socket, logs), free loopback ports, the process
- * and `ospecctl` against it. bench_scale uses it; it is the piece
- * bench_fleet.c and bench_canary.c each have a static copy of.
+ * and `ospecctl` against it. bench_scale, bench_fleet and bench_restart
+ * use it.
  */
 #ifndef BENCH_COORD_H
 #define BENCH_COORD_H
@@ -32,6 +32,11 @@ int bench_coord_bin(char *out, size_t len, const char *env, const char *def);
  * or -1 (said on stderr; bench_coord_fini cleans up either way). */
 int bench_coord_start(bench_coord *c, const char *tag, const char *const *extra);
 
+/* bench_coord_spawn (re)starts the coordinator on c's data dir and ports,
+ * as bench_coord_start did (same extra flags), without waiting; its output
+ * is appended to c->log. A restart after a kill uses it. Returns 0 or -1. */
+int bench_coord_spawn(bench_coord *c, const char *const *extra);
+
 /* bench_coord_alive reports whether the coordinator still runs (and says
  * so on stderr, once, when it exited). */
 bool bench_coord_alive(bench_coord *c);
@@ -41,6 +46,11 @@ bool bench_coord_alive(bench_coord *c);
  * stderr appended to c->ctlerr. Returns its exit status, -1 if it did not
  * run. */
 int bench_coord_ctl(bench_coord *c, int timeout_ms, bf_run_result *res, const char *const *args);
+
+/* bench_coord_run is bench_coord_ctl where keep false throws stdout away
+ * (res->out NULL): what a timing of ospecctl alone wants. */
+int bench_coord_run(
+	bench_coord *c, int timeout_ms, bool keep, bf_run_result *res, const char *const *args);
 
 /* bench_coord_json runs `ospecctl --json ARGS...` and parses its output;
  * NULL if it failed. The caller frees the tree (osp_json_free). */

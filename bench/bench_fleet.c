@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 
 #include <nng/nng.h>
 
+#include "bench_coord.h"
 #include "bench_fleet.h"
 #include "ospec/json.h"
 #include "ospec/util.h"
@@ -75,8 +75,7 @@ typedef struct bf_result {
 /* One run's processes and files. */
 typedef struct bf_fleet {
 	const bf_opts *o;
-	char dir[512], data[600], ctl[620], log[620], ctlerr[620], url[64], http[64];
-	pid_t coord;
+	bench_coord c; /* the coordinator, its temp dir and ospecctl */
 	bf_sim *sim;
 } bf_fleet;
 
@@ -101,37 +100,13 @@ static void bf_sleep_ms(int ms)
 		;
 }
 
-/* bf_coord_alive reports whether the coordinator still runs. */
-static bool bf_coord_alive(bf_fleet *r)
+/* bf_ctl runs ospecctl --coordinator CTL ARGS (NULL-ended); keep: its
+ * stdout in res->out (the caller frees it). Returns its exit status, -1 if it
+ * did not run. */
+static int bf_ctl(bf_fleet *r, bool keep, int timeout_ms, bf_run_result *res,
+	const char *const *args)
 {
-	int st;
-
-	if (r->coord <= 0)
-		return false;
-	st = bf_wait_pid(r->coord, 0);
-	if (st == -2)
-		return true;
-	fprintf(stderr, "bench_fleet: the coordinator exited (status %d); log: %s\n", st, r->log);
-	r->coord = 0;
-	return false;
-}
-
-/* bf_ctl runs ospecctl --coordinator CTL [--json] VERB [ARG...] (NULL-ended). */
-static int bf_ctl(bf_fleet *r, bool keep, int timeout_ms, bf_run_result *res, ...)
-{
-	char *argv[40];
-	size_t n = 0;
-	va_list ap;
-
-	argv[n++] = (char *)r->o->ctl_bin;
-	argv[n++] = "--coordinator";
-	argv[n++] = r->ctl;
-	va_start(ap, res);
-	for (char *a = va_arg(ap, char *); a != NULL && n < 39; a = va_arg(ap, char *))
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	return bf_run(argv, r->ctlerr, timeout_ms, keep, res);
+	return bench_coord_run(&r->c, timeout_ms, keep, res, args);
 }
 
 /* bf_stats reads `ospecctl --json stats` into *held and *contexts. */
@@ -142,9 +117,13 @@ static int bf_stats(bf_fleet *r, uint64_t *held, uint64_t *contexts, int64_t *el
 	char err[128];
 	int rc = -1;
 
-	if (bf_ctl(r, true, 10000, &res, "--json", "stats", NULL) != 0)
+	static const char *const args[] = { "--json", "stats", NULL };
+
+	if (bf_ctl(r, true, 10000, &res, args) != 0) {
+		free(res.out);
 		return -1;
-	if (res.status == 0 && res.out != NULL &&
+	}
+	if (res.out != NULL &&
 		osp_json_parse(res.out, res.out_bytes, &j, err, sizeof(err)) == OSP_OK) {
 		*held = (uint64_t)osp_json_get_int(j, "held_polls", 0);
 		*contexts = (uint64_t)osp_json_get_int(j, "contexts", 0);
@@ -157,68 +136,18 @@ static int bf_stats(bf_fleet *r, uint64_t *held, uint64_t *contexts, int64_t *el
 	return rc;
 }
 
-/* bf_coord_start makes the temp dir and starts the coordinator; waits until
- * its control API answers. */
+/* bf_coord_start makes the temp dir and starts the coordinator
+ * (bench_coord.h) with the run's --heartbeat; waits until it answers. */
 static int bf_coord_start(bf_fleet *r)
 {
-	int port = bf_free_port(), hport = bf_free_port();
-	char *argv[20], hb[32];
-	uint64_t held, ctx;
+	char hb[32];
+	const char *const extra[] = { "--heartbeat", hb, NULL };
 
-	if (bench_tmpdir(NULL, "fleet", r->dir, sizeof(r->dir)) != 0 || port == 0 || hport == 0) {
-		fprintf(stderr, "bench_fleet: cannot make a temp dir or find free ports\n");
-		return -1;
-	}
-	snprintf(r->data, sizeof(r->data), "%s/data", r->dir);
-	snprintf(r->ctl, sizeof(r->ctl), "ipc://%s/ctl.sock", r->dir);
-	snprintf(r->log, sizeof(r->log), "%s/coordinator.log", r->dir);
-	snprintf(r->ctlerr, sizeof(r->ctlerr), "%s/ospecctl.err", r->dir);
-	snprintf(r->url, sizeof(r->url), "tcp://127.0.0.1:%d", port);
-	snprintf(r->http, sizeof(r->http), "127.0.0.1:%d", hport);
-	argv[0] = (char *)r->o->coord_bin;
-	argv[1] = "--data";
-	argv[2] = r->data;
-	argv[3] = "--listen";
-	argv[4] = r->url;
-	argv[5] = "--control";
-	argv[6] = r->ctl;
-	argv[7] = "--http";
-	argv[8] = r->http;
-	argv[9] = "--heartbeat";
+	r->c.prog = "bench_fleet";
+	r->c.coord_bin = r->o->coord_bin;
+	r->c.ctl_bin = r->o->ctl_bin;
 	snprintf(hb, sizeof(hb), "%llums", (unsigned long long)r->o->heartbeat_ms);
-	argv[10] = hb;
-	argv[11] = NULL;
-	if ((r->coord = bf_spawn(argv, r->log, r->log)) < 0) {
-		r->coord = 0;
-		return -1;
-	}
-	for (int i = 0; i < 150 && !atomic_load(&bf_interrupted); i++) {
-		if (!bf_coord_alive(r))
-			return -1;
-		if (bf_stats(r, &held, &ctx, NULL) == 0)
-			return 0;
-		bf_sleep_ms(100);
-	}
-	fprintf(stderr, "bench_fleet: the coordinator did not answer within 15 s; log: %s\n",
-		r->log);
-	return -1;
-}
-
-/* bf_coord_stop sends SIGTERM, waits up to 10 s, then SIGKILL; returns ms. */
-static double bf_coord_stop(bf_fleet *r)
-{
-	int64_t t0 = bench_now_ns();
-
-	if (r->coord <= 0)
-		return -1;
-	kill(r->coord, SIGTERM);
-	if (bf_wait_pid(r->coord, 10000) == -2) {
-		fprintf(stderr, "bench_fleet: coordinator ignored SIGTERM for 10 s: SIGKILL\n");
-		kill(r->coord, SIGKILL);
-		bf_wait_pid(r->coord, 5000);
-	}
-	r->coord = 0;
-	return bf_ms(bench_now_ns() - t0);
+	return bench_coord_start(&r->c, "fleet", extra);
 }
 
 /* bf_storm starts the agents and waits until all registered. */
@@ -230,7 +159,7 @@ static int bf_storm(bf_fleet *r, bf_result *res)
 	char err[256];
 	uint64_t held = 0, ctx = 0, ov0;
 
-	if (bf_sim_open(r->url, res->n, (int)r->o->heartbeat_ms, &r->sim, err, sizeof(err)) != 0) {
+	if (bf_sim_open(r->c.url, res->n, (int)r->o->heartbeat_ms, &r->sim, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bench_fleet: %s\n", err);
 		return -1;
 	}
@@ -241,7 +170,7 @@ static int bf_storm(bf_fleet *r, bf_result *res)
 		bf_sleep_ms(20);
 		bf_sim_counters_get(r->sim, &c);
 	} while (c.registered < res->n && bench_now_ns() < end && !atomic_load(&bf_interrupted) &&
-		bf_coord_alive(r));
+		bench_coord_alive(&r->c));
 	if (c.registered < res->n) {
 		fprintf(stderr, "bench_fleet: only %llu of %llu agents registered\n",
 			(unsigned long long)c.registered, (unsigned long long)res->n);
@@ -271,13 +200,13 @@ static void bf_steady(bf_fleet *r, bf_result *res)
 	int64_t c0, c1, t0, t1;
 
 	bf_sleep_ms(1500); /* every agent's heartbeat is running */
-	c0 = bf_proc_cpu_ns(r->coord);
+	c0 = bf_proc_cpu_ns(r->c.pid);
 	t0 = bench_now_ns();
 	bf_sim_hb_measure(r->sim, true);
 	bf_sleep_ms((int)(r->o->window * 1000));
 	bf_sim_hb_measure(r->sim, false);
 	t1 = bench_now_ns();
-	c1 = bf_proc_cpu_ns(r->coord);
+	c1 = bf_proc_cpu_ns(r->c.pid);
 	bf_sim_hb_samples(r->sim, &hb);
 	res->hb_p50 = bf_ms(bench_samples_pct(&hb, 50));
 	res->hb_p99 = bf_ms(bench_samples_pct(&hb, 99));
@@ -285,7 +214,7 @@ static void bf_steady(bf_fleet *r, bf_result *res)
 	res->hb_rate = (double)hb.n * 1e9 / (double)(t1 - t0);
 	res->cpu_pct = c0 >= 0 && c1 >= 0 ? 100.0 * (double)(c1 - c0) / (double)(t1 - t0) : -1;
 	bench_samples_fini(&hb);
-	bf_proc_status(r->coord, &res->n_rss, &res->n_anon);
+	bf_proc_status(r->c.pid, &res->n_rss, &res->n_anon);
 	bf_stats(r, &res->held, &res->contexts, NULL);
 }
 
@@ -298,6 +227,10 @@ static double bf_median_ms(bench_samples *s)
 /* bf_ctl_bench times ospecctl nodes, stats, cordon + uncordon. */
 static void bf_ctl_bench(bf_fleet *r, bf_result *res)
 {
+	static const char *const nodes_args[] = { "--json", "nodes", NULL };
+	static const char *const stats_args[] = { "--json", "stats", NULL };
+	static const char *const cordon_args[] = { "cordon", "sim-00000", NULL };
+	static const char *const uncordon_args[] = { "uncordon", "sim-00000", NULL };
 	bench_samples nodes = { 0 }, stats = { 0 }, cordon = { 0 };
 
 	for (int i = 0; i < BF_CTL_RUNS; i++) {
@@ -305,7 +238,7 @@ static void bf_ctl_bench(bf_fleet *r, bf_result *res)
 		osp_json *j = NULL;
 		char err[128];
 
-		if (bf_ctl(r, true, 10000, &out, "--json", "nodes", NULL) == 0 && out.status == 0) {
+		if (bf_ctl(r, true, 10000, &out, nodes_args) == 0) {
 			bench_samples_add(&nodes, out.elapsed);
 			res->nodes_kib = out.out_bytes / 1024;
 			if (osp_json_parse(out.out, out.out_bytes, &j, err, sizeof(err)) == OSP_OK &&
@@ -314,13 +247,11 @@ static void bf_ctl_bench(bf_fleet *r, bf_result *res)
 			osp_json_free(j);
 		}
 		free(out.out);
-		if (bf_ctl(r, false, 10000, &out, "--json", "stats", NULL) == 0 && out.status == 0)
+		if (bf_ctl(r, false, 10000, &out, stats_args) == 0)
 			bench_samples_add(&stats, out.elapsed);
-		if (bf_ctl(r, false, 10000, &out, "cordon", "sim-00000", NULL) == 0 &&
-			out.status == 0)
+		if (bf_ctl(r, false, 10000, &out, cordon_args) == 0)
 			bench_samples_add(&cordon, out.elapsed);
-		if (bf_ctl(r, false, 10000, &out, "uncordon", "sim-00000", NULL) == 0 &&
-			out.status == 0)
+		if (bf_ctl(r, false, 10000, &out, uncordon_args) == 0)
 			bench_samples_add(&cordon, out.elapsed);
 	}
 	res->nodes_ms = bf_median_ms(&nodes);
@@ -343,10 +274,10 @@ static void bf_deploy(bf_fleet *r, bf_result *res)
 	int status = -2;
 	size_t n = 0;
 
-	snprintf(out, sizeof(out), "%s/deploy.out", r->dir);
+	snprintf(out, sizeof(out), "%s/deploy.out", r->c.dir);
 	argv[n++] = (char *)r->o->ctl_bin;
 	argv[n++] = "--coordinator";
-	argv[n++] = r->ctl;
+	argv[n++] = r->c.ctl;
 	argv[n++] = "deploy";
 	argv[n++] = "--app";
 	argv[n++] = "bench";
@@ -368,10 +299,10 @@ static void bf_deploy(bf_fleet *r, bf_result *res)
 	argv[n++] = "--timeout";
 	argv[n++] = "60s";
 	argv[n] = NULL;
-	c0 = bf_proc_cpu_ns(r->coord);
+	c0 = bf_proc_cpu_ns(r->c.pid);
 	t0 = bench_now_ns();
 	end = t0 + 65LL * 1000000000; /* deploy --timeout 60s, then a little */
-	if ((pid = bf_spawn(argv, out, r->ctlerr)) < 0)
+	if ((pid = bf_spawn(argv, out, r->c.ctlerr)) < 0)
 		return;
 	res->deployed = true;
 	while (bench_now_ns() < end && !atomic_load(&bf_interrupted)) {
@@ -392,7 +323,7 @@ static void bf_deploy(bf_fleet *r, bf_result *res)
 		status = bf_wait_pid(pid, 5000);
 	}
 	res->dep_status = status;
-	res->dep_cpu = (double)(bf_proc_cpu_ns(r->coord) - c0) / 1e9;
+	res->dep_cpu = (double)(bf_proc_cpu_ns(r->c.pid) - c0) / 1e9;
 	bf_sim_counters_get(r->sim, &c);
 	res->dep_acked = c.acked;
 	bf_sim_deploy_times(r->sim, t0, &st, &ack);
@@ -403,7 +334,7 @@ static void bf_deploy(bf_fleet *r, bf_result *res)
 	res->dep_ack_all = bf_ms(bench_samples_pct(&ack, 100));
 	bench_samples_fini(&st);
 	bench_samples_fini(&ack);
-	bf_proc_status(r->coord, &res->dep_rss, &res->dep_anon);
+	bf_proc_status(r->c.pid, &res->dep_rss, &res->dep_anon);
 }
 
 /* bf_tail prints the last lines of the file at path to stderr. */
@@ -460,7 +391,7 @@ static int bf_one(const bf_opts *o, uint64_t n, bf_result *res)
 	if (bf_coord_start(&r) != 0)
 		goto out;
 	bf_sleep_ms(500);
-	bf_proc_status(r.coord, &res->idle_rss, &res->idle_anon);
+	bf_proc_status(r.c.pid, &res->idle_rss, &res->idle_anon);
 	fprintf(stderr, "bench_fleet: %llu agents: register storm\n", (unsigned long long)n);
 	if (bf_storm(&r, res) != 0)
 		goto out;
@@ -469,12 +400,12 @@ static int bf_one(const bf_opts *o, uint64_t n, bf_result *res)
 	bf_steady(&r, res);
 	fprintf(stderr, "bench_fleet: %llu agents: ospecctl\n", (unsigned long long)n);
 	bf_ctl_bench(&r, res);
-	if (o->deploy && bf_coord_alive(&r)) {
+	if (o->deploy && bench_coord_alive(&r.c)) {
 		fprintf(stderr, "bench_fleet: %llu agents: deploy --batch 100%%\n",
 			(unsigned long long)n);
 		bf_deploy(&r, res);
 	}
-	if (!atomic_load(&bf_interrupted) && bf_coord_alive(&r))
+	if (!atomic_load(&bf_interrupted) && bench_coord_alive(&r.c))
 		code = 0;
 out:
 	if (r.sim != NULL) {
@@ -483,17 +414,12 @@ out:
 		res->timeouts = c.timeouts;
 	}
 	/* the coordinator goes first: the agents' goodbyes would be measured */
-	res->stop_ms = bf_coord_stop(&r);
-	res->downs = bf_count_lines(r.log, "COORD-NODE-DOWN");
+	res->stop_ms = bench_coord_stop(&r.c);
+	res->downs = bf_count_lines(r.c.log, "COORD-NODE-DOWN");
 	bf_sim_close(r.sim);
 	if (code != 0)
-		bf_tail(r.log, 20);
-	if (r.dir[0] != '\0') {
-		if (o->keep)
-			fprintf(stderr, "bench_fleet: %s kept (coordinator.log)\n", r.dir);
-		else
-			bench_rmtree(r.dir);
-	}
+		bf_tail(r.c.log, 20);
+	bench_coord_fini(&r.c, o->keep);
 	res->ok = code == 0;
 	return code;
 }
@@ -670,27 +596,14 @@ static const char *bf_fs_type_tmp(void)
 	return bench_fs_type(t != NULL && t[0] != '\0' ? t : "/tmp");
 }
 
-/* bf_raise_nofile lifts the descriptor limit: each agent is a socket here and
- * one in the coordinator (which inherits the limit). */
+/* bf_raise_nofile lifts the descriptor limit for the largest run. */
 static void bf_raise_nofile(const bf_opts *o)
 {
-	struct rlimit rl;
 	uint64_t max = 0;
 
 	for (size_t i = 0; i < o->nruns; i++)
 		max = o->agents[i] > max ? o->agents[i] : max;
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return;
-	if (rl.rlim_cur < 2 * max + 256) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 2 * max + 256
-			? 2 * max + 256 : rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			fprintf(stderr, "bench_fleet: cannot raise RLIMIT_NOFILE: %s\n",
-				strerror(errno));
-	}
-	if (rl.rlim_cur < max + 64)
-		fprintf(stderr, "bench_fleet: only %llu file descriptors for %llu agents\n",
-			(unsigned long long)rl.rlim_cur, (unsigned long long)max);
+	bench_nofile_for("bench_fleet", max);
 }
 
 int main(int argc, char **argv)

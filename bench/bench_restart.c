@@ -26,6 +26,7 @@
 
 #include <nng/nng.h>
 
+#include "bench_coord.h"
 #include "bench_fleet.h"
 #include "ospec/json.h"
 #include "ospec/util.h"
@@ -68,8 +69,8 @@ typedef struct rs_fleet {
 	const rs_opts *o;
 	size_t n;
 	bool real;
-	char dir[512], data[600], ctl[620], log[620], ctlerr[620], url[64], http[64];
-	pid_t coord;
+	bench_coord c; /* the coordinator, its temp dir and ospecctl */
+	char hb[32];   /* its --heartbeat */
 	pid_t *agents;
 	bf_sim *sim;
 } rs_fleet;
@@ -103,69 +104,38 @@ static double rs_ms(int64_t ns)
 /* rs_stats_get runs ospecctl --json stats; 0, or -1 when it did not answer. */
 static int rs_stats_get(rs_fleet *f, rs_stats *st)
 {
-	char *argv[] = { (char *)f->o->ctl_bin, "--coordinator", f->ctl, "--json", "stats", NULL };
-	bf_run_result res;
-	osp_json *j = NULL;
-	char err[128];
-	int rc = -1;
+	static const char *const args[] = { "stats", NULL };
+	osp_json *j = bench_coord_json(&f->c, 5000, args);
 
-	if (bf_run(argv, f->ctlerr, 5000, true, &res) != 0)
+	if (j == NULL)
 		return -1;
-	if (res.status == 0 && res.out != NULL &&
-		osp_json_parse(res.out, res.out_bytes, &j, err, sizeof(err)) == OSP_OK) {
-		st->up = (uint64_t)osp_json_get_int(j, "nodes_up", 0);
-		st->held = (uint64_t)osp_json_get_int(j, "held_polls", 0);
-		st->conn_limit = (uint64_t)osp_json_get_int(j, "conn_limit", 0);
-		rc = 0;
-	}
+	st->up = (uint64_t)osp_json_get_int(j, "nodes_up", 0);
+	st->held = (uint64_t)osp_json_get_int(j, "held_polls", 0);
+	st->conn_limit = (uint64_t)osp_json_get_int(j, "conn_limit", 0);
 	osp_json_free(j);
-	free(res.out);
-	return rc;
-}
-
-/* rs_coord_spawn starts the coordinator on f's data dir and port (its log
- * appended to f->log). */
-static int rs_coord_spawn(rs_fleet *f)
-{
-	char hb[32];
-
-	snprintf(hb, sizeof(hb), "%llums", (unsigned long long)f->o->hb_ms);
-	char *argv[] = { (char *)f->o->coord_bin, "--data", f->data, "--listen", f->url,
-		"--control", f->ctl, "--http", f->http, "--heartbeat", hb, NULL };
-	if ((f->coord = bf_spawn(argv, f->log, f->log)) <= 0) {
-		f->coord = 0;
-		return -1;
-	}
 	return 0;
 }
 
+/* rs_coord_spawn (re)starts the coordinator on f's data dir and port (its
+ * log appended to f->c.log). */
+static int rs_coord_spawn(rs_fleet *f)
+{
+	const char *const extra[] = { "--heartbeat", f->hb, NULL };
+
+	return bench_coord_spawn(&f->c, extra);
+}
+
 /* rs_setup makes the temp dir, picks the ports, starts the coordinator and
- * waits until it answers. */
+ * waits until it answers (bench_coord.h). */
 static int rs_setup(rs_fleet *f)
 {
-	int port = bf_free_port(), hport = bf_free_port();
-	rs_stats st;
+	const char *const extra[] = { "--heartbeat", f->hb, NULL };
 
-	if (bench_tmpdir(NULL, "restart", f->dir, sizeof(f->dir)) != 0 || port == 0 ||
-		hport == 0) {
-		fprintf(stderr, "bench_restart: cannot make a temp dir or find free ports\n");
-		return -1;
-	}
-	snprintf(f->data, sizeof(f->data), "%s/data", f->dir);
-	snprintf(f->ctl, sizeof(f->ctl), "ipc://%s/ctl.sock", f->dir);
-	snprintf(f->log, sizeof(f->log), "%s/coordinator.log", f->dir);
-	snprintf(f->ctlerr, sizeof(f->ctlerr), "%s/ospecctl.err", f->dir);
-	snprintf(f->url, sizeof(f->url), "tcp://127.0.0.1:%d", port);
-	snprintf(f->http, sizeof(f->http), "127.0.0.1:%d", hport);
-	if (rs_coord_spawn(f) != 0)
-		return -1;
-	for (int i = 0; i < 150 && !atomic_load(&rs_interrupted); i++) {
-		if (rs_stats_get(f, &st) == 0)
-			return 0;
-		rs_sleep_ms(100);
-	}
-	fprintf(stderr, "bench_restart: the coordinator did not answer; log: %s\n", f->log);
-	return -1;
+	f->c.prog = "bench_restart";
+	f->c.coord_bin = f->o->coord_bin;
+	f->c.ctl_bin = f->o->ctl_bin;
+	snprintf(f->hb, sizeof(f->hb), "%llums", (unsigned long long)f->o->hb_ms);
+	return bench_coord_start(&f->c, "restart", extra);
 }
 
 /* rs_agent_spawn starts real agent k (no apps: it registers, polls and
@@ -175,9 +145,9 @@ static int rs_agent_spawn(rs_fleet *f, size_t k)
 	char id[16], state[640], log[640];
 
 	snprintf(id, sizeof(id), "r%04zu", k + 1);
-	snprintf(state, sizeof(state), "%s/agent-%s", f->dir, id);
-	snprintf(log, sizeof(log), "%s/agent-%s.log", f->dir, id);
-	char *argv[] = { (char *)f->o->agent_bin, "--id", id, "--coordinator", f->url, "--state",
+	snprintf(state, sizeof(state), "%s/agent-%s", f->c.dir, id);
+	snprintf(log, sizeof(log), "%s/agent-%s.log", f->c.dir, id);
+	char *argv[] = { (char *)f->o->agent_bin, "--id", id, "--coordinator", f->c.url, "--state",
 		state, "--label", "role=web", NULL };
 	f->agents[k] = bf_spawn(argv, log, log);
 	return f->agents[k] > 0 ? 0 : -1;
@@ -200,7 +170,7 @@ static int rs_fleet_start(rs_fleet *f)
 				return -1;
 			}
 	} else {
-		if (bf_sim_open(f->url, f->n, (int)f->o->hb_ms, &f->sim, err, sizeof(err)) != 0) {
+		if (bf_sim_open(f->c.url, f->n, (int)f->o->hb_ms, &f->sim, err, sizeof(err)) != 0) {
 			fprintf(stderr, "bench_restart: %s\n", err);
 			return -1;
 		}
@@ -300,18 +270,18 @@ static int rs_restart(rs_fleet *f, rs_result *r)
 		bf_sim_counters_get(f->sim, &c0);
 	ov0 = bf_listen_overflows();
 	t0 = bench_now_ns();
-	kill(f->coord, SIGKILL);
-	bf_wait_pid(f->coord, 5000);
-	f->coord = 0;
+	kill(f->c.pid, SIGKILL);
+	bf_wait_pid(f->c.pid, 5000);
+	f->c.pid = 0;
 	rs_sleep_ms((int)f->o->down_ms);
-	off = rs_file_size(f->log);
+	off = rs_file_size(f->c.log);
 	if (rs_coord_spawn(f) != 0)
 		return -1;
 	rc = rs_watch(f, r, t0);
-	r->cpu_s = (double)bf_proc_cpu_ns(f->coord) / 1e9;
+	r->cpu_s = (double)bf_proc_cpu_ns(f->c.pid) / 1e9;
 	r->overflows = bf_listen_overflows() - ov0;
 	rs_sleep_ms(500); /* late registers: counted, not timed */
-	r->registers = rs_count_from(f->log, off, "COORD-NODE-REGISTERED");
+	r->registers = rs_count_from(f->c.log, off, "COORD-NODE-REGISTERED");
 	if (f->sim != NULL) {
 		bf_sim_counters_get(f->sim, &c1);
 		r->sim_retries = c1.reg_retries - c0.reg_retries;
@@ -346,9 +316,9 @@ static void rs_tail(const rs_fleet *f)
 {
 	char cmd[700];
 
-	snprintf(cmd, sizeof(cmd), "tail -n 15 '%s' >&2", f->log);
+	snprintf(cmd, sizeof(cmd), "tail -n 15 '%s' >&2", f->c.log);
 	if (system(cmd) != 0)
-		fprintf(stderr, "bench_restart: see %s\n", f->log);
+		fprintf(stderr, "bench_restart: see %s\n", f->c.log);
 }
 
 /* rs_one runs one fleet; stops and removes everything whatever happens. */
@@ -369,21 +339,15 @@ static int rs_one(const rs_opts *o, size_t i, rs_result *r)
 	if (rs_restart(&f, r) == 0 && !atomic_load(&rs_interrupted))
 		code = 0;
 out:
-	if (code != 0 && f.log[0] != '\0')
+	if (code != 0 && f.c.dir[0] != '\0')
 		rs_tail(&f);
 	/* the coordinator goes first: the agents' goodbyes are not measured */
-	if (f.coord > 0)
-		rs_stop_all(&f.coord, 1, SIGTERM);
+	bench_coord_stop(&f.c);
 	if (f.agents != NULL)
 		rs_stop_all(f.agents, f.n, SIGTERM);
 	free(f.agents);
 	bf_sim_close(f.sim);
-	if (f.dir[0] != '\0') {
-		if (o->keep)
-			fprintf(stderr, "bench_restart: %s kept (every log)\n", f.dir);
-		else
-			bench_rmtree(f.dir);
-	}
+	bench_coord_fini(&f.c, o->keep);
 	r->ok = code == 0;
 	return code;
 }
@@ -537,31 +501,21 @@ static int rs_parse(int argc, char **argv, rs_opts *o)
 /* rs_bin fills out with $env or the build tree's path; -1 if not there. */
 static int rs_bin(char *out, size_t len, const char *env, const char *dflt)
 {
-	const char *e = getenv(env);
-
-	snprintf(out, len, "%s", e != NULL && e[0] != '\0' ? e : dflt);
-	if (access(out, X_OK) != 0) {
+	if (bench_coord_bin(out, len, env, dflt) != 0) {
 		fprintf(stderr, "bench_restart: '%s' is missing: build it first\n", out);
 		return -1;
 	}
 	return 0;
 }
 
-/* rs_raise_nofile lifts the descriptor limit: each simulated agent is a
- * socket here and one in the coordinator (which inherits the limit). */
+/* rs_raise_nofile lifts the descriptor limit for the largest run. */
 static void rs_raise_nofile(const rs_opts *o)
 {
-	struct rlimit rl;
 	uint64_t max = 0;
 
 	for (size_t i = 0; i < o->nruns; i++)
 		max = o->n[i] > max ? o->n[i] : max;
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= 2 * max + 256)
-		return;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 2 * max + 256
-		? 2 * max + 256 : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-		fprintf(stderr, "bench_restart: cannot raise RLIMIT_NOFILE: %s\n", strerror(errno));
+	bench_nofile_for("bench_restart", max);
 }
 
 int main(int argc, char **argv)
