@@ -30,20 +30,46 @@ int h_ms(int ms)
 	return ms * (f > 0 ? f : 1);
 }
 
+/* h_bin_resolve writes the path of program name in this build to out. */
+static void h_bin_resolve(const char *name, char *out, size_t len)
+{
+	if (strcmp(name, "ospec-coordinator") == 0 || strcmp(name, "ospecctl") == 0)
+		snprintf(out, len, "%s/coordinator/%s", OSPEC_BINARY_DIR, name);
+	else if (strcmp(name, "ospec-agent") == 0)
+		snprintf(out, len, "%s/node-agent/%s", OSPEC_BINARY_DIR, name);
+	else if (strcmp(name, "hello") == 0)
+		snprintf(out, len, "%s/deploy/examples/hello/hello", OSPEC_BINARY_DIR);
+	else
+		snprintf(out, len, "%s/%s", OSPEC_BINARY_DIR, name);
+}
+
 const char *h_bin(const char *name)
 {
-	static char path[8][512];
-	static int next;
-	char *p = path[next++ % 8];
+	/* one entry per name, resolved once: a path handed out is never
+	 * overwritten, whatever the caller holds it for */
+	static struct {
+		char name[64];
+		char path[512];
+	} tab[H_BIN_MAX];
+	static size_t n;
+	static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
+	const char *p = NULL;
 
-	if (strcmp(name, "ospec-coordinator") == 0 || strcmp(name, "ospecctl") == 0)
-		snprintf(p, 512, "%s/coordinator/%s", OSPEC_BINARY_DIR, name);
-	else if (strcmp(name, "ospec-agent") == 0)
-		snprintf(p, 512, "%s/node-agent/%s", OSPEC_BINARY_DIR, name);
-	else if (strcmp(name, "hello") == 0)
-		snprintf(p, 512, "%s/deploy/examples/hello/hello", OSPEC_BINARY_DIR);
-	else
-		snprintf(p, 512, "%s/%s", OSPEC_BINARY_DIR, name);
+	pthread_mutex_lock(&mtx);
+	for (size_t i = 0; i < n && p == NULL; i++)
+		if (strcmp(tab[i].name, name) == 0)
+			p = tab[i].path;
+	if (p == NULL && n < H_BIN_MAX && strlen(name) < sizeof(tab[n].name)) {
+		snprintf(tab[n].name, sizeof(tab[n].name), "%s", name);
+		h_bin_resolve(name, tab[n].path, sizeof(tab[n].path));
+		p = tab[n++].path;
+	}
+	pthread_mutex_unlock(&mtx);
+	if (p == NULL) {
+		/* a test's own mistake (more programs than H_BIN_MAX) */
+		fprintf(stderr, "h_bin: no room for program '%s'\n", name);
+		abort();
+	}
 	return p;
 }
 

@@ -45,7 +45,10 @@ h_env *h_setup(const char *name);
 /* h_teardown stops everything and frees env. */
 void h_teardown(h_env *e);
 
-/* h_bin returns the path of a built program ("ospec-agent", "hello", ...). */
+/* h_bin returns the path of a built program ("ospec-agent", "hello", ...):
+ * the same pointer for the same name, valid and unchanged for the whole
+ * process (at most H_BIN_MAX different names). Thread-safe. */
+#define H_BIN_MAX 16
 const char *h_bin(const char *name);
 
 /* h_prog is e's program name: its override (coord_bin, ctl_bin, agent_bin) or
@@ -113,6 +116,36 @@ int h_http_get(int port, const char *path, char **body);
 
 /* h_slow_factor scales timeouts (env OSPEC_TEST_SLOW, default 1). */
 int h_ms(int ms);
+
+/* -- harness_fixture.c: what the tests' cmocka fixtures share -- */
+
+/* h_fixture_setup is a cmocka setup's body: allocates a zeroed fixture of
+ * size bytes whose first member is an h_env *, sets it to h_setup(name) and
+ * puts the fixture into *state. Returns 0, or -1 with nothing left. */
+int h_fixture_setup(void **state, size_t size, const char *name);
+
+/* h_fixture_teardown is the cmocka teardown of such a fixture: h_teardown of
+ * its env, then the fixture freed. Returns 0. */
+int h_fixture_teardown(void **state);
+
+/* h_wait_nodes_up waits up to ms until exactly want nodes are up. */
+bool h_wait_nodes_up(h_env *e, int want, int ms);
+
+/* An artifact of the sample app: its version, URL and sha256. */
+typedef struct h_art {
+	char v[32];
+	char url[600];
+	char sha[65];
+} h_art;
+
+/* h_art_make packs version v into *a with one marker file ("NAME=CONTENT",
+ * or NULL: none); fails the test when it cannot. */
+void h_art_make(h_env *e, h_art *a, const char *v, const char *marker);
+
+/* h_expect_exit fails the test unless code is want, showing *err (an
+ * ospecctl's stderr: a pointer, read after the command ran); frees *err and
+ * sets it to NULL. */
+void h_expect_exit(int code, int want, const char *what, char **err);
 
 #endif
 

@@ -33,47 +33,15 @@ typedef struct bs_fleet {
 	char ports_arg[64];
 } bs_fleet;
 
-typedef struct bs_art {
-	char v[32];
-	char url[600];
-	char sha[65];
-} bs_art;
-
 static int bs_setup(void **state)
 {
-	bs_fleet *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || (f->e = h_setup("bgsafety")) == NULL) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int bs_teardown(void **state)
-{
-	bs_fleet *f = *state;
-
-	h_teardown(f->e);
-	free(f);
-	return 0;
-}
-
-struct bs_count {
-	int want;
-};
-
-static bool bs_up_is(h_env *e, void *arg)
-{
-	return h_nodes_up(e) == ((struct bs_count *)arg)->want;
+	return h_fixture_setup(state, sizeof(bs_fleet), "bgsafety");
 }
 
 /* bs_start_hb: a coordinator telling agents to beat every heartbeat, and
  * per node a haproxy and an agent. */
 static void bs_start_hb(bs_fleet *f, const char *heartbeat)
 {
-	struct bs_count up = { BS_NODES };
 	char name[16];
 
 	assert_non_null(h_coord_start(f->e, heartbeat, NULL));
@@ -88,34 +56,13 @@ static void bs_start_hb(bs_fleet *f, const char *heartbeat)
 	}
 	snprintf(f->ports_arg, sizeof(f->ports_arg), "blue=%d,green=%d", f->blue[0],
 		f->green[0]);
-	if (!h_wait_for(bs_up_is, f->e, &up, h_ms(20000)))
+	if (!h_wait_nodes_up(f->e, BS_NODES, h_ms(20000)))
 		fail_msg("%d agents did not all come up", BS_NODES);
 }
 
 static void bs_start(bs_fleet *f)
 {
 	bs_start_hb(f, "500ms");
-}
-
-static void bs_make(bs_fleet *f, bs_art *a, const char *v)
-{
-	osp_strlcpy(a->v, v, sizeof(a->v));
-	if (!h_artifact(f->e, v, NULL, a->url, a->sha))
-		fail_msg("cannot pack artifact %s", v);
-}
-
-/* bs_expect_exit fails the test unless code is want, showing *err (the
- * command's stderr: a pointer, read after the command ran); frees it. */
-static void bs_expect_exit(int code, int want, const char *what, char **err)
-{
-	char *e = err != NULL ? *err : NULL;
-
-	if (code != want)
-		fail_msg("%s: ospecctl exited %d, expected %d; stderr:\n%s", what, code, want,
-			e != NULL ? e : "");
-	free(e);
-	if (err != NULL)
-		*err = NULL;
 }
 
 struct bs_want {
@@ -195,24 +142,24 @@ static bool bs_is_committed(h_env *e, void *arg)
 
 /* bs_verifying deploys a with a verify window of window and returns when
  * its switch committed and every proxy answers it (window still open). */
-static void bs_verifying(bs_fleet *f, const bs_art *a, char *id, const char *window)
+static void bs_verifying(bs_fleet *f, const h_art *a, char *id, const char *window)
 {
 	struct bs_commit c = { id, "" };
 	char *err = NULL;
 
-	bs_expect_exit(BS_DEPLOY(f, a, id, &err, "--watch", window), 0, "deploy", &err);
+	h_expect_exit(BS_DEPLOY(f, a, id, &err, "--watch", window), 0, "deploy", &err);
 	if (!h_wait_for(bs_is_committed, f->e, &c, h_ms(60000)))
 		fail_msg("rollout %s: no committed switch while running (%s)", id, c.last);
 	bs_expect_proxies(f, a->v, h_ms(10000), "after the commit");
 }
 
 /* bs_deploy_ok deploys a with no verify window and waits for it. */
-static void bs_deploy_ok(bs_fleet *f, const bs_art *a, char *id)
+static void bs_deploy_ok(bs_fleet *f, const h_art *a, char *id)
 {
 	char *err = NULL, what[64];
 
 	snprintf(what, sizeof(what), "deploy %s", a->v);
-	bs_expect_exit(BS_DEPLOY(f, a, id, &err, "--wait", BS_NO_WATCH), 0, what, &err);
+	h_expect_exit(BS_DEPLOY(f, a, id, &err, "--wait", BS_NO_WATCH), 0, what, &err);
 	bs_expect_state(f, id, "succeeded", h_ms(5000));
 	bs_expect_proxies(f, a->v, h_ms(5000), what);
 }
@@ -222,14 +169,14 @@ static void bs_deploy_ok(bs_fleet *f, const bs_art *a, char *id)
 static void test_bs_ten_back_to_back(void **state)
 {
 	bs_fleet *f = *state;
-	bs_art a[11];
+	h_art a[11];
 	char id[64], v[8];
 
 	/* the default heartbeat: the inventory lags each node's slots by seconds */
 	bs_start_hb(f, "5s");
 	for (int i = 1; i <= 10; i++) {
 		snprintf(v, sizeof(v), "%d", i);
-		bs_make(f, &a[i], v);
+		h_art_make(f->e, &a[i], v, NULL);
 	}
 	for (int i = 1; i <= 10; i++)
 		bs_deploy_ok(f, &a[i], id);
@@ -238,15 +185,15 @@ static void test_bs_ten_back_to_back(void **state)
 static void test_bs_abort_during_verify(void **state)
 {
 	bs_fleet *f = *state;
-	bs_art v1, v2;
+	h_art v1, v2;
 	char id[64], *err = NULL;
 
 	bs_start(f);
-	bs_make(f, &v1, "1");
-	bs_make(f, &v2, "2");
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v2, "2", NULL);
 	bs_deploy_ok(f, &v1, id);
 	bs_verifying(f, &v2, id, "60s");
-	bs_expect_exit(h_ctl(f->e, NULL, &err, "abort", id, NULL), 0, "abort during verify", &err);
+	h_expect_exit(h_ctl(f->e, NULL, &err, "abort", id, NULL), 0, "abort during verify", &err);
 	bs_expect_state(f, id, "aborted", h_ms(30000));
 	bs_expect_proxies(f, "1", h_ms(5000), "after abort");
 }
@@ -254,15 +201,15 @@ static void test_bs_abort_during_verify(void **state)
 static void test_bs_rollback_during_verify(void **state)
 {
 	bs_fleet *f = *state;
-	bs_art v1, v2;
+	h_art v1, v2;
 	char id[64], first[64] = "", *out = NULL, *err = NULL;
 
 	bs_start(f);
-	bs_make(f, &v1, "1");
-	bs_make(f, &v2, "2");
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v2, "2", NULL);
 	bs_deploy_ok(f, &v1, id);
 	bs_verifying(f, &v2, id, "60s");
-	bs_expect_exit(h_ctl(f->e, &out, &err, "rollback", id, NULL), 0,
+	h_expect_exit(h_ctl(f->e, &out, &err, "rollback", id, NULL), 0,
 		"rollback during verify", &err);
 	sscanf(out, "%63s", first);
 	if (strcmp(first, id) != 0)
@@ -277,17 +224,17 @@ static void test_bs_rollback_during_verify(void **state)
 static void test_bs_queue_during_verify(void **state)
 {
 	bs_fleet *f = *state;
-	bs_art v1, v2, v3;
+	h_art v1, v2, v3;
 	char id[64], q[64], *err = NULL;
 	osp_json *r, *s;
 
 	bs_start(f);
-	bs_make(f, &v1, "1");
-	bs_make(f, &v2, "2");
-	bs_make(f, &v3, "3");
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v2, "2", NULL);
+	h_art_make(f->e, &v3, "3", NULL);
 	bs_deploy_ok(f, &v1, id);
 	bs_verifying(f, &v2, id, "30s");
-	bs_expect_exit(BS_DEPLOY(f, &v3, q, &err, "--queue", BS_NO_WATCH), 0,
+	h_expect_exit(BS_DEPLOY(f, &v3, q, &err, "--queue", BS_NO_WATCH), 0,
 		"deploy --queue during verify", &err);
 	s = h_status(f->e, q);
 	assert_non_null(s);
@@ -315,15 +262,15 @@ static void test_bs_queue_during_verify(void **state)
 static void test_bs_wait_switch_returns_at_commit(void **state)
 {
 	bs_fleet *f = *state;
-	bs_art v1, v2;
+	h_art v1, v2;
 	char id[64], *err = NULL;
 	osp_json *st;
 
 	bs_start(f);
-	bs_make(f, &v1, "1");
-	bs_make(f, &v2, "2");
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v2, "2", NULL);
 	bs_deploy_ok(f, &v1, id);
-	bs_expect_exit(BS_DEPLOY(f, &v2, id, &err, "--watch", "60s", "--wait=switch", "--timeout",
+	h_expect_exit(BS_DEPLOY(f, &v2, id, &err, "--watch", "60s", "--wait=switch", "--timeout",
 			       "50s"),
 		0, "deploy 2 --watch 60s --wait=switch", &err);
 	st = h_status(f->e, id);
@@ -369,15 +316,15 @@ static bool bs_all_scaled_down(h_env *e, void *arg)
 static void test_bs_scale_down_recorded(void **state)
 {
 	bs_fleet *f = *state;
-	bs_art v1, v2;
+	h_art v1, v2;
 	char id[64], *err = NULL;
 	struct bs_scaled w = { NULL, "" };
 
 	bs_start(f);
-	bs_make(f, &v1, "1");
-	bs_make(f, &v2, "2");
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v2, "2", NULL);
 	bs_deploy_ok(f, &v1, id);
-	bs_expect_exit(BS_DEPLOY(f, &v2, id, &err, "--watch", "1s", "--scale-down-delay", "3s",
+	h_expect_exit(BS_DEPLOY(f, &v2, id, &err, "--watch", "1s", "--scale-down-delay", "3s",
 			       "--wait"),
 		0, "deploy 2 --watch 1s --scale-down-delay 3s", &err);
 	w.id = id;
@@ -386,7 +333,7 @@ static void test_bs_scale_down_recorded(void **state)
 	bs_expect_proxies(f, "2", h_ms(5000), "after scale-down");
 }
 
-#define BS_TEST(fn) cmocka_unit_test_setup_teardown(fn, bs_setup, bs_teardown)
+#define BS_TEST(fn) cmocka_unit_test_setup_teardown(fn, bs_setup, h_fixture_teardown)
 
 /* main [PATTERN]: runs the tests whose names match PATTERN ("*" wildcards),
  * or all of them. */

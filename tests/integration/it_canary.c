@@ -45,29 +45,7 @@ typedef struct cn_fleet {
 
 static int cn_setup(void **state)
 {
-	cn_fleet *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || (f->e = h_setup("canary")) == NULL) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int cn_teardown(void **state)
-{
-	cn_fleet *f = *state;
-
-	h_teardown(f->e);
-	free(f);
-	return 0;
-}
-
-static bool cn_all_up(h_env *e, void *arg)
-{
-	(void)arg;
-	return h_nodes_up(e) == CN_NODES;
+	return h_fixture_setup(state, sizeof(cn_fleet), "canary");
 }
 
 static void cn_ports(cn_fleet *f, int i)
@@ -116,7 +94,7 @@ static void cn_start(cn_fleet *f, bool nginx)
 				f->green[i], name, NULL));
 		}
 	}
-	if (!h_wait_for(cn_all_up, f->e, f, h_ms(20000)))
+	if (!h_wait_nodes_up(f->e, CN_NODES, h_ms(20000)))
 		fail_msg("the agents did not all come up");
 	assert_true(h_artifact(f->e, "1", NULL, f->url[1], f->sha[1]));
 	assert_true(h_artifact(f->e, "2", NULL, f->url[2], f->sha[2]));
@@ -484,7 +462,7 @@ static void test_canary_coordinator_crash_in_analysis(void **state)
 	f->coord = h_coord_start(f->e, "500ms", NULL);
 	unsetenv("OSPEC_CRASH_POINT");
 	assert_non_null(f->coord);
-	if (!h_wait_for(cn_all_up, f->e, f, h_ms(20000)))
+	if (!h_wait_nodes_up(f->e, CN_NODES, h_ms(20000)))
 		fail_msg("the agents did not come back");
 	web = h_load_start(f->front, 2, 300);
 	assert_non_null(web);
@@ -612,15 +590,15 @@ static void test_canary_prometheus_query(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_canary_good_promotes, cn_setup, cn_teardown),
-		cmocka_unit_test_setup_teardown(test_canary_5xx_reset, cn_setup, cn_teardown),
+		cmocka_unit_test_setup_teardown(test_canary_good_promotes, cn_setup, h_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_canary_5xx_reset, cn_setup, h_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_canary_coordinator_kill_resumes, cn_setup,
-			cn_teardown),
+			h_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_canary_coordinator_crash_in_analysis, cn_setup,
-			cn_teardown),
-		cmocka_unit_test_setup_teardown(test_canary_nginx, cn_setup, cn_teardown),
+			h_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_canary_nginx, cn_setup, h_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_canary_prometheus_query, cn_setup,
-			cn_teardown),
+			h_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,28 +32,7 @@ typedef struct dr_fleet {
 
 static int dr_setup(void **state)
 {
-	dr_fleet *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || (f->e = h_setup("drivers")) == NULL) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int dr_teardown(void **state)
-{
-	dr_fleet *f = *state;
-
-	h_teardown(f->e);
-	free(f);
-	return 0;
-}
-
-static bool dr_all_up(h_env *e, void *arg)
-{
-	return h_nodes_up(e) == ((dr_fleet *)arg)->nodes;
+	return h_fixture_setup(state, sizeof(dr_fleet), "drivers");
 }
 
 /* dr_ports picks the node's three ports, all different. */
@@ -71,7 +50,7 @@ static void dr_ports(dr_fleet *f, int i)
 /* dr_wait_fleet waits for every agent and packs versions 1..3. */
 static void dr_wait_fleet(dr_fleet *f)
 {
-	if (!h_wait_for(dr_all_up, f->e, f, h_ms(20000)))
+	if (!h_wait_nodes_up(f->e, f->nodes, h_ms(20000)))
 		fail_msg("the agents did not all come up");
 	for (int v = 1; v <= 3; v++) {
 		char name[4];
@@ -312,10 +291,10 @@ static void test_drivers_exec_bluegreen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_drivers_nginx_bluegreen, dr_setup, dr_teardown),
+		cmocka_unit_test_setup_teardown(test_drivers_nginx_bluegreen, dr_setup, h_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_drivers_nginx_reload_under_load, dr_setup,
-			dr_teardown),
-		cmocka_unit_test_setup_teardown(test_drivers_exec_bluegreen, dr_setup, dr_teardown),
+			h_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_drivers_exec_bluegreen, dr_setup, h_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,29 +40,7 @@ typedef struct hk_fleet {
 
 static int hk_setup(void **state)
 {
-	hk_fleet *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || (f->e = h_setup("hooks")) == NULL) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int hk_teardown(void **state)
-{
-	hk_fleet *f = *state;
-
-	h_teardown(f->e);
-	free(f);
-	return 0;
-}
-
-static bool hk_all_up(h_env *e, void *arg)
-{
-	(void)arg;
-	return h_nodes_up(e) == HK_NODES;
+	return h_fixture_setup(state, sizeof(hk_fleet), "hooks");
 }
 
 /* hk_hook writes the hook script: every run appends one line
@@ -121,7 +99,7 @@ static void hk_rolling_fleet(hk_fleet *f)
 			f->port[i], f->hook, f->hook);
 		hk_agent(f, i, body);
 	}
-	if (!h_wait_for(hk_all_up, f->e, NULL, h_ms(20000)))
+	if (!h_wait_nodes_up(f->e, HK_NODES, h_ms(20000)))
 		fail_msg("the agents did not all come up");
 	assert_true(h_artifact(f->e, "1", NULL, f->url[1], f->sha[1]));
 	assert_true(h_artifact(f->e, "2", NULL, f->url[2], f->sha[2]));
@@ -296,7 +274,7 @@ static void hk_bg_fleet(hk_fleet *f)
 			f->blue[i], f->green[i], lb, lb, f->hook, f->hook);
 		hk_agent(f, i, body);
 	}
-	if (!h_wait_for(hk_all_up, f->e, NULL, h_ms(20000)))
+	if (!h_wait_nodes_up(f->e, HK_NODES, h_ms(20000)))
 		fail_msg("the agents did not all come up");
 	assert_true(h_artifact(f->e, "1", NULL, f->url[1], f->sha[1]));
 	assert_true(h_artifact(f->e, "2", NULL, f->url[2], f->sha[2]));
@@ -402,12 +380,12 @@ static void test_hooks_post_switch_fails(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_hooks_rolling, hk_setup, hk_teardown),
-		cmocka_unit_test_setup_teardown(test_hooks_pre_stage_fails, hk_setup, hk_teardown),
+		cmocka_unit_test_setup_teardown(test_hooks_rolling, hk_setup, h_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_hooks_pre_stage_fails, hk_setup, h_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_hooks_pre_switch_votes_no, hk_setup,
-			hk_teardown),
+			h_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_hooks_post_switch_fails, hk_setup,
-			hk_teardown),
+			h_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,47 +35,15 @@ typedef struct rs_fleet {
 	int ports[RS_MAX];
 } rs_fleet;
 
-typedef struct rs_art {
-	char v[32];
-	char url[600];
-	char sha[65];
-} rs_art;
-
 static int rs_setup(void **state)
 {
-	rs_fleet *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || (f->e = h_setup("rsafety")) == NULL) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int rs_teardown(void **state)
-{
-	rs_fleet *f = *state;
-
-	h_teardown(f->e);
-	free(f);
-	return 0;
-}
-
-struct rs_count {
-	int want;
-};
-
-static bool rs_up_is(h_env *e, void *arg)
-{
-	return h_nodes_up(e) == ((struct rs_count *)arg)->want;
+	return h_fixture_setup(state, sizeof(rs_fleet), "rsafety");
 }
 
 /* rs_start_hb: a coordinator telling agents to beat every heartbeat, and n
  * agents (web-1..), each app on its own port. */
 static void rs_start_hb(rs_fleet *f, int n, const char *heartbeat)
 {
-	struct rs_count up = { n };
 
 	f->n = n;
 	assert_non_null(h_coord_start(f->e, heartbeat, NULL));
@@ -84,37 +52,13 @@ static void rs_start_hb(rs_fleet *f, int n, const char *heartbeat)
 		assert_non_null(
 			h_agent_start_app(f->e, rs_ids[i], "role=web", "hello", f->ports[i]));
 	}
-	if (!h_wait_for(rs_up_is, f->e, &up, h_ms(20000)))
+	if (!h_wait_nodes_up(f->e, n, h_ms(20000)))
 		fail_msg("%d agents did not all come up", n);
 }
 
 static void rs_start(rs_fleet *f, int n)
 {
 	rs_start_hb(f, n, "500ms");
-}
-
-/* rs_make packs version v with one marker file ("NAME=CONTENT" or NULL). */
-static void rs_make(rs_fleet *f, rs_art *a, const char *v, const char *marker)
-{
-	const char *const m[] = { marker, NULL };
-
-	osp_strlcpy(a->v, v, sizeof(a->v));
-	if (!h_artifact(f->e, v, marker != NULL ? m : NULL, a->url, a->sha))
-		fail_msg("cannot pack artifact %s", v);
-}
-
-/* rs_expect_exit fails the test unless code is want, showing *err (the
- * command's stderr: a pointer, read after the command ran); frees it. */
-static void rs_expect_exit(int code, int want, const char *what, char **err)
-{
-	char *e = err != NULL ? *err : NULL;
-
-	if (code != want)
-		fail_msg("%s: ospecctl exited %d, expected %d; stderr:\n%s", what, code, want,
-			e != NULL ? e : "");
-	free(e);
-	if (err != NULL)
-		*err = NULL;
 }
 
 static void rs_answers(rs_fleet *f, char *buf, size_t len)
@@ -295,12 +239,12 @@ static void rs_expect_nodes_health(rs_fleet *f, int node, const char *version, b
 }
 
 /* rs_deploy_ok deploys a to every node at once, no watch, and checks it. */
-static void rs_deploy_ok(rs_fleet *f, const rs_art *a, char *id)
+static void rs_deploy_ok(rs_fleet *f, const h_art *a, char *id)
 {
 	char *err = NULL, what[64];
 
 	snprintf(what, sizeof(what), "deploy %s", a->v);
-	rs_expect_exit(RS_DEPLOY(f, a, id, &err, "--batch", "100%", "--wait", RS_NO_WATCH), 0,
+	h_expect_exit(RS_DEPLOY(f, a, id, &err, "--batch", "100%", "--wait", RS_NO_WATCH), 0,
 		what, &err);
 	rs_expect_all(f, a->v, h_ms(5000), what);
 }
@@ -310,15 +254,15 @@ static void rs_deploy_ok(rs_fleet *f, const rs_art *a, char *id)
 static void test_rs_revert_uses_agent_record(void **state)
 {
 	rs_fleet *f = *state;
-	rs_art v1, v2, v3;
+	h_art v1, v2, v3;
 	char id[64], *err = NULL;
 	int code;
 
 	/* the default heartbeat: the inventory lags what agents run by seconds */
 	rs_start_hb(f, 4, "5s");
-	rs_make(f, &v1, "1", NULL);
-	rs_make(f, &v2, "2", NULL);
-	rs_make(f, &v3, "3", "FAIL_HEALTH=1");
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v2, "2", NULL);
+	h_art_make(f->e, &v3, "3", "FAIL_HEALTH=1");
 	rs_deploy_ok(f, &v1, id);
 	rs_deploy_ok(f, &v2, id);
 	code = RS_DEPLOY(f, &v3, id, &err, "--batch", "1", "--health-deadline", "5s", "--wait");
@@ -335,18 +279,18 @@ static void test_rs_revert_uses_agent_record(void **state)
 static void test_rs_wrong_sha_after_deploy(void **state)
 {
 	rs_fleet *f = *state;
-	rs_art v1, v2, v4;
+	h_art v1, v2, v4;
 	char id[64], *err = NULL;
 
 	rs_start_hb(f, 4, "5s");
-	rs_make(f, &v1, "1", NULL);
-	rs_make(f, &v2, "2", NULL);
-	rs_make(f, &v4, "4", NULL);
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v2, "2", NULL);
+	h_art_make(f->e, &v4, "4", NULL);
 	rs_deploy_ok(f, &v1, id);
 	rs_deploy_ok(f, &v2, id);
 	osp_strlcpy(v4.sha, "0bad0bad0bad0bad0bad0bad0bad0bad0bad0bad0bad0bad0bad0bad0bad0bad",
 		sizeof(v4.sha));
-	rs_expect_exit(RS_DEPLOY(f, &v4, id, &err, "--batch", "1", "--wait"), 1,
+	h_expect_exit(RS_DEPLOY(f, &v4, id, &err, "--batch", "1", "--wait"), 1,
 		"deploy 4 with a sha256 nothing has", &err);
 	rs_expect_all(f, "2", h_ms(5000), "after the failed deploy of 4");
 	rs_expect_status_versions(f, id, "2");
@@ -357,15 +301,15 @@ static void test_rs_wrong_sha_after_deploy(void **state)
 static void test_rs_version_bound_to_sha(void **state)
 {
 	rs_fleet *f = *state;
-	rs_art v1, v2, other, nine;
+	h_art v1, v2, other, nine;
 	char id[64], id2[64], *err = NULL;
 	osp_json *st;
 	int code;
 
 	rs_start(f, 3);
-	rs_make(f, &v1, "1", NULL);
-	rs_make(f, &v2, "2", NULL);
-	rs_make(f, &other, "1-other", NULL);
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v2, "2", NULL);
+	h_art_make(f->e, &other, "1-other", NULL);
 	rs_deploy_ok(f, &v1, id);
 	rs_deploy_ok(f, &v2, id2);
 	/* version 1 again, with other code */
@@ -381,7 +325,7 @@ static void test_rs_version_bound_to_sha(void **state)
 	/* v2's digest under a new version */
 	nine = v2;
 	osp_strlcpy(nine.v, "9", sizeof(nine.v));
-	rs_expect_exit(RS_DEPLOY(f, &nine, id, &err, "--batch", "100%", RS_NO_WATCH), 2,
+	h_expect_exit(RS_DEPLOY(f, &nine, id, &err, "--batch", "100%", RS_NO_WATCH), 2,
 		"deploy of v2's sha256 as version 9", &err);
 	rs_expect_all(f, "2", h_ms(5000), "after the refused deploys");
 	st = h_status(f->e, id2);
@@ -401,14 +345,14 @@ static void test_rs_version_bound_to_sha(void **state)
 static void test_rs_fail_fast(void **state)
 {
 	rs_fleet *f = *state;
-	rs_art v1, sick;
+	h_art v1, sick;
 	char id[64], *err = NULL;
 	int64_t t0, ms;
 	int code;
 
 	rs_start(f, 3);
-	rs_make(f, &v1, "1", NULL);
-	rs_make(f, &sick, "5", "FAIL_HEALTH=1");
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &sick, "5", "FAIL_HEALTH=1");
 	rs_deploy_ok(f, &v1, id);
 	t0 = osp_now_mono_ms();
 	code = RS_DEPLOY(f, &sick, id, &err, "--batch", "1", "--health-deadline", "60s", "--wait",
@@ -416,7 +360,7 @@ static void test_rs_fail_fast(void **state)
 	ms = osp_now_mono_ms() - t0;
 	if (code == 5)
 		fail_msg("an always-unhealthy release was still staging after 45 s: no fail fast");
-	rs_expect_exit(code, 1, "deploy 5 (its /health answers 500)", &err);
+	h_expect_exit(code, 1, "deploy 5 (its /health answers 500)", &err);
 	if (ms > h_ms(25000))
 		fail_msg("the rollout took %lld ms to fail; --health-fall 3 x 500ms should end it "
 			 "well before the 60 s deadline", (long long)ms);
@@ -429,16 +373,16 @@ static void test_rs_fail_fast(void **state)
 static void test_rs_watch_auto_rollback(void **state)
 {
 	rs_fleet *f = *state;
-	rs_art v1, v2;
+	h_art v1, v2;
 	char id[64], *err = NULL;
 	osp_json *st;
 	bool named = false;
 
 	rs_start(f, 3);
-	rs_make(f, &v1, "1", NULL);
-	rs_make(f, &v2, "2", "FAIL_AFTER=5");
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v2, "2", "FAIL_AFTER=5");
 	rs_deploy_ok(f, &v1, id);
-	rs_expect_exit(RS_DEPLOY(f, &v2, id, &err, "--batch", "100%", "--watch", "60s", "--wait",
+	h_expect_exit(RS_DEPLOY(f, &v2, id, &err, "--batch", "100%", "--watch", "60s", "--wait",
 			       "--timeout", "55s"),
 		1, "deploy 2 (unhealthy 5 s after start) with --watch 60s", &err);
 	rs_expect_state(f, id, "rolled_back", h_ms(5000));
@@ -464,20 +408,20 @@ static void test_rs_watch_auto_rollback(void **state)
 static void test_rs_watch_no_auto_rollback(void **state)
 {
 	rs_fleet *f = *state;
-	rs_art v1, v2;
+	h_art v1, v2;
 	char id[64], *err = NULL;
 	osp_json *st;
 	int code;
 
 	rs_start(f, 3);
-	rs_make(f, &v1, "1", NULL);
-	rs_make(f, &v2, "2", "FAIL_AFTER=5");
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v2, "2", "FAIL_AFTER=5");
 	rs_deploy_ok(f, &v1, id);
 	code = RS_DEPLOY(f, &v2, id, &err, "--batch", "100%", "--watch", "60s",
 		"--no-auto-rollback", "--wait", "--timeout", "50s");
 	if (code == 5)
 		fail_msg("deploy 2 still running 50 s in: it must fail once a node is unhealthy");
-	rs_expect_exit(code, 1, "deploy 2 (unhealthy 5 s after start) --no-auto-rollback", &err);
+	h_expect_exit(code, 1, "deploy 2 (unhealthy 5 s after start) --no-auto-rollback", &err);
 	rs_expect_state(f, id, "failed", h_ms(5000));
 	st = h_status(f->e, id);
 	assert_non_null(st);
@@ -498,7 +442,7 @@ static void rs_expect_table_rows(rs_fleet *f, const char *id)
 	int seen[RS_MAX] = { 0 };
 	bool table = false;
 
-	rs_expect_exit(h_ctl(f->e, &out, NULL, "status", id, NULL), 0, "status", NULL);
+	h_expect_exit(h_ctl(f->e, &out, NULL, "status", id, NULL), 0, "status", NULL);
 	for (const char *p = out; p != NULL && *p != '\0';) {
 		const char *nl = strchr(p, '\n');
 		int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
@@ -535,17 +479,17 @@ static void rs_expect_table_rows(rs_fleet *f, const char *id)
 static void test_rs_reason_this_release_only(void **state)
 {
 	rs_fleet *f = *state;
-	rs_art v1, crash, sick;
+	h_art v1, crash, sick;
 	char id1[64], id2[64], id[64], *err = NULL;
 	const char *reason;
 	osp_json *st;
 
 	rs_start(f, 3);
-	rs_make(f, &v1, "1", NULL);
-	rs_make(f, &crash, "5", "CRASH=1");
-	rs_make(f, &sick, "6", "FAIL_HEALTH=1");
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &crash, "5", "CRASH=1");
+	h_art_make(f->e, &sick, "6", "FAIL_HEALTH=1");
 	rs_deploy_ok(f, &v1, id);
-	rs_expect_exit(RS_DEPLOY(f, &crash, id1, &err, "--batch", "1", "--health-deadline", "5s",
+	h_expect_exit(RS_DEPLOY(f, &crash, id1, &err, "--batch", "1", "--health-deadline", "5s",
 			       "--wait"),
 		1, "deploy 5 (crashes at start)", &err);
 	st = h_status(f->e, id1);
@@ -555,7 +499,7 @@ static void test_rs_reason_this_release_only(void **state)
 	osp_json_free(st);
 	/* few checks, so few lines of its own: an unbounded tail would still
 	 * show the crash above them */
-	rs_expect_exit(RS_DEPLOY(f, &sick, id2, &err, "--batch", "1", "--health-interval", "2s",
+	h_expect_exit(RS_DEPLOY(f, &sick, id2, &err, "--batch", "1", "--health-interval", "2s",
 			       "--health-deadline", "4s", "--wait"),
 		1, "deploy 6 (its /health answers 500)", &err);
 	st = h_status(f->e, id2);
@@ -588,16 +532,16 @@ static void rs_stage_began(rs_fleet *f, int i, const char *sha)
 
 /* rs_voided_setup: v1 everywhere, then a slow v2 to all nodes at once with
  * short deadlines; returns once web-2 has started v2 (not healthy yet). */
-static void rs_voided_setup(rs_fleet *f, rs_art *v2, char *id)
+static void rs_voided_setup(rs_fleet *f, h_art *v2, char *id)
 {
-	rs_art v1;
+	h_art v1;
 	char *err = NULL;
 
 	rs_start(f, 3);
-	rs_make(f, &v1, "1", NULL);
-	rs_make(f, v2, "2", "START_DELAY=2500");
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, v2, "2", "START_DELAY=2500");
 	rs_deploy_ok(f, &v1, id);
-	rs_expect_exit(RS_DEPLOY(f, v2, id, &err, "--batch", "100%", "--health-deadline", "10s",
+	h_expect_exit(RS_DEPLOY(f, v2, id, &err, "--batch", "100%", "--health-deadline", "10s",
 			       "--progress-deadline", "15s", RS_NO_WATCH),
 		0, "deploy 2", &err);
 	rs_stage_began(f, 1, v2->sha);
@@ -622,7 +566,7 @@ static void rs_voided_end(rs_fleet *f, const char *id)
 static void test_rs_voided_after_sigstop(void **state)
 {
 	rs_fleet *f = *state;
-	rs_art v2;
+	h_art v2;
 	char id[64];
 	h_proc *agent;
 
@@ -642,7 +586,7 @@ static void test_rs_voided_after_sigstop(void **state)
 static void test_rs_voided_after_kill(void **state)
 {
 	rs_fleet *f = *state;
-	rs_art v2;
+	h_art v2;
 	char id[64];
 
 	rs_voided_setup(f, &v2, id);
@@ -657,12 +601,12 @@ static void test_rs_voided_after_kill(void **state)
 
 /* rs_watching deploys a healthy v to all nodes with a 60 s watch and
  * returns when the rollout says it is watching. */
-static void rs_watching(rs_fleet *f, const rs_art *a, char *id)
+static void rs_watching(rs_fleet *f, const h_art *a, char *id)
 {
 	char *err = NULL;
 	osp_json *st;
 
-	rs_expect_exit(RS_DEPLOY(f, a, id, &err, "--batch", "100%", "--watch", "60s"), 0,
+	h_expect_exit(RS_DEPLOY(f, a, id, &err, "--batch", "100%", "--watch", "60s"), 0,
 		"deploy with --watch 60s", &err);
 	rs_wait_field(f, id, NULL, "phase", "watching", h_ms(30000));
 	st = h_status(f->e, id);
@@ -677,15 +621,15 @@ static void rs_watching(rs_fleet *f, const rs_art *a, char *id)
 static void test_rs_abort_during_watch(void **state)
 {
 	rs_fleet *f = *state;
-	rs_art v1, v6;
+	h_art v1, v6;
 	char id[64], *err = NULL;
 
 	rs_start(f, 3);
-	rs_make(f, &v1, "1", NULL);
-	rs_make(f, &v6, "6", NULL);
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v6, "6", NULL);
 	rs_deploy_ok(f, &v1, id);
 	rs_watching(f, &v6, id);
-	rs_expect_exit(h_ctl(f->e, NULL, &err, "abort", id, NULL), 0, "abort while watching",
+	h_expect_exit(h_ctl(f->e, NULL, &err, "abort", id, NULL), 0, "abort while watching",
 		&err);
 	rs_expect_state(f, id, "aborted", h_ms(30000));
 	rs_expect_all(f, "1", h_ms(5000), "after abort");
@@ -694,15 +638,15 @@ static void test_rs_abort_during_watch(void **state)
 static void test_rs_rollback_during_watch(void **state)
 {
 	rs_fleet *f = *state;
-	rs_art v1, v7;
+	h_art v1, v7;
 	char id[64], first[64] = "", *out = NULL, *err = NULL;
 
 	rs_start(f, 3);
-	rs_make(f, &v1, "1", NULL);
-	rs_make(f, &v7, "7", NULL);
+	h_art_make(f->e, &v1, "1", NULL);
+	h_art_make(f->e, &v7, "7", NULL);
 	rs_deploy_ok(f, &v1, id);
 	rs_watching(f, &v7, id);
-	rs_expect_exit(h_ctl(f->e, &out, &err, "rollback", id, NULL), 0,
+	h_expect_exit(h_ctl(f->e, &out, &err, "rollback", id, NULL), 0,
 		"rollback while watching", &err);
 	sscanf(out, "%63s", first);
 	if (strcmp(first, id) != 0)
@@ -713,7 +657,7 @@ static void test_rs_rollback_during_watch(void **state)
 	rs_expect_all(f, "1", h_ms(5000), "after rollback");
 }
 
-#define RS_TEST(fn) cmocka_unit_test_setup_teardown(fn, rs_setup, rs_teardown)
+#define RS_TEST(fn) cmocka_unit_test_setup_teardown(fn, rs_setup, h_fixture_teardown)
 
 /* main [PATTERN]: runs the tests whose names match PATTERN ("*" wildcards),
  * or all of them. */

@@ -435,14 +435,11 @@ static void up_assert_runs_new(up_fleet *f, int i)
 static void up_pack(up_fleet *f, const char *agent, const char *version, char *url,
 	char *sha)
 {
-	char agent_bin[512], hello_bin[512], out[400], shaf[420], *text = NULL;
-	char *pack[] = { "/bin/sh", OSPEC_SOURCE_DIR "/deploy/upgrade/pack.sh", agent_bin,
-		hello_bin, (char *)version, out, NULL };
+	char out[400], shaf[420], *text = NULL;
+	char *pack[] = { "/bin/sh", OSPEC_SOURCE_DIR "/deploy/upgrade/pack.sh", (char *)agent,
+		(char *)h_bin("hello"), (char *)version, out, NULL };
 	size_t len;
 
-	/* h_bin's answers are overwritten by later calls: copies */
-	snprintf(agent_bin, sizeof(agent_bin), "%s", agent);
-	snprintf(hello_bin, sizeof(hello_bin), "%s", h_bin("hello"));
 	snprintf(out, sizeof(out), "%s/art/ospec-agent-%s.tar.gz", f->e->dir, version);
 	assert_int_equal(h_run(pack, h_ms(30000), NULL, NULL), 0);
 	snprintf(shaf, sizeof(shaf), "%s.sha256", out);
