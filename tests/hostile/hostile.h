@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "harness.h"
+#include "ospec/wire.h"
 
 #define HS_NODES 3
 
@@ -103,5 +104,68 @@ void hs_probe_window(hs_probe *p);
  * file descriptors (-1 if unknown). */
 long hs_count_lines(const char *path, const char *needle);
 int hs_fd_count(pid_t pid);
+
+/* -- hostile_fixture.c: hostile_conn's fixture -- */
+
+#define HS_RSS_MAX_KB (64 * 1024)
+/* Under AddressSanitizer the coordinator's memory is ASan's (shadow,
+ * quarantine of 256 MB by default): the bound is checked in the normal
+ * build only, the numbers are still printed. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HS_RSS_CHECKED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HS_RSS_CHECKED 0
+#endif
+#endif
+#ifndef HS_RSS_CHECKED
+#define HS_RSS_CHECKED 1
+#endif
+#define HS_UUID "00000000-0000-4000-8000-0000000000aa"
+#define HS_HALF_CONNS 500
+
+/* The fixture: the fleet, the probe and the drips. */
+typedef struct hs_fx {
+	h_env *e;
+	hs_probe probe;
+	char ctl_tls_url[64];
+	int ctl_tls_port;
+	char rollout[64];
+	uint64_t seq[256];        /* the rollout's events before the attacks */
+	size_t nseq;
+	int64_t coord_start;      /* monotonic ms */
+	long rss_base_kb;
+	/* the drips run from the set-up on, beside the other attacks */
+	pthread_t drip_th;
+	bool drip_started;
+	atomic_bool drip_stop;
+	hs_conn drip_unreg, drip_reg;
+	osp_buf drip_unreg_buf, drip_reg_buf;
+	int64_t drip_reg_last;    /* its last whole message */
+	bool drip_reg_ok;         /* it registered */
+} hs_fx;
+
+/* hs_env_frame encodes env without a message id (a pipelining attacker's
+ * frames are all alike) into b as one SP frame. */
+void hs_env_frame(osp_buf *b, osp_env *env, uint32_t req_id);
+
+/* hs_window_check asserts what the probe saw since hs_probe_window. */
+void hs_window_check(hs_fx *f, const char *what);
+
+/* hs_rollout_seqs reads the seqs of the rollout's events into seq (cap). */
+size_t hs_rollout_seqs(hs_fx *f, uint64_t *seq, size_t cap);
+
+/* hs_count_kind counts the stored events of kind (the newest 100000). */
+long hs_count_kind(hs_fx *f, const char *kind);
+
+/* hs_node_up reports whether node id is listed up. */
+bool hs_node_up(hs_fx *f, const char *id);
+
+/* hs_setup is the cmocka set-up: a coordinator (control also on TLS) with
+ * HS_NODES agents and a recorded rollout, the probe and both drips running. */
+int hs_setup(void **state);
+
+/* hs_teardown stops the drips and the probe and tears the fleet down. */
+int hs_teardown(void **state);
 
 #endif
