@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_canary.h"
 #include "bench_fleet.h"
 #include "ospec/json.h"
 #include "ospec/util.h"
@@ -42,12 +43,6 @@
 #endif
 
 #define BC_MAX_RUNS 8
-#define BC_MAX_AGENTS 200
-#define BC_WEIGHT 10
-#define BC_REPLY_MAX (1u << 20)
-
-/* The two changes measured; the watcher's target. */
-enum { BC_T_WEIGHT, BC_T_RESET, BC_T_N, BC_T_NONE = -1 };
 
 typedef struct bc_opts {
 	uint64_t agents[BC_MAX_RUNS];
@@ -74,17 +69,6 @@ typedef struct bc_result {
 	uint64_t rss, anon; /* the coordinator's, KiB, at the end */
 } bc_result;
 
-/* The haproxy watcher thread. */
-typedef struct bc_watch {
-	char sock[600];
-	size_t n;
-	atomic_bool stop;
-	atomic_int target;
-	int64_t seen_us[BC_T_N][BC_MAX_AGENTS]; /* wall clock; 0: not yet */
-	atomic_size_t done[BC_T_N];
-	atomic_uint_fast64_t polls, poll_ns;
-} bc_watch;
-
 /* One run's processes, ports and files. */
 typedef struct bc_fleet {
 	const bc_opts *o;
@@ -110,120 +94,12 @@ static void bc_on_signal(int sig)
 	atomic_store(&bc_interrupted, true);
 }
 
-static int64_t bc_wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void bc_sleep_ms(int ms)
+void bc_sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !atomic_load(&bc_interrupted))
 		;
-}
-
-/* bc_haproxy sends cmd to the admin socket and reads the whole answer. */
-static int bc_haproxy(const char *sock, const char *cmd, char *buf, size_t len)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t got = 0;
-	ssize_t r;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	osp_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-		write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd)) {
-		close(fd);
-		return -1;
-	}
-	while (got + 1 < len && (r = read(fd, buf + got, len - 1 - got)) > 0)
-		got += (size_t)r;
-	buf[got] = '\0';
-	close(fd);
-	return 0;
-}
-
-/* A server's row of `show servers state`. */
-typedef struct bc_srv {
-	long op, admin, uw, iw; /* srv_op_state, srv_admin_state, srv_uweight, srv_iweight */
-	bool have;
-} bc_srv;
-
-/* bc_parse_state fills srv[k][0 blue, 1 green] of backends app_1..app_n from
- * a `show servers state` answer: format "1", whose columns start with
- * be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state
- * srv_uweight srv_iweight (haproxy 1.6 to 3.x). */
-static void bc_parse_state(const char *buf, size_t n, bc_srv (*srv)[2])
-{
-	static const char head[] = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state "
-				   "srv_admin_state srv_uweight srv_iweight ";
-
-	if (strncmp(buf, head, sizeof(head) - 1) != 0)
-		return;
-	for (const char *p = strchr(buf + 2, '\n'); p != NULL; p = strchr(p + 1, '\n')) {
-		char name[16];
-		size_t k;
-		bc_srv s = { .have = true };
-
-		if (sscanf(p + 1, "%*d app_%zu %*d %15s %*s %ld %ld %ld %ld", &k, name, &s.op,
-			    &s.admin, &s.uw, &s.iw) == 6 &&
-			k >= 1 && k <= n)
-			srv[k - 1][strcmp(name, "green") == 0] = s;
-	}
-}
-
-/* bc_at reports whether a backend's servers hold the target's state, as the
- * agent's last command leaves it (node-agent/drivers/haproxy_canary.c):
- * WEIGHT: green up and in no maintenance (0x23) at 10, blue at 90; RESET:
- * green forced into maintenance (0x01), both at their configured weight. */
-static bool bc_at(int target, const bc_srv s[2])
-{
-	if (!s[0].have || !s[1].have || (s[0].admin & 0x23) != 0)
-		return false;
-	if (target == BC_T_WEIGHT)
-		return s[1].uw == BC_WEIGHT && s[1].op == 2 && (s[1].admin & 0x23) == 0 &&
-			s[0].uw == 100 - BC_WEIGHT;
-	return (s[1].admin & 0x01) != 0 && s[1].uw == s[1].iw && s[0].uw == s[0].iw;
-}
-
-/* bc_watch_main polls haproxy while a target is set; the time noted for a
- * backend is when the answer arrived (so at most one poll late). */
-static void *bc_watch_main(void *arg)
-{
-	bc_watch *w = arg;
-	char *buf = malloc(BC_REPLY_MAX);
-	bc_srv(*srv)[2] = calloc(w->n, sizeof(*srv));
-
-	while (buf != NULL && srv != NULL && !atomic_load(&w->stop)) {
-		int t = atomic_load(&w->target);
-		int64_t t0 = bench_now_ns(), now;
-
-		if (t == BC_T_NONE ||
-			bc_haproxy(w->sock, "show servers state\n", buf, BC_REPLY_MAX) != 0) {
-			bc_sleep_ms(1);
-			continue;
-		}
-		now = bc_wall_us();
-		memset(srv, 0, w->n * sizeof(*srv));
-		bc_parse_state(buf, w->n, srv);
-		for (size_t k = 0; k < w->n; k++)
-			if (w->seen_us[t][k] == 0 && bc_at(t, srv[k])) {
-				w->seen_us[t][k] = now;
-				atomic_fetch_add(&w->done[t], 1);
-			}
-		bc_sleep_ms(1);
-		atomic_fetch_add(&w->polls, 1);
-		atomic_fetch_add(&w->poll_ns, (uint64_t)(bench_now_ns() - t0));
-	}
-	free(buf);
-	free(srv);
-	return NULL;
 }
 
 /* bc_ctlv runs ospecctl --coordinator CTL ARGS... (NULL-ended; at most 60):
@@ -604,7 +480,7 @@ static int bc_measure(bc_fleet *f, bc_result *r)
 	atomic_store(&f->w.target, BC_T_RESET);
 	bc_sleep_ms(50);
 	fprintf(stderr, "bench_canary: %zu agents: abort (the reset)\n", f->n);
-	abort_us = bc_wall_us();
+	abort_us = bench_wall_ns() / 1000;
 	if (bc_ctlv(f, 30000, &res, abort_args) != 0) {
 		fprintf(stderr, "bench_canary: ospecctl abort %s failed; see %s\n", f->id,
 			f->ctlerr);
