@@ -59,9 +59,7 @@ static int fx_teardown(void **state)
 	fx *f = *state;
 	static const char *const slots[] = { "blue", "green", "main" };
 
-	if (f->a != NULL && f->a->dispatch != NULL)
-		for (size_t i = 0; i < 3; i++)
-			agent_runner_stop(agent_dispatch_runner(f->a->dispatch), APP, slots[i], 5000);
+	ts_agent_stop_slots(f->a, APP, slots, 3);
 	ts_agent_fx_fini(f);
 	free(f);
 	return 0;
@@ -70,40 +68,18 @@ static int fx_teardown(void **state)
 /* stage_of prepares a Stage of hello-v into slot with the fixture's ports. */
 static void stage_of(fx *f, ts_cmd *c, int v, const char *slot, uint64_t gen)
 {
-	ts_cmd_stage(c, f, APP, v, v, strcmp(slot, "green") == 0 ? f->green : f->blue, gen);
-	c->stage.slot = (char *)slot;
-	c->stage.has_blue_port = c->stage.has_green_port = 1;
-	c->stage.blue_port = f->blue;
-	c->stage.green_port = f->green;
+	ts_cmd_stage_slot(c, f, APP, v, slot, gen);
 }
 
 /* prepare_of: expect 0 = no expected version. */
 static void prepare_of(ts_cmd *c, const char *id, const char *slot, int expect, uint64_t gen)
 {
-	ts_cmd_init(c, gen);
-	ospec__v1__switch_prepare__init(&c->prep);
-	osp_strlcpy(c->id, id, sizeof(c->id));
-	c->prep.switch_id = c->id;
-	c->prep.app = (char *)APP;
-	c->prep.to_slot = (char *)slot;
-	if (expect > 0) {
-		snprintf(c->version, sizeof(c->version), "%d", expect);
-		c->prep.expect_version = c->version;
-	}
-	c->cmd.kind_case = OSPEC__V1__COMMAND__KIND_PREPARE;
-	c->cmd.prepare = &c->prep;
+	ts_cmd_prepare(c, id, APP, slot, expect, gen);
 }
 
 static void decision_of(ts_cmd *c, const char *id, bool commit, uint64_t gen)
 {
-	ts_cmd_init(c, gen);
-	ospec__v1__switch_decision__init(&c->dec);
-	osp_strlcpy(c->id, id, sizeof(c->id));
-	c->dec.switch_id = c->id;
-	c->dec.app = (char *)APP;
-	c->dec.commit = commit;
-	c->cmd.kind_case = OSPEC__V1__COMMAND__KIND_DECISION;
-	c->cmd.decision = &c->dec;
+	ts_cmd_decision(c, id, APP, commit, gen);
 }
 
 static void scale_down_of(ts_cmd *c, const char *slot, uint64_t slot_gen, uint64_t gen)

@@ -104,9 +104,7 @@ static int cfx_teardown(void **state)
 	cfx *x = *state;
 	static const char *const slots[] = { "blue", "green" };
 
-	if (x->f.a != NULL && x->f.a->dispatch != NULL)
-		for (size_t i = 0; i < 2; i++)
-			agent_runner_stop(agent_dispatch_runner(x->f.a->dispatch), APP, slots[i], 5000);
+	ts_agent_stop_slots(x->f.a, APP, slots, 2);
 	ts_agent_fx_fini(&x->f);
 	free(x);
 	return 0;
@@ -114,37 +112,15 @@ static int cfx_teardown(void **state)
 
 static void stage_of(ts_agent_fx *f, int v, const char *slot, uint64_t gen)
 {
-	ts_cmd *c = &f->c;
-
-	ts_cmd_stage(c, f, APP, v, v, strcmp(slot, "green") == 0 ? f->green : f->blue, gen);
-	c->stage.slot = (char *)slot;
-	c->stage.has_blue_port = c->stage.has_green_port = 1;
-	c->stage.blue_port = f->blue;
-	c->stage.green_port = f->green;
+	ts_cmd_stage_slot(&f->c, f, APP, v, slot, gen);
 }
 
 static void switch_to(ts_agent_fx *f, const char *id, const char *slot, uint64_t gen)
 {
-	ts_cmd *c = &f->c;
-
-	ts_cmd_init(c, gen);
-	ospec__v1__switch_prepare__init(&c->prep);
-	osp_strlcpy(c->id, id, sizeof(c->id));
-	c->prep.switch_id = c->id;
-	c->prep.app = (char *)APP;
-	c->prep.to_slot = (char *)slot;
-	c->cmd.kind_case = OSPEC__V1__COMMAND__KIND_PREPARE;
-	c->cmd.prepare = &c->prep;
-	ts_cmd_expect(f->a, c, R_YES);
-	ts_cmd_init(c, gen + 1); /* zeroes c->id */
-	ospec__v1__switch_decision__init(&c->dec);
-	osp_strlcpy(c->id, id, sizeof(c->id));
-	c->dec.switch_id = c->id;
-	c->dec.app = (char *)APP;
-	c->dec.commit = true;
-	c->cmd.kind_case = OSPEC__V1__COMMAND__KIND_DECISION;
-	c->cmd.decision = &c->dec;
-	ts_cmd_expect(f->a, c, R_OK_);
+	ts_cmd_prepare(&f->c, id, APP, slot, 0, gen);
+	ts_cmd_expect(f->a, &f->c, R_YES);
+	ts_cmd_decision(&f->c, id, APP, true, gen + 1);
+	ts_cmd_expect(f->a, &f->c, R_OK_);
 }
 
 /* weight_cmd makes f->c a TrafficWeight. */
@@ -317,26 +293,14 @@ static void test_agent_bluegreen_canary_promote_and_restore(void **state)
 	ts_cmd_expect(f->a, c, R_OK_);
 
 	/* a prepared switch locks the slots: no new weight */
-	ts_cmd_init(c, 20);
-	ospec__v1__switch_prepare__init(&c->prep);
-	c->prep.switch_id = "sw-promote";
-	c->prep.app = (char *)APP;
-	c->prep.to_slot = "green";
-	c->cmd.kind_case = OSPEC__V1__COMMAND__KIND_PREPARE;
-	c->cmd.prepare = &c->prep;
+	ts_cmd_prepare(c, "sw-promote", APP, "green", 0, 20);
 	ts_cmd_expect(f->a, c, R_YES);
 	weight_cmd(x, "green", 40);
 	ts_cmd_expect(f->a, c, R_REFUSED);
 	ts_assert_has(c->msg, "switch 'sw-promote' is prepared");
 	assert_canary(x, "green", 30);
 	/* the promotion ends the canary */
-	ts_cmd_init(c, 21);
-	ospec__v1__switch_decision__init(&c->dec);
-	c->dec.switch_id = "sw-promote";
-	c->dec.app = (char *)APP;
-	c->dec.commit = true;
-	c->cmd.kind_case = OSPEC__V1__COMMAND__KIND_DECISION;
-	c->cmd.decision = &c->dec;
+	ts_cmd_decision(c, "sw-promote", APP, true, 21);
 	ts_cmd_expect(f->a, c, R_OK_);
 	assert_canary(x, "", 0);
 	/* blue is idle now, and free to scale down */

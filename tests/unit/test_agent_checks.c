@@ -66,9 +66,7 @@ static int fx_teardown(void **state)
 	fx *f = *state;
 	static const char *const slots[] = { "main", "blue", "green" };
 
-	if (f->a.a != NULL && f->a.a->dispatch != NULL)
-		for (size_t i = 0; i < 3; i++)
-			agent_runner_stop(agent_dispatch_runner(f->a.a->dispatch), APP, slots[i], 5000);
+	ts_agent_stop_slots(f->a.a, APP, slots, 3);
 	ts_agent_fx_fini(&f->a);
 	free(f);
 	return 0;

@@ -7,8 +7,8 @@
  * test's own setup goes wrong, so they may only be called from a test, a
  * setup or a teardown. Built once as the static library ospec_test_support
  * (tests/CMakeLists.txt) and linked into every unit test, as are
- * test_support_agent.h (agent executor) and test_support_rollout.h (the
- * coordinator's rollout state machine).
+ * test_support_agent.h (the agent's command dispatcher) and
+ * test_support_rollout.h (the coordinator's rollout state machine).
  */
 #ifndef TEST_SUPPORT_H
 #define TEST_SUPPORT_H

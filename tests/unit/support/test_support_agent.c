@@ -1,6 +1,6 @@
 /*
- * test_support_agent.c - the agent executor helpers of the unit tests
- * (test_support_agent.h).
+ * test_support_agent.c - the unit tests' helpers around the agent's command
+ * dispatcher (test_support_agent.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "agent_runner.h"
+#include "ospec/util.h"
 #include "test_support_agent.h"
 
 agent *ts_agent_alloc(const agent_cfg *cfg)
@@ -76,6 +78,53 @@ void ts_cmd_stage(ts_cmd *c, ts_agent_fx *f, const char *app, int v, int sha_of,
 	c->stage.health_interval_ms = 100;
 	c->cmd.kind_case = OSPEC__V1__COMMAND__KIND_STAGE;
 	c->cmd.stage = &c->stage;
+}
+
+void ts_cmd_stage_slot(ts_cmd *c, ts_agent_fx *f, const char *app, int v, const char *slot,
+	uint64_t gen)
+{
+	ts_cmd_stage(c, f, app, v, v, strcmp(slot, "green") == 0 ? f->green : f->blue, gen);
+	c->stage.slot = (char *)slot;
+	c->stage.has_blue_port = c->stage.has_green_port = 1;
+	c->stage.blue_port = f->blue;
+	c->stage.green_port = f->green;
+}
+
+void ts_cmd_prepare(
+	ts_cmd *c, const char *id, const char *app, const char *slot, int expect, uint64_t gen)
+{
+	ts_cmd_init(c, gen);
+	ospec__v1__switch_prepare__init(&c->prep);
+	osp_strlcpy(c->id, id, sizeof(c->id));
+	c->prep.switch_id = c->id;
+	c->prep.app = (char *)app;
+	c->prep.to_slot = (char *)slot;
+	if (expect > 0) {
+		snprintf(c->version, sizeof(c->version), "%d", expect);
+		c->prep.expect_version = c->version;
+	}
+	c->cmd.kind_case = OSPEC__V1__COMMAND__KIND_PREPARE;
+	c->cmd.prepare = &c->prep;
+}
+
+void ts_cmd_decision(ts_cmd *c, const char *id, const char *app, bool commit, uint64_t gen)
+{
+	ts_cmd_init(c, gen);
+	ospec__v1__switch_decision__init(&c->dec);
+	osp_strlcpy(c->id, id, sizeof(c->id));
+	c->dec.switch_id = c->id;
+	c->dec.app = (char *)app;
+	c->dec.commit = commit;
+	c->cmd.kind_case = OSPEC__V1__COMMAND__KIND_DECISION;
+	c->cmd.decision = &c->dec;
+}
+
+void ts_agent_stop_slots(agent *a, const char *app, const char *const *slots, size_t n)
+{
+	if (a == NULL || a->dispatch == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		agent_runner_stop(agent_dispatch_runner(a->dispatch), app, slots[i], 5000);
 }
 
 Ospec__V1__ResultStatus ts_cmd_run(agent *a, ts_cmd *c)

@@ -1,8 +1,9 @@
 /*
  * test_support_agent.h - helpers of the unit tests that drive the agent's
- * executor without a coordinator (test_agent_apps.c, test_agent_bluegreen.c):
- * their fixture (an agent over a fresh state dir, the sample app's
- * releases), running one command, reading an app's durable record. Like
+ * command dispatcher without a coordinator (test_agent_apps.c,
+ * test_agent_bluegreen*.c, test_agent_checks.c): their fixture (an agent
+ * over a fresh state dir, the sample app's releases), the commands they
+ * send, running one, reading an app's durable record. Like
  * test_support.h, they fail the running cmocka test on a setup error.
  */
 #ifndef TEST_SUPPORT_AGENT_H
@@ -39,7 +40,7 @@ typedef struct ts_cmd {
 	char msg[OSP_WIRE_MAX_TEXT];
 } ts_cmd;
 
-/* The fixture of a test that drives one agent's executor. */
+/* The fixture of a test that drives one agent's command dispatcher. */
 typedef struct ts_agent_fx {
 	ts_cmd c;        /* here, not on the heap: a failed assert leaks nothing */
 	char root[64];   /* the temp dir */
@@ -74,7 +75,26 @@ void ts_cmd_init(ts_cmd *c, uint64_t gen);
 void ts_cmd_stage(ts_cmd *c, ts_agent_fx *f, const char *app, int v, int sha_of,
 	unsigned port, uint64_t gen);
 
-/* ts_cmd_run executes c->cmd on a's executor into c->res (its message must
+/* ts_cmd_stage_slot makes c a Stage (generation gen) of hello-v (its own
+ * sha256) for app into slot blue or green: on f->green for green, else on
+ * f->blue, with both slot ports in the command. */
+void ts_cmd_stage_slot(ts_cmd *c, ts_agent_fx *f, const char *app, int v, const char *slot,
+	uint64_t gen);
+
+/* ts_cmd_prepare makes c a SwitchPrepare (generation gen) of switch id for
+ * app to slot, expecting version expect (0: no expected version). */
+void ts_cmd_prepare(
+	ts_cmd *c, const char *id, const char *app, const char *slot, int expect, uint64_t gen);
+
+/* ts_cmd_decision makes c a SwitchDecision (generation gen) of switch id
+ * for app: COMMIT when commit, else ABORT. */
+void ts_cmd_decision(ts_cmd *c, const char *id, const char *app, bool commit, uint64_t gen);
+
+/* ts_agent_stop_slots stops app's processes in slots[0..n) gracefully (5 s
+ * each), when a and its dispatcher exist: a teardown's first step. */
+void ts_agent_stop_slots(agent *a, const char *app, const char *const *slots, size_t n);
+
+/* ts_cmd_run executes c->cmd on a's dispatcher into c->res (its message must
  * be c->msg) and returns the result's status. */
 Ospec__V1__ResultStatus ts_cmd_run(agent *a, ts_cmd *c);
 
