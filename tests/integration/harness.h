@@ -142,6 +142,20 @@ typedef struct h_art {
  * or NULL: none); fails the test when it cannot. */
 void h_art_make(h_env *e, h_art *a, const char *v, const char *marker);
 
+/* h_slot_ports picks a blue-green node's three ports (its proxy's front,
+ * blue, green), all different. */
+void h_slot_ports(int *front, int *blue, int *green);
+
+/* h_deploy_bg deploys version v (url, sha) blue-green on ports blue and
+ * green, every node at once, no verify window, and waits for its end; the
+ * rollout id goes to id. Returns ospecctl's exit code (its stderr printed
+ * when not 0). */
+int h_deploy_bg(h_env *e, int v, const char *url, const char *sha, int blue, int green, char *id);
+
+/* h_expect_end waits up to ms for rollout id to end and fails the test
+ * unless it ended in state want (saying the rollout's reason). */
+void h_expect_end(h_env *e, const char *id, const char *want, int ms);
+
 /* h_expect_exit fails the test unless code is want, showing *err (an
  * ospecctl's stderr: a pointer, read after the command ran); frees *err and
  * sets it to NULL. */

@@ -1,12 +1,15 @@
 /*
  * harness_fixture.c - what the integration tests' cmocka fixtures share
  * (harness.h): the fixture's allocation around an h_env, the wait for the
- * fleet's nodes, the sample app's artifacts and an ospecctl exit check.
+ * fleet's nodes, ports for a blue-green node, the sample app's artifacts, a
+ * blue-green deploy, and the checks of an ospecctl exit and a rollout's end.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -64,4 +67,44 @@ void h_expect_exit(int code, int want, const char *what, char **err)
 	free(e);
 	if (err != NULL)
 		*err = NULL;
+}
+
+void h_expect_end(h_env *e, const char *id, const char *want, int ms)
+{
+	char state[32];
+
+	if (!h_wait_terminal(e, id, ms, state, sizeof(state)))
+		fail_msg("rollout %s still '%s' after %d s, expected it to end '%s'", id, state,
+			ms / 1000, want);
+	if (strcmp(state, want) != 0) {
+		osp_json *st = h_status(e, id);
+		fail_msg("rollout %s ended '%s', expected '%s'; reason: %s", id, state, want,
+			h_str(st, "reason"));
+	}
+}
+
+void h_slot_ports(int *front, int *blue, int *green)
+{
+	*front = h_free_port();
+	do
+		*blue = h_free_port();
+	while (*blue == *front);
+	do
+		*green = h_free_port();
+	while (*green == *front || *green == *blue);
+}
+
+int h_deploy_bg(h_env *e, int v, const char *url, const char *sha, int blue, int green, char *id)
+{
+	char ports[64], ver[12], *err = NULL;
+	int code;
+
+	snprintf(ver, sizeof(ver), "%d", v);
+	snprintf(ports, sizeof(ports), "blue=%d,green=%d", blue, green);
+	code = h_deploy(e, ver, url, sha, id, &err, "--strategy", "blue_green", "--ports", ports,
+		"--batch", "100%", "--watch", "0", "--wait", NULL);
+	if (code != 0)
+		fprintf(stderr, "deploy %d: exit %d: %s\n", v, code, err ? err : "");
+	free(err);
+	return code;
 }

@@ -102,21 +102,6 @@ static void bs_expect_proxies(bs_fleet *f, const char *version, int ms, const ch
 	fail_msg("%s: every proxy should answer '%s'; they answer: %s", when, version, seen);
 }
 
-/* bs_expect_state waits up to ms for rollout id to end, in state want. */
-static void bs_expect_state(bs_fleet *f, const char *id, const char *want, int ms)
-{
-	char state[32];
-
-	if (!h_wait_terminal(f->e, id, ms, state, sizeof(state)))
-		fail_msg("rollout %s still '%s' after %d s, expected it to end '%s'", id, state,
-			ms / 1000, want);
-	if (strcmp(state, want) != 0) {
-		osp_json *st = h_status(f->e, id);
-		fail_msg("rollout %s ended '%s', expected '%s'; reason: %s", id, state, want,
-			h_str(st, "reason"));
-	}
-}
-
 struct bs_commit {
 	const char *id;
 	char last[512];
@@ -160,7 +145,7 @@ static void bs_deploy_ok(bs_fleet *f, const h_art *a, char *id)
 
 	snprintf(what, sizeof(what), "deploy %s", a->v);
 	h_expect_exit(BS_DEPLOY(f, a, id, &err, "--wait", BS_NO_WATCH), 0, what, &err);
-	bs_expect_state(f, id, "succeeded", h_ms(5000));
+	h_expect_end(f->e, id, "succeeded", h_ms(5000));
 	bs_expect_proxies(f, a->v, h_ms(5000), what);
 }
 
@@ -194,7 +179,7 @@ static void test_bs_abort_during_verify(void **state)
 	bs_deploy_ok(f, &v1, id);
 	bs_verifying(f, &v2, id, "60s");
 	h_expect_exit(h_ctl(f->e, NULL, &err, "abort", id, NULL), 0, "abort during verify", &err);
-	bs_expect_state(f, id, "aborted", h_ms(30000));
+	h_expect_end(f->e, id, "aborted", h_ms(30000));
 	bs_expect_proxies(f, "1", h_ms(5000), "after abort");
 }
 
@@ -216,7 +201,7 @@ static void test_bs_rollback_during_verify(void **state)
 		fail_msg("rollback during verify printed '%s' first, expected the rollout's id %s",
 			first, id);
 	free(out);
-	bs_expect_state(f, id, "rolled_back", h_ms(30000));
+	h_expect_end(f->e, id, "rolled_back", h_ms(30000));
 	bs_expect_proxies(f, "1", h_ms(5000), "after rollback");
 }
 
@@ -242,7 +227,7 @@ static void test_bs_queue_during_verify(void **state)
 		fail_msg("queued rollout %s is '%s' while %s verifies, expected 'pending'", q,
 			h_str(s, "state"), id);
 	osp_json_free(s);
-	bs_expect_state(f, q, "succeeded", h_ms(120000));
+	h_expect_end(f->e, q, "succeeded", h_ms(120000));
 	bs_expect_proxies(f, "3", h_ms(5000), "after the queued deploy");
 	r = h_status(f->e, id);
 	s = h_status(f->e, q);

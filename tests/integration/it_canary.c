@@ -48,17 +48,6 @@ static int cn_setup(void **state)
 	return h_fixture_setup(state, sizeof(cn_fleet), "canary");
 }
 
-static void cn_ports(cn_fleet *f, int i)
-{
-	f->front[i] = h_free_port();
-	do
-		f->blue[i] = h_free_port();
-	while (f->blue[i] == f->front[i]);
-	do
-		f->green[i] = h_free_port();
-	while (f->green[i] == f->front[i] || f->green[i] == f->blue[i]);
-}
-
 /* cn_start: coordinator, per node a proxy and its agent (n1, n2 role=web,
  * n3 role=other); releases 1 (good), 2 (good) and 3 (500 on 10% of GET /). */
 static void cn_start(cn_fleet *f, bool nginx)
@@ -71,7 +60,7 @@ static void cn_start(cn_fleet *f, bool nginx)
 	for (int i = 0; i < CN_NODES; i++) {
 		const char *labels = i < 2 ? "role=web" : "role=other";
 
-		cn_ports(f, i);
+		h_slot_ports(&f->front[i], &f->blue[i], &f->green[i]);
 		snprintf(name, sizeof(name), "%s%d", nginx ? "nginx" : "haproxy", i + 1);
 		if (nginx) {
 			if (h_nginx_start(f->e, name, f->front[i], f->blue[i]) == NULL)

@@ -35,18 +35,6 @@ static int dr_setup(void **state)
 	return h_fixture_setup(state, sizeof(dr_fleet), "drivers");
 }
 
-/* dr_ports picks the node's three ports, all different. */
-static void dr_ports(dr_fleet *f, int i)
-{
-	f->front[i] = h_free_port();
-	do
-		f->blue[i] = h_free_port();
-	while (f->blue[i] == f->front[i]);
-	do
-		f->green[i] = h_free_port();
-	while (f->green[i] == f->front[i] || f->green[i] == f->blue[i]);
-}
-
 /* dr_wait_fleet waits for every agent and packs versions 1..3. */
 static void dr_wait_fleet(dr_fleet *f)
 {
@@ -68,7 +56,7 @@ static void dr_start_nginx(dr_fleet *f)
 	f->nodes = DR_NODES;
 	assert_non_null(h_coord_start(f->e, "500ms", NULL));
 	for (int i = 0; i < f->nodes; i++) {
-		dr_ports(f, i);
+		h_slot_ports(&f->front[i], &f->blue[i], &f->green[i]);
 		snprintf(name, sizeof(name), "nginx%d", i + 1);
 		if (h_nginx_start(f->e, name, f->front[i], f->blue[i]) == NULL)
 			fail_msg("nginx %s did not start (see %s/nginx-%s.log)", name, f->e->dir,
@@ -91,17 +79,7 @@ static void dr_start_nginx(dr_fleet *f)
  * the rollout id goes to id. Returns ospecctl's exit code. */
 static int dr_deploy(dr_fleet *f, int v, char *id)
 {
-	char ports[64], ver[4], *err = NULL;
-	int code;
-
-	snprintf(ver, sizeof(ver), "%d", v);
-	snprintf(ports, sizeof(ports), "blue=%d,green=%d", f->blue[0], f->green[0]);
-	code = h_deploy(f->e, ver, f->url[v], f->sha[v], id, &err, "--strategy", "blue_green",
-		"--ports", ports, "--batch", "100%", "--watch", "0", "--wait", NULL);
-	if (code != 0)
-		fprintf(stderr, "deploy %d: exit %d: %s\n", v, code, err ? err : "");
-	free(err);
-	return code;
+	return h_deploy_bg(f->e, v, f->url[v], f->sha[v], f->blue[0], f->green[0], id);
 }
 
 /* dr_assert_rollout checks that rollout id succeeded and that every node's
@@ -261,7 +239,7 @@ static void test_drivers_exec_bluegreen(void **state)
 	f->nodes = DR_NODES;
 	assert_non_null(h_coord_start(f->e, "500ms", NULL));
 	for (int i = 0; i < f->nodes; i++) {
-		dr_ports(f, i);
+		h_slot_ports(&f->front[i], &f->blue[i], &f->green[i]);
 		dr_exec_script(f, i, script, sizeof(script));
 		snprintf(proxy, sizeof(proxy),
 			"      driver: exec\n"

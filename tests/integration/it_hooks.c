@@ -241,15 +241,7 @@ static void hk_lb(hk_fleet *f, int i, char *path, size_t len)
 
 static int hk_deploy_bg(hk_fleet *f, int v, char *id)
 {
-	char ports[64], ver[4], *err = NULL;
-	int code;
-
-	snprintf(ver, sizeof(ver), "%d", v);
-	snprintf(ports, sizeof(ports), "blue=%d,green=%d", f->blue[0], f->green[0]);
-	code = h_deploy(f->e, ver, f->url[v], f->sha[v], id, &err, "--strategy", "blue_green",
-		"--ports", ports, "--batch", "100%", "--watch", "0", "--wait", NULL);
-	free(err);
-	return code;
+	return h_deploy_bg(f->e, v, f->url[v], f->sha[v], f->blue[0], f->green[0], id);
 }
 
 /* hk_bg_fleet: a coordinator and two agents with blue/green ports, the

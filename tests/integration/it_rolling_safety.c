@@ -152,21 +152,6 @@ static void rs_expect_status_versions(rs_fleet *f, const char *id, const char *v
 	osp_json_free(st);
 }
 
-/* rs_expect_state waits up to ms for rollout id to end, in state want. */
-static void rs_expect_state(rs_fleet *f, const char *id, const char *want, int ms)
-{
-	char state[32];
-
-	if (!h_wait_terminal(f->e, id, ms, state, sizeof(state)))
-		fail_msg("rollout %s still '%s' after %d s, expected it to end '%s'", id, state,
-			ms / 1000, want);
-	if (strcmp(state, want) != 0) {
-		osp_json *st = h_status(f->e, id);
-		fail_msg("rollout %s ended '%s', expected '%s'; reason: %s", id, state, want,
-			h_str(st, "reason"));
-	}
-}
-
 struct rs_field {
 	const char *id, *node, *key, *want;
 	char last[64];
@@ -269,7 +254,7 @@ static void test_rs_revert_uses_agent_record(void **state)
 	if (code == 0)
 		fail_msg("deploy 3 (its /health answers 500) exited 0");
 	free(err);
-	rs_expect_state(f, id, "failed", h_ms(10000));
+	h_expect_end(f->e, id, "failed", h_ms(10000));
 	rs_expect_all(f, "2", h_ms(5000), "after the failed deploy of 3");
 	rs_expect_status_versions(f, id, "2");
 }
@@ -364,7 +349,7 @@ static void test_rs_fail_fast(void **state)
 	if (ms > h_ms(25000))
 		fail_msg("the rollout took %lld ms to fail; --health-fall 3 x 500ms should end it "
 			 "well before the 60 s deadline", (long long)ms);
-	rs_expect_state(f, id, "failed", h_ms(5000));
+	h_expect_end(f->e, id, "failed", h_ms(5000));
 	rs_expect_all(f, "1", h_ms(5000), "after the failed deploy of 5");
 }
 
@@ -385,7 +370,7 @@ static void test_rs_watch_auto_rollback(void **state)
 	h_expect_exit(RS_DEPLOY(f, &v2, id, &err, "--batch", "100%", "--watch", "60s", "--wait",
 			       "--timeout", "55s"),
 		1, "deploy 2 (unhealthy 5 s after start) with --watch 60s", &err);
-	rs_expect_state(f, id, "rolled_back", h_ms(5000));
+	h_expect_end(f->e, id, "rolled_back", h_ms(5000));
 	st = h_status(f->e, id);
 	assert_non_null(st);
 	for (int i = 0; i < f->n; i++) {
@@ -422,7 +407,7 @@ static void test_rs_watch_no_auto_rollback(void **state)
 	if (code == 5)
 		fail_msg("deploy 2 still running 50 s in: it must fail once a node is unhealthy");
 	h_expect_exit(code, 1, "deploy 2 (unhealthy 5 s after start) --no-auto-rollback", &err);
-	rs_expect_state(f, id, "failed", h_ms(5000));
+	h_expect_end(f->e, id, "failed", h_ms(5000));
 	st = h_status(f->e, id);
 	assert_non_null(st);
 	for (int i = 0; i < f->n; i++)
@@ -552,7 +537,7 @@ static void rs_voided_end(rs_fleet *f, const char *id)
 {
 	osp_json *st;
 
-	rs_expect_state(f, id, "failed", h_ms(90000));
+	h_expect_end(f->e, id, "failed", h_ms(90000));
 	st = h_status(f->e, id);
 	assert_non_null(st);
 	if (strcmp(h_str(h_step(st, "web-2"), "step"), "unreachable") != 0)
@@ -631,7 +616,7 @@ static void test_rs_abort_during_watch(void **state)
 	rs_watching(f, &v6, id);
 	h_expect_exit(h_ctl(f->e, NULL, &err, "abort", id, NULL), 0, "abort while watching",
 		&err);
-	rs_expect_state(f, id, "aborted", h_ms(30000));
+	h_expect_end(f->e, id, "aborted", h_ms(30000));
 	rs_expect_all(f, "1", h_ms(5000), "after abort");
 }
 
@@ -653,7 +638,7 @@ static void test_rs_rollback_during_watch(void **state)
 		fail_msg("rollback of a watching rollout printed '%s' first, expected its id %s",
 			first, id);
 	free(out);
-	rs_expect_state(f, id, "rolled_back", h_ms(30000));
+	h_expect_end(f->e, id, "rolled_back", h_ms(30000));
 	rs_expect_all(f, "1", h_ms(5000), "after rollback");
 }
 
