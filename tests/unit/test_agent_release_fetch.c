@@ -57,17 +57,9 @@ static void drip_conn(struct drip *s, int fd)
 				   "Connection: close\r\n\r\n";
 	char req[2048], chunk[205];
 	int64_t end = osp_now_mono_ms() + DRIP_FOR_MS;
-	size_t n = 0;
 
-	while (n < sizeof(req) - 1) {
-		ssize_t r = recv(fd, req + n, sizeof(req) - 1 - n, 0);
-		if (r <= 0)
-			return;
-		n += (size_t)r;
-		req[n] = '\0';
-		if (strstr(req, "\r\n\r\n") != NULL)
-			break;
-	}
+	if (!ts_recv_head(fd, req, sizeof(req)))
+		return;
 	atomic_store(&s->chunks, 0);
 	atomic_fetch_add(&s->conns, 1);
 	if (send(fd, head, strlen(head), MSG_NOSIGNAL) < 0)

@@ -70,6 +70,23 @@ unsigned ts_free_port(void)
 	return (unsigned)port;
 }
 
+bool ts_recv_head(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	while (n < cap - 1) {
+		ssize_t r = recv(fd, buf + n, cap - 1 - n, 0);
+		if (r <= 0)
+			return false;
+		n += (size_t)r;
+		buf[n] = '\0';
+		if (strstr(buf, "\r\n\r\n") != NULL)
+			break;
+	}
+	return true;
+}
+
 bool ts_http_get(unsigned port, char *body, size_t len)
 {
 	static const char req[] = "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";

@@ -38,6 +38,12 @@ int ts_bind_loopback(unsigned *port);
 /* ts_free_port returns a TCP port on 127.0.0.1 that was free a moment ago. */
 unsigned ts_free_port(void);
 
+/* ts_recv_head reads an HTTP request head from fd into buf (cap >= 2
+ * bytes, NUL-terminated) until its blank line or until buf is full: what a
+ * test's little HTTP server does first. Returns false when the peer closed
+ * or failed first (buf holds what came). */
+bool ts_recv_head(int fd, char *buf, size_t cap);
+
 /* ts_http_get GETs / on 127.0.0.1:port (10 s receive timeout) and copies
  * the response body, trailing newlines cut, into body (len bytes, cut to
  * fit). Returns false (body "") when nothing answered with HTTP/1.x. */
