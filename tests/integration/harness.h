@@ -128,6 +128,13 @@ int h_fixture_setup(void **state, size_t size, const char *name);
  * its env, then the fixture freed. Returns 0. */
 int h_fixture_teardown(void **state);
 
+/* h_env_fixture_setup is a cmocka setup's body for a test whose state is
+ * the env itself: *state = h_setup(name). Returns 0 or -1. */
+int h_env_fixture_setup(void **state, const char *name);
+
+/* h_env_fixture_teardown is its cmocka teardown (h_teardown). Returns 0. */
+int h_env_fixture_teardown(void **state);
+
 /* h_wait_nodes_up waits up to ms until exactly want nodes are up. */
 bool h_wait_nodes_up(h_env *e, int want, int ms);
 

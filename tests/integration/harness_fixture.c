@@ -108,3 +108,19 @@ int h_deploy_bg(h_env *e, int v, const char *url, const char *sha, int blue, int
 	free(err);
 	return code;
 }
+
+int h_env_fixture_setup(void **state, const char *name)
+{
+	h_env *e = h_setup(name);
+
+	if (e == NULL)
+		return -1;
+	*state = e;
+	return 0;
+}
+
+int h_env_fixture_teardown(void **state)
+{
+	h_teardown(*state);
+	return 0;
+}

@@ -30,24 +30,7 @@ static const char *const it_ids[IT_NODES] = { "n1", "n2", "n3" };
 
 static int it_setup(void **state)
 {
-	h_env *e = h_setup("backup");
-
-	if (e == NULL)
-		return -1;
-	*state = e;
-	return 0;
-}
-
-static int it_teardown(void **state)
-{
-	h_teardown(*state);
-	return 0;
-}
-
-static bool it_all_up(h_env *e, void *arg)
-{
-	(void)arg;
-	return h_nodes_up(e) == IT_NODES;
+	return h_env_fixture_setup(state, "backup");
 }
 
 /* it_steps counts the steps of rollout id in state st. */
@@ -99,7 +82,7 @@ static void it_fleet(h_env *e, int ports[IT_NODES])
 		ports[i] = h_free_port();
 		assert_non_null(h_agent_start_app(e, it_ids[i], "role=web", "hello", ports[i]));
 	}
-	assert_true(h_wait_for(it_all_up, e, NULL, h_ms(20000)));
+	assert_true(h_wait_nodes_up(e, IT_NODES, h_ms(20000)));
 }
 
 static void test_backup_restore_mid_rollout(void **state)
@@ -280,9 +263,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_backup_restore_mid_rollout, it_setup,
-			it_teardown),
-		cmocka_unit_test_setup_teardown(test_backup_refusals, it_setup, it_teardown),
-		cmocka_unit_test_setup_teardown(test_backup_viewer_refused, it_setup, it_teardown),
+			h_env_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_backup_refusals, it_setup,
+			h_env_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_backup_viewer_refused, it_setup,
+			h_env_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,30 +29,7 @@ static const char *const bg_ids[BG_NODES] = { "n1", "n2", "n3" };
 
 static int bg_setup(void **state)
 {
-	bg_fleet *f = calloc(1, sizeof(*f));
-
-	if (f == NULL || (f->e = h_setup("bluegreen")) == NULL)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int bg_teardown(void **state)
-{
-	bg_fleet *f = *state;
-
-	h_teardown(f->e);
-	free(f);
-	return 0;
-}
-
-struct bg_count {
-	int want;
-};
-
-static bool bg_up_is(h_env *e, void *arg)
-{
-	return h_nodes_up(e) == ((struct bg_count *)arg)->want;
+	return h_fixture_setup(state, sizeof(bg_fleet), "bluegreen");
 }
 
 static void bg_agent(bg_fleet *f, int i)
@@ -67,7 +44,6 @@ static void bg_agent(bg_fleet *f, int i)
 /* bg_start: coordinator, one haproxy and one agent per node, artifacts. */
 static void bg_start(bg_fleet *f, const char *coord_crash)
 {
-	struct bg_count up = { BG_NODES };
 	char name[16];
 
 	if (coord_crash != NULL)
@@ -82,7 +58,7 @@ static void bg_start(bg_fleet *f, const char *coord_crash)
 		assert_non_null(h_haproxy_start(f->e, name, f->front[i], f->blue[i], f->green[i]));
 		bg_agent(f, i);
 	}
-	assert_true(h_wait_for(bg_up_is, f->e, &up, h_ms(20000)));
+	assert_true(h_wait_nodes_up(f->e, BG_NODES, h_ms(20000)));
 	assert_true(h_artifact(f->e, "1", NULL, f->url[1], f->sha[1]));
 	assert_true(h_artifact(f->e, "2", NULL, f->url[2], f->sha[2]));
 }
@@ -332,17 +308,17 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bluegreen_switch_under_load, bg_setup,
-			bg_teardown),
+			h_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_bluegreen_prepare_check_fails, bg_setup,
-			bg_teardown),
+			h_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_bluegreen_coordinator_killed_after_decision,
-			bg_setup, bg_teardown),
+			bg_setup, h_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_bluegreen_agent_killed_after_vote, bg_setup,
-			bg_teardown),
+			h_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_bluegreen_fails_after_flip_switches_back,
-			bg_setup, bg_teardown),
+			bg_setup, h_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_bluegreen_rollback_and_proxy_restart,
-			bg_setup, bg_teardown),
+			bg_setup, h_fixture_teardown),
 	};
 
 	if (argc > 1)

@@ -23,33 +23,12 @@
 
 static int it_setup(void **state)
 {
-	h_env *e = h_setup("foundation");
-
-	if (e == NULL)
-		return -1;
-	*state = e;
-	return 0;
-}
-
-static int it_teardown(void **state)
-{
-	h_teardown(*state);
-	return 0;
-}
-
-struct it_count {
-	int want;
-};
-
-static bool it_up_is(h_env *e, void *arg)
-{
-	return h_nodes_up(e) == ((struct it_count *)arg)->want;
+	return h_env_fixture_setup(state, "foundation");
 }
 
 static void it_start_five(h_env *e)
 {
 	static const char *const ids[] = { "web-1", "web-2", "web-3", "db-1", "db-2" };
-	struct it_count five = { 5 };
 	char labels[128];
 
 	assert_non_null(h_coord_start(e, "500ms", NULL));
@@ -58,7 +37,7 @@ static void it_start_five(h_env *e)
 			ids[i][0] == 'w' ? "web" : "db");
 		assert_non_null(h_agent_start(e, ids[i], labels, NULL));
 	}
-	assert_true(h_wait_for(it_up_is, e, &five, h_ms(20000)));
+	assert_true(h_wait_nodes_up(e, 5, h_ms(20000)));
 }
 
 /* (a) five agents: all listed, with labels, up */
@@ -169,7 +148,6 @@ static void it_history_twice(h_env *e, const char *kind)
 static void test_foundation_coordinator_restart(void **state)
 {
 	h_env *e = *state;
-	struct it_count five = { 5 };
 	osp_json *nodes;
 	int64_t t0;
 
@@ -184,7 +162,7 @@ static void test_foundation_coordinator_restart(void **state)
 	assert_int_equal(nodes->n, 5); /* known from the store at once */
 	assert_true(osp_json_get(h_node(nodes, "db-1"), "cordoned")->b);
 	osp_json_free(nodes);
-	assert_true(h_wait_for(it_up_is, e, &five, h_ms(8000)));
+	assert_true(h_wait_nodes_up(e, 5, h_ms(8000)));
 	print_message("five nodes up %lld ms after the restart\n",
 		(long long)(osp_now_mono_ms() - t0));
 	/* the registers after the restart were committed in groups: each
@@ -230,7 +208,6 @@ static uint64_t it_stat(h_env *e, const char *key)
 static void test_foundation_hostile_peer(void **state)
 {
 	h_env *e = *state;
-	struct it_count five = { 5 };
 	nng_socket s;
 	osp_env env, *rep;
 	Ospec__V1__Hello hello;
@@ -306,10 +283,9 @@ static void test_foundation_hostile_peer(void **state)
 	assert_true(it_stat(e, "not_registered") >= 1);
 	assert_true(h_file_contains(e->coord->log, "COORD-BAD-MESSAGE"));
 	/* everyone else is unaffected */
-	assert_true(h_wait_for(it_up_is, e, &five, h_ms(5000)));
+	assert_true(h_wait_nodes_up(e, 5, h_ms(5000)));
 	assert_non_null(h_agent_start(e, "late-1", NULL, NULL));
-	five.want = 6;
-	assert_true(h_wait_for(it_up_is, e, &five, h_ms(20000)));
+	assert_true(h_wait_nodes_up(e, 6, h_ms(20000)));
 }
 
 /* it_call sends env on a context and decodes the reply (NULL on failure). */
@@ -333,7 +309,6 @@ static osp_env *it_call(nng_ctx ctx, osp_env *env)
 static void test_foundation_poll_flood_bounded(void **state)
 {
 	h_env *e = *state;
-	struct it_count five = { 5 };
 	static const char uuid[] = "11111111-2222-4333-8444-555555555555";
 	nng_socket s;
 	nng_ctx ctx[20];
@@ -388,7 +363,7 @@ static void test_foundation_poll_flood_bounded(void **state)
 	for (int i = 0; i < 100 && it_stat(e, "held_polls") > 5 + 2; i++)
 		osp_sleep_ms(50);
 	assert_true(it_stat(e, "held_polls") <= 5 + 2); /* the fleet's five + two */
-	assert_true(h_wait_for(it_up_is, e, &five, h_ms(3000)) || h_nodes_up(e) == 6);
+	assert_true(h_wait_nodes_up(e, 5, h_ms(3000)) || h_nodes_up(e) == 6);
 	for (int i = 0; i < 20; i++) {
 		nng_aio_cancel(aio[i]);
 		nng_aio_wait(aio[i]);
@@ -481,21 +456,21 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_foundation_five_agents_listed, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_foundation_agent_down_and_back, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_foundation_coordinator_restart, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_foundation_hostile_peer, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_foundation_ctl_unreachable, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_foundation_poll_flood_bounded, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_foundation_control_socket_mode, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_foundation_duplicate_id_refused, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 	};
 
 	if (argc > 1)

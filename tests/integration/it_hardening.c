@@ -25,18 +25,7 @@
 
 static int it_setup(void **state)
 {
-	h_env *e = h_setup("hardening");
-
-	if (e == NULL)
-		return -1;
-	*state = e;
-	return 0;
-}
-
-static int it_teardown(void **state)
-{
-	h_teardown(*state);
-	return 0;
+	return h_env_fixture_setup(state, "hardening");
 }
 
 /* it_coord_argv fills argv with a coordinator on data dir DIR/name, its own
@@ -398,17 +387,19 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hardening_control_socket_kept, it_setup,
-			it_teardown),
-		cmocka_unit_test_setup_teardown(test_hardening_empty_paths, it_setup, it_teardown),
+			h_env_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_hardening_empty_paths, it_setup,
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_hardening_values_exit_2, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_hardening_damaged_store, it_setup,
-			it_teardown),
-		cmocka_unit_test_setup_teardown(test_hardening_ctl_answers, it_setup, it_teardown),
+			h_env_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_hardening_ctl_answers, it_setup,
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_hardening_ipc_wedge_recovers, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_hardening_agent_logs_unreachable, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,18 +29,7 @@
 
 static int it_setup(void **state)
 {
-	h_env *e = h_setup("trust");
-
-	if (e == NULL)
-		return -1;
-	*state = e;
-	return 0;
-}
-
-static int it_teardown(void **state)
-{
-	h_teardown(*state);
-	return 0;
+	return h_env_fixture_setup(state, "trust");
 }
 
 /* it_pki makes DIR/pki: a CA, the coordinator (127.0.0.1), the given nodes,
@@ -641,16 +630,18 @@ static void test_trust_secrets_stay_out(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_trust_impostor_refused, it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(test_trust_impostor_refused, it_setup,
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_trust_strangers_refused, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_trust_agent_refuses_wrong_coordinator, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_trust_viewer_cannot_mutate, it_setup,
-			it_teardown),
+			h_env_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_trust_nothing_before_register, it_setup,
-			it_teardown),
-		cmocka_unit_test_setup_teardown(test_trust_secrets_stay_out, it_setup, it_teardown),
+			h_env_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_trust_secrets_stay_out, it_setup,
+			h_env_fixture_teardown),
 	};
 
 	if (argc > 1)
