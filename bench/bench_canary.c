@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bench_canary.h"
+#include "bench_coord.h"
 #include "bench_fleet.h"
 #include "ospec/json.h"
 #include "ospec/util.h"
@@ -73,18 +74,18 @@ typedef struct bc_result {
 typedef struct bc_fleet {
 	const bc_opts *o;
 	size_t n;
-	char dir[512], ctlurl[620], url[64], http[64], hacfg[620], halog[620], clog[620],
-		ctlerr[620], data[620];
-	pid_t coord, haproxy, agents[BC_MAX_AGENTS];
-	int port[2 + 2 * BC_MAX_AGENTS]; /* agents, http, then blue/green per node */
+	bench_coord c; /* the coordinator, the temp dir and ospecctl */
+	char hacfg[620], halog[620];
+	pid_t haproxy, agents[BC_MAX_AGENTS];
+	int port[2 * BC_MAX_AGENTS]; /* blue/green per node */
 	char art[3][700], sha[3][65], id[64];
 	pthread_t thr;
 	bool watching;
 	bc_watch w;
 } bc_fleet;
 
-#define BC_BLUE(f, k) ((f)->port[2 + 2 * (k)])
-#define BC_GREEN(f, k) ((f)->port[3 + 2 * (k)])
+#define BC_BLUE(f, k) ((f)->port[2 * (k)])
+#define BC_GREEN(f, k) ((f)->port[1 + 2 * (k)])
 
 static atomic_bool bc_interrupted;
 
@@ -102,40 +103,18 @@ void bc_sleep_ms(int ms)
 		;
 }
 
-/* bc_ctlv runs ospecctl --coordinator CTL ARGS... (NULL-ended; at most 60):
- * stdout in res->out (the caller frees), stderr appended to ospecctl.err.
- * Returns its exit status, -1 if it did not run. */
-static int bc_ctlv(bc_fleet *f, int timeout_ms, bf_run_result *res, const char *const *args)
-{
-	char *argv[64] = { (char *)f->o->ctl, "--coordinator", f->ctlurl };
-	size_t n = 3;
-
-	for (; *args != NULL && n < 63; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	if (bf_run(argv, f->ctlerr, timeout_ms, true, res) != 0)
-		return -1;
-	return res->status;
-}
-
 /* bc_json runs ospecctl --json VERB [ARGS] (up to 4) and parses the output;
  * NULL if it failed. The caller frees. */
 static osp_json *bc_json(bc_fleet *f, const char *verb, const char *a1, const char *a2,
 	const char *a3, const char *a4)
 {
-	const char *const args[] = { "--json", verb, a1, a2, a3, a4, NULL };
-	bf_run_result res;
-	osp_json *j = NULL;
-	char err[128];
+	const char *const args[] = { verb, a1, a2, a3, a4, NULL };
 
-	if (bc_ctlv(f, 30000, &res, args) == 0 && res.out != NULL)
-		(void)osp_json_parse(res.out, res.out_bytes, &j, err, sizeof(err));
-	free(res.out);
-	return j;
+	return bench_coord_json(&f->c, 30000, args);
 }
 
 /* The conditions bc_wait waits for. */
-enum { BC_W_HAPROXY, BC_W_COORD, BC_W_AGENTS, BC_W_WEIGHT, BC_W_RESET, BC_W_BAKING, BC_W_END };
+enum { BC_W_HAPROXY, BC_W_AGENTS, BC_W_WEIGHT, BC_W_RESET, BC_W_BAKING, BC_W_END };
 
 /* bc_has_event: the rollout's history holds an event whose kind starts with
  * prefix. */
@@ -165,14 +144,13 @@ static bool bc_check(bc_fleet *f, int what)
 	case BC_W_HAPROXY:
 		return bc_haproxy(f->w.sock, "show info\n", buf, sizeof(buf)) == 0 &&
 			strstr(buf, "Pid:") != NULL;
-	case BC_W_COORD:
 	case BC_W_AGENTS:
 		j = bc_json(f, "nodes", NULL, NULL, NULL, NULL);
 		for (size_t i = 0; j != NULL && i < j->n; i++) {
 			const char *s = osp_json_get_str(j->items[i], "state");
 			up += s != NULL && strcmp(s, "up") == 0;
 		}
-		ok = j != NULL && (what == BC_W_COORD || up == f->n);
+		ok = j != NULL && up == f->n;
 		osp_json_free(j);
 		return ok;
 	case BC_W_WEIGHT:
@@ -204,7 +182,7 @@ static bool bc_wait(bc_fleet *f, int what, int timeout_ms, int step_ms)
 /* bc_ports hands out distinct free loopback ports; 0 or -1. */
 static int bc_ports(bc_fleet *f)
 {
-	size_t total = 2 + 2 * f->n;
+	size_t total = 2 * f->n;
 
 	for (size_t i = 0; i < total; i++) {
 		bool dup = true;
@@ -259,9 +237,9 @@ static int bc_agent_start(bc_fleet *f, size_t k)
 	int len;
 
 	snprintf(id, sizeof(id), "a%03zu", k + 1);
-	snprintf(cfg, sizeof(cfg), "%s/agent-%s.yaml", f->dir, id);
-	snprintf(state, sizeof(state), "%s/agent-%s", f->dir, id);
-	snprintf(log, sizeof(log), "%s/agent-%s.log", f->dir, id);
+	snprintf(cfg, sizeof(cfg), "%s/agent-%s.yaml", f->c.dir, id);
+	snprintf(state, sizeof(state), "%s/agent-%s", f->c.dir, id);
+	snprintf(log, sizeof(log), "%s/agent-%s.log", f->c.dir, id);
 	len = snprintf(body, sizeof(body),
 		"apps:\n  hello:\n    ports: {blue: %d, green: %d}\n    proxy:\n"
 		"      driver: haproxy\n      socket: %s\n      backend: app_%zu\n"
@@ -270,37 +248,32 @@ static int bc_agent_start(bc_fleet *f, size_t k)
 	if (len < 0 || (size_t)len >= sizeof(body) ||
 		osp_file_write_atomic(cfg, body, (size_t)len, 0644) != OSP_OK)
 		return -1;
-	char *argv[] = { (char *)f->o->agent, "--id", id, "--coordinator", f->url, "--state",
+	char *argv[] = { (char *)f->o->agent, "--id", id, "--coordinator", f->c.url, "--state",
 		state, "--label", "role=web", "-c", cfg, NULL };
 	f->agents[k] = bf_spawn(argv, log, log);
 	return f->agents[k] > 0 ? 0 : -1;
 }
 
-/* bc_start: temp dir, ports, haproxy, the coordinator, N agents all up. */
+/* bc_start: the coordinator and its temp dir (bench_coord.h), ports,
+ * haproxy, N agents all up. */
 static int bc_start(bc_fleet *f)
 {
-	if (bench_tmpdir(NULL, "canary", f->dir, sizeof(f->dir)) != 0 || bc_ports(f) != 0) {
-		fprintf(stderr, "bench_canary: cannot make a temp dir or find free ports\n");
+	static const char *const extra[] = { "--heartbeat", "1s", NULL };
+
+	f->c.prog = "bench_canary";
+	f->c.coord_bin = f->o->coord;
+	f->c.ctl_bin = f->o->ctl;
+	if (bench_coord_start(&f->c, "canary", extra) != 0)
+		return -1;
+	if (bc_ports(f) != 0) {
+		fprintf(stderr, "bench_canary: cannot find free ports\n");
 		return -1;
 	}
-	snprintf(f->ctlurl, sizeof(f->ctlurl), "ipc://%s/ctl.sock", f->dir);
-	snprintf(f->w.sock, sizeof(f->w.sock), "%s/haproxy.sock", f->dir);
-	snprintf(f->hacfg, sizeof(f->hacfg), "%s/haproxy.cfg", f->dir);
-	snprintf(f->halog, sizeof(f->halog), "%s/haproxy.log", f->dir);
-	snprintf(f->clog, sizeof(f->clog), "%s/coordinator.log", f->dir);
-	snprintf(f->ctlerr, sizeof(f->ctlerr), "%s/ospecctl.err", f->dir);
-	snprintf(f->data, sizeof(f->data), "%s/data", f->dir);
-	snprintf(f->url, sizeof(f->url), "tcp://127.0.0.1:%d", f->port[0]);
-	snprintf(f->http, sizeof(f->http), "127.0.0.1:%d", f->port[1]);
+	snprintf(f->w.sock, sizeof(f->w.sock), "%s/haproxy.sock", f->c.dir);
+	snprintf(f->hacfg, sizeof(f->hacfg), "%s/haproxy.cfg", f->c.dir);
+	snprintf(f->halog, sizeof(f->halog), "%s/haproxy.log", f->c.dir);
 	if (bc_haproxy_start(f) != 0)
 		return -1;
-	char *argv[] = { (char *)f->o->coord, "--data", f->data, "--listen", f->url, "--control",
-		f->ctlurl, "--http", f->http, "--heartbeat", "1s", NULL };
-	if ((f->coord = bf_spawn(argv, f->clog, f->clog)) <= 0 ||
-		!bc_wait(f, BC_W_COORD, 15000, 100)) {
-		fprintf(stderr, "bench_canary: the coordinator did not answer; log: %s\n", f->clog);
-		return -1;
-	}
 	for (size_t k = 0; k < f->n; k++)
 		if (bc_agent_start(f, k) != 0) {
 			fprintf(stderr, "bench_canary: cannot start agent %zu\n", k + 1);
@@ -308,7 +281,7 @@ static int bc_start(bc_fleet *f)
 		}
 	if (!bc_wait(f, BC_W_AGENTS, 60000, 200)) {
 		fprintf(stderr, "bench_canary: not all %zu agents came up in 60 s; logs in %s\n",
-			f->n, f->dir);
+			f->n, f->c.dir);
 		return -1;
 	}
 	return 0;
@@ -322,14 +295,14 @@ static int bc_artifact(bc_fleet *f, int v)
 	bf_run_result res;
 
 	snprintf(ver, sizeof(ver), "%d", v);
-	snprintf(stage, sizeof(stage), "%s/art/stage-%d", f->dir, v);
-	snprintf(out, sizeof(out), "%s/art/hello-%d.tar.gz", f->dir, v);
+	snprintf(stage, sizeof(stage), "%s/art/stage-%d", f->c.dir, v);
+	snprintf(out, sizeof(out), "%s/art/hello-%d.tar.gz", f->c.dir, v);
 	snprintf(shafile, sizeof(shafile), "%s.sha256", out);
 	char *argv[] = { "/bin/sh", (char *)f->o->pack, (char *)f->o->hello, ver, stage, out,
 		NULL };
-	if (bf_run(argv, f->ctlerr, 30000, false, &res) != 0 || res.status != 0 ||
+	if (bf_run(argv, f->c.ctlerr, 30000, false, &res) != 0 || res.status != 0 ||
 		osp_file_read(shafile, 128, &data, &len) != OSP_OK || len < 64) {
-		fprintf(stderr, "bench_canary: %s failed; see %s\n", f->o->pack, f->ctlerr);
+		fprintf(stderr, "bench_canary: %s failed; see %s\n", f->o->pack, f->c.ctlerr);
 		free(data);
 		return -1;
 	}
@@ -363,13 +336,13 @@ static int bc_deploy(bc_fleet *f, int v, bool canary)
 		a[n++] = "--health-rise";
 		a[n++] = f->o->rise;
 	}
-	st = bc_ctlv(f, 300000, &res, a);
+	st = bench_coord_ctl(&f->c, 300000, &res, a);
 	if (st == 0 && canary && res.out != NULL)
 		sscanf(res.out, "%63s", f->id);
 	free(res.out);
 	if (st != 0 || (canary && f->id[0] == '\0')) {
 		fprintf(stderr, "bench_canary: deploy %d (%s) exited %d; see %s\n", v,
-			canary ? "canary" : "blue_green", st, f->ctlerr);
+			canary ? "canary" : "blue_green", st, f->c.ctlerr);
 		return -1;
 	}
 	return 0;
@@ -481,9 +454,9 @@ static int bc_measure(bc_fleet *f, bc_result *r)
 	bc_sleep_ms(50);
 	fprintf(stderr, "bench_canary: %zu agents: abort (the reset)\n", f->n);
 	abort_us = bench_wall_ns() / 1000;
-	if (bc_ctlv(f, 30000, &res, abort_args) != 0) {
+	if (bench_coord_ctl(&f->c, 30000, &res, abort_args) != 0) {
 		fprintf(stderr, "bench_canary: ospecctl abort %s failed; see %s\n", f->id,
-			f->ctlerr);
+			f->c.ctlerr);
 		free(res.out);
 		return -1;
 	}
@@ -498,7 +471,7 @@ static int bc_measure(bc_fleet *f, bc_result *r)
 	atomic_store(&f->w.target, BC_T_NONE);
 	uint64_t polls = atomic_load(&f->w.polls);
 	r->poll_ms = polls > 0 ? (double)atomic_load(&f->w.poll_ns) / (double)polls / 1e6 : 0;
-	bf_proc_status(f->coord, &r->rss, &r->anon);
+	bf_proc_status(f->c.pid, &r->rss, &r->anon);
 	return bc_history(f, r, abort_us);
 }
 
@@ -567,7 +540,7 @@ static int bc_one(const bc_opts *o, uint64_t n, bc_result *r)
 	f->o = o;
 	f->n = (size_t)n;
 	atomic_store(&f->w.target, BC_T_NONE);
-	fprintf(stderr, "bench_canary: %zu agents: starting haproxy, the coordinator, agents\n",
+	fprintf(stderr, "bench_canary: %zu agents: starting the coordinator, haproxy, agents\n",
 		f->n);
 	if (bc_start(f) == 0 && bc_measure(f, r) == 0 && !atomic_load(&bc_interrupted))
 		code = 0;
@@ -579,15 +552,15 @@ static int bc_one(const bc_opts *o, uint64_t n, bc_result *r)
 	}
 	for (size_t k = 0; k < f->n; k++)
 		bc_stop(&f->agents[k], SIGKILL);
-	bc_stop(&f->coord, SIGTERM);
+	bench_coord_stop(&f->c);
 	bc_stop(&f->haproxy, SIGKILL);
-	if (f->dir[0] != '\0') {
-		bc_kill_mentions(f->dir); /* the apps, whose agents are gone */
+	if (f->c.dir[0] != '\0') {
+		bc_kill_mentions(f->c.dir); /* the apps, whose agents are gone */
 		if (o->keep || code != 0)
-			fprintf(stderr, "bench_canary: logs in %s%s\n", f->dir,
+			fprintf(stderr, "bench_canary: logs in %s%s\n", f->c.dir,
 				o->keep ? " (kept)" : " (removed; --keep keeps them)");
 		if (!o->keep)
-			bench_rmtree(f->dir);
+			bench_rmtree(f->c.dir);
 	}
 	free(f);
 	r->ok = code == 0;

@@ -1,8 +1,8 @@
 /*
  * bench_coord.h - a real ospec-coordinator for a benchmark: a temporary
  * directory (data, control socket, logs), free loopback ports, the process
- * and `ospecctl` against it. bench_scale, bench_fleet and bench_restart
- * use it.
+ * and `ospecctl` against it. bench_scale, bench_fleet, bench_restart and
+ * bench_canary use it.
  */
 #ifndef BENCH_COORD_H
 #define BENCH_COORD_H
