@@ -163,7 +163,7 @@ typedef enum coord_ctx_state {
 	COORD_CTX_RECV = 0,
 	COORD_CTX_SEND,
 	COORD_CTX_HELD,
-	COORD_CTX_REGWAIT, /* a register waiting for its group commit (coord_register.c) */
+	COORD_CTX_REGWAIT, /* a register or result waiting for its group commit (coord_register.c) */
 } coord_ctx_state;
 
 struct coord_ctx {
@@ -181,13 +181,19 @@ struct coord_ctx {
 	coord_ctx *next;
 };
 
-/* A register of a known node waiting for its group commit. */
+/* A request waiting for the group commit (coord_register.c): a register of
+ * a known node, or a command result. */
 typedef struct coord_reg_wait {
 	coord_ctx *x;             /* answers it (COORD_CTX_REGWAIT) */
 	uint32_t pipe;
 	char id[OSP_WIRE_MAX_ID + 1];
 	char uuid[OSP_WIRE_MAX_UUID + 1];
 	uint64_t cursor;
+	/* a register: what it says about the node (labels, hostname, apps...),
+	 * taken into the node only once the commit succeeded (owned) */
+	coord_node *facts;
+	/* a result (owned, unpacked with the NULL allocator), else NULL */
+	Ospec__V1__CommandResult *result;
 } coord_reg_wait;
 
 #define COORD_RESULT_N 7  /* ResultStatus OK..VOTE_NO, then any other */
@@ -280,7 +286,7 @@ struct coord {
 	size_t nctx, nheld;
 	size_t nsend;             /* contexts whose reply is waiting for its connection */
 	size_t n_unreg;           /* connections that never registered */
-	coord_reg_wait *regs;     /* registers waiting for their group commit */
+	coord_reg_wait *regs;     /* registers and results waiting for their group commit */
 	size_t nregs;             /* ... how many (COORD_REG_GROUP_MAX at most) */
 	size_t nregwait;          /* contexts in COORD_CTX_REGWAIT */
 	nng_aio *reg_flush;       /* ends a group's wait */
@@ -421,6 +427,9 @@ void coord_agents_send_error(coord_ctx *x, Ospec__V1__ErrorCode code, const char
  * COORD_CTX_RECV) and receives again; anything else is left alone. For
  * requests answered outside their receive callback. Caller holds c->mtx. */
 void coord_agents_rearm(coord *c, coord_ctx *x);
+/* coord_agents_ack answers the request of x with an Ack of seq (a result
+ * recorded, or 0: an event or log chunk taken). Caller holds c->mtx. */
+void coord_agents_ack(coord_ctx *x, uint64_t seq);
 /* coord_agents_kick answers the held polls of node n if it has new commands.
  * Caller holds c->mtx. */
 void coord_agents_kick(coord *c, coord_node *n);
@@ -440,7 +449,19 @@ void coord_register_hello(coord *c, coord_ctx *x, coord_pipe *p);
  * and records the node before answering Registered: a known node's record
  * in a group commit (x waits in COORD_CTX_REGWAIT), a new node's at once. */
 void coord_register_handle(coord *c, coord_ctx *x, coord_pipe *p, const osp_env *e);
-/* coord_register_flush commits the registers waiting and answers them. */
+/* coord_register_result takes command result r of node n (copied) into the
+ * group commit: x waits (COORD_CTX_REGWAIT) until coord_register_flush has
+ * applied it to its rollout, committed, and acknowledged it (or answered an
+ * error: the agent sends it again). */
+void coord_register_result(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n,
+	const Ospec__V1__CommandResult *r);
+/* coord_register_pending reports whether node n has a request waiting for
+ * the group commit (an engine event of n must not overtake it). */
+bool coord_register_pending(const coord *c, const coord_node *n);
+/* coord_register_flush applies the registers and results waiting in one
+ * write transaction, commits once, then answers them: a register's facts
+ * reach the node, and a result's commands are sent, only after the commit;
+ * a failed commit reloads the rollouts and answers every one with an error. */
 void coord_register_flush(coord *c);
 /* coord_register_start allocates the group commit; coord_register_stop
  * drops a group waiting (c->stopping set, no lock held). */

@@ -280,7 +280,7 @@ void coord_agents_tick(coord *c, int64_t now_mono)
 			coord_agents_release(c, x);
 }
 
-static void coord_agents_ack(coord_ctx *x, uint64_t seq)
+void coord_agents_ack(coord_ctx *x, uint64_t seq)
 {
 	osp_env env;
 	Ospec__V1__Ack ack;
@@ -313,6 +313,10 @@ static void coord_agents_heartbeat(coord *c, coord_ctx *x, coord_node *n, const 
 	Ospec__V1__HeartbeatAck ack;
 	Ospec__V1__LogRequest lr[COORD_LOGS_PER_NODE], *lrp[COORD_LOGS_PER_NODE];
 
+	/* its results waiting for the group commit come first: the engine
+	 * sees a node's reports in the order they came */
+	if (e->heartbeat->n_apps > 0 && coord_register_pending(c, n))
+		coord_register_flush(c);
 	if (e->heartbeat->n_apps > 0) {
 		/* what runs where outlives a restart (it decides the idle slot
 		 * and the revert target of the next rollout); it changes rarely,
@@ -397,12 +401,12 @@ static void coord_agents_dispatch(coord *c, coord_ctx *x, coord_pipe *p, const o
 		c->stats.results[(unsigned)e->result->status < COORD_RESULT_N - 1
 				? (unsigned)e->result->status
 				: COORD_RESULT_N - 1]++;
-		/* acknowledged only once recorded: otherwise the agent re-sends */
-		if (coord_engine_on_result(c, n, e->result) == OSP_OK)
-			coord_agents_ack(x, e->result->seq);
+		/* acknowledged only once recorded (otherwise the agent re-sends),
+		 * in a group commit with the results and registers around it */
+		if (e->result->status == OSPEC__V1__RESULT_STATUS__RESULT_IN_PROGRESS)
+			coord_agents_ack(x, e->result->seq); /* nothing to record */
 		else
-			coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
-				"result not recorded, send it again");
+			coord_register_result(c, x, p, n, e->result);
 		return;
 	case OSPEC__V1__ENVELOPE__BODY_EVENT:
 		coord_agents_event(c, x, n, e);

@@ -10,9 +10,30 @@
 /* coord_engine_on_register: node n (re)registered with r (apps, in-doubt switches). */
 void coord_engine_on_register(coord *c, coord_node *n, const Ospec__V1__Register *r);
 
-/* coord_engine_on_result: node n reports the result of one command. Recorded
- * durably before the reply is acknowledged. */
+/* coord_engine_on_result: node n reports the result of one command, applied
+ * and committed in its own transaction (the agent server groups results:
+ * coord_register_result). Recorded durably before the reply is acknowledged. */
 osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__CommandResult *r);
+
+/* What is left to do for one result once its transaction is committed. */
+typedef struct coord_result_done {
+	struct coord_ro_entry *e; /* the rollout it answered, NULL if none */
+	size_t staging;           /* the step whose Stage it answered, SIZE_MAX if none */
+	int64_t issued_ms, now_ms;
+} coord_result_done;
+
+/* coord_engine_result_in records result r of node n in write transaction t
+ * (its event, the engine step, the commands that follow) without
+ * committing; d gets what coord_engine_result_done needs after the commit.
+ * On an error t may hold part of it and memory may be ahead of the store:
+ * the caller aborts t and reloads (coord_rollouts_reload) when d->e is set. */
+osp_err coord_engine_result_in(coord *c, osp_txn *t, coord_node *n,
+	const Ospec__V1__CommandResult *r, coord_result_done *d);
+
+/* coord_engine_result_done runs what follows a committed result d (step
+ * metrics, the crash point of the tests); the caller reaps afterwards
+ * (coord_rollouts_reap), once for a whole group. */
+void coord_engine_result_done(coord *c, const coord_result_done *d);
 
 /* coord_engine_on_heartbeat: node n reported its apps (health watched while a
  * blue-green rollout verifies). */

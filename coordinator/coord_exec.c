@@ -289,45 +289,67 @@ static void coord_exec_observe_stage(coord *c, const coord_ro_entry *e, size_t i
 		coord_metrics_step(c, now_ms - issued_ms);
 }
 
-osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__CommandResult *r)
+osp_err coord_engine_result_in(coord *c, osp_txn *t, coord_node *n,
+	const Ospec__V1__CommandResult *r, coord_result_done *d)
 {
-	coord_ro_entry *e;
 	coord_ro_event ev = { .kind = COORD_RO_EV_RESULT };
 	coord_ro_stats stats;
-	osp_txn *t = NULL;
-	size_t staging = SIZE_MAX;
-	int64_t issued_ms = 0;
+	coord_ro_entry *e;
 	osp_err rv;
 
-	if (r->status == OSPEC__V1__RESULT_STATUS__RESULT_IN_PROGRESS)
-		return OSP_OK;
+	*d = (coord_result_done){ .staging = SIZE_MAX };
 	coord_exec_note_app(n, r);
-	if ((rv = osp_store_txn_begin(c->store, true, &t)) != OSP_OK)
-		return rv;
 	e = coord_exec_owner(c, n->id, r->seq);
 	rv = coord_db_event(c, t, "command.result", n->id, e ? e->ro.id : NULL, r->app, "node",
 		"seq %llu %s%s%s", (unsigned long long)r->seq, coord_exec_status_name(r->status),
 		r->message && r->message[0] ? ": " : "", r->message ? r->message : "");
-	if (rv == OSP_OK && e != NULL) {
-		ev.now_ms = coord_clock_now(&c->clock);
-		ev.node = n->id;
-		ev.seq = r->seq;
-		/* a YES vote is the success of a prepare */
-		ev.ok = r->status == OSPEC__V1__RESULT_STATUS__RESULT_OK ||
-			r->status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES;
-		ev.message = r->message ? r->message : "";
-		coord_exec_result_fields(r, &ev);
-		if (r->stats != NULL) {
-			coord_ro_stats_from(&stats, r->stats);
-			ev.stats = &stats;
-		}
-		if ((staging = coord_exec_staging(e, n->id, r->seq)) != SIZE_MAX)
-			issued_ms = e->ro.steps[staging].started_ms;
-		rv = coord_rollouts_event(c, t, e, &ev, "node");
+	if (rv != OSP_OK || e == NULL)
+		return rv;
+	d->e = e;
+	d->now_ms = ev.now_ms = coord_clock_now(&c->clock);
+	ev.node = n->id;
+	ev.seq = r->seq;
+	/* a YES vote is the success of a prepare */
+	ev.ok = r->status == OSPEC__V1__RESULT_STATUS__RESULT_OK ||
+		r->status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES;
+	ev.message = r->message ? r->message : "";
+	coord_exec_result_fields(r, &ev);
+	if (r->stats != NULL) {
+		coord_ro_stats_from(&stats, r->stats);
+		ev.stats = &stats;
 	}
-	if (rv != OSP_OK) {
+	if ((d->staging = coord_exec_staging(e, n->id, r->seq)) != SIZE_MAX)
+		d->issued_ms = e->ro.steps[d->staging].started_ms;
+	return coord_rollouts_event(c, t, e, &ev, "node");
+}
+
+void coord_engine_result_done(coord *c, const coord_result_done *d)
+{
+	const coord_ro_entry *e = d->e;
+
+	if (e == NULL)
+		return;
+	if (d->staging != SIZE_MAX)
+		coord_exec_observe_stage(c, e, d->staging, d->issued_ms, d->now_ms);
+	/* tests: the decision is durable, no node has heard it yet */
+	if (e->ro.decision != COORD_RO_DECISION_NONE &&
+		(e->ro.phase == COORD_BG_COMMIT || e->ro.phase == COORD_BG_BACK_COMMIT))
+		osp_fault_point("coordinator-after-decision");
+}
+
+osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__CommandResult *r)
+{
+	coord_result_done d;
+	osp_txn *t = NULL;
+	osp_err rv;
+
+	if (r->status == OSPEC__V1__RESULT_STATUS__RESULT_IN_PROGRESS)
+		return OSP_OK;
+	if ((rv = osp_store_txn_begin(c->store, true, &t)) != OSP_OK)
+		return rv;
+	if ((rv = coord_engine_result_in(c, t, n, r, &d)) != OSP_OK) {
 		osp_store_txn_abort(t);
-		if (e != NULL)
+		if (d.e != NULL)
 			coord_rollouts_reload(c);
 		return rv;
 	}
@@ -335,12 +357,7 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 		coord_rollouts_reload(c);
 		return rv;
 	}
-	if (staging != SIZE_MAX)
-		coord_exec_observe_stage(c, e, staging, issued_ms, ev.now_ms);
-	/* tests: the decision is durable, no node has heard it yet */
-	if (e != NULL && e->ro.decision != COORD_RO_DECISION_NONE &&
-		(e->ro.phase == COORD_BG_COMMIT || e->ro.phase == COORD_BG_BACK_COMMIT))
-		osp_fault_point("coordinator-after-decision");
+	coord_engine_result_done(c, &d);
 	coord_rollouts_reap(c);
 	return OSP_OK;
 }

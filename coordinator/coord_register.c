@@ -11,6 +11,15 @@
  * really flushes (1-10 ms) was tens of seconds with every other request
  * waiting behind the lock (docs/benchmarks.md, "Restart"). A new node, or a
  * register with in-doubt switches, is recorded at once as before.
+ *
+ * Command results join the same group (docs/benchmarks.md, "Scale"): a
+ * fleet-wide switch answers with one result per node at once, and one
+ * synced commit each queued them for seconds. The flush applies each result
+ * to its rollout in the group's transaction, commits once, and only then
+ * sends the commands that follow and acknowledges the results (an agent
+ * sends an unacknowledged result again, so nothing is lost to a crash
+ * before the commit). What a register says about its node reaches memory
+ * only after the commit too: a failed commit leaves memory as the store.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +30,7 @@
 #include "coord.h"
 #include "coord_backup.h"
 #include "coord_engine_hooks.h"
+#include "coord_rollouts.h"
 #include "ospec/tls.h"
 
 /* coord_reg_refuse answers a refused register and closes the connection
@@ -66,7 +76,8 @@ void coord_register_hello(coord *c, coord_ctx *x, coord_pipe *p)
 	coord_agents_send_env(x, &env);
 }
 
-/* coord_reg_facts takes what a register says about node n into memory. */
+/* coord_reg_facts takes what a register says about node n into memory (a
+ * new node's, or a group's copy: coord_reg_later). */
 static osp_err coord_reg_facts(coord_node *n, bool is_new, const osp_env *e)
 {
 	const Ospec__V1__Register *r = e->register_;
@@ -178,31 +189,107 @@ static void coord_reg_now(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n, 
 	coord_reg_answer(c, x, p, n, e->register_, e->register_->cursor);
 }
 
-/* coord_reg_done answers one register of a group commit that ended with rv
- * (n NULL: its node was forgotten meanwhile). */
-static void coord_reg_done(coord *c, const coord_reg_wait *w, coord_node *n, osp_err rv)
+/* coord_reg_facts_free frees a register's facts (NULL is fine). */
+static void coord_reg_facts_free(coord_node *f)
+{
+	if (f == NULL)
+		return;
+	osp_labels_fini(&f->labels);
+	coord_node_set_apps(f, NULL, 0);
+	free(f);
+}
+
+/* coord_reg_staged fills *tmp with node n as the group records it: n with
+ * the facts f of its register (tmp borrows f's labels and apps). */
+static void coord_reg_staged(const coord_node *n, const coord_node *f, uint64_t cursor,
+	coord_node *tmp)
+{
+	*tmp = *n;
+	tmp->labels = f->labels;
+	osp_strlcpy(tmp->hostname, f->hostname, sizeof(tmp->hostname));
+	osp_strlcpy(tmp->agent_version, f->agent_version, sizeof(tmp->agent_version));
+	tmp->proto_minor = f->proto_minor;
+	tmp->apps = f->apps;
+	tmp->n_apps = f->n_apps;
+	/* the log may have grown since the register arrived */
+	if (cursor > tmp->log_end)
+		tmp->log_end = cursor;
+	tmp->acked = cursor;
+	tmp->last_seen_wall = f->last_seen_wall;
+}
+
+/* coord_reg_take moves the facts of w's register into node n (after the
+ * commit that recorded them); w->facts is then empty. */
+static void coord_reg_take(coord_node *n, coord_reg_wait *w)
+{
+	coord_node *f = w->facts, tmp;
+
+	coord_reg_staged(n, f, w->cursor, &tmp);
+	if (w->cursor > n->log_end)
+		/* the agent executed more than this store knows (a restored
+		 * backup?): new commands must come after its cursor */
+		OSP_WARN("COORD-CURSOR-AHEAD", "node '%s' reports cursor %llu past log end %llu",
+			n->id, (unsigned long long)w->cursor, (unsigned long long)n->log_end);
+	osp_labels_fini(&n->labels);
+	coord_node_set_apps(n, NULL, 0);
+	*n = tmp; /* n's links (next, held, pipe...) were copied with it */
+	memset(&f->labels, 0, sizeof(f->labels));
+	f->apps = NULL;
+	f->n_apps = 0;
+}
+
+/* coord_reg_done answers one waiting request of a group commit that ended
+ * with rv (n NULL: its node was forgotten meanwhile); w's copies are freed. */
+static void coord_reg_done(coord *c, coord_reg_wait *w, coord_node *n, osp_err rv)
 {
 	coord_pipe *p = coord_pipe_get(c, w->pipe, false);
 	coord_ctx *x = w->x;
 
 	x->state = COORD_CTX_RECV;
 	c->nregwait--;
+	if (rv == OSP_OK && n != NULL && w->facts != NULL)
+		coord_reg_take(n, w); /* durable now, whoever is still there to hear it */
 	if (p == NULL || p->closing) {
 		coord_agents_rearm(c, x); /* nobody to answer */
-		return;
-	}
-	if (rv != OSP_OK || n == NULL)
+	} else if (rv != OSP_OK || n == NULL) {
 		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
-			n == NULL ? "node forgotten meanwhile" : "cannot record the node");
-	else
+			n == NULL ? "node forgotten meanwhile"
+			: w->result != NULL ? "result not recorded, send it again"
+					    : "cannot record the node");
+	} else if (w->result != NULL) {
+		coord_agents_ack(x, w->result->seq);
+	} else {
 		coord_reg_answer(c, x, p, n, NULL, w->cursor);
+	}
 	coord_agents_rearm(c, x); /* when no reply could be made */
+	coord_reg_facts_free(w->facts);
+	w->facts = NULL;
+	if (w->result != NULL)
+		ospec__v1__command_result__free_unpacked(w->result, NULL);
+	w->result = NULL;
+}
+
+/* coord_reg_write writes waiting request w of node n into t: a register's
+ * record (with its facts: up says whether node.up is due), or a result's
+ * engine step (*d). */
+static osp_err coord_reg_write(coord *c, osp_txn *t, coord_reg_wait *w, coord_node *n,
+	bool up, coord_result_done *d)
+{
+	coord_node tmp;
+
+	*d = (coord_result_done){ .staging = SIZE_MAX };
+	if (w->result != NULL)
+		return coord_engine_result_in(c, t, n, w->result, d);
+	coord_reg_staged(n, w->facts, w->cursor, &tmp);
+	return coord_reg_record(c, t, &tmp, false, w->cursor, up);
 }
 
 void coord_register_flush(coord *c)
 {
 	coord_node *nodes[COORD_REG_GROUP_MAX];
+	coord_result_done done[COORD_REG_GROUP_MAX];
 	size_t n = c->nregs;
+	bool engine = false;
 	osp_txn *t = NULL;
 	osp_err rv;
 
@@ -210,7 +297,7 @@ void coord_register_flush(coord *c)
 		return;
 	rv = osp_store_txn_begin(c->store, true, &t);
 	for (size_t i = 0; i < n; i++) {
-		const coord_reg_wait *w = &c->regs[i];
+		coord_reg_wait *w = &c->regs[i];
 		bool first = true;
 
 		/* by id: a node forgotten meanwhile is not written back */
@@ -218,17 +305,30 @@ void coord_register_flush(coord *c)
 		if (nodes[i] != NULL && strcmp(nodes[i]->uuid, w->uuid) != 0)
 			nodes[i] = NULL;
 		for (size_t j = 0; j < i && first; j++)
-			first = nodes[j] != nodes[i];
+			first = nodes[j] != nodes[i] || c->regs[j].result != NULL;
+		done[i] = (coord_result_done){ .staging = SIZE_MAX };
+		engine = engine || w->result != NULL;
 		if (rv == OSP_OK && nodes[i] != NULL)
-			rv = coord_reg_record(c, t, nodes[i], false, w->cursor, first);
+			rv = coord_reg_write(c, t, w, nodes[i], first, &done[i]);
 	}
 	if (rv == OSP_OK)
-		rv = coord_db_commit(c, t, "nodes");
+		rv = coord_db_commit(c, t, "nodes and results");
 	else if (t != NULL)
 		osp_store_txn_abort(t);
+	/* results moved the engine on in memory: back to what is durable */
+	if (rv != OSP_OK && engine)
+		coord_rollouts_reload(c);
+	for (size_t i = 0; i < n && rv == OSP_OK; i++)
+		coord_engine_result_done(c, &done[i]);
 	c->nregs = 0;
 	for (size_t i = 0; i < n; i++)
 		coord_reg_done(c, &c->regs[i], nodes[i], rv);
+	/* the commands that follow from the results go out now, after the
+	 * commit (and what earlier changes committed, after a reload) */
+	if (engine && rv == OSP_OK)
+		coord_rollouts_reap(c);
+	else if (engine)
+		coord_rollouts_kick(c);
 }
 
 /* coord_reg_flush_cb ends a group's wait. */
@@ -245,33 +345,82 @@ static void coord_reg_flush_cb(void *arg)
 	pthread_mutex_unlock(&c->mtx);
 }
 
-/* coord_reg_later takes known node n's register into the group commit; x
- * waits (COORD_CTX_REGWAIT) until coord_register_flush answers it. */
-static void coord_reg_later(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n,
-	const osp_env *e)
+/* coord_reg_wait_add takes x's request for node n into the group (flushed
+ * first if full) and arms its wait; the caller fills in what it carries. */
+static coord_reg_wait *coord_reg_wait_add(coord *c, coord_ctx *x, coord_pipe *p,
+	const coord_node *n)
 {
 	coord_reg_wait *w;
 
-	if (coord_reg_facts(n, false, e) != OSP_OK) {
-		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
-			"cannot record the node");
-		return;
-	}
 	if (c->nregs == COORD_REG_GROUP_MAX)
 		coord_register_flush(c);
-	p->has_nonce = false; /* one register per nonce, already now */
 	w = &c->regs[c->nregs++];
+	memset(w, 0, sizeof(*w));
 	w->x = x;
 	w->pipe = p->id;
 	osp_strlcpy(w->id, n->id, sizeof(w->id));
 	osp_strlcpy(w->uuid, n->uuid, sizeof(w->uuid));
-	w->cursor = e->register_->cursor;
 	x->state = COORD_CTX_REGWAIT;
 	c->nregwait++;
 	if (!c->reg_armed) {
 		c->reg_armed = true;
 		nng_sleep_aio(COORD_REG_GROUP_MS, c->reg_flush);
 	}
+	return w;
+}
+
+/* coord_reg_later takes known node n's register into the group commit; x
+ * waits (COORD_CTX_REGWAIT) until coord_register_flush answers it. What the
+ * register says about n is kept aside (w->facts) until the commit. */
+static void coord_reg_later(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n,
+	const osp_env *e)
+{
+	coord_node *f = calloc(1, sizeof(*f));
+	coord_reg_wait *w;
+
+	if (f != NULL) {
+		osp_strlcpy(f->id, n->id, sizeof(f->id));
+		f->log_end = UINT64_MAX; /* the cursor is checked at the commit */
+	}
+	if (f == NULL || coord_reg_facts(f, false, e) != OSP_OK) {
+		coord_reg_facts_free(f);
+		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
+			"cannot record the node");
+		return;
+	}
+	p->has_nonce = false; /* one register per nonce, already now */
+	w = coord_reg_wait_add(c, x, p, n);
+	w->facts = f;
+	w->cursor = e->register_->cursor;
+}
+
+void coord_register_result(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n,
+	const Ospec__V1__CommandResult *r)
+{
+	size_t len = ospec__v1__command_result__get_packed_size(r);
+	uint8_t *buf = malloc(len ? len : 1);
+	Ospec__V1__CommandResult *copy = NULL;
+
+	/* a deep copy: r belongs to the request, freed when this returns */
+	if (buf != NULL) {
+		ospec__v1__command_result__pack(r, buf);
+		copy = ospec__v1__command_result__unpack(NULL, len, buf);
+		free(buf);
+	}
+	if (copy == NULL) {
+		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
+			"result not recorded, send it again");
+		return;
+	}
+	coord_reg_wait_add(c, x, p, n)->result = copy;
+}
+
+bool coord_register_pending(const coord *c, const coord_node *n)
+{
+	for (size_t i = 0; i < c->nregs; i++)
+		if (strcmp(c->regs[i].id, n->id) == 0)
+			return true;
+	return false;
 }
 
 /* coord_reg_proof_ok verifies a register's certificate chain and signature
@@ -359,6 +508,11 @@ void coord_register_stop(coord *c)
 		nng_aio_stop(c->reg_flush);
 		nng_aio_free(c->reg_flush);
 		c->reg_flush = NULL;
+	}
+	for (size_t i = 0; c->regs != NULL && i < c->nregs; i++) {
+		coord_reg_facts_free(c->regs[i].facts);
+		if (c->regs[i].result != NULL)
+			ospec__v1__command_result__free_unpacked(c->regs[i].result, NULL);
 	}
 	free(c->regs);
 	c->regs = NULL;

@@ -328,23 +328,7 @@ static void tm_put_rollout(ts_coord_fx *f, const char *id, coord_ro_state state)
 /* tm_deploy deploys hello 2 to every up node, all in one batch. */
 static coord_ro_entry *tm_deploy(ts_coord_fx *f)
 {
-	ts_ctl_rq r;
-	osp_buf json;
-	char err[512] = "";
-	int st;
-
-	ts_ctl_rq_make(&r, "deploy", "app", "hello", "version", "2", "artifact",
-		"file:///tmp/x.tgz", "sha256", TM_SHA, "run", "bin/hello", "port", "8080", "watch",
-		"0", "batch", "10", "max-failures", "5", NULL);
-	assert_int_equal(osp_store_txn_begin(f->c.store, true, &r.rq.txn), OSP_OK);
-	osp_buf_init(&json, 1 << 20);
-	st = coord_verb_deploy(&f->c, &r.rq, &json, err, sizeof(err));
-	osp_buf_fini(&json);
-	if (st != 0)
-		fail_msg("deploy: %d %s", st, err);
-	assert_int_equal(osp_store_txn_commit(r.rq.txn), OSP_OK);
-	assert_non_null(f->c.rollouts);
-	return f->c.rollouts;
+	return ts_coord_deploy(f, TM_SHA, "10");
 }
 
 /* tm_answer has node's stage answered ok or failed, its command issued

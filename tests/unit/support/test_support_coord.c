@@ -115,3 +115,24 @@ void ts_ctl_rq_make(ts_ctl_rq *r, const char *verb, ...)
 	r->rq.msg = &r->msg;
 	osp_strlcpy(r->rq.actor, "uid:0", sizeof(r->rq.actor));
 }
+
+struct coord_ro_entry *ts_coord_deploy(ts_coord_fx *f, const char *sha, const char *batch)
+{
+	ts_ctl_rq r;
+	osp_buf json;
+	char err[512] = "";
+	int st;
+
+	ts_ctl_rq_make(&r, "deploy", "app", "hello", "version", "2", "artifact",
+		"file:///tmp/x.tgz", "sha256", sha, "run", "bin/hello", "port", "8080", "watch",
+		"0", "batch", batch, "max-failures", "5", NULL);
+	assert_int_equal(osp_store_txn_begin(f->c.store, true, &r.rq.txn), OSP_OK);
+	osp_buf_init(&json, 1 << 20);
+	st = coord_verb_deploy(&f->c, &r.rq, &json, err, sizeof(err));
+	osp_buf_fini(&json);
+	if (st != 0)
+		fail_msg("deploy: %d %s", st, err);
+	assert_int_equal(osp_store_txn_commit(r.rq.txn), OSP_OK);
+	assert_non_null(f->c.rollouts);
+	return f->c.rollouts;
+}

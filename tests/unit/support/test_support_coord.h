@@ -64,4 +64,9 @@ void ts_ctl_rq_make(ts_ctl_rq *r, const char *verb, ...);
 /* ts_ctl_rq_add adds the argument key=val (borrowed) to r. */
 void ts_ctl_rq_add(ts_ctl_rq *r, const char *key, const char *val);
 
+/* ts_coord_deploy deploys app hello version 2 (artifact sha256 sha) to every
+ * up node of f, batch nodes at a time, watch 0, max-failures 5, committed;
+ * returns the rollout (f's first active one). */
+struct coord_ro_entry *ts_coord_deploy(ts_coord_fx *f, const char *sha, const char *batch);
+
 #endif

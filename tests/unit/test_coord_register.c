@@ -1,0 +1,344 @@
+/*
+ * test_coord_register.c - the group commit of registers and command results
+ * (coord_register.c): results that arrive together are applied in one
+ * transaction, nothing of them is visible (store, engine, commands, acks)
+ * before the flush commits, and a group whose commit fails leaves memory as
+ * the store (a register's facts are not taken, results are reloaded and
+ * answered with an error so that the agents send them again).
+ *
+ * No sockets: each request's context has an aio but no nng context, so a
+ * reply fails to send and stays in the aio, where the test reads it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "coord.h"
+#include "coord_control.h"
+#include "coord_engine_hooks.h"
+#include "coord_rollouts.h"
+#include "test_support.h"
+#include "test_support_coord.h"
+
+#define TR_SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define TR_UUID "00000000-0000-4000-8000-000000000001"
+#define TR_NODES 4
+
+typedef struct tr_fx {
+	ts_coord_fx f;
+	coord_pipe *p[TR_NODES];
+	coord_ctx x[TR_NODES + 1]; /* the last: a register */
+} tr_fx;
+
+static void tr_aio_cb(void *arg)
+{
+	(void)arg; /* the reply stays in the aio for the test to read */
+}
+
+/* tr_setup opens a store of map_size bytes (0: the default), starts the
+ * group commit and adds TR_NODES up nodes n0.. with a connection each. */
+static tr_fx *tr_setup(uint64_t map_size)
+{
+	tr_fx *t = calloc(1, sizeof(*t));
+	char err[256] = "";
+
+	assert_non_null(t);
+	ts_mkdtemp(t->f.root, sizeof(t->f.root), "/tmp/ospec-coordreg-XXXXXX");
+	snprintf(t->f.data, sizeof(t->f.data), "%s/data", t->f.root);
+	t->f.c.cfg.data = t->f.data;
+	t->f.c.cfg.heartbeat = 1000;
+	t->f.c.cfg.map_size = map_size;
+	t->f.c.cfg.listen = "tcp://127.0.0.1:1";
+	if (coord_db_open(&t->f.c, err, sizeof(err)) != OSP_OK)
+		fail_msg("coord_db_open: %s", err);
+	assert_int_equal(pthread_mutex_init(&t->f.c.mtx, NULL), 0);
+	assert_int_equal(coord_register_start(&t->f.c), OSP_OK);
+	for (size_t i = 0; i < TR_NODES + 1; i++) {
+		t->x[i].c = &t->f.c;
+		assert_int_equal(nng_aio_alloc(&t->x[i].aio, tr_aio_cb, NULL), 0);
+	}
+	for (size_t i = 0; i < TR_NODES; i++) {
+		char id[16];
+		coord_node *n;
+
+		snprintf(id, sizeof(id), "n%zu", i);
+		assert_non_null(n = coord_node_add(&t->f.c, id, TR_UUID));
+		n->state = COORD_NODE_UP;
+		assert_non_null(t->p[i] = coord_pipe_get(&t->f.c, (uint32_t)(10 + i), true));
+		t->p[i]->node = n;
+		coord_pipe_registered(&t->f.c, t->p[i]);
+		t->x[i].pipe_id = t->p[i]->id;
+	}
+	/* the group's timer would flush behind the test's back: the test holds
+	 * the lock from here on, as the agent server does */
+	pthread_mutex_lock(&t->f.c.mtx);
+	return t;
+}
+
+static void tr_teardown(tr_fx *t)
+{
+	pthread_mutex_unlock(&t->f.c.mtx);
+	for (size_t i = 0; i < TR_NODES + 1; i++) {
+		nng_aio_wait(t->x[i].aio);
+		nng_msg_free(nng_aio_get_msg(t->x[i].aio));
+		nng_aio_free(t->x[i].aio);
+	}
+	atomic_store(&t->f.c.stopping, true);
+	coord_register_stop(&t->f.c);
+	ts_coord_fx_fini(&t->f);
+	pthread_mutex_destroy(&t->f.c.mtx);
+	free(t);
+}
+
+static coord_node *tr_node(tr_fx *t, size_t i)
+{
+	return t->p[i]->node;
+}
+
+/* tr_reply decodes the reply x was given (its body case; 0: none yet) and,
+ * for an Ack, its sequence. */
+static int tr_reply(coord_ctx *x, uint64_t *ack_seq)
+{
+	nng_msg *m;
+	osp_env *e = NULL;
+	char err[256];
+	int body;
+
+	if (x->state != COORD_CTX_SEND)
+		return 0;
+	nng_aio_wait(x->aio);
+	assert_non_null(m = nng_aio_get_msg(x->aio));
+	if (osp_wire_decode(nng_msg_body(m), nng_msg_len(m), &e, err, sizeof(err)) != OSP_OK)
+		fail_msg("reply: %s", err);
+	body = (int)e->body_case;
+	if (ack_seq != NULL && e->body_case == OSPEC__V1__ENVELOPE__BODY_ACK)
+		*ack_seq = e->ack->seq;
+	osp_wire_free(e);
+	nng_msg_free(m);
+	nng_aio_set_msg(x->aio, NULL);
+	x->state = COORD_CTX_RECV;
+	return body;
+}
+
+/* tr_deploy deploys hello 2 to every node, batch nodes at a time. */
+static coord_ro_entry *tr_deploy(tr_fx *t, const char *batch)
+{
+	return ts_coord_deploy(&t->f, TR_SHA, batch);
+}
+
+/* tr_result has node i's Stage (seq 1) answered ok through the group. */
+static void tr_result(tr_fx *t, size_t i)
+{
+	Ospec__V1__CommandResult r;
+
+	ospec__v1__command_result__init(&r);
+	r.app = "hello";
+	r.seq = 1;
+	r.status = OSPEC__V1__RESULT_STATUS__RESULT_OK;
+	r.message = "";
+	r.version = "2";
+	r.sha256 = TR_SHA;
+	r.slot = "main";
+	r.has_kind = 1;
+	r.kind = OSPEC__V1__COMMAND__KIND_STAGE;
+	coord_register_result(&t->f.c, &t->x[i], t->p[i], tr_node(t, i), &r);
+}
+
+/* tr_count is how many records db holds (committed). */
+static uint64_t tr_count(tr_fx *t, const char *db)
+{
+	osp_txn *txn = NULL;
+	uint64_t n = 0;
+
+	assert_int_equal(osp_store_txn_begin(t->f.c.store, false, &txn), OSP_OK);
+	assert_int_equal(osp_store_count(txn, db, &n), OSP_OK);
+	osp_store_txn_abort(txn);
+	return n;
+}
+
+/* tr_step_state is the state of node i's step in e. */
+static coord_step_state tr_step_state(const coord_ro_entry *e, size_t i)
+{
+	char id[16];
+
+	snprintf(id, sizeof(id), "n%zu", i);
+	for (size_t k = 0; k < e->ro.nsteps; k++)
+		if (strcmp(e->ro.steps[k].node, id) == 0)
+			return e->ro.steps[k].state;
+	fail_msg("no step of %s", id);
+	return COORD_STEP_PENDING;
+}
+
+/* Two results of one burst: nothing of them is recorded, applied, sent or
+ * acknowledged until the flush; then both are, in one commit, and the
+ * commands that follow (the next batch's Stages) are in the log. */
+static void test_coord_register_results_one_commit(void **state)
+{
+	tr_fx *t = tr_setup(0);
+	coord_ro_entry *e = tr_deploy(t, "2");
+	uint64_t events = tr_count(t, "events"), seq = 0;
+
+	(void)state;
+	assert_int_equal(tr_node(t, 0)->log_end, 1);
+	assert_int_equal(tr_node(t, 2)->log_end, 0); /* the second batch */
+	tr_result(t, 0);
+	tr_result(t, 1);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(t->x[i].state, COORD_CTX_REGWAIT);
+		assert_int_equal(tr_step_state(e, i), COORD_STEP_STAGING);
+	}
+	assert_int_equal(t->f.c.nregs, 2);
+	assert_true(coord_register_pending(&t->f.c, tr_node(t, 1)));
+	assert_false(coord_register_pending(&t->f.c, tr_node(t, 2)));
+	assert_int_equal(tr_count(t, "events"), events);
+	assert_int_equal(tr_node(t, 2)->log_end, 0);
+
+	coord_register_flush(&t->f.c);
+	assert_int_equal(t->f.c.nregs, 0);
+	assert_int_equal(t->f.c.nregwait, 0);
+	e = t->f.c.rollouts;
+	for (size_t i = 0; i < 2; i++) {
+		seq = 0;
+		assert_int_equal(tr_reply(&t->x[i], &seq), OSPEC__V1__ENVELOPE__BODY_ACK);
+		assert_int_equal(seq, 1);
+		assert_int_equal(tr_step_state(e, i), COORD_STEP_DONE);
+	}
+	/* two command.result events at least, and what the engine said */
+	assert_true(tr_count(t, "events") >= events + 2);
+	/* the second batch's Stages are committed, and marked to be sent */
+	for (size_t i = 2; i < TR_NODES; i++) {
+		assert_int_equal(tr_node(t, i)->log_end, 1);
+		assert_true(tr_node(t, i)->kick); /* no agent server here to answer */
+		assert_int_equal(tr_step_state(e, i), COORD_STEP_STAGING);
+	}
+	/* the store says the same as memory: reloaded, the steps are done */
+	coord_rollouts_reload(&t->f.c);
+	assert_non_null(e = t->f.c.rollouts);
+	assert_int_equal(tr_step_state(e, 0), COORD_STEP_DONE);
+	assert_int_equal(tr_step_state(e, 1), COORD_STEP_DONE);
+	tr_teardown(t);
+}
+
+/* tr_register has node 0 register again on connection 4 with hostname host
+ * and label role=role, through the group. */
+static void tr_register(tr_fx *t, const char *host, const char *role)
+{
+	coord_pipe *p = coord_pipe_get(&t->f.c, 4, true);
+	Ospec__V1__Register r;
+	Ospec__V1__Label l, *lp = &l;
+	osp_env env;
+
+	assert_non_null(p);
+	p->has_nonce = true;
+	memset(p->nonce, 7, sizeof(p->nonce));
+	t->x[TR_NODES].pipe_id = p->id;
+	osp_wire_env_init(&env, "n0", TR_UUID, 1);
+	ospec__v1__register__init(&r);
+	ospec__v1__label__init(&l);
+	l.key = "role";
+	l.value = (char *)role;
+	r.labels = &lp;
+	r.n_labels = 1;
+	r.hostname = (char *)host;
+	r.nonce.data = p->nonce;
+	r.nonce.len = sizeof(p->nonce);
+	r.has_cursor = 1;
+	r.cursor = 0;
+	env.body_case = OSPEC__V1__ENVELOPE__BODY_REGISTER;
+	env.register_ = &r;
+	coord_register_handle(&t->f.c, &t->x[TR_NODES], p, &env);
+	assert_int_equal(t->x[TR_NODES].state, COORD_CTX_REGWAIT);
+}
+
+/* A register's facts reach the node once its group is committed. */
+static void test_coord_register_facts_after_commit(void **state)
+{
+	tr_fx *t = tr_setup(0);
+	coord_node *n = tr_node(t, 0);
+
+	(void)state;
+	osp_strlcpy(n->hostname, "old-host", sizeof(n->hostname));
+	tr_register(t, "new-host", "web");
+	assert_string_equal(n->hostname, "old-host"); /* not before the commit */
+	assert_null(osp_labels_get(&n->labels, "role"));
+	coord_register_flush(&t->f.c);
+	assert_int_equal(tr_reply(&t->x[TR_NODES], NULL), OSPEC__V1__ENVELOPE__BODY_REGISTERED);
+	assert_string_equal(n->hostname, "new-host");
+	assert_string_equal(osp_labels_get(&n->labels, "role"), "web");
+	tr_teardown(t);
+}
+
+/* tr_fill fills the store (a reader holds the snapshot of before, so no page
+ * is reused): every write transaction from now on fails. The caller ends
+ * *reader after the flush. */
+static void tr_fill(tr_fx *t, osp_txn **reader)
+{
+	static char val[1500];
+	osp_err rv = OSP_OK;
+
+	memset(val, 'v', sizeof(val));
+	assert_int_equal(osp_store_txn_begin(t->f.c.store, false, reader), OSP_OK);
+	for (int i = 0; i < 100000 && rv == OSP_OK; i++) {
+		char key[32];
+		int kl = snprintf(key, sizeof(key), "fill-%06d", i);
+		osp_txn *w = NULL;
+
+		assert_int_equal(osp_store_txn_begin(t->f.c.store, true, &w), OSP_OK);
+		if ((rv = osp_store_put(w, "requests", key, (size_t)kl, val, sizeof(val))) != OSP_OK)
+			osp_store_txn_abort(w);
+		else
+			rv = osp_store_txn_commit(w);
+	}
+	assert_int_equal(rv, OSP_EMAPFULL);
+}
+
+/* A group whose commit fails: the register's facts stay out of memory (it
+ * was the review finding: they were taken at arrival), and the results are
+ * answered with an error with the engine back at what the store holds. */
+static void test_coord_register_failed_commit_keeps_memory(void **state)
+{
+	tr_fx *t = tr_setup(2 * 1024 * 1024);
+	coord_ro_entry *e = tr_deploy(t, "2");
+	coord_node *n = tr_node(t, 0);
+	osp_txn *reader = NULL;
+
+	(void)state;
+	osp_strlcpy(n->hostname, "old-host", sizeof(n->hostname));
+	tr_fill(t, &reader);
+	tr_register(t, "new-host", "web");
+	tr_result(t, 0);
+	tr_result(t, 1);
+	coord_register_flush(&t->f.c);
+	osp_store_txn_abort(reader);
+
+	assert_int_equal(tr_reply(&t->x[TR_NODES], NULL), OSPEC__V1__ENVELOPE__BODY_ERROR);
+	assert_string_equal(n->hostname, "old-host");
+	assert_null(osp_labels_get(&n->labels, "role"));
+	assert_int_equal(n->acked, 0);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(tr_reply(&t->x[i], NULL), OSPEC__V1__ENVELOPE__BODY_ERROR);
+	assert_int_equal(t->f.c.nregwait, 0);
+	/* reloaded: still waiting for both Stages, no second batch */
+	assert_non_null(e = t->f.c.rollouts);
+	assert_int_equal(tr_step_state(e, 0), COORD_STEP_STAGING);
+	assert_int_equal(tr_step_state(e, 1), COORD_STEP_STAGING);
+	assert_int_equal(tr_node(t, 2)->log_end, 0);
+	tr_teardown(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_coord_register_results_one_commit),
+		cmocka_unit_test(test_coord_register_facts_after_commit),
+		cmocka_unit_test(test_coord_register_failed_commit_keeps_memory),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
