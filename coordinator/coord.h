@@ -117,6 +117,14 @@ typedef enum coord_node_state {
 	COORD_NODE_UP,
 } coord_node_state;
 
+/* A chained hash table of entries that carry their own bucket link
+ * (coord_registry.c); zeroed is empty. */
+typedef struct coord_tab {
+	void **b;                 /* buckets: none, or a power of two of them */
+	size_t nb;
+	size_t n;                 /* entries */
+} coord_tab;
+
 /* One known node: durable part in rec (NodeRecord), liveness in memory. */
 struct coord_node {
 	char id[OSP_WIRE_MAX_ID + 1];
@@ -138,6 +146,7 @@ struct coord_node {
 	coord_ctx *held;          /* polls held for this node (via held_next) */
 	bool kick;                /* commands were appended since the last kick */
 	coord_node *next;
+	coord_node *hnext;        /* next in its bucket of coord.node_tab */
 };
 
 /* One registered or registering connection. */
@@ -157,6 +166,7 @@ typedef struct coord_pipe {
 	uint64_t window;          /* bit i: max_msg_id - i was seen */
 	unsigned bad;             /* undecodable messages on this connection */
 	struct coord_pipe *next;
+	struct coord_pipe *hnext; /* next in its bucket of coord.pipe_tab */
 } coord_pipe;
 
 typedef enum coord_ctx_state {
@@ -255,8 +265,11 @@ struct coord {
 	bool ctl_tls_on;
 	struct coord_ctl_replay *ctl_replay; /* request ids seen over TLS */
 	void *http;               /* nng_http_server */
-	coord_node *nodes;
+	coord_node *nodes;        /* sorted by id */
 	coord_pipe *pipes;
+	/* the same, by id (coord_registry.c): every request looks its
+	 * connection up, and a result or a command its node, by name */
+	coord_tab node_tab, pipe_tab;
 	coord_ctx *ctxs;
 	struct coord_ro_entry *rollouts; /* active (non-terminal) rollouts */
 	void *ro_acts;            /* the engine's action buffer, reused */
@@ -272,6 +285,8 @@ struct coord {
 	 * through coord_engine_on_metric. NULL: the query is not asked (no
 	 * answer: the analysis fails its query check) */
 	void (*ask_metric)(coord *c, const struct coord_ro_entry *e);
+	bool ro_defer_save;       /* a group commit is applying events: each rollout's
+				   * record is written once, at its end (coord_rollouts_save_due) */
 	int64_t ro_wake_ms;       /* no rollout deadline before this (rollout clock); kept by
 				   * coord_engine_tick, moved earlier by coord_rollouts_event,
 				   * 0 after a (re)load: look at once */
@@ -347,6 +362,9 @@ osp_err coord_db_trim_requests(coord *c, osp_txn *t, int64_t before_ms);
 osp_err coord_db_commit(coord *c, osp_txn *t, const char *what);
 
 /* coord_registry.c: nodes in memory. Callers hold c->mtx. */
+/* coord_hash_id hashes a node id (FNV-1a) for the in-memory indexes. */
+size_t coord_hash_id(const char *id);
+/* coord_node_find returns node id (an index lookup), NULL if unknown. */
 coord_node *coord_node_find(coord *c, const char *id);
 coord_node *coord_node_add(coord *c, const char *id, const char *uuid);
 void coord_node_remove(coord *c, coord_node *n);

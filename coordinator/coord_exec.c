@@ -135,11 +135,12 @@ void coord_engine_on_heartbeat(coord *c, coord_node *n)
 		const Ospec__V1__AppState *a = NULL;
 		const coord_ro_step *st = NULL;
 
+		size_t si;
+
 		if (!coord_ro_watching(&e->ro))
 			continue;
-		for (size_t i = 0; i < e->ro.nsteps && st == NULL; i++)
-			if (strcmp(e->ro.steps[i].node, n->id) == 0)
-				st = &e->ro.steps[i];
+		if (coord_rollouts_node_steps(e, n->id, &si, 1) == 1)
+			st = &e->ro.steps[si];
 		for (size_t i = 0; i < n->n_apps && st != NULL; i++)
 			if (strcmp(n->apps[i]->app, e->ro.app) == 0)
 				a = n->apps[i];
@@ -167,15 +168,23 @@ kick:
 	coord_rollouts_kick(c);
 }
 
+/* A node has one step in a rollout (its membership): a lookup looks at up
+ * to this many. */
+#define COORD_EXEC_STEPS_MAX 8
+
 /* coord_exec_owner finds the active rollout waiting for (node, seq), or
  * owning the revert queued behind a voided command. */
 static coord_ro_entry *coord_exec_owner(coord *c, const char *node, uint64_t seq)
 {
-	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next)
-		for (size_t i = 0; i < e->ro.nsteps; i++)
-			if ((e->ro.steps[i].seq == seq || e->ro.steps[i].void_seq == seq) &&
-				strcmp(e->ro.steps[i].node, node) == 0)
+	size_t idx[COORD_EXEC_STEPS_MAX];
+
+	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
+		size_t n = coord_rollouts_node_steps(e, node, idx, COORD_EXEC_STEPS_MAX);
+
+		for (size_t k = 0; k < n; k++)
+			if (e->ro.steps[idx[k]].seq == seq || e->ro.steps[idx[k]].void_seq == seq)
 				return e;
+	}
 	return NULL;
 }
 
@@ -266,12 +275,14 @@ static void coord_exec_note_app(coord_node *n, const Ospec__V1__CommandResult *r
 
 /* coord_exec_staging finds the step of e whose STAGE (node, seq) answers;
  * SIZE_MAX if none. */
-static size_t coord_exec_staging(const coord_ro_entry *e, const char *node, uint64_t seq)
+static size_t coord_exec_staging(coord_ro_entry *e, const char *node, uint64_t seq)
 {
-	for (size_t i = 0; e != NULL && i < e->ro.nsteps; i++)
-		if (e->ro.steps[i].seq == seq && e->ro.steps[i].cmd == COORD_RO_CMD_STAGE &&
-			strcmp(e->ro.steps[i].node, node) == 0)
-			return i;
+	size_t idx[COORD_EXEC_STEPS_MAX];
+	size_t n = e != NULL ? coord_rollouts_node_steps(e, node, idx, COORD_EXEC_STEPS_MAX) : 0;
+
+	for (size_t k = 0; k < n; k++)
+		if (e->ro.steps[idx[k]].seq == seq && e->ro.steps[idx[k]].cmd == COORD_RO_CMD_STAGE)
+			return idx[k];
 	return SIZE_MAX;
 }
 

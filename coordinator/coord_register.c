@@ -296,6 +296,7 @@ void coord_register_flush(coord *c)
 	if (n == 0)
 		return;
 	rv = osp_store_txn_begin(c->store, true, &t);
+	c->ro_defer_save = true;
 	for (size_t i = 0; i < n; i++) {
 		coord_reg_wait *w = &c->regs[i];
 		bool first = true;
@@ -311,6 +312,9 @@ void coord_register_flush(coord *c)
 		if (rv == OSP_OK && nodes[i] != NULL)
 			rv = coord_reg_write(c, t, w, nodes[i], first, &done[i]);
 	}
+	c->ro_defer_save = false;
+	if (rv == OSP_OK && engine)
+		rv = coord_rollouts_save_due(c, t, NULL);
 	if (rv == OSP_OK)
 		rv = coord_db_commit(c, t, "nodes and results");
 	else if (t != NULL)

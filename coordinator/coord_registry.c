@@ -1,12 +1,115 @@
 /* coord_registry.c - nodes and connections in memory; liveness by heartbeat. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coord.h"
 
+/* Nodes and connections are indexed by id in chained hash tables (coord.h:
+ * node_tab, pipe_tab) that double when they hold more entries than buckets;
+ * the lists stay for walks in order. */
+#define COORD_TAB_MIN 64
+
+size_t coord_hash_id(const char *id)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (uint8_t)*id) * 16777619u;
+	return h;
+}
+
+static size_t coord_pipe_hash(uint32_t id)
+{
+	return (size_t)(id * 2654435761u);
+}
+
+/* What a table needs to know of its entries: where their bucket link is,
+ * and their hash. */
+typedef struct coord_tab_ops {
+	size_t link;
+	size_t (*hash)(const void *e);
+} coord_tab_ops;
+
+static size_t coord_tab_node_hash(const void *e)
+{
+	return coord_hash_id(((const coord_node *)e)->id);
+}
+
+static size_t coord_tab_pipe_hash(const void *e)
+{
+	return coord_pipe_hash(((const coord_pipe *)e)->id);
+}
+
+static const coord_tab_ops coord_tab_nodes = { offsetof(coord_node, hnext), coord_tab_node_hash };
+static const coord_tab_ops coord_tab_pipes = { offsetof(coord_pipe, hnext), coord_tab_pipe_hash };
+
+static void **coord_tab_link(const coord_tab_ops *o, void *e)
+{
+	return (void **)((char *)e + o->link);
+}
+
+/* coord_tab_head is the first entry of the bucket of hash h (NULL if none). */
+static void *coord_tab_head(const coord_tab *t, size_t h)
+{
+	return t->nb == 0 ? NULL : t->b[h & (t->nb - 1)];
+}
+
+/* coord_tab_add adds e to t, doubling t first when full; false without
+ * memory (e is not added). */
+static bool coord_tab_add(const coord_tab_ops *o, coord_tab *t, void *e)
+{
+	size_t h;
+
+	if (t->n + 1 > t->nb) {
+		size_t nb = t->nb ? 2 * t->nb : COORD_TAB_MIN;
+		void **b = calloc(nb, sizeof(*b));
+
+		if (b == NULL)
+			return false;
+		for (size_t i = 0; i < t->nb; i++) {
+			for (void *x = t->b[i], *next; x != NULL; x = next) {
+				next = *coord_tab_link(o, x);
+				h = o->hash(x) & (nb - 1);
+				*coord_tab_link(o, x) = b[h];
+				b[h] = x;
+			}
+		}
+		free(t->b);
+		t->b = b;
+		t->nb = nb;
+	}
+	h = o->hash(e) & (t->nb - 1);
+	*coord_tab_link(o, e) = t->b[h];
+	t->b[h] = e;
+	t->n++;
+	return true;
+}
+
+/* coord_tab_del takes e out of t (nothing if it is not in). */
+static void coord_tab_del(const coord_tab_ops *o, coord_tab *t, void *e)
+{
+	if (t->nb == 0)
+		return;
+	for (void **pp = &t->b[o->hash(e) & (t->nb - 1)]; *pp != NULL; pp = coord_tab_link(o, *pp)) {
+		if (*pp == e) {
+			*pp = *coord_tab_link(o, e);
+			t->n--;
+			return;
+		}
+	}
+}
+
+static void coord_tab_fini(coord_tab *t)
+{
+	free(t->b);
+	memset(t, 0, sizeof(*t));
+}
+
 coord_node *coord_node_find(coord *c, const char *id)
 {
-	for (coord_node *n = c->nodes; n != NULL; n = n->next)
+	for (coord_node *n = coord_tab_head(&c->node_tab, coord_hash_id(id)); n != NULL;
+		n = n->hnext)
 		if (strcmp(n->id, id) == 0)
 			return n;
 	return NULL;
@@ -22,6 +125,10 @@ coord_node *coord_node_add(coord *c, const char *id, const char *uuid)
 	osp_strlcpy(n->id, id, sizeof(n->id));
 	osp_strlcpy(n->uuid, uuid ? uuid : "", sizeof(n->uuid));
 	n->state = COORD_NODE_DOWN;
+	if (!coord_tab_add(&coord_tab_nodes, &c->node_tab, n)) {
+		free(n);
+		return NULL;
+	}
 	/* keep the list sorted by id: listings come out in order */
 	while (*pp != NULL && strcmp((*pp)->id, id) < 0)
 		pp = &(*pp)->next;
@@ -45,6 +152,7 @@ void coord_node_remove(coord *c, coord_node *n)
 			break;
 		}
 	}
+	coord_tab_del(&coord_tab_nodes, &c->node_tab, n);
 	for (coord_pipe *p = c->pipes; p != NULL; p = p->next)
 		if (p->node == n)
 			p->node = NULL;
@@ -177,6 +285,8 @@ void coord_registry_free(coord *c)
 		c->pipes = p->next;
 		free(p);
 	}
+	coord_tab_fini(&c->node_tab);
+	coord_tab_fini(&c->pipe_tab);
 	c->n_unreg = 0;
 }
 
@@ -184,13 +294,17 @@ coord_pipe *coord_pipe_get(coord *c, uint32_t id, bool create)
 {
 	coord_pipe *p;
 
-	for (p = c->pipes; p != NULL; p = p->next)
+	for (p = coord_tab_head(&c->pipe_tab, coord_pipe_hash(id)); p != NULL; p = p->hnext)
 		if (p->id == id)
 			return p;
 	if (!create || (p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->id = id;
 	p->added_mono = p->last_mono = osp_now_mono_ms();
+	if (!coord_tab_add(&coord_tab_pipes, &c->pipe_tab, p)) {
+		free(p);
+		return NULL;
+	}
 	p->next = c->pipes;
 	c->pipes = p;
 	c->n_unreg++;
@@ -207,9 +321,13 @@ void coord_pipe_registered(coord *c, coord_pipe *p)
 
 void coord_pipe_drop(coord *c, uint32_t id)
 {
+	coord_pipe *p = coord_pipe_get(c, id, false);
+
+	if (p == NULL)
+		return;
+	coord_tab_del(&coord_tab_pipes, &c->pipe_tab, p);
 	for (coord_pipe **pp = &c->pipes; *pp != NULL; pp = &(*pp)->next) {
-		coord_pipe *p = *pp;
-		if (p->id != id)
+		if (*pp != p)
 			continue;
 		*pp = p->next;
 		if (!p->registered_once)

@@ -16,6 +16,7 @@ static void coord_ro_entry_free(coord_ro_entry *e)
 	if (e == NULL)
 		return;
 	free(e->ro.steps);
+	free(e->step_tab);
 	coord_ro_stored_fini(e);
 	if (e->rec != NULL)
 		ospec__v1__rollout_record__free_unpacked(e->rec, NULL);
@@ -46,6 +47,53 @@ bool coord_rollouts_scale_down_pending(const coord_ro_entry *e)
 void coord_rollouts_free_entry(coord_ro_entry *e)
 {
 	coord_ro_entry_free(e);
+}
+
+/* coord_rollouts_step_tab (re)builds e's index of steps by node; false
+ * without memory. */
+static bool coord_rollouts_step_tab(coord_ro_entry *e)
+{
+	size_t nb = 16;
+	uint32_t *tab;
+
+	if (e->step_tab != NULL && e->step_tab_for == e->ro.steps &&
+		e->step_tab_nsteps == e->ro.nsteps)
+		return true;
+	while (nb < 2 * e->ro.nsteps)
+		nb *= 2;
+	if ((tab = calloc(nb, sizeof(*tab))) == NULL)
+		return false;
+	for (size_t i = 0; i < e->ro.nsteps; i++) {
+		size_t b = coord_hash_id(e->ro.steps[i].node) & (nb - 1);
+
+		while (tab[b] != 0)
+			b = (b + 1) & (nb - 1);
+		tab[b] = (uint32_t)(i + 1);
+	}
+	free(e->step_tab);
+	e->step_tab = tab;
+	e->step_tab_n = nb;
+	e->step_tab_for = e->ro.steps;
+	e->step_tab_nsteps = e->ro.nsteps;
+	return true;
+}
+
+size_t coord_rollouts_node_steps(coord_ro_entry *e, const char *node, size_t *idx, size_t cap)
+{
+	size_t n = 0;
+
+	if (!coord_rollouts_step_tab(e)) {
+		/* no memory for the index: the scan it replaces */
+		for (size_t i = 0; i < e->ro.nsteps && n < cap; i++)
+			if (strcmp(e->ro.steps[i].node, node) == 0)
+				idx[n++] = i;
+		return n;
+	}
+	for (size_t b = coord_hash_id(node) & (e->step_tab_n - 1); e->step_tab[b] != 0 && n < cap;
+		b = (b + 1) & (e->step_tab_n - 1))
+		if (strcmp(e->ro.steps[e->step_tab[b] - 1].node, node) == 0)
+			idx[n++] = e->step_tab[b] - 1;
+	return n;
 }
 
 coord_ro_entry *coord_rollouts_active(coord *c, const char *app)
@@ -396,8 +444,16 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 			break;
 		}
 	}
-	if (rv == OSP_OK && (acts.n > 0 || ev->kind == COORD_RO_EV_START))
-		rv = coord_ro_save(c, t, e);
+	if (rv == OSP_OK && (acts.n > 0 || ev->kind == COORD_RO_EV_START)) {
+		e->save_due = true;
+		/* in a group commit the record is written once, at its end
+		 * (coord_ro_save compares every step); a plan reads its stages'
+		 * records when one ends or starts, so those write what is due at
+		 * once */
+		if (!c->ro_defer_save || ev->kind == COORD_RO_EV_START ||
+			coord_ro_terminal(e->ro.state))
+			rv = coord_rollouts_save_due(c, t, e);
+	}
 	/* the ticker sleeps until the earliest deadline: this one may be it */
 	if (coord_ro_next_deadline(&e->ro, NULL) < c->ro_wake_ms)
 		c->ro_wake_ms = coord_ro_next_deadline(&e->ro, NULL);
@@ -575,6 +631,23 @@ void coord_rollouts_reload(coord *c)
 		coord_ro_rec_foreach(t, coord_rollouts_load_cb, &(coord_rollouts_ld){ .c = c, .t = t });
 		osp_store_txn_abort(t);
 	}
+}
+
+osp_err coord_rollouts_save_due(coord *c, osp_txn *t, coord_ro_entry *e)
+{
+	osp_err rv = OSP_OK;
+
+	for (coord_ro_entry *o = c->rollouts; o != NULL && rv == OSP_OK; o = o->next) {
+		if (!o->save_due || o == e)
+			continue;
+		if ((rv = coord_ro_save(c, t, o)) == OSP_OK)
+			o->save_due = false;
+	}
+	if (rv == OSP_OK && e != NULL && e->save_due)
+		rv = coord_ro_save(c, t, e);
+	if (rv == OSP_OK && e != NULL)
+		e->save_due = false;
+	return rv;
 }
 
 void coord_rollouts_kick(coord *c)

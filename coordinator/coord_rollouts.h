@@ -30,6 +30,16 @@ typedef struct coord_ro_entry {
 	size_t stored_hdr_len;
 	bool stored_ok;
 	uint64_t stored_failures;
+	/* changed by an engine event of a group commit, not written yet
+	 * (coord_rollouts_save_due) */
+	bool save_due;
+	/* the steps by node (coord_rollouts_node_steps): open addressing,
+	 * step index + 1 (0: empty), built at the first lookup for these
+	 * steps (step_tab_for, step_tab_nsteps) */
+	uint32_t *step_tab;
+	size_t step_tab_n;
+	const coord_ro_step *step_tab_for;
+	size_t step_tab_nsteps;
 } coord_ro_entry;
 
 /*
@@ -134,6 +144,11 @@ osp_err coord_rollouts_load(coord *c);
 /* coord_rollouts_free frees the active list. */
 void coord_rollouts_free(coord *c);
 
+/* coord_rollouts_node_steps writes into idx (cap entries) the indexes of
+ * e's steps on node, in order, and returns how many (at most cap): an
+ * index lookup, where results and heartbeats used to scan every step. */
+size_t coord_rollouts_node_steps(coord_ro_entry *e, const char *node, size_t *idx, size_t cap);
+
 /* coord_rollouts_active returns the running/paused/pending rollout of app,
  * the oldest first; NULL if none. */
 coord_ro_entry *coord_rollouts_active(coord *c, const char *app);
@@ -153,6 +168,12 @@ osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *re
  * the caller's commit (coord_rollouts_reap). */
 osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coord_ro_event *ev,
 	const char *actor);
+
+/* coord_rollouts_save_due writes (coord_ro_save) the active rollouts whose
+ * records an engine event changed while c->ro_defer_save held them back,
+ * then e (may be NULL, need not be in the list) if its save is due. On an
+ * error the caller aborts t and reloads. */
+osp_err coord_rollouts_save_due(coord *c, osp_txn *t, coord_ro_entry *e);
 
 /* coord_rollouts_reap drops terminal entries and starts queued rollouts of
  * their apps (in their own transaction). */

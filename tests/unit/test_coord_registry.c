@@ -175,6 +175,50 @@ static void test_coord_registry_node_sorted(void **state)
 	coord_registry_free(&c);
 }
 
+/* Thousands of nodes and connections: every one is found through the index
+ * after it grew many times, and removed ones are not (nor their neighbours
+ * lost). */
+static void test_coord_registry_index(void **state)
+{
+	enum { N = 3000 };
+	coord c;
+	char id[32];
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	for (unsigned k = 0; k < N; k++) {
+		snprintf(id, sizeof(id), "node-%u", k);
+		assert_non_null(coord_node_add(&c, id, NULL));
+		assert_non_null(coord_pipe_get(&c, 1000 + k, true));
+	}
+	for (unsigned k = 0; k < N; k += 3) {
+		snprintf(id, sizeof(id), "node-%u", k);
+		coord_node_remove(&c, coord_node_find(&c, id));
+		coord_pipe_drop(&c, 1000 + k);
+	}
+	for (unsigned k = 0; k < N; k++) {
+		coord_node *n;
+
+		snprintf(id, sizeof(id), "node-%u", k);
+		n = coord_node_find(&c, id);
+		if (k % 3 == 0) {
+			assert_null(n);
+			assert_null(coord_pipe_get(&c, 1000 + k, false));
+			continue;
+		}
+		assert_non_null(n);
+		assert_string_equal(n->id, id);
+		assert_non_null(coord_pipe_get(&c, 1000 + k, false));
+		assert_int_equal(coord_pipe_get(&c, 1000 + k, false)->id, 1000 + k);
+	}
+	assert_int_equal(c.node_tab.n, N - N / 3);
+	assert_int_equal(c.pipe_tab.n, N - N / 3);
+	assert_null(coord_node_find(&c, "node-3000"));
+	coord_registry_free(&c);
+	assert_null(coord_node_find(&c, "node-1"));
+	assert_null(coord_pipe_get(&c, 1001, false));
+}
+
 static void test_coord_registry_node_remove(void **state)
 {
 	coord c;
@@ -371,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_coord_registry_replay_jumps),
 		cmocka_unit_test(test_coord_registry_pipes),
 		cmocka_unit_test(test_coord_registry_node_sorted),
+		cmocka_unit_test(test_coord_registry_index),
 		cmocka_unit_test(test_coord_registry_node_remove),
 		cmocka_unit_test(test_coord_registry_node_apps),
 		cmocka_unit_test(test_coord_registry_tick),
