@@ -31,6 +31,7 @@
 #include "coord_backup.h"
 #include "coord_engine_hooks.h"
 #include "coord_rollouts.h"
+#include "ospec/fault.h"
 #include "ospec/tls.h"
 
 /* coord_reg_refuse answers a refused register and closes the connection
@@ -315,6 +316,9 @@ void coord_register_flush(coord *c)
 	c->ro_defer_save = false;
 	if (rv == OSP_OK && engine)
 		rv = coord_rollouts_save_due(c, t, NULL);
+	/* tests: results applied, not committed, none acknowledged yet */
+	if (rv == OSP_OK && engine)
+		osp_fault_point("coordinator-before-result-commit");
 	if (rv == OSP_OK)
 		rv = coord_db_commit(c, t, "nodes and results");
 	else if (t != NULL)
