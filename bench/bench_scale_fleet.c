@@ -326,9 +326,12 @@ out:
 	if (code != 0 && x.c.dir[0] != '\0')
 		fprintf(stderr, "bench_scale: %llu agents failed; coordinator log: %s%s\n",
 			(unsigned long long)n, x.c.log, o->keep ? "" : " (removed; --keep keeps it)");
-	/* the coordinator first: it would log every agent's goodbye */
-	bench_coord_stop(&x.c);
+	/* the agents first: closed while the coordinator still answers, 5000
+	 * of them leave at once; closed after it, they were redialing a dead
+	 * port and their close took more than 10 minutes (the coordinator logs
+	 * every goodbye, which costs far less) */
 	bf_sim_close(x.sim);
+	bench_coord_stop(&x.c);
 	bench_coord_fini(&x.c, o->keep);
 	r->ok = code == 0;
 	return code;
