@@ -76,13 +76,11 @@ void coord_engine_on_register(coord *c, coord_node *n, const Ospec__V1__Register
 		return;
 	for (size_t i = 0; i < r->n_in_doubt; i++) {
 		const Ospec__V1__InDoubt *d = r->in_doubt[i];
-		const void *v;
-		size_t vl;
 
 		/* a recorded decision is in the node's log already: it gets it
-		 * at its next poll */
-		if (osp_store_get(t, "switches", d->switch_id, strlen(d->switch_id), &v, &vl) ==
-				OSP_OK ||
+		 * at its next poll; one that cannot be read is not presumed
+		 * absent (the node asks again at its next register) */
+		if (coord_ro_rec_decision(t, d->switch_id, NULL) != OSP_ENOENT ||
 			coord_exec_switch_open(c, d->switch_id))
 			continue;
 		if (coord_exec_presume_abort(c, t, n, d) != OSP_OK) {
