@@ -277,7 +277,7 @@ struct coord {
 	coord_clock clock;        /* the rollout clock: every engine event's now (coord_clock.h) */
 	/* answers node n's held polls once it has new commands: the agent server's
 	 * coord_agents_kick, wired by main.c, so that the rollout side
-	 * (coord_rollouts_kick) reaches it without calling up into it; NULL: no
+	 * (coord_active_kick) reaches it without calling up into it; NULL: no
 	 * agent server (unit tests), the node's kick mark stays */
 	void (*answer_polls)(coord *c, coord_node *n);
 	/* queues the canary metrics query of rollout e (ACT_QUERY): the analysis
@@ -286,9 +286,9 @@ struct coord {
 	 * answer: the analysis fails its query check) */
 	void (*ask_metric)(coord *c, const struct coord_ro_entry *e);
 	bool ro_defer_save;       /* a group commit is applying events: each rollout's
-				   * record is written once, at its end (coord_rollouts_save_due) */
+				   * record is written once, at its end (coord_active_save_due) */
 	int64_t ro_wake_ms;       /* no rollout deadline before this (rollout clock); kept by
-				   * coord_engine_tick, moved earlier by coord_rollouts_event,
+				   * coord_engine_tick, moved earlier by coord_active_event,
 				   * 0 after a (re)load: look at once */
 	/* the plan being changed (coord_plans.c): a stage rollout that ends
 	 * meanwhile (created and failed at once, aborted at once) is noted here

@@ -19,7 +19,7 @@
 #include <curl/curl.h>
 
 #include "coord_engine_hooks.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "ospec/json.h"
 #include "ospec/log.h"
 #include "ospec/url_redact.h"

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "coord_backup.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 
 /*
  * Schema migrations: one step per version, from N to N+1, run by
@@ -28,7 +28,7 @@
  * open, fields are optional.
  *
  * 1 -> 2 (0.2.0): a rollout's steps leave its record for their own keys in
- * "steps" (coord_rollouts_steps.c), so that a result writes one step, not
+ * "steps" (coord_record_steps.c), so that a result writes one step, not
  * the whole fleet's.
  */
 static const osp_store_migration coord_migrations[] = {
@@ -132,7 +132,7 @@ void coord_backup_on_register(coord *c, coord_node *n, uint64_t cursor)
 
 	if (!c->restored)
 		return;
-	if ((rv = coord_rollouts_resend(c, n, cursor, &sent)) != OSP_OK)
+	if ((rv = coord_active_resend(c, n, cursor, &sent)) != OSP_OK)
 		OSP_ERROR("COORD-RESENT", "node '%s': cannot re-send the commands it passed: %s",
 			n->id, osp_strerror(rv));
 }

@@ -29,7 +29,7 @@ int coord_backup_restore(const coord_cfg *cfg, char *err, size_t errlen);
 
 /* coord_backup_on_register: a node registered with its cursor. After a
  * restore (c->restored), the outstanding commands it executed already are
- * sent again (coord_rollouts_resend). Caller holds c->mtx. */
+ * sent again (coord_active_resend). Caller holds c->mtx. */
 void coord_backup_on_register(coord *c, coord_node *n, uint64_t cursor);
 
 /* coord_backup_migrations returns the coordinator's schema migration steps

@@ -26,7 +26,7 @@
 #include "coord_control.h"
 #include "coord_control_tls.h"
 #include "coord_ctl_ipc.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "ospec/v1/control.pb-c.h"
 
 /*

@@ -245,8 +245,8 @@ void coord_ctl_rollouts_hooks(coord_ctl_req *rq);
 int coord_ctl_rec_number(coord *c, coord_ctl_req *rq, Ospec__V1__RolloutRecord *rec);
 
 /* Hooks: reload memory after a failed commit; reap + kick after a good one. */
-void coord_rollouts_reload_hook(coord *c, coord_ctl_req *rq);
-void coord_rollouts_after_commit_hook(coord *c, coord_ctl_req *rq);
+void coord_active_reload_hook(coord *c, coord_ctl_req *rq);
+void coord_active_after_commit_hook(coord *c, coord_ctl_req *rq);
 
 #define COORD_ROLLOUT_VERBS                              \
 	{ "deploy", true, coord_verb_deploy },           \

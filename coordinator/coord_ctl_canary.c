@@ -8,7 +8,7 @@
 
 #include "coord_analysis.h"
 #include "coord_control.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "coord_rollout.h"
 #include "ospec/util.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "coord_control.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "coord_secrets.h"
 #include "ospec/url_redact.h"
 

@@ -17,7 +17,7 @@
 #include "coord_control.h"
 #include "coord_plans.h"
 #include "coord_releases.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "coord_secrets.h"
 
 #define COORD_PLAN_MAX_BAKE_MS (7 * 24 * 3600 * 1000LL)
@@ -350,7 +350,7 @@ static int coord_ctl_plan_start(coord *c, coord_ctl_req *rq, const char *stages,
 			    err, errlen) != OSP_OK)
 			goto out;
 	}
-	if ((running = coord_rollouts_active(c, p->app)) != NULL) {
+	if ((running = coord_active_active(c, p->app)) != NULL) {
 		snprintf(err, errlen, "app '%s' already has rollout '%s' (%s): wait for it or abort it",
 			p->app, running->ro.id, coord_ro_state_name(running->ro.state));
 		goto out;
@@ -360,7 +360,7 @@ static int coord_ctl_plan_start(coord *c, coord_ctl_req *rq, const char *stages,
 			"abort it", p->app, other);
 		goto out;
 	}
-	if (coord_rollouts_mint_id(c, rq->txn, p->app, id, sizeof(id), &seq) != OSP_OK) {
+	if (coord_active_mint_id(c, rq->txn, p->app, id, sizeof(id), &seq) != OSP_OK) {
 		snprintf(err, errlen, "cannot number the plan");
 		goto out;
 	}
@@ -493,7 +493,7 @@ static int coord_ctl_approve_switch(coord *c, coord_ctl_req *rq, coord_ro_entry 
 	osp_jw w;
 
 	coord_ctl_rollouts_hooks(rq);
-	if ((rv = coord_rollouts_event(c, rq->txn, e, &ev, rq->actor)) != OSP_OK) {
+	if ((rv = coord_active_event(c, rq->txn, e, &ev, rq->actor)) != OSP_OK) {
 		snprintf(err, errlen, "rollout '%s' is %s: no gate waits%s%s", e->ro.id,
 			coord_ro_state_name(e->ro.state), rv == OSP_ESTATE ? "" : ": ",
 			rv == OSP_ESTATE ? "" : osp_strerror(rv));
@@ -524,7 +524,7 @@ int coord_verb_approve(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
 		/* a plan whose running stage waits at its switch gate */
 		Ospec__V1__PlanStageRecord *s = p->current < p->n_stages ? p->stages[p->current] : NULL;
 		if (p->state == COORD_RO_RUNNING && s != NULL && s->rollout != NULL)
-			e = coord_rollouts_find(c, s->rollout);
+			e = coord_active_find(c, s->rollout);
 		if (e != NULL && e->ro.state == COORD_RO_WAITING_APPROVAL) {
 			int st = 1;
 			if (stage != NULL && stage[0] != '\0' && strcmp(stage, s->name) != 0)
@@ -539,7 +539,7 @@ int coord_verb_approve(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
 		ospec__v1__plan_record__free_unpacked(p, NULL);
 		return coord_ctl_plan_control(c, rq, id, COORD_PLAN_EV_APPROVE, json, err, errlen);
 	}
-	if ((e = coord_rollouts_find(c, id)) != NULL)
+	if ((e = coord_active_find(c, id)) != NULL)
 		return coord_ctl_approve_switch(c, rq, e, id, json, err, errlen);
 	{
 		Ospec__V1__RolloutRecord *r = NULL;

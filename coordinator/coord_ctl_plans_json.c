@@ -10,7 +10,7 @@
 
 #include "coord_control.h"
 #include "coord_plans.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 
 /* coord_json_plan_nodes writes a stage's nodes: from its rollout once it
  * exists, else as planned (batches as the rollout will cut them). */

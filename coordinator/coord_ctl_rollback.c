@@ -6,7 +6,7 @@
 
 #include "coord_control.h"
 #include "coord_plans.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 
 /* coord_ctl_app_succeeded lists the succeeded rollouts of app into l, newest
  * first (l->v has room for l->cap; the caller frees the records). */
@@ -74,7 +74,7 @@ int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 	const char *id0 = coord_ctl_arg(rq, "rollout");
 
 	/* inside its watch (verify window) the rollout itself goes back */
-	if (id0 != NULL && (e = coord_rollouts_find(c, id0)) != NULL &&
+	if (id0 != NULL && (e = coord_active_find(c, id0)) != NULL &&
 		!coord_ro_terminal(e->ro.state))
 		return coord_verb_control(c, rq, json, COORD_RO_EV_ROLLBACK, err, errlen);
 	if ((status = coord_ctl_rollout_arg(c, rq, rq->txn, &r, err, errlen)) != 0)
@@ -93,7 +93,7 @@ int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 			snprintf(err, errlen, "rollout '%s' did not succeed: refused", r->id);
 		goto out;
 	}
-	if ((running = coord_rollouts_active(c, r->app)) != NULL) {
+	if ((running = coord_active_active(c, r->app)) != NULL) {
 		snprintf(err, errlen, "app '%s' already has rollout '%s' (%s)", r->app,
 			running->ro.id, coord_ro_state_name(running->ro.state));
 		goto out;
@@ -119,7 +119,7 @@ int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 		snprintf(err, errlen, "cannot create the rollback");
 		goto out;
 	}
-	status = coord_rollouts_create(c, rq->txn, rec, false, rq->actor, &e, err, errlen) ==
+	status = coord_active_create(c, rq->txn, rec, false, rq->actor, &e, err, errlen) ==
 			OSP_OK
 		? 0
 		: 1;

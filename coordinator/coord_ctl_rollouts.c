@@ -10,7 +10,7 @@
 #include "coord_ctl_checks.h"
 #include "coord_plans.h"
 #include "coord_releases.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "coord_webhooks.h"
 
 /* coord_verb_dry_run builds the rollout in the request's transaction, prints
@@ -25,10 +25,10 @@ static int coord_verb_dry_run(coord *c, coord_ctl_req *rq, Ospec__V1__RolloutRec
 	int status = 1;
 
 	rq->discard = true;
-	rq->on_abort = coord_rollouts_reload_hook; /* memory follows the store */
+	rq->on_abort = coord_active_reload_hook; /* memory follows the store */
 	rec->state = COORD_RO_PENDING;
 	/* why it would be refused (e.g. required secrets missing) is said */
-	if (coord_rollouts_create(c, rq->txn, rec, true, "dry-run", &e, err, errlen) != OSP_OK)
+	if (coord_active_create(c, rq->txn, rec, true, "dry-run", &e, err, errlen) != OSP_OK)
 		return 1;
 	if (coord_rollout_get(c, rq->txn, e->ro.id, &stored) == OSP_OK) {
 		osp_jw_init(&w, json);
@@ -69,7 +69,7 @@ static int coord_verb_deploy_one(coord *c, coord_ctl_req *rq, osp_buf *json, cha
 		ospec__v1__rollout_record__free_unpacked(rec, NULL);
 		return 1;
 	}
-	running = coord_rollouts_active(c, rec->app);
+	running = coord_active_active(c, rec->app);
 	if (running != NULL && (q == NULL || strcmp(q, "true") != 0)) {
 		snprintf(err, errlen,
 			"app '%s' already has rollout '%s' (%s): wait for it, abort it, or use --queue",
@@ -83,7 +83,7 @@ static int coord_verb_deploy_one(coord *c, coord_ctl_req *rq, osp_buf *json, cha
 		return 1;
 	}
 	rec->state = COORD_RO_PENDING;
-	if (coord_rollouts_create(c, rq->txn, rec, running != NULL, rq->actor, &e, err, errlen) !=
+	if (coord_active_create(c, rq->txn, rec, running != NULL, rq->actor, &e, err, errlen) !=
 		OSP_OK)
 		return 1;
 	osp_jw_init(&w, json);
@@ -339,7 +339,7 @@ int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json, coord_ro_even
 	char *err, size_t errlen)
 {
 	const char *id = coord_ctl_arg(rq, "rollout");
-	coord_ro_entry *e = id ? coord_rollouts_find(c, id) : NULL;
+	coord_ro_entry *e = id ? coord_active_find(c, id) : NULL;
 	coord_ro_event ev = { .kind = kind, .now_ms = coord_clock_now(&c->clock) };
 	Ospec__V1__RolloutRecord *r = NULL;
 	Ospec__V1__PlanRecord *p = NULL;
@@ -351,7 +351,7 @@ int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json, coord_ro_even
 		const char *stage = p->current < p->n_stages ? p->stages[p->current]->rollout : NULL;
 		coord_ro_state st = (coord_ro_state)p->state;
 		if (stage != NULL && kind != COORD_RO_EV_ABORT && kind != COORD_RO_EV_ROLLBACK)
-			e = coord_rollouts_find(c, stage);
+			e = coord_active_find(c, stage);
 		ospec__v1__plan_record__free_unpacked(p, NULL);
 		if (kind == COORD_RO_EV_ABORT)
 			return coord_ctl_plan_control(c, rq, id, COORD_PLAN_EV_ABORT, json, err,
@@ -375,7 +375,7 @@ int coord_verb_control(coord *c, coord_ctl_req *rq, osp_buf *json, coord_ro_even
 		return 1;
 	}
 	coord_ctl_rollouts_hooks(rq);
-	rv = coord_rollouts_event(c, rq->txn, e, &ev, rq->actor);
+	rv = coord_active_event(c, rq->txn, e, &ev, rq->actor);
 	if (rv == OSP_ESTATE) {
 		snprintf(err, errlen, "rollout '%s' is %s: cannot %s it", e->ro.id,
 			coord_ro_state_name(e->ro.state),
@@ -417,8 +417,8 @@ int coord_verb_abort(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, size
 
 void coord_ctl_rollouts_hooks(coord_ctl_req *rq)
 {
-	rq->on_abort = coord_rollouts_reload_hook;
-	rq->after_commit = coord_rollouts_after_commit_hook;
+	rq->on_abort = coord_active_reload_hook;
+	rq->after_commit = coord_active_after_commit_hook;
 }
 
 int coord_ctl_rec_number(coord *c, coord_ctl_req *rq, Ospec__V1__RolloutRecord *rec)
@@ -426,7 +426,7 @@ int coord_ctl_rec_number(coord *c, coord_ctl_req *rq, Ospec__V1__RolloutRecord *
 	char id[64];
 	uint64_t seq;
 
-	if (coord_rollouts_mint_id(c, rq->txn, rec->app, id, sizeof(id), &seq) != OSP_OK ||
+	if (coord_active_mint_id(c, rq->txn, rec->app, id, sizeof(id), &seq) != OSP_OK ||
 		(rec->id = strdup(id)) == NULL)
 		return -1;
 	rec->created_seq = seq;
@@ -440,15 +440,15 @@ int coord_ctl_rec_number(coord *c, coord_ctl_req *rq, Ospec__V1__RolloutRecord *
 	return rec->actor != NULL ? 0 : -1;
 }
 
-void coord_rollouts_reload_hook(coord *c, coord_ctl_req *rq)
+void coord_active_reload_hook(coord *c, coord_ctl_req *rq)
 {
 	(void)rq;
-	coord_rollouts_reload(c);
+	coord_active_reload(c);
 }
 
-void coord_rollouts_after_commit_hook(coord *c, coord_ctl_req *rq)
+void coord_active_after_commit_hook(coord *c, coord_ctl_req *rq)
 {
 	(void)rq;
-	coord_rollouts_reap(c);
-	coord_rollouts_kick(c);
+	coord_active_reap(c);
+	coord_active_kick(c);
 }

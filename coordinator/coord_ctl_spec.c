@@ -16,7 +16,7 @@
 
 #include "coord_control.h"
 #include "coord_ctl_checks.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "coord_webhooks.h"
 #include "ospec/opts.h"
 

@@ -12,7 +12,7 @@ static const char *const coord_db_names[] = {
 	"releases", /* (app, version) <-> sha256: one version names one release */
 	"plans",    /* OSpec plans: stages run as rollouts (coord_plans.c) */
 	"outbox",   /* webhook deliveries not made yet (coord_webhooks_outbox.c) */
-	"steps",    /* a rollout's steps, one record each (coord_rollouts_steps.c) */
+	"steps",    /* a rollout's steps, one record each (coord_record_steps.c) */
 };
 
 osp_err coord_db_open(coord *c, char *err, size_t errlen)

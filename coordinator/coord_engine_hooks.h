@@ -26,13 +26,13 @@ typedef struct coord_result_done {
  * (its event, the engine step, the commands that follow) without
  * committing; d gets what coord_engine_result_done needs after the commit.
  * On an error t may hold part of it and memory may be ahead of the store:
- * the caller aborts t and reloads (coord_rollouts_reload) when d->e is set. */
+ * the caller aborts t and reloads (coord_active_reload) when d->e is set. */
 osp_err coord_engine_result_in(coord *c, osp_txn *t, coord_node *n,
 	const Ospec__V1__CommandResult *r, coord_result_done *d);
 
 /* coord_engine_result_done runs what follows a committed result d (step
  * metrics, the crash point of the tests); the caller reaps afterwards
- * (coord_rollouts_reap), once for a whole group. */
+ * (coord_active_reap), once for a whole group. */
 void coord_engine_result_done(coord *c, const coord_result_done *d);
 
 /* coord_engine_on_heartbeat: node n reported its apps (health watched while a

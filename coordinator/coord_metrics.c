@@ -8,7 +8,7 @@
 
 #include "coord.h"
 #include "coord_metrics.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "coord_webhooks.h"
 #include "ospec/prom.h"
 

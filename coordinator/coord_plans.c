@@ -187,7 +187,7 @@ static osp_err coord_plans_create(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p
 	uint64_t seq;
 	osp_err rv;
 
-	if ((rv = coord_rollouts_next_seq(c, t, &seq)) != OSP_OK)
+	if ((rv = coord_active_next_seq(c, t, &seq)) != OSP_OK)
 		return rv;
 	char id[160];
 
@@ -198,7 +198,7 @@ static osp_err coord_plans_create(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p
 	s->has_started_ms = 1;
 	/* the app is free: the stage before ended in this transaction, and
 	 * deploy refuses while the plan runs */
-	if ((rv = coord_rollouts_create(c, t, r, false, actor, &e, err, errlen)) != OSP_OK)
+	if ((rv = coord_active_create(c, t, r, false, actor, &e, err, errlen)) != OSP_OK)
 		return rv;
 	return coord_plans_set_str(&s->rollout, id);
 }
@@ -221,7 +221,7 @@ static osp_err coord_plans_abort_child(coord *c, osp_txn *t, Ospec__V1__PlanReco
 	const char *actor)
 {
 	const char *id = p->stages[i]->rollout;
-	coord_ro_entry *e = id != NULL ? coord_rollouts_find(c, id) : NULL;
+	coord_ro_entry *e = id != NULL ? coord_active_find(c, id) : NULL;
 	coord_ro_event ev = { .kind = COORD_RO_EV_ABORT, .now_ms = coord_clock_now(&c->clock) };
 	osp_err rv;
 
@@ -239,7 +239,7 @@ static osp_err coord_plans_abort_child(coord *c, osp_txn *t, Ospec__V1__PlanReco
 	}
 	if (coord_ro_terminal(e->ro.state))
 		return OSP_OK;
-	rv = coord_rollouts_event(c, t, e, &ev, actor);
+	rv = coord_active_event(c, t, e, &ev, actor);
 	if (rv == OSP_ESTATE) {
 		OSP_INFO("COORD-PLAN", "plan '%s': stage %s cannot be aborted now (%s); no later "
 			"stage starts", p->id, p->stages[i]->name, coord_ro_state_name(e->ro.state));

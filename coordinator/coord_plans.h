@@ -11,7 +11,7 @@
 
 #include "coord.h"
 #include "coord_plan.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 
 /* coord_plans_get reads plan id from t into *out (the caller frees it with
  * ospec__v1__plan_record__free_unpacked); OSP_ENOENT if not known. */
@@ -36,7 +36,7 @@ osp_err coord_plans_event(coord *c, osp_txn *t, Ospec__V1__PlanRecord *p,
 	const coord_plan_event *ev, const char *actor, char *err, size_t errlen);
 
 /* coord_plans_child_done tells e's plan (if any) that e ended: called by
- * coord_rollouts_event in the transaction that ended it. */
+ * coord_active_event in the transaction that ended it. */
 osp_err coord_plans_child_done(coord *c, osp_txn *t, const coord_ro_entry *e, const char *actor);
 
 /* coord_plans_resume (at start, after the rollouts are loaded) moves on

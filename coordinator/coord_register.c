@@ -30,7 +30,7 @@
 #include "coord.h"
 #include "coord_backup.h"
 #include "coord_engine_hooks.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "ospec/fault.h"
 #include "ospec/tls.h"
 
@@ -315,7 +315,7 @@ void coord_register_flush(coord *c)
 	}
 	c->ro_defer_save = false;
 	if (rv == OSP_OK && engine)
-		rv = coord_rollouts_save_due(c, t, NULL);
+		rv = coord_active_save_due(c, t, NULL);
 	/* tests: results applied, not committed, none acknowledged yet */
 	if (rv == OSP_OK && engine)
 		osp_fault_point("coordinator-before-result-commit");
@@ -325,7 +325,7 @@ void coord_register_flush(coord *c)
 		osp_store_txn_abort(t);
 	/* results moved the engine on in memory: back to what is durable */
 	if (rv != OSP_OK && engine)
-		coord_rollouts_reload(c);
+		coord_active_reload(c);
 	for (size_t i = 0; i < n && rv == OSP_OK; i++)
 		coord_engine_result_done(c, &done[i]);
 	c->nregs = 0;
@@ -334,9 +334,9 @@ void coord_register_flush(coord *c)
 	/* the commands that follow from the results go out now, after the
 	 * commit (and what earlier changes committed, after a reload) */
 	if (engine && rv == OSP_OK)
-		coord_rollouts_reap(c);
+		coord_active_reap(c);
 	else if (engine)
-		coord_rollouts_kick(c);
+		coord_active_kick(c);
 }
 
 /* coord_reg_flush_cb ends a group's wait. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "ospec/checks.h"
 
 bool coord_secrets_missing(coord *c, const char *node, const char *app, char *const *names,

@@ -20,7 +20,7 @@
 
 #include <curl/curl.h>
 
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "ospec/log.h"
 #include "ospec/util.h"
 

@@ -384,7 +384,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&c.mtx, NULL);
 	coord_clock_init(&c.clock); /* before any thread reads it */
 	/* the agent server and the analysis worker call the engine glue
-	 * (coord_exec.c), which reaches back to them only through these hooks:
+	 * (coord_engine.c), which reaches back to them only through these hooks:
 	 * agents -> exec -> rollouts, one way (docs/architecture.md, Modules) */
 	c.answer_polls = coord_agents_kick;
 	c.ask_metric = coord_analysis_request;

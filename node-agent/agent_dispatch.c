@@ -1,6 +1,6 @@
 /*
  * agent_dispatch.c - the command dispatcher: hands each command of the log
- * to its handler (the coordinator's coord_exec.c is another thing: the
+ * to its handler (the coordinator's coord_engine.c is another thing: the
  * engine's glue). Handlers converge ("make it so"): running the same
  * command twice leaves the same state. The app handlers (Stage, Revert,
  * Stop) are in agent_apps*.c, the blue-green ones (Stage into blue/green,

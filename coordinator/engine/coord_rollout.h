@@ -3,8 +3,8 @@
  * in, new state + actions out; no I/O, no clock reads (time comes in the
  * event), no allocation beyond the rollout itself. Built as its own library
  * (coordinator/engine/, ospec_engine), linked to libc only. The glue
- * (coord_rollouts.c) turns actions into commands appended to node logs and
- * commits the new state with them in one transaction; coord_exec.c feeds
+ * (coord_active.c) turns actions into commands appended to node logs and
+ * commits the new state with them in one transaction; coord_engine.c feeds
  * results, heartbeats and, when coord_ro_next_deadline says so, the clock.
  */
 #ifndef COORD_ROLLOUT_H

@@ -2,9 +2,9 @@
  * test_coord_glue.c - the coordinator's glue around the rollout engine on
  * the in-memory store (ts_coord_fx_init_mem): a deploy through the control
  * verb (coord_ctl_rollouts.c), results through coord_engine_on_result
- * (coord_exec.c) and deadlines through coord_engine_tick, a register's
+ * (coord_engine.c) and deadlines through coord_engine_tick, a register's
  * presumed abort (coord_engine_on_register), records saved and loaded
- * (coord_rollouts*.c, coord_db.c), and a commit the store refuses (osp_store_mem_fail_next_commit): the
+ * (coord_active*.c, coord_db.c), and a commit the store refuses (osp_store_mem_fail_next_commit): the
  * rollout and the nodes' log ends reload, so memory equals the store again,
  * and the next try succeeds. One test runs the same on LMDB, and checks the
  * database list the memory fixture uses against the one coord_db_open makes.
@@ -23,7 +23,7 @@
 #include "coord.h"
 #include "coord_control.h"
 #include "coord_engine_hooks.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "ospec/json.h"
 #include "ospec/log.h"
 #include "test_support.h"
@@ -107,7 +107,7 @@ static osp_err glue_answer(ts_coord_fx *f, coord_ro_entry *e, const char *node)
  * sequence. Returns the entry. */
 static coord_ro_entry *glue_same(ts_coord_fx *f, const char *id)
 {
-	coord_ro_entry *e = coord_rollouts_find(&f->c, id);
+	coord_ro_entry *e = coord_active_find(&f->c, id);
 	Ospec__V1__RolloutRecord *r = NULL;
 	osp_txn *t = NULL;
 
@@ -148,9 +148,9 @@ static void test_coord_glue_deploy_result(void **state)
 	assert_int_equal(glue_step(e, "n2")->cmd, COORD_RO_CMD_STAGE); /* next batch */
 
 	/* what a restart reads */
-	coord_rollouts_free(&f->c);
-	assert_null(coord_rollouts_find(&f->c, id));
-	assert_int_equal(coord_rollouts_load(&f->c), OSP_OK);
+	coord_active_free(&f->c);
+	assert_null(coord_active_find(&f->c, id));
+	assert_int_equal(coord_active_load(&f->c), OSP_OK);
 	e = glue_same(f, id);
 	assert_int_equal(glue_step(e, "n1")->state, COORD_STEP_DONE);
 }
@@ -262,7 +262,7 @@ static void test_coord_glue_tick_commit_fails(void **state)
 	/* the stage times out: the only node is unreachable, the rollout failed
 	 * (and reaped) */
 	coord_engine_tick(&f->c, now + 500);
-	assert_null(coord_rollouts_find(&f->c, id));
+	assert_null(coord_active_find(&f->c, id));
 	assert_int_equal(osp_store_txn_begin(f->c.store, false, &t), OSP_OK);
 	assert_int_equal(coord_rollout_get(&f->c, t, id, &r), OSP_OK);
 	osp_store_txn_abort(t);

@@ -22,7 +22,7 @@
 #include "coord_control.h"
 #include "coord_engine_hooks.h"
 #include "coord_metrics.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "test_support.h"
 #include "test_support_coord.h"
 

@@ -17,7 +17,7 @@
 #include "coord_control.h"
 #include "coord_engine_hooks.h"
 #include "coord_plans.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "test_support.h"
 #include "test_support_coord.h"
 
@@ -105,7 +105,7 @@ static void test_plans_stage_ends_at_creation(void **state)
 		"hello-1", NULL), 0);
 	assert_true(coord_ro_terminal(tp_plan_state(f, "hello-1", 0, &stage)));
 	assert_true(coord_ro_terminal(stage));
-	assert_null(coord_rollouts_active(&f->c, "hello"));
+	assert_null(coord_active_active(&f->c, "hello"));
 	/* the app is free: a new plan is accepted */
 	a1->cordoned = false;
 	assert_int_equal(tp_run(f, coord_verb_apply, "apply", err, sizeof(err), TP_BASE, "stages",
@@ -128,7 +128,7 @@ static void test_plans_abort_ends_stage_at_once(void **state)
 		"[{\"name\":\"a\",\"select\":\"region=a\"}]", NULL), 0);
 	assert_int_equal(tp_run(f, coord_verb_pause, "pause", err, sizeof(err), "rollout",
 		"hello-1", NULL), 0);
-	e = coord_rollouts_find(&f->c, "hello-1.a");
+	e = coord_active_find(&f->c, "hello-1.a");
 	assert_non_null(e);
 	ospec__v1__command_result__init(&r);
 	r.app = "hello";
@@ -143,7 +143,7 @@ static void test_plans_abort_ends_stage_at_once(void **state)
 		"hello-1", NULL), 0);
 	assert_int_equal(tp_plan_state(f, "hello-1", 0, &stage), COORD_RO_ABORTED);
 	assert_int_equal(stage, COORD_RO_ABORTED);
-	assert_null(coord_rollouts_active(&f->c, "hello"));
+	assert_null(coord_active_active(&f->c, "hello"));
 }
 
 /* A stage rollout id (<app>-<n>.<stage>) must fit 63 characters. */
@@ -202,7 +202,7 @@ static void test_plans_resume_moves_on(void **state)
 	assert_non_null(snap);
 	memcpy(snap, v, vl);
 	osp_store_txn_abort(t);
-	e = coord_rollouts_find(&f->c, "hello-1.a");
+	e = coord_active_find(&f->c, "hello-1.a");
 	assert_non_null(e);
 	ospec__v1__command_result__init(&r);
 	r.app = "hello";

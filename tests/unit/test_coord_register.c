@@ -22,7 +22,7 @@
 #include "coord.h"
 #include "coord_control.h"
 #include "coord_engine_hooks.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "test_support.h"
 #include "test_support_coord.h"
 
@@ -218,7 +218,7 @@ static void test_coord_register_results_one_commit(void **state)
 		assert_int_equal(tr_step_state(e, i), COORD_STEP_STAGING);
 	}
 	/* the store says the same as memory: reloaded, the steps are done */
-	coord_rollouts_reload(&t->f.c);
+	coord_active_reload(&t->f.c);
 	assert_non_null(e = t->f.c.rollouts);
 	assert_int_equal(tr_step_state(e, 0), COORD_STEP_DONE);
 	assert_int_equal(tr_step_state(e, 1), COORD_STEP_DONE);

@@ -2,7 +2,7 @@
  * test_support_rollout.h - the fixture of the rollout state machine's unit
  * tests (test_coord_rollout.c, test_coord_rollout_bg.c): one rollout, its
  * steps and an action buffer, plus a fake glue that numbers the commands it
- * "sends" the way coord_rollouts.c does. No sockets, no clock: the test moves
+ * "sends" the way coord_active.c does. No sockets, no clock: the test moves
  * now. Like test_support.h, the helpers fail the running cmocka test.
  */
 #ifndef TEST_SUPPORT_ROLLOUT_H

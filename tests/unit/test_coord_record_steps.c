@@ -1,5 +1,5 @@
 /*
- * test_coord_rollouts_steps.c - a rollout's steps in their own records
+ * test_coord_record_steps.c - a rollout's steps in their own records
  * (schema 2): a schema-1 store (steps embedded in the rollout record) is
  * migrated at open and loads as it was; a save writes only the steps that
  * changed, and everything again after an aborted write transaction.
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "coord.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "test_support.h"
 #include "test_support_coord.h"
 
@@ -100,7 +100,7 @@ static size_t ts_stored_step(ts_coord_fx *f, const char *id, uint32_t i, uint8_t
  * migrated when this coordinator opens it: the records lose their steps,
  * the steps are in "steps", and every rollout reads back and loads as it
  * was stored. */
-static void test_coord_rollouts_steps_migrate_1_2(void **state)
+static void test_coord_record_steps_migrate_1_2(void **state)
 {
 	ts_coord_fx *f = calloc(1, sizeof(*f));
 	const char *dbs[] = { "rollouts" };
@@ -156,10 +156,10 @@ static void test_coord_rollouts_steps_migrate_1_2(void **state)
 	ospec__v1__rollout_record__free_unpacked(got, NULL);
 	osp_store_txn_abort(t);
 	/* the paused one is loaded into the engine as it was */
-	assert_int_equal(coord_rollouts_load(&f->c), OSP_OK);
-	e = coord_rollouts_find(&f->c, "ro-paused");
+	assert_int_equal(coord_active_load(&f->c), OSP_OK);
+	e = coord_active_find(&f->c, "ro-paused");
 	assert_non_null(e);
-	assert_null(coord_rollouts_find(&f->c, "ro-done"));
+	assert_null(coord_active_find(&f->c, "ro-done"));
 	assert_int_equal(e->ro.state, COORD_RO_PAUSED);
 	assert_int_equal(e->ro.nsteps, TS_NSTEPS);
 	for (size_t i = 0; i < TS_NSTEPS; i++) {
@@ -170,7 +170,7 @@ static void test_coord_rollouts_steps_migrate_1_2(void **state)
 		assert_string_equal(e->ro.steps[i].version, s1[i].version);
 		assert_string_equal(e->ro.steps[i].prev_version, "1");
 	}
-	coord_rollouts_free(&f->c);
+	coord_active_free(&f->c);
 	ts_coord_fx_fini(f);
 	free(f);
 }
@@ -178,7 +178,7 @@ static void test_coord_rollouts_steps_migrate_1_2(void **state)
 /* coord_ro_save writes only the steps whose state changed; after an
  * aborted write transaction it writes every step again (what it believed
  * stored may be what was lost). */
-static void test_coord_rollouts_steps_save_changed(void **state)
+static void test_coord_record_steps_save_changed(void **state)
 {
 	ts_coord_fx *f = *state;
 	Ospec__V1__RolloutRecord r, *got = NULL;
@@ -197,8 +197,8 @@ static void test_coord_rollouts_steps_save_changed(void **state)
 		assert_int_equal(coord_ro_steps_put(t, r.id, i, buf, n), OSP_OK);
 	}
 	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
-	assert_int_equal(coord_rollouts_load(&f->c), OSP_OK);
-	assert_non_null(e = coord_rollouts_find(&f->c, "ro-1"));
+	assert_int_equal(coord_active_load(&f->c), OSP_OK);
+	assert_non_null(e = coord_active_find(&f->c, "ro-1"));
 
 	/* step 0 is overwritten behind the coordinator's back: a save that did
 	 * not change step 0 leaves it alone, step 3 changed and is written */
@@ -238,14 +238,14 @@ static void test_coord_rollouts_steps_save_changed(void **state)
 	assert_int_equal(got->steps[4]->state, COORD_STEP_DONE);
 	assert_string_equal(got->steps[0]->node, "web-0"); /* rewritten too */
 	ospec__v1__rollout_record__free_unpacked(got, NULL);
-	coord_rollouts_free(&f->c);
+	coord_active_free(&f->c);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_coord_rollouts_steps_migrate_1_2),
-		cmocka_unit_test_setup_teardown(test_coord_rollouts_steps_save_changed,
+		cmocka_unit_test(test_coord_record_steps_migrate_1_2),
+		cmocka_unit_test_setup_teardown(test_coord_record_steps_save_changed,
 			ts_coord_setup, ts_coord_teardown),
 	};
 

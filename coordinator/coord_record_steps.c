@@ -1,5 +1,5 @@
 /*
- * coord_rollouts_steps.c - a rollout's steps in their own records (database
+ * coord_record_steps.c - a rollout's steps in their own records (database
  * "steps", schema 2): key <rollout id> NUL <step index, big-endian u32>, so
  * one rollout's steps are contiguous and in order; the value is a packed
  * StepRecord. The rollout record in "rollouts" holds everything else (its
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coord_rollouts.h"
+#include "coord_active.h"
 
 /* a key: an id of at most 506 bytes, NUL, the index */
 #define COORD_RO_STEPS_KEY_MAX 512

@@ -1,5 +1,5 @@
 /*
- * coord_exec.c - glue between the agent server and the rollout engine:
+ * coord_engine.c - glue between the agent server and the rollout engine:
  * records command results, feeds them and the clock to the engine, and
  * makes sure every change is committed before an agent can see it.
  */
@@ -9,11 +9,11 @@
 
 #include "coord.h"
 #include "coord_engine_hooks.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "coord_webhooks.h"
 #include "ospec/fault.h"
 
-static const char *coord_exec_status_name(Ospec__V1__ResultStatus s)
+static const char *coord_engine_status_name(Ospec__V1__ResultStatus s)
 {
 	switch (s) {
 	case OSPEC__V1__RESULT_STATUS__RESULT_OK:
@@ -33,9 +33,9 @@ static const char *coord_exec_status_name(Ospec__V1__ResultStatus s)
 	}
 }
 
-/* coord_exec_switch_open reports whether an active rollout may still
+/* coord_engine_switch_open reports whether an active rollout may still
  * decide switch id (then its decision is yet to come). */
-static bool coord_exec_switch_open(coord *c, const char *id)
+static bool coord_engine_switch_open(coord *c, const char *id)
 {
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next)
 		if (strcmp(e->ro.switch_id, id) == 0 && coord_ro_switch_undecided(&e->ro))
@@ -43,9 +43,9 @@ static bool coord_exec_switch_open(coord *c, const char *id)
 	return false;
 }
 
-/* coord_exec_presume_abort tells node n that switch id was aborted: no
+/* coord_engine_presume_abort tells node n that switch id was aborted: no
  * decision was recorded and none can come (presumed abort). */
-static osp_err coord_exec_presume_abort(coord *c, osp_txn *t, coord_node *n,
+static osp_err coord_engine_presume_abort(coord *c, osp_txn *t, coord_node *n,
 	const Ospec__V1__InDoubt *d)
 {
 	Ospec__V1__Command cmd;
@@ -81,9 +81,9 @@ void coord_engine_on_register(coord *c, coord_node *n, const Ospec__V1__Register
 		 * at its next poll; one that cannot be read is not presumed
 		 * absent (the node asks again at its next register) */
 		if (coord_ro_rec_decision(t, d->switch_id, NULL) != OSP_ENOENT ||
-			coord_exec_switch_open(c, d->switch_id))
+			coord_engine_switch_open(c, d->switch_id))
 			continue;
-		if (coord_exec_presume_abort(c, t, n, d) != OSP_OK) {
+		if (coord_engine_presume_abort(c, t, n, d) != OSP_OK) {
 			osp_store_txn_abort(t);
 			coord_db_reload_log_ends(c);
 			return;
@@ -97,11 +97,11 @@ void coord_engine_on_register(coord *c, coord_node *n, const Ospec__V1__Register
 	if (coord_db_commit(c, t, "presumed abort") != OSP_OK)
 		coord_db_reload_log_ends(c);
 	/* the node's poll may be held already: answer it now */
-	coord_rollouts_kick(c);
+	coord_active_kick(c);
 }
 
-/* coord_exec_apply applies ev to e in its own transaction and commits. */
-static osp_err coord_exec_apply(coord *c, coord_ro_entry *e, const coord_ro_event *ev,
+/* coord_engine_apply applies ev to e in its own transaction and commits. */
+static osp_err coord_engine_apply(coord *c, coord_ro_entry *e, const coord_ro_event *ev,
 	const char *actor)
 {
 	osp_txn *t = NULL;
@@ -109,13 +109,13 @@ static osp_err coord_exec_apply(coord *c, coord_ro_entry *e, const coord_ro_even
 
 	if ((rv = osp_store_txn_begin(c->store, true, &t)) != OSP_OK)
 		return rv;
-	if ((rv = coord_rollouts_event(c, t, e, ev, actor)) != OSP_OK) {
+	if ((rv = coord_active_event(c, t, e, ev, actor)) != OSP_OK) {
 		osp_store_txn_abort(t);
-		coord_rollouts_reload(c);
+		coord_active_reload(c);
 		return rv;
 	}
 	if ((rv = coord_db_commit(c, t, "rollout")) != OSP_OK) {
-		coord_rollouts_reload(c); /* the txn is gone either way */
+		coord_active_reload(c); /* the txn is gone either way */
 		return rv;
 	}
 	/* tests: the canary's counters were asked for, no answer is in yet */
@@ -137,7 +137,7 @@ void coord_engine_on_heartbeat(coord *c, coord_node *n)
 
 		if (!coord_ro_watching(&e->ro))
 			continue;
-		if (coord_rollouts_node_steps(e, n->id, &si, 1) == 1)
+		if (coord_active_node_steps(e, n->id, &si, 1) == 1)
 			st = &e->ro.steps[si];
 		for (size_t i = 0; i < n->n_apps && st != NULL; i++)
 			if (strcmp(n->apps[i]->app, e->ro.app) == 0)
@@ -154,30 +154,30 @@ void coord_engine_on_heartbeat(coord *c, coord_node *n)
 		ev.sha256 = a->sha256;
 		ev.message = ev.ok ? "healthy" : a->running ? "health checks failing"
 							    : "the app is not running";
-		if (coord_exec_apply(c, e, &ev, "node") != OSP_OK)
+		if (coord_engine_apply(c, e, &ev, "node") != OSP_OK)
 			goto kick; /* reloaded: the list changed */
 		changed = true;
 	}
 	if (changed)
-		coord_rollouts_reap(c);
+		coord_active_reap(c);
 	return;
 kick:
 	/* what earlier entries committed must still reach the nodes */
-	coord_rollouts_kick(c);
+	coord_active_kick(c);
 }
 
 /* A node has one step in a rollout (its membership): a lookup looks at up
  * to this many. */
 #define COORD_EXEC_STEPS_MAX 8
 
-/* coord_exec_owner finds the active rollout waiting for (node, seq), or
+/* coord_engine_owner finds the active rollout waiting for (node, seq), or
  * owning the revert queued behind a voided command. */
-static coord_ro_entry *coord_exec_owner(coord *c, const char *node, uint64_t seq)
+static coord_ro_entry *coord_engine_owner(coord *c, const char *node, uint64_t seq)
 {
 	size_t idx[COORD_EXEC_STEPS_MAX];
 
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
-		size_t n = coord_rollouts_node_steps(e, node, idx, COORD_EXEC_STEPS_MAX);
+		size_t n = coord_active_node_steps(e, node, idx, COORD_EXEC_STEPS_MAX);
 
 		for (size_t k = 0; k < n; k++)
 			if (e->ro.steps[idx[k]].seq == seq || e->ro.steps[idx[k]].void_seq == seq)
@@ -186,9 +186,9 @@ static coord_ro_entry *coord_exec_owner(coord *c, const char *node, uint64_t seq
 	return NULL;
 }
 
-/* coord_exec_result_fields copies what the node reports about its state
+/* coord_engine_result_fields copies what the node reports about its state
  * after the command into ev (pointers into r). */
-static void coord_exec_result_fields(const Ospec__V1__CommandResult *r, coord_ro_event *ev)
+static void coord_engine_result_fields(const Ospec__V1__CommandResult *r, coord_ro_event *ev)
 {
 	ev->version = r->version;
 	ev->sha256 = r->sha256;
@@ -227,10 +227,10 @@ static void coord_exec_result_fields(const Ospec__V1__CommandResult *r, coord_ro
 	}
 }
 
-/* coord_exec_note_app brings n's inventory up to date with what a rolling
+/* coord_engine_note_app brings n's inventory up to date with what a rolling
  * Stage or Revert answered it runs: a result is newer than the last
  * heartbeat, and the next rollout's plan and status read the inventory. */
-static void coord_exec_note_app(coord_node *n, const Ospec__V1__CommandResult *r)
+static void coord_engine_note_app(coord_node *n, const Ospec__V1__CommandResult *r)
 {
 	Ospec__V1__AppState *a = NULL, **v;
 	char *ver, *sha;
@@ -271,12 +271,12 @@ static void coord_exec_note_app(coord_node *n, const Ospec__V1__CommandResult *r
 	a->running = r->version[0] != '\0';
 }
 
-/* coord_exec_staging finds the step of e whose STAGE (node, seq) answers;
+/* coord_engine_staging finds the step of e whose STAGE (node, seq) answers;
  * SIZE_MAX if none. */
-static size_t coord_exec_staging(coord_ro_entry *e, const char *node, uint64_t seq)
+static size_t coord_engine_staging(coord_ro_entry *e, const char *node, uint64_t seq)
 {
 	size_t idx[COORD_EXEC_STEPS_MAX];
-	size_t n = e != NULL ? coord_rollouts_node_steps(e, node, idx, COORD_EXEC_STEPS_MAX) : 0;
+	size_t n = e != NULL ? coord_active_node_steps(e, node, idx, COORD_EXEC_STEPS_MAX) : 0;
 
 	for (size_t k = 0; k < n; k++)
 		if (e->ro.steps[idx[k]].seq == seq && e->ro.steps[idx[k]].cmd == COORD_RO_CMD_STAGE)
@@ -284,9 +284,9 @@ static size_t coord_exec_staging(coord_ro_entry *e, const char *node, uint64_t s
 	return SIZE_MAX;
 }
 
-/* coord_exec_observe_stage feeds ospec_step_duration_seconds once a stage's
+/* coord_engine_observe_stage feeds ospec_step_duration_seconds once a stage's
  * result is committed: the step is done, ready (blue-green) or failed. */
-static void coord_exec_observe_stage(coord *c, const coord_ro_entry *e, size_t i,
+static void coord_engine_observe_stage(coord *c, const coord_ro_entry *e, size_t i,
 	int64_t issued_ms, int64_t now_ms)
 {
 	coord_step_state s;
@@ -307,10 +307,10 @@ osp_err coord_engine_result_in(coord *c, osp_txn *t, coord_node *n,
 	osp_err rv;
 
 	*d = (coord_result_done){ .staging = SIZE_MAX };
-	coord_exec_note_app(n, r);
-	e = coord_exec_owner(c, n->id, r->seq);
+	coord_engine_note_app(n, r);
+	e = coord_engine_owner(c, n->id, r->seq);
 	rv = coord_db_event(c, t, "command.result", n->id, e ? e->ro.id : NULL, r->app, "node",
-		"seq %llu %s%s%s", (unsigned long long)r->seq, coord_exec_status_name(r->status),
+		"seq %llu %s%s%s", (unsigned long long)r->seq, coord_engine_status_name(r->status),
 		r->message && r->message[0] ? ": " : "", r->message ? r->message : "");
 	if (rv != OSP_OK || e == NULL)
 		return rv;
@@ -322,14 +322,14 @@ osp_err coord_engine_result_in(coord *c, osp_txn *t, coord_node *n,
 	ev.ok = r->status == OSPEC__V1__RESULT_STATUS__RESULT_OK ||
 		r->status == OSPEC__V1__RESULT_STATUS__RESULT_VOTE_YES;
 	ev.message = r->message ? r->message : "";
-	coord_exec_result_fields(r, &ev);
+	coord_engine_result_fields(r, &ev);
 	if (r->stats != NULL) {
 		coord_ro_stats_from(&stats, r->stats);
 		ev.stats = &stats;
 	}
-	if ((d->staging = coord_exec_staging(e, n->id, r->seq)) != SIZE_MAX)
+	if ((d->staging = coord_engine_staging(e, n->id, r->seq)) != SIZE_MAX)
 		d->issued_ms = e->ro.steps[d->staging].started_ms;
-	return coord_rollouts_event(c, t, e, &ev, "node");
+	return coord_active_event(c, t, e, &ev, "node");
 }
 
 void coord_engine_result_done(coord *c, const coord_result_done *d)
@@ -339,7 +339,7 @@ void coord_engine_result_done(coord *c, const coord_result_done *d)
 	if (e == NULL)
 		return;
 	if (d->staging != SIZE_MAX)
-		coord_exec_observe_stage(c, e, d->staging, d->issued_ms, d->now_ms);
+		coord_engine_observe_stage(c, e, d->staging, d->issued_ms, d->now_ms);
 	/* tests: the decision is durable, no node has heard it yet */
 	if (e->ro.decision != COORD_RO_DECISION_NONE &&
 		(e->ro.phase == COORD_BG_COMMIT || e->ro.phase == COORD_BG_BACK_COMMIT))
@@ -359,15 +359,15 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
 	if ((rv = coord_engine_result_in(c, t, n, r, &d)) != OSP_OK) {
 		osp_store_txn_abort(t);
 		if (d.e != NULL)
-			coord_rollouts_reload(c);
+			coord_active_reload(c);
 		return rv;
 	}
 	if ((rv = coord_db_commit(c, t, "command result")) != OSP_OK) {
-		coord_rollouts_reload(c);
+		coord_active_reload(c);
 		return rv;
 	}
 	coord_engine_result_done(c, &d);
-	coord_rollouts_reap(c);
+	coord_active_reap(c);
 	return OSP_OK;
 }
 
@@ -375,8 +375,8 @@ osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__Command
  * (the pace it always had). */
 #define COORD_EXEC_RETRY_MS 500
 
-/* coord_exec_wake returns the earliest deadline of the active rollouts. */
-static int64_t coord_exec_wake(coord *c)
+/* coord_engine_wake returns the earliest deadline of the active rollouts. */
+static int64_t coord_engine_wake(coord *c)
 {
 	int64_t wake = COORD_RO_NEVER;
 
@@ -395,7 +395,7 @@ void coord_engine_tick(coord *c, int64_t now_mono)
 	bool changed = false;
 
 	/* nothing is due before c->ro_wake_ms: every engine step moves it
-	 * earlier if it made an earlier deadline (coord_rollouts_event) */
+	 * earlier if it made an earlier deadline (coord_active_event) */
 	if (now < c->ro_wake_ms)
 		return;
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next) {
@@ -404,23 +404,23 @@ void coord_engine_tick(coord *c, int64_t now_mono)
 		/* the engine says when it needs the clock, and which event */
 		if (now < coord_ro_next_deadline(&e->ro, &ev.kind))
 			continue;
-		if (coord_exec_apply(c, e, &ev, "coordinator") != OSP_OK)
+		if (coord_engine_apply(c, e, &ev, "coordinator") != OSP_OK)
 			goto retry; /* reloaded: the list changed */
 		changed = true;
 	}
 	if (changed)
-		coord_rollouts_reap(c);
-	c->ro_wake_ms = coord_exec_wake(c);
+		coord_active_reap(c);
+	c->ro_wake_ms = coord_engine_wake(c);
 	return;
 retry:
 	/* what earlier entries committed must still reach the nodes */
-	coord_rollouts_kick(c);
+	coord_active_kick(c);
 	c->ro_wake_ms = now + COORD_EXEC_RETRY_MS;
 }
 
 osp_err coord_engine_start(coord *c)
 {
-	osp_err rv = coord_rollouts_load(c);
+	osp_err rv = coord_active_load(c);
 
 	if (rv == OSP_OK)
 		coord_webhooks_start(c); /* a restart resumes the outbox */
@@ -440,10 +440,10 @@ void coord_engine_on_metric(coord *c, const char *id, uint64_t analysis, bool ok
 		if (strcmp(e->ro.id, id) != 0)
 			continue;
 		ev.now_ms = coord_clock_now(&c->clock);
-		if (coord_exec_apply(c, e, &ev, "coordinator") == OSP_OK)
-			coord_rollouts_reap(c);
+		if (coord_engine_apply(c, e, &ev, "coordinator") == OSP_OK)
+			coord_active_reap(c);
 		else
-			coord_rollouts_kick(c);
+			coord_active_kick(c);
 		break;
 	}
 	pthread_mutex_unlock(&c->mtx);
@@ -453,7 +453,7 @@ void coord_engine_fini(coord *c)
 {
 	coord_webhooks_stop(c);
 	/* the analysis worker is main.c's: stopped before the agents' side */
-	coord_rollouts_free(c);
+	coord_active_free(c);
 	free(c->ro_acts);
 	c->ro_acts = NULL;
 	c->ro_acts_cap = 0;

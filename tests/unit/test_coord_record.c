@@ -1,9 +1,9 @@
 /*
- * test_coord_rollouts_rec.c - the rollout record's field map
- * (coord_rollouts_rec.c): every field of the engine's rollout, of its steps
+ * test_coord_record.c - the rollout record's field map
+ * (coord_record.c): every field of the engine's rollout, of its steps
  * and of its canary goes into the store and comes back as it was, and the
  * record that comes back is what status shows. A field whose row is missing
- * from the map comes back zero and fails test_coord_rollouts_rec_roundtrip.
+ * from the map comes back zero and fails test_coord_record_roundtrip.
  * The owner's other records: switch decisions and request replies.
  */
 #include <setjmp.h>
@@ -18,7 +18,7 @@
 
 #include "coord.h"
 #include "coord_control.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "test_support.h"
 #include "test_support_coord.h"
 
@@ -170,7 +170,7 @@ static Ospec__V1__RolloutRecord *ts_record(const coord_rollout *ro)
 }
 
 /* Engine -> store -> engine: every field comes back; then status shows it. */
-static void test_coord_rollouts_rec_roundtrip(void **state)
+static void test_coord_record_roundtrip(void **state)
 {
 	ts_coord_fx *f = *state;
 	coord_ro_step steps[TS_NSTEPS];
@@ -260,7 +260,7 @@ static void test_coord_rollouts_rec_roundtrip(void **state)
 }
 
 /* A record without the fields added later reads as their defaults. */
-static void test_coord_rollouts_rec_absent(void **state)
+static void test_coord_record_absent(void **state)
 {
 	coord_ro_entry e = { 0 };
 	Ospec__V1__RolloutRecord r;
@@ -280,7 +280,7 @@ static void test_coord_rollouts_rec_absent(void **state)
 }
 
 /* A switch's decision is recorded and read back; none: OSP_ENOENT. */
-static void test_coord_rollouts_rec_decision(void **state)
+static void test_coord_record_decision(void **state)
 {
 	ts_coord_fx *f = *state;
 	osp_txn *t = NULL;
@@ -299,7 +299,7 @@ static void test_coord_rollouts_rec_decision(void **state)
 
 /* The reply of a mutating request is stored and read back whole (what a
  * repeat of the request id is answered with); an unknown id: OSP_ENOENT. */
-static void test_coord_rollouts_rec_request(void **state)
+static void test_coord_record_request(void **state)
 {
 	ts_coord_fx *f = *state;
 	Ospec__V1__RequestRecord *r = NULL;
@@ -323,12 +323,12 @@ static void test_coord_rollouts_rec_request(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_coord_rollouts_rec_roundtrip, ts_coord_setup,
+		cmocka_unit_test_setup_teardown(test_coord_record_roundtrip, ts_coord_setup,
 			ts_coord_teardown),
-		cmocka_unit_test(test_coord_rollouts_rec_absent),
-		cmocka_unit_test_setup_teardown(test_coord_rollouts_rec_decision, ts_coord_setup,
+		cmocka_unit_test(test_coord_record_absent),
+		cmocka_unit_test_setup_teardown(test_coord_record_decision, ts_coord_setup,
 			ts_coord_teardown),
-		cmocka_unit_test_setup_teardown(test_coord_rollouts_rec_request, ts_coord_setup,
+		cmocka_unit_test_setup_teardown(test_coord_record_request, ts_coord_setup,
 			ts_coord_teardown),
 	};
 

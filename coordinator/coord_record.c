@@ -1,16 +1,16 @@
 /*
- * coord_rollouts_rec.c - the rollout record's one owner: the only module
+ * coord_record.c - the rollout record's one owner: the only module
  * that reads and writes the databases "rollouts" (the record's header),
  * "switches" (the decisions of two-phase switches), "requests" (the replies
  * of mutating control requests) and the meta key "rollout_seq"
- * (coord_rollouts_steps.c, its part, keeps "steps").
+ * (coord_record_steps.c, its part, keeps "steps").
  *
  * The engine's view (coord_rollout) and the stored record (RolloutRecord,
  * StepRecord, CanaryRecord) are tied by one field map per message: a row
  * names a field of the engine struct and the protobuf field it is stored
  * in, and coord_rf_from / coord_rf_to copy every row one way or the other.
  * Adding a field to a rollout is its declaration in coord_rollout.h and
- * store.proto plus one row here (test_coord_rollouts_rec.c fails without
+ * store.proto plus one row here (test_coord_record.c fails without
  * the row).
  */
 #include <stddef.h>
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coord_rollouts.h"
+#include "coord_active.h"
 
 enum {
 	COORD_RF_NOT = 1,    /* a bool stored negated (auto_rollback: no_auto_rollback) */
@@ -556,7 +556,7 @@ osp_err coord_rollout_get(coord *c, osp_txn *t, const char *id, Ospec__V1__Rollo
 	return rv;
 }
 
-osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq)
+osp_err coord_active_next_seq(coord *c, osp_txn *t, uint64_t *seq)
 {
 	const void *v;
 	size_t vl;
@@ -578,10 +578,10 @@ osp_err coord_rollouts_next_seq(coord *c, osp_txn *t, uint64_t *seq)
 	return OSP_OK;
 }
 
-osp_err coord_rollouts_mint_id(coord *c, osp_txn *t, const char *app, char *id, size_t idlen,
+osp_err coord_active_mint_id(coord *c, osp_txn *t, const char *app, char *id, size_t idlen,
 	uint64_t *seq)
 {
-	osp_err rv = coord_rollouts_next_seq(c, t, seq);
+	osp_err rv = coord_active_next_seq(c, t, seq);
 	int n;
 
 	if (rv != OSP_OK)

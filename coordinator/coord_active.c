@@ -1,10 +1,10 @@
-/* coord_rollouts.c - rollouts: records, the active set, driving the engine. */
+/* coord_active.c - rollouts: records, the active set, driving the engine. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coord_releases.h"
-#include "coord_rollouts.h"
+#include "coord_active.h"
 #include "coord_control.h"
 #include "coord_plans.h"
 #include "coord_secrets.h"
@@ -23,11 +23,11 @@ static void coord_ro_entry_free(coord_ro_entry *e)
 	free(e);
 }
 
-/* coord_rollouts_rec_scale_down_pending is coord_ro_scale_down_pending for
+/* coord_active_rec_scale_down_pending is coord_ro_scale_down_pending for
  * a stored record: a cheap filter at load, so that every succeeded
  * blue-green rollout ever is not converted at each start (the loaded entry
  * then asks the engine). */
-static bool coord_rollouts_rec_scale_down_pending(const Ospec__V1__RolloutRecord *r)
+static bool coord_active_rec_scale_down_pending(const Ospec__V1__RolloutRecord *r)
 {
 	if (r->state != COORD_RO_SUCCEEDED || r->scale_down_at_ms <= 0)
 		return false;
@@ -39,19 +39,19 @@ static bool coord_rollouts_rec_scale_down_pending(const Ospec__V1__RolloutRecord
 	return false;
 }
 
-bool coord_rollouts_scale_down_pending(const coord_ro_entry *e)
+bool coord_active_scale_down_pending(const coord_ro_entry *e)
 {
 	return coord_ro_scale_down_pending(&e->ro);
 }
 
-void coord_rollouts_free_entry(coord_ro_entry *e)
+void coord_active_free_entry(coord_ro_entry *e)
 {
 	coord_ro_entry_free(e);
 }
 
-/* coord_rollouts_step_tab (re)builds e's index of steps by node; false
+/* coord_active_step_tab (re)builds e's index of steps by node; false
  * without memory. */
-static bool coord_rollouts_step_tab(coord_ro_entry *e)
+static bool coord_active_step_tab(coord_ro_entry *e)
 {
 	size_t nb = 16;
 	uint32_t *tab;
@@ -78,11 +78,11 @@ static bool coord_rollouts_step_tab(coord_ro_entry *e)
 	return true;
 }
 
-size_t coord_rollouts_node_steps(coord_ro_entry *e, const char *node, size_t *idx, size_t cap)
+size_t coord_active_node_steps(coord_ro_entry *e, const char *node, size_t *idx, size_t cap)
 {
 	size_t n = 0;
 
-	if (!coord_rollouts_step_tab(e)) {
+	if (!coord_active_step_tab(e)) {
 		/* no memory for the index: the scan it replaces */
 		for (size_t i = 0; i < e->ro.nsteps && n < cap; i++)
 			if (strcmp(e->ro.steps[i].node, node) == 0)
@@ -96,7 +96,7 @@ size_t coord_rollouts_node_steps(coord_ro_entry *e, const char *node, size_t *id
 	return n;
 }
 
-coord_ro_entry *coord_rollouts_active(coord *c, const char *app)
+coord_ro_entry *coord_active_active(coord *c, const char *app)
 {
 	coord_ro_entry *best = NULL;
 
@@ -107,7 +107,7 @@ coord_ro_entry *coord_rollouts_active(coord *c, const char *app)
 	return best;
 }
 
-coord_ro_entry *coord_rollouts_find(coord *c, const char *id)
+coord_ro_entry *coord_active_find(coord *c, const char *id)
 {
 	for (coord_ro_entry *e = c->rollouts; e != NULL; e = e->next)
 		if (strcmp(e->ro.id, id) == 0)
@@ -115,10 +115,10 @@ coord_ro_entry *coord_rollouts_find(coord *c, const char *id)
 	return NULL;
 }
 
-/* coord_rollouts_member_node returns the node of step st, or NULL when it
+/* coord_active_member_node returns the node of step st, or NULL when it
  * was forgotten since the rollout was created (a node that registers again
  * under that id is a new node: no rollout of before reaches it). */
-static coord_node *coord_rollouts_member_node(coord *c, const coord_ro_entry *e,
+static coord_node *coord_active_member_node(coord *c, const coord_ro_entry *e,
 	const coord_ro_step *st)
 {
 	coord_node *n = coord_node_find(c, st->node);
@@ -177,7 +177,7 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
 	Ospec__V1__TrafficWeight tw;
 	Ospec__V1__TrafficStats ts;
 	char step_id[80];
-	coord_node *n = coord_rollouts_member_node(c, e, st);
+	coord_node *n = coord_active_member_node(c, e, st);
 	osp_err rv;
 
 	if (n == NULL) /* forgotten since: the deadline makes it unreachable */
@@ -286,7 +286,7 @@ static osp_err coord_ro_send(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_s
  * unreachable): the log entry becomes a no-op so it never runs late. */
 static osp_err coord_ro_cancel(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_step *st)
 {
-	coord_node *n = coord_rollouts_member_node(c, e, st);
+	coord_node *n = coord_active_member_node(c, e, st);
 	Ospec__V1__Command cmd, **cur = NULL;
 	Ospec__V1__Noop noop;
 	size_t ncur = 0;
@@ -321,7 +321,7 @@ static osp_err coord_ro_cancel(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro
  * that finds the node not running this release changes nothing. */
 static osp_err coord_ro_void(coord *c, osp_txn *t, coord_ro_entry *e, coord_ro_step *st)
 {
-	coord_node *n = coord_rollouts_member_node(c, e, st);
+	coord_node *n = coord_active_member_node(c, e, st);
 	Ospec__V1__Command cmd;
 	Ospec__V1__Revert rev;
 	osp_err rv;
@@ -378,7 +378,7 @@ static osp_err coord_ro_decide(coord *c, osp_txn *t, coord_ro_entry *e)
 	return coord_ro_rec_decide(t, e->ro.switch_id, e->ro.decision == COORD_RO_DECISION_COMMIT);
 }
 
-osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coord_ro_event *ev,
+osp_err coord_active_event(coord *c, osp_txn *t, coord_ro_entry *e, const coord_ro_event *ev,
 	const char *actor)
 {
 	coord_ro_actions acts = { 0 };
@@ -452,7 +452,7 @@ osp_err coord_rollouts_event(coord *c, osp_txn *t, coord_ro_entry *e, const coor
 		 * once */
 		if (!c->ro_defer_save || ev->kind == COORD_RO_EV_START ||
 			coord_ro_terminal(e->ro.state))
-			rv = coord_rollouts_save_due(c, t, e);
+			rv = coord_active_save_due(c, t, e);
 	}
 	/* the ticker sleeps until the earliest deadline: this one may be it */
 	if (coord_ro_next_deadline(&e->ro, NULL) < c->ro_wake_ms)
@@ -489,15 +489,15 @@ static coord_ro_entry *coord_ro_entry_load(osp_txn *t, Ospec__V1__RolloutRecord 
 	return e;
 }
 
-typedef struct coord_rollouts_ld {
+typedef struct coord_active_ld {
 	coord *c;
 	osp_txn *t;
-} coord_rollouts_ld;
+} coord_active_ld;
 
-static int coord_rollouts_load_cb(void *arg, ProtobufCMessage *m)
+static int coord_active_load_cb(void *arg, ProtobufCMessage *m)
 {
 	Ospec__V1__RolloutRecord *rec = (Ospec__V1__RolloutRecord *)m;
-	coord_rollouts_ld *ld = arg;
+	coord_active_ld *ld = arg;
 	coord *c = ld->c;
 	coord_ro_entry *e;
 
@@ -514,7 +514,7 @@ static int coord_rollouts_load_cb(void *arg, ProtobufCMessage *m)
 		return 0;
 	}
 	if (coord_ro_terminal((coord_ro_state)rec->state) &&
-		!coord_rollouts_rec_scale_down_pending(rec)) {
+		!coord_active_rec_scale_down_pending(rec)) {
 		ospec__v1__rollout_record__free_unpacked(rec, NULL);
 		return 0;
 	}
@@ -526,11 +526,11 @@ static int coord_rollouts_load_cb(void *arg, ProtobufCMessage *m)
 	return 0;
 }
 
-/* coord_rollouts_start_pending starts the oldest pending rollout of app if
+/* coord_active_start_pending starts the oldest pending rollout of app if
  * no other of the app is running. */
-static void coord_rollouts_start_app(coord *c, const char *app)
+static void coord_active_start_app(coord *c, const char *app)
 {
-	coord_ro_entry *e = coord_rollouts_active(c, app);
+	coord_ro_entry *e = coord_active_active(c, app);
 	coord_ro_event ev = { .kind = COORD_RO_EV_START };
 	osp_txn *t = NULL;
 
@@ -539,16 +539,16 @@ static void coord_rollouts_start_app(coord *c, const char *app)
 	if (osp_store_txn_begin(c->store, true, &t) != OSP_OK)
 		return;
 	ev.now_ms = coord_clock_now(&c->clock);
-	if (coord_rollouts_event(c, t, e, &ev, "coordinator") != OSP_OK) {
+	if (coord_active_event(c, t, e, &ev, "coordinator") != OSP_OK) {
 		osp_store_txn_abort(t);
-		coord_rollouts_reload(c);
+		coord_active_reload(c);
 		return;
 	}
 	if (coord_db_commit(c, t, "rollout start") != OSP_OK)
-		coord_rollouts_reload(c);
+		coord_active_reload(c);
 }
 
-osp_err coord_rollouts_load(coord *c)
+osp_err coord_active_load(coord *c)
 {
 	osp_txn *t = NULL;
 	coord_ro_event ev = { .kind = COORD_RO_EV_START };
@@ -556,7 +556,7 @@ osp_err coord_rollouts_load(coord *c)
 
 	if ((rv = osp_store_txn_begin(c->store, false, &t)) != OSP_OK)
 		return rv;
-	rv = coord_ro_rec_foreach(t, coord_rollouts_load_cb, &(coord_rollouts_ld){ .c = c, .t = t });
+	rv = coord_ro_rec_foreach(t, coord_active_load_cb, &(coord_active_ld){ .c = c, .t = t });
 	osp_store_txn_abort(t);
 	if (rv != OSP_OK)
 		return rv;
@@ -572,7 +572,7 @@ osp_err coord_rollouts_load(coord *c)
 				e->ro.phase == COORD_CN_ANALYZE))
 			continue;
 		OSP_INFO("COORD-ROLLOUT-RESUME", "rollout '%s' resumes after a restart", e->ro.id);
-		rv = coord_rollouts_event(c, t, e, &ev, "coordinator");
+		rv = coord_active_event(c, t, e, &ev, "coordinator");
 	}
 	if (rv != OSP_OK) {
 		osp_store_txn_abort(t);
@@ -582,11 +582,11 @@ osp_err coord_rollouts_load(coord *c)
 		return rv;
 	if ((rv = coord_plans_resume(c)) != OSP_OK)
 		return rv;
-	coord_rollouts_reap(c);
+	coord_active_reap(c);
 	return OSP_OK;
 }
 
-void coord_rollouts_free(coord *c)
+void coord_active_free(coord *c)
 {
 	/* the action buffer is kept across reloads; coord_engine_fini frees it */
 	while (c->rollouts != NULL) {
@@ -596,14 +596,14 @@ void coord_rollouts_free(coord *c)
 	}
 }
 
-void coord_rollouts_reap(coord *c)
+void coord_active_reap(coord *c)
 {
 	char apps[64][64];
 	size_t napps = 0;
 
 	for (coord_ro_entry **pp = &c->rollouts; *pp != NULL;) {
 		coord_ro_entry *e = *pp;
-		if (!coord_ro_terminal(e->ro.state) || coord_rollouts_scale_down_pending(e)) {
+		if (!coord_ro_terminal(e->ro.state) || coord_active_scale_down_pending(e)) {
 			pp = &e->next;
 			continue;
 		}
@@ -617,23 +617,23 @@ void coord_rollouts_reap(coord *c)
 		if (e->ro.state == COORD_RO_PENDING && napps < 64)
 			osp_strlcpy(apps[napps++], e->ro.app, sizeof(apps[0]));
 	for (size_t i = 0; i < napps; i++)
-		coord_rollouts_start_app(c, apps[i]);
-	coord_rollouts_kick(c);
+		coord_active_start_app(c, apps[i]);
+	coord_active_kick(c);
 }
 
-void coord_rollouts_reload(coord *c)
+void coord_active_reload(coord *c)
 {
 	OSP_WARN("COORD-ROLLOUT-RELOAD", "a change was not saved: reloading rollouts from the store");
-	coord_rollouts_free(c);
+	coord_active_free(c);
 	coord_db_reload_log_ends(c);
 	osp_txn *t = NULL;
 	if (osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
-		coord_ro_rec_foreach(t, coord_rollouts_load_cb, &(coord_rollouts_ld){ .c = c, .t = t });
+		coord_ro_rec_foreach(t, coord_active_load_cb, &(coord_active_ld){ .c = c, .t = t });
 		osp_store_txn_abort(t);
 	}
 }
 
-osp_err coord_rollouts_save_due(coord *c, osp_txn *t, coord_ro_entry *e)
+osp_err coord_active_save_due(coord *c, osp_txn *t, coord_ro_entry *e)
 {
 	osp_err rv = OSP_OK;
 
@@ -650,7 +650,7 @@ osp_err coord_rollouts_save_due(coord *c, osp_txn *t, coord_ro_entry *e)
 	return rv;
 }
 
-void coord_rollouts_kick(coord *c)
+void coord_active_kick(coord *c)
 {
 	if (c->answer_polls == NULL)
 		return;
@@ -659,9 +659,9 @@ void coord_rollouts_kick(coord *c)
 			c->answer_polls(c, n);
 }
 
-/* coord_rollouts_member: node nd is one of e's members: one of the nodes
+/* coord_active_member: node nd is one of e's members: one of the nodes
  * named by the record (a plan's stage), else one matching the selector. */
-static bool coord_rollouts_member(const coord_ro_entry *e, const coord_node *nd,
+static bool coord_active_member(const coord_ro_entry *e, const coord_node *nd,
 	const osp_labels *sel)
 {
 	if (e->rec->n_nodes == 0)
@@ -672,19 +672,19 @@ static bool coord_rollouts_member(const coord_ro_entry *e, const coord_node *nd,
 	return false;
 }
 
-/* coord_rollouts_members adds one step per member node; cordoned nodes are
+/* coord_active_members adds one step per member node; cordoned nodes are
  * skipped (visible in status). */
-static osp_err coord_rollouts_members(coord *c, coord_ro_entry *e, const osp_labels *sel)
+static osp_err coord_active_members(coord *c, coord_ro_entry *e, const osp_labels *sel)
 {
 	size_t n = 0;
 
 	for (coord_node *nd = c->nodes; nd != NULL; nd = nd->next)
-		n += coord_rollouts_member(e, nd, sel);
+		n += coord_active_member(e, nd, sel);
 	if (n > 0 && (e->ro.steps = calloc(n, sizeof(*e->ro.steps))) == NULL)
 		return OSP_ENOMEM;
 	for (coord_node *nd = c->nodes; nd != NULL; nd = nd->next) {
 		coord_ro_step *st;
-		if (!coord_rollouts_member(e, nd, sel))
+		if (!coord_active_member(e, nd, sel))
 			continue;
 		st = &e->ro.steps[e->ro.nsteps++];
 		osp_strlcpy(st->node, nd->id, sizeof(st->node));
@@ -708,7 +708,7 @@ static osp_err coord_rollouts_members(coord *c, coord_ro_entry *e, const osp_lab
 	return OSP_OK;
 }
 
-osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *rec,
+osp_err coord_active_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *rec,
 	bool queued, const char *actor, coord_ro_entry **out, char *err, size_t errlen)
 {
 	coord_ro_entry *e = calloc(1, sizeof(*e));
@@ -730,7 +730,7 @@ osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *re
 		rv = OSP_EINVAL;
 		goto fail;
 	}
-	rv = coord_rollouts_members(c, e, &sel);
+	rv = coord_active_members(c, e, &sel);
 	osp_labels_fini(&sel);
 	if (rv == OSP_OK) /* before anything is stored or sent */
 		rv = coord_secrets_check_rollout(c, e, err, errlen);
@@ -750,7 +750,7 @@ osp_err coord_rollouts_create(coord *c, osp_txn *t, Ospec__V1__RolloutRecord *re
 		goto fail;
 	if (!queued) {
 		ev.now_ms = coord_clock_now(&c->clock);
-		rv = coord_rollouts_event(c, t, e, &ev, actor);
+		rv = coord_active_event(c, t, e, &ev, actor);
 	} else {
 		rv = coord_ro_save(c, t, e);
 	}
@@ -767,7 +767,7 @@ fail:
 	return rv;
 }
 
-osp_err coord_rollouts_resend(coord *c, coord_node *n, uint64_t cursor, size_t *count)
+osp_err coord_active_resend(coord *c, coord_node *n, uint64_t cursor, size_t *count)
 {
 	osp_txn *t = NULL;
 	size_t sent = 0;
@@ -810,14 +810,14 @@ osp_err coord_rollouts_resend(coord *c, coord_node *n, uint64_t cursor, size_t *
 		goto out;
 	if (rv != OSP_OK) {
 		osp_store_txn_abort(t);
-		coord_rollouts_reload(c);
+		coord_active_reload(c);
 		return rv;
 	}
 	if ((rv = coord_db_commit(c, t, "re-sent commands")) != OSP_OK) {
-		coord_rollouts_reload(c);
+		coord_active_reload(c);
 		return rv;
 	}
-	coord_rollouts_kick(c);
+	coord_active_kick(c);
 out:
 	if (count != NULL)
 		*count = sent;
