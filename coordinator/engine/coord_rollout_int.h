@@ -99,7 +99,9 @@ void coord_ro_issue(coord_rollout *r, size_t i, coord_ro_cmd cmd, int64_t now,
 		    coord_ro_actions *out);
 
 /* coord_ro_find looks up the step of node: OSP_EINVAL for a NULL node,
- * OSP_ENOENT if no step has that node, else OSP_OK with its index in *i. */
+ * OSP_ENOENT if no step has that node, else OSP_OK with its index in *i.
+ * O(log n) when the steps are sorted by node id (as the glue makes them),
+ * else a scan; node ids are unique within a rollout. */
 osp_err coord_ro_find(const coord_rollout *r, const char *node, size_t *i);
 
 /* Counting: members (steps not skipped), steps in state st, failed steps

@@ -77,11 +77,44 @@ static void test_coord_rollout_core_deadlines(void **state)
 	assert_true(coord_ro_step_deadline(&r, &s) == COORD_RO_NEVER);
 }
 
+/* coord_ro_find finds every step, sorted by node id (as the glue makes
+ * them: a binary search) or not (a scan), and no other */
+static void test_coord_rollout_core_find(void **state)
+{
+	static const char *const sorted[] = { "a", "b-1", "b-10", "b-2", "web-1", "web-2", "z" };
+	static const char *const mixed[] = { "web-2", "a", "z", "b-10", "web-1", "b-1", "b-2" };
+	coord_ro_step steps[7];
+	coord_rollout r = { .nsteps = 7, .steps = steps };
+	size_t i = 99;
+
+	(void)state;
+	memset(steps, 0, sizeof(steps));
+	for (size_t k = 0; k < 7; k++)
+		coord_ro_strlcpy(steps[k].node, sorted[k], sizeof(steps[k].node));
+	for (size_t k = 0; k < 7; k++) {
+		assert_int_equal(coord_ro_find(&r, sorted[k], &i), OSP_OK);
+		assert_int_equal(i, k);
+	}
+	for (size_t k = 0; k < 7; k++)
+		coord_ro_strlcpy(steps[k].node, mixed[k], sizeof(steps[k].node));
+	for (size_t k = 0; k < 7; k++) {
+		assert_int_equal(coord_ro_find(&r, mixed[k], &i), OSP_OK);
+		assert_int_equal(i, k);
+	}
+	assert_int_equal(coord_ro_find(&r, "b", &i), OSP_ENOENT);
+	assert_int_equal(coord_ro_find(&r, "zz", &i), OSP_ENOENT);
+	assert_int_equal(coord_ro_find(&r, "", &i), OSP_ENOENT);
+	assert_int_equal(coord_ro_find(&r, NULL, &i), OSP_EINVAL);
+	r.nsteps = 0;
+	assert_int_equal(coord_ro_find(&r, "a", &i), OSP_ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_coord_rollout_core_helpers),
 		cmocka_unit_test(test_coord_rollout_core_deadlines),
+		cmocka_unit_test(test_coord_rollout_core_find),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
