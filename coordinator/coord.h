@@ -202,6 +202,9 @@ typedef struct coord_reg_wait {
 	/* a register: what it says about the node (labels, hostname, apps...),
 	 * taken into the node only once the commit succeeded (owned) */
 	coord_node *facts;
+	/* ... of a node unknown when it came: facts is the whole node, added
+	 * to memory after the commit */
+	bool is_new;
 	/* a result (owned, unpacked with the NULL allocator), else NULL */
 	Ospec__V1__CommandResult *result;
 } coord_reg_wait;
@@ -366,7 +369,17 @@ osp_err coord_db_commit(coord *c, osp_txn *t, const char *what);
 size_t coord_hash_id(const char *id);
 /* coord_node_find returns node id (an index lookup), NULL if unknown. */
 coord_node *coord_node_find(coord *c, const char *id);
+/* coord_node_add adds node id (down, no facts) to memory: coord_node_alloc
+ * then coord_node_link. NULL without memory. */
 coord_node *coord_node_add(coord *c, const char *id, const char *uuid);
+/* coord_node_alloc allocates node id (down, no facts) without adding it:
+ * the caller owns it until coord_node_link succeeds. NULL without memory. */
+coord_node *coord_node_alloc(const char *id, const char *uuid);
+/* coord_node_link adds n (unknown so far) to memory, which then owns it;
+ * false without memory (n is still the caller's). It cannot fail for the
+ * next `more` nodes after coord_node_reserve(c, more) returned true. */
+bool coord_node_link(coord *c, coord_node *n);
+bool coord_node_reserve(coord *c, size_t more);
 void coord_node_remove(coord *c, coord_node *n);
 void coord_node_set_apps(coord_node *n, Ospec__V1__AppState **apps, size_t napps);
 /* coord_node_seen notes a message from n; a node that was down is up (its
@@ -464,8 +477,9 @@ void coord_agents_unqueue(coord *c, uint32_t pipe);
 /* coord_register_hello answers a Hello with this connection's nonce. */
 void coord_register_hello(coord *c, coord_ctx *x, coord_pipe *p);
 /* coord_register_handle checks a Register (nonce, identity proof, instance)
- * and records the node before answering Registered: a known node's record
- * in a group commit (x waits in COORD_CTX_REGWAIT), a new node's at once. */
+ * and records the node before answering Registered: in a group commit (x
+ * waits in COORD_CTX_REGWAIT), or at once when it reports in-doubt
+ * switches. A new node is added to memory only after its commit. */
 void coord_register_handle(coord *c, coord_ctx *x, coord_pipe *p, const osp_env *e);
 /* coord_register_result takes command result r of node n (copied) into the
  * group commit: x waits (COORD_CTX_REGWAIT) until coord_register_flush has

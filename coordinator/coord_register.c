@@ -9,8 +9,11 @@
  * node.up events. A fleet that reconnects at once (a restarted coordinator)
  * so costs a few commits instead of two per node, which on a disk that
  * really flushes (1-10 ms) was tens of seconds with every other request
- * waiting behind the lock (docs/benchmarks.md, "Restart"). A new node, or a
- * register with in-doubt switches, is recorded at once as before.
+ * waiting behind the lock (docs/benchmarks.md, "Restart"). Registers of new
+ * nodes join the group too (a new fleet's first storm, docs/benchmarks.md
+ * "Scale": one commit each made 5000 agents wait past their 5 s timeout);
+ * such a node reaches memory only after the commit. A register with
+ * in-doubt switches is recorded at once as before.
  *
  * Command results join the same group (docs/benchmarks.md, "Scale"): a
  * fleet-wide switch answers with one result per node at once, and one
@@ -239,17 +242,42 @@ static void coord_reg_take(coord_node *n, coord_reg_wait *w)
 	f->n_apps = 0;
 }
 
+/* coord_reg_adopt adds the new node w recorded (w->facts, then no longer
+ * w's) to memory after the commit; a register of the same node earlier in
+ * the group added it already: w's facts are taken into it. Returns the node,
+ * NULL if it is not in memory (another instance, or no memory). */
+static coord_node *coord_reg_adopt(coord *c, coord_reg_wait *w)
+{
+	coord_node *n = coord_node_find(c, w->id);
+
+	if (n == NULL) {
+		if (!coord_node_link(c, w->facts))
+			return NULL; /* not after coord_node_reserve */
+		n = w->facts;
+		w->facts = NULL; /* memory's now */
+		return n;
+	}
+	if (strcmp(n->uuid, w->uuid) != 0)
+		return NULL;
+	coord_reg_take(n, w);
+	return n;
+}
+
 /* coord_reg_done answers one waiting request of a group commit that ended
- * with rv (n NULL: its node was forgotten meanwhile); w's copies are freed. */
-static void coord_reg_done(coord *c, coord_reg_wait *w, coord_node *n, osp_err rv)
+ * with rv (n NULL: its node was forgotten meanwhile, or fresh: w recorded
+ * it as new); w's copies are freed. */
+static void coord_reg_done(coord *c, coord_reg_wait *w, coord_node *n, bool fresh, osp_err rv)
 {
 	coord_pipe *p = coord_pipe_get(c, w->pipe, false);
 	coord_ctx *x = w->x;
 
 	x->state = COORD_CTX_RECV;
 	c->nregwait--;
-	if (rv == OSP_OK && n != NULL && w->facts != NULL)
-		coord_reg_take(n, w); /* durable now, whoever is still there to hear it */
+	/* durable now, whoever is still there to hear it */
+	if (rv == OSP_OK && fresh)
+		n = coord_reg_adopt(c, w);
+	else if (rv == OSP_OK && n != NULL && w->facts != NULL)
+		coord_reg_take(n, w);
 	if (p == NULL || p->closing) {
 		coord_agents_rearm(c, x); /* nobody to answer */
 	} else if (rv != OSP_OK || n == NULL) {
@@ -271,16 +299,18 @@ static void coord_reg_done(coord *c, coord_reg_wait *w, coord_node *n, osp_err r
 }
 
 /* coord_reg_write writes waiting request w of node n into t: a register's
- * record (with its facts: up says whether node.up is due), or a result's
- * engine step (*d). */
+ * record (with its facts: up says whether node.up is due; fresh: a new
+ * node's, n is NULL), or a result's engine step (*d). */
 static osp_err coord_reg_write(coord *c, osp_txn *t, coord_reg_wait *w, coord_node *n,
-	bool up, coord_result_done *d)
+	bool fresh, bool up, coord_result_done *d)
 {
 	coord_node tmp;
 
 	*d = (coord_result_done){ .staging = SIZE_MAX };
 	if (w->result != NULL)
 		return coord_engine_result_in(c, t, n, w->result, d);
+	if (fresh)
+		return coord_reg_record(c, t, w->facts, true, w->cursor, up);
 	coord_reg_staged(n, w->facts, w->cursor, &tmp);
 	return coord_reg_record(c, t, &tmp, false, w->cursor, up);
 }
@@ -288,8 +318,9 @@ static osp_err coord_reg_write(coord *c, osp_txn *t, coord_reg_wait *w, coord_no
 void coord_register_flush(coord *c)
 {
 	coord_node *nodes[COORD_REG_GROUP_MAX];
+	bool fresh[COORD_REG_GROUP_MAX];
 	coord_result_done done[COORD_REG_GROUP_MAX];
-	size_t n = c->nregs;
+	size_t n = c->nregs, nfresh = 0;
 	bool engine = false;
 	osp_txn *t = NULL;
 	osp_err rv;
@@ -302,18 +333,28 @@ void coord_register_flush(coord *c)
 		coord_reg_wait *w = &c->regs[i];
 		bool first = true;
 
-		/* by id: a node forgotten meanwhile is not written back */
+		/* by id: a node forgotten meanwhile is not written back; a new
+		 * one is written from its facts unless another register of it
+		 * made it known meanwhile (coord_reg_now) */
 		nodes[i] = coord_node_find(c, w->id);
+		fresh[i] = nodes[i] == NULL && w->is_new;
 		if (nodes[i] != NULL && strcmp(nodes[i]->uuid, w->uuid) != 0)
 			nodes[i] = NULL;
+		nfresh += fresh[i];
+		/* node.up once per node and group */
 		for (size_t j = 0; j < i && first; j++)
-			first = nodes[j] != nodes[i] || c->regs[j].result != NULL;
+			first = strcmp(c->regs[j].id, w->id) != 0 || c->regs[j].result != NULL ||
+				(nodes[j] == NULL && !fresh[j]);
 		done[i] = (coord_result_done){ .staging = SIZE_MAX };
 		engine = engine || w->result != NULL;
-		if (rv == OSP_OK && nodes[i] != NULL)
-			rv = coord_reg_write(c, t, w, nodes[i], first, &done[i]);
+		if (rv == OSP_OK && (nodes[i] != NULL || fresh[i]))
+			rv = coord_reg_write(c, t, w, nodes[i], fresh[i], first, &done[i]);
 	}
 	c->ro_defer_save = false;
+	/* room for the new nodes before the commit: after it, adding them
+	 * cannot fail */
+	if (rv == OSP_OK && nfresh > 0 && !coord_node_reserve(c, nfresh))
+		rv = OSP_ENOMEM;
 	if (rv == OSP_OK && engine)
 		rv = coord_active_save_due(c, t, NULL);
 	/* tests: results applied, not committed, none acknowledged yet */
@@ -330,7 +371,7 @@ void coord_register_flush(coord *c)
 		coord_engine_result_done(c, &done[i]);
 	c->nregs = 0;
 	for (size_t i = 0; i < n; i++)
-		coord_reg_done(c, &c->regs[i], nodes[i], rv);
+		coord_reg_done(c, &c->regs[i], nodes[i], fresh[i], rv);
 	/* the commands that follow from the results go out now, after the
 	 * commit (and what earlier changes committed, after a reload) */
 	if (engine && rv == OSP_OK)
@@ -377,28 +418,28 @@ static coord_reg_wait *coord_reg_wait_add(coord *c, coord_ctx *x, coord_pipe *p,
 	return w;
 }
 
-/* coord_reg_later takes known node n's register into the group commit; x
- * waits (COORD_CTX_REGWAIT) until coord_register_flush answers it. What the
- * register says about n is kept aside (w->facts) until the commit. */
+/* coord_reg_later takes the register of node n (NULL: a new node) into the
+ * group commit; x waits (COORD_CTX_REGWAIT) until coord_register_flush
+ * answers it. What the register says about n is kept aside (w->facts; a new
+ * node's whole node) until the commit. */
 static void coord_reg_later(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n,
 	const osp_env *e)
 {
-	coord_node *f = calloc(1, sizeof(*f));
+	coord_node *f = coord_node_alloc(e->node_id, e->instance_uuid);
 	coord_reg_wait *w;
 
-	if (f != NULL) {
-		osp_strlcpy(f->id, n->id, sizeof(f->id));
+	if (f != NULL && n != NULL)
 		f->log_end = UINT64_MAX; /* the cursor is checked at the commit */
-	}
-	if (f == NULL || coord_reg_facts(f, false, e) != OSP_OK) {
+	if (f == NULL || coord_reg_facts(f, n == NULL, e) != OSP_OK) {
 		coord_reg_facts_free(f);
 		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
 			"cannot record the node");
 		return;
 	}
 	p->has_nonce = false; /* one register per nonce, already now */
-	w = coord_reg_wait_add(c, x, p, n);
+	w = coord_reg_wait_add(c, x, p, f);
 	w->facts = f;
+	w->is_new = n == NULL;
 	w->cursor = e->register_->cursor;
 }
 
@@ -431,6 +472,16 @@ bool coord_register_pending(const coord *c, const coord_node *n)
 	return false;
 }
 
+/* coord_reg_pending_new is the instance of new node id whose register waits
+ * for the group commit, NULL if none. */
+static const char *coord_reg_pending_new(const coord *c, const char *id)
+{
+	for (size_t i = 0; i < c->nregs; i++)
+		if (c->regs[i].is_new && strcmp(c->regs[i].id, id) == 0)
+			return c->regs[i].uuid;
+	return NULL;
+}
+
 /* coord_reg_proof_ok verifies a register's certificate chain and signature
  * (TLS listeners); why says what is wrong. */
 static bool coord_reg_proof_ok(coord *c, const osp_env *e, char *why, size_t len)
@@ -455,6 +506,7 @@ static bool coord_reg_proof_ok(coord *c, const osp_env *e, char *why, size_t len
 void coord_register_handle(coord *c, coord_ctx *x, coord_pipe *p, const osp_env *e)
 {
 	const Ospec__V1__Register *r = e->register_;
+	const char *known;
 	coord_node *n;
 	char why[512];
 	bool is_new;
@@ -477,16 +529,18 @@ void coord_register_handle(coord *c, coord_ctx *x, coord_pipe *p, const osp_env 
 		return;
 	}
 	n = coord_node_find(c, e->node_id);
-	if (n != NULL && strcmp(n->uuid, e->instance_uuid) != 0) {
+	/* a new node waiting for its commit is known as well */
+	known = n != NULL ? n->uuid : coord_reg_pending_new(c, e->node_id);
+	if (known != NULL && strcmp(known, e->instance_uuid) != 0) {
 		snprintf(why, sizeof(why),
 			"node '%s' is known with instance %s, not %s: a second agent with the "
 			"same id is refused (if the host was reinstalled, run 'ospecctl forget %s')",
-			n->id, n->uuid, e->instance_uuid, n->id);
+			e->node_id, known, e->instance_uuid, e->node_id);
 		coord_reg_refuse(c, x, p, COORD_RL_REFUSED_INSTANCE, e->node_id, why);
 		return;
 	}
 	is_new = n == NULL;
-	if (!is_new && r->n_in_doubt == 0) {
+	if (r->n_in_doubt == 0) {
 		coord_reg_later(c, x, p, n, e);
 		return;
 	}
@@ -494,7 +548,7 @@ void coord_register_handle(coord *c, coord_ctx *x, coord_pipe *p, const osp_env 
 		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL, "out of memory");
 		return;
 	}
-	/* a new node, or in-doubt switches (decided from r): at once */
+	/* in-doubt switches (decided from r): at once */
 	coord_reg_now(c, x, p, n, is_new, e);
 }
 

@@ -55,30 +55,41 @@ static void *coord_tab_head(const coord_tab *t, size_t h)
 	return t->nb == 0 ? NULL : t->b[h & (t->nb - 1)];
 }
 
+/* coord_tab_grow makes room in t for n entries (doubling, rehashing what
+ * it holds); false without memory (t unchanged). */
+static bool coord_tab_grow(const coord_tab_ops *o, coord_tab *t, size_t n)
+{
+	size_t nb = t->nb ? t->nb : COORD_TAB_MIN, h;
+	void **b;
+
+	while (n > nb)
+		nb *= 2;
+	if (nb == t->nb)
+		return true;
+	if ((b = calloc(nb, sizeof(*b))) == NULL)
+		return false;
+	for (size_t i = 0; i < t->nb; i++) {
+		for (void *x = t->b[i], *next; x != NULL; x = next) {
+			next = *coord_tab_link(o, x);
+			h = o->hash(x) & (nb - 1);
+			*coord_tab_link(o, x) = b[h];
+			b[h] = x;
+		}
+	}
+	free(t->b);
+	t->b = b;
+	t->nb = nb;
+	return true;
+}
+
 /* coord_tab_add adds e to t, doubling t first when full; false without
  * memory (e is not added). */
 static bool coord_tab_add(const coord_tab_ops *o, coord_tab *t, void *e)
 {
 	size_t h;
 
-	if (t->n + 1 > t->nb) {
-		size_t nb = t->nb ? 2 * t->nb : COORD_TAB_MIN;
-		void **b = calloc(nb, sizeof(*b));
-
-		if (b == NULL)
-			return false;
-		for (size_t i = 0; i < t->nb; i++) {
-			for (void *x = t->b[i], *next; x != NULL; x = next) {
-				next = *coord_tab_link(o, x);
-				h = o->hash(x) & (nb - 1);
-				*coord_tab_link(o, x) = b[h];
-				b[h] = x;
-			}
-		}
-		free(t->b);
-		t->b = b;
-		t->nb = nb;
-	}
+	if (!coord_tab_grow(o, t, t->n + 1))
+		return false;
 	h = o->hash(e) & (t->nb - 1);
 	*coord_tab_link(o, e) = t->b[h];
 	t->b[h] = e;
@@ -115,25 +126,45 @@ coord_node *coord_node_find(coord *c, const char *id)
 	return NULL;
 }
 
-coord_node *coord_node_add(coord *c, const char *id, const char *uuid)
+coord_node *coord_node_alloc(const char *id, const char *uuid)
 {
 	coord_node *n = calloc(1, sizeof(*n));
-	coord_node **pp = &c->nodes;
 
 	if (n == NULL)
 		return NULL;
 	osp_strlcpy(n->id, id, sizeof(n->id));
 	osp_strlcpy(n->uuid, uuid ? uuid : "", sizeof(n->uuid));
 	n->state = COORD_NODE_DOWN;
-	if (!coord_tab_add(&coord_tab_nodes, &c->node_tab, n)) {
-		free(n);
-		return NULL;
-	}
+	return n;
+}
+
+bool coord_node_reserve(coord *c, size_t more)
+{
+	return coord_tab_grow(&coord_tab_nodes, &c->node_tab, c->node_tab.n + more);
+}
+
+bool coord_node_link(coord *c, coord_node *n)
+{
+	coord_node **pp = &c->nodes;
+
+	if (!coord_tab_add(&coord_tab_nodes, &c->node_tab, n))
+		return false;
 	/* keep the list sorted by id: listings come out in order */
-	while (*pp != NULL && strcmp((*pp)->id, id) < 0)
+	while (*pp != NULL && strcmp((*pp)->id, n->id) < 0)
 		pp = &(*pp)->next;
 	n->next = *pp;
 	*pp = n;
+	return true;
+}
+
+coord_node *coord_node_add(coord *c, const char *id, const char *uuid)
+{
+	coord_node *n = coord_node_alloc(id, uuid);
+
+	if (n != NULL && !coord_node_link(c, n)) {
+		free(n);
+		return NULL;
+	}
 	return n;
 }
 

@@ -29,11 +29,13 @@
 #define TR_SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define TR_UUID "00000000-0000-4000-8000-000000000001"
 #define TR_NODES 4
+#define TR_NEW 3 /* registers of nodes the coordinator does not know */
+#define TR_CTXS (TR_NODES + 1 + TR_NEW)
 
 typedef struct tr_fx {
 	ts_coord_fx f;
 	coord_pipe *p[TR_NODES];
-	coord_ctx x[TR_NODES + 1]; /* the last: a register */
+	coord_ctx x[TR_CTXS]; /* then: a register, the new nodes' */
 } tr_fx;
 
 static void tr_aio_cb(void *arg)
@@ -41,9 +43,10 @@ static void tr_aio_cb(void *arg)
 	(void)arg; /* the reply stays in the aio for the test to read */
 }
 
-/* tr_setup opens a store of map_size bytes (0: the default), starts the
- * group commit and adds TR_NODES up nodes n0.. with a connection each. */
-static tr_fx *tr_setup(uint64_t map_size)
+/* tr_setup_store opens a store of map_size bytes (0: the default; mem: the
+ * memory store, whose commits a test can fail), starts the group commit
+ * and adds TR_NODES up nodes n0.. with a connection each. */
+static tr_fx *tr_setup_store(uint64_t map_size, bool mem)
 {
 	tr_fx *t = calloc(1, sizeof(*t));
 	char err[256] = "";
@@ -55,11 +58,13 @@ static tr_fx *tr_setup(uint64_t map_size)
 	t->f.c.cfg.heartbeat = 1000;
 	t->f.c.cfg.map_size = map_size;
 	t->f.c.cfg.listen = "tcp://127.0.0.1:1";
-	if (coord_db_open(&t->f.c, err, sizeof(err)) != OSP_OK)
+	if (mem)
+		ts_coord_fx_init_mem(&t->f);
+	else if (coord_db_open(&t->f.c, err, sizeof(err)) != OSP_OK)
 		fail_msg("coord_db_open: %s", err);
 	assert_int_equal(pthread_mutex_init(&t->f.c.mtx, NULL), 0);
 	assert_int_equal(coord_register_start(&t->f.c), OSP_OK);
-	for (size_t i = 0; i < TR_NODES + 1; i++) {
+	for (size_t i = 0; i < TR_CTXS; i++) {
 		t->x[i].c = &t->f.c;
 		assert_int_equal(nng_aio_alloc(&t->x[i].aio, tr_aio_cb, NULL), 0);
 	}
@@ -81,10 +86,15 @@ static tr_fx *tr_setup(uint64_t map_size)
 	return t;
 }
 
+static tr_fx *tr_setup(uint64_t map_size)
+{
+	return tr_setup_store(map_size, false);
+}
+
 static void tr_teardown(tr_fx *t)
 {
 	pthread_mutex_unlock(&t->f.c.mtx);
-	for (size_t i = 0; i < TR_NODES + 1; i++) {
+	for (size_t i = 0; i < TR_CTXS; i++) {
 		nng_aio_wait(t->x[i].aio);
 		nng_msg_free(nng_aio_get_msg(t->x[i].aio));
 		nng_aio_free(t->x[i].aio);
@@ -225,11 +235,13 @@ static void test_coord_register_results_one_commit(void **state)
 	tr_teardown(t);
 }
 
-/* tr_register has node 0 register again on connection 4 with hostname host
- * and label role=role, through the group. */
-static void tr_register(tr_fx *t, const char *host, const char *role)
+/* tr_register_as has node id (instance uuid) register on a new connection
+ * pipe through context k with hostname host and label role=role; k's state
+ * after coord_register_handle is returned. */
+static coord_ctx_state tr_register_as(tr_fx *t, size_t k, uint32_t pipe, const char *id,
+	const char *uuid, const char *host, const char *role)
 {
-	coord_pipe *p = coord_pipe_get(&t->f.c, 4, true);
+	coord_pipe *p = coord_pipe_get(&t->f.c, pipe, true);
 	Ospec__V1__Register r;
 	Ospec__V1__Label l, *lp = &l;
 	osp_env env;
@@ -237,8 +249,8 @@ static void tr_register(tr_fx *t, const char *host, const char *role)
 	assert_non_null(p);
 	p->has_nonce = true;
 	memset(p->nonce, 7, sizeof(p->nonce));
-	t->x[TR_NODES].pipe_id = p->id;
-	osp_wire_env_init(&env, "n0", TR_UUID, 1);
+	t->x[k].pipe_id = p->id;
+	osp_wire_env_init(&env, id, uuid, 1);
 	ospec__v1__register__init(&r);
 	ospec__v1__label__init(&l);
 	l.key = "role";
@@ -252,8 +264,114 @@ static void tr_register(tr_fx *t, const char *host, const char *role)
 	r.cursor = 0;
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_REGISTER;
 	env.register_ = &r;
-	coord_register_handle(&t->f.c, &t->x[TR_NODES], p, &env);
-	assert_int_equal(t->x[TR_NODES].state, COORD_CTX_REGWAIT);
+	coord_register_handle(&t->f.c, &t->x[k], p, &env);
+	return t->x[k].state;
+}
+
+/* tr_register has node 0 register again on connection 4 with hostname host
+ * and label role=role, through the group. */
+static void tr_register(tr_fx *t, const char *host, const char *role)
+{
+	assert_int_equal(tr_register_as(t, TR_NODES, 4, "n0", TR_UUID, host, role),
+		COORD_CTX_REGWAIT);
+}
+
+/* tr_register_new has new node "new<i>" register on its own connection
+ * through its context (TR_NODES + 1 + i); k's state is returned. */
+static coord_ctx_state tr_register_new(tr_fx *t, size_t i, const char *uuid)
+{
+	char id[16];
+
+	snprintf(id, sizeof(id), "new%zu", i);
+	return tr_register_as(t, TR_NODES + 1 + i, (uint32_t)(100 + i), id, uuid, "new-host",
+		"db");
+}
+
+/* Registers of new nodes join the group commit: none is answered, known in
+ * memory or in the store before it; one flush records them all, then adds
+ * them to memory (labels, hostname, up, bound to their connection) and
+ * answers each. A second instance of a node that waits is refused. */
+static void test_coord_register_new_nodes_one_commit(void **state)
+{
+	tr_fx *t = tr_setup(0);
+	uint64_t nodes = tr_count(t, "nodes"), events = tr_count(t, "events");
+	coord_node *n;
+
+	(void)state;
+	for (size_t i = 0; i < TR_NEW - 1; i++)
+		assert_int_equal(tr_register_new(t, i, TR_UUID), COORD_CTX_REGWAIT);
+	tr_register(t, "host-0", "web"); /* and a known node's, in the same group */
+	assert_int_equal(t->f.c.nregs, TR_NEW);
+	assert_null(coord_node_find(&t->f.c, "new0"));
+	assert_null(coord_node_find(&t->f.c, "new1"));
+	assert_int_equal(tr_count(t, "nodes"), nodes);
+	assert_int_equal(tr_count(t, "events"), events);
+	/* new0 waits with TR_UUID: another instance (on the last context) is
+	 * refused as if new0 were known */
+	assert_int_equal(tr_register_as(t, TR_CTXS - 1, 102, "new0",
+				 "00000000-0000-4000-8000-000000000002", "other", "db"),
+		COORD_CTX_SEND);
+	assert_int_equal(tr_reply(&t->x[TR_CTXS - 1], NULL), OSPEC__V1__ENVELOPE__BODY_ERROR);
+	assert_int_equal(t->f.c.stats.refused_by[COORD_RL_REFUSED_INSTANCE], 1);
+	assert_int_equal(t->f.c.nregs, TR_NEW);
+
+	coord_register_flush(&t->f.c);
+	assert_int_equal(t->f.c.nregwait, 0);
+	/* the two new ones, and n0 (the fixture's nodes are in memory only) */
+	assert_int_equal(tr_count(t, "nodes"), nodes + 3);
+	/* node.registered for each, node.up for the two new ones */
+	assert_int_equal(tr_count(t, "events"), events + 5);
+	for (size_t i = 0; i < TR_NEW - 1; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "new%zu", i);
+		assert_non_null(n = coord_node_find(&t->f.c, id));
+		assert_int_equal(tr_reply(&t->x[TR_NODES + 1 + i], NULL),
+			OSPEC__V1__ENVELOPE__BODY_REGISTERED);
+		assert_string_equal(n->uuid, TR_UUID);
+		assert_string_equal(n->hostname, "new-host");
+		assert_string_equal(osp_labels_get(&n->labels, "role"), "db");
+		assert_int_equal(n->state, COORD_NODE_UP);
+		assert_ptr_equal(coord_pipe_get(&t->f.c, (uint32_t)(100 + i), false)->node, n);
+	}
+	assert_int_equal(tr_reply(&t->x[TR_NODES], NULL), OSPEC__V1__ENVELOPE__BODY_REGISTERED);
+	assert_string_equal(tr_node(t, 0)->hostname, "host-0");
+	tr_teardown(t);
+}
+
+/* One failed commit fails every new node's register of its group (they
+ * were in that one transaction): each is answered with an error, none is in
+ * memory or in the store, and the agents' next registers record them. */
+static void test_coord_register_new_nodes_failed_commit(void **state)
+{
+	tr_fx *t = tr_setup_store(0, true);
+	uint64_t nodes = tr_count(t, "nodes");
+
+	(void)state;
+	assert_int_equal(osp_store_mem_fail_next_commit(t->f.c.store, OSP_ESTORE), OSP_OK);
+	for (size_t i = 0; i < TR_NEW; i++)
+		assert_int_equal(tr_register_new(t, i, TR_UUID), COORD_CTX_REGWAIT);
+	coord_register_flush(&t->f.c);
+	for (size_t i = 0; i < TR_NEW; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "new%zu", i);
+		assert_int_equal(tr_reply(&t->x[TR_NODES + 1 + i], NULL),
+			OSPEC__V1__ENVELOPE__BODY_ERROR);
+		assert_null(coord_node_find(&t->f.c, id));
+		assert_null(coord_pipe_get(&t->f.c, (uint32_t)(100 + i), false)->node);
+	}
+	assert_int_equal(tr_count(t, "nodes"), nodes);
+	assert_int_equal(t->f.c.nregwait, 0);
+	/* registered again (a new nonce each): recorded this time */
+	for (size_t i = 0; i < TR_NEW; i++)
+		assert_int_equal(tr_register_new(t, i, TR_UUID), COORD_CTX_REGWAIT);
+	coord_register_flush(&t->f.c);
+	for (size_t i = 0; i < TR_NEW; i++)
+		assert_int_equal(tr_reply(&t->x[TR_NODES + 1 + i], NULL),
+			OSPEC__V1__ENVELOPE__BODY_REGISTERED);
+	assert_int_equal(tr_count(t, "nodes"), nodes + TR_NEW);
+	tr_teardown(t);
 }
 
 /* A register's facts reach the node once its group is committed. */
@@ -338,6 +456,8 @@ int main(void)
 		cmocka_unit_test(test_coord_register_results_one_commit),
 		cmocka_unit_test(test_coord_register_facts_after_commit),
 		cmocka_unit_test(test_coord_register_failed_commit_keeps_memory),
+		cmocka_unit_test(test_coord_register_new_nodes_one_commit),
+		cmocka_unit_test(test_coord_register_new_nodes_failed_commit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
