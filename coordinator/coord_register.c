@@ -454,12 +454,15 @@ static void coord_reg_later(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n
 		return;
 	}
 	p->has_nonce = false; /* one register per nonce, already now */
+	/* their places are wanted; flushed before x joins, never with it: x
+	 * is inside its own request's callback, which must not see it answered
+	 * and received again (coord_reg_done) */
+	if (n == NULL && coord_reg_count_new(c) >= COORD_REG_NEW_MAX)
+		coord_register_flush(c);
 	w = coord_reg_wait_add(c, x, p, f);
 	w->facts = f;
 	w->is_new = n == NULL;
 	w->cursor = e->register_->cursor;
-	if (w->is_new && coord_reg_count_new(c) >= COORD_REG_NEW_MAX)
-		coord_register_flush(c); /* their places are wanted */
 }
 
 void coord_register_result(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n,
