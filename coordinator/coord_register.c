@@ -286,7 +286,8 @@ static void coord_reg_done(coord *c, coord_reg_wait *w, coord_node *n, bool fres
 	else if (rv == OSP_OK && n != NULL && w->facts != NULL)
 		coord_reg_take(n, w);
 	if (p == NULL || p->closing) {
-		coord_agents_rearm(c, x); /* nobody to answer */
+		/* nobody to answer; the context receives again (once: a second
+		 * re-arm below would start a receive on a busy aio) */
 	} else if (rv != OSP_OK || n == NULL) {
 		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
 			n == NULL ? "node forgotten meanwhile"

@@ -15,11 +15,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "coord.h"
+#include "ospec/util.h"
 #include "coord_control.h"
 #include "coord_engine_hooks.h"
 #include "coord_active.h"
@@ -41,6 +43,12 @@ typedef struct tr_fx {
 static void tr_aio_cb(void *arg)
 {
 	(void)arg; /* the reply stays in the aio for the test to read */
+}
+
+/* tr_count_cb counts the completions of an aio (arg: an atomic_int). */
+static void tr_count_cb(void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
 }
 
 /* tr_setup_store opens a store of map_size bytes (0: the default; mem: the
@@ -450,6 +458,33 @@ static void test_coord_register_failed_commit_keeps_memory(void **state)
 	tr_teardown(t);
 }
 
+/* A register whose connection closes while it waits in the group: the
+ * flush records it and answers nobody, and its context receives again once
+ * (it re-armed twice: a second receive started on a busy aio). */
+static void test_coord_register_closed_while_waiting(void **state)
+{
+	tr_fx *t = tr_setup(0);
+	coord_ctx *x = &t->x[TR_NODES + 1];
+	nng_aio *counted;
+	static atomic_int done;
+
+	(void)state;
+	/* the context's aio counts its completions */
+	nng_aio_free(x->aio);
+	assert_int_equal(nng_aio_alloc(&counted, tr_count_cb, &done), 0);
+	x->aio = counted;
+	assert_int_equal(tr_register_new(t, 0, TR_UUID), COORD_CTX_REGWAIT);
+	coord_pipe_get(&t->f.c, 100, false)->closing = true;
+	coord_register_flush(&t->f.c);
+	assert_int_equal(t->f.c.nregwait, 0);
+	assert_non_null(coord_node_find(&t->f.c, "new0"));
+	assert_int_equal(x->state, COORD_CTX_RECV);
+	nng_aio_wait(x->aio);
+	osp_sleep_ms(100); /* a second completion would come now */
+	assert_int_equal(atomic_load(&done), 1);
+	tr_teardown(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_coord_register_failed_commit_keeps_memory),
 		cmocka_unit_test(test_coord_register_new_nodes_one_commit),
 		cmocka_unit_test(test_coord_register_new_nodes_failed_commit),
+		cmocka_unit_test(test_coord_register_closed_while_waiting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
