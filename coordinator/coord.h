@@ -334,6 +334,8 @@ osp_err coord_db_delete_node(coord *c, osp_txn *t, const char *id);
 osp_err coord_db_event(coord *c, osp_txn *t, const char *kind, const char *node,
 	const char *rollout, const char *app, const char *actor, const char *fmt, ...)
 	__attribute__((format(printf, 8, 9)));
+/* coord_db_cmd_append appends cmd to n's log: its seq and generation are
+ * the next place in the log (set here). */
 osp_err coord_db_cmd_append(coord *c, osp_txn *t, coord_node *n, Ospec__V1__Command *cmd);
 osp_err coord_db_cmd_read(coord *c, osp_txn *t, const char *node, uint64_t after,
 	uint32_t max, Ospec__V1__Command ***out, size_t *n);

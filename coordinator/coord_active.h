@@ -55,9 +55,9 @@ void coord_active_free(coord *c);
  * index lookup, where results and heartbeats used to scan every step. */
 size_t coord_active_node_steps(coord_ro_entry *e, const char *node, size_t *idx, size_t cap);
 
-/* coord_active_active returns the running/paused/pending rollout of app,
+/* coord_active_of_app returns the running/paused/pending rollout of app,
  * the oldest first; NULL if none. */
-coord_ro_entry *coord_active_active(coord *c, const char *app);
+coord_ro_entry *coord_active_of_app(coord *c, const char *app);
 
 /* coord_active_find returns the active rollout with id, or NULL. */
 coord_ro_entry *coord_active_find(coord *c, const char *id);

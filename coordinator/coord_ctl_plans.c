@@ -350,7 +350,7 @@ static int coord_ctl_plan_start(coord *c, coord_ctl_req *rq, const char *stages,
 			    err, errlen) != OSP_OK)
 			goto out;
 	}
-	if ((running = coord_active_active(c, p->app)) != NULL) {
+	if ((running = coord_active_of_app(c, p->app)) != NULL) {
 		snprintf(err, errlen, "app '%s' already has rollout '%s' (%s): wait for it or abort it",
 			p->app, running->ro.id, coord_ro_state_name(running->ro.state));
 		goto out;

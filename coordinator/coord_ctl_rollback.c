@@ -93,7 +93,7 @@ int coord_verb_rollback(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, s
 			snprintf(err, errlen, "rollout '%s' did not succeed: refused", r->id);
 		goto out;
 	}
-	if ((running = coord_active_active(c, r->app)) != NULL) {
+	if ((running = coord_active_of_app(c, r->app)) != NULL) {
 		snprintf(err, errlen, "app '%s' already has rollout '%s' (%s)", r->app,
 			running->ro.id, coord_ro_state_name(running->ro.state));
 		goto out;

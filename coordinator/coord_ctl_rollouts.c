@@ -69,7 +69,7 @@ static int coord_verb_deploy_one(coord *c, coord_ctl_req *rq, osp_buf *json, cha
 		ospec__v1__rollout_record__free_unpacked(rec, NULL);
 		return 1;
 	}
-	running = coord_active_active(c, rec->app);
+	running = coord_active_of_app(c, rec->app);
 	if (running != NULL && (q == NULL || strcmp(q, "true") != 0)) {
 		snprintf(err, errlen,
 			"app '%s' already has rollout '%s' (%s): wait for it, abort it, or use --queue",

@@ -298,6 +298,9 @@ osp_err coord_db_cmd_append(coord *c, osp_txn *t, coord_node *n, Ospec__V1__Comm
 
 	(void)c;
 	cmd->seq = n->log_end + 1;
+	/* its place in the node's log orders the app's commands on the agent */
+	cmd->has_generation = 1;
+	cmd->generation = cmd->seq;
 	kl = coord_db_cmd_key(key, n->id, cmd->seq);
 	len = ospec__v1__command__get_packed_size(cmd);
 	if ((buf = malloc(len)) == NULL)

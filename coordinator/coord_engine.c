@@ -59,8 +59,6 @@ static osp_err coord_engine_presume_abort(coord *c, osp_txn *t, coord_node *n,
 	dec.commit = 0;
 	cmd.kind_case = OSPEC__V1__COMMAND__KIND_DECISION;
 	cmd.decision = &dec;
-	cmd.has_generation = 1;
-	cmd.generation = n->log_end + 1;
 	if ((rv = coord_db_cmd_append(c, t, n, &cmd)) != OSP_OK)
 		return rv;
 	return coord_db_event(c, t, "switch.presumed_abort", n->id, NULL, d->app, "coordinator",
