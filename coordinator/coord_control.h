@@ -196,6 +196,9 @@ int coord_ctl_spec_copy(Ospec__V1__RolloutRecord *n, const Ospec__V1__RolloutRec
 /* coord_jw_kv writes "key": val, with "" for a NULL val. */
 void coord_jw_kv(osp_jw *w, const char *key, const char *val);
 
+/* coord_json_step_head opens step s's JSON object with what every listing
+ * of steps shows first: node, step state, batch (1-based; 0 if skipped). */
+void coord_json_step_head(osp_jw *w, const Ospec__V1__StepRecord *s);
 /* coord_json_count adds to *done the steps of r that are done, to *failed
  * those that failed, were unreachable or reverted, and raises *batches to
  * the number of batches (coord_ctl_json.c). */

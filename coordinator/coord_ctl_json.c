@@ -176,6 +176,15 @@ static void coord_json_step_runs(coord *c, osp_jw *w, const Ospec__V1__RolloutRe
 	coord_jw_kv(w, "sha256", sha);
 }
 
+void coord_json_step_head(osp_jw *w, const Ospec__V1__StepRecord *s)
+{
+	osp_jw_obj_begin(w);
+	coord_jw_kv(w, "node", s->node);
+	coord_jw_kv(w, "step", coord_step_state_name((coord_step_state)s->state));
+	osp_jw_key(w, "batch");
+	osp_jw_int(w, s->state == COORD_STEP_SKIPPED ? 0 : (int64_t)s->batch + 1);
+}
+
 void coord_json_count(const Ospec__V1__RolloutRecord *r, size_t *done, size_t *failed,
 	uint32_t *batches)
 {
@@ -251,11 +260,8 @@ void coord_json_rollout(coord *c, osp_jw *w, const Ospec__V1__RolloutRecord *r, 
 		osp_jw_arr_begin(w);
 		for (size_t i = 0; i < r->n_steps; i++) {
 			const Ospec__V1__StepRecord *s = r->steps[i];
-			osp_jw_obj_begin(w);
-			coord_jw_kv(w, "node", s->node);
-			coord_jw_kv(w, "step", coord_step_state_name((coord_step_state)s->state));
-			osp_jw_key(w, "batch");
-			osp_jw_int(w, s->state == COORD_STEP_SKIPPED ? 0 : (int64_t)s->batch + 1);
+
+			coord_json_step_head(w, s);
 			/* what the node runs after its last answer (its own word); a
 			 * node this rollout never sent anything: what it reports now */
 			coord_json_step_runs(c, w, r, s);

@@ -26,11 +26,8 @@ static void coord_json_plan_nodes(osp_jw *w, const Ospec__V1__PlanRecord *p,
 		coord_json_count(r, done, failed, &batches);
 		for (size_t i = 0; i < r->n_steps; i++) {
 			const Ospec__V1__StepRecord *st = r->steps[i];
-			osp_jw_obj_begin(w);
-			coord_jw_kv(w, "node", st->node);
-			coord_jw_kv(w, "step", coord_step_state_name((coord_step_state)st->state));
-			osp_jw_key(w, "batch");
-			osp_jw_int(w, st->state == COORD_STEP_SKIPPED ? 0 : (int64_t)st->batch + 1);
+
+			coord_json_step_head(w, st);
 			coord_jw_kv(w, "version", st->version);
 			coord_jw_kv(w, "reason", st->reason);
 			osp_jw_obj_end(w);

@@ -174,7 +174,7 @@ static void test_coord_ctl_checks_refused(void **state)
 	assert_string_equal(err, "required secrets missing: n2 lacks NEXTAUTH_SECRET; n3 lacks "
 				 "DATABASE_URL, NEXTAUTH_SECRET (app hello's env_file)");
 	/* nothing stored, nothing sent */
-	assert_null(coord_active_active(&f->c, "hello"));
+	assert_null(coord_active_of_app(&f->c, "hello"));
 	assert_int_equal(fx_log(f, "n1", NULL, NULL), 0);
 	assert_int_equal(fx_log(f, "n2", NULL, NULL), 0);
 	assert_int_equal(fx_log(f, "n3", NULL, NULL), 0);
@@ -225,7 +225,7 @@ static void test_coord_ctl_checks_stage_carries(void **state)
 				 "DATABASE_URL,NEXTAUTH_SECRET,DATABASE_URL", "smoke",
 				 "GET /api/ping 200; HEAD /health 200", NULL),
 		0);
-	assert_non_null(coord_active_active(&f->c, "hello"));
+	assert_non_null(coord_active_of_app(&f->c, "hello"));
 	assert_int_equal(fx_log(f, "n1", &nreq, &nsmoke), 1);
 	assert_int_equal(nreq, 2); /* the repeat kept once */
 	assert_int_equal(nsmoke, 2);
@@ -301,7 +301,7 @@ static void test_coord_ctl_checks_canary_protocol(void **state)
 		1);
 	ts_assert_has(err, "a canary needs agents of protocol 1.3 or later (TrafficWeight); "
 			   "older: n2 (1.2, ospec-agent 0.9.1)");
-	assert_null(coord_active_active(&f->c, "hello"));
+	assert_null(coord_active_of_app(&f->c, "hello"));
 	assert_int_equal(fx_log(f, "n1", NULL, NULL), 0);
 	assert_int_equal(fx_log(f, "n2", NULL, NULL), 0);
 	n2->proto_minor = 3;

@@ -105,7 +105,7 @@ static void test_plans_stage_ends_at_creation(void **state)
 		"hello-1", NULL), 0);
 	assert_true(coord_ro_terminal(tp_plan_state(f, "hello-1", 0, &stage)));
 	assert_true(coord_ro_terminal(stage));
-	assert_null(coord_active_active(&f->c, "hello"));
+	assert_null(coord_active_of_app(&f->c, "hello"));
 	/* the app is free: a new plan is accepted */
 	a1->cordoned = false;
 	assert_int_equal(tp_run(f, coord_verb_apply, "apply", err, sizeof(err), TP_BASE, "stages",
@@ -143,7 +143,7 @@ static void test_plans_abort_ends_stage_at_once(void **state)
 		"hello-1", NULL), 0);
 	assert_int_equal(tp_plan_state(f, "hello-1", 0, &stage), COORD_RO_ABORTED);
 	assert_int_equal(stage, COORD_RO_ABORTED);
-	assert_null(coord_active_active(&f->c, "hello"));
+	assert_null(coord_active_of_app(&f->c, "hello"));
 }
 
 /* A stage rollout id (<app>-<n>.<stage>) must fit 63 characters. */
