@@ -157,7 +157,7 @@ void bench_coord_fini(bench_coord *c, bool keep)
 	if (c->dir[0] == '\0')
 		return;
 	if (keep)
-		fprintf(stderr, "%s: %s kept (coordinator.log)\n", c->prog ? c->prog : "bench",
+		fprintf(stderr, "%s: %s kept (coordinator.log and every log there)\n", c->prog ? c->prog : "bench",
 			c->dir);
 	else
 		bench_rmtree(c->dir);

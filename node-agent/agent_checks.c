@@ -8,12 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_apps.h"
 #include "agent_health.h"
 #include "agent_regfile.h"
 #include "agent_runner.h"
 #include "ospec/checks.h"
-
-#define AGENT_RES_FAILED OSPEC__V1__RESULT_STATUS__RESULT_FAILED
 
 /* The names an env file defines, pointing into its text. */
 typedef struct agent_env_keys {
