@@ -126,12 +126,6 @@ static nng_msg *coord_control_dedup(coord *c, const char *rid)
 	return m;
 }
 
-static osp_err coord_control_save_request(osp_txn *t, const char *rid, uint32_t status,
-	const char *error, const char *json)
-{
-	return coord_ro_rec_request_put(t, rid, status, error, json);
-}
-
 /* coord_control_finish commits a mutating verb's transaction (with its
  * request record) when it succeeded, or aborts it. Memory follows the store:
  * on_abort runs whenever nothing was committed, after_commit only after a
@@ -143,7 +137,7 @@ static int coord_control_finish(coord *c, const coord_verb *v, coord_ctl_req *rq
 	osp_err rv = OSP_OK;
 
 	if (status == 0 && !rq->discard && rid != NULL && rid[0] != '\0')
-		rv = coord_control_save_request(rq->txn, rid, (uint32_t)status, NULL, json->data);
+		rv = coord_ro_rec_request_put(rq->txn, rid, (uint32_t)status, NULL, json->data);
 	if (status == 0 && rv == OSP_OK && !rq->discard) {
 		rv = coord_db_commit(c, rq->txn, v->name); /* frees the txn either way */
 		rq->txn = NULL;

@@ -290,7 +290,7 @@ static void coord_reg_done(coord *c, coord_reg_wait *w, coord_node *n, bool fres
 		 * re-arm below would start a receive on a busy aio) */
 	} else if (rv != OSP_OK || n == NULL) {
 		coord_agents_send_error(x, OSPEC__V1__ERROR_CODE__ERR_INTERNAL,
-			n == NULL ? "node forgotten meanwhile"
+			rv == OSP_OK ? "node forgotten meanwhile"
 			: w->result != NULL ? "result not recorded, send it again"
 					    : "cannot record the node");
 	} else if (w->result != NULL) {
@@ -354,7 +354,8 @@ void coord_register_flush(coord *c)
 			first = strcmp(c->regs[j].id, w->id) != 0 || c->regs[j].result != NULL ||
 				(nodes[j] == NULL && !fresh[j]);
 		done[i] = (coord_result_done){ .staging = SIZE_MAX };
-		engine = engine || w->result != NULL;
+		/* a result applied to the engine (memory reloads if it fails) */
+		engine = engine || (w->result != NULL && rv == OSP_OK && nodes[i] != NULL);
 		if (rv == OSP_OK && (nodes[i] != NULL || fresh[i]))
 			rv = coord_reg_write(c, t, w, nodes[i], fresh[i], first, &done[i]);
 	}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ospec/log.h"
+#include "ospec/util.h"
 #include "store_int.h"
 
 /* store_db finds db's index in s->names; -1 when the store has no such db. */
@@ -153,7 +154,7 @@ osp_err osp_store_open(const osp_store_opts *o, osp_store **out, char *err, size
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return OSP_ENOMEM;
 	s->ops = o->backend == OSP_STORE_MEMORY ? &osp_store_mem_ops : &osp_store_lmdb_ops;
-	s->name = o->dir != NULL ? o->dir : s->ops->name;
+	osp_strlcpy(s->name, o->dir != NULL ? o->dir : s->ops->name, sizeof(s->name));
 	s->names[0] = "meta";
 	for (size_t i = 0; i < o->ndbs; i++)
 		s->names[i + 1] = o->dbs[i];
@@ -198,10 +199,16 @@ osp_err osp_store_txn_begin(osp_store *s, bool write, osp_txn **t)
 
 osp_err osp_store_txn_commit(osp_txn *t)
 {
-	osp_err rv = t->s->ops->commit(t);
+	osp_err rv;
 
-	if (rv != OSP_OK && t->wrote)
-		t->s->write_failures++;
+	/* counted before the commit lets the next writer in: a writer that
+	 * begins after a failed commit must see the count moved (it trusts
+	 * its cached copy of the store only while the count stands) */
+	if (t->wrote)
+		__atomic_add_fetch(&t->s->write_failures, 1, __ATOMIC_SEQ_CST);
+	rv = t->s->ops->commit(t);
+	if (rv == OSP_OK && t->wrote)
+		__atomic_sub_fetch(&t->s->write_failures, 1, __ATOMIC_SEQ_CST);
 	if (rv != OSP_OK)
 		OSP_ERROR("OSP-STORE-COMMIT", "store '%s': commit failed: %s", t->s->name,
 			osp_strerror(rv));
@@ -214,14 +221,14 @@ void osp_store_txn_abort(osp_txn *t)
 	if (t == NULL)
 		return;
 	if (t->wrote)
-		t->s->write_failures++;
+		__atomic_add_fetch(&t->s->write_failures, 1, __ATOMIC_SEQ_CST);
 	t->s->ops->abort(t);
 	free(t);
 }
 
 uint64_t osp_store_write_failures(const osp_txn *t)
 {
-	return t->s->write_failures;
+	return __atomic_load_n(&t->s->write_failures, __ATOMIC_SEQ_CST);
 }
 
 osp_err osp_store_get(osp_txn *t, const char *db, const void *key, size_t klen,

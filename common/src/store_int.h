@@ -56,10 +56,11 @@ typedef struct osp_store_ops {
 struct osp_store {
 	const osp_store_ops *ops;
 	void *impl;
-	const char *name; /* the dir, or "memory": for messages */
+	char name[512]; /* the dir (a copy: the caller's may go), or "memory": for messages */
 	size_t ndbs;
 	const char *names[STORE_NDBS];
-	uint64_t write_failures; /* txns with writes aborted or not committed */
+	uint64_t write_failures; /* txns with writes aborted or not committed (__atomic:
+	                          * counted before a commit, taken back when it worked) */
 };
 
 struct osp_txn {
