@@ -57,6 +57,7 @@ osp_err coord_ro_steps_del(osp_txn *t, const char *id)
 typedef struct coord_ro_steps_rd {
 	Ospec__V1__StepRecord **v;
 	size_t n, cap;
+	size_t plen; /* the key's prefix: the rollout id and its NUL */
 	osp_err rv;
 } coord_ro_steps_rd;
 
@@ -65,8 +66,16 @@ static int coord_ro_steps_read_cb(void *arg, const void *k, size_t kl, const voi
 	coord_ro_steps_rd *rd = arg;
 	Ospec__V1__StepRecord *s;
 
-	(void)k;
-	(void)kl;
+	const uint8_t *ki = (const uint8_t *)k + rd->plen;
+
+	/* step n under index n, or the store is damaged: a missing or extra
+	 * step would shift every later one (and a save write them back so) */
+	if (kl != rd->plen + 4 ||
+		((uint32_t)ki[0] << 24 | (uint32_t)ki[1] << 16 | (uint32_t)ki[2] << 8 | ki[3]) !=
+			rd->n) {
+		rd->rv = OSP_ESTORE;
+		return 1;
+	}
 	if (rd->n == rd->cap) {
 		size_t cap = rd->cap ? 2 * rd->cap : 64;
 		void *nv = realloc(rd->v, cap * sizeof(*rd->v));
@@ -89,7 +98,7 @@ osp_err coord_ro_steps_read(osp_txn *t, Ospec__V1__RolloutRecord *r)
 {
 	uint8_t key[COORD_RO_STEPS_KEY_MAX];
 	size_t kl = coord_ro_steps_key(key, sizeof(key), r->id, false, 0);
-	coord_ro_steps_rd rd = { .rv = OSP_OK };
+	coord_ro_steps_rd rd = { .rv = OSP_OK, .plen = kl };
 	osp_err rv;
 
 	if (r->n_steps > 0) /* embedded (schema 1, before the migration) */

@@ -241,11 +241,41 @@ static void test_coord_record_steps_save_changed(void **state)
 	coord_active_free(&f->c);
 }
 
+/* A damaged store: a step missing between others is refused (OSP_ESTORE),
+ * not read with every later step shifted into its place. */
+static void test_coord_record_steps_gap_refused(void **state)
+{
+	ts_coord_fx *f = *state;
+	Ospec__V1__RolloutRecord r, *got = NULL;
+	Ospec__V1__StepRecord s[TS_NSTEPS], *p[TS_NSTEPS];
+	char names[TS_NSTEPS][16];
+	uint8_t buf[512];
+	osp_txn *t = NULL;
+
+	ts_rec(&r, "ro-1", COORD_RO_PAUSED, s, p, names);
+	r.n_steps = 0;
+	assert_int_equal(osp_store_txn_begin(f->c.store, true, &t), OSP_OK);
+	ts_put(t, "rollouts", r.id, &r);
+	for (uint32_t i = 0; i < TS_NSTEPS; i++) {
+		size_t n = ts_step_bytes(&s[i], buf, sizeof(buf));
+
+		if (i != 2)
+			assert_int_equal(coord_ro_steps_put(t, r.id, i, buf, n), OSP_OK);
+	}
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+	assert_int_equal(osp_store_txn_begin(f->c.store, false, &t), OSP_OK);
+	assert_int_equal(coord_rollout_get(&f->c, t, "ro-1", &got), OSP_ESTORE);
+	osp_store_txn_abort(t);
+	assert_null(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_coord_record_steps_migrate_1_2),
 		cmocka_unit_test_setup_teardown(test_coord_record_steps_save_changed,
+			ts_coord_setup, ts_coord_teardown),
+		cmocka_unit_test_setup_teardown(test_coord_record_steps_gap_refused,
 			ts_coord_setup, ts_coord_teardown),
 	};
 
