@@ -148,8 +148,10 @@ static int h_scan_mentions(const char *needle, void (*fn)(pid_t pid))
 			continue;
 		n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
-		if (n <= 0)
-			continue;
+		/* a process in the middle of execve reads an empty command line for a
+		 * moment: its working directory and executable still count */
+		if (n < 0)
+			n = 0;
 		for (ssize_t i = 0; i < n; i++)
 			if (buf[i] == '\0')
 				buf[i] = ' ';

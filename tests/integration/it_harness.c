@@ -64,12 +64,15 @@ static int hx_setup(void **state)
  * E/agent-hx-1/releases/1 and its command line does not name it. */
 static h_proc *hx_app(h_env *e)
 {
-	char dir[400], cmd[480];
+	char dir[400];
 
 	snprintf(dir, sizeof(dir), "%s/agent-hx-1/releases/1", e->dir);
 	assert_int_equal(osp_mkdir_p(dir, 0755), OSP_OK);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && exec /bin/sleep 600", dir);
-	return h_spawn(e, "app-hx-1", (char *[]){ "/bin/sh", "-c", cmd, NULL });
+	/* the dir reaches the shell through its environment, so only the working
+	 * directory names it, before and after the exec of sleep */
+	assert_int_equal(setenv("HX_RELEASE_DIR", dir, 1), 0);
+	return h_spawn(e, "app-hx-1", (char *[]){ "/bin/sh", "-c",
+		"cd \"$HX_RELEASE_DIR\" && exec /bin/sleep 600", NULL });
 }
 
 static void test_harness_kill_procs_spares_other_tests(void **state)
