@@ -53,16 +53,21 @@ int bench_coord_spawn(bench_coord *c, const char *const *extra)
 	return 0;
 }
 
-int bench_coord_start(bench_coord *c, const char *tag, const char *const *extra)
+int bench_coord_prepare(bench_coord *c, const char *tag)
 {
-	static const char *const stats[] = { "stats", NULL };
-
 	c->pid = 0;
 	if (bench_tmpdir(NULL, tag, c->dir, sizeof(c->dir)) != 0 || bench_coord_paths(c) != 0) {
 		fprintf(stderr, "%s: cannot make a temp dir or find free ports\n", c->prog);
 		return -1;
 	}
-	if (bench_coord_spawn(c, extra) != 0)
+	return 0;
+}
+
+int bench_coord_start(bench_coord *c, const char *tag, const char *const *extra)
+{
+	static const char *const stats[] = { "stats", NULL };
+
+	if (bench_coord_prepare(c, tag) != 0 || bench_coord_spawn(c, extra) != 0)
 		return -1;
 	for (int i = 0; i < 150; i++) {
 		bf_run_result res;

@@ -32,6 +32,11 @@ int bench_coord_bin(char *out, size_t len, const char *env, const char *def);
  * or -1 (said on stderr; bench_coord_fini cleans up either way). */
 int bench_coord_start(bench_coord *c, const char *tag, const char *const *extra);
 
+/* bench_coord_prepare is bench_coord_start without starting anything: the
+ * temp dir and the ports (a standby that will not answer `stats` is then
+ * started with bench_coord_spawn). 0 or -1. */
+int bench_coord_prepare(bench_coord *c, const char *tag);
+
 /* bench_coord_spawn (re)starts the coordinator on c's data dir and ports,
  * as bench_coord_start did (same extra flags), without waiting; its output
  * is appended to c->log. A restart after a kill uses it. Returns 0 or -1. */

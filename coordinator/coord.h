@@ -110,6 +110,11 @@ typedef struct coord_cfg {
 		char *v[COORD_WH_MAX_URLS];
 		size_t n;
 	} webhooks;                /* --webhook URL (repeatable) or webhooks: [URL, ...] */
+	/* high availability (coord_leader.c, docs/ha.md) */
+	char *store;               /* NULL: LMDB in data; etcd://HOST:PORT,.../PREFIX */
+	char *name;                /* this coordinator's name (default: the host name) */
+	int64_t lease_ttl;         /* ms */
+	char *advertise_control;   /* the control URL standbys name (default: control) */
 } coord_cfg;
 
 typedef enum coord_node_state {
@@ -259,6 +264,8 @@ struct coord {
 	coord_cfg cfg;
 	pthread_mutex_t mtx;
 	osp_store *store;
+	struct coord_leader *leader; /* with --store etcd://: won before the store opens */
+	char etcd_endpoints[1024], etcd_prefix[256]; /* --store, parsed */
 	nng_socket agents;        /* rep0 */
 	nng_socket ctl;           /* rep0, control API */
 	nng_listener ctl_listener;

@@ -6,6 +6,7 @@
 
 #include "coord.h"
 #include "coord_backup.h"
+#include "coord_leader.h"
 
 static const char *const coord_db_names[] = {
 	"nodes", "cmdlog", "events", "requests", "rollouts", "switches",
@@ -28,6 +29,15 @@ osp_err coord_db_open(coord *c, char *err, size_t errlen)
 	osp_err rv;
 
 	o.migrations = coord_backup_migrations(&o.nmigrations); /* coord_backup.c */
+	if (c->leader != NULL) { /* the shared etcd store, fenced by our leadership */
+		o.backend = OSP_STORE_ETCD;
+		o.etcd_endpoints = c->etcd_endpoints;
+		o.etcd_prefix = c->etcd_prefix;
+		o.etcd_fence_key = coord_leader_key(c->leader);
+		o.etcd_fence_rev = coord_leader_rev(c->leader);
+		o.etcd_fenced = coord_leader_lost;
+		o.etcd_fenced_arg = c->leader;
+	}
 	if ((rv = osp_store_open(&o, &c->store, err, errlen)) != OSP_OK)
 		return rv;
 	c->event_seq = 0; /* found at the first event write */

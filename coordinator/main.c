@@ -4,11 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "coord.h"
 #include "coord_analysis.h"
 #include "coord_backup.h"
 #include "coord_engine_hooks.h"
+#include "coord_leader.h"
+#include "coord_standby.h"
 #include "coord_webhooks.h"
 #include "ospec/opts.h"
 #include "ospec/sdnotify.h"
@@ -94,6 +97,19 @@ static const osp_opt coord_opts[] = {
 	{ .name = "webhook-secret-file", .type = OSP_OPT_STR, .offset = CO(webhook_secret_file),
 		.metavar = "FILE", .help = "HMAC-SHA256 key that signs webhook bodies "
 			"(X-Ospec-Signature)", .form = OSP_FORM_PATH },
+	{ .name = "store", .type = OSP_OPT_STR, .offset = CO(store), .metavar = "URL",
+		.help = "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]: a store shared by highly "
+			"available coordinators (docs/ha.md); default: LMDB in --data" },
+	{ .name = "name", .type = OSP_OPT_STR, .offset = CO(name), .metavar = "NAME",
+		.help = "this coordinator's name among several (default: the host name)" },
+	{ .name = "lease-ttl", .type = OSP_OPT_DURATION, .offset = CO(lease_ttl),
+		.metavar = "DURATION", .help = "with --store etcd://: the leader's lease; a "
+			"standby takes over this long after the leader stops", .defval = "5s",
+		.min = 2000, .max = 60000 },
+	{ .name = "advertise-control", .type = OSP_OPT_STR, .offset = CO(advertise_control),
+		.metavar = "URL", .help = "with --store etcd://: the control URL standbys send "
+			"ospecctl to when this one leads (default: --control)",
+		.form = OSP_FORM_URL },
 	{ .name = "tls", .type = OSP_OPT_CUSTOM, .config_only = true, .custom = coord_cfg_tls,
 		.custom_free = coord_cfg_tls_free,
 		.help = "{ca: FILE, cert: FILE, key: FILE} for tls+tcp:// listen and control-tls" },
@@ -190,6 +206,34 @@ static int coord_cfg_check_tls(const coord_cfg *cfg)
 	return 0;
 }
 
+/* coord_cfg_check_store parses --store etcd://... and fills a missing
+ * --name with the host name; 0 or the exit code 2. */
+static int coord_cfg_check_store(coord *c)
+{
+	char err[512], host[256];
+
+	if (c->cfg.store == NULL)
+		return 0;
+	if (coord_store_url_parse(c->cfg.store, c->etcd_endpoints, sizeof(c->etcd_endpoints),
+		    c->etcd_prefix, sizeof(c->etcd_prefix), err, sizeof(err)) != OSP_OK) {
+		fprintf(stderr, "ospec-coordinator: %s\n", err);
+		return 2;
+	}
+	if (c->cfg.restore != NULL) {
+		fprintf(stderr, "ospec-coordinator: --restore restores an LMDB store; an etcd "
+				"store is restored with etcd's own snapshots (docs/ha.md)\n");
+		return 2;
+	}
+	if (c->cfg.name == NULL) {
+		if (gethostname(host, sizeof(host)) != 0)
+			osp_strlcpy(host, "coordinator", sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		if ((c->cfg.name = strdup(host)) == NULL)
+			return 1;
+	}
+	return 0;
+}
+
 /* coord_trim applies the event retention and forgets day-old request ids
  * (once a minute is plenty). */
 static void coord_trim(coord *c)
@@ -279,6 +323,55 @@ static int coord_setup_log(coord *c)
 	return 0;
 }
 
+/* coord_main_where names the store for messages. */
+static const char *coord_main_where(const coord *c)
+{
+	return c->cfg.store != NULL ? c->cfg.store : c->cfg.data;
+}
+
+/* coord_main_campaign (--store etcd://) waits as a standby, answering
+ * ospecctl with a redirect (coord_standby.c), until this coordinator wins
+ * the leadership: -1 then, to go on starting; or the exit code (0 after
+ * SIGTERM/SIGINT, 1 on a setup error). */
+static int coord_main_campaign(coord *c, const sigset_t *set)
+{
+	coord_leader_opts o = {
+		.endpoints = c->etcd_endpoints,
+		.prefix = c->etcd_prefix,
+		.name = c->cfg.name,
+		.control = c->cfg.advertise_control != NULL ? c->cfg.advertise_control
+							    : c->cfg.control,
+		.agents = c->cfg.listen,
+		.ttl_ms = c->cfg.lease_ttl,
+	};
+	coord_standby *sb = NULL;
+	char err[1024];
+	int sig = 0;
+	osp_err rv;
+
+	if (coord_leader_new(&o, &c->leader, err, sizeof(err)) != OSP_OK) {
+		OSP_ERROR("COORD-START", "%s", err);
+		return 1;
+	}
+	if (coord_standby_start(c->cfg.control, c->cfg.name, coord_leader_current, c->leader,
+		    &sb, err, sizeof(err)) != OSP_OK) {
+		OSP_ERROR("COORD-START", "%s", err);
+		coord_leader_free(c->leader, false);
+		c->leader = NULL;
+		return 1;
+	}
+	/* a standby is a started service: systemd must not time its start out */
+	osp_sd_notifyf("READY=1\nSTATUS=standby: campaigning on etcd %.200s", c->etcd_endpoints);
+	rv = coord_leader_campaign(c->leader, set, &sig);
+	coord_standby_stop(sb); /* the control server listens there next */
+	if (rv == OSP_OK)
+		return -1;
+	OSP_INFO("COORD-STOP", "signal %d: stopping (a standby)", sig);
+	coord_leader_free(c->leader, false);
+	c->leader = NULL;
+	return 0;
+}
+
 /* coord_run starts every part, waits for SIGTERM/SIGINT and stops in order. */
 static int coord_run(coord *c)
 {
@@ -293,14 +386,20 @@ static int coord_run(coord *c)
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits this */
 	signal(SIGPIPE, SIG_IGN);
 
+	if (c->cfg.store != NULL) {
+		if ((code = coord_main_campaign(c, &set)) != -1)
+			return code;
+		code = 1;
+	}
 	if (coord_db_open(c, err, sizeof(err)) != OSP_OK) {
 		OSP_ERROR("COORD-STORE-OPEN", "%s", err);
+		coord_leader_free(c->leader, true);
 		return 1;
 	}
 	if (coord_db_load_nodes(c) == OSP_OK)
 		coord_db_log_ends(c, true);
 	if (coord_engine_start(c) != OSP_OK) {
-		OSP_ERROR("COORD-STORE-LOAD", "cannot load state from '%s'", c->cfg.data);
+		OSP_ERROR("COORD-STORE-LOAD", "cannot load state from '%s'", coord_main_where(c));
 		goto out_store;
 	}
 	if (strncmp(c->cfg.listen, "tcp://", 6) == 0 &&
@@ -324,7 +423,7 @@ static int coord_run(coord *c)
 		snprintf(ctls, sizeof(ctls), " and '%s' (client certificates)", c->cfg.control_tls);
 	OSP_INFO("COORD-START", "listening for agents on '%s'%s, control on '%s'%s, data in '%s'",
 		c->cfg.listen, osp_tls_url_is_tls(c->cfg.listen) ? " (mutual TLS, proof required)" : "",
-		c->cfg.control, ctls, c->cfg.data);
+		c->cfg.control, ctls, coord_main_where(c));
 	osp_sd_notifyf("READY=1\nSTATUS=listening for agents on %.200s", c->cfg.listen);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
@@ -349,6 +448,9 @@ out_store:
 	coord_engine_fini(c);
 	coord_registry_free(c);
 	osp_store_close(c->store);
+	c->store = NULL;
+	coord_leader_free(c->leader, true); /* a standby wins now, not after the TTL */
+	c->leader = NULL;
 	return code;
 }
 
@@ -411,6 +513,7 @@ int main(int argc, char **argv)
 	}
 	if ((code = coord_cfg_check_tls(&c.cfg)) != 0 ||
 		(code = coord_cfg_check_http(&c.cfg)) != 0 ||
+		(code = coord_cfg_check_store(&c)) != 0 ||
 		(code = coord_webhooks_flags(&c.cfg, argc, argv)) != 0) {
 		osp_opts_free(coord_opts, COORD_NOPTS, &c.cfg);
 		return code;

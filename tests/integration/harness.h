@@ -28,7 +28,7 @@ typedef struct h_proc {
 typedef struct h_env {
 	char dir[256];           /* the test's temp dir */
 	char ctl_url[320];       /* ipc:// control socket */
-	char agents_url[64];     /* tcp://127.0.0.1:PORT */
+	char agents_url[200];    /* tcp://127.0.0.1:PORT (a list for it_ha: URL,URL) */
 	char http[64];           /* 127.0.0.1:PORT */
 	int agents_port;
 	h_proc procs[H_MAX_PROCS];

@@ -1,0 +1,240 @@
+/*
+ * test_coord_leader.c - the leader election (coord_leader.c) against a real
+ * etcd member (tests/support/etcd_fixture.h): one leader at a time, a
+ * standby that knows who leads, a resign that hands over at once, and a
+ * leader whose lease is revoked under it stopping with exit 75.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "coord_leader.h"
+#include "etcd_fixture.h"
+#include "ospec/etcd.h"
+#include "ospec/log.h"
+#include "ospec/util.h"
+
+typedef struct lt_fx {
+	te_cluster etcd;
+	char dir[128];
+} lt_fx;
+
+static int lt_setup(void **state)
+{
+	lt_fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ospec-leader-XXXXXX");
+	if (mkdtemp(f->dir) == NULL || te_start(&f->etcd, 1, f->dir) != 0) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int lt_teardown(void **state)
+{
+	lt_fx *f = *state;
+	char cmd[200];
+
+	te_stop_all(&f->etcd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", f->dir);
+	free(f);
+	return 0;
+}
+
+static coord_leader *lt_new(lt_fx *f, const char *name)
+{
+	char control[64];
+	coord_leader_opts o = { .endpoints = f->etcd.endpoints, .prefix = "/lt/", .name = name,
+		.control = control, .agents = "tcp://127.0.0.1:1", .ttl_ms = 2000 };
+	coord_leader *l = NULL;
+	char err[256];
+
+	snprintf(control, sizeof(control), "ipc:///tmp/%s.sock", name);
+	assert_int_equal(coord_leader_new(&o, &l, err, sizeof(err)), OSP_OK);
+	return l;
+}
+
+static void test_store_url_parse(void **state)
+{
+	char ep[128], pre[64], err[256];
+
+	(void)state;
+	assert_int_equal(coord_store_url_parse("etcd://127.0.0.1:2379", ep, sizeof(ep), pre,
+				 sizeof(pre), err, sizeof(err)), OSP_OK);
+	assert_string_equal(ep, "127.0.0.1:2379");
+	assert_string_equal(pre, "/ospec/");
+	assert_int_equal(coord_store_url_parse("etcd://a:1,b:2/prod/eu", ep, sizeof(ep), pre,
+				 sizeof(pre), err, sizeof(err)), OSP_OK);
+	assert_string_equal(ep, "a:1,b:2");
+	assert_string_equal(pre, "/prod/eu/");
+	assert_int_equal(coord_store_url_parse("etcd://a:1/x/", ep, sizeof(ep), pre, sizeof(pre),
+				 err, sizeof(err)), OSP_OK);
+	assert_string_equal(pre, "/x/");
+	assert_int_equal(coord_store_url_parse("lmdb:///var/lib", ep, sizeof(ep), pre, sizeof(pre),
+				 err, sizeof(err)), OSP_EINVAL);
+	assert_non_null(strstr(err, "expected etcd://"));
+	assert_int_equal(coord_store_url_parse("etcd:///p", ep, sizeof(ep), pre, sizeof(pre), err,
+				 sizeof(err)), OSP_EINVAL);
+	assert_non_null(strstr(err, "no etcd endpoint"));
+	assert_int_equal(coord_store_url_parse("etcd://a:1/p q", ep, sizeof(ep), pre, sizeof(pre),
+				 err, sizeof(err)), OSP_EINVAL);
+}
+
+struct lt_campaign {
+	coord_leader *l;
+	sigset_t set;
+	osp_err rv;
+	int sig;
+	bool done;
+};
+
+static void *lt_campaign_main(void *arg)
+{
+	struct lt_campaign *c = arg;
+
+	c->rv = coord_leader_campaign(c->l, &c->set, &c->sig);
+	__atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* One leads; the other waits, names the leader, and wins right after the
+ * leader resigns (well inside the 2 s TTL) with a later fence revision. */
+static void test_one_leader_then_handover(void **state)
+{
+	lt_fx *f = *state;
+	coord_leader *a = lt_new(f, "la"), *b = lt_new(f, "lb");
+	struct lt_campaign ca = { .l = a }, cb = { .l = b };
+	char name[64], control[128];
+	pthread_t tb;
+	int64_t t0, rev_a;
+
+	sigemptyset(&ca.set);
+	sigaddset(&ca.set, SIGUSR1);
+	cb.set = ca.set;
+	pthread_sigmask(SIG_BLOCK, &ca.set, NULL);
+	assert_int_equal(coord_leader_campaign(a, &ca.set, &ca.sig), OSP_OK);
+	rev_a = coord_leader_rev(a);
+	assert_true(rev_a > 0);
+	assert_string_equal(coord_leader_key(a), "/lt/_leader");
+	assert_int_equal(pthread_create(&tb, NULL, lt_campaign_main, &cb), 0);
+	for (int i = 0; i < 100; i++) {
+		coord_leader_current(b, name, sizeof(name), control, sizeof(control));
+		if (name[0] != '\0')
+			break;
+		osp_sleep_ms(50);
+	}
+	assert_string_equal(name, "la");
+	assert_string_equal(control, "ipc:///tmp/la.sock");
+	osp_sleep_ms(2500); /* longer than the TTL: a's keep-alive holds it */
+	assert_false(__atomic_load_n(&cb.done, __ATOMIC_ACQUIRE));
+	t0 = osp_now_mono_ms();
+	coord_leader_free(a, true);
+	pthread_join(tb, NULL);
+	assert_int_equal(cb.rv, OSP_OK);
+	fprintf(stderr, "handover after a resign: %lld ms\n", (long long)(osp_now_mono_ms() - t0));
+	assert_true(osp_now_mono_ms() - t0 < 1500);
+	assert_true(coord_leader_rev(b) > rev_a);
+	coord_leader_free(b, true);
+}
+
+/* A standby campaigning stops at a signal with OSP_ECLOSED. */
+static void test_campaign_stops_at_signal(void **state)
+{
+	lt_fx *f = *state;
+	coord_leader *a = lt_new(f, "la"), *b = lt_new(f, "lb");
+	struct lt_campaign cb = { .l = b };
+	pthread_t tb;
+	int sig = 0;
+
+	sigemptyset(&cb.set);
+	sigaddset(&cb.set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &cb.set, NULL);
+	assert_int_equal(coord_leader_campaign(a, &cb.set, &sig), OSP_OK);
+	assert_int_equal(pthread_create(&tb, NULL, lt_campaign_main, &cb), 0);
+	osp_sleep_ms(600);
+	pthread_kill(tb, SIGUSR1);
+	pthread_join(tb, NULL);
+	assert_int_equal(cb.rv, OSP_ECLOSED);
+	assert_int_equal(cb.sig, SIGUSR1);
+	assert_int_equal(coord_leader_rev(b), 0);
+	coord_leader_free(b, false);
+	coord_leader_free(a, true);
+}
+
+/* A leader whose lease is revoked from outside exits 75 within the TTL,
+ * logging why. */
+static void test_lease_gone_exits(void **state)
+{
+	lt_fx *f = *state;
+	int fds[2], st = 0;
+	char c = 0, err[256];
+	osp_etcd *cli = NULL;
+	osp_etcd_kv kv = { 0 };
+	pid_t pid;
+	int64_t t0;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sigset_t set;
+		int sig;
+		coord_leader *l = lt_new(f, "lc");
+
+		sigemptyset(&set);
+		if (coord_leader_campaign(l, &set, &sig) != OSP_OK)
+			_exit(1);
+		if (write(fds[1], "w", 1) != 1)
+			_exit(1);
+		for (;;)
+			osp_sleep_ms(1000);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	assert_int_equal(osp_etcd_new(f->etcd.endpoints, 2000, &cli, err, sizeof(err)), OSP_OK);
+	assert_int_equal(osp_etcd_get(cli, "/lt/_leader", 11, 0, &kv, NULL, err, sizeof(err)),
+		OSP_OK);
+	assert_true(kv.lease != 0);
+	t0 = osp_now_mono_ms();
+	assert_int_equal(osp_etcd_lease_revoke(cli, kv.lease, err, sizeof(err)), OSP_OK);
+	for (int i = 0; i < 100 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		osp_sleep_ms(50);
+	if (!WIFEXITED(st)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		fail_msg("the leader did not stop after its lease was revoked");
+	}
+	assert_int_equal(WEXITSTATUS(st), COORD_LEADER_EXIT);
+	assert_true(osp_now_mono_ms() - t0 < 2000 + 1000);
+	osp_etcd_kv_free(&kv);
+	osp_etcd_free(cli);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_store_url_parse),
+		cmocka_unit_test_setup_teardown(test_one_leader_then_handover, lt_setup, lt_teardown),
+		cmocka_unit_test_setup_teardown(test_campaign_stops_at_signal, lt_setup, lt_teardown),
+		cmocka_unit_test_setup_teardown(test_lease_gone_exits, lt_setup, lt_teardown),
+	};
+
+	osp_log_setup(OSP_LOG_WARN, OSP_LOG_TEXT, "test_coord_leader", NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
