@@ -91,22 +91,26 @@ static const coord_verb *coord_control_find(const char *name)
 	return NULL;
 }
 
+nng_msg *coord_control_pack(const Ospec__V1__CtlReply *r)
+{
+	nng_msg *m = NULL;
+
+	if (nng_msg_alloc(&m, ospec__v1__ctl_reply__get_packed_size(r)) != 0)
+		return NULL;
+	ospec__v1__ctl_reply__pack(r, nng_msg_body(m));
+	return m;
+}
+
 /* coord_control_reply builds a CtlReply message. */
 static nng_msg *coord_control_reply(uint32_t status, const char *error, const char *json)
 {
 	Ospec__V1__CtlReply r;
-	nng_msg *m = NULL;
-	size_t len;
 
 	ospec__v1__ctl_reply__init(&r);
 	r.status = status;
 	r.error = (char *)error;
 	r.json = (char *)json;
-	len = ospec__v1__ctl_reply__get_packed_size(&r);
-	if (nng_msg_alloc(&m, len) != 0)
-		return NULL;
-	ospec__v1__ctl_reply__pack(&r, nng_msg_body(m));
-	return m;
+	return coord_control_pack(&r);
 }
 
 /* coord_control_dedup returns the stored reply of a repeated request id. */
@@ -580,22 +584,31 @@ static osp_err coord_control_group(coord *c, char *err, size_t errlen)
 	return OSP_OK;
 }
 
+/* coord_control_listen listens on --control (coord_ctl_listen), the socket
+ * file recorded as c's (coord_ctl_ipc_release). */
+static osp_err coord_control_listen(coord *c, char *err, size_t errlen)
+{
+	coord_ctl_ipc_file f;
+	osp_err rv;
+
+	c->ctl_ipc_owned = false;
+	rv = coord_ctl_listen(c->ctl, c->cfg.control, &c->ctl_listener, &f, err, errlen);
+	if (rv != OSP_OK)
+		return rv;
+	c->ctl_ipc_owned = f.owned;
+	c->ctl_ipc_dev = f.dev;
+	c->ctl_ipc_ino = f.ino;
+	return OSP_OK;
+}
+
 osp_err coord_control_relisten(coord *c, char *err, size_t errlen)
 {
-	int rv;
+	osp_err rv;
 
 	nng_listener_close(c->ctl_listener);
 	coord_ctl_ipc_release(c);
-	if ((rv = nng_listener_create(&c->ctl_listener, c->ctl, c->cfg.control)) != 0 ||
-		(strncmp(c->cfg.control, "ipc://", 6) == 0 &&
-			(rv = nng_listener_set_int(c->ctl_listener, NNG_OPT_IPC_PERMISSIONS,
-				 0600)) != 0) ||
-		(rv = nng_listener_start(c->ctl_listener, 0)) != 0) {
-		snprintf(err, errlen, "cannot listen for control on '%s' again: %s",
-			c->cfg.control, nng_strerror(rv));
-		return osp_nng_err(rv);
-	}
-	coord_ctl_ipc_own(c);
+	if ((rv = coord_control_listen(c, err, errlen)) != OSP_OK)
+		return rv;
 	return coord_control_group(c, err, errlen);
 }
 
@@ -610,17 +623,8 @@ osp_err coord_control_start(coord *c, char *err, size_t errlen)
 	}
 	nng_socket_set_size(c->ctl, NNG_OPT_RECVMAXSZ, 1024 * 1024);
 	nng_socket_set_ms(c->ctl, NNG_OPT_RECVTIMEO, 250);
-	/* a live socket at the path is another coordinator's: never take it over */
-	if ((orv = coord_ctl_ipc_claim(c->cfg.control, err, errlen)) != OSP_OK)
+	if ((orv = coord_control_listen(c, err, errlen)) != OSP_OK)
 		return orv;
-	if ((rv = nng_listener_create(&c->ctl_listener, c->ctl, c->cfg.control)) != 0)
-		goto fail;
-	if (strncmp(c->cfg.control, "ipc://", 6) == 0 &&
-		(rv = nng_listener_set_int(c->ctl_listener, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0)
-		goto fail;
-	if ((rv = nng_listener_start(c->ctl_listener, 0)) != 0)
-		goto fail;
-	coord_ctl_ipc_own(c);
 	if (coord_control_group(c, err, errlen) != OSP_OK)
 		return OSP_ECONFIG;
 	if (c->cfg.control_tls != NULL && coord_control_tls_start(c, err, errlen) != OSP_OK)
@@ -632,10 +636,6 @@ osp_err coord_control_start(coord *c, char *err, size_t errlen)
 	c->ctl_started = true;
 	coord_ctl_watchdog_start(c);
 	return OSP_OK;
-fail:
-	snprintf(err, errlen, "cannot listen for control on '%s': %s", c->cfg.control,
-		nng_strerror(rv));
-	return osp_nng_err(rv);
 }
 
 void coord_control_stop(coord *c)

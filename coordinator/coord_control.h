@@ -32,6 +32,11 @@ struct coord_ctl_req {
 	bool deferred;                /* the verb returned COORD_CTL_DEFERRED */
 };
 
+/* coord_control_pack packs reply r into a new message (the caller's to send
+ * or free); NULL out of memory. The standby (coord_standby.c) answers with it
+ * too. */
+nng_msg *coord_control_pack(const Ospec__V1__CtlReply *r);
+
 /* A verb's status meaning "answered later" (coord_control_deferred). */
 #define COORD_CTL_DEFERRED (-1)
 

@@ -1,4 +1,4 @@
-/* coord_ctl_ipc.c - claim and release the ipc:// control socket file. */
+/* coord_ctl_ipc.c - the control listener: claim and release its ipc:// socket file. */
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -9,6 +9,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/transport/ipc/ipc.h>
 
 #include "coord_ctl_ipc.h"
 
@@ -77,30 +78,60 @@ osp_err coord_ctl_ipc_claim(const char *url, char *err, size_t errlen)
 	return OSP_OK;
 }
 
-void coord_ctl_ipc_own(coord *c)
+/* coord_ctl_ipc_file_own records url's socket file, as it is now, in *f. */
+static void coord_ctl_ipc_file_own(const char *url, coord_ctl_ipc_file *f)
 {
-	const char *path = coord_ctl_ipc_path(c->cfg.control);
+	const char *path = coord_ctl_ipc_path(url);
 	struct stat st;
 
-	c->ctl_ipc_owned = false;
+	memset(f, 0, sizeof(*f));
 	if (path == NULL || lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
 		return;
-	c->ctl_ipc_dev = (uint64_t)st.st_dev;
-	c->ctl_ipc_ino = (uint64_t)st.st_ino;
-	c->ctl_ipc_owned = true;
+	f->dev = (uint64_t)st.st_dev;
+	f->ino = (uint64_t)st.st_ino;
+	f->owned = true;
+}
+
+void coord_ctl_ipc_file_release(const char *url, coord_ctl_ipc_file *f)
+{
+	const char *path = coord_ctl_ipc_path(url);
+	struct stat st;
+	bool owned = f->owned;
+
+	f->owned = false;
+	if (path == NULL || !owned)
+		return;
+	/* the file may be another process's by now (ours was removed and the
+	 * path reused): only the very file we made goes */
+	if (lstat(path, &st) == 0 && (uint64_t)st.st_dev == f->dev && (uint64_t)st.st_ino == f->ino)
+		unlink(path);
+}
+
+osp_err coord_ctl_listen(nng_socket s, const char *url, nng_listener *l, coord_ctl_ipc_file *f,
+	char *err, size_t errlen)
+{
+	osp_err orv;
+	int rv;
+
+	memset(f, 0, sizeof(*f));
+	/* a live socket at the path is another process's: never take it over */
+	if ((orv = coord_ctl_ipc_claim(url, err, errlen)) != OSP_OK)
+		return orv;
+	if ((rv = nng_listener_create(l, s, url)) != 0 ||
+		(coord_ctl_ipc_path(url) != NULL &&
+			(rv = nng_listener_set_int(*l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0) ||
+		(rv = nng_listener_start(*l, 0)) != 0) {
+		snprintf(err, errlen, "cannot listen for control on '%s': %s", url, nng_strerror(rv));
+		return osp_nng_err(rv);
+	}
+	coord_ctl_ipc_file_own(url, f);
+	return OSP_OK;
 }
 
 void coord_ctl_ipc_release(coord *c)
 {
-	const char *path = coord_ctl_ipc_path(c->cfg.control);
-	struct stat st;
+	coord_ctl_ipc_file f = { c->ctl_ipc_owned, c->ctl_ipc_dev, c->ctl_ipc_ino };
 
-	if (path == NULL || !c->ctl_ipc_owned)
-		return;
+	coord_ctl_ipc_file_release(c->cfg.control, &f);
 	c->ctl_ipc_owned = false;
-	/* the file may be another coordinator's by now (ours was removed and
-	 * the path reused): only the very file we made goes */
-	if (lstat(path, &st) == 0 && (uint64_t)st.st_dev == c->ctl_ipc_dev &&
-		(uint64_t)st.st_ino == c->ctl_ipc_ino)
-		unlink(path);
 }
