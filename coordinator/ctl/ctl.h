@@ -21,9 +21,14 @@ enum {
 	CTL_EXIT_TIMEOUT = 5,
 };
 
+#define CTL_URLS_MAX 8  /* addresses in --coordinator */
+#define CTL_URL_MAX 512 /* bytes of one, its NUL included */
+
 typedef struct ctl ctl;
 struct ctl {
-	const char *url;
+	const char *url; /* --coordinator as given: URL[,URL...] */
+	char urls[CTL_URLS_MAX][CTL_URL_MAX]; /* ... its addresses (ctl_urls_parse) */
+	size_t nurls;
 	bool json;
 	bool is_tty;
 	/* tls+tcp:// control (--cert/--key/--ca or OSPEC_CERT/OSPEC_KEY/OSPEC_CA) */
@@ -45,13 +50,26 @@ typedef struct ctl_req {
 /* ctl_req_arg adds key=value (both borrowed). */
 void ctl_req_arg(ctl_req *rq, const char *key, const char *val);
 
+/* ctl_urls_parse splits c->url (URL[,URL...]; blanks around a URL are
+ * dropped, and a URL listed twice) into c->urls; false after printing why
+ * (a usage error: no URL, more than CTL_URLS_MAX, one too long). */
+bool ctl_urls_parse(ctl *c);
+
+/* ctl_urls_local reports whether every address of c is ipc:// (this
+ * machine). */
+bool ctl_urls_local(const ctl *c);
+
 /*
- * ctl_call sends rq to the coordinator and waits for the reply. Returns the
- * exit code: the reply's status, or CTL_EXIT_UNREACHABLE (after printing one
- * line naming the address). On success *json is the reply document (heap,
- * the caller frees). On a non-zero status the reply's error goes into errbuf
- * (errlen bytes) when errbuf is not NULL (the caller prints it), else it is
- * printed.
+ * ctl_call sends rq to the coordinator and waits for the reply. It asks the
+ * addresses of c->urls in order: one it cannot reach, or a standby (whose
+ * reply says so), hands over to the next, and a standby's leader is asked
+ * right after it, each address at most once. A request sent that got no
+ * answer is never sent elsewhere (it may have been applied). Returns the
+ * exit code: the leader's reply's status, or CTL_EXIT_UNREACHABLE (after
+ * printing one line naming every address tried and why). On success *json
+ * is the reply document (heap, the caller frees). On a non-zero status the
+ * reply's error goes into errbuf (errlen bytes) when errbuf is not NULL (the
+ * caller prints it), else it is printed.
  */
 int ctl_call(const ctl *c, const ctl_req *rq, char **json, char *errbuf, size_t errlen);
 

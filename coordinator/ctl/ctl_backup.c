@@ -21,7 +21,7 @@ static bool ctl_backup_path(const ctl *c, const char *file, char *out, size_t le
 		ctl_errorf("backup: path too long");
 		return false;
 	}
-	if (strncmp(c->url, "ipc://", 6) != 0) {
+	if (!ctl_urls_local(c)) {
 		ctl_errorf("backup: '%s' is relative, and '%s' may be another machine: give an "
 			   "absolute path on the coordinator's machine", file, c->url);
 		return false;

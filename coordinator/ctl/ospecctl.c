@@ -37,9 +37,12 @@ static const ctl_verb ctl_verbs[] = {
 static void ctl_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ospecctl [--coordinator URL] [--json] [--cert FILE --key FILE --ca FILE] "
-		"VERB [ARGS]\n\n"
-		"  --coordinator URL  control URL (default $OSPEC_COORDINATOR, then %s)\n"
+		"usage: ospecctl [--coordinator URL[,URL...]] [--json] [--cert FILE --key FILE --ca "
+		"FILE] VERB [ARGS]\n\n"
+		"  --coordinator URL[,URL...]\n"
+		"                     control URL (default $OSPEC_COORDINATOR, then %s);\n"
+		"                     several: the first that answers as the leader (a standby\n"
+		"                     names the leader, which is asked next)\n"
 		"  --json             one JSON document on stdout\n"
 		"  --cert FILE --key FILE --ca FILE\n"
 		"                     for a tls+tcp:// URL: an operator certificate (admin or\n"
@@ -127,6 +130,8 @@ int main(int argc, char **argv)
 		ctl_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
+	if (!ctl_urls_parse(&c))
+		return CTL_EXIT_USAGE;
 	for (size_t v = 0; v < CTL_NVERBS; v++) {
 		if (strcmp(ctl_verbs[v].name, argv[i]) != 0)
 			continue;
