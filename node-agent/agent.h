@@ -24,6 +24,7 @@
 #include "ospec/wire.h"
 
 #define AGENT_MAX_APPS 64
+#define AGENT_MAX_COORDINATORS 8 /* agent URLs of one highly available coordinator */
 
 /* Host-local proxy settings of one app (CLI.md, agent config). */
 typedef struct agent_proxy_cfg {
@@ -65,7 +66,9 @@ typedef struct agent_cfg {
 	char *config;
 	char *id;
 	osp_labels labels;
-	char *coordinator;
+	char *coordinator;        /* the coordinators' agent URLs as given: "URL,URL" */
+	size_t ncoordinators;     /* coordinator split by agent_cfg_coordinators */
+	char *coordinators[AGENT_MAX_COORDINATORS]; /* heap; dialled in this order */
 	char *state;
 	char *log_level;
 	char *log_format;
@@ -84,6 +87,14 @@ typedef struct agent_cfg {
 osp_err agent_cfg_load(agent_cfg *cfg, int argc, char **argv, int *action, char *err,
 	size_t errlen);
 
+/* agent_cfg_coordinators splits cfg->coordinator ("URL,URL", each checked
+ * by opts.h) into cfg->coordinators: at most AGENT_MAX_COORDINATORS, each
+ * once, all of one scheme (one TLS set-up and register proof for all: a
+ * tcp:// beside tls+tcp:// ones would register in clear with whoever
+ * answers there). agent_cfg_load calls it; OSP_EINVAL with err saying why,
+ * OSP_ENOMEM. */
+osp_err agent_cfg_coordinators(agent_cfg *cfg, char *err, size_t errlen);
+
 /* agent_cfg_usage prints --help. */
 void agent_cfg_usage(void);
 
@@ -92,6 +103,39 @@ void agent_cfg_free(agent_cfg *cfg);
 
 /* agent_cfg_app returns the host settings of app, or NULL. */
 const agent_app_cfg *agent_cfg_app(const agent_cfg *cfg, const char *app);
+
+/* Following the leader among several coordinators (agent_dial.c). The
+ * session dials one URL at a time; when it fails (no connection, no answer,
+ * the session lost, "not the leader") it moves on to the next, round robin.
+ * Within a round the next URL is tried at once (after a pause below
+ * AGENT_FOLLOW_SWITCH_MS: a standby that just took over is found quickly);
+ * once every URL failed in a row the round is over and the pause of one
+ * coordinator away applies (agent_reconnect_delay), so a list of N dead URLs
+ * tries each no more often than a single one is tried. A refusal (the
+ * leader refused us, our TLS files) does not move: it backs off where it is. */
+#define AGENT_FOLLOW_SWITCH_MS 300
+/* a session that lasted this long was with a live leader: losing it moves on
+ * quickly; a shorter one (a peer that drops us at once) backs off first */
+#define AGENT_FOLLOW_LIVE_MS 1000
+
+typedef struct agent_follow {
+	size_t n;      /* URLs */
+	size_t at;     /* the one dialled now */
+	size_t failed; /* URLs failed in a row in this round */
+} agent_follow;
+
+/* agent_follow_init starts f over n URLs (n >= 1) at the first. */
+void agent_follow_init(agent_follow *f, size_t n);
+
+/* agent_follow_failed records that URL f->at failed and moves f->at on to
+ * the next one, round robin; returns true when that completed a round (each
+ * URL failed once in a row since the last success or round): the caller then
+ * pauses as for one coordinator away. With one URL every failure does. */
+bool agent_follow_failed(agent_follow *f);
+
+/* agent_follow_ok says URL f->at answered (registered): the next failure
+ * begins a new round. */
+void agent_follow_ok(agent_follow *f);
 
 typedef struct agent agent;
 
@@ -107,7 +151,10 @@ struct agent {
 	nng_socket sock;
 	nng_dialer dialer;
 	bool dial_started;            /* the session thread started a->dialer */
-	nng_tls_config *tls;          /* tls+tcp:// coordinators (held), else NULL */
+	bool redial;                  /* moved to another URL: dial it even if connected */
+	agent_follow follow;          /* which coordinator URL (session thread) */
+	atomic_size_t coord_at;       /* follow.at, for the other threads */
+	nng_tls_config *tls[AGENT_MAX_COORDINATORS]; /* per URL (tls+tcp://, held), else NULL */
 	atomic_uint_fast32_t pipe_id; /* the connection while it is up, else 0 */
 	nng_ctx poll_ctx, hb_ctx;
 	pthread_mutex_t mtx;
@@ -171,17 +218,25 @@ osp_err agent_request(agent *a, nng_ctx ctx, osp_env *env, int timeout_ms, osp_e
 int64_t agent_reconnect_delay(int64_t away_ms, uint32_t rnd);
 
 /* agent_dial_init sets a's socket up for agent_dial (connection tracking,
- * nng's redial bounded, the TLS configuration of a tls+tcp:// URL) and
- * creates the first dialer, not started. Logs what is wrong; OSP_ECONFIG
+ * nng's redial bounded, the TLS configuration of each tls+tcp:// URL, its
+ * host name checked) and creates the first URL's dialer, not started. Logs what is wrong; OSP_ECONFIG
  * (TLS files) or an nng error (a bad URL). */
 osp_err agent_dial_init(agent *a);
 
-/* agent_dial connects to the coordinator in the foreground: the first time
- * with the dialer agent_dial_init made, later with a fresh one (the old one,
- * and nng's redial with it, closed). OSP_OK once connected; otherwise why in
+/* agent_dial connects to the coordinator (agent_dial_url) in the foreground:
+ * the first time with the dialer agent_dial_init made, later with a fresh
+ * one (the old one, and nng's redial with it, closed). OSP_OK once connected; otherwise why in
  * a->register_err (TLS failures are logged here too, a repeat of *last, the
  * previous nng error, at debug level). Session thread only. */
 osp_err agent_dial(agent *a, int *last);
+
+/* agent_dial_url returns the coordinator URL dialled now (cfg's, any thread). */
+const char *agent_dial_url(agent *a);
+
+/* agent_dial_move moves on to the next coordinator URL after the current one
+ * failed (agent_follow_failed): the next agent_dial dials it even while a
+ * connection is up. Returns whether a round is over. Session thread only. */
+bool agent_dial_move(agent *a);
 
 /* agent_dial_connected says whether a connection to the coordinator is up. */
 bool agent_dial_connected(agent *a);

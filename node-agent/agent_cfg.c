@@ -34,8 +34,10 @@ static const osp_opt agent_opts[] = {
 	{ .name = "label", .type = OSP_OPT_LABELS, .offset = AO(labels), .metavar = "KEY=VALUE",
 		.help = "a label (repeatable): region, zone, role, ..." },
 	{ .name = "coordinator", .type = OSP_OPT_STR, .offset = AO(coordinator),
-		.metavar = "URL", .help = "coordinator URL", .defval = "tcp://127.0.0.1:7400",
-		.form = OSP_FORM_URL, .choices = agent_urls },
+		.metavar = "URL[,URL...]", .help = "the coordinators' agent URLs (highly "
+		"available: the agent follows the leader among them)",
+		.defval = "tcp://127.0.0.1:7400", .form = OSP_FORM_URL, .choices = agent_urls,
+		.list = true },
 	{ .name = "state", .type = OSP_OPT_STR, .offset = AO(state), .metavar = "DIR",
 		.help = "state directory (created, locked)", .defval = "/var/lib/ospec/agent",
 		.form = OSP_FORM_PATH },
@@ -413,15 +415,87 @@ osp_err agent_cfg_load(agent_cfg *cfg, int argc, char **argv, int *action, char 
 			"got '%.64s'", cfg->metrics);
 		return OSP_EINVAL;
 	}
-	if (osp_tls_url_is_tls(cfg->coordinator) &&
+	if ((rv = agent_cfg_coordinators(cfg, err, errlen)) != OSP_OK)
+		return rv;
+	if (osp_tls_url_is_tls(cfg->coordinators[0]) &&
 		(cfg->tls_ca == NULL || cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
 		snprintf(err, errlen,
-			"--coordinator '%s' needs TLS files: add 'tls: {ca: FILE, cert: FILE, key: "
+			"--coordinator '%.1024s' needs TLS files: add 'tls: {ca: FILE, cert: FILE, key: "
 			"FILE}' to the config file (-c); 'ospecctl certs issue --node %s' makes them",
 			cfg->coordinator, cfg->id);
 		return OSP_EINVAL;
 	}
 	return OSP_OK;
+}
+
+/* agent_cfg_coordinators_free frees the split list. */
+static void agent_cfg_coordinators_free(agent_cfg *cfg)
+{
+	for (size_t i = 0; i < cfg->ncoordinators; i++) {
+		free(cfg->coordinators[i]);
+		cfg->coordinators[i] = NULL;
+	}
+	cfg->ncoordinators = 0;
+}
+
+/* agent_cfg_scheme_len is the length of url's "scheme://". */
+static size_t agent_cfg_scheme_len(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	return p != NULL ? (size_t)(p - url) + 3 : 0;
+}
+
+/* agent_cfg_coordinator_add appends url (len bytes) to cfg->coordinators
+ * after checking it against those before it. */
+static osp_err agent_cfg_coordinator_add(agent_cfg *cfg, const char *url, size_t len,
+	char *err, size_t errlen)
+{
+	const char *first;
+	char *copy;
+
+	if (cfg->ncoordinators == AGENT_MAX_COORDINATORS) {
+		snprintf(err, errlen, "--coordinator: more than %d URLs", AGENT_MAX_COORDINATORS);
+		return OSP_EINVAL;
+	}
+	if ((copy = strndup(url, len)) == NULL)
+		return OSP_ENOMEM;
+	cfg->coordinators[cfg->ncoordinators++] = copy;
+	first = cfg->coordinators[0];
+	for (size_t i = 0; i + 1 < cfg->ncoordinators; i++) {
+		if (strcmp(cfg->coordinators[i], copy) == 0) {
+			snprintf(err, errlen, "--coordinator: '%.256s' is listed twice", copy);
+			return OSP_EINVAL;
+		}
+	}
+	if (agent_cfg_scheme_len(first) != agent_cfg_scheme_len(copy) ||
+		strncmp(first, copy, agent_cfg_scheme_len(first)) != 0) {
+		snprintf(err, errlen, "--coordinator: '%.256s' and '%.256s' differ in scheme: all "
+			"coordinators are reached the same way (a tcp:// one beside tls+tcp:// ones "
+			"would take the node's register in clear)", first, copy);
+		return OSP_EINVAL;
+	}
+	return OSP_OK;
+}
+
+osp_err agent_cfg_coordinators(agent_cfg *cfg, char *err, size_t errlen)
+{
+	const char *p = cfg->coordinator;
+	osp_err rv;
+
+	agent_cfg_coordinators_free(cfg);
+	if (p == NULL || p[0] == '\0') {
+		snprintf(err, errlen, "--coordinator: no URL");
+		return OSP_EINVAL;
+	}
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		if ((rv = agent_cfg_coordinator_add(cfg, p, len, err, errlen)) != OSP_OK)
+			return rv;
+		if (p[len] == '\0')
+			return OSP_OK;
+		p += len + 1;
+	}
 }
 
 void agent_cfg_usage(void)
@@ -434,6 +508,7 @@ void agent_cfg_free(agent_cfg *cfg)
 {
 	osp_opts_free(agent_opts, AGENT_NOPTS, cfg);
 	agent_cfg_apps_free(cfg);
+	agent_cfg_coordinators_free(cfg);
 }
 
 const agent_app_cfg *agent_cfg_app(const agent_cfg *cfg, const char *app)

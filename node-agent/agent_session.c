@@ -235,7 +235,7 @@ static osp_err agent_register(agent *a)
 	gethostname(host, sizeof(host) - 1);
 	reg.hostname = host;
 	reg.agent_version = OSPEC_VERSION;
-	if (osp_tls_url_is_tls(a->cfg->coordinator) &&
+	if (osp_tls_url_is_tls(agent_dial_url(a)) &&
 		(rv = agent_tls_proof(a, nonce, &reg, &chain, &chain_len, sig, err, sizeof(err))) !=
 			OSP_OK)
 		goto out;
@@ -266,8 +266,15 @@ static osp_err agent_register(agent *a)
 		a->poll_hold_ms = 600000;
 	atomic_store(&a->registered, true);
 	OSP_INFO("AGENT-REGISTERED", "registered with '%s' as '%s' (cursor %llu)",
-		a->cfg->coordinator, a->id, (unsigned long long)a->cursor);
+		agent_dial_url(a), a->id, (unsigned long long)a->cursor);
 out:
+	if (rv == OSP_EREFUSED && code == OSPEC__V1__ERROR_CODE__ERR_NOT_LEADER) {
+		/* no refusal of us: another coordinator leads (the session moves on) */
+		char said[256];
+		rv = OSP_ESTATE;
+		osp_strlcpy(said, err, sizeof(said));
+		snprintf(err, sizeof(err), "not the leader: %s", said);
+	}
 	if (rv != OSP_OK) {
 		if (rv == OSP_EREFUSED && code == OSPEC__V1__ERROR_CODE__ERR_REFUSED)
 			OSP_ERROR("AGENT-REFUSED", "coordinator refused node '%s': %s", a->id, err);
@@ -370,6 +377,14 @@ static bool agent_session_run_command(agent *a, const Ospec__V1__Command *cmd)
 	return true;
 }
 
+/* agent_session_gone: an Error with code ends the session (registered
+ * again, or with the next coordinator URL when this one is not the leader). */
+static bool agent_session_gone(Ospec__V1__ErrorCode code)
+{
+	return code == OSPEC__V1__ERROR_CODE__ERR_NOT_REGISTERED ||
+		code == OSPEC__V1__ERROR_CODE__ERR_NOT_LEADER;
+}
+
 /* agent_poll_loop polls and executes until the connection or registration
  * is lost. */
 static void agent_poll_loop(agent *a)
@@ -396,7 +411,7 @@ static void agent_poll_loop(agent *a)
 		rv = agent_request(a, a->poll_ctx, &env, (int)a->poll_hold_ms + 10000, &rep, &code,
 			err, sizeof(err));
 		if (rv != OSP_OK) {
-			if (rv != OSP_EREFUSED || code == OSPEC__V1__ERROR_CODE__ERR_NOT_REGISTERED)
+			if (rv != OSP_EREFUSED || agent_session_gone(code))
 				atomic_store(&a->registered, false);
 			OSP_INFO("AGENT-POLL-FAIL", "poll: %s", err);
 			return;
@@ -431,46 +446,77 @@ static uint32_t agent_rand(void)
 	return r;
 }
 
-/* agent_register_failed logs a failed dial or register with the pause before
- * the next: the first AGENT_FAIL_LOG_FIRST each, then one a minute (a
- * coordinator away for an hour is tried a few hundred times); info while the
- * coordinator has been away less than a minute, warn after that (an
- * operator should look). */
-static void agent_register_failed(agent *a, unsigned attempt, int64_t since, int64_t pause,
-	int64_t *last_log)
+/* agent_register_failed logs a failed dial or register at url with the
+ * pause before the next, and the URL moved to (next, NULL: the same): the
+ * first AGENT_FAIL_LOG_FIRST each, then one a minute (a coordinator away for
+ * an hour is tried a few hundred times); info while the coordinator has been
+ * away less than a minute, warn after that (an operator should look). */
+static void agent_register_failed(agent *a, const char *url, const char *next,
+	unsigned attempt, int64_t since, int64_t pause, int64_t *last_log)
 {
 	int64_t now = osp_now_mono_ms(), away = now - since;
 	const char *why = a->register_err[0] ? a->register_err : "no answer";
-	char dur[32];
+	char dur[32], then[320] = "";
 
 	osp_duration_fmt(pause, dur, sizeof(dur));
+	if (next != NULL)
+		snprintf(then, sizeof(then), " with '%.256s'", next);
 	if (attempt > AGENT_FAIL_LOG_FIRST && now - *last_log < AGENT_AWAY_WARN_MS) {
-		OSP_DEBUG("AGENT-REGISTER-FAIL", "attempt %u: %s; next try in %s", attempt, why,
-			dur);
+		OSP_DEBUG("AGENT-REGISTER-FAIL", "attempt %u at '%s': %s; next try%s in %s",
+			attempt, url, why, then, dur);
 		return;
 	}
 	*last_log = now;
 	if (away >= AGENT_AWAY_WARN_MS)
 		OSP_WARN("AGENT-REGISTER-FAIL",
-			"cannot register with '%s' for %llds (attempt %u): %s; next try in %s",
-			a->cfg->coordinator, (long long)(away / 1000), attempt, why, dur);
+			"cannot register with '%s' for %llds (attempt %u): %s; next try%s in %s",
+			url, (long long)(away / 1000), attempt, why, then, dur);
 	else
 		OSP_INFO("AGENT-REGISTER-FAIL", "cannot register with '%s' (attempt %u): %s; next "
-			"try in %s", a->cfg->coordinator, attempt, why, dur);
+			"try%s in %s", url, attempt, why, then, dur);
 }
 
-/* agent_session_pause says how long to wait after a failed dial or register:
- * a refusal or our own configuration will not change soon (exponential
- * back-off, *backoff doubled); anything else is a coordinator away since
- * since, tried again on agent_reconnect_delay's bounded schedule. */
-static int64_t agent_session_pause(osp_err rv, int64_t since, int64_t *backoff)
-{
-	int64_t pause;
+/* What the session loop keeps between attempts. */
+typedef struct agent_retry {
+	int64_t backoff;      /* after a refusal: doubled up to AGENT_BACKOFF_MAX_MS */
+	int64_t lost_backoff; /* after a session that ended at once (agent_session_lost) */
+	int64_t since;        /* monotonic ms since when no coordinator answers; 0: one does */
+	int64_t last_log;     /* of agent_register_failed's rate limit */
+	unsigned attempt;     /* failed dials and registers in a row */
+} agent_retry;
 
-	if (rv != OSP_EREFUSED && rv != OSP_ECONFIG)
-		return agent_reconnect_delay(osp_now_mono_ms() - since, agent_rand());
-	pause = agent_jitter(*backoff);
+/* agent_session_backoff returns the pause after a refusal or our own
+ * configuration (they will not change soon): jittered, *backoff doubled. */
+static int64_t agent_session_backoff(int64_t *backoff)
+{
+	int64_t pause = agent_jitter(*backoff);
+
 	*backoff = agent_backoff_next(*backoff);
+	return pause;
+}
+
+/* agent_session_retry says how long to wait after a failed dial (dial) or
+ * register and logs it. A refused register or our configuration stays at
+ * its URL and backs off (they log themselves); anything else, a certificate
+ * refused at one of several URLs included, is a coordinator away: the next
+ * URL is tried at once within a round (agent_follow), after
+ * agent_reconnect_delay's bounded pause once a round is over. */
+static int64_t agent_session_retry(agent *a, osp_err rv, bool dial, agent_retry *r)
+{
+	const char *url = agent_dial_url(a);
+	int64_t now = osp_now_mono_ms(), pause;
+	bool refused = rv == OSP_EREFUSED || rv == OSP_ECONFIG;
+
+	if (r->since == 0)
+		r->since = now;
+	if (refused && !(dial && rv == OSP_EREFUSED && a->follow.n > 1))
+		return agent_session_backoff(&r->backoff);
+	if (agent_dial_move(a))
+		pause = agent_reconnect_delay(now - r->since, agent_rand());
+	else
+		pause = (int64_t)(agent_rand() % AGENT_FOLLOW_SWITCH_MS);
+	agent_register_failed(a, url, a->follow.n > 1 ? agent_dial_url(a) : NULL, ++r->attempt,
+		r->since, pause, &r->last_log);
 	return pause;
 }
 
@@ -489,51 +535,72 @@ static int64_t agent_session_lost(int64_t began, int64_t *lost_backoff)
 	return pause;
 }
 
+/* agent_session_ended says how long to wait after the session that began at
+ * began ended, and logs it: as agent_session_lost with one coordinator URL;
+ * with several the next is dialled, after less than AGENT_FOLLOW_SWITCH_MS
+ * when the session was with a live leader (AGENT_FOLLOW_LIVE_MS): the one
+ * that took over is found at once. */
+static int64_t agent_session_ended(agent *a, int64_t began, agent_retry *r)
+{
+	const char *url = agent_dial_url(a);
+	int64_t now = osp_now_mono_ms(), pause = agent_session_lost(began, &r->lost_backoff);
+
+	r->since = now; /* away from now on */
+	agent_dial_move(a);
+	if (a->follow.n > 1 && now - began >= AGENT_FOLLOW_LIVE_MS)
+		pause = (int64_t)(agent_rand() % AGENT_FOLLOW_SWITCH_MS);
+	OSP_INFO("AGENT-SESSION-LOST", "session with '%s' lost after %llds; registering %s'%s' "
+		"in %lld ms", url, (long long)((now - began) / 1000),
+		a->follow.n > 1 ? "with " : "again with ", agent_dial_url(a), (long long)pause);
+	return pause;
+}
+
+/* agent_session_up resets r after a register; logs a success after failures. */
+static void agent_session_up(agent *a, agent_retry *r)
+{
+	if (r->attempt > 0)
+		OSP_INFO("AGENT-REGISTERED", "registered after %u failed attempt%s", r->attempt,
+			r->attempt == 1 ? "" : "s");
+	agent_follow_ok(&a->follow);
+	r->since = 0;
+	r->attempt = 0;
+	r->backoff = AGENT_BACKOFF_MIN_MS;
+}
+
 static void *agent_session_main(void *arg)
 {
 	agent *a = arg;
-	int64_t backoff = AGENT_BACKOFF_MIN_MS, lost_backoff = AGENT_RECONNECT_SPREAD_MS;
-	int64_t began, pause, since = 0, last_log = 0;
+	agent_retry r = { .backoff = AGENT_BACKOFF_MIN_MS,
+		.lost_backoff = AGENT_RECONNECT_SPREAD_MS };
+	int64_t began;
 	int dial_err = 0;
-	unsigned attempt = 0;
 
 	while (!atomic_load(&a->stopping)) {
-		osp_err rv;
+		bool dial_failed = false;
+		osp_err rv = OSP_OK;
 
 		a->register_err[0] = '\0';
-		/* no connection (the first, or it went): dial it ourselves */
-		rv = agent_dial_connected(a) ? OSP_OK : agent_dial(a, &dial_err);
+		/* no connection (the first, it went, or another URL's turn) */
+		if (!agent_dial_connected(a) || a->redial) {
+			rv = agent_dial(a, &dial_err);
+			dial_failed = rv != OSP_OK;
+		}
 		if (rv == OSP_OK)
 			rv = agent_register(a);
 		if (rv != OSP_OK) {
 			if (atomic_load(&a->stopping))
 				break;
-			if (since == 0)
-				since = osp_now_mono_ms();
-			pause = agent_session_pause(rv, since, &backoff);
-			if (rv != OSP_EREFUSED && rv != OSP_ECONFIG) /* those log themselves */
-				agent_register_failed(a, ++attempt, since, pause, &last_log);
-			agent_nap(a, pause);
+			agent_nap(a, agent_session_retry(a, rv, dial_failed, &r));
 			continue;
 		}
-		if (attempt > 0)
-			OSP_INFO("AGENT-REGISTERED", "registered after %u failed attempt%s", attempt,
-				attempt == 1 ? "" : "s");
-		since = 0;
-		attempt = 0;
-		backoff = AGENT_BACKOFF_MIN_MS;
+		agent_session_up(a, &r);
 		began = osp_now_mono_ms();
 		/* results recorded while the coordinator was away */
 		a->store->ops->result_unacked(a->store, agent_resend_cb, a);
 		agent_poll_loop(a);
 		if (atomic_load(&a->stopping))
 			break;
-		since = osp_now_mono_ms(); /* away from now on */
-		pause = agent_session_lost(began, &lost_backoff);
-		OSP_INFO("AGENT-SESSION-LOST", "session with '%s' lost after %llds; registering "
-			"again in %lld ms", a->cfg->coordinator,
-			(long long)((since - began) / 1000), (long long)pause);
-		agent_nap(a, pause);
+		agent_nap(a, agent_session_ended(a, began, &r));
 	}
 	return NULL;
 }
@@ -558,7 +625,7 @@ static void agent_heartbeat_once(agent *a, uint32_t hb)
 	env.heartbeat = &h;
 	rv = agent_request(a, a->hb_ctx, &env, (int)hb * 2, &rep, &code, err, sizeof(err));
 	agent_dispatch_apps_free(apps, h.n_apps);
-	if (rv == OSP_EREFUSED && code == OSPEC__V1__ERROR_CODE__ERR_NOT_REGISTERED)
+	if (rv == OSP_EREFUSED && agent_session_gone(code))
 		atomic_store(&a->registered, false);
 	else if (rv != OSP_OK)
 		OSP_DEBUG("AGENT-HEARTBEAT-FAIL", "heartbeat: %s", err);

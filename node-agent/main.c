@@ -57,7 +57,7 @@ static void agent_main_tick(agent *a, int64_t ping_ms, int64_t *last_ping, int *
 	if (reg != *was_reg) {
 		*was_reg = reg;
 		osp_sd_notifyf("STATUS=%s '%.200s'", reg ? "registered with" : "registering with",
-			a->cfg->coordinator);
+			agent_dial_url(a));
 	}
 }
 

@@ -156,6 +156,15 @@ static void osp_opts_what_str(const osp_opt *o, char *buf, size_t len)
 {
 	size_t k;
 
+	if (o->list) {
+		osp_opt one = *o;
+		one.list = false;
+		osp_opts_what_str(&one, buf, len);
+		k = strlen(buf);
+		snprintf(buf + k, len - k, " (several: separated by ',')");
+		return;
+	}
+
 	if (o->form == OSP_FORM_PATH) {
 		snprintf(buf, len, "a path (not empty)");
 		return;
@@ -220,13 +229,13 @@ static void osp_opts_what(const osp_opt *o, char *buf, size_t len)
 	}
 }
 
-static osp_err osp_opts_set_str(const osp_opt *o, const char *text, char **field)
+/* osp_opts_str_ok: text is one value o accepts (a list option: one item). */
+static bool osp_opts_str_ok(const osp_opt *o, const char *text)
 {
 	bool ok = o->choices == NULL || o->form == OSP_FORM_URL;
-	char *copy;
 
 	if (strlen(text) > OSP_OPTS_STR_MAX)
-		return OSP_EINVAL;
+		return false;
 	for (size_t i = 0; !ok && o->choices[i] != NULL; i++)
 		ok = strcmp(o->choices[i], text) == 0;
 	if (o->form == OSP_FORM_PATH) {
@@ -237,8 +246,80 @@ static osp_err osp_opts_set_str(const osp_opt *o, const char *text, char **field
 	}
 	if (o->form == OSP_FORM_URL)
 		ok = osp_opts_url_ok(o, text);
-	if (!ok)
+	return ok;
+}
+
+/* osp_opts_list_item copies the next item of a list text at *p (up to the
+ * next ',', blanks around it dropped) into buf and moves *p past it (NULL
+ * after the last). false when it does not fit len. */
+static bool osp_opts_list_item(const char **p, char *buf, size_t len)
+{
+	const char *s = *p, *end = strchr(s, ',');
+	size_t n = end != NULL ? (size_t)(end - s) : strlen(s);
+
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	*p = end != NULL ? end + 1 : NULL;
+	if (n >= len)
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return true;
+}
+
+/* osp_opts_list_bad_item copies the first item of text that o does not
+ * accept into buf (the whole text if none), for messages. */
+static void osp_opts_list_bad_item(const osp_opt *o, const char *text, char *buf, size_t len)
+{
+	char item[OSP_OPTS_STR_MAX + 1];
+
+	osp_strlcpy(buf, text, len);
+	for (const char *p = text; p != NULL;) {
+		if (!osp_opts_list_item(&p, item, sizeof(item)) || !osp_opts_str_ok(o, item)) {
+			osp_strlcpy(buf, item[0] != '\0' ? item : text, len);
+			return;
+		}
+	}
+}
+
+/* osp_opts_list_norm writes a list text as "item,item" (blanks dropped)
+ * into out; OSP_EINVAL when an item is empty or not what o accepts. */
+static osp_err osp_opts_list_norm(const osp_opt *o, const char *text, char *out, size_t len)
+{
+	char item[OSP_OPTS_STR_MAX + 1];
+	size_t k = 0;
+
+	out[0] = '\0';
+	for (const char *p = text; p != NULL;) {
+		if (!osp_opts_list_item(&p, item, sizeof(item)) || item[0] == '\0' ||
+			!osp_opts_str_ok(o, item))
+			return OSP_EINVAL;
+		k += (size_t)snprintf(out + k, len - k, "%s%s", k ? "," : "", item);
+		if (k >= len)
+			return OSP_ETOOBIG;
+	}
+	return OSP_OK;
+}
+
+static osp_err osp_opts_set_str(const osp_opt *o, const char *text, char **field)
+{
+	char norm[OSP_OPTS_STR_MAX + 1];
+	char *copy;
+	osp_err rv;
+
+	if (strlen(text) > OSP_OPTS_STR_MAX)
 		return OSP_EINVAL;
+	if (o->list) {
+		if ((rv = osp_opts_list_norm(o, text, norm, sizeof(norm))) != OSP_OK)
+			return rv;
+		text = norm;
+	} else if (!osp_opts_str_ok(o, text)) {
+		return OSP_EINVAL;
+	}
 	copy = strdup(text);
 	if (copy == NULL)
 		return OSP_ENOMEM;
@@ -391,6 +472,19 @@ static osp_err osp_opts_next(const osp_opt *table, size_t n, int argc, char **ar
 	return OSP_OK;
 }
 
+/* osp_opts_show_value shows text for a message: of a list, its first item
+ * that o does not accept. */
+static void osp_opts_show_value(const osp_opt *o, const char *text, char *buf, size_t len)
+{
+	char item[OSP_OPTS_STR_MAX + 1];
+
+	if (o->type == OSP_OPT_STR && o->list) {
+		osp_opts_list_bad_item(o, text, item, sizeof(item));
+		text = item;
+	}
+	osp_opts_show(text, buf, len);
+}
+
 /* osp_opts_bad writes "<who>: expected <what>, got '<text>'" for a flag or a
  * default value and returns OSP_EINVAL (or rv if it is OSP_ENOMEM). */
 static osp_err osp_opts_bad(const osp_opt *o, const char *who, const char *text, osp_err rv,
@@ -401,7 +495,7 @@ static osp_err osp_opts_bad(const osp_opt *o, const char *who, const char *text,
 	if (rv == OSP_ENOMEM)
 		return osp_opts_fail(err, errlen, rv, "%s: out of memory", who);
 	osp_opts_what(o, what, sizeof(what));
-	osp_opts_show(text, shown, sizeof(shown));
+	osp_opts_show_value(o, text, shown, sizeof(shown));
 	return osp_opts_fail(err, errlen, OSP_EINVAL, "%s: expected %s, got '%s'", who, what,
 		shown);
 }
@@ -440,7 +534,7 @@ static osp_err osp_opts_node_bad(const osp_opt *o, const osp_cfg_doc *doc,
 			node->kind == OSP_CFG_MAP ? "map" : "list");
 	if (node->is_null)
 		return osp_cfg_errorf(doc, node, key, err, errlen, "expected %s, got nothing", what);
-	osp_opts_show(node->value, shown, sizeof(shown));
+	osp_opts_show_value(o, node->value, shown, sizeof(shown));
 	return osp_cfg_errorf(doc, node, key, err, errlen, "expected %s, got \"%s\"", what, shown);
 }
 
@@ -487,6 +581,36 @@ static osp_err osp_opts_labels_node(const osp_opt *o, const osp_cfg_doc *doc,
 	return OSP_OK;
 }
 
+/* osp_opts_seq_node reads a YAML list into a list option: each item one
+ * value o accepts (an error points at the first that is not), stored as
+ * the text "item,item". */
+static osp_err osp_opts_seq_node(const osp_opt *o, const osp_cfg_doc *doc,
+	const osp_cfg_node *node, const char *key, void *target, char *err, size_t errlen)
+{
+	char text[OSP_OPTS_STR_MAX + 1], path[OSP_OPTS_KEY_MAX + 24];
+	size_t k = 0;
+	osp_err rv;
+
+	if (node->n == 0)
+		return osp_cfg_errorf(doc, node, key, err, errlen, "expected at least one value, "
+			"got an empty list");
+	text[0] = '\0';
+	for (size_t i = 0; i < node->n; i++) {
+		const osp_cfg_node *it = node->items[i];
+
+		snprintf(path, sizeof(path), "%s[%zu]", key, i);
+		if (it->kind != OSP_CFG_SCALAR || it->is_null || strchr(it->value, ',') != NULL ||
+			!osp_opts_str_ok(o, it->value))
+			return osp_opts_node_bad(o, doc, it, path, OSP_EINVAL, err, errlen);
+		k += (size_t)snprintf(text + k, sizeof(text) - k, "%s%s", i ? "," : "", it->value);
+		if (k >= sizeof(text))
+			return osp_cfg_errorf(doc, node, key, err, errlen,
+				"longer than %d bytes in all", OSP_OPTS_STR_MAX);
+	}
+	rv = osp_opts_parse(o, text, false, target);
+	return rv == OSP_OK ? rv : osp_opts_node_bad(o, doc, node, key, rv, err, errlen);
+}
+
 static osp_err osp_opts_apply_node(const osp_opt *o, const osp_cfg_doc *doc,
 	const osp_cfg_node *node, const char *key, void *target, char *err, size_t errlen)
 {
@@ -500,6 +624,8 @@ static osp_err osp_opts_apply_node(const osp_opt *o, const osp_cfg_doc *doc,
 	}
 	if (o->type == OSP_OPT_LABELS)
 		return osp_opts_labels_node(o, doc, node, key, target, err, errlen);
+	if (o->type == OSP_OPT_STR && o->list && node->kind == OSP_CFG_SEQ)
+		return osp_opts_seq_node(o, doc, node, key, target, err, errlen);
 	if (node->kind != OSP_CFG_SCALAR || node->is_null)
 		return osp_opts_node_bad(o, doc, node, key, OSP_EINVAL, err, errlen);
 	rv = osp_opts_parse(o, node->value, false, target);

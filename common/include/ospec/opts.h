@@ -50,6 +50,10 @@ struct osp_opt {
 	const char *const *choices;   /* OSP_OPT_STR: NULL-terminated allowed values
 				       * (OSP_FORM_URL: allowed schemes, "tcp://") */
 	osp_opt_form form;            /* OSP_OPT_STR: what the text must look like */
+	bool list;                    /* OSP_OPT_STR: several values, "a,b" (blanks around
+				       * each dropped), or a YAML list in the config file;
+				       * each one checked as .form and .choices say, stored
+				       * as "a,b" */
 	bool flag_only;               /* not a config key (e.g. "config") */
 	bool config_only;             /* not a flag (e.g. "tls", "apps") */
 	/* OSP_OPT_CUSTOM: read node into target; errors via osp_cfg_errorf. */
