@@ -5,6 +5,10 @@
  * away for a while registers again within one spread window once it is
  * back, dialing on its own (nng's growing back-off once made that 15-32 s
  * for a fleet of 200; docs/benchmarks.md, "Restart").
+ *
+ * With several coordinator URLs (issue 15, highly available coordinators)
+ * the agent moves on round robin (agent_follow), and a coordinator that
+ * answers "not the leader" sends it on to the next URL, where it registers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,11 +19,16 @@
 #include <string.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
 
 #include "agent.h"
 #include "ospec/util.h"
@@ -114,6 +123,40 @@ static void test_agent_dial_delay_grows(void **state)
 	assert_true(mean > AGENT_RECONNECT_MAX_MS * 0.4);
 }
 
+/* Round robin: each failure moves to the next URL; a round is over once
+ * every URL failed in a row; a register starts a new round from where the
+ * agent is. One URL: every failure is a round, the URL stays. */
+static void test_agent_dial_follow_order(void **state)
+{
+	static const size_t want_at[] = { 1, 2, 0, 1, 2, 0 };
+	static const bool want_round[] = { false, false, true, false, false, true };
+	agent_follow f;
+
+	(void)state;
+	agent_follow_init(&f, 3);
+	assert_int_equal(f.at, 0);
+	for (size_t i = 0; i < 6; i++) {
+		bool round = agent_follow_failed(&f);
+		if (f.at != want_at[i] || round != want_round[i])
+			fail_msg("failure %zu: at %zu (want %zu), round %d (want %d)", i + 1, f.at,
+				want_at[i], round, want_round[i]);
+	}
+	/* 0 failed, registered at 1: the next round is 3 failures from there */
+	assert_false(agent_follow_failed(&f));
+	agent_follow_ok(&f);
+	assert_int_equal(f.at, 1);
+	assert_false(agent_follow_failed(&f));
+	assert_false(agent_follow_failed(&f));
+	assert_true(agent_follow_failed(&f));
+	assert_int_equal(f.at, 1);
+
+	agent_follow_init(&f, 1);
+	for (int i = 0; i < 3; i++) {
+		assert_true(agent_follow_failed(&f));
+		assert_int_equal(f.at, 0);
+	}
+}
+
 /* dial_coord_start starts the real ospec-coordinator on data and url (its
  * output appended to log). */
 static pid_t dial_coord_start(const char *data, const char *url, const char *ctl,
@@ -135,6 +178,28 @@ static pid_t dial_coord_start(const char *data, const char *url, const char *ctl
 	return pid;
 }
 
+/* dial_wait_listening waits up to ms until something accepts TCP
+ * connections at url (tcp://127.0.0.1:PORT). */
+static bool dial_wait_listening(const char *url, int64_t ms)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int64_t t0 = osp_now_mono_ms();
+
+	sa.sin_port = htons((uint16_t)atoi(strrchr(url, ':') + 1));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	while (osp_now_mono_ms() - t0 < ms) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int rv = fd >= 0 ? connect(fd, (struct sockaddr *)&sa, sizeof(sa)) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		if (rv == 0)
+			return true;
+		osp_sleep_ms(20);
+	}
+	return false;
+}
+
 /* dial_wait_registered waits up to ms for a's registered flag to be want;
  * returns the ms it took, or -1. */
 static int64_t dial_wait_registered(agent *a, bool want, int64_t ms)
@@ -153,10 +218,58 @@ static int64_t dial_wait_registered(agent *a, bool want, int64_t ms)
  * when an assert failed half-way. */
 typedef struct dial_fx {
 	char root[64], st[128], data[128], ctl[160], log[128], url[64], id[16];
+	char standby[64], urls[160];
 	agent_cfg cfg;
 	agent *a;
 	pid_t coord;
+	nng_socket rep;  /* a coordinator that is not the leader (dial_standby) */
+	pthread_t rep_thread;
+	bool rep_started;
+	atomic_int rep_seen; /* requests it answered */
 } dial_fx;
+
+/* dial_fx_urls gives f's agent the coordinator URLs text (as the config's
+ * "URL,URL"). */
+static void dial_fx_urls(dial_fx *f, const char *text)
+{
+	char err[256] = "";
+
+	snprintf(f->urls, sizeof(f->urls), "%s", text);
+	for (size_t i = 0; i < f->cfg.ncoordinators; i++)
+		free(f->cfg.coordinators[i]);
+	f->cfg.ncoordinators = 0;
+	f->cfg.coordinator = f->urls;
+	if (agent_cfg_coordinators(&f->cfg, err, sizeof(err)) != OSP_OK)
+		fail_msg("%s: %s", text, err);
+}
+
+/* dial_standby_main answers every request with Error{ERR_NOT_LEADER}, as a
+ * coordinator that lost (or never had) the leadership. */
+static void *dial_standby_main(void *arg)
+{
+	dial_fx *f = arg;
+
+	for (;;) {
+		Ospec__V1__Error e;
+		osp_env env;
+		nng_msg *m = NULL, *r = NULL;
+
+		if (nng_recvmsg(f->rep, &m, 0) != 0)
+			return NULL;
+		nng_msg_free(m);
+		osp_wire_env_init(&env, NULL, NULL, 0);
+		ospec__v1__error__init(&e);
+		e.code = OSPEC__V1__ERROR_CODE__ERR_NOT_LEADER;
+		e.message = "standby";
+		env.body_case = OSPEC__V1__ENVELOPE__BODY_ERROR;
+		env.error = &e;
+		if (osp_wire_encode(&env, &r) != OSP_OK)
+			return NULL;
+		atomic_fetch_add(&f->rep_seen, 1);
+		if (nng_sendmsg(f->rep, r, 0) != 0)
+			nng_msg_free(r);
+	}
+}
 
 static int dial_setup(void **state)
 {
@@ -173,7 +286,8 @@ static int dial_setup(void **state)
 	snprintf(f->id, sizeof(f->id), "node-1");
 	f->cfg.id = f->id;
 	f->cfg.state = f->st;
-	f->cfg.coordinator = f->url;
+	snprintf(f->standby, sizeof(f->standby), "tcp://127.0.0.1:%u", ts_free_port());
+	dial_fx_urls(f, f->url);
 	f->cfg.keep_releases = 5;
 	*state = f;
 	return mkdir(f->st, 0700);
@@ -192,6 +306,12 @@ static int dial_teardown(void **state)
 		kill(f->coord, SIGKILL);
 		waitpid(f->coord, &status, 0);
 	}
+	if (f->rep_started) {
+		nng_close(f->rep);
+		pthread_join(f->rep_thread, NULL);
+	}
+	for (size_t i = 0; i < f->cfg.ncoordinators; i++)
+		free(f->cfg.coordinators[i]);
 	ts_rmtree(f->root);
 	free(f);
 	return 0;
@@ -230,12 +350,44 @@ static void test_agent_dial_back_after_outage(void **state)
 	assert_true(took < AGENT_RECONNECT_SPREAD_MS + 3000);
 }
 
+/* An agent given a standby first (it answers ERR_NOT_LEADER) and the leader
+ * second moves on at once and registers with the leader: not stuck backing
+ * off at the standby as after a refusal. */
+static void test_agent_dial_not_leader_moves_on(void **state)
+{
+	dial_fx *f = *state;
+	char urls[160];
+	int64_t took;
+
+	assert_int_equal(nng_rep0_open(&f->rep), 0);
+	assert_int_equal(nng_listen(f->rep, f->standby, NULL, 0), 0);
+	assert_int_equal(pthread_create(&f->rep_thread, NULL, dial_standby_main, f), 0);
+	f->rep_started = true;
+	snprintf(urls, sizeof(urls), "%s,%s", f->standby, f->url);
+	dial_fx_urls(f, urls);
+	f->coord = dial_coord_start(f->data, f->url, f->ctl, f->log);
+	assert_true(dial_wait_listening(f->url, 15000));
+	f->a = ts_agent_alloc(&f->cfg);
+	assert_int_equal(agent_start(f->a), OSP_OK);
+	took = dial_wait_registered(f->a, true, 10000);
+	print_message("registered with the leader after %lld ms, %d answers from the standby\n",
+		(long long)took, atomic_load(&f->rep_seen));
+	assert_true(took >= 0);
+	assert_true(atomic_load(&f->rep_seen) >= 1);
+	assert_string_equal(agent_dial_url(f->a), f->url);
+	/* the standby answered at once: one switch, no back-off */
+	assert_true(took < AGENT_FOLLOW_SWITCH_MS + 2000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_agent_dial_delay_bounded),
 		cmocka_unit_test(test_agent_dial_delay_jittered),
 		cmocka_unit_test(test_agent_dial_delay_grows),
+		cmocka_unit_test(test_agent_dial_follow_order),
+		cmocka_unit_test_setup_teardown(test_agent_dial_not_leader_moves_on, dial_setup,
+			dial_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_dial_back_after_outage, dial_setup,
 			dial_teardown),
 	};
