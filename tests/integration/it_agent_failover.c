@@ -1,0 +1,140 @@
+/*
+ * it_agent_failover.c - an agent given several coordinator URLs follows the
+ * one that serves (issue 15: only the leader of a highly available
+ * coordinator listens for agents). Real processes: one ospec-agent with
+ * "--coordinator A,B", coordinators started and killed (kill -9) under it.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "ospec/util.h"
+
+/* How long after the next coordinator is ready the node may take to be up
+ * there: the agent's pause once a round over both URLs failed (below 2 s
+ * while the coordinator has been away less than 16 s), the dial, the
+ * register and ospecctl's view of it. */
+#define IT_FAILOVER_UP_MS 5000
+
+typedef struct it_fx {
+	h_env *e;
+	char url_a[64], url_b[64], urls[160];
+	h_proc *agent;
+} it_fx;
+
+static int it_setup(void **state)
+{
+	it_fx *f;
+
+	if (h_fixture_setup(state, sizeof(it_fx), "agent_failover") != 0)
+		return -1;
+	f = *state;
+	snprintf(f->url_a, sizeof(f->url_a), "tcp://127.0.0.1:%d", h_free_port());
+	snprintf(f->url_b, sizeof(f->url_b), "%s", f->e->agents_url);
+	snprintf(f->urls, sizeof(f->urls), "%s,%s", f->url_a, f->url_b);
+	return 0;
+}
+
+/* it_coord_on starts a coordinator listening for agents on url with its
+ * own fresh data dir DIR/coord-<name> (a standby that took over, as far as
+ * the agent can tell) and waits until it is ready. */
+static h_proc *it_coord_on(it_fx *f, const char *url, const char *name)
+{
+	char data[320];
+	char *extra[] = { "--data", data, NULL };
+
+	snprintf(data, sizeof(data), "%s/coord-%s", f->e->dir, name);
+	osp_strlcpy(f->e->agents_url, url, sizeof(f->e->agents_url));
+	return h_coord_start(f->e, "500ms", extra);
+}
+
+/* it_agent_alive fails the test if the agent exited. */
+static void it_agent_alive(it_fx *f)
+{
+	int st = 0;
+
+	if (waitpid(f->agent->pid, &st, WNOHANG) != 0)
+		fail_msg("the agent exited (status 0x%x); log: %s", st, f->agent->log);
+}
+
+/* it_kill_coord kills the running coordinator (kill -9: no goodbye). */
+static void it_kill_coord(it_fx *f)
+{
+	assert_non_null(f->e->coord);
+	h_kill(f->e, f->e->coord, SIGKILL);
+	f->e->coord = NULL;
+}
+
+/* it_up_on waits until the node is up at the coordinator just started on
+ * url and the agent's log says it registered there; returns the ms it took
+ * from ready_at. */
+static int64_t it_up_on(it_fx *f, const char *url, int64_t ready_at)
+{
+	char needle[128];
+	int64_t took;
+
+	if (!h_wait_nodes_up(f->e, 1, h_ms(IT_FAILOVER_UP_MS)))
+		fail_msg("node not up at '%s' within %d ms; agent log: %s", url,
+			h_ms(IT_FAILOVER_UP_MS), f->agent->log);
+	took = osp_now_mono_ms() - ready_at;
+	snprintf(needle, sizeof(needle), "registered with '%s'", url);
+	assert_true(h_wait_log(f->agent->log, needle, h_ms(2000)));
+	it_agent_alive(f);
+	return took;
+}
+
+/* Only B serves: the node comes up on B. B dies (kill -9) and a coordinator
+ * with a fresh store starts on A: the node registers on A within a few
+ * seconds; then A dies and B is back: it goes back to B. The agent never
+ * exits and logs each move naming both URLs. */
+static void test_agent_failover_follows_the_leader(void **state)
+{
+	it_fx *f = *state;
+	char *extra[] = { "--coordinator", f->urls, NULL };
+	char needle[256];
+	int64_t ready_at, took;
+
+	assert_non_null(it_coord_on(f, f->url_b, "b1"));
+	f->agent = h_agent_start(f->e, "n1", "role=web", extra);
+	assert_non_null(f->agent);
+	took = it_up_on(f, f->url_b, osp_now_mono_ms());
+	print_message("up on B (A dead) after %lld ms\n", (long long)took);
+	/* it tried A first, found nobody, moved on to B */
+	snprintf(needle, sizeof(needle), "cannot register with '%s' (attempt 1): cannot connect: "
+		"Connection refused; next try with '%s'", f->url_a, f->url_b);
+	assert_true(h_file_contains(f->agent->log, needle));
+
+	it_kill_coord(f);
+	assert_non_null(it_coord_on(f, f->url_a, "a"));
+	ready_at = osp_now_mono_ms();
+	took = it_up_on(f, f->url_a, ready_at);
+	print_message("up on A %lld ms after it was ready\n", (long long)took);
+	snprintf(needle, sizeof(needle), "session with '%s' lost", f->url_b);
+	assert_true(h_file_contains(f->agent->log, needle));
+	snprintf(needle, sizeof(needle), "registering with '%s' in", f->url_a);
+	assert_true(h_file_contains(f->agent->log, needle));
+
+	it_kill_coord(f);
+	assert_non_null(it_coord_on(f, f->url_b, "b2"));
+	took = it_up_on(f, f->url_b, osp_now_mono_ms());
+	print_message("back on B %lld ms after it was ready\n", (long long)took);
+	it_agent_alive(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_agent_failover_follows_the_leader, it_setup,
+			h_fixture_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
