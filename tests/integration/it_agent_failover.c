@@ -45,11 +45,12 @@ static int it_setup(void **state)
 
 /* it_coord_on starts a coordinator listening for agents on url with its
  * own fresh data dir DIR/coord-<name> (a standby that took over, as far as
- * the agent can tell) and waits until it is ready. */
-static h_proc *it_coord_on(it_fx *f, const char *url, const char *name)
+ * the agent can tell) and the config file cfg (NULL: none); waits until it
+ * is ready. */
+static h_proc *it_coord_on(it_fx *f, const char *url, const char *name, char *cfg)
 {
 	char data[320];
-	char *extra[] = { "--data", data, NULL };
+	char *extra[] = { "--data", data, cfg != NULL ? "-c" : NULL, cfg, NULL };
 
 	snprintf(data, sizeof(data), "%s/coord-%s", f->e->dir, name);
 	osp_strlcpy(f->e->agents_url, url, sizeof(f->e->agents_url));
@@ -102,7 +103,7 @@ static void test_agent_failover_follows_the_leader(void **state)
 	char needle[256];
 	int64_t ready_at, took;
 
-	assert_non_null(it_coord_on(f, f->url_b, "b1"));
+	assert_non_null(it_coord_on(f, f->url_b, "b1", NULL));
 	f->agent = h_agent_start(f->e, "n1", "role=web", extra);
 	assert_non_null(f->agent);
 	took = it_up_on(f, f->url_b, osp_now_mono_ms());
@@ -113,7 +114,7 @@ static void test_agent_failover_follows_the_leader(void **state)
 	assert_true(h_file_contains(f->agent->log, needle));
 
 	it_kill_coord(f);
-	assert_non_null(it_coord_on(f, f->url_a, "a"));
+	assert_non_null(it_coord_on(f, f->url_a, "a", NULL));
 	ready_at = osp_now_mono_ms();
 	took = it_up_on(f, f->url_a, ready_at);
 	print_message("up on A %lld ms after it was ready\n", (long long)took);
@@ -123,16 +124,49 @@ static void test_agent_failover_follows_the_leader(void **state)
 	assert_true(h_file_contains(f->agent->log, needle));
 
 	it_kill_coord(f);
-	assert_non_null(it_coord_on(f, f->url_b, "b2"));
+	assert_non_null(it_coord_on(f, f->url_b, "b2", NULL));
 	took = it_up_on(f, f->url_b, osp_now_mono_ms());
 	print_message("back on B %lld ms after it was ready\n", (long long)took);
 	it_agent_alive(f);
+}
+
+/* With TLS the certificate of each coordinator is checked against the host
+ * name of the URL dialled: A (tls+tcp://localhost:PORT, nobody there) comes
+ * first, the coordinator on B (tls+tcp://127.0.0.1:PORT) has a certificate
+ * for 127.0.0.1 only, not for localhost. The node comes up on B. */
+static void test_agent_failover_tls_host_per_url(void **state)
+{
+	it_fx *f = *state;
+	char coord_cfg[400], agent_cfg[400], needle[160];
+	/* the harness's --coordinator is overridden by a later one */
+	char *extra[] = { "-c", agent_cfg, "--coordinator", f->urls, NULL };
+
+	assert_int_equal(h_certs(f->e, "init", "pki", NULL), 0);
+	assert_int_equal(h_certs(f->e, "issue", "pki", "--coordinator", "127.0.0.1", NULL), 0);
+	assert_int_equal(h_certs(f->e, "issue", "pki", "--node", "n1", NULL), 0);
+	assert_true(h_tls_yaml(f->e, "coordinator.yaml", "pki", "pki", "127.0.0.1", NULL, coord_cfg,
+		sizeof(coord_cfg)));
+	snprintf(f->url_a, sizeof(f->url_a), "tls+tcp://localhost:%d", h_free_port());
+	h_use_tls(f->e);
+	snprintf(f->url_b, sizeof(f->url_b), "%s", f->e->agents_url);
+	snprintf(f->urls, sizeof(f->urls), "%s,%s", f->url_a, f->url_b);
+	assert_true(h_tls_yaml(f->e, "agent.yaml", "pki", "pki", "n1", NULL, agent_cfg,
+		sizeof(agent_cfg)));
+
+	assert_non_null(it_coord_on(f, f->url_b, "b", coord_cfg));
+	f->agent = h_agent_start(f->e, "n1", NULL, extra);
+	assert_non_null(f->agent);
+	it_up_on(f, f->url_b, osp_now_mono_ms());
+	snprintf(needle, sizeof(needle), "TLS connection to '%s' verified", f->url_b);
+	assert_true(h_file_contains(f->agent->log, needle));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_agent_failover_follows_the_leader, it_setup,
+			h_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_failover_tls_host_per_url, it_setup,
 			h_fixture_teardown),
 	};
 
