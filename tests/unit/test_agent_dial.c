@@ -379,6 +379,79 @@ static void test_agent_dial_not_leader_moves_on(void **state)
 	assert_true(took < AGENT_FOLLOW_SWITCH_MS + 2000);
 }
 
+/* A TCP port that takes each connection and closes it at once, counting
+ * them: a coordinator URL where nothing serves, whose dials can be counted. */
+typedef struct dial_sink {
+	int fd;
+	unsigned port;
+	atomic_int accepted;
+	pthread_t thread;
+} dial_sink;
+
+static void *dial_sink_main(void *arg)
+{
+	dial_sink *k = arg;
+
+	for (;;) {
+		int c = accept(k->fd, NULL, NULL);
+		if (c < 0)
+			return NULL; /* shut down */
+		close(c);
+		atomic_fetch_add(&k->accepted, 1);
+	}
+}
+
+static void dial_sink_start(dial_sink *k)
+{
+	k->fd = ts_bind_loopback(&k->port);
+	assert_true(k->fd >= 0);
+	assert_int_equal(listen(k->fd, 16), 0);
+	assert_int_equal(pthread_create(&k->thread, NULL, dial_sink_main, k), 0);
+}
+
+static void dial_sink_stop(dial_sink *k)
+{
+	shutdown(k->fd, SHUT_RDWR);
+	pthread_join(k->thread, NULL);
+	close(k->fd);
+}
+
+/* Three URLs where nothing serves, for 10 s: each is dialled, in turn, but a
+ * round over all three is paced like one URL alone (a pause below 2 s per
+ * round while away less than 16 s, one dial per URL per round): about 7
+ * rounds, 21 dials. Unpaced (only a switch's pause, under 300 ms) it would
+ * be about 55. The bounds sit between (each side more than 3.5 standard
+ * deviations away). */
+static void test_agent_dial_rounds_paced(void **state)
+{
+	dial_fx *f = *state;
+	dial_sink k[3];
+	char urls[160];
+	int total = 0;
+
+	memset(k, 0, sizeof(k));
+	for (int i = 0; i < 3; i++)
+		dial_sink_start(&k[i]);
+	snprintf(urls, sizeof(urls), "tcp://127.0.0.1:%u,tcp://127.0.0.1:%u,tcp://127.0.0.1:%u",
+		k[0].port, k[1].port, k[2].port);
+	dial_fx_urls(f, urls);
+	f->a = ts_agent_alloc(&f->cfg);
+	assert_int_equal(agent_start(f->a), OSP_OK);
+	osp_sleep_ms(10000);
+	agent_stop(f->a);
+	for (int i = 0; i < 3; i++) {
+		dial_sink_stop(&k[i]);
+		total += atomic_load(&k[i].accepted);
+		print_message("URL %d dialled %d times in 10 s\n", i + 1,
+			atomic_load(&k[i].accepted));
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_true(atomic_load(&k[i].accepted) >= 1); /* round robin reached it */
+		assert_true(atomic_load(&k[i].accepted) <= 13); /* one a round */
+	}
+	assert_true(total <= 39);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +460,8 @@ int main(void)
 		cmocka_unit_test(test_agent_dial_delay_grows),
 		cmocka_unit_test(test_agent_dial_follow_order),
 		cmocka_unit_test_setup_teardown(test_agent_dial_not_leader_moves_on, dial_setup,
+			dial_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_dial_rounds_paced, dial_setup,
 			dial_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_dial_back_after_outage, dial_setup,
 			dial_teardown),
