@@ -42,9 +42,12 @@ static void agent_main_reload_log(const agent_cfg *cfg, int argc, char **argv)
 
 /* agent_main_tick pings systemd's watchdog while the heartbeat loop turns
  * (a stuck agent is restarted; its apps keep running) and says in STATUS
- * whether the agent is registered. *last_ping and *was_reg are the caller's. */
-static void agent_main_tick(agent *a, int64_t ping_ms, int64_t *last_ping, int *was_reg)
+ * whether the agent is registered, and with which coordinator URL.
+ * *last_ping, *was_reg and *was_url are the caller's. */
+static void agent_main_tick(agent *a, int64_t ping_ms, int64_t *last_ping, int *was_reg,
+	const char **was_url)
 {
+	const char *url = agent_dial_url(a);
 	int64_t now = osp_now_mono_ms();
 	int64_t allowed = 2 * (int64_t)atomic_load(&a->heartbeat_ms) + AGENT_WATCHDOG_SLACK_MS;
 	int reg = atomic_load(&a->registered) ? 1 : 0;
@@ -54,10 +57,11 @@ static void agent_main_tick(agent *a, int64_t ping_ms, int64_t *last_ping, int *
 		*last_ping = now;
 		osp_sd_notify("WATCHDOG=1");
 	}
-	if (reg != *was_reg) {
+	if (reg != *was_reg || url != *was_url) {
 		*was_reg = reg;
+		*was_url = url;
 		osp_sd_notifyf("STATUS=%s '%.200s'", reg ? "registered with" : "registering with",
-			agent_dial_url(a));
+			url);
 	}
 }
 
@@ -71,6 +75,7 @@ int main(int argc, char **argv)
 	struct timespec turn = { .tv_sec = 1, .tv_nsec = 0 };
 	int64_t ping_ms = (int64_t)(osp_sd_watchdog_usec() / 2000), last_ping = 0;
 	int was_reg = -1;
+	const char *was_url = NULL;
 	sigset_t set;
 	int action = 0, sig = 0, lockfd = -1, code = 1;
 	osp_log_level lvl = OSP_LOG_INFO;
@@ -144,7 +149,7 @@ int main(int argc, char **argv)
 	atomic_store(&a->hb_alive_ms, osp_now_mono_ms());
 	osp_sd_notify("READY=1");
 	for (;;) {
-		agent_main_tick(a, ping_ms, &last_ping, &was_reg);
+		agent_main_tick(a, ping_ms, &last_ping, &was_reg, &was_url);
 		sig = sigtimedwait(&set, NULL, &turn);
 		if (sig == SIGHUP)
 			agent_main_reload_log(&cfg, argc, argv);
