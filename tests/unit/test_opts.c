@@ -1,5 +1,5 @@
 /* test_opts.c - table-driven flags bound to a YAML config file; ranges of
- * durations and sizes, paths that may not be empty, URL forms. */
+ * durations and sizes, paths that may not be empty, URL forms, lists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -556,6 +556,76 @@ static void test_opts_url_form(void **state)
 	hard_ok("--control", longp);
 }
 
+/* A list option: several URLs, "a,b" or a YAML list. */
+typedef struct list_conf {
+	char *config;
+	char *peer;
+} list_conf;
+
+static const osp_opt list_table[] = {
+	{ .name = "config", .short_name = 'c', .type = OSP_OPT_STR,
+		.offset = offsetof(list_conf, config), .metavar = "FILE", .help = "config",
+		.flag_only = true },
+	{ .name = "peer", .type = OSP_OPT_STR, .offset = offsetof(list_conf, peer), .metavar = "URL",
+		.help = "peers", .form = OSP_FORM_URL, .choices = hard_listen, .list = true },
+};
+
+/* list_load loads list_table from the config text (NULL: none) and the
+ * flag --peer value (NULL: none); the peer field goes to peer (len bytes). */
+static osp_err list_load(const char *text, const char *value, char *peer, size_t len)
+{
+	char *argv[6] = { "prog" };
+	list_conf f = { NULL, NULL };
+	int argc = 1;
+	osp_opts_action action;
+	osp_err rv;
+
+	if (text != NULL) {
+		argv[argc++] = "-c";
+		argv[argc++] = (char *)write_config(text);
+	}
+	if (value != NULL) {
+		argv[argc++] = "--peer";
+		argv[argc++] = (char *)value;
+	}
+	memset(err, 0, sizeof(err));
+	rv = osp_opts_load(list_table, 2, argc, argv, &f, &action, err, sizeof(err));
+	snprintf(peer, len, "%s", f.peer != NULL ? f.peer : "");
+	osp_opts_free(list_table, 2, &f);
+	return rv;
+}
+
+/* A list option takes "a,b" (blanks around each dropped) or a YAML list of
+ * scalars, each checked as one value; the bad item is the one named. A
+ * single-value URL option still refuses a comma. */
+static void test_opts_list(void **state)
+{
+	char peer[256];
+
+	(void)state;
+	assert_int_equal(list_load(NULL, " tcp://a:1 ,\ttcp://b:2", peer, sizeof(peer)), OSP_OK);
+	assert_string_equal(peer, "tcp://a:1,tcp://b:2");
+	assert_int_equal(list_load("peer: [tcp://a:1, tls+tcp://b:2]\n", NULL, peer, sizeof(peer)),
+		OSP_OK);
+	assert_string_equal(peer, "tcp://a:1,tls+tcp://b:2");
+	assert_int_equal(list_load("peer: tcp://a:1\n", NULL, peer, sizeof(peer)), OSP_OK);
+	assert_string_equal(peer, "tcp://a:1");
+	assert_int_equal(list_load(NULL, "tcp://a:1,tcp://b", peer, sizeof(peer)), OSP_EINVAL);
+	assert_string_equal(err, "--peer: expected a URL tcp://HOST:PORT or tls+tcp://HOST:PORT "
+		"(several: separated by ','), got 'tcp://b'");
+	assert_int_equal(list_load(NULL, "tcp://a:1,", peer, sizeof(peer)), OSP_EINVAL);
+	assert_int_equal(list_load("peer: [tcp://a:1, {x: 1}]\n", NULL, peer, sizeof(peer)),
+		OSP_ECONFIG);
+	assert_non_null(strstr(err, ":1:19: peer[1]: expected a URL"));
+	assert_int_equal(list_load("peer: [\"tcp://a:1,tcp://b:2\"]\n", NULL, peer, sizeof(peer)),
+		OSP_ECONFIG);
+	assert_non_null(strstr(err, "peer[0]: expected a URL"));
+	assert_int_equal(list_load("peer: []\n", NULL, peer, sizeof(peer)), OSP_ECONFIG);
+	assert_non_null(strstr(err, "peer: expected at least one value, got an empty list"));
+	hard_fail("--listen: expected a URL tcp://HOST:PORT or tls+tcp://HOST:PORT, got "
+		"'tcp://a:1,tcp://b:2'", "--listen", "tcp://a:1,tcp://b:2");
+}
+
 /* column_of returns how far into its line needle starts. */
 static long column_of(const char *text, const char *needle)
 {
@@ -621,6 +691,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_opts_size_range, teardown_config),
 		cmocka_unit_test_teardown(test_opts_path_not_empty, teardown_config),
 		cmocka_unit_test_teardown(test_opts_url_form, teardown_config),
+		cmocka_unit_test_teardown(test_opts_list, teardown_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
