@@ -277,10 +277,13 @@ static void osp_opts_list_bad_item(const osp_opt *o, const char *text, char *buf
 {
 	char item[OSP_OPTS_STR_MAX + 1];
 
-	osp_strlcpy(buf, text, len);
+	osp_strlcpy(buf, text, len); /* an empty or too long item: the whole text */
 	for (const char *p = text; p != NULL;) {
-		if (!osp_opts_list_item(&p, item, sizeof(item)) || !osp_opts_str_ok(o, item)) {
-			osp_strlcpy(buf, item[0] != '\0' ? item : text, len);
+		if (!osp_opts_list_item(&p, item, sizeof(item)))
+			return;
+		if (!osp_opts_str_ok(o, item)) {
+			if (item[0] != '\0')
+				osp_strlcpy(buf, item, len);
 			return;
 		}
 	}
