@@ -23,6 +23,9 @@
  * while the coordinator has been away less than 16 s), the dial, the
  * register and ospecctl's view of it. */
 #define IT_FAILOVER_UP_MS 5000
+/* The agent's pause before it dials the next URL after losing a leader that
+ * served a second or more (AGENT_FOLLOW_SWITCH_MS): less than this. */
+#define IT_FAILOVER_SWITCH_MS 300
 
 typedef struct it_fx {
 	h_env *e;
@@ -92,6 +95,28 @@ static int64_t it_up_on(it_fx *f, const char *url, int64_t ready_at)
 	return took;
 }
 
+/* it_switch_pause reads the pause the agent announced after losing the
+ * session with from ("session with 'FROM' lost ...; registering with 'TO'
+ * in N ms"); -1 when the line is not there (yet). */
+static long it_switch_pause(it_fx *f, const char *from, const char *to)
+{
+	char head[160], tail[160], *log = NULL;
+	const char *at, *in;
+	size_t len = 0;
+	long ms = -1;
+
+	snprintf(head, sizeof(head), "session with '%s' lost", from);
+	snprintf(tail, sizeof(tail), "registering with '%s' in ", to);
+	if (osp_file_read(f->agent->log, 1 << 20, &log, &len) != OSP_OK)
+		return -1;
+	at = strstr(log, head);
+	in = at != NULL ? strstr(at, tail) : NULL;
+	if (in != NULL)
+		ms = strtol(in + strlen(tail), NULL, 10);
+	free(log);
+	return ms;
+}
+
 /* Only B serves: the node comes up on B. B dies (kill -9) and a coordinator
  * with a fresh store starts on A: the node registers on A within a few
  * seconds; then A dies and B is back: it goes back to B. The agent never
@@ -99,9 +124,11 @@ static int64_t it_up_on(it_fx *f, const char *url, int64_t ready_at)
 static void test_agent_failover_follows_the_leader(void **state)
 {
 	it_fx *f = *state;
+	static const char *const ids[] = { "n1" };
 	char *extra[] = { "--coordinator", f->urls, NULL };
 	char needle[256];
 	int64_t ready_at, took;
+	long pause;
 
 	assert_non_null(it_coord_on(f, f->url_b, "b1", NULL));
 	f->agent = h_agent_start(f->e, "n1", "role=web", extra);
@@ -113,15 +140,19 @@ static void test_agent_failover_follows_the_leader(void **state)
 		"Connection refused; next try with '%s'", f->url_a, f->url_b);
 	assert_true(h_file_contains(f->agent->log, needle));
 
+	/* a live leader: its session has lasted a second (two heartbeats) */
+	assert_true(h_wait_beats(f->e, ids, 1, 2, h_ms(5000)));
 	it_kill_coord(f);
+	/* the next URL at once: the takeover is not held up by the agent */
+	snprintf(needle, sizeof(needle), "registering with '%s' in", f->url_a);
+	assert_true(h_wait_log(f->agent->log, needle, h_ms(5000)));
+	pause = it_switch_pause(f, f->url_b, f->url_a);
+	print_message("moved on to A after a pause of %ld ms\n", pause);
+	assert_true(pause >= 0 && pause < IT_FAILOVER_SWITCH_MS);
 	assert_non_null(it_coord_on(f, f->url_a, "a", NULL));
 	ready_at = osp_now_mono_ms();
 	took = it_up_on(f, f->url_a, ready_at);
 	print_message("up on A %lld ms after it was ready\n", (long long)took);
-	snprintf(needle, sizeof(needle), "session with '%s' lost", f->url_b);
-	assert_true(h_file_contains(f->agent->log, needle));
-	snprintf(needle, sizeof(needle), "registering with '%s' in", f->url_a);
-	assert_true(h_file_contains(f->agent->log, needle));
 
 	it_kill_coord(f);
 	assert_non_null(it_coord_on(f, f->url_b, "b2", NULL));
