@@ -140,8 +140,10 @@ static void test_agent_failover_follows_the_leader(void **state)
 		"Connection refused; next try with '%s'", f->url_a, f->url_b);
 	assert_true(h_file_contains(f->agent->log, needle));
 
-	/* a live leader: its session has lasted a second (two heartbeats) */
-	assert_true(h_wait_beats(f->e, ids, 1, 2, h_ms(5000)));
+	/* a live leader: its session has lasted more than a second (the time
+	 * is the condition here, so it is waited for; and it still beats) */
+	osp_sleep_ms(1500);
+	assert_true(h_wait_beats(f->e, ids, 1, 1, h_ms(5000)));
 	it_kill_coord(f);
 	/* the next URL at once: the takeover is not held up by the agent */
 	snprintf(needle, sizeof(needle), "registering with '%s' in", f->url_a);
