@@ -2,7 +2,8 @@
  * store.c - the store's dispatcher: back-end selection, database names,
  * transactions and their failed-write count, the schema check and
  * migrations, shared by every back-end (store_int.h). LMDB is
- * store_lmdb.c, the in-memory store store_mem.c, backup files store_copy.c.
+ * store_lmdb.c, the in-memory store store_mem.c, etcd store_etcd.c, backup
+ * files store_copy.c.
  */
 #include "ospec/store.h"
 
@@ -134,16 +135,23 @@ out:
 	return rv;
 }
 
-osp_err osp_store_open(const osp_store_opts *o, osp_store **out, char *err, size_t errlen)
+/* store_ops_of returns the back-end's table (the back-end is checked). */
+static const osp_store_ops *store_ops_of(osp_store_backend b)
 {
-	osp_store *s = NULL;
-	osp_err rv;
+	if (b == OSP_STORE_MEMORY)
+		return &osp_store_mem_ops;
+	return b == OSP_STORE_ETCD ? &osp_store_etcd_ops : &osp_store_lmdb_ops;
+}
 
+/* store_opts_check refuses what no back-end could open. */
+static osp_err store_opts_check(const osp_store_opts *o, char *err, size_t errlen)
+{
 	if (o->ndbs > OSP_STORE_MAX_DBS) {
 		snprintf(err, errlen, "too many databases");
 		return OSP_EINVAL;
 	}
-	if (o->backend != OSP_STORE_LMDB && o->backend != OSP_STORE_MEMORY) {
+	if (o->backend != OSP_STORE_LMDB && o->backend != OSP_STORE_MEMORY &&
+		o->backend != OSP_STORE_ETCD) {
 		snprintf(err, errlen, "unknown store back-end %d", (int)o->backend);
 		return OSP_EINVAL;
 	}
@@ -151,9 +159,25 @@ osp_err osp_store_open(const osp_store_opts *o, osp_store **out, char *err, size
 		snprintf(err, errlen, "an LMDB store needs a directory");
 		return OSP_EINVAL;
 	}
+	if (o->backend == OSP_STORE_ETCD && (o->etcd_endpoints == NULL ||
+		o->etcd_prefix == NULL || o->etcd_prefix[0] == '\0')) {
+		snprintf(err, errlen, "an etcd store needs endpoints (HOST:PORT,...) and a key "
+			"prefix");
+		return OSP_EINVAL;
+	}
+	return OSP_OK;
+}
+
+osp_err osp_store_open(const osp_store_opts *o, osp_store **out, char *err, size_t errlen)
+{
+	osp_store *s = NULL;
+	osp_err rv;
+
+	if ((rv = store_opts_check(o, err, errlen)) != OSP_OK)
+		return rv;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return OSP_ENOMEM;
-	s->ops = o->backend == OSP_STORE_MEMORY ? &osp_store_mem_ops : &osp_store_lmdb_ops;
+	s->ops = store_ops_of(o->backend);
 	osp_strlcpy(s->name, o->dir != NULL ? o->dir : s->ops->name, sizeof(s->name));
 	s->names[0] = "meta";
 	for (size_t i = 0; i < o->ndbs; i++)

@@ -153,8 +153,9 @@ osp_err osp_store_copy(osp_store *s, const char *path, uint64_t *bytes, char *er
 	osp_err rv = OSP_EIO;
 
 	if (s != NULL && s->ops->copy == NULL) {
-		snprintf(err, errlen, "the %s store cannot be backed up: its records live "
-			"only in this process", s->ops->name);
+		snprintf(err, errlen, "the %s store cannot be backed up: %s", s->ops->name,
+			s->ops->no_copy_why != NULL ? s->ops->no_copy_why :
+			"its records live only in this process");
 		return OSP_ESTATE;
 	}
 	if (s == NULL || path == NULL || path[0] != '/') {

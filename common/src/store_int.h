@@ -1,8 +1,8 @@
 /*
  * store_int.h - inside the store: the back-end interface (osp_store_ops) and
  * the handles the dispatcher (store.c) shares with the back-ends:
- * store_lmdb.c (LMDB, the default) and store_mem.c (in this process only).
- * A later etcd back-end fills the same table.
+ * store_lmdb.c (LMDB, the default), store_mem.c (in this process only) and
+ * store_etcd.c (etcd, through a store_mem.c cache).
  *
  * The dispatcher owns the osp_store and osp_txn structs, resolves database
  * names to indexes (0 is "meta"; an unknown name is OSP_EINVAL before a
@@ -18,7 +18,7 @@
 #define STORE_NDBS (OSP_STORE_MAX_DBS + 1) /* "meta" and the caller's */
 
 typedef struct osp_store_ops {
-	const char *name; /* "lmdb", "memory": for messages */
+	const char *name; /* "lmdb", "memory", "etcd": for messages */
 	/* open fills s->impl; s->names and s->ndbs are set. err on failure,
 	 * after which close is called. */
 	osp_err (*open)(osp_store *s, const osp_store_opts *o, char *err, size_t errlen);
@@ -51,6 +51,9 @@ typedef struct osp_store_ops {
 	/* copy (NULL: the back-end cannot be backed up) writes a consistent copy
 	 * to fd, as a file osp_store_file_schema reads; err on failure */
 	osp_err (*copy)(osp_store *s, int fd, char *err, size_t errlen);
+	/* no_copy_why (copy == NULL; NULL: "its records live only in this
+	 * process") ends osp_store_copy's refusal: what to do instead */
+	const char *no_copy_why;
 } osp_store_ops;
 
 struct osp_store {
@@ -72,6 +75,7 @@ struct osp_txn {
 
 extern const osp_store_ops osp_store_lmdb_ops; /* store_lmdb.c */
 extern const osp_store_ops osp_store_mem_ops;  /* store_mem.c */
+extern const osp_store_ops osp_store_etcd_ops; /* store_etcd.c */
 
 /* store_has_prefix: k (of klen bytes) starts with prefix; plen 0 may come
  * with a NULL prefix. */

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +69,8 @@ static void te_exec(const te_cluster *c, int i)
 	te_url(pu, sizeof(pu), c->peer_port[i]);
 	te_initial_cluster(c, init, sizeof(init));
 	snprintf(token, sizeof(token), "te-%d-%d", (int)getppid(), c->peer_port[0]);
+	/* a test that dies takes its members with it */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	if (fd >= 0) {
 		dup2(fd, 1);

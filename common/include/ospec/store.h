@@ -4,8 +4,9 @@
  * readers see a snapshot), a schema version and migrations.
  *
  * Back-ends (osp_store_opts.backend; common/src/store_int.h is their
- * interface): LMDB (store_lmdb.c, the default) and an in-memory store
- * (store_mem.c) for tests and benchmarks. Callers use osp_store_* alike.
+ * interface): LMDB (store_lmdb.c, the default), an in-memory store
+ * (store_mem.c) for tests and benchmarks, and etcd (store_etcd.c, for a
+ * highly available coordinator: docs/ha.md). Callers use osp_store_* alike.
  *
  * LMDB: one environment per directory, locked with flock so two processes cannot
  * share it, an explicit map size, mdb_reader_check at open, named databases
@@ -56,6 +57,13 @@ typedef enum osp_store_backend {
 	 * as in LMDB; dir is only a name for messages (may be NULL); no lock,
 	 * no files, no backups (osp_store_copy: OSP_ESTATE) */
 	OSP_STORE_MEMORY,
+	/* etcd (docs/ha.md, "The etcd store"): every key under etcd_prefix, held
+	 * whole in this process as a write-through cache (reads never leave the
+	 * process; a commit is one etcd Txn, applied to the cache only when etcd
+	 * took it), the memory store's snapshots, map_size as its byte budget;
+	 * one coordinator writes at a time (etcd_fence_key); no backups here
+	 * (osp_store_copy: OSP_ESTATE: back etcd up with `etcdctl snapshot save`) */
+	OSP_STORE_ETCD,
 } osp_store_backend;
 
 typedef struct osp_store_opts {
@@ -72,10 +80,27 @@ typedef struct osp_store_opts {
 	 * schema-1, all in one write transaction with the new version */
 	const osp_store_migration *migrations;
 	size_t nmigrations;
+	/* OSP_STORE_ETCD only (docs/ha.md) */
+	const char *etcd_endpoints; /* "HOST:PORT,HOST:PORT,..." (required) */
+	/* every key lives under it: PREFIX + dbname + "/" + key bytes, e.g.
+	 * "/ospec/prod/" (required; other keys under it are left alone) */
+	const char *etcd_prefix;
+	int64_t etcd_timeout_ms; /* one etcd request; 0: 5000 */
+	/* fencing: when etcd_fence_key is set, EVERY commit's Txn also compares
+	 * that key's create_revision with etcd_fence_rev (the leader key: a
+	 * coordinator that lost its leadership cannot write). A commit refused
+	 * by it is OSP_ESTORE ("fenced: ...") and calls etcd_fenced(arg) first,
+	 * from inside the commit: the callback must not use the store. */
+	const char *etcd_fence_key;
+	int64_t etcd_fence_rev;
+	void (*etcd_fenced)(void *arg);
+	void *etcd_fenced_arg;
 } osp_store_opts;
 
 /* osp_store_open opens (or creates) the store. err says what went wrong:
- * OSP_EINVAL (too many databases, an unknown back-end, LMDB without dir),
+ * OSP_EINVAL (too many databases, an unknown back-end, LMDB without dir,
+ * etcd without endpoints or prefix), for etcd OSP_ENET / OSP_ETIMEDOUT when
+ * the keys under the prefix cannot be loaded,
  * OSP_ELOCKED (another process), OSP_ESCHEMA (found version N: newer than
  * o->schema, or older without a migration step for every version up to it,
  * or a migration step failed), OSP_ESTORE.
@@ -167,7 +192,8 @@ osp_err osp_store_schema(osp_store *s, uint64_t *schema);
  * directory fsynced. *bytes (may be NULL) gets the copy's size. Errors with
  * err: OSP_EINVAL (relative path), OSP_EEXIST (path or path.tmp exists),
  * OSP_EIO, OSP_ESTORE; OSP_ESTATE for the memory store ("the memory store
- * cannot be backed up"), before any file is made. */
+ * cannot be backed up") and the etcd store (its records are etcd's: back
+ * etcd up), before any file is made. */
 osp_err osp_store_copy(osp_store *s, const char *path, uint64_t *bytes, char *err,
 	size_t errlen);
 
@@ -178,7 +204,7 @@ osp_err osp_store_copy(osp_store *s, const char *path, uint64_t *bytes, char *er
  * no schema. The file is not changed. */
 osp_err osp_store_file_schema(const char *file, uint64_t *schema, char *err, size_t errlen);
 
-/* osp_store_backend_name returns "lmdb" or "memory" (static). */
+/* osp_store_backend_name returns "lmdb", "memory" or "etcd" (static). */
 const char *osp_store_backend_name(const osp_store *s);
 
 /* osp_store_mem_fail_next_commit is a test hook of the memory store: the next
@@ -187,6 +213,14 @@ const char *osp_store_backend_name(const osp_store *s);
  * failed LMDB commit does; later commits succeed again. OSP_EINVAL when s is
  * not a memory store or rv is OSP_OK. */
 osp_err osp_store_mem_fail_next_commit(osp_store *s, osp_err rv);
+
+/* osp_store_etcd_error copies into buf (len bytes) why the last failed
+ * commit of an etcd store failed ("" if none did): "fenced: ...", an
+ * outcome unknown, etcd's refusal with the endpoint. The commit's code
+ * alone (OSP_ESTORE, OSP_ETIMEDOUT, OSP_ETOOBIG, OSP_ENET) cannot say it;
+ * the same text is logged (OSP-STORE-ETCD-COMMIT). OSP_EINVAL when s is not
+ * an etcd store. */
+osp_err osp_store_etcd_error(osp_store *s, char *buf, size_t len);
 
 /* Big-endian uint64 keys sort in numeric order. */
 void osp_be64_put(uint8_t out[8], uint64_t v);

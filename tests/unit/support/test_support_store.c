@@ -12,16 +12,50 @@
 
 #include <cmocka.h>
 
+#include "etcd_fixture.h"
 #include "test_support.h"
 #include "test_support_store.h"
 
 static const char *const ts_store_dbs[] = { "kv", "other" };
 
-osp_store_backend ts_store_lmdb = OSP_STORE_LMDB, ts_store_mem = OSP_STORE_MEMORY;
+osp_store_backend ts_store_lmdb = OSP_STORE_LMDB, ts_store_mem = OSP_STORE_MEMORY,
+		  ts_store_etcd = OSP_STORE_ETCD;
+
+/* One etcd member for every etcd store of the process, started at the first
+ * and stopped at exit; each store has a prefix of its own. */
+static te_cluster ts_store_etcd_cluster;
+static char ts_store_etcd_root[64];
+
+static void ts_store_etcd_stop(void)
+{
+	te_stop_all(&ts_store_etcd_cluster);
+	ts_rmtree(ts_store_etcd_root);
+}
+
+const char *ts_store_etcd_endpoints(void)
+{
+	char dir[128];
+
+	if (ts_store_etcd_cluster.n == 0) {
+		ts_mkdtemp(ts_store_etcd_root, sizeof(ts_store_etcd_root),
+			"/tmp/ospec-store-etcd-XXXXXX");
+		snprintf(dir, sizeof(dir), "%s/etcd", ts_store_etcd_root);
+		if (te_start(&ts_store_etcd_cluster, 1, dir) != 0)
+			fail_msg("cannot start etcd under %s", dir);
+		atexit(ts_store_etcd_stop);
+	}
+	return ts_store_etcd_cluster.endpoints;
+}
+
+void ts_store_etcd_prefix(const char *dir, char *buf, size_t len)
+{
+	assert_true((size_t)snprintf(buf, len, "/ts%s/", dir) < len);
+}
 
 osp_err ts_store_open(osp_store_backend backend, const char *dir, uint32_t schema,
 	uint64_t map_size, osp_store **s, char *err, size_t errlen)
 {
+	char prefix[256];
 	osp_store_opts o = {
 		.backend = backend,
 		.dir = dir,
@@ -31,6 +65,11 @@ osp_err ts_store_open(osp_store_backend backend, const char *dir, uint32_t schem
 		.schema = schema,
 	};
 
+	if (backend == OSP_STORE_ETCD) {
+		ts_store_etcd_prefix(dir, prefix, sizeof(prefix));
+		o.etcd_endpoints = ts_store_etcd_endpoints();
+		o.etcd_prefix = prefix;
+	}
 	err[0] = '\0';
 	return osp_store_open(&o, s, err, errlen);
 }

@@ -22,7 +22,8 @@ typedef struct ts_store_fx {
 } ts_store_fx;
 
 /* ts_store_open opens a store of "kv" and "other" on backend at dir (a name
- * only for the memory store); err gets the reason. */
+ * only for the memory store; for etcd, the store under the prefix made of
+ * it, on the shared member); err gets the reason. */
 osp_err ts_store_open(osp_store_backend backend, const char *dir, uint32_t schema,
 	uint64_t map_size, osp_store **s, char *err, size_t errlen);
 
@@ -33,10 +34,17 @@ int ts_store_setup(void **state);
 int ts_store_teardown(void **state);
 
 /* The back-ends, as cmocka prestates for ts_store_setup. */
-extern osp_store_backend ts_store_lmdb, ts_store_mem;
+extern osp_store_backend ts_store_lmdb, ts_store_mem, ts_store_etcd;
+
+/* ts_store_etcd_endpoints starts, on its first call, the one etcd member
+ * the process's etcd stores share (stopped and removed at exit) and
+ * returns its endpoints. ts_store_etcd_prefix writes the key prefix
+ * ts_store_open gives the etcd store of dir: "/ts" + dir + "/". */
+const char *ts_store_etcd_endpoints(void);
+void ts_store_etcd_prefix(const char *dir, char *buf, size_t len);
 
 /* TS_STORE_TEST registers the test fn on a fresh ts_store_fx of back-end be
- * (lmdb or mem), named "fn (be)": a test registered on both holds the
+ * (lmdb, mem or etcd), named "fn (be)": a test registered on both holds the
  * memory store to LMDB's behaviour. */
 #define TS_STORE_TEST(fn, be)                                                          \
 	{                                                                              \
