@@ -38,8 +38,14 @@
 
 typedef struct store_etcd {
 	osp_store mem;          /* the cache, run by osp_store_mem_ops */
-	osp_etcd *e;            /* one request at a time: under lock */
-	pthread_mutex_t lock;
+	/* Locks, always taken in this order: reload (a stale cache's reload, in
+	 * txn_begin before the inner one begins), the inner store's writer (held
+	 * by a write txn, and by the reload's inner write txn), lock (a leaf
+	 * around e and last_err: nothing else is taken while it is held but the
+	 * inner store's own internal lock). A commit holds the writer and takes
+	 * lock; it never takes reload. */
+	osp_etcd *e; /* one request at a time: under lock */
+	pthread_mutex_t reload, lock;
 	char *prefix, *fence_key;
 	int64_t fence_rev;
 	void (*fenced)(void *arg);
@@ -134,7 +140,7 @@ static osp_err store_etcd_clear(store_etcd *se, osp_txn *t)
 
 /* store_etcd_reload replaces the cache with every key under the prefix, read
  * at one revision, in one inner write transaction (open readers keep their
- * snapshot). The caller holds se->lock. */
+ * snapshot). The caller holds se->reload (or is the open). */
 static osp_err store_etcd_reload(store_etcd *se, char *err, size_t errlen)
 {
 	osp_txn t = { .s = &se->mem, .write = true };
@@ -145,9 +151,11 @@ static osp_err store_etcd_reload(store_etcd *se, char *err, size_t errlen)
 	if ((rv = osp_store_mem_ops.txn_begin(&t)) != OSP_OK)
 		return rv;
 	rv = store_etcd_clear(se, &t);
+	pthread_mutex_lock(&se->lock);
 	if (rv == OSP_OK)
 		rv = osp_etcd_range(se->e, se->prefix, strlen(se->prefix), NULL, 0, 0,
 			store_etcd_load_cb, &l, &rev, err, errlen);
+	pthread_mutex_unlock(&se->lock);
 	if (rv == OSP_EINVAL && l.rv != OSP_OK) {
 		rv = l.rv;
 		snprintf(err, errlen, "cannot hold the store's keys in memory: %s (map_size is "
@@ -172,6 +180,7 @@ static void store_etcd_close(osp_store *s)
 	osp_store_mem_ops.close(&se->mem);
 	osp_etcd_free(se->e);
 	pthread_mutex_destroy(&se->lock);
+	pthread_mutex_destroy(&se->reload);
 	free(se->prefix);
 	free(se->fence_key);
 	free(se);
@@ -202,6 +211,7 @@ static osp_err store_etcd_open(osp_store *s, const osp_store_opts *o, char *err,
 	if (se == NULL)
 		return OSP_ENOMEM;
 	pthread_mutex_init(&se->lock, NULL);
+	pthread_mutex_init(&se->reload, NULL);
 	s->impl = se;
 	if (o->dir == NULL)
 		snprintf(s->name, sizeof(s->name), "etcd %s %s", o->etcd_endpoints,
@@ -230,13 +240,13 @@ static osp_err store_etcd_fresh(store_etcd *se)
 
 	if (!__atomic_load_n(&se->stale, __ATOMIC_SEQ_CST))
 		return OSP_OK;
-	pthread_mutex_lock(&se->lock);
+	pthread_mutex_lock(&se->reload);
 	if (__atomic_load_n(&se->stale, __ATOMIC_SEQ_CST))
 		rv = store_etcd_reload(se, err, sizeof(err));
 	if (rv == OSP_OK && __atomic_exchange_n(&se->stale, false, __ATOMIC_SEQ_CST))
 		OSP_INFO("OSP-STORE-ETCD-RELOAD", "store '%s': reloaded from etcd after a commit "
 			"of unknown outcome", se->mem.name);
-	pthread_mutex_unlock(&se->lock);
+	pthread_mutex_unlock(&se->reload);
 	if (rv != OSP_OK)
 		OSP_ERROR("OSP-STORE-ETCD-STALE", "store '%s': a commit's outcome is unknown and "
 			"the cache cannot be reloaded: %s", se->mem.name, err);
