@@ -105,6 +105,25 @@ void bench_samples_fini(bench_samples *s)
 	s->n = s->cap = 0;
 }
 
+int bench_time_for(double seconds, bench_op_fn fn, void *arg, bench_samples *lat,
+	uint64_t *calls, int64_t *elapsed_ns)
+{
+	int64_t start = bench_now_ns(), limit = (int64_t)(seconds * 1e9);
+	int rc;
+
+	*calls = 0;
+	do {
+		int64_t t0 = bench_now_ns();
+
+		if ((rc = fn(arg)) != 0)
+			break;
+		bench_samples_add(lat, bench_now_ns() - t0);
+		(*calls)++;
+	} while (bench_now_ns() - start < limit);
+	*elapsed_ns = bench_now_ns() - start;
+	return rc;
+}
+
 int bench_tmpdir(const char *parent, const char *tag, char *out, size_t outlen)
 {
 	const char *p = parent;

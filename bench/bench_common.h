@@ -35,6 +35,15 @@ int64_t bench_samples_pct(bench_samples *s, double p);
 /* bench_samples_fini frees s; accepts zeroed memory. */
 void bench_samples_fini(bench_samples *s);
 
+/* bench_op_fn is one timed operation: 0, or an error that ends the run. */
+typedef int (*bench_op_fn)(void *arg);
+
+/* bench_time_for calls fn(arg) until seconds have passed (once at least) or
+ * it fails, adding each successful call's duration to lat; *calls gets how
+ * many succeeded, *elapsed_ns the whole run's time. Returns fn's error or 0. */
+int bench_time_for(double seconds, bench_op_fn fn, void *arg, bench_samples *lat,
+	uint64_t *calls, int64_t *elapsed_ns);
+
 /* bench_tmpdir makes a fresh directory "<parent>/ospec-bench-<tag>-XXXXXX"
  * (parent NULL: $TMPDIR or /tmp) into out. Returns 0 or -1. */
 int bench_tmpdir(const char *parent, const char *tag, char *out, size_t outlen);

@@ -28,57 +28,58 @@ typedef struct be_opts {
 	double seconds;
 } be_opts;
 
-/* be_txn commits n puts of ~200 bytes (keys from *seq on) in one txn. */
-static osp_err be_txn(osp_store *s, int n, uint64_t *seq, const char *val)
+/* One timed transaction: n puts of ~200 bytes, keys from seq on. */
+typedef struct be_txn_arg {
+	osp_store *s;
+	int n;
+	uint64_t seq;
+	char val[BE_VAL];
+} be_txn_arg;
+
+/* be_txn commits one transaction of a->n puts; 0 or the osp_err. */
+static int be_txn(void *arg)
 {
+	be_txn_arg *a = arg;
 	osp_txn *t = NULL;
 	char key[32];
 	osp_err rv;
 
-	if ((rv = osp_store_txn_begin(s, true, &t)) != OSP_OK)
-		return rv;
-	for (int i = 0; i < n; i++) {
+	if ((rv = osp_store_txn_begin(a->s, true, &t)) != OSP_OK)
+		return (int)rv;
+	for (int i = 0; i < a->n; i++) {
 		/* 1000 keys per size of txn, overwritten in turn: the store stays small */
-		int kl = snprintf(key, sizeof(key), "step/%d/%04llu", n,
-			(unsigned long long)(*seq)++ % 1000);
+		int kl = snprintf(key, sizeof(key), "step/%d/%04llu", a->n,
+			(unsigned long long)a->seq++ % 1000);
 
-		if ((rv = osp_store_put(t, "kv", key, (size_t)kl, val, BE_VAL)) != OSP_OK) {
+		if ((rv = osp_store_put(t, "kv", key, (size_t)kl, a->val, BE_VAL)) != OSP_OK) {
 			osp_store_txn_abort(t);
-			return rv;
+			return (int)rv;
 		}
 	}
-	return osp_store_txn_commit(t);
+	return (int)osp_store_txn_commit(t);
 }
 
 /* be_phase runs txns of n keys for o->seconds and prints a row. */
 static int be_phase(osp_store *s, const be_opts *o, const char *store, int n)
 {
+	be_txn_arg a = { .s = s, .n = n };
 	bench_samples lat = { 0 };
-	int64_t start = bench_now_ns(), limit = (int64_t)(o->seconds * 1e9), el;
-	uint64_t txns = 0, seq = 0;
-	char val[BE_VAL];
-	osp_err rv = OSP_OK;
+	uint64_t txns = 0;
+	int64_t el = 0;
+	int rv;
 
-	memset(val, 's', sizeof(val));
-	do {
-		int64_t t0 = bench_now_ns();
-
-		if ((rv = be_txn(s, n, &seq, val)) != OSP_OK)
-			break;
-		bench_samples_add(&lat, bench_now_ns() - t0);
-		txns++;
-		el = bench_now_ns() - start;
-	} while (el < limit);
-	el = bench_now_ns() - start;
-	if (rv == OSP_OK)
+	memset(a.val, 's', sizeof(a.val));
+	rv = bench_time_for(o->seconds, be_txn, &a, &lat, &txns, &el);
+	if (rv == 0)
 		printf("| %-24s | %8d | %9.0f | %8.2f | %8.2f |\n", store, n,
 			(double)txns * 1e9 / el, bench_samples_pct(&lat, 50) / 1e6,
 			bench_samples_pct(&lat, 99) / 1e6);
 	else
-		fprintf(stderr, "bench_store_etcd: %s, %d keys: %s\n", store, n, osp_strerror(rv));
+		fprintf(stderr, "bench_store_etcd: %s, %d keys: %s\n", store, n,
+			osp_strerror((osp_err)rv));
 	fflush(stdout);
 	bench_samples_fini(&lat);
-	return rv == OSP_OK ? 0 : 1;
+	return rv == 0 ? 0 : 1;
 }
 
 /* be_run opens the store o describes and runs both phases on it. */

@@ -144,20 +144,30 @@ static int etcd_seen_cb(void *arg, const osp_etcd_kv *kv)
 	return s->stop_after && s->n >= s->stop_after ? 1 : 0;
 }
 
+/* etcd_ops_make makes n puts of fmt % i (keys of up to 15 bytes) with the
+ * value val; the caller frees *ops and *keys. */
+static void etcd_ops_make(size_t n, const char *fmt, const char *val, osp_etcd_op **ops,
+	char (**keys)[16])
+{
+	*ops = calloc(n, sizeof(**ops));
+	*keys = calloc(n, 16);
+	assert_true(*ops != NULL && *keys != NULL);
+	for (size_t i = 0; i < n; i++) {
+		(*ops)[i].klen = (size_t)snprintf((*keys)[i], 16, fmt, i);
+		(*ops)[i].key = (*keys)[i];
+		(*ops)[i].val = val;
+		(*ops)[i].vlen = strlen(val);
+	}
+}
+
 /* etcd_fill writes /rp/kNNNNN for i < n in one Txn. */
 static void etcd_fill(osp_etcd *e, size_t n)
 {
-	osp_etcd_op *ops = calloc(n, sizeof(*ops));
-	char (*keys)[16] = calloc(n, 16), err[512];
+	osp_etcd_op *ops = NULL;
+	char (*keys)[16] = NULL, err[512];
 	bool ok = false;
 
-	assert_true(ops != NULL && keys != NULL);
-	for (size_t i = 0; i < n; i++) {
-		ops[i].klen = (size_t)snprintf(keys[i], 16, "/rp/k%05zu", i);
-		ops[i].key = keys[i];
-		ops[i].val = "v";
-		ops[i].vlen = 1;
-	}
+	etcd_ops_make(n, "/rp/k%05zu", "v", &ops, &keys);
 	if (osp_etcd_txn(e, NULL, 0, ops, n, &ok, NULL, err, sizeof(err)) != OSP_OK)
 		fail_msg("fill: %s", err);
 	assert_true(ok);
@@ -267,15 +277,11 @@ static void test_etcd_too_big(void **state)
 {
 	etcd_fx *f = *state;
 	size_t n = 100001;
-	osp_etcd_op *ops = calloc(n, sizeof(*ops));
-	char (*keys)[16] = calloc(n, 16), err[512];
+	osp_etcd_op *ops = NULL;
+	char (*keys)[16] = NULL, err[512];
 	bool ok = true;
 
-	assert_true(ops != NULL && keys != NULL);
-	for (size_t i = 0; i < n; i++) {
-		ops[i].klen = (size_t)snprintf(keys[i], 16, "/tb/%06zu", i);
-		ops[i].key = keys[i];
-	}
+	etcd_ops_make(n, "/tb/%06zu", "", &ops, &keys);
 	if (osp_etcd_txn(f->e, NULL, 0, ops, n, &ok, NULL, err, sizeof(err)) != OSP_ETOOBIG)
 		fail_msg("not OSP_ETOOBIG: %s", err);
 	assert_false(ok);
