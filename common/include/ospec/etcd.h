@@ -10,7 +10,12 @@
  * without quorum answering "etcdserver: ..." unavailable errors) moves to the
  * next endpoint. A request that was sent and got no answer may have been
  * applied: for osp_etcd_txn that is OSP_ETIMEDOUT ("outcome unknown"), never
- * retried here. One osp_etcd may be used by one thread at a time.
+ * retried here; reads and lease calls, which may be repeated, go on to the
+ * next endpoint (so one of them may take up to one timeout per endpoint).
+ * etcd's own "request timed out" / "leader changed" answers to a Txn are
+ * outcome unknown too. Every error message names the endpoint
+ * ("etcd http://HOST:PORT: POST /v3/kv/txn: ..."). One osp_etcd may be used
+ * by one thread at a time.
  */
 #ifndef OSPEC_ETCD_H
 #define OSPEC_ETCD_H
@@ -28,6 +33,8 @@ typedef struct osp_etcd osp_etcd;
  * malformed list. Nothing is contacted yet. */
 osp_err osp_etcd_new(const char *endpoints, int64_t timeout_ms, osp_etcd **out, char *err,
 	size_t errlen);
+
+/* osp_etcd_free closes the connection and frees e; accepts NULL. */
 void osp_etcd_free(osp_etcd *e);
 
 /* One key-value as etcd returns it; key and val are NUL-terminated copies
@@ -42,14 +49,17 @@ typedef struct osp_etcd_kv {
 
 void osp_etcd_kv_free(osp_etcd_kv *kv); /* frees the copies, not kv */
 
-/* osp_etcd_get reads one key (at revision rev, 0: the newest). OSP_ENOENT
+/* osp_etcd_get reads one key (1 to 511 bytes; at revision rev, 0: the
+ * newest) into *out (the caller frees it with osp_etcd_kv_free). OSP_ENOENT
  * when absent. *hdr_rev (may be NULL) gets the revision the answer is of. */
 osp_err osp_etcd_get(osp_etcd *e, const void *key, size_t klen, int64_t rev, osp_etcd_kv *out,
 	int64_t *hdr_rev, char *err, size_t errlen);
 
 /* osp_etcd_range calls fn for every key in [key, end) (end NULL: every key
  * with the prefix key) in key order, all read at one revision (rev, or the
- * newest when 0; *hdr_rev gets it), paging as it goes. fn returns 0 to go on,
+ * newest when 0; *hdr_rev gets it), paging as it goes (500 keys a request).
+ * klen 0 means every key (end is ignored); a prefix is at most 512 bytes.
+ * kv and its copies are valid only during the call. fn returns 0 to go on,
  * 1 to stop, < 0 to stop with OSP_EINVAL. */
 typedef int (*osp_etcd_kv_fn)(void *arg, const osp_etcd_kv *kv);
 osp_err osp_etcd_range(osp_etcd *e, const void *key, size_t klen, const void *end, size_t elen,
