@@ -19,6 +19,7 @@
  */
 #include "etcd_fixture.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -115,6 +116,57 @@ int te_stop_member(te_cluster *c, int i)
 		;
 	c->pid[i] = 0;
 	return 0;
+}
+
+/* te_all_stopped reports whether every thread of pid is in state T. */
+static bool te_all_stopped(pid_t pid)
+{
+	char path[64], line[512];
+	struct dirent *d;
+	DIR *dir;
+	bool all = true;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return false;
+	while (all && (d = readdir(dir)) != NULL) {
+		char stat[300];
+		FILE *f;
+		const char *p;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(stat, sizeof(stat), "%s/%s/stat", path, d->d_name);
+		if ((f = fopen(stat, "r")) == NULL)
+			continue; /* a thread that just ended */
+		/* "TID (comm) S ...": the state follows the last ')' */
+		p = fgets(line, sizeof(line), f) != NULL ? strrchr(line, ')') : NULL;
+		all = p != NULL && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+		fclose(f);
+	}
+	closedir(dir);
+	return all;
+}
+
+int te_pause_member(te_cluster *c, int i)
+{
+	int64_t end = osp_now_mono_ms() + 5000;
+
+	if (i < 0 || i >= c->n || c->pid[i] == 0 || kill(c->pid[i], SIGSTOP) != 0)
+		return -1;
+	while (!te_all_stopped(c->pid[i])) {
+		if (osp_now_mono_ms() > end)
+			return -1;
+		osp_sleep_ms(5);
+	}
+	return 0;
+}
+
+int te_resume_member(te_cluster *c, int i)
+{
+	if (i < 0 || i >= c->n || c->pid[i] == 0)
+		return -1;
+	return kill(c->pid[i], SIGCONT) == 0 ? 0 : -1;
 }
 
 /* te_try_write puts one key through a client of every member. */

@@ -36,6 +36,14 @@ int te_stop_member(te_cluster *c, int i);
 int te_start_member(te_cluster *c, int i);
 int te_wait_quorum(te_cluster *c, int ms);
 
+/* te_pause_member stops member i with SIGSTOP and waits until every thread
+ * of it is stopped (a signal is delivered after kill returns: a request
+ * sent at once could still be answered); it keeps its connections, so a
+ * request sent to it gets no answer. te_resume_member continues it
+ * (SIGCONT). 0 or -1. */
+int te_pause_member(te_cluster *c, int i);
+int te_resume_member(te_cluster *c, int i);
+
 /* te_stop_all kills every member and removes dir's member data. */
 void te_stop_all(te_cluster *c);
 

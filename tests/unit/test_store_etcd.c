@@ -3,11 +3,10 @@
  * is test_store.c's "(etcd)" runs): fencing on the leader key's
  * create_revision, what lands in etcd and where, a second store on the same
  * prefix, and a commit of unknown outcome followed by a reload. Against a
- * real etcd member (tests/support/etcd_fixture.h) that the tests stop and
- * continue (SIGSTOP/SIGCONT) to make an answer go missing.
+ * real etcd member (tests/support/etcd_fixture.h) that the tests pause and
+ * resume (SIGSTOP/SIGCONT) to make an answer go missing.
  */
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -278,7 +277,7 @@ static void se_unknown_commit(sefx *f, osp_store *s)
 	int64_t t0;
 	osp_err rv;
 
-	assert_int_equal(kill(f->c.pid[0], SIGSTOP), 0);
+	assert_int_equal(te_pause_member(&f->c, 0), 0);
 	t0 = osp_now_mono_ms();
 	rv = se_put1(s, "x", "maybe");
 	assert_int_equal(osp_store_etcd_error(s, err, sizeof(err)), OSP_OK);
@@ -289,7 +288,7 @@ static void se_unknown_commit(sefx *f, osp_store *s)
 	assert_non_null(strstr(err, f->c.endpoints));
 	/* etcd still away: no transaction on a cache that may be wrong */
 	assert_int_not_equal(osp_store_txn_begin(s, false, &t), OSP_OK);
-	assert_int_equal(kill(f->c.pid[0], SIGCONT), 0);
+	assert_int_equal(te_resume_member(&f->c, 0), 0);
 	/* back: it works through the requests queued meanwhile first */
 	assert_int_equal(te_wait_quorum(&f->c, 10000), 0);
 }
