@@ -370,9 +370,8 @@ static osp_err store_etcd_del_prefix(osp_txn *t, size_t db, const void *prefix, 
 	osp_err rv;
 
 	*count = 0;
-	if (!t->write)
-		return OSP_ESTORE; /* as the memory store answers a write in a read txn */
-	/* noted first: the inner delete frees the keys */
+	/* noted first: the inner delete frees the keys (in a read txn it then
+	 * fails as the memory store's does, and a read txn's notes are unused) */
 	rv = osp_store_mem_ops.foreach(&x->mem, db, prefix, plen, plen ? prefix : NULL, plen,
 		false, store_etcd_note_cb, &n);
 	if (rv != OSP_OK)
