@@ -2,9 +2,10 @@
  * test_store_etcd.c - what only the etcd store does (its shared behaviour
  * is test_store.c's "(etcd)" runs): fencing on the leader key's
  * create_revision, what lands in etcd and where, a second store on the same
- * prefix, and a commit of unknown outcome followed by a reload. Against a
- * real etcd member (tests/support/etcd_fixture.h) that the tests pause and
- * resume (SIGSTOP/SIGCONT) to make an answer go missing.
+ * prefix, a commit etcd refuses as too big, and a commit of unknown outcome
+ * followed by a reload. Against a real etcd member
+ * (tests/support/etcd_fixture.h) that the tests pause and resume
+ * (SIGSTOP/SIGCONT) to make an answer go missing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -269,6 +270,33 @@ static void test_store_etcd_no_copy(void **state)
 	osp_store_close(s);
 }
 
+/* a commit over the fixture's --max-txn-ops: refused whole, the flag named,
+ * the cache unchanged and the store still usable */
+static void test_store_etcd_too_big(void **state)
+{
+	sefx *f = *state;
+	char err[512], key[16], buf[64];
+	osp_store *s = NULL;
+	osp_txn *t = NULL;
+
+	assert_int_equal(se_open(f, NULL, 0, 0, &s, err, sizeof(err)), OSP_OK);
+	assert_int_equal(osp_store_txn_begin(s, true, &t), OSP_OK);
+	for (int i = 0; i <= 100000; i++) {
+		int kl = snprintf(key, sizeof(key), "k%06d", i);
+
+		assert_int_equal(osp_store_put(t, "kv", key, (size_t)kl, "v", 1), OSP_OK);
+	}
+	assert_int_equal(osp_store_txn_commit(t), OSP_ETOOBIG);
+	assert_int_equal(osp_store_etcd_error(s, err, sizeof(err)), OSP_OK);
+	assert_non_null(strstr(err, "--max-txn-ops"));
+	assert_non_null(strstr(err, "--max-request-bytes"));
+	assert_int_equal(ts_store_get1(s, "kv", "k000000", 7, buf, sizeof(buf)), OSP_ENOENT);
+	assert_int_equal(se_etcd_get(f, se_key(f, "kv/k000000", err, sizeof(err)), buf,
+		sizeof(buf)), OSP_ENOENT);
+	assert_int_equal(se_put1(s, "small", "1"), OSP_OK);
+	osp_store_close(s);
+}
+
 /* se_unknown_commit commits "x" with the member stopped: no answer. */
 static void se_unknown_commit(sefx *f, osp_store *s)
 {
@@ -335,6 +363,7 @@ int main(void)
 		SE_TEST(test_store_etcd_fencing),
 		SE_TEST(test_store_etcd_second_store),
 		SE_TEST(test_store_etcd_no_copy),
+		SE_TEST(test_store_etcd_too_big),
 		SE_TEST(test_store_etcd_unknown_reload),
 	};
 
