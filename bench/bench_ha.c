@@ -171,7 +171,7 @@ static int hb_start(hb_bench *b)
 		snprintf(id, sizeof(id), "h%04llu", (unsigned long long)i + 1);
 		snprintf(state, sizeof(state), "%s/agent-%s", b->dir, id);
 		snprintf(log, sizeof(log), "%s/agent-%s.log", b->dir, id);
-		char *argv[] = { b->o->agent_bin, "--id", id, "--coordinator", b->urls, "--state",
+		char *argv[] = { (char *)b->o->agent_bin, "--id", id, "--coordinator", b->urls, "--state",
 			state, NULL };
 		if ((b->agents[i] = bf_spawn((char *const *)argv, log, log)) <= 0)
 			return -1;
