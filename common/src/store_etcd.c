@@ -11,10 +11,18 @@
  * (the leader key's create_revision, when opts set one) then put each
  * touched key's final value or delete it. Only when etcd says the Txn
  * succeeded is the inner transaction committed: the cache never holds what
- * etcd refused. A Txn without an answer (OSP_ETIMEDOUT) may or may not have
- * been applied: the cache is then stale and the next txn_begin reloads it
- * from etcd first, in an inner write transaction that replaces everything,
- * so readers already open keep their snapshot.
+ * etcd refused.
+ *
+ * The commit marker makes a Txn without an answer (OSP_ETIMEDOUT: an etcd
+ * leader change, a member that died with the request) safe to settle: every
+ * commit also puts PREFIX_commit to a value of its own, under the compare
+ * "PREFIX_commit's mod_revision is the one the last commit left", so the
+ * Txn applies at most once however often it is sent. After no answer the
+ * marker is read again: our value means it applied; the old revision means
+ * it did not, and it is sent again; for about three request timeouts. Only
+ * then is the outcome unknown: the cache is stale and the next txn_begin
+ * reloads it from etcd first, in an inner write transaction that replaces
+ * everything, so readers already open keep their snapshot.
  *
  * Limits (docs/ha.md): one process writes a prefix at a time (the fence
  * makes a deposed leader's commits fail; the cache does not watch for other
@@ -30,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ospec/etcd.h"
 #include "ospec/log.h"
@@ -51,6 +60,11 @@ typedef struct store_etcd {
 	void (*fenced)(void *arg);
 	void *fenced_arg;
 	bool stale; /* __atomic: a commit's outcome is unknown, reload first */
+	char *marker_key;       /* PREFIX_commit */
+	int64_t marker_mod;     /* its mod_revision after the last commit (0: none): under
+	                         * the inner writer */
+	uint64_t marker_seq;    /* makes each commit's marker value unique */
+	int64_t timeout_ms;     /* one request's */
 	char last_err[1024]; /* the last failed commit's reason: under lock */
 } store_etcd;
 
@@ -138,6 +152,32 @@ static osp_err store_etcd_clear(store_etcd *se, osp_txn *t)
 	return rv;
 }
 
+/* store_etcd_marker_read reads the commit marker at revision rev (0: the
+ * newest): *mod gets its mod_revision (0 when absent) and, when mine is not
+ * NULL, *mine whether its value is mine_val. Takes se->lock. */
+static osp_err store_etcd_marker_read(store_etcd *se, int64_t rev, int64_t *mod,
+	const char *mine_val, bool *mine, char *err, size_t errlen)
+{
+	osp_etcd_kv kv = { 0 };
+	osp_err rv;
+
+	pthread_mutex_lock(&se->lock);
+	rv = osp_etcd_get(se->e, se->marker_key, strlen(se->marker_key), rev, &kv, NULL, err,
+		errlen);
+	pthread_mutex_unlock(&se->lock);
+	if (mine != NULL)
+		*mine = rv == OSP_OK && mine_val != NULL && kv.val != NULL &&
+			kv.vlen == strlen(mine_val) && memcmp(kv.val, mine_val, kv.vlen) == 0;
+	if (rv == OSP_ENOENT) {
+		*mod = 0;
+		rv = OSP_OK;
+	} else if (rv == OSP_OK) {
+		*mod = kv.mod_rev;
+	}
+	osp_etcd_kv_free(&kv);
+	return rv;
+}
+
 /* store_etcd_reload replaces the cache with every key under the prefix, read
  * at one revision, in one inner write transaction (open readers keep their
  * snapshot). The caller holds se->reload (or is the open). */
@@ -161,6 +201,8 @@ static osp_err store_etcd_reload(store_etcd *se, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot hold the store's keys in memory: %s (map_size is "
 			"its byte budget)", osp_strerror(rv));
 	}
+	if (rv == OSP_OK)
+		rv = store_etcd_marker_read(se, rev, &se->marker_mod, NULL, NULL, err, errlen);
 	if (rv != OSP_OK) {
 		osp_store_mem_ops.abort(&t);
 		return rv;
@@ -183,6 +225,7 @@ static void store_etcd_close(osp_store *s)
 	pthread_mutex_destroy(&se->reload);
 	free(se->prefix);
 	free(se->fence_key);
+	free(se->marker_key);
 	free(se);
 	s->impl = NULL;
 }
@@ -193,8 +236,12 @@ static osp_err store_etcd_init(store_etcd *se, const osp_store_opts *o, char *er
 {
 	se->prefix = osp_strdup_n(o->etcd_prefix, 4096);
 	se->fence_key = o->etcd_fence_key ? osp_strdup_n(o->etcd_fence_key, 4096) : NULL;
-	if (se->prefix == NULL || (o->etcd_fence_key != NULL && se->fence_key == NULL))
+	if (se->prefix != NULL && (se->marker_key = malloc(strlen(se->prefix) + 8)) != NULL)
+		sprintf(se->marker_key, "%s_commit", se->prefix);
+	if (se->prefix == NULL || se->marker_key == NULL ||
+		(o->etcd_fence_key != NULL && se->fence_key == NULL))
 		return OSP_ENOMEM;
+	se->timeout_ms = o->etcd_timeout_ms > 0 ? o->etcd_timeout_ms : 5000;
 	se->fence_rev = o->etcd_fence_rev;
 	se->fenced = o->etcd_fenced;
 	se->fenced_arg = o->etcd_fenced_arg;
@@ -404,11 +451,13 @@ static int store_etcd_touch_cmp(const void *pa, const void *pb)
 	return a->klen < b->klen ? -1 : a->klen > b->klen ? 1 : 0;
 }
 
-/* The Txn a commit sends: one operation per distinct key, and their keys. */
+/* The Txn a commit sends: one operation per distinct key, their keys, and
+ * the commit marker's put last (its value in marker). */
 typedef struct store_etcd_batch {
 	osp_etcd_op *ops;
 	char **keys;
 	size_t n;
+	char marker[96];
 } store_etcd_batch;
 
 static void store_etcd_batch_fini(store_etcd_batch *b)
@@ -447,8 +496,8 @@ static osp_err store_etcd_batch_make(store_etcd *se, store_etcd_txn *x, store_et
 {
 	osp_err rv = OSP_OK;
 
-	b->ops = calloc(x->n, sizeof(*b->ops));
-	b->keys = calloc(x->n, sizeof(*b->keys));
+	b->ops = calloc(x->n + 1, sizeof(*b->ops));
+	b->keys = calloc(x->n + 1, sizeof(*b->keys));
 	if (b->ops == NULL || b->keys == NULL)
 		return OSP_ENOMEM;
 	qsort(x->touched, x->n, sizeof(*x->touched), store_etcd_touch_cmp);
@@ -457,23 +506,77 @@ static osp_err store_etcd_batch_make(store_etcd *se, store_etcd_txn *x, store_et
 			continue;
 		rv = store_etcd_batch_add(se, x, x->touched[i], b);
 	}
+	if (rv != OSP_OK)
+		return rv;
+	/* unique to this commit: the process, its fence, a count and the time */
+	snprintf(b->marker, sizeof(b->marker), "%ld-%" PRId64 "-%" PRIu64 "-%" PRId64,
+		(long)getpid(), se->fence_rev, ++se->marker_seq, osp_now_mono_ms());
+	b->ops[b->n] = (osp_etcd_op){ .key = se->marker_key, .klen = strlen(se->marker_key),
+		.val = b->marker, .vlen = strlen(b->marker) };
+	b->n++; /* b->keys[n - 1] stays NULL: the key is se's */
+	return OSP_OK;
+}
+
+/* store_etcd_send sends the batch as one Txn: if the commit marker is where
+ * the last commit left it (and the fence holds, when set). *rev gets the
+ * revision it made. */
+static osp_err store_etcd_send(store_etcd *se, const store_etcd_batch *b, bool *ok,
+	int64_t *rev, char *err, size_t errlen)
+{
+	osp_etcd_cmp cmps[2] = {
+		{ .key = se->marker_key, .klen = strlen(se->marker_key), .target = OSP_ETCD_MOD,
+			.rev = se->marker_mod },
+		{ .key = se->fence_key, .target = OSP_ETCD_CREATE, .rev = se->fence_rev },
+	};
+	osp_err rv;
+
+	cmps[1].klen = se->fence_key != NULL ? strlen(se->fence_key) : 0;
+	pthread_mutex_lock(&se->lock);
+	rv = osp_etcd_txn(se->e, cmps, se->fence_key != NULL ? 2 : 1, b->ops, b->n, ok, rev, err,
+		errlen);
+	pthread_mutex_unlock(&se->lock);
 	return rv;
 }
 
-/* store_etcd_send sends the batch as one Txn, under the fence when set. */
-static osp_err store_etcd_send(store_etcd *se, const store_etcd_batch *b, bool *ok, char *err,
-	size_t errlen)
+/* store_etcd_settle finds out what became of a Txn sent without an answer:
+ * the marker holds our value (it applied: *ok, *rev its revision), or is
+ * where the last commit left it (it did not: sent again), or moved on
+ * otherwise (it did not, and never will: !*ok). OSP_ETIMEDOUT when etcd gave
+ * no answer for three request timeouts. */
+static osp_err store_etcd_settle(store_etcd *se, const store_etcd_batch *b, bool *ok,
+	int64_t *rev, char *err, size_t errlen)
 {
-	osp_etcd_cmp fence = { .key = se->fence_key, .target = OSP_ETCD_CREATE,
-		.rev = se->fence_rev };
-	osp_err rv;
+	int64_t end = osp_now_mono_ms() + 3 * se->timeout_ms, mod = 0;
+	bool mine = false;
+	osp_err rv = OSP_ETIMEDOUT;
 
-	fence.klen = se->fence_key != NULL ? strlen(se->fence_key) : 0;
-	pthread_mutex_lock(&se->lock);
-	rv = osp_etcd_txn(se->e, &fence, se->fence_key != NULL ? 1 : 0, b->ops, b->n, ok, NULL,
-		err, errlen);
-	pthread_mutex_unlock(&se->lock);
-	return rv;
+	*ok = false;
+	while (osp_now_mono_ms() < end) {
+		if (store_etcd_marker_read(se, 0, &mod, b->marker, &mine, err, errlen) != OSP_OK) {
+			osp_sleep_ms(100);
+			continue;
+		}
+		if (mine || mod != se->marker_mod) {
+			*ok = mine;
+			*rev = mod;
+			return OSP_OK;
+		}
+		rv = store_etcd_send(se, b, ok, rev, err, errlen);
+		if (rv == OSP_OK && *ok)
+			return OSP_OK;
+		/* refused (the marker moved meanwhile: ours, late, or the fence):
+		 * or no answer again; the marker says which next */
+		osp_sleep_ms(rv == OSP_OK ? 0 : 100);
+	}
+	{
+		char last[512];
+
+		osp_strlcpy(last, err, sizeof(last));
+		snprintf(err, errlen, "no answer from etcd for %" PRId64 " ms after a commit was "
+			"sent: outcome unknown (it may have been applied); last: %s",
+			3 * se->timeout_ms, last);
+	}
+	return OSP_ETIMEDOUT;
 }
 
 /* store_etcd_refused reports a Txn etcd did not apply (or may have: rv
@@ -483,14 +586,17 @@ static osp_err store_etcd_refused(store_etcd *se, osp_err rv, const char *err)
 	char msg[sizeof(se->last_err)];
 
 	if (rv == OSP_OK && se->fence_key != NULL) {
-		/* the only compare is the fence: the leader key was deleted or made
-		 * again by another coordinator */
+		/* the leader key was deleted or made again by another coordinator,
+		 * or (the same news) another writer moved the commit marker */
 		snprintf(msg, sizeof(msg), "fenced: this coordinator no longer holds the "
-			"leadership (%s is not the key created at revision %" PRId64 "): nothing "
-			"was written", se->fence_key, se->fence_rev);
+			"leadership (%s is not the key created at revision %" PRId64 ", or another "
+			"writer committed): nothing was written", se->fence_key, se->fence_rev);
 		rv = OSP_ESTORE;
 	} else if (rv == OSP_OK) {
-		snprintf(msg, sizeof(msg), "etcd refused a Txn without compares");
+		__atomic_store_n(&se->stale, true, __ATOMIC_SEQ_CST);
+		snprintf(msg, sizeof(msg), "another process committed to this prefix (%s moved): "
+			"nothing was written; the cache is reloaded before the next transaction",
+			se->marker_key);
 		rv = OSP_ESTORE;
 	} else if (rv == OSP_ETIMEDOUT) {
 		__atomic_store_n(&se->stale, true, __ATOMIC_SEQ_CST);
@@ -528,6 +634,7 @@ static osp_err store_etcd_commit(osp_txn *t)
 	store_etcd_batch b = { .n = 0 };
 	char err[768] = "";
 	bool ok = false;
+	int64_t rev = 0;
 	osp_err rv;
 
 	if (!t->write || x->n == 0) {
@@ -537,8 +644,14 @@ static osp_err store_etcd_commit(osp_txn *t)
 	}
 	rv = store_etcd_batch_make(se, x, &b);
 	if (rv == OSP_OK)
-		rv = store_etcd_send(se, &b, &ok, err, sizeof(err));
+		rv = store_etcd_send(se, &b, &ok, &rev, err, sizeof(err));
+	if (rv == OSP_ETIMEDOUT) {
+		OSP_WARN("OSP-STORE-ETCD-SETTLE", "store '%s': %s: reading the commit marker to "
+			"settle it", se->mem.name, err);
+		rv = store_etcd_settle(se, &b, &ok, &rev, err, sizeof(err));
+	}
 	if (rv == OSP_OK && ok) {
+		se->marker_mod = rev;
 		/* etcd has it: the cache follows (a failure here leaves it behind) */
 		if ((rv = osp_store_mem_ops.commit(&x->mem)) != OSP_OK)
 			__atomic_store_n(&se->stale, true, __ATOMIC_SEQ_CST);

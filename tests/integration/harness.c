@@ -331,6 +331,8 @@ int h_wait_exit(h_proc *p, int ms)
 	int64_t end = osp_now_mono_ms() + ms;
 	int st;
 
+	if (p->pid <= 0) /* reaped already: waitpid(0) would reap another child */
+		return -1;
 	while (osp_now_mono_ms() < end) {
 		pid_t r = waitpid(p->pid, &st, WNOHANG);
 		if (r == p->pid) {
