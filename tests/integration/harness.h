@@ -203,6 +203,15 @@ int h_deploy(h_env *e, const char *v, const char *url, const char *sha, char *id
 /* h_app_answer returns the body of GET / on 127.0.0.1:port ("" if none). */
 void h_app_answer(int port, char *buf, size_t len);
 
+/* h_answers_are (for h_wait_for; arg an h_answers): every one of the n
+ * ports answers version (the apps' or their proxies' front ports). */
+typedef struct h_answers {
+	const int *ports;
+	size_t n;
+	const char *version;
+} h_answers;
+bool h_answers_are(h_env *e, void *arg);
+
 /* h_status returns the status document of a rollout (NULL on failure). */
 osp_json *h_status(h_env *e, const char *id);
 

@@ -129,6 +129,20 @@ void h_app_answer(int port, char *buf, size_t len)
 	free(body);
 }
 
+bool h_answers_are(h_env *e, void *arg)
+{
+	const h_answers *a = arg;
+	char got[64];
+
+	(void)e;
+	for (size_t i = 0; i < a->n; i++) {
+		h_app_answer(a->ports[i], got, sizeof(got));
+		if (strcmp(got, a->version) != 0)
+			return false;
+	}
+	return true;
+}
+
 osp_json *h_status(h_env *e, const char *id)
 {
 	return h_ctl_json(e, NULL, "status", id, NULL);

@@ -91,25 +91,6 @@ static void bg_assert_proxies(bg_fleet *f, const char *version)
 	}
 }
 
-struct bg_answer {
-	bg_fleet *f;
-	const char *version;
-};
-
-static bool bg_proxies_are(h_env *e, void *arg)
-{
-	struct bg_answer *a = arg;
-	char got[64];
-
-	(void)e;
-	for (int i = 0; i < BG_NODES; i++) {
-		h_app_answer(a->f->front[i], got, sizeof(got));
-		if (strcmp(got, a->version) != 0)
-			return false;
-	}
-	return true;
-}
-
 static const char *bg_state(bg_fleet *f, const char *id, char *buf, size_t len)
 {
 	osp_json *st = h_status(f->e, id);
@@ -199,7 +180,7 @@ static void test_bluegreen_coordinator_killed_after_decision(void **state)
 {
 	bg_fleet *f = *state;
 	char id[64], ports[64], buf[32];
-	struct bg_answer two = { f, "2" };
+	h_answers two = { f->front, BG_NODES, "2" };
 
 	bg_start(f, NULL);
 	assert_int_equal(bg_deploy(f, "1", f->url[1], f->sha[1], id, NULL), 0);
@@ -218,7 +199,7 @@ static void test_bluegreen_coordinator_killed_after_decision(void **state)
 	bg_assert_proxies(f, "1"); /* nobody heard the decision yet */
 	assert_non_null(h_coord_start(f->e, "500ms", NULL));
 	assert_int_equal(h_ctl(f->e, NULL, NULL, "watch", id, NULL), 0);
-	assert_true(h_wait_for(bg_proxies_are, f->e, &two, h_ms(10000)));
+	assert_true(h_wait_for(h_answers_are, f->e, &two, h_ms(10000)));
 	assert_string_equal(bg_state(f, id, buf, sizeof(buf)), "succeeded");
 }
 
@@ -226,7 +207,7 @@ static void test_bluegreen_agent_killed_after_vote(void **state)
 {
 	bg_fleet *f = *state;
 	char id[64], ports[64], buf[32];
-	struct bg_answer two = { f, "2" };
+	h_answers two = { f->front, BG_NODES, "2" };
 	h_proc *p;
 
 	bg_start(f, NULL);
@@ -246,7 +227,7 @@ static void test_bluegreen_agent_killed_after_vote(void **state)
 	assert_true(h_file_contains(p->log, "OSP-CRASH-POINT"));
 	bg_agent(f, 1); /* back: it reports its in-doubt switch and converges */
 	assert_int_equal(h_ctl(f->e, NULL, NULL, "watch", id, NULL), 0);
-	assert_true(h_wait_for(bg_proxies_are, f->e, &two, h_ms(10000)));
+	assert_true(h_wait_for(h_answers_are, f->e, &two, h_ms(10000)));
 	assert_string_equal(bg_state(f, id, buf, sizeof(buf)), "succeeded");
 }
 
@@ -268,7 +249,7 @@ static void test_bluegreen_rollback_and_proxy_restart(void **state)
 {
 	bg_fleet *f = *state;
 	char id[64], rb[64], buf[32], *out = NULL;
-	struct bg_answer two = { f, "2" };
+	h_answers two = { f->front, BG_NODES, "2" };
 	h_load *load;
 	long reqs, fails;
 	bool seen[10];
@@ -280,7 +261,7 @@ static void test_bluegreen_rollback_and_proxy_restart(void **state)
 	 * notices and re-asserts green */
 	h_kill(f->e, h_proc_named(f->e, "haproxy-px1"), SIGKILL);
 	assert_non_null(h_haproxy_start(f->e, "px1", f->front[0], f->blue[0], f->green[0]));
-	assert_true(h_wait_for(bg_proxies_are, f->e, &two, h_ms(20000)));
+	assert_true(h_wait_for(h_answers_are, f->e, &two, h_ms(20000)));
 	/* rollback while the old slot still runs 1: a switch back under load */
 	load = h_load_start(f->front, BG_NODES, 120);
 	assert_non_null(load);

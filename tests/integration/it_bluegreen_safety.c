@@ -65,34 +65,15 @@ static void bs_start(bs_fleet *f)
 	bs_start_hb(f, "500ms");
 }
 
-struct bs_want {
-	bs_fleet *f;
-	const char *version;
-};
-
-static bool bs_proxies_are(h_env *e, void *arg)
-{
-	struct bs_want *w = arg;
-	char got[64];
-
-	(void)e;
-	for (int i = 0; i < BS_NODES; i++) {
-		h_app_answer(w->f->front[i], got, sizeof(got));
-		if (strcmp(got, w->version) != 0)
-			return false;
-	}
-	return true;
-}
-
 /* bs_expect_proxies waits up to ms for every node's haproxy frontend (its
  * active slot) to answer version. */
 static void bs_expect_proxies(bs_fleet *f, const char *version, int ms, const char *when)
 {
-	struct bs_want w = { f, version };
+	h_answers w = { f->front, BS_NODES, version };
 	char seen[256], got[64];
 	size_t off = 0;
 
-	if (h_wait_for(bs_proxies_are, f->e, &w, ms))
+	if (h_wait_for(h_answers_are, f->e, &w, ms))
 		return;
 	for (int i = 0; i < BS_NODES && off < sizeof(seen); i++) {
 		h_app_answer(f->front[i], got, sizeof(got));
