@@ -168,8 +168,6 @@ void h_expect_end(h_env *e, const char *id, const char *want, int ms);
  * sets it to NULL. */
 void h_expect_exit(int code, int want, const char *what, char **err);
 
-#endif
-
 /* Fleet helpers for deploy tests. */
 
 /* h_agent_start_app starts agent id with labels and a config file giving
@@ -331,3 +329,5 @@ bool h_node_steady(h_env *e, const char *id, const char *uuid, int64_t refused_m
  * heartbeat, a poll): a positive sign the coordinator had the time and the
  * traffic to act, where a test asserts that something did not happen. */
 bool h_wait_beats(h_env *e, const char *const ids[], size_t n, int beats, int ms);
+
+#endif
