@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,8 +87,8 @@ static int hb_spawn(hb_bench *b, int k)
 	return bench_coord_spawn(&b->c[k], extra);
 }
 
-/* hb_log_has: coordinator k's log contains what. */
-static bool hb_log_has(hb_bench *b, int k, const char *what)
+/* hb_log_has: coordinator k's log contains what after byte off. */
+static bool hb_log_has(hb_bench *b, int k, const char *what, long off)
 {
 	FILE *fp = fopen(b->c[k].log, "r");
 	char line[2048];
@@ -95,10 +96,19 @@ static bool hb_log_has(hb_bench *b, int k, const char *what)
 
 	if (fp == NULL)
 		return false;
-	while (!found && fgets(line, sizeof(line), fp) != NULL)
-		found = strstr(line, what) != NULL;
+	if (fseek(fp, off, SEEK_SET) == 0)
+		while (!found && fgets(line, sizeof(line), fp) != NULL)
+			found = strstr(line, what) != NULL;
 	fclose(fp);
 	return found;
+}
+
+/* hb_log_end is the size of coordinator k's log now. */
+static long hb_log_end(hb_bench *b, int k)
+{
+	struct stat sb;
+
+	return stat(b->c[k].log, &sb) == 0 ? (long)sb.st_size : 0;
 }
 
 /* hb_nodes_up asks coordinator k (through both control URLs, as an
@@ -106,8 +116,12 @@ static bool hb_log_has(hb_bench *b, int k, const char *what)
 static int64_t hb_nodes_up(hb_bench *b, int k)
 {
 	static const char *const args[] = { "stats", NULL };
-	osp_json *j = bench_coord_json(&b->c[k], 3000, args);
+	bench_coord ops = b->c[k]; /* its ospecctl, with every control URL */
+	osp_json *j;
 	int64_t up;
+
+	osp_strlcpy(ops.ctl, b->ctls, sizeof(ops.ctl));
+	j = bench_coord_json(&ops, 3000, args);
 
 	if (j == NULL)
 		return -1;
@@ -116,10 +130,10 @@ static int64_t hb_nodes_up(hb_bench *b, int k)
 	return up;
 }
 
-static int hb_wait_log(hb_bench *b, int k, const char *what, int ms)
+static int hb_wait_log(hb_bench *b, int k, const char *what, long off, int ms)
 {
 	for (int t = 0; t < ms && !atomic_load(&hb_interrupted); t += HB_POLL_MS) {
-		if (hb_log_has(b, k, what))
+		if (hb_log_has(b, k, what, off))
 			return 0;
 		hb_sleep_ms(HB_POLL_MS);
 	}
@@ -130,11 +144,15 @@ static int hb_wait_log(hb_bench *b, int k, const char *what, int ms)
 
 static int hb_wait_up(hb_bench *b, int k, int ms)
 {
-	for (int t = 0; t < ms && !atomic_load(&hb_interrupted); t += HB_POLL_MS) {
-		if (hb_nodes_up(b, k) >= (int64_t)b->o->agents)
+	int64_t end = bench_now_ns() + (int64_t)ms * 1000000, up = -1;
+
+	while (bench_now_ns() < end && !atomic_load(&hb_interrupted)) {
+		if ((up = hb_nodes_up(b, k)) >= (int64_t)b->o->agents)
 			return 0;
 		hb_sleep_ms(HB_POLL_MS);
 	}
+	fprintf(stderr, "bench_ha: '%s' counts %lld of %llu nodes up after %d ms; log: %s\n",
+		b->name[k], (long long)up, (unsigned long long)b->o->agents, ms, b->c[k].log);
 	return -1;
 }
 
@@ -160,11 +178,9 @@ static int hb_start(hb_bench *b)
 	}
 	snprintf(b->urls, sizeof(b->urls), "%s,%s", b->c[0].url, b->c[1].url);
 	snprintf(b->ctls, sizeof(b->ctls), "%s,%s", b->c[0].ctl, b->c[1].ctl);
-	if (hb_spawn(b, 0) != 0 || hb_wait_log(b, 0, "is the leader", 20000) != 0 ||
-		hb_spawn(b, 1) != 0 || hb_wait_log(b, 1, "is a standby", 20000) != 0)
+	if (hb_spawn(b, 0) != 0 || hb_wait_log(b, 0, "is the leader", 0, 20000) != 0 ||
+		hb_spawn(b, 1) != 0 || hb_wait_log(b, 1, "is a standby", 0, 20000) != 0)
 		return -1;
-	for (int k = 0; k < 2; k++) /* ospecctl follows the leader through either */
-		osp_strlcpy(b->c[k].ctl, b->ctls, sizeof(b->c[k].ctl));
 	for (uint64_t i = 0; i < b->o->agents; i++) {
 		char id[16], state[700], log[700];
 
@@ -186,19 +202,18 @@ static hb_run hb_once(hb_bench *b)
 	int old = b->leader, now = 1 - old;
 	int64_t t0;
 	hb_run r = { 0 };
+	/* the standby's log may say "is the leader" from an earlier run */
+	long off = hb_log_end(b, now), off_old = hb_log_end(b, old);
 
-	/* the log of the standby may say "is the leader" from an earlier run:
-	 * count on a fresh log by rotating it first */
-	if (rename(b->c[now].log, b->c[now].ctlerr) != 0 && errno != ENOENT)
-		return r;
 	t0 = bench_now_ns();
 	kill(b->c[old].pid, SIGKILL);
 	bf_wait_pid(b->c[old].pid, 10000);
 	b->c[old].pid = 0;
-	if (hb_wait_log(b, now, "is the leader", 60000) != 0)
+	if (hb_wait_log(b, now, "is the leader", off, 60000) != 0)
 		return r;
 	r.leads = (double)(bench_now_ns() - t0) / 1e6;
-	while (hb_nodes_up(b, now) < 0 && !atomic_load(&hb_interrupted))
+	while (hb_nodes_up(b, now) < 0 && !atomic_load(&hb_interrupted) &&
+		bench_now_ns() - t0 < 60 * 1000000000LL)
 		hb_sleep_ms(HB_POLL_MS);
 	r.answers = (double)(bench_now_ns() - t0) / 1e6;
 	if (hb_wait_up(b, now, 60000) != 0)
@@ -207,7 +222,7 @@ static hb_run hb_once(hb_bench *b)
 	r.ok = true;
 	b->leader = now;
 	/* the old leader comes back as the standby */
-	if (hb_spawn(b, old) != 0 || hb_wait_log(b, old, "is a standby", 20000) != 0)
+	if (hb_spawn(b, old) != 0 || hb_wait_log(b, old, "is a standby", off_old, 20000) != 0)
 		r.ok = false;
 	return r;
 }
