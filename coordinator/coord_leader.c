@@ -39,6 +39,8 @@ struct coord_leader {
 	char control[512];
 	char agents[512];
 	int64_t ttl_ms;
+	void (*lost)(void *arg, const char *why);
+	void *lost_arg;
 	atomic_llong lease;     /* 0 until granted (the campaign regrants; the keeper reads) */
 	int64_t rev;            /* the create_revision we won; 0 as a standby */
 	pthread_mutex_t mtx;    /* guards the leader info below and lease/lost_why */
@@ -109,6 +111,8 @@ osp_err coord_leader_new(const coord_leader_opts *o, coord_leader **out, char *e
 	osp_strlcpy(l->control, o->control, sizeof(l->control));
 	osp_strlcpy(l->agents, o->agents != NULL ? o->agents : "", sizeof(l->agents));
 	l->ttl_ms = (ttl + 999) / 1000 * 1000;
+	l->lost = o->lost;
+	l->lost_arg = o->lost_arg;
 	pthread_mutex_init(&l->mtx, NULL);
 	/* one request may take a third of the TTL: an answer later than that
 	 * would not keep the lease anyway */
@@ -220,7 +224,10 @@ static void *coord_leader_keeper(void *arg)
 				snprintf(l->lost_why, sizeof(l->lost_why), "%s (%s)", why,
 					rv == OSP_OK ? "ttl 0" : err);
 				pthread_mutex_unlock(&l->mtx);
-				coord_leader_lost(l);
+				if (l->lost == NULL)
+					coord_leader_lost(l); /* does not return */
+				l->lost(l->lost_arg, l->lost_why);
+				return NULL;
 			}
 		}
 		for (int64_t t = 0; t < l->ttl_ms / 3 && !atomic_load(&l->stop); t += 50)

@@ -38,6 +38,11 @@ typedef struct coord_leader_opts {
 	const char *control;   /* the control URL standbys send operators to */
 	const char *agents;    /* the agents' URL (for messages) */
 	int64_t ttl_ms;        /* the lease's TTL (rounded up to seconds, >= 2 s) */
+	/* what losing the leadership does once it led (NULL: coord_leader_lost,
+	 * which exits); a test's hook is called once, from the keep-alive thread,
+	 * which then stops */
+	void (*lost)(void *arg, const char *why);
+	void *lost_arg;
 } coord_leader_opts;
 
 /* coord_store_url_parse splits "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]"

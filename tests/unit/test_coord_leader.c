@@ -2,7 +2,7 @@
  * test_coord_leader.c - the leader election (coord_leader.c) against a real
  * etcd member (tests/support/etcd_fixture.h): one leader at a time, a
  * standby that knows who leads, a resign that hands over at once, and a
- * leader whose lease is revoked under it stopping with exit 75.
+ * leader whose lease is revoked under it losing the leadership.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -176,54 +175,55 @@ static void test_campaign_stops_at_signal(void **state)
 	coord_leader_free(a, true);
 }
 
-/* A leader whose lease is revoked from outside exits 75 within the TTL,
- * logging why. */
-static void test_lease_gone_exits(void **state)
+struct lt_lost {
+	int calls;
+	char why[256];
+};
+
+static void lt_on_lost(void *arg, const char *why)
+{
+	struct lt_lost *x = arg;
+
+	osp_strlcpy(x->why, why, sizeof(x->why));
+	__atomic_add_fetch(&x->calls, 1, __ATOMIC_SEQ_CST);
+}
+
+/* A leader whose lease is revoked from outside loses the leadership within
+ * the TTL, saying why (the real coordinator then exits 75: it_ha). */
+static void test_lease_gone_lost(void **state)
 {
 	lt_fx *f = *state;
-	int fds[2], st = 0;
-	char c = 0, err[256];
+	struct lt_lost x = { 0 };
+	coord_leader_opts o = { .endpoints = f->etcd.endpoints, .prefix = "/lt/", .name = "lc",
+		.control = "ipc:///tmp/lc.sock", .ttl_ms = 2000, .lost = lt_on_lost,
+		.lost_arg = &x };
+	coord_leader *l = NULL;
 	osp_etcd *cli = NULL;
 	osp_etcd_kv kv = { 0 };
-	pid_t pid;
+	char err[256];
+	sigset_t set;
+	int sig = 0;
 	int64_t t0;
 
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		sigset_t set;
-		int sig;
-		coord_leader *l = lt_new(f, "lc");
-
-		sigemptyset(&set);
-		if (coord_leader_campaign(l, &set, &sig) != OSP_OK)
-			_exit(1);
-		if (write(fds[1], "w", 1) != 1)
-			_exit(1);
-		for (;;)
-			osp_sleep_ms(1000);
-	}
-	close(fds[1]);
-	assert_int_equal(read(fds[0], &c, 1), 1);
-	close(fds[0]);
+	sigemptyset(&set);
+	assert_int_equal(coord_leader_new(&o, &l, err, sizeof(err)), OSP_OK);
+	assert_int_equal(coord_leader_campaign(l, &set, &sig), OSP_OK);
 	assert_int_equal(osp_etcd_new(f->etcd.endpoints, 2000, &cli, err, sizeof(err)), OSP_OK);
 	assert_int_equal(osp_etcd_get(cli, "/lt/_leader", 11, 0, &kv, NULL, err, sizeof(err)),
 		OSP_OK);
 	assert_true(kv.lease != 0);
+	osp_sleep_ms(2500); /* kept alive past its TTL: not lost */
+	assert_int_equal(__atomic_load_n(&x.calls, __ATOMIC_SEQ_CST), 0);
 	t0 = osp_now_mono_ms();
 	assert_int_equal(osp_etcd_lease_revoke(cli, kv.lease, err, sizeof(err)), OSP_OK);
-	for (int i = 0; i < 100 && waitpid(pid, &st, WNOHANG) == 0; i++)
-		osp_sleep_ms(50);
-	if (!WIFEXITED(st)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		fail_msg("the leader did not stop after its lease was revoked");
-	}
-	assert_int_equal(WEXITSTATUS(st), COORD_LEADER_EXIT);
+	while (__atomic_load_n(&x.calls, __ATOMIC_SEQ_CST) == 0 && osp_now_mono_ms() - t0 < 5000)
+		osp_sleep_ms(20);
+	assert_int_equal(__atomic_load_n(&x.calls, __ATOMIC_SEQ_CST), 1);
 	assert_true(osp_now_mono_ms() - t0 < 2000 + 1000);
+	assert_non_null(strstr(x.why, "the lease is gone"));
 	osp_etcd_kv_free(&kv);
 	osp_etcd_free(cli);
+	coord_leader_free(l, false);
 }
 
 int main(void)
@@ -232,7 +232,7 @@ int main(void)
 		cmocka_unit_test(test_store_url_parse),
 		cmocka_unit_test_setup_teardown(test_one_leader_then_handover, lt_setup, lt_teardown),
 		cmocka_unit_test_setup_teardown(test_campaign_stops_at_signal, lt_setup, lt_teardown),
-		cmocka_unit_test_setup_teardown(test_lease_gone_exits, lt_setup, lt_teardown),
+		cmocka_unit_test_setup_teardown(test_lease_gone_lost, lt_setup, lt_teardown),
 	};
 
 	osp_log_setup(OSP_LOG_WARN, OSP_LOG_TEXT, "test_coord_leader", NULL);
