@@ -74,7 +74,10 @@ static void coord_ctx_send(coord_ctx *x, nng_msg *m)
 	coord *c = x->c;
 	coord_pipe *p = x->pipe_id ? coord_pipe_get(c, x->pipe_id, false) : NULL;
 
-	if (p != NULL && p->closing) {
+	/* stopping: the aios are stopped (coord_agents_stop), and nng 1.5 does
+	 * not call back a send begun on a stopped aio, so its message would
+	 * stay on the aio, leaked (a held poll answered as its pipe closed) */
+	if ((p != NULL && p->closing) || atomic_load(&c->stopping)) {
 		nng_msg_free(m);
 		x->state = COORD_CTX_RECV;
 		return;
@@ -653,7 +656,11 @@ void coord_agents_stop(coord *c)
 		nng_aio_stop(x->aio);
 	nng_close(c->agents);
 	while ((x = c->ctxs) != NULL) {
+		nng_msg *left = nng_aio_get_msg(x->aio); /* a reply never sent */
+
 		c->ctxs = x->next;
+		if (left != NULL)
+			nng_msg_free(left);
 		nng_aio_free(x->aio);
 		free(x);
 	}
