@@ -8,8 +8,9 @@
  * every later commit of this leader compares (store_etcd.c). A standby reads
  * the key's value (who leads, where its control is) for coord_standby.c.
  *
- * Losing: the lease is gone when etcd says so, or may be gone once no
- * keep-alive sent in the last TTL - margin was answered (etcd counts the TTL
+ * Losing: the lease is gone when etcd says so (the keep-alive thread), or
+ * may be gone once no keep-alive sent in the last TTL - margin was answered
+ * (the clock thread, which no blocked request delays; etcd counts the TTL
  * from its own receipt, which is later than our send: we stop first). The
  * leader then exits at once (coord_leader_lost), never writing or sending
  * another command; a standby wins after the TTL.
@@ -47,9 +48,10 @@ struct coord_leader {
 	char cur_name[256];     /* the leader as last read */
 	char cur_control[512];
 	char lost_why[256];
-	pthread_t keeper;
-	bool keeper_started;
+	pthread_t keeper, clock;
+	bool keeper_started, clock_started;
 	atomic_bool stop;
+	atomic_bool gone;          /* the leadership was lost (given up once) */
 	atomic_llong last_ok_sent; /* monotonic ms at which the last answered keep-alive left */
 };
 
@@ -114,11 +116,11 @@ osp_err coord_leader_new(const coord_leader_opts *o, coord_leader **out, char *e
 	l->lost = o->lost;
 	l->lost_arg = o->lost_arg;
 	pthread_mutex_init(&l->mtx, NULL);
-	/* one request may take a third of the TTL: an answer later than that
-	 * would not keep the lease anyway */
-	if ((rv = osp_etcd_new(l->endpoints, l->ttl_ms / 3, &l->campaign_cli, err, errlen)) !=
+	/* one request may take a quarter of the TTL: the keeper then has three
+	 * tries before the clock gives up (at TTL - margin) */
+	if ((rv = osp_etcd_new(l->endpoints, l->ttl_ms / 4, &l->campaign_cli, err, errlen)) !=
 			OSP_OK ||
-		(rv = osp_etcd_new(l->endpoints, l->ttl_ms / 3, &l->keep_cli, err, errlen)) != OSP_OK) {
+		(rv = osp_etcd_new(l->endpoints, l->ttl_ms / 4, &l->keep_cli, err, errlen)) != OSP_OK) {
 		coord_leader_free(l, false);
 		return rv;
 	}
@@ -197,41 +199,73 @@ static void coord_leader_note(coord_leader *l, const osp_etcd_kv *kv)
 	osp_json_free(j);
 }
 
-/* coord_leader_keeper keeps the lease alive every TTL/3; once it has led,
- * a lease that is gone or unanswered for TTL - margin ends the process. */
+/* coord_leader_give_up records why the leadership is lost and acts on it:
+ * the lost hook once, or coord_leader_lost (which exits). Either thread may
+ * find it first: the first one acts. */
+static void coord_leader_give_up(coord_leader *l, const char *why)
+{
+	if (atomic_exchange(&l->gone, true))
+		return;
+	pthread_mutex_lock(&l->mtx);
+	osp_strlcpy(l->lost_why, why, sizeof(l->lost_why));
+	pthread_mutex_unlock(&l->mtx);
+	if (l->lost == NULL)
+		coord_leader_lost(l); /* does not return */
+	l->lost(l->lost_arg, why);
+}
+
+/* coord_leader_keeper keeps the lease alive every TTL/4 (each request may
+ * take as long: the client's timeout); once it leads, etcd saying the lease
+ * is gone ends the leadership at once. */
 static void *coord_leader_keeper(void *arg)
 {
 	coord_leader *l = arg;
-	int64_t margin = l->ttl_ms / 4 < 1000 ? l->ttl_ms / 4 : 1000;
 
-	while (!atomic_load(&l->stop)) {
+	while (!atomic_load(&l->stop) && !atomic_load(&l->gone)) {
 		int64_t sent = osp_now_mono_ms(), left = 0;
-		char err[512];
+		char err[512], why[640];
 		osp_err rv = osp_etcd_lease_keepalive(l->keep_cli, atomic_load(&l->lease), &left,
 			err, sizeof(err));
 
 		if (rv == OSP_OK && left > 0)
 			atomic_store(&l->last_ok_sent, sent);
-		if (__atomic_load_n(&l->rev, __ATOMIC_ACQUIRE) != 0) {
-			const char *why = NULL;
+		if (__atomic_load_n(&l->rev, __ATOMIC_ACQUIRE) != 0 &&
+			(rv == OSP_ENOENT || (rv == OSP_OK && left <= 0))) {
+			snprintf(why, sizeof(why), "etcd says the lease is gone (%s)",
+				rv == OSP_OK ? "ttl 0" : err);
+			coord_leader_give_up(l, why);
+			return NULL;
+		}
+		for (int64_t t = 0; t < l->ttl_ms / 4 && !atomic_load(&l->stop); t += 50)
+			osp_sleep_ms(50);
+	}
+	return NULL;
+}
 
-			if (rv == OSP_ENOENT || (rv == OSP_OK && left <= 0))
-				why = "etcd says the lease is gone";
-			else if (osp_now_mono_ms() - atomic_load(&l->last_ok_sent) >= l->ttl_ms - margin)
-				why = "no keep-alive of the lease was answered in time";
-			if (why != NULL) {
-				pthread_mutex_lock(&l->mtx);
-				snprintf(l->lost_why, sizeof(l->lost_why), "%s (%s)", why,
-					rv == OSP_OK ? "ttl 0" : err);
-				pthread_mutex_unlock(&l->mtx);
-				if (l->lost == NULL)
-					coord_leader_lost(l); /* does not return */
-				l->lost(l->lost_arg, l->lost_why);
+/* coord_leader_clock watches the lease on its own clock, never blocked by a
+ * request: a leader whose last answered keep-alive left TTL - margin ago
+ * gives up before etcd can expire the lease and a standby win (etcd counts
+ * from its receipt, later than our send). A standby pings systemd's
+ * watchdog from here (docs/systemd.md): its campaign may block on etcd. */
+static void *coord_leader_clock(void *arg)
+{
+	coord_leader *l = arg;
+	int64_t margin = l->ttl_ms / 4 < 1000 ? l->ttl_ms / 4 : 1000, last_ping = 0;
+
+	while (!atomic_load(&l->stop) && !atomic_load(&l->gone)) {
+		int64_t now = osp_now_mono_ms();
+
+		if (__atomic_load_n(&l->rev, __ATOMIC_ACQUIRE) != 0) {
+			if (now - atomic_load(&l->last_ok_sent) >= l->ttl_ms - margin) {
+				coord_leader_give_up(l, "no keep-alive of the lease was answered in "
+							"time");
 				return NULL;
 			}
+		} else if (now - last_ping >= 1000) {
+			osp_sd_notify("WATCHDOG=1");
+			last_ping = now;
 		}
-		for (int64_t t = 0; t < l->ttl_ms / 3 && !atomic_load(&l->stop); t += 50)
-			osp_sleep_ms(50);
+		osp_sleep_ms(20);
 	}
 	return NULL;
 }
@@ -240,19 +274,24 @@ static void *coord_leader_keeper(void *arg)
  * etcd was away) and starts the keeper once. */
 static osp_err coord_leader_grant(coord_leader *l, char *err, size_t errlen)
 {
-	int64_t id = 0;
+	int64_t id = 0, sent = osp_now_mono_ms(); /* etcd counts from its receipt: later */
 	osp_err rv = osp_etcd_lease_grant(l->campaign_cli, l->ttl_ms / 1000, &id, err, errlen);
 
 	if (rv != OSP_OK)
 		return rv;
 	atomic_store(&l->lease, id);
-	atomic_store(&l->last_ok_sent, osp_now_mono_ms());
+	atomic_store(&l->last_ok_sent, sent);
 	if (!l->keeper_started) {
 		if (pthread_create(&l->keeper, NULL, coord_leader_keeper, l) != 0) {
 			snprintf(err, errlen, "cannot start the lease keep-alive thread");
 			return OSP_EIO;
 		}
 		l->keeper_started = true;
+		if (pthread_create(&l->clock, NULL, coord_leader_clock, l) != 0) {
+			snprintf(err, errlen, "cannot start the lease clock thread");
+			return OSP_EIO;
+		}
+		l->clock_started = true;
 	}
 	return OSP_OK;
 }
@@ -289,6 +328,13 @@ static osp_err coord_leader_try(coord_leader *l, char *err, size_t errlen)
 		return OSP_OK;
 	}
 	rv = osp_etcd_get(l->campaign_cli, l->key, strlen(l->key), 0, &kv, NULL, err, errlen);
+	if (rv == OSP_OK && kv.lease == atomic_load(&l->lease)) {
+		/* our put of an earlier try applied, its answer was lost: we won then */
+		__atomic_store_n(&l->rev, kv.create_rev, __ATOMIC_RELEASE);
+		coord_leader_note(l, &kv);
+		osp_etcd_kv_free(&kv);
+		return OSP_OK;
+	}
 	if (rv == OSP_OK || rv == OSP_ENOENT)
 		coord_leader_note(l, rv == OSP_OK ? &kv : NULL);
 	osp_etcd_kv_free(&kv);
@@ -311,7 +357,6 @@ osp_err coord_leader_campaign(coord_leader *l, const sigset_t *set, int *sig)
 {
 	char err[512], last[512] = "";
 	bool said_standby = false;
-	unsigned polls = 0;
 
 	for (;;) {
 		osp_err rv = OSP_OK;
@@ -343,9 +388,6 @@ osp_err coord_leader_campaign(coord_leader *l, const sigset_t *set, int *sig)
 			osp_strlcpy(last, err, sizeof(last));
 			said_standby = false;
 		}
-		/* a standby is alive too: systemd's watchdog (docs/systemd.md) */
-		if (++polls % 4 == 0)
-			osp_sd_notify("WATCHDOG=1");
 		if (coord_leader_wait(set, COORD_LEADER_POLL_MS, sig))
 			return OSP_ECLOSED;
 	}
@@ -360,6 +402,8 @@ void coord_leader_free(coord_leader *l, bool resign)
 	atomic_store(&l->stop, true);
 	if (l->keeper_started)
 		pthread_join(l->keeper, NULL);
+	if (l->clock_started)
+		pthread_join(l->clock, NULL);
 	if (resign && l->rev != 0 && atomic_load(&l->lease) != 0 &&
 		osp_etcd_lease_revoke(l->campaign_cli, atomic_load(&l->lease), err, sizeof(err)) !=
 			OSP_OK)

@@ -362,7 +362,10 @@ static int coord_main_campaign(coord *c, const sigset_t *set)
 	}
 	/* a standby is a started service: systemd must not time its start out */
 	osp_sd_notifyf("READY=1\nSTATUS=standby: campaigning on etcd %.200s", c->etcd_endpoints);
-	rv = coord_leader_campaign(c->leader, set, &sig);
+	/* SIGHUP (systemctl reload) reloads the log level, as when leading */
+	while ((rv = coord_leader_campaign(c->leader, set, &sig)) == OSP_ECLOSED &&
+		sig == SIGHUP)
+		coord_reload_log(c);
 	coord_standby_stop(sb); /* the control server listens there next */
 	if (rv == OSP_OK)
 		return -1;

@@ -547,7 +547,7 @@ static osp_err store_etcd_settle(store_etcd *se, const store_etcd_batch *b, bool
 	int64_t *rev, char *err, size_t errlen)
 {
 	int64_t end = osp_now_mono_ms() + 3 * se->timeout_ms, mod = 0;
-	bool mine = false;
+	bool mine = false, refused = false;
 	osp_err rv = OSP_ETIMEDOUT;
 
 	*ok = false;
@@ -556,7 +556,9 @@ static osp_err store_etcd_settle(store_etcd *se, const store_etcd_batch *b, bool
 			osp_sleep_ms(100);
 			continue;
 		}
-		if (mine || mod != se->marker_mod) {
+		/* moved: ours applied, or another writer's; refused with the marker
+		 * unchanged: only the fence can have refused it */
+		if (mine || mod != se->marker_mod || refused) {
 			*ok = mine;
 			*rev = mod;
 			return OSP_OK;
@@ -564,9 +566,10 @@ static osp_err store_etcd_settle(store_etcd *se, const store_etcd_batch *b, bool
 		rv = store_etcd_send(se, b, ok, rev, err, errlen);
 		if (rv == OSP_OK && *ok)
 			return OSP_OK;
-		/* refused (the marker moved meanwhile: ours, late, or the fence):
-		 * or no answer again; the marker says which next */
-		osp_sleep_ms(rv == OSP_OK ? 0 : 100);
+		/* refused, or no answer again: the marker says which next */
+		refused = rv == OSP_OK;
+		if (!refused)
+			osp_sleep_ms(100);
 	}
 	{
 		char last[512];

@@ -25,7 +25,7 @@
 #include "ospec/util.h"
 
 #define HA_NODES 3
-#define HA_TTL_MS 2000
+#define HA_TTL_MS 3000
 #define HA_COORDS 2
 
 typedef struct ha_fleet {
@@ -103,7 +103,7 @@ static h_proc *ha_coord(ha_fleet *f, int k, const char *crash)
 		setenv("OSPEC_CRASH_POINT", crash, 1);
 	p = h_spawn(f->e, name,
 		(char *[]){ (char *)h_prog(f->e, "ospec-coordinator"), "--store", f->store, "--name",
-			(char *)ha_names[k], "--lease-ttl", "2s", "--data", data, "--listen", listen,
+			(char *)ha_names[k], "--lease-ttl", "3s", "--data", data, "--listen", listen,
 			"--control", f->ctl[k], "--http", http, "--heartbeat", "500ms",
 			"--log-level", "debug", NULL });
 	unsetenv("OSPEC_CRASH_POINT");
@@ -252,7 +252,9 @@ static void ha_bg_fleet(ha_fleet *f, const char *crash)
 	ha_assert_answers(f->front, "1");
 	/* a clean stop resigns: the standby leads at once, not after the TTL */
 	assert_int_equal(h_kill(f->e, f->coord[0], SIGTERM), 0); /* waited for: exit 0 */
-	assert_true(ha_wait_role(f, 1, HA_LEADS, h_ms(HA_TTL_MS)));
+	/* unscaled: without the revoke the lease would outlive the exit by at
+	 * least 2.25 s (its last keep-alive left at most TTL/4 before it) */
+	assert_true(ha_wait_role(f, 1, HA_LEADS, 1500));
 	f->e->coord = f->coord[1];
 	assert_non_null(ha_coord(f, 0, NULL));
 	assert_true(ha_wait_role(f, 0, HA_STANDS, h_ms(20000)));

@@ -55,11 +55,22 @@ static int lt_teardown(void **state)
 	return 0;
 }
 
+static int lt_lost_calls;
+
+/* a leader of these tests that loses the leadership says so, and the test
+ * fails (instead of the process exiting) */
+static void lt_lost_fail(void *arg, const char *why)
+{
+	fprintf(stderr, "leader '%s' lost: %s\n", (const char *)arg, why);
+	__atomic_add_fetch(&lt_lost_calls, 1, __ATOMIC_SEQ_CST);
+}
+
 static coord_leader *lt_new(lt_fx *f, const char *name)
 {
 	char control[64];
 	coord_leader_opts o = { .endpoints = f->etcd.endpoints, .prefix = "/lt/", .name = name,
-		.control = control, .agents = "tcp://127.0.0.1:1", .ttl_ms = 2000 };
+		.control = control, .agents = "tcp://127.0.0.1:1", .ttl_ms = 3000,
+		.lost = lt_lost_fail, .lost_arg = (void *)name };
 	coord_leader *l = NULL;
 	char err[256];
 
@@ -139,8 +150,9 @@ static void test_one_leader_then_handover(void **state)
 	}
 	assert_string_equal(name, "la");
 	assert_string_equal(control, "ipc:///tmp/la.sock");
-	osp_sleep_ms(2500); /* longer than the TTL: a's keep-alive holds it */
+	osp_sleep_ms(3500); /* longer than the TTL: a's keep-alive holds it */
 	assert_false(__atomic_load_n(&cb.done, __ATOMIC_ACQUIRE));
+	assert_int_equal(__atomic_load_n(&lt_lost_calls, __ATOMIC_SEQ_CST), 0);
 	t0 = osp_now_mono_ms();
 	coord_leader_free(a, true);
 	pthread_join(tb, NULL);
@@ -195,7 +207,7 @@ static void test_lease_gone_lost(void **state)
 	lt_fx *f = *state;
 	struct lt_lost x = { 0 };
 	coord_leader_opts o = { .endpoints = f->etcd.endpoints, .prefix = "/lt/", .name = "lc",
-		.control = "ipc:///tmp/lc.sock", .ttl_ms = 2000, .lost = lt_on_lost,
+		.control = "ipc:///tmp/lc.sock", .ttl_ms = 3000, .lost = lt_on_lost,
 		.lost_arg = &x };
 	coord_leader *l = NULL;
 	osp_etcd *cli = NULL;
@@ -212,14 +224,14 @@ static void test_lease_gone_lost(void **state)
 	assert_int_equal(osp_etcd_get(cli, "/lt/_leader", 11, 0, &kv, NULL, err, sizeof(err)),
 		OSP_OK);
 	assert_true(kv.lease != 0);
-	osp_sleep_ms(2500); /* kept alive past its TTL: not lost */
+	osp_sleep_ms(3500); /* kept alive past its TTL: not lost */
 	assert_int_equal(__atomic_load_n(&x.calls, __ATOMIC_SEQ_CST), 0);
 	t0 = osp_now_mono_ms();
 	assert_int_equal(osp_etcd_lease_revoke(cli, kv.lease, err, sizeof(err)), OSP_OK);
 	while (__atomic_load_n(&x.calls, __ATOMIC_SEQ_CST) == 0 && osp_now_mono_ms() - t0 < 5000)
 		osp_sleep_ms(20);
 	assert_int_equal(__atomic_load_n(&x.calls, __ATOMIC_SEQ_CST), 1);
-	assert_true(osp_now_mono_ms() - t0 < 2000 + 1000);
+	assert_true(osp_now_mono_ms() - t0 < 3000 + 1000);
 	assert_non_null(strstr(x.why, "the lease is gone"));
 	osp_etcd_kv_free(&kv);
 	osp_etcd_free(cli);
