@@ -573,6 +573,13 @@ static void coord_agents_pipe_cb(nng_pipe np, nng_pipe_ev ev, void *arg)
 	uint32_t id = (uint32_t)nng_pipe_id(np);
 	bool ok;
 
+	/* stopping: coord_agents_stop frees the contexts, and the registry goes
+	 * after it; an event nng delivers late must touch neither */
+	if (atomic_load(&c->stopping)) {
+		if (ev == NNG_PIPE_EV_ADD_PRE)
+			nng_pipe_close(np);
+		return;
+	}
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
 		pthread_mutex_lock(&c->mtx);
 		ok = coord_conn_admit(c, id, osp_now_mono_ms());
@@ -655,14 +662,20 @@ void coord_agents_stop(coord *c)
 	for (; x != NULL; x = x->next)
 		nng_aio_stop(x->aio);
 	nng_close(c->agents);
-	while ((x = c->ctxs) != NULL) {
+	/* taken off under the lock: a pipe event already running holds it */
+	pthread_mutex_lock(&c->mtx);
+	x = c->ctxs;
+	c->ctxs = NULL;
+	pthread_mutex_unlock(&c->mtx);
+	while (x != NULL) {
+		coord_ctx *next = x->next;
 		nng_msg *left = nng_aio_get_msg(x->aio); /* a reply never sent */
 
-		c->ctxs = x->next;
 		if (left != NULL)
 			nng_msg_free(left);
 		nng_aio_free(x->aio);
 		free(x);
+		x = next;
 	}
 	c->nctx = c->nheld = c->nsend = 0;
 }
