@@ -377,6 +377,38 @@ static void test_ha_etcd_members_stopped(void **state)
 	ha_nodes_up(f);
 }
 
+/* A leader paused (SIGSTOP: a stopped VM, a long stall) loses its lease;
+ * the standby leads and writes. Resumed, the old leader finds its lease
+ * gone and stops (exit 75) without undoing anything: the standby's write
+ * stands and it keeps the fleet. */
+static void test_ha_paused_leader_stops(void **state)
+{
+	ha_fleet *f = *state;
+	osp_json *nodes;
+	int st;
+
+	ha_start(f, NULL);
+	for (int i = 0; i < HA_NODES; i++) {
+		f->port[i] = h_free_port();
+		assert_non_null(h_agent_start_app(f->e, ha_ids[i], "role=web", "hello", f->port[i]));
+	}
+	ha_nodes_up(f);
+	assert_int_equal(kill(f->coord[0]->pid, SIGSTOP), 0);
+	assert_true(ha_wait_role(f, 1, HA_LEADS, h_ms(HA_TTL_MS + 10000)));
+	f->e->coord = f->coord[1];
+	assert_int_equal(ha_cordon(f, "cordon", "n1", NULL), 0);
+	assert_int_equal(kill(f->coord[0]->pid, SIGCONT), 0);
+	st = h_wait_exit(f->coord[0], h_ms(HA_TTL_MS + 5000));
+	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 75);
+	assert_true(h_file_contains(f->coord[0]->log, "COORD-LEADER-LOST"));
+	ha_nodes_up(f);
+	nodes = h_ctl_json(f->e, &st, "nodes", NULL);
+	assert_int_equal(st, 0);
+	assert_non_null(nodes);
+	assert_true(osp_json_get(h_node(nodes, "n1"), "cordoned")->b);
+	osp_json_free(nodes);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +419,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_ha_leader_killed_before_bluegreen_decision,
 			ha_setup, ha_teardown),
 		cmocka_unit_test_setup_teardown(test_ha_etcd_members_stopped, ha_setup, ha_teardown),
+		cmocka_unit_test_setup_teardown(test_ha_paused_leader_stops, ha_setup, ha_teardown),
 	};
 
 	if (argc > 1) /* it_ha test_ha_etcd_* runs the tests that match */
