@@ -553,6 +553,11 @@ static void coord_ctx_cb(void *arg)
 	if (x->state == COORD_CTX_SEND) {
 		coord_ctx_sent(c, x, rv);
 		coord_ctx_done(c, x);
+	} else if (x->state == COORD_CTX_RECV && rv == 0 && atomic_load(&c->stopping)) {
+		/* stopping: the group commit is gone (coord_register_stop) */
+		nng_msg_free(nng_aio_get_msg(x->aio));
+		nng_aio_set_msg(x->aio, NULL);
+		coord_ctx_done(c, x);
 	} else if (x->state == COORD_CTX_RECV && rv == 0) {
 		coord_agents_request(c, x, nng_aio_get_msg(x->aio));
 		if (x->state != COORD_CTX_RECV) {

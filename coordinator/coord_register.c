@@ -595,6 +595,11 @@ void coord_register_stop(coord *c)
 		nng_aio_free(c->reg_flush);
 		c->reg_flush = NULL;
 	}
+	/* under the lock: a request callback still running (a heartbeat that
+	 * flushes the group) may be inside coord_register_flush, whose
+	 * coord_reg_done moves a wait's facts into a node; freed beside it, a
+	 * node kept pointers into freed memory (it_ha: SIGSEGV at SIGTERM) */
+	pthread_mutex_lock(&c->mtx);
 	for (size_t i = 0; c->regs != NULL && i < c->nregs; i++) {
 		coord_reg_facts_free(c->regs[i].facts);
 		if (c->regs[i].result != NULL)
@@ -604,4 +609,5 @@ void coord_register_stop(coord *c)
 	c->regs = NULL;
 	c->nregs = c->nregwait = 0;
 	c->reg_armed = false;
+	pthread_mutex_unlock(&c->mtx);
 }
