@@ -236,8 +236,12 @@ static osp_err store_etcd_init(store_etcd *se, const osp_store_opts *o, char *er
 {
 	se->prefix = osp_strdup_n(o->etcd_prefix, 4096);
 	se->fence_key = o->etcd_fence_key ? osp_strdup_n(o->etcd_fence_key, 4096) : NULL;
-	if (se->prefix != NULL && (se->marker_key = malloc(strlen(se->prefix) + 8)) != NULL)
-		sprintf(se->marker_key, "%s_commit", se->prefix);
+	if (se->prefix != NULL) {
+		size_t len = strlen(se->prefix) + sizeof("_commit");
+
+		if ((se->marker_key = malloc(len)) != NULL)
+			snprintf(se->marker_key, len, "%s_commit", se->prefix);
+	}
 	if (se->prefix == NULL || se->marker_key == NULL ||
 		(o->etcd_fence_key != NULL && se->fence_key == NULL))
 		return OSP_ENOMEM;

@@ -153,6 +153,18 @@ static void ha_nodes_up(ha_fleet *f)
 	assert_true(h_wait_nodes_up(f->e, HA_NODES, h_ms(30000)));
 }
 
+/* ha_rolling_fleet: ca leads, cb stands by, an agent per node runs the
+ * app on its own port, every node up. */
+static void ha_rolling_fleet(ha_fleet *f)
+{
+	ha_start(f, NULL);
+	for (int i = 0; i < HA_NODES; i++) {
+		f->port[i] = h_free_port();
+		assert_non_null(h_agent_start_app(f->e, ha_ids[i], "role=web", "hello", f->port[i]));
+	}
+	ha_nodes_up(f);
+}
+
 static int ha_done_steps(h_env *e, const char *id)
 {
 	osp_json *st = h_status(e, id);
@@ -194,12 +206,7 @@ static void test_ha_leader_killed_mid_rolling_deploy(void **state)
 	char id[64], buf[32];
 	int64_t took, end;
 
-	ha_start(f, NULL);
-	for (int i = 0; i < HA_NODES; i++) {
-		f->port[i] = h_free_port();
-		assert_non_null(h_agent_start_app(f->e, ha_ids[i], "role=web", "hello", f->port[i]));
-	}
-	ha_nodes_up(f);
+	ha_rolling_fleet(f);
 	assert_true(h_artifact(f->e, "1", NULL, f->url[1], f->sha[1]));
 	assert_true(h_artifact(f->e, "2", NULL, f->url[2], f->sha[2]));
 	assert_int_equal(h_deploy(f->e, "1", f->url[1], f->sha[1], id, NULL, "--batch", "3",
@@ -344,12 +351,7 @@ static void test_ha_etcd_members_stopped(void **state)
 	char *err = NULL;
 	int st;
 
-	ha_start(f, NULL);
-	for (int i = 0; i < HA_NODES; i++) {
-		f->port[i] = h_free_port();
-		assert_non_null(h_agent_start_app(f->e, ha_ids[i], "role=web", "hello", f->port[i]));
-	}
-	ha_nodes_up(f);
+	ha_rolling_fleet(f);
 	assert_int_equal(te_stop_member(&f->etcd, 2), 0);
 	assert_int_equal(ha_cordon(f, "cordon", "n1", NULL), 0);
 	assert_int_equal(ha_cordon(f, "uncordon", "n1", NULL), 0);
@@ -387,12 +389,7 @@ static void test_ha_paused_leader_stops(void **state)
 	osp_json *nodes;
 	int st;
 
-	ha_start(f, NULL);
-	for (int i = 0; i < HA_NODES; i++) {
-		f->port[i] = h_free_port();
-		assert_non_null(h_agent_start_app(f->e, ha_ids[i], "role=web", "hello", f->port[i]));
-	}
-	ha_nodes_up(f);
+	ha_rolling_fleet(f);
 	assert_int_equal(kill(f->coord[0]->pid, SIGSTOP), 0);
 	assert_true(ha_wait_role(f, 1, HA_LEADS, h_ms(HA_TTL_MS + 10000)));
 	f->e->coord = f->coord[1];
