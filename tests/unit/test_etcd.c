@@ -16,6 +16,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "etcd_fixture.h"
 #include "ospec/etcd.h"
@@ -412,6 +417,80 @@ static void test_etcd_cluster(void **state)
 	te_stop_all(c);
 }
 
+/* A hostile "etcd" on loopback: answers every request with one body. */
+struct etcd_liar {
+	int fd;
+	unsigned port;
+	const char *body;
+	atomic_bool stop;
+	pthread_t thread;
+};
+
+static void *etcd_liar_main(void *arg)
+{
+	struct etcd_liar *l = arg;
+
+	while (!atomic_load(&l->stop)) {
+		struct pollfd pfd = { .fd = l->fd, .events = POLLIN };
+		char req[4096], resp[8192];
+		int c;
+
+		if (poll(&pfd, 1, 50) <= 0 || (c = accept(l->fd, NULL, NULL)) < 0)
+			continue;
+		if (read(c, req, sizeof(req)) > 0) {
+			snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Type: application/json"
+				"\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+				strlen(l->body), l->body);
+			if (write(c, resp, strlen(resp)) < 0)
+				fprintf(stderr, "liar: write failed\n");
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+/* Malformed answers from an endpoint (not JSON, the wrong JSON type, a key
+ * that is not base64, a revision that is not a number) are errors with the
+ * endpoint named: nothing crashes, nothing is taken as a value. */
+static void test_etcd_malformed_answers(void **state)
+{
+	static const char *const bodies[] = {
+		"not json{",
+		"[1,2,3]",
+		"{\"header\":{\"revision\":\"x\"},\"kvs\":[{\"key\":\"!!!\",\"value\":7}]}",
+		"{\"kvs\":\"nope\",\"count\":\"-1\"}",
+		"{\"succeeded\":\"maybe\",\"header\":[]}",
+	};
+	char err[512], list[64];
+	osp_etcd_op op = { .key = "/m/k", .klen = 4, .val = "v", .vlen = 1 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		struct etcd_liar l = { .body = bodies[i] };
+		osp_etcd *e = NULL;
+		osp_etcd_kv kv = { 0 };
+		bool ok = true;
+		int64_t id = 0;
+
+		l.fd = ts_bind_loopback(&l.port);
+		assert_int_equal(listen(l.fd, 16), 0);
+		assert_int_equal(pthread_create(&l.thread, NULL, etcd_liar_main, &l), 0);
+		snprintf(list, sizeof(list), "127.0.0.1:%u", l.port);
+		assert_int_equal(osp_etcd_new(list, 1000, &e, err, sizeof(err)), OSP_OK);
+		if (osp_etcd_get(e, "/m/k", 4, 0, &kv, NULL, err, sizeof(err)) == OSP_OK)
+			fail_msg("body %zu: get answered OK", i);
+		osp_etcd_kv_free(&kv);
+		if (osp_etcd_txn(e, NULL, 0, &op, 1, &ok, NULL, err, sizeof(err)) == OSP_OK && ok)
+			fail_msg("body %zu: txn taken as applied", i);
+		if (osp_etcd_lease_grant(e, 5, &id, err, sizeof(err)) == OSP_OK)
+			fail_msg("body %zu: a lease granted from '%s'", i, bodies[i]);
+		atomic_store(&l.stop, true);
+		pthread_join(l.thread, NULL);
+		close(l.fd);
+		osp_etcd_free(e);
+	}
+}
+
 #define ETCD_TEST(fn) cmocka_unit_test_setup_teardown(fn, etcd_setup, etcd_teardown)
 
 int main(void)
@@ -425,6 +504,7 @@ int main(void)
 		ETCD_TEST(test_etcd_lease),
 		ETCD_TEST(test_etcd_endpoints),
 		ETCD_TEST(test_etcd_cluster),
+		cmocka_unit_test(test_etcd_malformed_answers),
 	};
 
 	osp_log_setup(OSP_LOG_ERROR + 1, OSP_LOG_TEXT, "test_etcd", NULL);
