@@ -193,6 +193,13 @@ int coord_control_exec(coord *c, coord_ctl_req *rq, osp_buf *json, char *err, si
 	}
 	coord_metrics_ctl(c, coord_metrics_mono_s() - t0);
 	pthread_mutex_unlock(&c->mtx);
+	if (status != 0 && status != COORD_CTL_DEFERRED && err[0] == '\0') {
+		/* a failure the operator cannot read is a defect: say where */
+		OSP_ERROR("COORD-CTL-NOREASON", "verb '%s' failed (status %d) without a reason",
+			v->name, status);
+		snprintf(err, errlen, "'%s' failed without a reason (a coordinator defect: see "
+				      "its log)", v->name);
+	}
 	return status;
 }
 

@@ -270,11 +270,19 @@ static int ctl_call_reply(Ospec__V1__CtlReply *r, char **json, char *errbuf, siz
 	} else if (r->json != NULL && (*json = strdup(r->json)) == NULL) {
 		code = CTL_EXIT_FAILED;
 	}
-	if (code != 0 && r->error != NULL) {
+	if (code != 0) {
+		char why[64];
+		const char *e = r->error;
+		/* an empty proto3 string unpacks as NULL: never exit silently */
+		if (e == NULL || e[0] == '\0') {
+			snprintf(why, sizeof(why), "the coordinator answered status %u without a reason",
+				r->status);
+			e = why;
+		}
 		if (errbuf != NULL)
-			osp_strlcpy(errbuf, r->error, errlen);
+			osp_strlcpy(errbuf, e, errlen);
 		else
-			ctl_errorf("%s", r->error);
+			ctl_errorf("%s", e);
 	}
 	ospec__v1__ctl_reply__free_unpacked(r, NULL);
 	return code;

@@ -5,8 +5,10 @@
  * address when none answers as the leader, and a request that was sent and
  * got no answer never sent to another address. A real coordinator and agent,
  * the real ospecctl; the standbys are coord_standby.c served from this
- * process, as a standby coordinator serves them.
+ * process, as a standby coordinator serves them. Also: a failure answered
+ * without a reason is still said on stderr.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "coord_standby.h"
+#include "ospec/v1/control.pb-c.h"
 #include "harness.h"
 #include "ospec/util.h"
 
@@ -276,6 +279,52 @@ static void test_ctl_failover_no_answer_not_resent(void **state)
 	assert_false(it_cordoned(f));
 }
 
+/* it_mute answers the first request on its socket with status 1 and no
+ * error text: an empty proto3 string is not on the wire and unpacks as NULL. */
+static void *it_mute(void *arg)
+{
+	nng_socket *s = arg;
+	Ospec__V1__CtlReply r = OSPEC__V1__CTL_REPLY__INIT;
+	nng_msg *m = NULL;
+
+	if (nng_recvmsg(*s, &m, 0) != 0)
+		return NULL;
+	r.status = 1;
+	r.error = "";
+	nng_msg_clear(m);
+	if (nng_msg_realloc(m, ospec__v1__ctl_reply__get_packed_size(&r)) == 0) {
+		ospec__v1__ctl_reply__pack(&r, nng_msg_body(m));
+		if (nng_sendmsg(*s, m, 0) == 0)
+			return NULL;
+	}
+	nng_msg_free(m);
+	return NULL;
+}
+
+/* (f) a coordinator failing a request without a reason: ospecctl still
+ * says why it exits 1 (it printed nothing at all before) */
+static void test_ctl_failover_reply_without_reason(void **state)
+{
+	it_fx *f = *state;
+	nng_socket s = NNG_SOCKET_INITIALIZER;
+	pthread_t th;
+	char url[320], *out = NULL, *err = NULL;
+	int code;
+
+	snprintf(url, sizeof(url), "ipc://%s/mute.sock", f->e->dir);
+	assert_int_equal(nng_rep0_open(&s), 0);
+	assert_int_equal(nng_listen(s, url, NULL, 0), 0);
+	assert_int_equal(pthread_create(&th, NULL, it_mute, &s), 0);
+	code = h_ctl_as(f->e, url, NULL, &out, &err, "rollback", "r-1", NULL);
+	nng_close(s); /* ends it_mute if it got nothing */
+	pthread_join(th, NULL);
+	assert_int_equal(code, 1);
+	it_one_line(err);
+	assert_string_equal(err, "ospecctl: the coordinator answered status 1 without a reason\n");
+	free(out);
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +336,8 @@ int main(void)
 			it_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_failover_all_dead, it_setup, it_teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_failover_no_answer_not_resent, it_setup_live,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_failover_reply_without_reason, it_setup,
 			it_teardown),
 	};
 
