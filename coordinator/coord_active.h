@@ -15,6 +15,12 @@
 #include "coord_rollout.h"
 #include "coord_record.h"
 
+/* A step as the store holds it (coord_record.c: coord_ro_step_form). */
+typedef struct coord_ro_form {
+	uint8_t *b;
+	size_t len;
+} coord_ro_form;
+
 /* One rollout: the engine's state plus what it does not need (release, run
  * command, health settings...) kept in its record. */
 typedef struct coord_ro_entry {
@@ -22,11 +28,11 @@ typedef struct coord_ro_entry {
 	Ospec__V1__RolloutRecord *rec; /* owned; steps[] kept in ro.steps */
 	struct coord_ro_entry *next;
 	/* What the store holds, as far as this entry knows (coord_ro_save
-	 * writes only what differs): a copy of each step as last loaded or
-	 * written, the header's last written encoding, and the store's
+	 * writes only what differs): the form of each step as last loaded
+	 * or written, the header's last written encoding, and the store's
 	 * write-failure count when they were taken (a moved count: a write
 	 * may have been discarded, so everything is written again). */
-	coord_ro_step *stored;
+	coord_ro_form *stored;
 	size_t nstored;
 	uint8_t *stored_hdr;
 	size_t stored_hdr_len;

@@ -13,6 +13,7 @@
  * store.proto plus one row here (test_coord_record.c fails without
  * the row).
  */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,31 +370,105 @@ static osp_err coord_ro_save_step(osp_txn *t, coord_ro_entry *e, size_t i)
 	return rv;
 }
 
-/* coord_ro_step_same: a and b would be stored alike (false may be a false
- * alarm, e.g. padding; true never is). The strings of the step map are
- * stored up to their NUL, so they are compared with strncmp and every other
- * byte with memcmp; a string row out of declaration order is compared whole
- * (only slower), never skipped. */
-static bool coord_ro_step_same(const coord_ro_step *a, const coord_ro_step *b)
+/*
+ * A step as the store sees it, for coord_ro_save to tell which steps changed:
+ * every byte of the engine's step except the tail of each string after its
+ * NUL (strings are stored up to it). Each string is kept as its bytes and a
+ * NUL, every other byte as it is, so two steps have the same form exactly
+ * when they would be stored alike (a difference in padding only costs a
+ * write). The form of a step is about 300 bytes where the step is 2.7 KB:
+ * at 5000 nodes a rollout's copy went from 13 MB to under 2.
+ */
+typedef struct coord_ro_strseg {
+	size_t off, len;
+} coord_ro_strseg;
+
+/* The step's strings in the order of their offsets (coord_ro_strs_init). */
+static coord_ro_strseg coord_ro_strs[COORD_RF_N(coord_rf_step)];
+static size_t coord_ro_nstrs;
+static pthread_once_t coord_ro_strs_once = PTHREAD_ONCE_INIT;
+
+static void coord_ro_strs_init(void)
 {
-	const char *pa = (const char *)a, *pb = (const char *)b;
-	size_t at = 0;
-
 	for (size_t i = 0; i < COORD_RF_N(coord_rf_step); i++) {
-		size_t off = coord_rf_step[i].eoff, len = coord_rf_step[i].elen;
-
-		if (coord_rf_step[i].ekind != COORD_RF_STR || off < at)
+		size_t k;
+		if (coord_rf_step[i].ekind != COORD_RF_STR)
 			continue;
-		if (memcmp(pa + at, pb + at, off - at) != 0 || strncmp(pa + off, pb + off, len) != 0)
-			return false;
-		at = off + len;
+		/* insertion by offset */
+		for (k = coord_ro_nstrs; k > 0 && coord_ro_strs[k - 1].off > coord_rf_step[i].eoff;
+			k--)
+			coord_ro_strs[k] = coord_ro_strs[k - 1];
+		coord_ro_strs[k].off = coord_rf_step[i].eoff;
+		coord_ro_strs[k].len = coord_rf_step[i].elen;
+		coord_ro_nstrs++;
 	}
-	return memcmp(pa + at, pb + at, sizeof(*a) - at) == 0;
+}
+
+/* The longest form: every byte, and a NUL after each string. */
+#define COORD_RO_FORM_MAX (sizeof(coord_ro_step) + COORD_RF_N(coord_rf_step))
+
+/* coord_ro_step_form writes s's form into out (COORD_RO_FORM_MAX bytes) and
+ * returns its length. */
+static size_t coord_ro_step_form(const coord_ro_step *s, uint8_t *out)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t at = 0, n = 0;
+
+	pthread_once(&coord_ro_strs_once, coord_ro_strs_init);
+	for (size_t i = 0; i < coord_ro_nstrs; i++) {
+		size_t off = coord_ro_strs[i].off, len = strnlen((const char *)p + off,
+			coord_ro_strs[i].len);
+		memcpy(out + n, p + at, off - at);
+		n += off - at;
+		memcpy(out + n, p + off, len);
+		n += len;
+		out[n++] = '\0';
+		at = off + coord_ro_strs[i].len;
+	}
+	memcpy(out + n, p + at, sizeof(*s) - at);
+	return n + sizeof(*s) - at;
+}
+
+/* coord_ro_form_keep makes f the form of step s; false when out of memory
+ * (f is then empty: the step counts as changed). */
+static bool coord_ro_form_keep(coord_ro_form *f, const coord_ro_step *s)
+{
+	uint8_t buf[COORD_RO_FORM_MAX];
+	size_t n = coord_ro_step_form(s, buf);
+	uint8_t *b = n == f->len ? f->b : realloc(f->b, n);
+
+	if (b == NULL) {
+		free(f->b);
+		f->b = NULL;
+		f->len = 0;
+		return false;
+	}
+	memcpy(b, buf, n);
+	f->b = b;
+	f->len = n;
+	return true;
+}
+
+/* coord_ro_form_same: step s would be stored as the step whose form is f
+ * (false may be a false alarm, e.g. padding; true never is). */
+static bool coord_ro_form_same(const coord_ro_form *f, const coord_ro_step *s)
+{
+	uint8_t buf[COORD_RO_FORM_MAX];
+
+	return f->b != NULL && coord_ro_step_form(s, buf) == f->len && memcmp(buf, f->b, f->len) == 0;
+}
+
+/* coord_ro_forms_free frees n forms and the array. */
+static void coord_ro_forms_free(coord_ro_form *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		free(v[i].b);
+	free(v);
 }
 
 void coord_ro_stored_fini(coord_ro_entry *e)
 {
-	free(e->stored);
+	coord_ro_forms_free(e->stored, e->nstored);
 	free(e->stored_hdr);
 	e->stored = NULL;
 	e->stored_hdr = NULL;
@@ -404,11 +479,12 @@ void coord_ro_stored_fini(coord_ro_entry *e)
 osp_err coord_ro_stored_init(osp_txn *t, coord_ro_entry *e)
 {
 	coord_ro_stored_fini(e);
-	if (e->ro.nsteps > 0 && (e->stored = malloc(e->ro.nsteps * sizeof(*e->stored))) == NULL)
+	if (e->ro.nsteps > 0 && (e->stored = calloc(e->ro.nsteps, sizeof(*e->stored))) == NULL)
 		return OSP_ENOMEM;
-	if (e->ro.nsteps > 0)
-		memcpy(e->stored, e->ro.steps, e->ro.nsteps * sizeof(*e->stored));
 	e->nstored = e->ro.nsteps;
+	for (size_t i = 0; i < e->ro.nsteps; i++)
+		if (!coord_ro_form_keep(&e->stored[i], &e->ro.steps[i]))
+			return OSP_ENOMEM; /* stored_ok false: the next save writes all */
 	e->stored_ok = true;
 	e->stored_failures = osp_store_write_failures(t);
 	return OSP_OK;
@@ -436,7 +512,7 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 	(void)c;
 	if (all) {
 		coord_ro_stored_fini(e);
-		if (ro->nsteps > 0 && (e->stored = malloc(ro->nsteps * sizeof(*e->stored))) == NULL)
+		if (ro->nsteps > 0 && (e->stored = calloc(ro->nsteps, sizeof(*e->stored))) == NULL)
 			return OSP_ENOMEM;
 		e->nstored = ro->nsteps;
 		if ((rv = coord_ro_steps_del(t, ro->id)) != OSP_OK)
@@ -445,11 +521,14 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 	if ((rv = coord_ro_save_header(t, e, all)) != OSP_OK)
 		goto fail;
 	for (size_t i = 0; i < ro->nsteps; i++) {
-		if (!all && coord_ro_step_same(&ro->steps[i], &e->stored[i]))
+		if (!all && coord_ro_form_same(&e->stored[i], &ro->steps[i]))
 			continue;
 		if ((rv = coord_ro_save_step(t, e, i)) != OSP_OK)
 			goto fail;
-		memcpy(&e->stored[i], &ro->steps[i], sizeof(ro->steps[i]));
+		if (!coord_ro_form_keep(&e->stored[i], &ro->steps[i])) {
+			rv = OSP_ENOMEM;
+			goto fail;
+		}
 	}
 	e->stored_ok = true;
 	e->stored_failures = osp_store_write_failures(t);

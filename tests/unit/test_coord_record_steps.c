@@ -223,6 +223,26 @@ static void test_coord_record_steps_save_changed(void **state)
 	assert_int_equal(got->steps[4]->state, COORD_STEP_PENDING);
 	ospec__v1__rollout_record__free_unpacked(got, NULL);
 
+	/* what is kept of a stored step is its form (strings up to their NUL):
+	 * bytes after a string's NUL are no change (step 0 stays as the junk
+	 * put behind the coordinator's back), a string cut shorter is one, and
+	 * so is a string further on in the step */
+	assert_int_equal(osp_store_txn_begin(f->c.store, true, &t), OSP_OK);
+	assert_int_equal(coord_ro_steps_put(t, "ro-1", 0, junk, sizeof(junk)), OSP_OK);
+	e->ro.steps[0].reason[sizeof(e->ro.steps[0].reason) - 2] = 'Z';
+	e->ro.steps[0].to_slot[sizeof(e->ro.steps[0].to_slot) - 1] = 'Z';
+	osp_strlcpy(e->ro.steps[3].reason, "health", sizeof(e->ro.steps[3].reason));
+	osp_strlcpy(e->ro.steps[2].sha256, "beef", sizeof(e->ro.steps[2].sha256));
+	assert_int_equal(coord_ro_save(&f->c, t, e), OSP_OK);
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+	assert_int_equal(ts_stored_step(f, "ro-1", 0, buf, sizeof(buf)), sizeof(junk));
+	assert_int_equal(osp_store_txn_begin(f->c.store, false, &t), OSP_OK);
+	assert_int_equal(coord_rollout_get(&f->c, t, "ro-1", &got), OSP_OK);
+	osp_store_txn_abort(t);
+	assert_string_equal(got->steps[3]->reason, "health");
+	assert_string_equal(got->steps[2]->sha256, "beef");
+	ospec__v1__rollout_record__free_unpacked(got, NULL);
+
 	/* a change saved in a transaction that is aborted: the next save,
 	 * with nothing changed since, writes it (and every step) again */
 	assert_int_equal(osp_store_txn_begin(f->c.store, true, &t), OSP_OK);
