@@ -8,6 +8,25 @@
 
 #define OSP_LABELS_PART_MAX 64 /* a key or value is at most 63 bytes */
 
+/* osp_labels_grow makes room for cap labels (at most OSP_LABELS_MAX). */
+static osp_err osp_labels_grow(osp_labels *l, size_t cap)
+{
+	char **k, **v;
+
+	if (cap > OSP_LABELS_MAX)
+		cap = OSP_LABELS_MAX;
+	if (cap <= l->cap)
+		return OSP_OK;
+	if ((k = realloc(l->keys, cap * sizeof(*k))) == NULL)
+		return OSP_ENOMEM;
+	l->keys = k;
+	if ((v = realloc(l->vals, cap * sizeof(*v))) == NULL)
+		return OSP_ENOMEM;
+	l->vals = v;
+	l->cap = cap;
+	return OSP_OK;
+}
+
 static ptrdiff_t osp_labels_find(const osp_labels *l, const char *key)
 {
 	for (size_t i = 0; i < l->n; i++) {
@@ -36,6 +55,10 @@ osp_err osp_labels_set(osp_labels *l, const char *key, const char *value)
 	if (l->n >= OSP_LABELS_MAX) {
 		free(v);
 		return OSP_ETOOBIG;
+	}
+	if (l->n == l->cap && osp_labels_grow(l, l->cap ? 2 * l->cap : 4) != OSP_OK) {
+		free(v);
+		return OSP_ENOMEM;
 	}
 	k = strdup(key);
 	if (k == NULL) {
@@ -143,6 +166,10 @@ osp_err osp_labels_copy(osp_labels *dst, const osp_labels *src)
 
 	if (dst == src)
 		return OSP_OK;
+	if (src->n > 0 && osp_labels_grow(&tmp, src->n) != OSP_OK) {
+		osp_labels_fini(&tmp);
+		return OSP_ENOMEM;
+	}
 	for (size_t i = 0; i < src->n; i++) {
 		tmp.keys[i] = strdup(src->keys[i]);
 		tmp.vals[i] = strdup(src->vals[i]);
@@ -161,11 +188,12 @@ void osp_labels_fini(osp_labels *l)
 {
 	if (l == NULL)
 		return;
-	for (size_t i = 0; i < l->n && i < OSP_LABELS_MAX; i++) {
+	for (size_t i = 0; i < l->n && i < l->cap; i++) {
 		free(l->keys[i]);
 		free(l->vals[i]);
-		l->keys[i] = NULL;
-		l->vals[i] = NULL;
 	}
-	l->n = 0;
+	free(l->keys);
+	free(l->vals);
+	l->keys = l->vals = NULL;
+	l->n = l->cap = 0;
 }

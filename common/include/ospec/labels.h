@@ -11,10 +11,13 @@
 
 #define OSP_LABELS_MAX 64
 
+/* { 0 } is the empty set. The arrays grow as labels are set (a node of a
+ * large fleet has a few labels: inline room for 64 was 1 KB a node). A
+ * set moves by assignment (its arrays go with it); osp_labels_fini frees. */
 typedef struct osp_labels {
-	size_t n;
-	char *keys[OSP_LABELS_MAX];
-	char *vals[OSP_LABELS_MAX];
+	size_t n, cap;
+	char **keys;
+	char **vals;
 } osp_labels;
 
 /* osp_labels_set adds or replaces key=value (copied). OSP_EINVAL for an invalid
