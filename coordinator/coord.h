@@ -284,6 +284,8 @@ struct coord {
 	struct coord_ro_entry *rollouts; /* active (non-terminal) rollouts */
 	void *ro_acts;            /* the engine's action buffer, reused */
 	size_t ro_acts_cap;
+	char *ro_text;            /* and its messages' (coord_ro_actions.text) */
+	size_t ro_text_cap;
 	coord_clock clock;        /* the rollout clock: every engine event's now (coord_clock.h) */
 	/* answers node n's held polls once it has new commands: the agent server's
 	 * coord_agents_kick, wired by main.c, so that the rollout side

@@ -125,8 +125,8 @@ osp_err coord_active_event(coord *c, osp_txn *t, coord_ro_entry *e, const coord_
 	bool was_terminal, was_pending;
 	osp_err rv;
 
-	/* one buffer for every event, grown to the largest rollout: at 1000
-	 * nodes it is megabytes, too much to allocate and clear per result */
+	/* one buffer for every event, grown to the largest rollout (56 bytes
+	 * an action; their messages in text, grown by the engine) */
 	if (c->ro_acts_cap < need) {
 		void *v = realloc(c->ro_acts, need * sizeof(coord_ro_action));
 		if (v == NULL)
@@ -136,9 +136,14 @@ osp_err coord_active_event(coord *c, osp_txn *t, coord_ro_entry *e, const coord_
 	}
 	acts.v = c->ro_acts;
 	acts.cap = need;
+	acts.text = c->ro_text;
+	acts.text_cap = c->ro_text_cap;
 	was_terminal = coord_ro_terminal(e->ro.state);
 	was_pending = e->ro.state == COORD_RO_PENDING;
-	if ((rv = coord_ro_apply(&e->ro, ev, &acts)) != OSP_OK)
+	rv = coord_ro_apply(&e->ro, ev, &acts);
+	c->ro_text = acts.text; /* the engine may have grown it */
+	c->ro_text_cap = acts.text_cap;
+	if (rv != OSP_OK)
 		goto out;
 	/* webhooks: written in this transaction, first the start, then the
 	 * events in their order (coord_webhooks.h) */
@@ -165,10 +170,12 @@ osp_err coord_active_event(coord *c, osp_txn *t, coord_ro_entry *e, const coord_
 			break;
 		case COORD_RO_ACT_EVENT:
 			rv = coord_db_event(c, t, a->event, st ? st->node : NULL, e->ro.id,
-				e->ro.app, actor, "%s", a->message);
-			OSP_INFO("COORD-ROLLOUT", "rollout '%s': %s", e->ro.id, a->message);
+				e->ro.app, actor, "%s", coord_ro_action_msg(&acts, a));
+			OSP_INFO("COORD-ROLLOUT", "rollout '%s': %s", e->ro.id,
+				coord_ro_action_msg(&acts, a));
 			if (rv == OSP_OK)
-				rv = coord_webhooks_rollout(c, t, e, a->event, a->message);
+				rv = coord_webhooks_rollout(c, t, e, a->event,
+					coord_ro_action_msg(&acts, a));
 			if (strcmp(a->event, "switch.committed") == 0)
 				coord_metrics_switch_skew(c, e->ro.last_ack_ms - e->ro.first_ack_ms);
 			break;

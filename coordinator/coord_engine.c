@@ -455,4 +455,7 @@ void coord_engine_fini(coord *c)
 	free(c->ro_acts);
 	c->ro_acts = NULL;
 	c->ro_acts_cap = 0;
+	free(c->ro_text);
+	c->ro_text = NULL;
+	c->ro_text_cap = 0;
 }

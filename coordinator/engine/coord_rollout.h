@@ -17,6 +17,11 @@
 #include "ospec/err.h"
 
 #define COORD_RO_MAX_REASON 2048
+/* A step's own reason (what status shows for a node) is cut shorter: at
+ * 5000 nodes every byte of it is 5 MB of the coordinator's memory per
+ * rollout. The step's events keep the node's whole message (up to
+ * COORD_RO_MAX_REASON). */
+#define COORD_RO_STEP_REASON 512
 #define COORD_RO_MAX_ACTIONS 4096
 #define COORD_RO_NO_BATCH UINT32_MAX /* batch of a skipped step */
 #define COORD_RO_NEVER INT64_MAX     /* no deadline (coord_ro_next_deadline) */
@@ -165,7 +170,7 @@ typedef struct coord_ro_step {
 	coord_ro_cmd cmd;       /* outstanding command, NONE if none */
 	int64_t started_ms;     /* when the outstanding command was issued */
 	int64_t finished_ms;
-	char reason[COORD_RO_MAX_REASON];
+	char reason[COORD_RO_STEP_REASON];
 	char prev_version[129]; /* "" if the app did not run there; from the inventory at
 				 * creation (a hint for plans), then from the node's own
 				 * answer to its stage (what it really ran before) */
@@ -296,14 +301,29 @@ typedef struct coord_ro_action {
 	coord_ro_action_kind kind;
 	size_t step;            /* index into steps, or SIZE_MAX for rollout-wide */
 	char event[32];         /* EVENT: "batch.started", "step.failed", ... */
-	char message[COORD_RO_MAX_REASON];
+	size_t msg;             /* its message in the actions' text (coord_ro_action_msg),
+				 * COORD_RO_NO_MSG if none */
 } coord_ro_action;
 
+#define COORD_RO_NO_MSG SIZE_MAX
+
+/* The actions of one or more events. The messages (at most
+ * COORD_RO_MAX_REASON bytes each) are kept apart, one after the other in
+ * text, so that an action is small: a fleet-wide fan-out of 5000 SENDs used
+ * to take 10 MB of 2 KB message buffers, most of them holding 20 bytes.
+ * The engine grows text with realloc as it needs (it may start NULL); the
+ * caller frees it. A message that cannot be kept for lack of memory is "". */
 typedef struct coord_ro_actions {
 	size_t n;
 	coord_ro_action *v;     /* capacity cap, owned by the caller */
 	size_t cap;
+	char *text;             /* the messages, NUL-terminated; text_cap bytes */
+	size_t text_len, text_cap;
 } coord_ro_actions;
+
+/* coord_ro_action_msg returns a's message ("" if none); valid until the
+ * next event applied with out. */
+const char *coord_ro_action_msg(const coord_ro_actions *out, const coord_ro_action *a);
 
 /* coord_ro_plan assigns steps to batches in their given order (the glue sorts
  * them by node id): `batch` nodes per batch, or ceil(batch% of the members),

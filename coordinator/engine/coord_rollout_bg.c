@@ -325,7 +325,7 @@ static void coord_ro_bg_decide(coord_rollout *r, int64_t now, bool deadline,
 	a = coord_ro_push(out, COORD_RO_ACT_DECIDE, SIZE_MAX);
 	if (a != NULL) {
 		coord_ro_strlcpy(a->event, commit ? "commit" : "abort", sizeof(a->event));
-		coord_ro_strlcpy(a->message, r->switch_id, sizeof(a->message));
+		coord_ro_msg(out, a, "%s", r->switch_id);
 	}
 	if (commit)
 		coord_ro_event_msg(out, SIZE_MAX, "switch.decided", "commit: %zu yes%s%s", yes,

@@ -8,6 +8,7 @@
 #include "coord_rollout_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 /* -------------------------------------------------------------- strings */
 
@@ -107,8 +108,49 @@ coord_ro_action *coord_ro_push(coord_ro_actions *out, coord_ro_action_kind kind,
 	a->kind = kind;
 	a->step = step;
 	a->event[0] = '\0';
-	a->message[0] = '\0';
+	a->msg = COORD_RO_NO_MSG;
 	return a;
+}
+
+const char *coord_ro_action_msg(const coord_ro_actions *out, const coord_ro_action *a)
+{
+	if (a->msg == COORD_RO_NO_MSG || out->text == NULL || a->msg >= out->text_len)
+		return "";
+	return out->text + a->msg;
+}
+
+void coord_ro_vmsg(coord_ro_actions *out, coord_ro_action *a, const char *fmt, va_list ap)
+{
+	char buf[COORD_RO_MAX_REASON];
+	size_t len;
+
+	buf[0] = '\0';
+	coord_ro_vappend(buf, sizeof(buf), fmt, ap);
+	len = strlen(buf) + 1;
+	if (out->text_cap - out->text_len < len) {
+		size_t cap = out->text_cap * 2;
+		char *t;
+		if (cap < out->text_len + len)
+			cap = out->text_len + len;
+		if (cap < 4096)
+			cap = 4096;
+		if ((t = realloc(out->text, cap)) == NULL)
+			return; /* no message: the action still stands */
+		out->text = t;
+		out->text_cap = cap;
+	}
+	memcpy(out->text + out->text_len, buf, len);
+	a->msg = out->text_len;
+	out->text_len += len;
+}
+
+void coord_ro_msg(coord_ro_actions *out, coord_ro_action *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	coord_ro_vmsg(out, a, fmt, ap);
+	va_end(ap);
 }
 
 void coord_ro_event_msg(coord_ro_actions *out, size_t step, const char *kind, const char *fmt,
@@ -121,7 +163,7 @@ void coord_ro_event_msg(coord_ro_actions *out, size_t step, const char *kind, co
 		return;
 	coord_ro_strlcpy(a->event, kind, sizeof(a->event));
 	va_start(ap, fmt);
-	coord_ro_vappend(a->message, sizeof(a->message), fmt, ap);
+	coord_ro_vmsg(out, a, fmt, ap);
 	va_end(ap);
 }
 
@@ -156,8 +198,7 @@ void coord_ro_issue(coord_rollout *r, size_t i, coord_ro_cmd cmd, int64_t now,
 	s->revert_pending = cmd == COORD_RO_CMD_REVERT;
 	a = coord_ro_push(out, COORD_RO_ACT_SEND, i);
 	if (a != NULL)
-		coord_ro_append(a->message, sizeof(a->message), "%s on %s", coord_ro_cmd_name(cmd),
-				s->node);
+		coord_ro_msg(out, a, "%s on %s", coord_ro_cmd_name(cmd), s->node);
 }
 
 /* -------------------------------------------------------------- counting */
@@ -292,7 +333,7 @@ void coord_ro_finish(coord_rollout *r, coord_ro_state st, int64_t now, coord_ro_
 	a = coord_ro_push(out, COORD_RO_ACT_DONE, SIZE_MAX);
 	if (a != NULL) {
 		coord_ro_strlcpy(a->event, coord_ro_state_name(st), sizeof(a->event));
-		coord_ro_strlcpy(a->message, r->reason, sizeof(a->message));
+		coord_ro_msg(out, a, "%s", r->reason);
 	}
 }
 

@@ -29,6 +29,12 @@
  * truncated result ends in "..." so a reader sees that text is missing. */
 void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap);
 
+/* coord_ro_vmsg makes the message of action a (pushed into out) from fmt,
+ * cut to COORD_RO_MAX_REASON bytes; coord_ro_msg with arguments. */
+void coord_ro_vmsg(coord_ro_actions *out, coord_ro_action *a, const char *fmt, va_list ap);
+void coord_ro_msg(coord_ro_actions *out, coord_ro_action *a, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* coord_ro_append is coord_ro_vappend with arguments. */
 void coord_ro_append(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

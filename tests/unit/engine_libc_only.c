@@ -8,6 +8,7 @@
  * No cmocka on purpose (cmocka is one more library); exit 0 is a pass.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "coord_rollout.h"
@@ -68,5 +69,6 @@ int main(void)
 	if (coord_ro_next_deadline(&r, NULL) != COORD_RO_NEVER)
 		return engine_fail("a finished rolling rollout still has a deadline");
 	printf("engine_libc_only: %s (%s)\n", coord_ro_state_name(r.state), r.reason);
+	free(out.text);
 	return 0;
 }

@@ -140,7 +140,8 @@ static void test_coord_rollout_rolling_batches(void **state)
 	ts_ro_ok(f, 4);
 	ts_ro_assert_done(f, COORD_RO_SUCCEEDED);
 	assert_string_equal(f->r.reason, "5 nodes on 2.0");
-	assert_string_equal(f->out.v[f->out.n - 1].message, "5 nodes on 2.0");
+	assert_string_equal(coord_ro_action_msg(&f->out, &f->out.v[f->out.n - 1]),
+		"5 nodes on 2.0");
 }
 
 static void test_coord_rollout_failure_over_budget(void **state)
@@ -674,7 +675,10 @@ static void test_coord_rollout_long_reasons(void **state)
 	msg[sizeof(msg) - 1] = '\0';
 	fx_init(f, TS_RO_MAX_STEPS, COORD_RO_ROLLING, TS_RO_MAX_STEPS, false, 0, false);
 	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
-	for (i = 0; i < TS_RO_MAX_STEPS; i++)
+	ts_ro_fail(f, 0, msg);
+	/* the step's event keeps the node's whole message */
+	assert_non_null(strstr(ts_ro_event(f, "step.failed"), msg));
+	for (i = 1; i < TS_RO_MAX_STEPS; i++)
 		ts_ro_fail(f, i, msg);
 	for (i = 0; i < TS_RO_MAX_STEPS; i++)
 		ts_ro_fail(f, i, msg); /* reverts fail too: reasons grow */
@@ -683,8 +687,12 @@ static void test_coord_rollout_long_reasons(void **state)
 	assert_int_equal(len, COORD_RO_MAX_REASON - 1);
 	assert_string_equal(f->r.reason + len - 3, "...");
 	assert_non_null(strstr(f->r.reason, "16 of 16 nodes failed (budget 0): web-1: xxx"));
+	/* a step's own reason is cut at COORD_RO_STEP_REASON */
+	len = strlen(f->steps[0].reason);
+	assert_int_equal(len, COORD_RO_STEP_REASON - 1);
+	assert_string_equal(f->steps[0].reason + len - 3, "...");
 	for (i = 0; i < f->out.n; i++)
-		assert_true(strlen(f->out.v[i].message) < COORD_RO_MAX_REASON);
+		assert_true(strlen(coord_ro_action_msg(&f->out, &f->out.v[i])) < COORD_RO_MAX_REASON);
 }
 
 static void test_coord_rollout_blue_green_events(void **state)

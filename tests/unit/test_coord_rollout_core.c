@@ -1,11 +1,13 @@
 /* test_coord_rollout_core.c - unit tests for coordinator/engine/
  * coord_rollout_core.c: the engine's own copies of common helpers agree with
- * the originals, and the deadline arithmetic every strategy uses. */
+ * the originals, the deadline arithmetic every strategy uses, and the
+ * actions' messages kept apart from the actions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -109,12 +111,54 @@ static void test_coord_rollout_core_find(void **state)
 	assert_int_equal(coord_ro_find(&r, "a", &i), OSP_ENOENT);
 }
 
+/* Messages live in the actions' text, which grows as they come: every
+ * message reads back whole after the text moved, a message over
+ * COORD_RO_MAX_REASON is cut with "...", an action without one reads "",
+ * and the text starts again at each event (text_len = 0). */
+static void test_coord_rollout_core_messages(void **state)
+{
+	coord_ro_action v[64];
+	coord_ro_actions out = { .v = v, .cap = 64 };
+	static char big[3 * COORD_RO_MAX_REASON];
+	char want[64];
+	const char *m;
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	for (size_t i = 0; i < 40; i++) {
+		coord_ro_action *a = coord_ro_push(&out, COORD_RO_ACT_EVENT, i);
+		assert_non_null(a);
+		/* 1500 bytes each: the text grows from 4 KB to past 60 KB */
+		coord_ro_msg(&out, a, "step %zu: %.1500s", i, big);
+	}
+	assert_non_null(coord_ro_push(&out, COORD_RO_ACT_DONE, SIZE_MAX));
+	coord_ro_msg(&out, coord_ro_push(&out, COORD_RO_ACT_EVENT, SIZE_MAX), "%s", big);
+	assert_true(out.text_cap >= 40 * 1500);
+	for (size_t i = 0; i < 40; i++) {
+		m = coord_ro_action_msg(&out, &out.v[i]);
+		snprintf(want, sizeof(want), "step %zu: xxx", i);
+		assert_memory_equal(m, want, strlen(want));
+		assert_int_equal(strlen(m), strlen(want) - 3 + 1500);
+	}
+	assert_string_equal(coord_ro_action_msg(&out, &out.v[40]), "");
+	m = coord_ro_action_msg(&out, &out.v[41]);
+	assert_int_equal(strlen(m), COORD_RO_MAX_REASON - 1);
+	assert_string_equal(m + COORD_RO_MAX_REASON - 4, "...");
+	/* the next event reuses the text from its start */
+	out.n = 0;
+	out.text_len = 0;
+	coord_ro_msg(&out, coord_ro_push(&out, COORD_RO_ACT_SEND, 0), "stage on %s", "web-1");
+	assert_string_equal(coord_ro_action_msg(&out, &out.v[0]), "stage on web-1");
+	free(out.text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_coord_rollout_core_helpers),
 		cmocka_unit_test(test_coord_rollout_core_deadlines),
 		cmocka_unit_test(test_coord_rollout_core_find),
+		cmocka_unit_test(test_coord_rollout_core_messages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

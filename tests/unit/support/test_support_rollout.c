@@ -32,6 +32,7 @@ int ts_ro_teardown(void **state)
 	ts_ro *f = *state;
 
 	free(f->out.v);
+	free(f->out.text);
 	free(f);
 	return 0;
 }
@@ -73,6 +74,7 @@ static osp_err ts_ro_probe(const ts_ro *f, coord_ro_event_kind kind, int64_t now
 	memcpy(steps, f->steps, sizeof(steps));
 	r.steps = steps;
 	err = coord_ro_apply(&r, &ev, &out);
+	free(out.text);
 	r.steps = f->r.steps;
 	*n = out.n;
 	*changed = memcmp(&r, &f->r, sizeof(r)) != 0 || memcmp(steps, f->steps, sizeof(steps)) != 0;
@@ -117,6 +119,7 @@ osp_err ts_ro_run(ts_ro *f, const coord_ro_event *ev)
 	size_t i;
 
 	f->out.n = 0;
+	f->out.text_len = 0;
 	err = coord_ro_apply(&f->r, ev, &f->out);
 	for (i = 0; i < f->out.n; i++) {
 		coord_ro_action *a = &f->out.v[i];
@@ -184,7 +187,7 @@ const char *ts_ro_event(const ts_ro *f, const char *kind)
 
 	for (i = 0; i < f->out.n; i++) {
 		if (f->out.v[i].kind == COORD_RO_ACT_EVENT && strcmp(f->out.v[i].event, kind) == 0)
-			return f->out.v[i].message;
+			return coord_ro_action_msg(&f->out, &f->out.v[i]);
 	}
 	return NULL;
 }
