@@ -1,8 +1,9 @@
 /*
  * coord_rollout_core.c - what every strategy of the rollout engine shares:
  * text helpers, actions, counting, batch planning, the failure budget,
- * deadlines and the way a rollout ends. Pure: no I/O, no clock reads, no
- * allocation. Everything else in the engine calls down into this file; it
+ * deadlines and the way a rollout ends. Pure: no I/O, no clock reads; the
+ * one allocation is the actions' message text (coord_ro_vmsg), which the
+ * caller owns. Everything else in the engine calls down into this file; it
  * calls nothing above it (coord_rollout_int.h lists what it exports).
  */
 #include "coord_rollout_int.h"
@@ -12,17 +13,39 @@
 #include <string.h>
 /* -------------------------------------------------------------- strings */
 
+/* The mark where a text too long for its buffer was cut. */
+#define COORD_RO_CUT " ... "
+#define COORD_RO_CUT_LEN 5
+
 void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap)
 {
-	size_t used = strnlen(buf, len);
-	int n;
+	char add[2 * COORD_RO_MAX_REASON], out[2 * COORD_RO_MAX_REASON];
+	size_t used = strnlen(buf, len), n, total, head, tail, o = 0;
+	int w;
 
-	if (len < 4 || used >= len - 1)
+	if (len < 4 * COORD_RO_CUT_LEN || len > sizeof(out) || used >= len)
 		return;
-	n = vsnprintf(buf + used, len - used, fmt, ap);
-	if (n >= 0 && (size_t)n < len - used)
+	if ((w = vsnprintf(add, sizeof(add), fmt, ap)) < 0)
 		return;
-	memcpy(buf + len - 4, "...", 4);
+	n = (size_t)w < sizeof(add) ? (size_t)w : sizeof(add) - 1;
+	if (used + n < len) {
+		memcpy(buf + used, add, n + 1);
+		return;
+	}
+	/* too long: the start (a third) and the end of buf + add, with the
+	 * mark between; the end holds what was appended last (a node's
+	 * stderr lines, "reverted to ...") */
+	total = used + n;
+	head = (len - 1 - COORD_RO_CUT_LEN) / 3;
+	tail = len - 1 - COORD_RO_CUT_LEN - head;
+	for (size_t k = 0; k < head; k++)
+		out[o++] = k < used ? buf[k] : add[k - used];
+	memcpy(out + o, COORD_RO_CUT, COORD_RO_CUT_LEN);
+	o += COORD_RO_CUT_LEN;
+	for (size_t k = total - tail; k < total; k++)
+		out[o++] = k < used ? buf[k] : add[k - used];
+	out[o] = '\0';
+	memcpy(buf, out, o + 1);
 }
 
 void coord_ro_append(char *buf, size_t len, const char *fmt, ...)

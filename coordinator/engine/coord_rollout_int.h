@@ -25,8 +25,10 @@
 
 #define COORD_RO_NOTE_LEN 256
 
-/* coord_ro_vappend appends to the NUL-terminated buf of size len; a
- * truncated result ends in "..." so a reader sees that text is missing. */
+/* coord_ro_vappend appends to the NUL-terminated buf of size len (at most
+ * 2 * COORD_RO_MAX_REASON). A result too long for buf keeps its start (a
+ * third) and its end with " ... " between, so a reader sees that text is
+ * missing and still reads what was appended last. */
 void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap);
 
 /* coord_ro_vmsg makes the message of action a (pushed into out) from fmt,

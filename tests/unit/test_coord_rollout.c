@@ -669,10 +669,13 @@ static void test_coord_rollout_long_reasons(void **state)
 {
 	fx *f = *state;
 	char msg[700];
+	const char *end = "; stderr: last line";
 	size_t i, len;
 
+	/* a cause, a long middle, the stderr lines last */
 	memset(msg, 'x', sizeof(msg) - 1);
-	msg[sizeof(msg) - 1] = '\0';
+	memcpy(msg, "cause: ", 7);
+	memcpy(msg + sizeof(msg) - 1 - strlen(end), end, strlen(end) + 1);
 	fx_init(f, TS_RO_MAX_STEPS, COORD_RO_ROLLING, TS_RO_MAX_STEPS, false, 0, false);
 	assert_int_equal(ts_ro_apply(f, COORD_RO_EV_START), OSP_OK);
 	ts_ro_fail(f, 0, msg);
@@ -683,14 +686,19 @@ static void test_coord_rollout_long_reasons(void **state)
 	for (i = 0; i < TS_RO_MAX_STEPS; i++)
 		ts_ro_fail(f, i, msg); /* reverts fail too: reasons grow */
 	ts_ro_assert_done(f, COORD_RO_FAILED);
+	/* too long: the start and the end are kept, " ... " between */
 	len = strlen(f->r.reason);
 	assert_int_equal(len, COORD_RO_MAX_REASON - 1);
-	assert_string_equal(f->r.reason + len - 3, "...");
-	assert_non_null(strstr(f->r.reason, "16 of 16 nodes failed (budget 0): web-1: xxx"));
-	/* a step's own reason is cut at COORD_RO_STEP_REASON */
+	assert_non_null(strstr(f->r.reason, " ... "));
+	assert_non_null(strstr(f->r.reason, "16 of 16 nodes failed (budget 0): web-1: cause: xxx"));
+	assert_string_equal(f->r.reason + len - strlen(end), end);
+	/* a step's own reason is cut at COORD_RO_STEP_REASON: its cause and
+	 * the stderr lines of its last message are kept */
 	len = strlen(f->steps[0].reason);
 	assert_int_equal(len, COORD_RO_STEP_REASON - 1);
-	assert_string_equal(f->steps[0].reason + len - 3, "...");
+	assert_memory_equal(f->steps[0].reason, "cause: xxx", 10);
+	assert_non_null(strstr(f->steps[0].reason, " ... "));
+	assert_string_equal(f->steps[0].reason + len - strlen(end), end);
 	for (i = 0; i < f->out.n; i++)
 		assert_true(strlen(coord_ro_action_msg(&f->out, &f->out.v[i])) < COORD_RO_MAX_REASON);
 }

@@ -113,7 +113,7 @@ static void test_coord_rollout_core_find(void **state)
 
 /* Messages live in the actions' text, which grows as they come: every
  * message reads back whole after the text moved, a message over
- * COORD_RO_MAX_REASON is cut with "...", an action without one reads "",
+ * COORD_RO_MAX_REASON keeps its start and end with " ... " between, an action without one reads "",
  * and the text starts again at each event (text_len = 0). */
 static void test_coord_rollout_core_messages(void **state)
 {
@@ -132,7 +132,8 @@ static void test_coord_rollout_core_messages(void **state)
 		coord_ro_msg(&out, a, "step %zu: %.1500s", i, big);
 	}
 	assert_non_null(coord_ro_push(&out, COORD_RO_ACT_DONE, SIZE_MAX));
-	coord_ro_msg(&out, coord_ro_push(&out, COORD_RO_ACT_EVENT, SIZE_MAX), "%s", big);
+	coord_ro_msg(&out, coord_ro_push(&out, COORD_RO_ACT_EVENT, SIZE_MAX), "head %.3000s tail",
+		big);
 	assert_true(out.text_cap >= 40 * 1500);
 	for (size_t i = 0; i < 40; i++) {
 		m = coord_ro_action_msg(&out, &out.v[i]);
@@ -143,7 +144,9 @@ static void test_coord_rollout_core_messages(void **state)
 	assert_string_equal(coord_ro_action_msg(&out, &out.v[40]), "");
 	m = coord_ro_action_msg(&out, &out.v[41]);
 	assert_int_equal(strlen(m), COORD_RO_MAX_REASON - 1);
-	assert_string_equal(m + COORD_RO_MAX_REASON - 4, "...");
+	assert_memory_equal(m, "head xxx", 8);
+	assert_non_null(strstr(m, "x ... x"));
+	assert_string_equal(m + COORD_RO_MAX_REASON - 1 - 8, "xxx tail");
 	/* the next event reuses the text from its start */
 	out.n = 0;
 	out.text_len = 0;
