@@ -96,6 +96,24 @@ static size_t ts_stored_step(ts_coord_fx *f, const char *id, uint32_t i, uint8_t
 	return vl;
 }
 
+/* ts_save_junk_kept saves e in t (begun, with junk of junk_len bytes put
+ * as step 0 of ro-1), commits, checks that step 0 is still the junk (the
+ * save did not find it changed) and returns the record read back. */
+static Ospec__V1__RolloutRecord *ts_save_junk_kept(ts_coord_fx *f, osp_txn *t,
+	coord_ro_entry *e, size_t junk_len)
+{
+	Ospec__V1__RolloutRecord *got = NULL;
+	uint8_t buf[512];
+
+	assert_int_equal(coord_ro_save(&f->c, t, e), OSP_OK);
+	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
+	assert_int_equal(ts_stored_step(f, "ro-1", 0, buf, sizeof(buf)), junk_len);
+	assert_int_equal(osp_store_txn_begin(f->c.store, false, &t), OSP_OK);
+	assert_int_equal(coord_rollout_get(&f->c, t, "ro-1", &got), OSP_OK);
+	osp_store_txn_abort(t);
+	return got;
+}
+
 /* A store written by 0.1.0 (schema 1: steps inside the rollout record) is
  * migrated when this coordinator opens it: the records lose their steps,
  * the steps are in "steps", and every rollout reads back and loads as it
@@ -208,12 +226,7 @@ static void test_coord_record_steps_save_changed(void **state)
 	osp_strlcpy(e->ro.steps[3].reason, "health check failed", sizeof(e->ro.steps[3].reason));
 	e->ro.steps[2].acked_ms = 1234; /* after the last string of the step */
 	osp_strlcpy(e->ro.steps[1].to_slot, "green", sizeof(e->ro.steps[1].to_slot));
-	assert_int_equal(coord_ro_save(&f->c, t, e), OSP_OK);
-	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
-	assert_int_equal(ts_stored_step(f, "ro-1", 0, buf, sizeof(buf)), sizeof(junk));
-	assert_int_equal(osp_store_txn_begin(f->c.store, false, &t), OSP_OK);
-	assert_int_equal(coord_rollout_get(&f->c, t, "ro-1", &got), OSP_OK);
-	osp_store_txn_abort(t);
+	got = ts_save_junk_kept(f, t, e, sizeof(junk));
 	assert_int_equal(got->n_steps, TS_NSTEPS);
 	assert_string_equal(got->steps[0]->node, "X");
 	assert_int_equal(got->steps[3]->state, COORD_STEP_FAILED);
@@ -233,12 +246,7 @@ static void test_coord_record_steps_save_changed(void **state)
 	e->ro.steps[0].to_slot[sizeof(e->ro.steps[0].to_slot) - 1] = 'Z';
 	osp_strlcpy(e->ro.steps[3].reason, "health", sizeof(e->ro.steps[3].reason));
 	osp_strlcpy(e->ro.steps[2].sha256, "beef", sizeof(e->ro.steps[2].sha256));
-	assert_int_equal(coord_ro_save(&f->c, t, e), OSP_OK);
-	assert_int_equal(osp_store_txn_commit(t), OSP_OK);
-	assert_int_equal(ts_stored_step(f, "ro-1", 0, buf, sizeof(buf)), sizeof(junk));
-	assert_int_equal(osp_store_txn_begin(f->c.store, false, &t), OSP_OK);
-	assert_int_equal(coord_rollout_get(&f->c, t, "ro-1", &got), OSP_OK);
-	osp_store_txn_abort(t);
+	got = ts_save_junk_kept(f, t, e, sizeof(junk));
 	assert_string_equal(got->steps[3]->reason, "health");
 	assert_string_equal(got->steps[2]->sha256, "beef");
 	ospec__v1__rollout_record__free_unpacked(got, NULL);
