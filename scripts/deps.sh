@@ -4,7 +4,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
       libnng-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev libcurl4-openssl-dev
       liblmdb-dev libcmocka-dev libarchive-dev libmbedtls-dev
-      haproxy nginx prometheus etcd-server etcd-client iptables iproute2 curl ca-certificates)
+      haproxy nginx prometheus etcd-server etcd-client iptables iproute2 curl ca-certificates
+      systemd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
