@@ -106,6 +106,12 @@ static nng_msg *coord_control_reply(uint32_t status, const char *error, const ch
 {
 	Ospec__V1__CtlReply r;
 
+	if (status != 0 && (error == NULL || error[0] == '\0')) {
+		/* every path: deferred and lock-free verbs too */
+		OSP_ERROR("COORD-CTL-NOREASON", "a control reply with status %u had no reason",
+			status);
+		error = "failed without a reason (a coordinator defect: see its log)";
+	}
 	ospec__v1__ctl_reply__init(&r);
 	r.status = status;
 	r.error = (char *)error;

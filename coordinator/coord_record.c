@@ -391,8 +391,16 @@ static pthread_once_t coord_ro_strs_once = PTHREAD_ONCE_INIT;
 static void coord_ro_strs_init(void)
 {
 	for (size_t i = 0; i < COORD_RF_N(coord_rf_step); i++) {
-		size_t k;
+		size_t k, off = coord_rf_step[i].eoff, end = off + coord_rf_step[i].elen;
+		bool overlaps = false;
 		if (coord_rf_step[i].ekind != COORD_RF_STR)
+			continue;
+		/* a second row over the same bytes (an alias) would break the
+		 * walk: its bytes are kept whole, as any other byte */
+		for (k = 0; k < coord_ro_nstrs; k++)
+			overlaps |= off < coord_ro_strs[k].off + coord_ro_strs[k].len &&
+				    coord_ro_strs[k].off < end;
+		if (overlaps)
 			continue;
 		/* insertion by offset */
 		for (k = coord_ro_nstrs; k > 0 && coord_ro_strs[k - 1].off > coord_rf_step[i].eoff;
@@ -482,9 +490,10 @@ osp_err coord_ro_stored_init(osp_txn *t, coord_ro_entry *e)
 	if (e->ro.nsteps > 0 && (e->stored = calloc(e->ro.nsteps, sizeof(*e->stored))) == NULL)
 		return OSP_ENOMEM;
 	e->nstored = e->ro.nsteps;
+	/* a form that cannot be kept stays empty: that step counts as
+	 * changed, and the next save writes it */
 	for (size_t i = 0; i < e->ro.nsteps; i++)
-		if (!coord_ro_form_keep(&e->stored[i], &e->ro.steps[i]))
-			return OSP_ENOMEM; /* stored_ok false: the next save writes all */
+		coord_ro_form_keep(&e->stored[i], &e->ro.steps[i]);
 	e->stored_ok = true;
 	e->stored_failures = osp_store_write_failures(t);
 	return OSP_OK;
@@ -525,10 +534,9 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 			continue;
 		if ((rv = coord_ro_save_step(t, e, i)) != OSP_OK)
 			goto fail;
-		if (!coord_ro_form_keep(&e->stored[i], &ro->steps[i])) {
-			rv = OSP_ENOMEM;
-			goto fail;
-		}
+		/* written: without memory for its form it counts as changed
+		 * next time (written again), which is only a write */
+		coord_ro_form_keep(&e->stored[i], &ro->steps[i]);
 	}
 	e->stored_ok = true;
 	e->stored_failures = osp_store_write_failures(t);

@@ -270,7 +270,7 @@ static int ctl_call_reply(Ospec__V1__CtlReply *r, char **json, char *errbuf, siz
 	} else if (r->json != NULL && (*json = strdup(r->json)) == NULL) {
 		code = CTL_EXIT_FAILED;
 	}
-	if (code != 0) {
+	if (code != 0 && r->status != 0) {
 		char why[64];
 		const char *e = r->error;
 		/* an empty proto3 string unpacks as NULL: never exit silently */

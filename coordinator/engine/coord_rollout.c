@@ -573,6 +573,8 @@ osp_err coord_ro_apply(coord_rollout *r, const coord_ro_event *ev, coord_ro_acti
 		return OSP_EINVAL;
 	if (out->n > out->cap || out->cap - out->n < coord_ro_actions_needed(r))
 		return OSP_ETOOBIG;
+	if (out->text_len > out->text_cap || (out->text == NULL && out->text_cap > 0))
+		return OSP_EINVAL;
 	/* Past its stage phase a blue-green rollout is the switch's business, a
 	 * canary its weights' until it promotes through the same switch. */
 	if (r->strategy == COORD_RO_CANARY && coord_ro_cn_phase(r->phase))

@@ -1,9 +1,9 @@
 /*
  * coord_rollout_core.c - what every strategy of the rollout engine shares:
  * text helpers, actions, counting, batch planning, the failure budget,
- * deadlines and the way a rollout ends. Pure: no I/O, no clock reads; the
- * one allocation is the actions' message text (coord_ro_vmsg), which the
- * caller owns. Everything else in the engine calls down into this file; it
+ * deadlines and the way a rollout ends. Pure: no I/O, no clock reads; it
+ * allocates the actions' message text (coord_ro_vmsg, the caller owns it)
+ * and, for a moment, a text over 8 KB being cut (coord_ro_vappend). Everything else in the engine calls down into this file; it
  * calls nothing above it (coord_rollout_int.h lists what it exports).
  */
 #include "coord_rollout_int.h"
@@ -19,17 +19,32 @@
 
 void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap)
 {
-	char add[2 * COORD_RO_MAX_REASON], out[2 * COORD_RO_MAX_REASON];
+	char small[4 * COORD_RO_MAX_REASON], out[2 * COORD_RO_MAX_REASON], *add = small;
 	size_t used = strnlen(buf, len), n, total, head, tail, o = 0;
+	va_list again;
 	int w;
 
 	if (len < 4 * COORD_RO_CUT_LEN || len > sizeof(out) || used >= len)
 		return;
-	if ((w = vsnprintf(add, sizeof(add), fmt, ap)) < 0)
+	va_copy(again, ap);
+	w = vsnprintf(small, sizeof(small), fmt, ap);
+	/* a node's message may be 8 KB: its end is what is kept, so the whole
+	 * text is formatted (the engine's other allocation, rare) */
+	if (w >= 0 && (size_t)w >= sizeof(small) && (add = malloc((size_t)w + 1)) != NULL)
+		w = vsnprintf(add, (size_t)w + 1, fmt, again);
+	else if (add == NULL)
+		add = small; /* no memory: the end of what fits */
+	va_end(again);
+	if (w < 0) {
+		if (add != small)
+			free(add);
 		return;
-	n = (size_t)w < sizeof(add) ? (size_t)w : sizeof(add) - 1;
+	}
+	n = add == small && (size_t)w >= sizeof(small) ? sizeof(small) - 1 : (size_t)w;
 	if (used + n < len) {
 		memcpy(buf + used, add, n + 1);
+		if (add != small)
+			free(add);
 		return;
 	}
 	/* too long: the start (a third) and the end of buf + add, with the
@@ -46,6 +61,8 @@ void coord_ro_vappend(char *buf, size_t len, const char *fmt, va_list ap)
 		out[o++] = k < used ? buf[k] : add[k - used];
 	out[o] = '\0';
 	memcpy(buf, out, o + 1);
+	if (add != small)
+		free(add);
 }
 
 void coord_ro_append(char *buf, size_t len, const char *fmt, ...)

@@ -147,11 +147,28 @@ static void test_coord_rollout_core_messages(void **state)
 	assert_memory_equal(m, "head xxx", 8);
 	assert_non_null(strstr(m, "x ... x"));
 	assert_string_equal(m + COORD_RO_MAX_REASON - 1 - 8, "xxx tail");
+	/* a node's message may be 8 KB: its end is kept, past the 8 KB the
+	 * engine formats on its stack too */
+	coord_ro_msg(&out, coord_ro_push(&out, COORD_RO_ACT_EVENT, SIZE_MAX), "%s%s%s LAST-LINE",
+		big, big, big);
+	m = coord_ro_action_msg(&out, &out.v[42]);
+	assert_int_equal(strlen(m), COORD_RO_MAX_REASON - 1);
+	assert_string_equal(m + strlen(m) - 9, "LAST-LINE");
 	/* the next event reuses the text from its start */
 	out.n = 0;
 	out.text_len = 0;
 	coord_ro_msg(&out, coord_ro_push(&out, COORD_RO_ACT_SEND, 0), "stage on %s", "web-1");
 	assert_string_equal(coord_ro_action_msg(&out, &out.v[0]), "stage on web-1");
+	/* text bookkeeping that cannot be right is refused, not written past */
+	{
+		coord_rollout r;
+		coord_ro_event ev = { .kind = COORD_RO_EV_TICK, .now_ms = 1 };
+		memset(&r, 0, sizeof(r));
+		out.n = 0;
+		out.text_len = out.text_cap + 1;
+		assert_int_equal(coord_ro_apply(&r, &ev, &out), OSP_EINVAL);
+		out.text_len = 0;
+	}
 	free(out.text);
 }
 
