@@ -292,6 +292,9 @@ struct coord {
 	 * (coord_active_kick) reaches it without calling up into it; NULL: no
 	 * agent server (unit tests), the node's kick mark stays */
 	void (*answer_polls)(coord *c, coord_node *n);
+	/* coord_active_kick: one read transaction for every reply of a
+	 * fan-out (NULL otherwise: each reply reads on its own) */
+	osp_txn *fanout_txn;
 	/* queues the canary metrics query of rollout e (ACT_QUERY): the analysis
 	 * worker's coord_analysis_request, wired by main.c; its answer comes back
 	 * through coord_engine_on_metric. NULL: the query is not asked (no

@@ -398,11 +398,21 @@ osp_err coord_active_save_due(coord *c, osp_txn *t, coord_ro_entry *e)
 
 void coord_active_kick(coord *c)
 {
+	osp_txn *t = NULL;
+
 	if (c->answer_polls == NULL)
 		return;
+	/* the replies of a fan-out read the commands in one transaction:
+	 * 2000 begun and ended one by one took 4-32 ms of a decision's
+	 * fan-out (docs/benchmarks.md) */
+	if (c->store != NULL && osp_store_txn_begin(c->store, false, &t) == OSP_OK)
+		c->fanout_txn = t;
 	for (coord_node *n = c->nodes; n != NULL; n = n->next)
 		if (n->kick)
 			c->answer_polls(c, n);
+	c->fanout_txn = NULL;
+	if (t != NULL)
+		osp_store_txn_abort(t);
 }
 
 /* coord_active_member: node nd is one of e's members: one of the nodes

@@ -151,12 +151,14 @@ static void coord_agents_reply_cmds(coord *c, coord_ctx *x, coord_node *n, uint6
 		cmds.n_logs = coord_logs_for_node(c, n, true, lr, lrp);
 		cmds.logs = lrp;
 	}
-	if (n != NULL && n->log_end > cursor && osp_store_txn_begin(c->store, false, &t) == OSP_OK) {
+	if (n != NULL && n->log_end > cursor &&
+		((t = c->fanout_txn) != NULL || osp_store_txn_begin(c->store, false, &t) == OSP_OK)) {
 		if (coord_db_cmd_read(c, t, n->id, cursor, max, &list, &nlist) != OSP_OK) {
 			list = NULL;
 			nlist = 0;
 		}
-		osp_store_txn_abort(t);
+		if (t != c->fanout_txn)
+			osp_store_txn_abort(t);
 	}
 	c->stats.commands_sent += nlist;
 	cmds.n_entries = nlist;
