@@ -47,7 +47,11 @@
 #define COORD_REFUSE_CLOSE_MS 250        /* a refused connection closes after its reply */
 #define COORD_LISTEN_BACKLOG 4096        /* the agent port's accept queue (nng: 128) */
 #define COORD_REG_GROUP_MS 5             /* a register waits this long for others to commit with */
-#define COORD_REG_GROUP_MAX 256          /* registers committed together at most */
+/* Registers and results committed together at most: a fleet-wide switch's
+ * answers in one or two commits, acknowledged together (groups of 256 spread
+ * 2000 nodes' acks over 8 commits: a skew of 124-173 ms against 63-83 ms,
+ * docs/benchmarks.md "After: results in fleet-sized groups") */
+#define COORD_REG_GROUP_MAX 2048
 #define COORD_LOG_EVERY_MS 10000         /* rate-limited log lines: one per reason */
 
 typedef struct coord coord;
@@ -150,6 +154,7 @@ struct coord_node {
 	size_t n_apps;
 	coord_ctx *held;          /* polls held for this node (via held_next) */
 	bool kick;                /* commands were appended since the last kick */
+	uint64_t reg_group;       /* the last group commit that recorded its register */
 	coord_node *next;
 	coord_node *hnext;        /* next in its bucket of coord.node_tab */
 };
@@ -198,6 +203,14 @@ struct coord_ctx {
 
 /* A request waiting for the group commit (coord_register.c): a register of
  * a known node, or a command result. */
+/* What is left to do for one result once its transaction is committed
+ * (coord_engine_result_in fills it, coord_engine_result_done uses it). */
+typedef struct coord_result_done {
+	struct coord_ro_entry *e; /* the rollout it answered, NULL if none */
+	size_t staging;           /* the step whose Stage it answered, SIZE_MAX if none */
+	int64_t issued_ms, now_ms;
+} coord_result_done;
+
 typedef struct coord_reg_wait {
 	coord_ctx *x;             /* answers it (COORD_CTX_REGWAIT) */
 	uint32_t pipe;
@@ -212,6 +225,11 @@ typedef struct coord_reg_wait {
 	bool is_new;
 	/* a result (owned, unpacked with the NULL allocator), else NULL */
 	Ospec__V1__CommandResult *result;
+	/* the flush's own (coord_register_flush): the node it found, whether
+	 * it records a new one, what is left of a result after the commit */
+	coord_node *node;
+	bool fresh;
+	coord_result_done done;
 } coord_reg_wait;
 
 #define COORD_RESULT_N 7  /* ResultStatus OK..VOTE_NO, then any other */
@@ -302,6 +320,7 @@ struct coord {
 	void (*ask_metric)(coord *c, const struct coord_ro_entry *e);
 	bool ro_defer_save;       /* a group commit is applying events: each rollout's
 				   * record is written once, at its end (coord_active_save_due) */
+	uint64_t ro_saves;        /* rollout records written (coord_ro_save), for the tests */
 	int64_t ro_wake_ms;       /* no rollout deadline before this (rollout clock); kept by
 				   * coord_engine_tick, moved earlier by coord_active_event,
 				   * 0 after a (re)load: look at once */
@@ -321,6 +340,7 @@ struct coord {
 	size_t nregwait;          /* contexts in COORD_CTX_REGWAIT */
 	nng_aio *reg_flush;       /* ends a group's wait */
 	bool reg_armed;           /* ... and is waiting */
+	uint64_t reg_groups;      /* group commits begun (coord_node.reg_group) */
 	coord_ratelog rl[COORD_RL_N];
 	nng_aio *conn_sweep;      /* coord_conn.c: closes overdue connections */
 	coord_stats stats;

@@ -195,9 +195,11 @@ osp_err coord_active_event(coord *c, osp_txn *t, coord_ro_entry *e, const coord_
 		/* in a group commit the record is written once, at its end
 		 * (coord_ro_save compares every step); a plan reads its stages'
 		 * records when one ends or starts, so those write what is due at
-		 * once */
+		 * once. A rollout that had ended (the scale-down's results) waits
+		 * for the end as well: saved at each result, 2000 ScaleDown
+		 * results compared 2000 steps each (300 ms a group of 1000) */
 		if (!c->ro_defer_save || ev->kind == COORD_RO_EV_START ||
-			coord_ro_terminal(e->ro.state))
+			(!was_terminal && coord_ro_terminal(e->ro.state)))
 			rv = coord_active_save_due(c, t, e);
 	}
 	/* the ticker sleeps until the earliest deadline: this one may be it */

@@ -15,12 +15,8 @@ void coord_engine_on_register(coord *c, coord_node *n, const Ospec__V1__Register
  * coord_register_result). Recorded durably before the reply is acknowledged. */
 osp_err coord_engine_on_result(coord *c, coord_node *n, const Ospec__V1__CommandResult *r);
 
-/* What is left to do for one result once its transaction is committed. */
-typedef struct coord_result_done {
-	struct coord_ro_entry *e; /* the rollout it answered, NULL if none */
-	size_t staging;           /* the step whose Stage it answered, SIZE_MAX if none */
-	int64_t issued_ms, now_ms;
-} coord_result_done;
+/* coord_result_done (coord.h): what is left to do for one result once its
+ * transaction is committed. */
 
 /* coord_engine_result_in records result r of node n in write transaction t
  * (its event, the engine step, the commands that follow) without

@@ -518,7 +518,7 @@ osp_err coord_ro_save(coord *c, osp_txn *t, coord_ro_entry *e)
 		e->nstored != ro->nsteps;
 	osp_err rv;
 
-	(void)c;
+	c->ro_saves++;
 	if (all) {
 		coord_ro_stored_fini(e);
 		if (ro->nsteps > 0 && (e->stored = calloc(ro->nsteps, sizeof(*e->stored))) == NULL)

@@ -17,7 +17,8 @@
  *
  * Command results join the same group (docs/benchmarks.md, "Scale"): a
  * fleet-wide switch answers with one result per node at once, and one
- * synced commit each queued them for seconds. The flush applies each result
+ * synced commit each queued them for seconds. A group holds a fleet's
+ * answers (COORD_REG_GROUP_MAX), so they are acknowledged together. The flush applies each result
  * to its rollout in the group's transaction, commits once, and only then
  * sends the commands that follow and acknowledges the results (an agent
  * sends an unacknowledged result again, so nothing is lost to a crash
@@ -325,9 +326,6 @@ static osp_err coord_reg_write(coord *c, osp_txn *t, coord_reg_wait *w, coord_no
 
 void coord_register_flush(coord *c)
 {
-	coord_node *nodes[COORD_REG_GROUP_MAX];
-	bool fresh[COORD_REG_GROUP_MAX];
-	coord_result_done done[COORD_REG_GROUP_MAX];
 	size_t n = c->nregs, nfresh = 0;
 	bool engine = false;
 	osp_txn *t = NULL;
@@ -336,6 +334,7 @@ void coord_register_flush(coord *c)
 	if (n == 0)
 		return;
 	rv = osp_store_txn_begin(c->store, true, &t);
+	c->reg_groups++;
 	c->ro_defer_save = true;
 	for (size_t i = 0; i < n; i++) {
 		coord_reg_wait *w = &c->regs[i];
@@ -344,20 +343,25 @@ void coord_register_flush(coord *c)
 		/* by id: a node forgotten meanwhile is not written back; a new
 		 * one is written from its facts unless another register of it
 		 * made it known meanwhile (coord_reg_now) */
-		nodes[i] = coord_node_find(c, w->id);
-		fresh[i] = nodes[i] == NULL && w->is_new;
-		if (nodes[i] != NULL && strcmp(nodes[i]->uuid, w->uuid) != 0)
-			nodes[i] = NULL;
-		nfresh += fresh[i];
-		/* node.up once per node and group */
-		for (size_t j = 0; j < i && first; j++)
-			first = strcmp(c->regs[j].id, w->id) != 0 || c->regs[j].result != NULL ||
-				(nodes[j] == NULL && !fresh[j]);
-		done[i] = (coord_result_done){ .staging = SIZE_MAX };
+		w->node = coord_node_find(c, w->id);
+		w->fresh = w->node == NULL && w->is_new;
+		if (w->node != NULL && strcmp(w->node->uuid, w->uuid) != 0)
+			w->node = NULL;
+		nfresh += w->fresh;
+		/* node.up once per node and group: a known node is marked with
+		 * the group (a group is up to COORD_REG_GROUP_MAX long), a new
+		 * one is looked for among the few new ones before it */
+		if (w->result == NULL && w->node != NULL) {
+			first = w->node->reg_group != c->reg_groups;
+			w->node->reg_group = c->reg_groups;
+		}
+		for (size_t j = 0; j < i && first && w->result == NULL && w->fresh; j++)
+			first = !c->regs[j].fresh || strcmp(c->regs[j].id, w->id) != 0;
+		w->done = (coord_result_done){ .staging = SIZE_MAX };
 		/* a result applied to the engine (memory reloads if it fails) */
-		engine = engine || (w->result != NULL && rv == OSP_OK && nodes[i] != NULL);
-		if (rv == OSP_OK && (nodes[i] != NULL || fresh[i]))
-			rv = coord_reg_write(c, t, w, nodes[i], fresh[i], first, &done[i]);
+		engine = engine || (w->result != NULL && rv == OSP_OK && w->node != NULL);
+		if (rv == OSP_OK && (w->node != NULL || w->fresh))
+			rv = coord_reg_write(c, t, w, w->node, w->fresh, first, &w->done);
 	}
 	c->ro_defer_save = false;
 	/* room for the new nodes before the commit: after it, adding them
@@ -377,10 +381,10 @@ void coord_register_flush(coord *c)
 	if (rv != OSP_OK && engine)
 		coord_active_reload(c);
 	for (size_t i = 0; i < n && rv == OSP_OK; i++)
-		coord_engine_result_done(c, &done[i]);
+		coord_engine_result_done(c, &c->regs[i].done);
 	c->nregs = 0;
 	for (size_t i = 0; i < n; i++)
-		coord_reg_done(c, &c->regs[i], nodes[i], fresh[i], rv);
+		coord_reg_done(c, &c->regs[i], c->regs[i].node, c->regs[i].fresh, rv);
 	/* the commands that follow from the results go out now, after the
 	 * commit (and what earlier changes committed, after a reload) */
 	if (engine && rv == OSP_OK)
