@@ -1,4 +1,5 @@
 /* main.c - ospec-coordinator: flags and config, start-up, signals, shutdown. */
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -477,6 +478,22 @@ static int coord_main_restore(coord *c)
 	return 0;
 }
 
+/* glibc's malloc arenas: at most this many (its default is 8 per core). The
+ * coordinator's work is done under one lock, and memory freed in one
+ * thread's arena is not reused by another's: at 5000 agents the peak RssAnon
+ * of a deploy was 62.1 MiB with the default, 58.3 MiB with 2, 56.4 MiB with
+ * 1, at the same CPU per node (docs/benchmarks.md, "malloc arenas").
+ * MALLOC_ARENA_MAX in the environment still decides. */
+#define COORD_MALLOC_ARENAS 2
+
+static void coord_malloc_tune(void)
+{
+#ifdef M_ARENA_MAX
+	if (getenv("MALLOC_ARENA_MAX") == NULL)
+		mallopt(M_ARENA_MAX, COORD_MALLOC_ARENAS);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	coord c;
@@ -485,6 +502,7 @@ int main(int argc, char **argv)
 	osp_err rv;
 	int code;
 
+	coord_malloc_tune(); /* before any thread */
 	memset(&c, 0, sizeof(c));
 	pthread_mutex_init(&c.mtx, NULL);
 	coord_clock_init(&c.clock); /* before any thread reads it */
