@@ -337,6 +337,7 @@ struct coord {
 	size_t n_unreg;           /* connections that never registered */
 	coord_reg_wait *regs;     /* registers and results waiting for their group commit */
 	size_t nregs;             /* ... how many (COORD_REG_GROUP_MAX at most) */
+	size_t nregs_reg, nregs_new; /* ... of them registers, and of new nodes */
 	size_t nregwait;          /* contexts in COORD_CTX_REGWAIT */
 	nng_aio *reg_flush;       /* ends a group's wait */
 	bool reg_armed;           /* ... and is waiting */

@@ -38,7 +38,11 @@
 #include "ospec/fault.h"
 #include "ospec/tls.h"
 
-/* New nodes' registers a group holds at most before it commits at once:
+/* A group holds at most COORD_UNREG_MAX registers (each holds one of those
+ * places until its commit; a fleet's results may fill the rest of the
+ * group): at that many it commits at once rather than after its wait, since
+ * every other connection is refused meanwhile.
+ * New nodes' registers a group holds at most before it commits at once:
  * each holds one of the COORD_UNREG_MAX places of connections waiting to
  * register, and while they wait the storm's other connections are refused.
  * Measured (bench_scale, 2000 agents): groups of up to 256 gave 90-1223
@@ -382,7 +386,7 @@ void coord_register_flush(coord *c)
 		coord_active_reload(c);
 	for (size_t i = 0; i < n && rv == OSP_OK; i++)
 		coord_engine_result_done(c, &c->regs[i].done);
-	c->nregs = 0;
+	c->nregs = c->nregs_reg = c->nregs_new = 0;
 	for (size_t i = 0; i < n; i++)
 		coord_reg_done(c, &c->regs[i], c->regs[i].node, c->regs[i].fresh, rv);
 	/* the commands that follow from the results go out now, after the
@@ -431,16 +435,6 @@ static coord_reg_wait *coord_reg_wait_add(coord *c, coord_ctx *x, coord_pipe *p,
 	return w;
 }
 
-/* coord_reg_count_new counts the new nodes' registers waiting. */
-static size_t coord_reg_count_new(const coord *c)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < c->nregs; i++)
-		k += c->regs[i].is_new;
-	return k;
-}
-
 /* coord_reg_later takes the register of node n (NULL: a new node) into the
  * group commit; x waits (COORD_CTX_REGWAIT) until coord_register_flush
  * answers it. What the register says about n is kept aside (w->facts; a new
@@ -463,11 +457,13 @@ static void coord_reg_later(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n
 	/* their places are wanted; flushed before x joins, never with it: x
 	 * is inside its own request's callback, which must not see it answered
 	 * and received again (coord_reg_done) */
-	if (n == NULL && coord_reg_count_new(c) >= COORD_REG_NEW_MAX)
+	if (c->nregs_reg >= COORD_UNREG_MAX || (n == NULL && c->nregs_new >= COORD_REG_NEW_MAX))
 		coord_register_flush(c);
 	w = coord_reg_wait_add(c, x, p, f);
 	w->facts = f;
 	w->is_new = n == NULL;
+	c->nregs_reg++;
+	c->nregs_new += w->is_new;
 	w->cursor = e->register_->cursor;
 }
 
@@ -611,7 +607,7 @@ void coord_register_stop(coord *c)
 	}
 	free(c->regs);
 	c->regs = NULL;
-	c->nregs = c->nregwait = 0;
+	c->nregs = c->nregwait = c->nregs_reg = c->nregs_new = 0;
 	c->reg_armed = false;
 	pthread_mutex_unlock(&c->mtx);
 }
