@@ -201,8 +201,6 @@ struct coord_ctx {
 	coord_ctx *next;
 };
 
-/* A request waiting for the group commit (coord_register.c): a register of
- * a known node, or a command result. */
 /* What is left to do for one result once its transaction is committed
  * (coord_engine_result_in fills it, coord_engine_result_done uses it). */
 typedef struct coord_result_done {
@@ -210,6 +208,9 @@ typedef struct coord_result_done {
 	size_t staging;           /* the step whose Stage it answered, SIZE_MAX if none */
 	int64_t issued_ms, now_ms;
 } coord_result_done;
+
+/* A request waiting for the group commit (coord_register.c): a register of
+ * a known node, or a command result. */
 
 typedef struct coord_reg_wait {
 	coord_ctx *x;             /* answers it (COORD_CTX_REGWAIT) */

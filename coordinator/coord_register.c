@@ -38,10 +38,11 @@
 #include "ospec/fault.h"
 #include "ospec/tls.h"
 
-/* A group holds at most COORD_UNREG_MAX registers (each holds one of those
- * places until its commit; a fleet's results may fill the rest of the
- * group): at that many it commits at once rather than after its wait, since
- * every other connection is refused meanwhile.
+/* A register that would take the last of the COORD_UNREG_MAX places of
+ * connections not registered yet (each waiting register holds one until its
+ * commit) commits the group before it joins, rather than after the group's
+ * wait: with every place held, every other connection is refused meanwhile.
+ * (A fleet's results may fill the rest of a group.)
  * New nodes' registers a group holds at most before it commits at once:
  * each holds one of the COORD_UNREG_MAX places of connections waiting to
  * register, and while they wait the storm's other connections are refused.
@@ -457,7 +458,8 @@ static void coord_reg_later(coord *c, coord_ctx *x, coord_pipe *p, coord_node *n
 	/* their places are wanted; flushed before x joins, never with it: x
 	 * is inside its own request's callback, which must not see it answered
 	 * and received again (coord_reg_done) */
-	if (c->nregs_reg >= COORD_UNREG_MAX || (n == NULL && c->nregs_new >= COORD_REG_NEW_MAX))
+	if (c->nregs_reg + 1 >= COORD_UNREG_MAX ||
+		(n == NULL && c->nregs_new >= COORD_REG_NEW_MAX))
 		coord_register_flush(c);
 	w = coord_reg_wait_add(c, x, p, f);
 	w->facts = f;

@@ -481,15 +481,18 @@ static int coord_main_restore(coord *c)
 /* glibc's malloc arenas: at most this many (its default is 8 per core). The
  * coordinator's work is done under one lock, and memory freed in one
  * thread's arena is not reused by another's: at 5000 agents the peak RssAnon
- * of a deploy was 62.1 MiB with the default, 58.3 MiB with 2, 56.4 MiB with
- * 1, at the same CPU per node (docs/benchmarks.md, "malloc arenas").
- * MALLOC_ARENA_MAX in the environment still decides. */
+ * of a deploy was 62.1 MiB with the default, 58.1-58.7 MiB with 2, 56.4 MiB
+ * with 1, at the same CPU per node (docs/benchmarks.md, "malloc arenas").
+ * MALLOC_ARENA_MAX or glibc.malloc.arena_max in GLIBC_TUNABLES still decide. */
 #define COORD_MALLOC_ARENAS 2
 
 static void coord_malloc_tune(void)
 {
 #ifdef M_ARENA_MAX
-	if (getenv("MALLOC_ARENA_MAX") == NULL)
+	const char *tun = getenv("GLIBC_TUNABLES");
+
+	if (getenv("MALLOC_ARENA_MAX") == NULL &&
+		(tun == NULL || strstr(tun, "glibc.malloc.arena_max") == NULL))
 		mallopt(M_ARENA_MAX, COORD_MALLOC_ARENAS);
 #endif
 }

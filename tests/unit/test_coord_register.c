@@ -302,7 +302,7 @@ static void test_coord_register_ended_rollout_saved_once(void **state)
 /* tr_register_as has node id (instance uuid) register on a new connection
  * pipe through context k with hostname host and label role=role; k's state
  * after coord_register_handle is returned. */
-static coord_ctx_state tr_register_as(tr_fx *t, size_t k, uint32_t pipe, const char *id,
+static coord_ctx_state tr_register_ctx(tr_fx *t, coord_ctx *x, uint32_t pipe, const char *id,
 	const char *uuid, const char *host, const char *role)
 {
 	coord_pipe *p = coord_pipe_get(&t->f.c, pipe, true);
@@ -313,7 +313,7 @@ static coord_ctx_state tr_register_as(tr_fx *t, size_t k, uint32_t pipe, const c
 	assert_non_null(p);
 	p->has_nonce = true;
 	memset(p->nonce, 7, sizeof(p->nonce));
-	t->x[k].pipe_id = p->id;
+	x->pipe_id = p->id;
 	osp_wire_env_init(&env, id, uuid, 1);
 	ospec__v1__register__init(&r);
 	ospec__v1__label__init(&l);
@@ -328,8 +328,57 @@ static coord_ctx_state tr_register_as(tr_fx *t, size_t k, uint32_t pipe, const c
 	r.cursor = 0;
 	env.body_case = OSPEC__V1__ENVELOPE__BODY_REGISTER;
 	env.register_ = &r;
-	coord_register_handle(&t->f.c, &t->x[k], p, &env);
-	return t->x[k].state;
+	coord_register_handle(&t->f.c, x, p, &env);
+	return x->state;
+}
+
+static coord_ctx_state tr_register_as(tr_fx *t, size_t k, uint32_t pipe, const char *id,
+	const char *uuid, const char *host, const char *role)
+{
+	return tr_register_ctx(t, &t->x[k], pipe, id, uuid, host, role);
+}
+
+/* A register that would take the last place of the connections not
+ * registered yet commits the group waiting before it joins a new one: with
+ * every place held by a waiting register, every other connection would be
+ * refused until the group's timer. */
+static void test_coord_register_last_place_commits(void **state)
+{
+	tr_fx *t = tr_setup(0);
+	coord_ctx *x = calloc(COORD_UNREG_MAX, sizeof(*x));
+	coord_pipe *p;
+
+	(void)state;
+	assert_non_null(x);
+	for (size_t i = 0; i < COORD_UNREG_MAX; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "k%zu", i);
+		assert_non_null(coord_node_add(&t->f.c, id, TR_UUID));
+		x[i].c = &t->f.c;
+		assert_int_equal(nng_aio_alloc(&x[i].aio, tr_aio_cb, NULL), 0);
+		assert_int_equal(tr_register_ctx(t, &x[i], (uint32_t)(1000 + i), id, TR_UUID,
+					 "host", "web"),
+			COORD_CTX_REGWAIT);
+		/* the last place: the others were committed (and answered) */
+		assert_int_equal(t->f.c.nregs, i + 1 < COORD_UNREG_MAX ? i + 1 : 1);
+	}
+	for (size_t i = 0; i + 1 < COORD_UNREG_MAX; i++) {
+		assert_int_equal(tr_reply(&x[i], NULL), OSPEC__V1__ENVELOPE__BODY_REGISTERED);
+		assert_non_null(p = coord_pipe_get(&t->f.c, (uint32_t)(1000 + i), false));
+		assert_true(p->registered_once);
+	}
+	assert_int_equal(x[COORD_UNREG_MAX - 1].state, COORD_CTX_REGWAIT);
+	coord_register_flush(&t->f.c);
+	assert_int_equal(tr_reply(&x[COORD_UNREG_MAX - 1], NULL),
+		OSPEC__V1__ENVELOPE__BODY_REGISTERED);
+	for (size_t i = 0; i < COORD_UNREG_MAX; i++) {
+		nng_aio_wait(x[i].aio);
+		nng_msg_free(nng_aio_get_msg(x[i].aio));
+		nng_aio_free(x[i].aio);
+	}
+	free(x);
+	tr_teardown(t);
 }
 
 /* tr_register has node 0 register again on connection 4 with hostname host
@@ -546,6 +595,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_coord_register_results_one_commit),
 		cmocka_unit_test(test_coord_register_ended_rollout_saved_once),
+		cmocka_unit_test(test_coord_register_last_place_commits),
 		cmocka_unit_test(test_coord_register_facts_after_commit),
 		cmocka_unit_test(test_coord_register_failed_commit_keeps_memory),
 		cmocka_unit_test(test_coord_register_new_nodes_one_commit),
