@@ -403,12 +403,13 @@ static void coord_reg_flush_cb(void *arg)
 {
 	coord *c = arg;
 
-	if (nng_aio_result(c->reg_flush) != 0)
-		return;
 	pthread_mutex_lock(&c->mtx);
-	c->reg_armed = false;
-	if (!atomic_load(&c->stopping))
-		coord_register_flush(c);
+	/* NULL: coord_register_stop took it (and cancels this wait) */
+	if (c->reg_flush != NULL && nng_aio_result(c->reg_flush) == 0) {
+		c->reg_armed = false;
+		if (!atomic_load(&c->stopping))
+			coord_register_flush(c);
+	}
 	pthread_mutex_unlock(&c->mtx);
 }
 
@@ -429,7 +430,7 @@ static coord_reg_wait *coord_reg_wait_add(coord *c, coord_ctx *x, coord_pipe *p,
 	osp_strlcpy(w->uuid, n->uuid, sizeof(w->uuid));
 	x->state = COORD_CTX_REGWAIT;
 	c->nregwait++;
-	if (!c->reg_armed) {
+	if (!c->reg_armed && c->reg_flush != NULL) {
 		c->reg_armed = true;
 		nng_sleep_aio(COORD_REG_GROUP_MS, c->reg_flush);
 	}
@@ -591,11 +592,21 @@ osp_err coord_register_start(coord *c)
 
 void coord_register_stop(coord *c)
 {
-	/* c->stopping is set: a group waiting is dropped with its contexts */
-	if (c->reg_flush != NULL) {
-		nng_aio_stop(c->reg_flush);
-		nng_aio_free(c->reg_flush);
-		c->reg_flush = NULL;
+	nng_aio *aio;
+
+	/* c->stopping is set: a group waiting is dropped with its contexts.
+	 * The timer is taken under the lock: a request callback that began
+	 * before c->stopping was set may be arming it (coord_reg_wait_add);
+	 * stopped and freed without the lock, it was armed after its free
+	 * (it_ha: SIGSEGV at SIGTERM). Stopped without the lock: its own
+	 * callback takes it. */
+	pthread_mutex_lock(&c->mtx);
+	aio = c->reg_flush;
+	c->reg_flush = NULL;
+	pthread_mutex_unlock(&c->mtx);
+	if (aio != NULL) {
+		nng_aio_stop(aio);
+		nng_aio_free(aio);
 	}
 	/* under the lock: a request callback still running (a heartbeat that
 	 * flushes the group) may be inside coord_register_flush, whose

@@ -299,6 +299,36 @@ static void test_coord_register_ended_rollout_saved_once(void **state)
 	tr_teardown(t);
 }
 
+static void *tr_stop_main(void *arg)
+{
+	coord_register_stop(arg);
+	return NULL;
+}
+
+/* The coordinator stops while a request callback that began before the
+ * stop holds the lock and adds a result to the group: the group's timer is
+ * still there for it to arm, and is stopped after. It was stopped and freed
+ * without the lock, then armed by that callback (it_ha: SIGSEGV at
+ * SIGTERM). */
+static void test_coord_register_stop_while_adding(void **state)
+{
+	tr_fx *t = tr_setup(0); /* holds the lock, as the callback does */
+	pthread_t th;
+
+	(void)state;
+	atomic_store(&t->f.c.stopping, true);
+	assert_int_equal(pthread_create(&th, NULL, tr_stop_main, &t->f.c), 0);
+	osp_sleep_ms(200); /* the stop goes as far as it can without the lock */
+	tr_result(t, 0);
+	assert_int_equal(t->x[0].state, COORD_CTX_REGWAIT);
+	pthread_mutex_unlock(&t->f.c.mtx);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	pthread_mutex_lock(&t->f.c.mtx);
+	assert_null(t->f.c.reg_flush);
+	assert_null(t->f.c.regs); /* the result waiting was freed with the group */
+	tr_teardown(t);
+}
+
 /* tr_register_as has node id (instance uuid) register on a new connection
  * pipe through context k with hostname host and label role=role; k's state
  * after coord_register_handle is returned. */
@@ -596,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_coord_register_results_one_commit),
 		cmocka_unit_test(test_coord_register_ended_rollout_saved_once),
 		cmocka_unit_test(test_coord_register_last_place_commits),
+		cmocka_unit_test(test_coord_register_stop_while_adding),
 		cmocka_unit_test(test_coord_register_facts_after_commit),
 		cmocka_unit_test(test_coord_register_failed_commit_keeps_memory),
 		cmocka_unit_test(test_coord_register_new_nodes_one_commit),
