@@ -49,7 +49,7 @@
 #define COORD_REG_GROUP_MS 5             /* a register waits this long for others to commit with */
 /* Registers and results committed together at most: a fleet-wide switch's
  * answers in one or two commits, acknowledged together (groups of 256 spread
- * 2000 nodes' acks over 8 commits: a skew of 124-173 ms against 63-83 ms,
+ * 2000 nodes' acks over 8 commits: a skew of 112-143 ms against 56-83 ms,
  * docs/benchmarks.md "After: results in fleet-sized groups") */
 #define COORD_REG_GROUP_MAX 2048
 #define COORD_LOG_EVERY_MS 10000         /* rate-limited log lines: one per reason */
